@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// command is one operator command. Every command other than serve runs the
+// same way whether a server owns the data dir (the server runs it, so it can
+// drain tenants it serves) or not (this process runs it).
+type command struct {
+	name    string // words, "tenant create"
+	args    string // usage after the name
+	summary string
+	stdin   bool // reads its standard input: forwarded to the server
+	run     func(ctx context.Context, e *cmdEnv, args []string) error
+}
+
+// commands lists every operator command; serve and help are handled by run.
+func commands() []command {
+	return []command{
+		{name: "tenant create", args: "SLUG --name NAME", summary: "create a tenant, served at once at SLUG.<base domain>", run: cmdTenantCreate},
+		{name: "tenant list", args: "[--json]", summary: "list the tenants", run: cmdTenantList},
+		{name: "tenant suspend", args: "SLUG", summary: "take a tenant's site offline (503 page)", run: cmdTenantStatus(tenantdb.StatusSuspended)},
+		{name: "tenant resume", args: "SLUG", summary: "bring a suspended tenant's site back", run: cmdTenantStatus(tenantdb.StatusActive)},
+		{name: "tenant delete", args: "SLUG", summary: "delete a tenant; its file goes to DATA/trash/", run: cmdTenantDelete},
+		{name: "domain add", args: "SLUG HOST", summary: "add a custom domain to a tenant (unverified)", run: cmdDomainAdd},
+		{name: "domain remove", args: "HOST", summary: "remove a custom domain; it stops routing at once", run: cmdDomainRemove},
+		{name: "domain list", args: "[--json]", summary: "list the custom domains", run: cmdDomainList},
+		{name: "domain verify", args: "HOST --force", summary: "mark a custom domain verified, so it routes", run: cmdDomainVerify},
+		{name: "migrate", args: "[--jobs N]", summary: "migrate every tenant database now", run: cmdMigrate},
+	}
+}
+
+// findCommand returns the command named by the leading words of args and
+// the arguments after them.
+func findCommand(args []string) (command, []string, bool) {
+	var words []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		words = append(words, a)
+	}
+	best, n := command{}, 0
+	for _, c := range commands() {
+		cw := strings.Fields(c.name)
+		if len(cw) <= len(words) && len(cw) > n && strings.Join(words[:len(cw)], " ") == c.name {
+			best, n = c, len(cw)
+		}
+	}
+	if n == 0 {
+		return best, nil, false
+	}
+	return best, args[n:], true
+}
+
+// cmdEnv is what a command runs with.
+type cmdEnv struct {
+	p      *platform
+	cmd    command
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	cwd    string // the operator's working directory, for relative paths
+	tty    bool   // stdout is a terminal
+	actor  string // who, for the audit log
+}
+
+// usageError is a mistake in how a command was typed: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// flags returns a flag set for the command; --data is accepted (the data
+// dir was chosen before the command runs) and ignored.
+func (e *cmdEnv) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet(e.cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.String("data", "", "data dir")
+	return fs
+}
+
+// parse parses flags given before, between or after the positional
+// arguments, as people type them, and checks the number of positionals.
+func (e *cmdEnv) parse(fs *flag.FlagSet, args []string, positionals int) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("%s: %v\nusage: chapterhouse %s %s", e.cmd.name, err, e.cmd.name, e.cmd.args)}
+	}
+	if len(pos) != positionals {
+		return nil, &usageError{fmt.Sprintf("%s: want %d argument(s), got %d\nusage: chapterhouse %s %s",
+			e.cmd.name, positionals, len(pos), e.cmd.name, e.cmd.args)}
+	}
+	return pos, nil
+}
+
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" || (len(pos) > 0 && args[0] == "-") {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// path resolves a path typed by the operator against their directory.
+func (e *cmdEnv) path(p string) string {
+	if filepath.IsAbs(p) || e.cwd == "" {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(e.cwd, p)
+}
+
+func (e *cmdEnv) printf(format string, args ...any) {
+	fmt.Fprintf(e.stdout, format, args...)
+}
+
+func (e *cmdEnv) audit(ctx context.Context, action, tenantID, detail string) {
+	if err := e.p.catalog.Audit(ctx, e.actor, action, tenantID, detail); err != nil {
+		fmt.Fprintf(e.stderr, "warning: audit log: %v\n", err)
+	}
+}
+
+// runCommand runs one operator command on platform p.
+func runCommand(ctx context.Context, e *cmdEnv, args []string) error {
+	cmd, rest, ok := findCommand(args)
+	if !ok {
+		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", strings.Join(args, " "), usage())}
+	}
+	e.cmd = cmd
+	return cmd.run(ctx, e, rest)
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: chapterhouse [command] [flags]\n\ncommands:\n")
+	b.WriteString(fmt.Sprintf("  %-44s %s\n", "serve [--addr ADDR] [--base-domain D] ...", "serve every tenant's site (the default)"))
+	cs := commands()
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		b.WriteString(fmt.Sprintf("  %-44s %s\n", c.name+" "+c.args, c.summary))
+	}
+	b.WriteString("\nEvery command takes --data DIR (env CHAPTERHOUSE_DATA, default ./data).\n")
+	b.WriteString("Run `chapterhouse serve --help` for the server's flags.\n")
+	return b.String()
+}
+
+// errExit carries a command's exit status across the control socket.
+type errExit struct{ code int }
+
+func (e errExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+var errSilent = errors.New("")
+
+// progress reports a batch job: a bar on a terminal, plain lines otherwise.
+type progress struct {
+	w          io.Writer
+	tty        bool
+	label      string
+	total      int
+	done       int
+	lastPrint  time.Time
+	lastPrintN int
+}
+
+func newProgress(w io.Writer, tty bool, label string, total int) *progress {
+	return &progress{w: w, tty: tty, label: label, total: total}
+}
+
+// step counts one item done, with a note to print on its own line (empty
+// for none).
+func (p *progress) step(note string) {
+	p.done++
+	if p.tty {
+		if note != "" {
+			fmt.Fprintf(p.w, "\r\033[K%s\n", note)
+		}
+		width := 30
+		filled := width * p.done / max(p.total, 1)
+		fmt.Fprintf(p.w, "\r\033[K%s [%s%s] %d/%d", p.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total)
+		if p.done == p.total {
+			fmt.Fprintln(p.w)
+		}
+		return
+	}
+	if note != "" {
+		fmt.Fprintln(p.w, note)
+	}
+	if p.done == p.total || time.Since(p.lastPrint) > time.Second && p.done-p.lastPrintN > 0 {
+		fmt.Fprintf(p.w, "%s: %d/%d\n", p.label, p.done, p.total)
+		p.lastPrint, p.lastPrintN = time.Now(), p.done
+	}
+}

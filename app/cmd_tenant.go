@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := e.flags()
+	name := fs.String("name", "", "the chapter's display name")
+	pos, err := e.parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		return &usageError{"tenant create: --name is required, e.g. --name \"Riverside Post 42\""}
+	}
+	t, err := e.p.createTenant(ctx, pos[0], *name)
+	if err != nil {
+		return err
+	}
+	e.audit(ctx, "tenant.create", t.ID, t.Slug)
+	e.printf("created tenant %s (id %s)\n", t.Slug, t.ID)
+	e.printf("site: %s\n", e.p.siteURL(t.Slug))
+	return nil
+}
+
+func cmdTenantList(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := e.flags()
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := e.parse(fs, args, 0); err != nil {
+		return err
+	}
+	ts, err := e.p.catalog.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if ts == nil {
+			ts = []tenantdb.Tenant{}
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ts)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLUG\tNAME\tSTATUS\tID\tCREATED")
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Slug, t.Name, t.Status, t.ID, t.CreatedAt.Format(time.DateOnly))
+	}
+	return tw.Flush()
+}
+
+func cmdTenantStatus(status string) func(context.Context, *cmdEnv, []string) error {
+	return func(ctx context.Context, e *cmdEnv, args []string) error {
+		pos, err := e.parse(e.flags(), args, 1)
+		if err != nil {
+			return err
+		}
+		t, err := e.p.catalog.SetStatus(ctx, pos[0], status)
+		if err != nil {
+			return err
+		}
+		e.audit(ctx, "tenant."+status, t.ID, t.Slug)
+		e.printf("tenant %s is %s\n", t.Slug, t.Status)
+		return nil
+	}
+}
+
+func cmdTenantDelete(ctx context.Context, e *cmdEnv, args []string) error {
+	pos, err := e.parse(e.flags(), args, 1)
+	if err != nil {
+		return err
+	}
+	t, err := e.p.catalog.Tenant(pos[0])
+	if err != nil {
+		return err
+	}
+	trashed, err := e.p.deleteTenant(ctx, t.Slug)
+	if err != nil {
+		return err
+	}
+	e.audit(ctx, "tenant.delete", t.ID, t.Slug)
+	e.printf("deleted tenant %s; its file is kept at %s\n", t.Slug, trashed)
+	return nil
+}

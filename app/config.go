@@ -1,0 +1,122 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// config is how serve was asked to run. loadServeConfig is the one place
+// it is read from flags and the environment.
+type config struct {
+	dataDir        string
+	addr           string
+	baseDomain     string
+	maxOpen        int
+	idleTimeout    time.Duration
+	acquireTimeout time.Duration
+	maxBody        int64
+	noDemo         bool
+	logFormat      string
+	trustedProxies []*net.IPNet
+}
+
+// cidrList is a repeatable --trusted-proxy flag.
+type cidrList []*net.IPNet
+
+func (l *cidrList) String() string {
+	var s []string
+	for _, n := range *l {
+		s = append(s, n.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *cidrList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if !strings.Contains(part, "/") {
+			if ip := net.ParseIP(part); ip != nil {
+				bits := 32
+				if ip.To4() == nil {
+					bits = 128
+				}
+				part = fmt.Sprintf("%s/%d", part, bits)
+			}
+		}
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address or CIDR range", part)
+		}
+		*l = append(*l, n)
+	}
+	return nil
+}
+
+// serveFlags declares the flags of serve on fs and returns the config they
+// fill, with defaults from the environment.
+func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
+	cfg := &config{}
+	fs.StringVar(&cfg.addr, "addr", envOr(getenv, "CHAPTERHOUSE_ADDR", ":8080"), "`address` to serve the sites on (env CHAPTERHOUSE_ADDR)")
+	fs.StringVar(&cfg.baseDomain, "base-domain", envOr(getenv, "CHAPTERHOUSE_BASE_DOMAIN", "localhost"), "platform `domain`: tenants are served at <slug>.<domain> (env CHAPTERHOUSE_BASE_DOMAIN)")
+	fs.IntVar(&cfg.maxOpen, "max-open-tenants", 256, "most tenant databases open at once")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a tenant database unused for this long")
+	fs.DurationVar(&cfg.acquireTimeout, "acquire-timeout", 5*time.Second, "how long a request waits for a free tenant slot before 503")
+	fs.Int64Var(&cfg.maxBody, "max-body", 12<<20, "largest request body in `bytes`")
+	fs.BoolVar(&cfg.noDemo, "no-demo", false, "do not create the demo tenant in a new data dir")
+	fs.StringVar(&cfg.logFormat, "log-format", envOr(getenv, "CHAPTERHOUSE_LOG_FORMAT", "text"), "log format: text or json")
+	fs.Var((*cidrList)(&cfg.trustedProxies), "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+	return cfg
+}
+
+func (cfg *config) validate() error {
+	base, err := normalizeHost(cfg.baseDomain)
+	if err != nil {
+		return fmt.Errorf("--base-domain %q is not a host name", cfg.baseDomain)
+	}
+	cfg.baseDomain = base
+	if cfg.maxOpen < 1 {
+		return fmt.Errorf("--max-open-tenants must be at least 1")
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, not %q", cfg.logFormat)
+	}
+	if cfg.acquireTimeout <= 0 {
+		return fmt.Errorf("--acquire-timeout must be positive")
+	}
+	return nil
+}
+
+// ipExtractor finds the client's address: the connection's peer, unless
+// that peer is a trusted proxy, in which case X-Forwarded-For is read back
+// to the first address that is not a trusted proxy. A client cannot reset a
+// limit by sending its own X-Forwarded-For.
+func (cfg *config) ipExtractor() echo.IPExtractor {
+	if len(cfg.trustedProxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range cfg.trustedProxies {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

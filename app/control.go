@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The server owns its data dir: it holds an exclusive lock on DATA/.lock and
+// listens on DATA/control.sock (mode 0600: file permissions are the
+// authentication). Operator commands ask it to run them there, so that it
+// can drain the tenants it serves; with no server, they take the lock and
+// run in their own process. The command code is the same either way.
+const (
+	lockFile   = ".lock"
+	socketFile = "control.sock"
+)
+
+// lockDataDir takes the owner lock of dir without waiting.
+func lockDataDir(dir string) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, errDirBusy
+		}
+		return nil, err
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+var errDirBusy = errors.New("data dir is in use by another chapterhouse process")
+
+// controlRequest asks the server to run one command.
+type controlRequest struct {
+	Args  []string `json:"args"`
+	Cwd   string   `json:"cwd"`
+	TTY   bool     `json:"tty"`
+	Stdin []byte   `json:"stdin,omitempty"`
+}
+
+// Frames on the response stream: a kind byte, a length, the bytes.
+const (
+	frameStdout = 'o'
+	frameStderr = 'e'
+	frameExit   = 'x'
+)
+
+type frameWriter struct {
+	mu   *sync.Mutex
+	w    io.Writer
+	f    http.Flusher
+	kind byte
+}
+
+func (fw frameWriter) Write(p []byte) (int, error) {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	var hdr [5]byte
+	hdr[0] = fw.kind
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(p)))
+	if _, err := fw.w.Write(hdr[:]); err != nil {
+		return 0, err
+	}
+	n, err := fw.w.Write(p)
+	fw.f.Flush()
+	return n, err
+}
+
+// serveControl runs operator commands sent to the control socket on p.
+func serveControl(ctx context.Context, dir string, p *platform, stderr io.Writer) (stop func(), err error) {
+	path := filepath.Join(dir, socketFile)
+	os.Remove(path) // we hold the dir lock: any socket file is stale
+	old := syscall.Umask(0o077)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var req controlRequest
+			if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&req); err != nil {
+				http.Error(w, "bad request", http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.WriteHeader(http.StatusOK)
+			mu := &sync.Mutex{}
+			fl := w.(http.Flusher)
+			e := &cmdEnv{
+				p:      p,
+				stdin:  bytes.NewReader(req.Stdin),
+				stdout: frameWriter{mu, w, fl, frameStdout},
+				stderr: frameWriter{mu, w, fl, frameStderr},
+				cwd:    req.Cwd,
+				tty:    req.TTY,
+				actor:  "cli",
+			}
+			code := exitCode(e.stderr, runCommand(r.Context(), e, req.Args))
+			frameWriter{mu, w, fl, frameExit}.Write([]byte{byte(code)})
+		}),
+	}
+	go srv.Serve(ln)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		os.Remove(path)
+	}, nil
+}
+
+// exitCode prints err as the one line an operator reads and returns the
+// exit status: 0 for success, 2 for a usage mistake, 1 for the rest.
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ue *usageError
+	var ee errExit
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "chapterhouse: %s\n", ue.msg)
+		return 2
+	case errors.Is(err, errSilent):
+		return 1
+	}
+	fmt.Fprintf(stderr, "chapterhouse: %s\n", describeError(err))
+	return 1
+}
+
+// sendControl asks the server owning dir to run args. ok is false when no
+// server listens there.
+func sendControl(ctx context.Context, dir string, req controlRequest, stdout, stderr io.Writer) (code int, ok bool, err error) {
+	path := filepath.Join(dir, socketFile)
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return 0, false, nil
+	}
+	conn.Close()
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return 0, true, err
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://chapterhouse/run", bytes.NewReader(body))
+	if err != nil {
+		return 0, true, err
+	}
+	resp, err := client.Do(hr)
+	if err != nil {
+		return 0, true, fmt.Errorf("asking the server to run the command: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, true, fmt.Errorf("server refused the command: %s", resp.Status)
+	}
+	br := bufio.NewReader(resp.Body)
+	for {
+		var hdr [5]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return 0, true, fmt.Errorf("the server stopped before the command finished: %w", err)
+		}
+		n := binary.BigEndian.Uint32(hdr[1:])
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			return 0, true, fmt.Errorf("the server stopped before the command finished: %w", err)
+		}
+		switch hdr[0] {
+		case frameStdout:
+			stdout.Write(payload)
+		case frameStderr:
+			stderr.Write(payload)
+		case frameExit:
+			if len(payload) != 1 {
+				return 0, true, errors.New("bad exit frame from server")
+			}
+			return int(payload[0]), true, nil
+		}
+	}
+}

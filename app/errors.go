@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// errFrozen is returned for writes to a tenant in read-only mode.
+var errFrozen = errors.New("this site is in read-only mode for maintenance; changes cannot be saved right now, please try again in a few minutes")
+
+// statusOf maps an error to the HTTP status it deserves. This is the one
+// place where storage errors become statuses.
+func statusOf(err error) int {
+	var he *echo.HTTPError
+	var ve *tenantdb.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		return he.Code
+	case errors.As(err, &ve):
+		return http.StatusUnprocessableEntity
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, tenantdb.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, tenantdb.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, errFrozen):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// publicMessage is what a visitor or API client is told about err: the
+// error itself for 4xx, nothing internal for 5xx.
+func publicMessage(err error, status int) string {
+	var he *echo.HTTPError
+	var ve *tenantdb.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return ve.Error()
+	case errors.As(err, &he):
+		if m, ok := he.Message.(string); ok {
+			return m
+		}
+		return http.StatusText(status)
+	case errors.Is(err, errFrozen):
+		return errFrozen.Error()
+	case status == http.StatusNotFound:
+		return "The page you asked for does not exist."
+	case status == http.StatusConflict:
+		return err.Error()
+	case status == http.StatusRequestEntityTooLarge:
+		return "The request is too large."
+	case status == http.StatusServiceUnavailable:
+		return "The site is busy right now; please try again in a moment."
+	}
+	return http.StatusText(status)
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/views"
+)
+
+// server answers HTTP for every tenant. It routes each request by Host:
+// the bare base domain gets the platform's own pages, a tenant's host its
+// site, anything else a 404 that opens no file.
+type server struct {
+	cfg     config
+	p       *platform
+	views   *renderer
+	log     *slog.Logger
+	now     func() time.Time
+	site    *echo.Echo // tenant sites
+	landing *echo.Echo // the platform's own pages on the bare base domain
+}
+
+func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
+	v, err := newRenderer(views.FS, templateFuncs())
+	if err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, p: p, views: v, log: log, now: time.Now}
+	s.site = s.newEcho(s.siteError)
+	s.landing = s.newEcho(s.landingError)
+	s.routes()
+	return s, nil
+}
+
+func (s *server) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Renderer = s.views
+	e.HTTPErrorHandler = onError
+	e.IPExtractor = s.cfg.ipExtractor()
+	return e
+}
+
+// routes lists every route of the platform and of the tenant sites.
+func (s *server) routes() {
+	static := echo.WrapHandler(staticHandler())
+	s.landing.GET("/", s.showLanding)
+	s.landing.GET("/static/*", static)
+
+	s.site.GET("/static/*", static)
+	t := s.site.Group("", s.withTenant)
+	t.GET("/", s.showHome)
+}
+
+func staticHandler() http.Handler {
+	sub, err := fs.Sub(views.FS, "static")
+	if err != nil {
+		panic(err)
+	}
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}
+
+type ctxKey int
+
+const requestKey ctxKey = iota
+
+// request is what the request log needs to know about a request, filled in
+// as it is routed.
+type request struct {
+	id     string
+	tenant tenantdb.Tenant
+}
+
+func requestFrom(ctx context.Context) *request {
+	r, _ := ctx.Value(requestKey).(*request)
+	if r == nil {
+		return &request{}
+	}
+	return r
+}
+
+// ServeHTTP logs, recovers and routes every request by its Host.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	req := &request{id: newRequestID()}
+	sw := &statusWriter{ResponseWriter: w}
+	r = r.WithContext(context.WithValue(r.Context(), requestKey, req))
+	sw.Header().Set("X-Request-Id", req.id)
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic", "request_id", req.id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if sw.status == 0 {
+				http.Error(sw, "internal server error", http.StatusInternalServerError)
+			}
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", req.id),
+			slog.String("tenant", req.tenant.ID),
+			slog.String("host", r.Host),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.code()),
+			slog.Int64("bytes", sw.bytes),
+			slog.Duration("duration", time.Since(start)),
+		)
+	}()
+	r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.maxBody)
+	s.dispatch(sw, r, req)
+}
+
+func (s *server) dispatch(w http.ResponseWriter, r *http.Request, req *request) {
+	if r.URL.Path == "/healthz" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+		return
+	}
+	host, err := normalizeHost(r.Host)
+	if err != nil {
+		http.Error(w, "400 bad request: malformed Host header", http.StatusBadRequest)
+		return
+	}
+	t, kind := s.resolve(host)
+	switch kind {
+	case hostPlatform:
+		s.landing.ServeHTTP(w, r)
+	case hostTenant:
+		req.tenant = t
+		s.site.ServeHTTP(w, r)
+	default:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		s.views.render(w, "platform/error.html", platformPage{
+			Title: "No chapter here",
+			Data:  "There is no chapter site at this address. Check the spelling, or ask the chapter for its web address.",
+		})
+	}
+}
+
+// resolve maps a normalised host to a tenant from the catalog's memory:
+// <slug>.<base domain> by slug, any other host by verified custom domain.
+func (s *server) resolve(host string) (tenantdb.Tenant, hostKind) {
+	base := s.cfg.baseDomain
+	if host == base {
+		return tenantdb.Tenant{}, hostPlatform
+	}
+	if label, ok := strings.CutSuffix(host, "."+base); ok {
+		if strings.Contains(label, ".") {
+			return tenantdb.Tenant{}, hostUnknown
+		}
+		if t, ok := s.p.catalog.TenantBySlug(label); ok {
+			return t, hostTenant
+		}
+		return tenantdb.Tenant{}, hostUnknown
+	}
+	if t, ok := s.p.catalog.TenantByHost(host); ok {
+		return t, hostTenant
+	}
+	return tenantdb.Tenant{}, hostUnknown
+}
+
+const handleKey = "tenantdb"
+
+// tenantDB is the open database of the request's tenant.
+func tenantDB(c echo.Context) *tenantdb.Handle {
+	return c.Get(handleKey).(*tenantdb.Handle)
+}
+
+// tenantOf is the catalog entry of the request's tenant.
+func tenantOf(c echo.Context) tenantdb.Tenant {
+	return requestFrom(c.Request().Context()).tenant
+}
+
+// withTenant holds the request's tenant database open for the whole
+// request, error page included. A suspended tenant gets a 503 page and a
+// frozen one refuses writes, without opening anything.
+func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t := tenantOf(c)
+		switch {
+		case t.Status == tenantdb.StatusSuspended:
+			return s.suspended(c, t)
+		case t.Status == tenantdb.StatusFrozen && !safeMethod(c.Request().Method):
+			c.Response().Header().Set("Retry-After", "120")
+			return errFrozen
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.acquireTimeout)
+		h, err := s.p.pool.Acquire(ctx, t.ID)
+		cancel()
+		if err != nil {
+			if errors.Is(err, tenantdb.ErrPoolFull) {
+				c.Response().Header().Set("Retry-After", "5")
+			}
+			return err
+		}
+		defer h.Release()
+		c.Set(handleKey, h)
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		return nil
+	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func (s *server) suspended(c echo.Context, t tenantdb.Tenant) error {
+	c.Response().Header().Set("Retry-After", "3600")
+	return c.Render(http.StatusServiceUnavailable, "site/error.html", sitePage{
+		Site:  tenantdb.Site{Name: t.Name, AccentColor: tenantdb.DefaultAccent},
+		Title: "Temporarily unavailable",
+		Data:  "This chapter's website is temporarily unavailable. Please check back later.",
+	})
+}
+
+// siteError renders an error on a tenant's site: JSON under /api/, else
+// the tenant's themed error page. Only 5xx are logged.
+func (s *server) siteError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := statusOf(err)
+	s.logError(c, err, status)
+	msg := publicMessage(err, status)
+	if strings.HasPrefix(c.Path(), "/api/") || strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		c.JSON(status, map[string]string{"error": msg})
+		return
+	}
+	page := sitePage{Site: tenantdb.Site{Name: tenantOf(c).Name, AccentColor: tenantdb.DefaultAccent}}
+	if h, ok := c.Get(handleKey).(*tenantdb.Handle); ok {
+		if site, err := h.Site(c.Request().Context()); err == nil {
+			page.Site = site
+		}
+	}
+	page.Title = http.StatusText(status)
+	if status == http.StatusNotFound {
+		page.Title = "Page not found"
+	}
+	page.Data = msg
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(status)
+		return
+	}
+	if err := c.Render(status, "site/error.html", page); err != nil {
+		s.log.Error("render error page", "err", err)
+	}
+}
+
+func (s *server) landingError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := statusOf(err)
+	s.logError(c, err, status)
+	title := http.StatusText(status)
+	if status == http.StatusNotFound {
+		title = "Page not found"
+	}
+	c.Render(status, "platform/error.html", platformPage{Title: title, Data: publicMessage(err, status)})
+}
+
+func (s *server) logError(c echo.Context, err error, status int) {
+	if status >= 500 {
+		s.log.Error("request failed", "request_id", requestFrom(c.Request().Context()).id,
+			"tenant", tenantOf(c).ID, "path", c.Request().URL.Path, "status", status, "err", err)
+	}
+}
+
+// statusWriter remembers the status and size of a response for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

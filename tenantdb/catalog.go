@@ -1,0 +1,496 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Tenant statuses.
+const (
+	StatusActive    = "active"
+	StatusSuspended = "suspended" // the site shows a 503 page
+	StatusFrozen    = "frozen"    // read-only: reads are served, writes get 503
+)
+
+// Tenant is one chapter's entry in the catalog.
+type Tenant struct {
+	ID        string    `json:"id"`
+	Slug      string    `json:"slug"`
+	Name      string    `json:"name"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Domain statuses.
+const (
+	DomainPending       = "pending"
+	DomainVerified      = "verified"
+	DomainMisconfigured = "misconfigured" // was verified, its TXT record went away
+)
+
+// Domain is a custom host name of a tenant. Only verified domains route.
+type Domain struct {
+	Host       string     `json:"host"`
+	TenantID   string     `json:"tenant_id"`
+	Slug       string     `json:"tenant"`
+	Status     string     `json:"status"`
+	Verified   bool       `json:"verified"`
+	Token      string     `json:"token"`
+	CreatedAt  time.Time  `json:"created_at"`
+	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+	CheckedAt  *time.Time `json:"checked_at,omitempty"`
+}
+
+// Catalog is DATA/catalog.db: the tenants, their custom domains, the trash
+// and the audit log. Host routing is answered from memory; every change
+// through the Catalog updates that view at once.
+type Catalog struct {
+	dir string
+	db  *sql.DB
+	now func() time.Time
+
+	mu     sync.RWMutex
+	bySlug map[string]Tenant
+	byID   map[string]Tenant
+	byHost map[string]string // verified custom host -> tenant id
+}
+
+// CatalogPath is the catalog file of data dir dir.
+func CatalogPath(dir string) string { return filepath.Join(dir, "catalog.db") }
+
+// OpenCatalog opens (creating and migrating if needed) the catalog of data
+// dir dir, creating the directory too.
+func OpenCatalog(ctx context.Context, dir string) (*Catalog, error) {
+	for _, d := range []string{dir, filepath.Join(dir, "tenants"), filepath.Join(dir, "trash")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	db, err := openWriter(CatalogPath(dir), "rwc")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrate(ctx, db, catalogSchema, dir, "catalog"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	c := &Catalog{dir: dir, db: db, now: time.Now}
+	if err := c.load(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dir is the data dir of the catalog.
+func (c *Catalog) Dir() string { return c.dir }
+
+// Close closes the catalog file.
+func (c *Catalog) Close() error { return c.db.Close() }
+
+func (c *Catalog) load(ctx context.Context) error {
+	tenants, err := c.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	bySlug := make(map[string]Tenant, len(tenants))
+	byID := make(map[string]Tenant, len(tenants))
+	for _, t := range tenants {
+		bySlug[t.Slug] = t
+		byID[t.ID] = t
+	}
+	byHost := make(map[string]string)
+	rows, err := c.db.QueryContext(ctx, `SELECT host, tenant_id FROM domains WHERE verified = 1`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var host, id string
+		if err := rows.Scan(&host, &id); err != nil {
+			return err
+		}
+		byHost[host] = id
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.bySlug, c.byID, c.byHost = bySlug, byID, byHost
+	c.mu.Unlock()
+	return nil
+}
+
+// TenantBySlug looks a tenant up in memory.
+func (c *Catalog) TenantBySlug(slug string) (Tenant, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.bySlug[slug]
+	return t, ok
+}
+
+// TenantByID looks a tenant up in memory.
+func (c *Catalog) TenantByID(id string) (Tenant, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.byID[id]
+	return t, ok
+}
+
+// TenantByHost returns the tenant a verified custom domain routes to. host
+// must be normalised.
+func (c *Catalog) TenantByHost(host string) (Tenant, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	id, ok := c.byHost[host]
+	if !ok {
+		return Tenant{}, false
+	}
+	t, ok := c.byID[id]
+	return t, ok
+}
+
+// Tenant returns the tenant with the given slug, or ErrNotFound.
+func (c *Catalog) Tenant(slug string) (Tenant, error) {
+	t, ok := c.TenantBySlug(slug)
+	if !ok {
+		return Tenant{}, fmt.Errorf("tenant %q: %w", slug, ErrNotFound)
+	}
+	return t, nil
+}
+
+const tenantColumns = `id, slug, name, status, created_at`
+
+func scanTenant(s interface{ Scan(...any) error }) (Tenant, error) {
+	var t Tenant
+	var created string
+	if err := s.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &created); err != nil {
+		return t, err
+	}
+	t.CreatedAt = parseTime(created)
+	return t, nil
+}
+
+// Tenants lists every tenant by slug.
+func (c *Catalog) Tenants(ctx context.Context) ([]Tenant, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ts []Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
+
+// ValidateName checks a tenant's display name.
+func ValidateName(name string) error {
+	if name == "" || len(name) > 200 {
+		return invalid("name", "must be 1-200 characters")
+	}
+	return nil
+}
+
+// AddTenant records tenant t, whose file exists already.
+func (c *Catalog) AddTenant(ctx context.Context, t Tenant) error {
+	if err := ValidateSlug(t.Slug); err != nil {
+		return err
+	}
+	if err := ValidateName(t.Name); err != nil {
+		return err
+	}
+	if !ValidTenantID(t.ID) {
+		return invalid("id", "%q is not a tenant id", t.ID)
+	}
+	_, err := c.db.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?)`,
+		t.ID, t.Slug, t.Name, t.Status, formatTime(t.CreatedAt))
+	if isUnique(err) {
+		return fmt.Errorf("tenant %q: %w", t.Slug, ErrConflict)
+	}
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.bySlug[t.Slug] = t
+	c.byID[t.ID] = t
+	c.mu.Unlock()
+	return nil
+}
+
+// SetStatus changes the status of tenant slug.
+func (c *Catalog) SetStatus(ctx context.Context, slug, status string) (Tenant, error) {
+	switch status {
+	case StatusActive, StatusSuspended, StatusFrozen:
+	default:
+		return Tenant{}, invalid("status", "%q is not one of active, suspended, frozen", status)
+	}
+	t, err := c.Tenant(slug)
+	if err != nil {
+		return t, err
+	}
+	if _, err := c.db.ExecContext(ctx, `UPDATE tenants SET status = ? WHERE id = ?`, status, t.ID); err != nil {
+		return t, err
+	}
+	t.Status = status
+	c.mu.Lock()
+	c.bySlug[t.Slug] = t
+	c.byID[t.ID] = t
+	c.mu.Unlock()
+	return t, nil
+}
+
+// RemoveTenant deletes tenant t and its domains from the catalog, so it
+// stops routing at once, and records its trashed file.
+func (c *Catalog) RemoveTenant(ctx context.Context, t Tenant, trashFile string) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, t.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("tenant %q: %w", t.Slug, ErrNotFound)
+	}
+	if trashFile != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO trash (file, tenant_id, slug, name, deleted_at) VALUES (?, ?, ?, ?, ?)`,
+			trashFile, t.ID, t.Slug, t.Name, formatTime(c.now())); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	delete(c.bySlug, t.Slug)
+	delete(c.byID, t.ID)
+	for host, id := range c.byHost {
+		if id == t.ID {
+			delete(c.byHost, host)
+		}
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+const domainColumns = `d.host, d.tenant_id, t.slug, d.status, d.verified, d.token, d.created_at, d.verified_at, d.checked_at`
+
+func scanDomain(s interface{ Scan(...any) error }) (Domain, error) {
+	var d Domain
+	var created string
+	var verifiedAt, checkedAt sql.NullString
+	if err := s.Scan(&d.Host, &d.TenantID, &d.Slug, &d.Status, &d.Verified, &d.Token, &created, &verifiedAt, &checkedAt); err != nil {
+		return d, err
+	}
+	d.CreatedAt = parseTime(created)
+	d.VerifiedAt = parseNullTime(verifiedAt)
+	d.CheckedAt = parseNullTime(checkedAt)
+	return d, nil
+}
+
+// Domains lists the custom domains, of one tenant if tenantID is not empty.
+func (c *Catalog) Domains(ctx context.Context, tenantID string) ([]Domain, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id
+		WHERE ? = '' OR d.tenant_id = ? ORDER BY d.host`, tenantID, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ds []Domain
+	for rows.Next() {
+		d, err := scanDomain(rows)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, rows.Err()
+}
+
+// Domain returns the custom domain host, or ErrNotFound.
+func (c *Catalog) Domain(ctx context.Context, host string) (Domain, error) {
+	d, err := scanDomain(c.db.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.host = ?`, host))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("domain %s: %w", host, ErrNotFound)
+	}
+	return d, err
+}
+
+// AddDomain records host as an unverified custom domain of tenant t. A host
+// belongs to at most one tenant.
+func (c *Catalog) AddDomain(ctx context.Context, t Tenant, host string) (Domain, error) {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO domains (host, tenant_id, token, created_at) VALUES (?, ?, ?, ?)`,
+		host, t.ID, "chapterhouse-verify="+newID(26), formatTime(c.now()))
+	if isUnique(err) {
+		return Domain{}, fmt.Errorf("domain %s: %w", host, ErrConflict)
+	}
+	if err != nil {
+		return Domain{}, err
+	}
+	return c.Domain(ctx, host)
+}
+
+// RemoveDomain deletes a custom domain; it stops routing at once.
+func (c *Catalog) RemoveDomain(ctx context.Context, host string) (Domain, error) {
+	d, err := c.Domain(ctx, host)
+	if err != nil {
+		return d, err
+	}
+	if _, err := c.db.ExecContext(ctx, `DELETE FROM domains WHERE host = ?`, host); err != nil {
+		return d, err
+	}
+	c.mu.Lock()
+	delete(c.byHost, host)
+	c.mu.Unlock()
+	return d, nil
+}
+
+// SetDomainStatus records the outcome of a verification of host. Only
+// verified domains route.
+func (c *Catalog) SetDomainStatus(ctx context.Context, host, status string) (Domain, error) {
+	switch status {
+	case DomainPending, DomainVerified, DomainMisconfigured:
+	default:
+		return Domain{}, invalid("status", "%q is not a domain status", status)
+	}
+	now := formatTime(c.now())
+	verified := status == DomainVerified
+	res, err := c.db.ExecContext(ctx, `UPDATE domains SET status = ?, verified = ?, checked_at = ?,
+		verified_at = CASE WHEN ? THEN coalesce(verified_at, ?) ELSE verified_at END WHERE host = ?`,
+		status, verified, now, verified, now, host)
+	if err != nil {
+		return Domain{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Domain{}, fmt.Errorf("domain %s: %w", host, ErrNotFound)
+	}
+	d, err := c.Domain(ctx, host)
+	if err != nil {
+		return d, err
+	}
+	c.mu.Lock()
+	if verified {
+		c.byHost[host] = d.TenantID
+	} else {
+		delete(c.byHost, host)
+	}
+	c.mu.Unlock()
+	return d, nil
+}
+
+// Audit appends an entry to the audit log.
+func (c *Catalog) Audit(ctx context.Context, actor, action, tenantID, detail string) error {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, tenant_id, detail) VALUES (?, ?, ?, ?, ?)`,
+		formatTime(c.now()), actor, action, tenantID, detail)
+	return err
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor"`
+	Action   string    `json:"action"`
+	TenantID string    `json:"tenant_id,omitempty"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// AuditLog returns the newest limit entries, newest first.
+func (c *Catalog) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT at, actor, action, tenant_id, detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var es []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at string
+		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.TenantID, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = parseTime(at)
+		es = append(es, e)
+	}
+	return es, rows.Err()
+}
+
+// TrashEntry is a deleted tenant's file kept in DATA/trash/.
+type TrashEntry struct {
+	File      string    `json:"file"`
+	TenantID  string    `json:"tenant_id"`
+	Slug      string    `json:"slug"`
+	Name      string    `json:"name"`
+	DeletedAt time.Time `json:"deleted_at"`
+}
+
+// Trash lists the trashed tenant files, oldest first.
+func (c *Catalog) Trash(ctx context.Context) ([]TrashEntry, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT file, tenant_id, slug, name, deleted_at FROM trash ORDER BY deleted_at, file`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var es []TrashEntry
+	for rows.Next() {
+		var e TrashEntry
+		var at string
+		if err := rows.Scan(&e.File, &e.TenantID, &e.Slug, &e.Name, &at); err != nil {
+			return nil, err
+		}
+		e.DeletedAt = parseTime(at)
+		es = append(es, e)
+	}
+	sort.SliceStable(es, func(i, j int) bool { return es[i].DeletedAt.Before(es[j].DeletedAt) })
+	return es, rows.Err()
+}
+
+// RemoveTrash forgets a trash entry (after its file was restored or purged).
+func (c *Catalog) RemoveTrash(ctx context.Context, file string) error {
+	_, err := c.db.ExecContext(ctx, `DELETE FROM trash WHERE file = ?`, file)
+	return err
+}
+
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// storedTime is how times are stored: UTC with a fixed width, so that text
+// order is time order.
+const storedTime = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(storedTime) }
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+func parseNullTime(s sql.NullString) *time.Time {
+	if !s.Valid {
+		return nil
+	}
+	t := parseTime(s.String)
+	return &t
+}

@@ -1,0 +1,130 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// write runs fn in an IMMEDIATE transaction on the writer connection and,
+// once it commits, moves the generation on so caches of this tenant drop.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	db.gen.Add(1)
+	return nil
+}
+
+// exec runs one statement as a write and reports ErrNotFound when it
+// touched no row.
+func (db *DB) exec(ctx context.Context, what string, query string, args ...any) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return fmt.Errorf("%s: %w", what, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+type scanner interface{ Scan(...any) error }
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf(format+": %w", append(args, ErrNotFound)...)
+	}
+	return err
+}
+
+// checkLen validates the length of a text field in characters.
+func checkLen(field, v string, minLen, maxLen int) error {
+	n := utf8.RuneCountInString(v)
+	if n < minLen {
+		if minLen == 1 {
+			return invalid(field, "is required")
+		}
+		return invalid(field, "must be at least %d characters", minLen)
+	}
+	if n > maxLen {
+		return invalid(field, "must be at most %d characters", maxLen)
+	}
+	if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+		return invalid(field, "contains invalid characters")
+	}
+	return nil
+}
+
+var contentSlugPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+
+func checkSlug(field, slug string) error {
+	if len(slug) > 80 || !contentSlugPattern.MatchString(slug) {
+		return invalid(field, "%q must be 1-80 characters of a-z, 0-9 and single '-' between words", slug)
+	}
+	return nil
+}
+
+// Slugify makes a URL slug of a title: "Memorial Day 2026!" -> "memorial-day-2026".
+func Slugify(title string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(title) {
+		switch {
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			b.WriteRune(r)
+			dash = false
+		case b.Len() > 0 && !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+		if b.Len() >= 80 {
+			break
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if s == "" {
+		s = "item"
+	}
+	return s
+}
+
+// uniqueSlug returns base, or base-2, base-3, ... whichever is free in table.
+func uniqueSlug(ctx context.Context, tx *sql.Tx, table, base string, exceptID int64) (string, error) {
+	slug := base
+	for i := 2; ; i++ {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` WHERE slug = ? AND id <> ?`, slug, exceptID).Scan(&n); err != nil {
+			return "", err
+		}
+		if n == 0 {
+			return slug, nil
+		}
+		slug = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func nullTime(t *time.Time) sql.NullString {
+	if t == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: formatTime(*t), Valid: true}
+}

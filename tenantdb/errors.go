@@ -1,0 +1,35 @@
+// Package tenantdb stores Chapterhouse's data: the catalog of tenants and
+// domains, and one SQLite file per tenant, opened from a pool and migrated on
+// first use.
+package tenantdb
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors that callers map to statuses and exit codes with errors.Is.
+var (
+	// ErrNotFound: no such tenant, domain, post, event, ...
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique name (slug, host, email) is taken.
+	ErrConflict = errors.New("already exists")
+	// ErrPoolFull: every open slot is in use and the caller's deadline passed.
+	ErrPoolFull = errors.New("too many tenants open at once")
+	// ErrSchemaTooNew: the file was migrated by a newer Chapterhouse.
+	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+	// ErrClosed: the pool or catalog was closed.
+	ErrClosed = errors.New("closed")
+)
+
+// ValidationError says which field of an input is wrong and why.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,62 @@
+package tenantdb
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// newTenant creates a migrated tenant file in a temp data dir and returns
+// the dir and the tenant's id.
+func newTenant(t *testing.T) (dir, id string) {
+	t.Helper()
+	dir = t.TempDir()
+	id = NewTenantID()
+	db, err := Create(context.Background(), dir, id)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, id
+}
+
+// openTenant opens a fresh migrated tenant database for a storage test.
+func openTenant(t *testing.T) *DB {
+	t.Helper()
+	dir, id := newTenant(t)
+	db, err := Open(context.Background(), dir, id)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// emptyTenantFile makes a zero-length tenant file: a valid, unmigrated
+// SQLite database.
+func emptyTenantFile(t *testing.T, dir string) string {
+	t.Helper()
+	id := NewTenantID()
+	if err := os.MkdirAll(filepath.Join(dir, "tenants"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(TenantPath(dir, id), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}

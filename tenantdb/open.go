@@ -1,0 +1,253 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+
+	"github.com/chapterhouse/chapterhouse/migrations"
+)
+
+// ApplicationID marks a SQLite file as Chapterhouse's ("CHAP").
+const ApplicationID = 0x43484150
+
+func init() {
+	// SQLite's default POSIX record locks are dropped whenever the process
+	// closes any descriptor of the file (say, to hash an export). Open file
+	// description locks are not, and still exclude other processes.
+	sqlite.OFDLocking(true)
+}
+
+// schema is one set of embedded migrations and the version they reach.
+type schema struct {
+	name   string
+	fsys   fs.FS
+	latest int64
+}
+
+var (
+	tenantSchema  = newSchema("tenant", migrations.Tenant())
+	catalogSchema = newSchema("catalog", migrations.Catalog())
+)
+
+func newSchema(name string, fsys fs.FS) *schema {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil || len(names) == 0 {
+		panic(fmt.Sprintf("%s migrations: none embedded (%v)", name, err))
+	}
+	s := &schema{name: name, fsys: fsys}
+	for _, n := range names {
+		v, err := strconv.ParseInt(strings.SplitN(n, "_", 2)[0], 10, 64)
+		if err != nil {
+			panic(fmt.Sprintf("%s migration %s: no version prefix", name, n))
+		}
+		s.latest = max(s.latest, v)
+	}
+	return s
+}
+
+// LatestVersion is the tenant schema version this binary migrates to.
+func LatestVersion() int64 { return tenantSchema.latest }
+
+// dsn builds the data source name of a server-made path. busy_timeout comes
+// first so that every later pragma (journal_mode needs a lock) waits for a
+// busy file instead of failing at once.
+func dsn(path, mode string, extra ...string) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	q := []string{
+		"mode=" + mode,
+		"_pragma=busy_timeout(10000)",
+		"_pragma=journal_mode(WAL)",
+		"_pragma=synchronous(NORMAL)",
+		"_pragma=foreign_keys(1)",
+	}
+	return "file:" + esc + "?" + strings.Join(append(q, extra...), "&")
+}
+
+// openWriter opens the one-connection write pool of path. Transactions
+// begin IMMEDIATE, so a writer never fails half-way on a lock upgrade.
+func openWriter(path, mode string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, mode, "_txlock=immediate"))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	return db, nil
+}
+
+// openReaders opens the query-only read pool of path.
+func openReaders(path string, n int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, "rw", "_query_only=1"))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(time.Minute)
+	return db, nil
+}
+
+// migrate brings the database in w up to s.latest. A file at the latest
+// version costs one header read; otherwise goose runs under the
+// cross-process lock of the file, which is re-checked once held.
+func migrate(ctx context.Context, w *sql.DB, s *schema, lockDir, lockName string) (ran bool, err error) {
+	v, err := userVersion(ctx, w)
+	if err != nil {
+		return false, err
+	}
+	if v == s.latest {
+		return false, nil
+	}
+	if v > s.latest {
+		return false, fmt.Errorf("%w: file is at version %d, this binary knows %d", ErrSchemaTooNew, v, s.latest)
+	}
+	unlock, err := lockMigration(ctx, lockDir, lockName)
+	if err != nil {
+		return false, fmt.Errorf("migration lock: %w", err)
+	}
+	defer unlock()
+	if v, err = userVersion(ctx, w); err != nil || v == s.latest {
+		return false, err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, w, s.fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return false, err
+	}
+	current, err := p.GetDBVersion(ctx)
+	if err != nil && !errors.Is(err, goose.ErrVersionNotFound) {
+		return false, err
+	}
+	if current > s.latest {
+		return false, fmt.Errorf("%w: goose version %d, this binary knows %d", ErrSchemaTooNew, current, s.latest)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return false, fmt.Errorf("migrate %s: %w", s.name, err)
+	}
+	// The marker is written last: a crash before it only means goose
+	// checks again (and finds nothing to do) on the next open.
+	if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", ApplicationID, s.latest)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func userVersion(ctx context.Context, db *sql.DB) (int64, error) {
+	var v int64
+	err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	return v, err
+}
+
+// DB is one tenant's open database: a single writer connection and a small
+// pool of query-only readers over the same WAL-mode file.
+type DB struct {
+	ID  string
+	w   *sql.DB
+	r   *sql.DB
+	gen atomic.Uint64
+	now func() time.Time
+	// Migrated reports whether this open ran migrations.
+	Migrated bool
+}
+
+// Generation changes on every committed write through this DB, so callers
+// can cache what they derive from its content.
+func (db *DB) Generation() uint64 { return db.gen.Load() }
+
+// Close closes the readers and then the writer, which checkpoints the WAL.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// TenantPath is where the file of tenant id lives in data dir dir.
+func TenantPath(dir, id string) string {
+	return filepath.Join(dir, "tenants", id+".db")
+}
+
+func checkID(id string) error {
+	if !ValidTenantID(id) {
+		return fmt.Errorf("tenant id %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Open opens the existing database of tenant id in data dir dir, migrating
+// it on its first open by this process. A missing file is ErrNotFound:
+// Open never creates one.
+func Open(ctx context.Context, dir, id string) (*DB, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	path := TenantPath(dir, id)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+		}
+		return nil, err
+	}
+	return open(ctx, dir, id, "rw")
+}
+
+func open(ctx context.Context, dir, id, mode string) (*DB, error) {
+	path := TenantPath(dir, id)
+	w, err := openWriter(path, mode)
+	if err != nil {
+		return nil, err
+	}
+	ran, err := migrate(ctx, w, tenantSchema, filepath.Dir(path), id)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("tenant %s: %w", id, err)
+	}
+	r, err := openReaders(path, 4)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &DB{ID: id, w: w, r: r, now: time.Now, Migrated: ran}, nil
+}
+
+// Create makes the file of a new tenant and migrates it. It fails if the
+// file exists.
+func Create(ctx context.Context, dir, id string) (*DB, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	path := TenantPath(dir, id)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("tenant file %s: %w", id, ErrConflict)
+		}
+		return nil, err
+	}
+	f.Close()
+	db, err := open(ctx, dir, id, "rw")
+	if err != nil {
+		removeFiles(path)
+		return nil, err
+	}
+	return db, nil
+}
+
+// removeFiles removes a database file and its WAL and shared-memory files.
+func removeFiles(path string) {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+}

@@ -1,0 +1,179 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestCreateMigratesAndMarks(t *testing.T) {
+	ctx := context.Background()
+	dir, id := newTenant(t)
+	db, err := Open(ctx, dir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.Migrated {
+		t.Error("second open ran migrations; want only the version check")
+	}
+	var appID, version int64
+	db.r.QueryRow("PRAGMA application_id").Scan(&appID)
+	db.r.QueryRow("PRAGMA user_version").Scan(&version)
+	if appID != ApplicationID || version != LatestVersion() {
+		t.Errorf("application_id %x, user_version %d; want %x, %d", appID, version, ApplicationID, LatestVersion())
+	}
+	var mode string
+	db.r.QueryRow("PRAGMA journal_mode").Scan(&mode)
+	if mode != "wal" {
+		t.Errorf("journal_mode %q, want wal", mode)
+	}
+}
+
+func TestCreateRefusesExistingFile(t *testing.T) {
+	dir, id := newTenant(t)
+	if _, err := Create(context.Background(), dir, id); !errors.Is(err, ErrConflict) {
+		t.Fatalf("Create over an existing file: %v, want ErrConflict", err)
+	}
+}
+
+func TestOpenNeverCreates(t *testing.T) {
+	dir := t.TempDir()
+	for _, id := range []string{NewTenantID(), "../catalog", "x", "AAAAAAAAAAAAAAAA", "aaaaaaaaaaaaaaa/"} {
+		if _, err := Open(context.Background(), dir, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Open(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+	if n := countFiles(t, dir); n != 0 {
+		t.Errorf("%d files in the data dir after opening missing tenants, want 0", n)
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir, id := newTenant(t)
+	raw, err := sql.Open("sqlite", TenantPath(dir, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", LatestVersion()+1)); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	_, err = Open(ctx, dir, id)
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("Open of a newer file: %v, want ErrSchemaTooNew", err)
+	}
+	if !strings.Contains(err.Error(), "newer than this binary") {
+		t.Errorf("error %q does not say what is wrong", err)
+	}
+}
+
+// Many independent openers (each its own connections, as separate
+// processes would have) race to migrate one empty file: exactly one runs
+// goose and nobody fails.
+func TestConcurrentFirstOpensMigrateOnce(t *testing.T) {
+	dir := t.TempDir()
+	id := emptyTenantFile(t, dir)
+	const n = 8
+	var wg sync.WaitGroup
+	results := make(chan error, n)
+	migrated := make(chan bool, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := Open(context.Background(), dir, id)
+			if err == nil {
+				migrated <- db.Migrated
+				err = db.Close()
+			}
+			results <- err
+		}()
+	}
+	wg.Wait()
+	close(results)
+	close(migrated)
+	for err := range results {
+		if err != nil {
+			t.Errorf("concurrent open: %v", err)
+		}
+	}
+	ran := 0
+	for m := range migrated {
+		if m {
+			ran++
+		}
+	}
+	if ran != 1 {
+		t.Errorf("%d opens ran migrations, want exactly 1", ran)
+	}
+	assertMigratedOnce(t, dir, id)
+}
+
+func assertMigratedOnce(t *testing.T, dir, id string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", TenantPath(dir, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var rows, distinct int
+	if err := raw.QueryRow("SELECT count(*), count(DISTINCT version_id) FROM goose_db_version WHERE version_id > 0").Scan(&rows, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if rows != distinct || int64(distinct) != LatestVersion() {
+		t.Errorf("goose_db_version has %d rows for %d versions, want %d once each", rows, distinct, LatestVersion())
+	}
+}
+
+// The same race between real processes: the test binary re-executes
+// itself as migrators.
+func TestConcurrentProcessesMigrateOnce(t *testing.T) {
+	if dir := os.Getenv("CHAPTERHOUSE_TEST_MIGRATE_DIR"); dir != "" {
+		db, err := Open(context.Background(), dir, os.Getenv("CHAPTERHOUSE_TEST_MIGRATE_ID"))
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println("migrated:", db.Migrated)
+		db.Close()
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	id := emptyTenantFile(t, dir)
+	const n = 4
+	var wg sync.WaitGroup
+	outs := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestConcurrentProcessesMigrateOnce$")
+			cmd.Env = append(os.Environ(), "CHAPTERHOUSE_TEST_MIGRATE_DIR="+dir, "CHAPTERHOUSE_TEST_MIGRATE_ID="+id)
+			out, err := cmd.CombinedOutput()
+			outs[i], errs[i] = string(out), err
+		}()
+	}
+	wg.Wait()
+	ran := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("migrator %d: %v\n%s", i, errs[i], outs[i])
+		}
+		if strings.Contains(outs[i], "migrated: true") {
+			ran++
+		}
+	}
+	if ran != 1 {
+		t.Errorf("%d processes ran migrations, want exactly 1:\n%v", ran, outs)
+	}
+	assertMigratedOnce(t, dir, id)
+}

@@ -1,0 +1,128 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Page is a custom page at /p/<slug>, such as hall rental or history.
+type Page struct {
+	ID        int64     `json:"id"`
+	Title     string    `json:"title"`
+	Slug      string    `json:"slug"`
+	Body      string    `json:"body"` // markdown
+	Published bool      `json:"published"`
+	ShowInNav bool      `json:"show_in_nav"`
+	Position  int       `json:"position"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Validate checks p; an empty slug is made from the title on save.
+func (p *Page) Validate() error {
+	if err := checkLen("title", p.Title, 1, 200); err != nil {
+		return err
+	}
+	if p.Slug != "" {
+		if err := checkSlug("slug", p.Slug); err != nil {
+			return err
+		}
+	}
+	return checkLen("body", p.Body, 0, 100000)
+}
+
+const pageColumns = `id, title, slug, body, published, show_in_nav, position, created_at, updated_at`
+
+func scanPage(s scanner) (Page, error) {
+	var p Page
+	var created, updated string
+	err := s.Scan(&p.ID, &p.Title, &p.Slug, &p.Body, &p.Published, &p.ShowInNav, &p.Position, &created, &updated)
+	p.CreatedAt, p.UpdatedAt = parseTime(created), parseTime(updated)
+	return p, err
+}
+
+// Pages returns the custom pages in menu order, only the published ones if
+// publishedOnly.
+func (db *DB) Pages(ctx context.Context, publishedOnly bool) ([]Page, error) {
+	where := ""
+	if publishedOnly {
+		where = "WHERE published = 1"
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+pageColumns+` FROM pages `+where+` ORDER BY position, title`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []Page
+	for rows.Next() {
+		p, err := scanPage(rows)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+// Page returns page id.
+func (db *DB) Page(ctx context.Context, id int64) (Page, error) {
+	p, err := scanPage(db.r.QueryRowContext(ctx, `SELECT `+pageColumns+` FROM pages WHERE id = ?`, id))
+	return p, notFound(err, "page %d", id)
+}
+
+// PublishedPage returns the published page with the given slug.
+func (db *DB) PublishedPage(ctx context.Context, slug string) (Page, error) {
+	p, err := scanPage(db.r.QueryRowContext(ctx, `SELECT `+pageColumns+` FROM pages WHERE slug = ? AND published = 1`, slug))
+	return p, notFound(err, "page %q", slug)
+}
+
+// SavePage validates and creates (ID 0) or updates p.
+func (db *DB) SavePage(ctx context.Context, p *Page) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	now := db.now().UTC()
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if p.Slug == "" {
+			slug, err := uniqueSlug(ctx, tx, "pages", Slugify(p.Title), p.ID)
+			if err != nil {
+				return err
+			}
+			p.Slug = slug
+		}
+		p.UpdatedAt = now
+		var res sql.Result
+		var err error
+		if p.ID == 0 {
+			p.CreatedAt = now
+			res, err = tx.ExecContext(ctx, `INSERT INTO pages (title, slug, body, published, show_in_nav, position, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.Title, p.Slug, p.Body, p.Published, p.ShowInNav, p.Position,
+				formatTime(now), formatTime(now))
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE pages SET title = ?, slug = ?, body = ?, published = ?, show_in_nav = ?,
+				position = ?, updated_at = ? WHERE id = ?`, p.Title, p.Slug, p.Body, p.Published, p.ShowInNav, p.Position,
+				formatTime(now), p.ID)
+		}
+		if isUnique(err) {
+			return fmt.Errorf("page slug %q: %w", p.Slug, ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		if p.ID == 0 {
+			p.ID, err = res.LastInsertId()
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("page %d: %w", p.ID, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// DeletePage deletes page id.
+func (db *DB) DeletePage(ctx context.Context, id int64) error {
+	return db.exec(ctx, fmt.Sprintf("page %d", id), `DELETE FROM pages WHERE id = ?`, id)
+}

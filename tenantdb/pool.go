@@ -1,0 +1,400 @@
+package tenantdb
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PoolStats counts what a pool did since it started.
+type PoolStats struct {
+	Opens       atomic.Int64 // files opened
+	OpenErrors  atomic.Int64
+	OpenNanos   atomic.Int64 // total time spent opening
+	Migrations  atomic.Int64 // opens that ran migrations
+	Evictions   atomic.Int64 // idle tenants closed to make room
+	IdleCloses  atomic.Int64 // idle tenants closed by the idle timeout
+	FullRejects atomic.Int64 // acquires that gave up waiting for a slot
+}
+
+// Pool opens tenant databases lazily and keeps at most max of them open. When
+// it is full it closes the least recently used idle tenant; a tenant in use
+// is never closed. Idle tenants also close after the idle timeout.
+type Pool struct {
+	dir     string
+	max     int
+	idleTTL time.Duration
+	now     func() time.Time
+	Stats   PoolStats
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	idle    list.List // entries with no users, most recently used first
+	open    int       // entries counted against max: opening or open
+	waiters int
+	wake    chan struct{} // closed when a slot may have come free
+	closed  bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type entry struct {
+	id       string
+	db       *DB
+	err      error
+	ready    chan struct{} // closed once the open finished
+	refs     int
+	lastUsed time.Time
+	elem     *list.Element // position in Pool.idle while refs == 0
+	counted  bool          // holds one of the max slots
+	// draining is non-nil while Drain holds the tenant; it is closed when
+	// the drain ends. idleNow is signalled when the last user leaves.
+	draining chan struct{}
+	idleNow  chan struct{}
+}
+
+// NewPool returns a pool over the tenant files of data dir dir. It closes
+// tenants idle for longer than idleTTL (never, if idleTTL is 0).
+func NewPool(dir string, max int, idleTTL time.Duration) *Pool {
+	if max < 1 {
+		max = 1
+	}
+	p := &Pool{
+		dir:     dir,
+		max:     max,
+		idleTTL: idleTTL,
+		now:     time.Now,
+		entries: make(map[string]*entry),
+		wake:    make(chan struct{}),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go p.janitor()
+	return p
+}
+
+// Handle is a tenant database in use. Release it when done.
+type Handle struct {
+	*DB
+	p *Pool
+	e *entry
+}
+
+// Release gives the tenant back to the pool. It must be called exactly once.
+func (h *Handle) Release() {
+	h.p.release(h.e)
+}
+
+// Acquire returns the open database of tenant id, opening it if needed. Many
+// concurrent first acquires of one tenant share one open. When the pool is
+// full and no tenant is idle, Acquire waits for a free slot until ctx is
+// done and then returns ErrPoolFull.
+func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if e := p.entries[id]; e != nil {
+			if e.draining != nil {
+				ch := e.draining
+				p.mu.Unlock()
+				if err := wait(ctx, ch); err != nil {
+					return nil, fmt.Errorf("tenant %s: %w", id, ErrPoolFull)
+				}
+				continue
+			}
+			e.refs++
+			if e.elem != nil {
+				p.idle.Remove(e.elem)
+				e.elem = nil
+			}
+			p.mu.Unlock()
+			if err := wait(ctx, e.ready); err != nil {
+				p.release(e)
+				return nil, fmt.Errorf("tenant %s: %w", id, ErrPoolFull)
+			}
+			if e.err != nil {
+				p.release(e)
+				return nil, e.err
+			}
+			return &Handle{DB: e.db, p: p, e: e}, nil
+		}
+		if p.open >= p.max {
+			if back := p.idle.Back(); back != nil {
+				victim := back.Value.(*entry)
+				p.remove(victim)
+				p.mu.Unlock()
+				victim.db.Close()
+				p.Stats.Evictions.Add(1)
+				continue
+			}
+			p.waiters++
+			ch := p.wake
+			p.mu.Unlock()
+			err := wait(ctx, ch)
+			p.mu.Lock()
+			p.waiters--
+			p.mu.Unlock()
+			if err != nil {
+				p.Stats.FullRejects.Add(1)
+				return nil, fmt.Errorf("tenant %s: %w", id, ErrPoolFull)
+			}
+			continue
+		}
+		e := &entry{id: id, ready: make(chan struct{}), refs: 1, counted: true}
+		p.entries[id] = e
+		p.open++
+		p.mu.Unlock()
+		return p.openEntry(ctx, e)
+	}
+}
+
+// openEntry opens e's database for every acquirer waiting on it. The open
+// is not cancelled with the first caller's request: others may share it.
+func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	db, err := Open(ctx, p.dir, e.id)
+	cancel()
+	p.Stats.OpenNanos.Add(int64(time.Since(start)))
+	p.mu.Lock()
+	e.db, e.err = db, err
+	if err != nil {
+		p.Stats.OpenErrors.Add(1)
+		p.remove(e)
+	} else {
+		p.Stats.Opens.Add(1)
+		if db.Migrated {
+			p.Stats.Migrations.Add(1)
+		}
+	}
+	close(e.ready)
+	p.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return &Handle{DB: db, p: p, e: e}, nil
+}
+
+func wait(ctx context.Context, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// remove takes e out of the pool's books. p.mu is held.
+func (p *Pool) remove(e *entry) {
+	if p.entries[e.id] == e {
+		delete(p.entries, e.id)
+	}
+	if e.elem != nil {
+		p.idle.Remove(e.elem)
+		e.elem = nil
+	}
+	if e.counted {
+		e.counted = false
+		p.open--
+		p.signal()
+	}
+}
+
+// signal wakes every acquirer waiting for a slot. p.mu is held.
+func (p *Pool) signal() {
+	if p.waiters > 0 {
+		close(p.wake)
+		p.wake = make(chan struct{})
+	}
+}
+
+func (p *Pool) release(e *entry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e.refs--
+	if e.refs > 0 {
+		return
+	}
+	e.lastUsed = p.now()
+	if e.idleNow != nil {
+		close(e.idleNow)
+		e.idleNow = nil
+		return
+	}
+	if p.entries[e.id] == e && e.err == nil && e.db != nil {
+		e.elem = p.idle.PushFront(e)
+		p.signal()
+	}
+}
+
+// Drain takes tenant id out of service: it stops new acquires, waits until
+// every current user has released it, closes it, runs fn (which may replace
+// or remove the file) and then lets acquires through again, which reopen
+// the file as fn left it. Drain gives up when ctx is done before the tenant
+// is idle, leaving it in service.
+func (p *Pool) Drain(ctx context.Context, id string, fn func() error) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	for {
+		p.mu.Lock()
+		e := p.entries[id]
+		if e != nil && e.draining != nil {
+			ch := e.draining
+			p.mu.Unlock()
+			if err := wait(ctx, ch); err != nil {
+				return err
+			}
+			continue
+		}
+		if e == nil {
+			// Hold the place so that nobody opens the file during fn.
+			e = &entry{id: id, ready: make(chan struct{})}
+			close(e.ready)
+			p.entries[id] = e
+		}
+		e.draining = make(chan struct{})
+		var idle chan struct{}
+		if e.refs > 0 {
+			idle = make(chan struct{})
+			e.idleNow = idle
+		}
+		p.mu.Unlock()
+
+		if idle != nil {
+			if err := wait(ctx, idle); err != nil {
+				p.mu.Lock()
+				e.idleNow = nil
+				close(e.draining)
+				e.draining = nil
+				if e.refs == 0 && e.db != nil && p.entries[id] == e {
+					e.elem = p.idle.PushFront(e)
+				}
+				p.mu.Unlock()
+				return fmt.Errorf("drain tenant %s: %w", id, err)
+			}
+		}
+		p.mu.Lock()
+		if e.elem != nil {
+			p.idle.Remove(e.elem)
+			e.elem = nil
+		}
+		if e.counted {
+			e.counted = false
+			p.open--
+			p.signal()
+		}
+		db := e.db
+		e.db = nil
+		p.mu.Unlock()
+
+		var err error
+		if db != nil {
+			err = db.Close()
+		}
+		if err == nil {
+			err = fn()
+		}
+		p.mu.Lock()
+		delete(p.entries, id)
+		close(e.draining)
+		p.mu.Unlock()
+		return err
+	}
+}
+
+// IsOpen reports whether tenant id is open and when it was last released.
+func (p *Pool) IsOpen(id string) (open bool, lastUsed time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.entries[id]
+	if e == nil || e.db == nil {
+		return false, time.Time{}
+	}
+	return true, e.lastUsed
+}
+
+// Len returns how many tenants are open or opening.
+func (p *Pool) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open
+}
+
+func (p *Pool) janitor() {
+	defer close(p.done)
+	if p.idleTTL <= 0 {
+		<-p.stop
+		return
+	}
+	t := time.NewTicker(max(p.idleTTL/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.closeIdle()
+		}
+	}
+}
+
+// closeIdle closes the tenants idle for longer than the idle timeout.
+func (p *Pool) closeIdle() {
+	cutoff := p.now().Add(-p.idleTTL)
+	var victims []*entry
+	p.mu.Lock()
+	for el := p.idle.Back(); el != nil; {
+		e := el.Value.(*entry)
+		if e.lastUsed.After(cutoff) {
+			break // the rest were used more recently
+		}
+		el = el.Prev()
+		p.remove(e)
+		victims = append(victims, e)
+	}
+	p.mu.Unlock()
+	for _, e := range victims {
+		e.db.Close()
+		p.Stats.IdleCloses.Add(1)
+	}
+}
+
+// Close closes every open tenant. Call it after the users are gone: a
+// tenant still in use is closed too.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	var dbs []*DB
+	for _, e := range p.entries {
+		if e.db != nil {
+			dbs = append(dbs, e.db)
+		}
+	}
+	p.entries = map[string]*entry{}
+	p.idle.Init()
+	p.open = 0
+	p.signal()
+	p.mu.Unlock()
+	close(p.stop)
+	<-p.done
+	var errs []error
+	for _, db := range dbs {
+		errs = append(errs, db.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,171 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Site holds a chapter's settings: who it is, where and when it meets, how
+// to join, and how its site looks.
+type Site struct {
+	Name           string       `json:"name"`
+	Tagline        string       `json:"tagline"`
+	About          string       `json:"about"` // markdown
+	Address        string       `json:"address"`
+	Phone          string       `json:"phone"`
+	Email          string       `json:"email"`
+	MeetingInfo    string       `json:"meeting_info"`    // markdown
+	MembershipInfo string       `json:"membership_info"` // markdown
+	SocialLinks    []SocialLink `json:"social_links"`
+	AccentColor    string       `json:"accent_color"` // #rrggbb
+	LogoID         string       `json:"logo_id"`
+	Timezone       string       `json:"timezone"` // IANA name
+	UpdatedAt      time.Time    `json:"updated_at"`
+}
+
+// SocialLink is a labelled link to the chapter elsewhere.
+type SocialLink struct {
+	Label string `json:"label"`
+	URL   string `json:"url"`
+}
+
+// DefaultAccent is the theme colour of a new site.
+const DefaultAccent = "#1f4e79"
+
+var colorPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// Validate checks every field of s.
+func (s *Site) Validate() error {
+	checks := []struct {
+		field, value string
+		min, max     int
+	}{
+		{"name", s.Name, 1, 200},
+		{"tagline", s.Tagline, 0, 300},
+		{"about", s.About, 0, 20000},
+		{"address", s.Address, 0, 500},
+		{"phone", s.Phone, 0, 50},
+		{"email", s.Email, 0, 254},
+		{"meeting_info", s.MeetingInfo, 0, 5000},
+		{"membership_info", s.MembershipInfo, 0, 10000},
+	}
+	for _, c := range checks {
+		if err := checkLen(c.field, c.value, c.min, c.max); err != nil {
+			return err
+		}
+	}
+	if s.Email != "" {
+		if err := ValidateEmail("email", s.Email); err != nil {
+			return err
+		}
+	}
+	if !colorPattern.MatchString(s.AccentColor) {
+		return invalid("accent_color", "%q must be a colour like #1f4e79", s.AccentColor)
+	}
+	if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "" || s.Timezone == "Local" {
+		return invalid("timezone", "%q is not a time zone name like America/Chicago", s.Timezone)
+	}
+	if len(s.SocialLinks) > 20 {
+		return invalid("social_links", "at most 20 links")
+	}
+	for _, l := range s.SocialLinks {
+		if err := checkLen("social_links", l.Label, 1, 50); err != nil {
+			return err
+		}
+		if err := ValidateWebURL("social_links", l.URL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateWebURL accepts absolute http and https URLs only.
+func ValidateWebURL(field, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 2000 {
+		return invalid(field, "%q must be a web address starting with https://", raw)
+	}
+	return nil
+}
+
+var emailPattern = regexp.MustCompile(`^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$`)
+
+// ValidateEmail does the plausibility check a form can do.
+func ValidateEmail(field, email string) error {
+	if len(email) > 254 || !emailPattern.MatchString(email) {
+		return invalid(field, "%q is not an email address", email)
+	}
+	return nil
+}
+
+const siteColumns = `name, tagline, about, address, phone, email, meeting_info, membership_info,
+	social_links, accent_color, logo_id, timezone, updated_at`
+
+// Site returns the site settings.
+func (db *DB) Site(ctx context.Context) (Site, error) {
+	var s Site
+	var links, updated string
+	var logo sql.NullString
+	err := db.r.QueryRowContext(ctx, `SELECT `+siteColumns+` FROM site WHERE id = 1`).Scan(
+		&s.Name, &s.Tagline, &s.About, &s.Address, &s.Phone, &s.Email, &s.MeetingInfo, &s.MembershipInfo,
+		&links, &s.AccentColor, &logo, &s.Timezone, &updated)
+	if err == sql.ErrNoRows {
+		return Site{AccentColor: DefaultAccent, Timezone: "America/New_York", SocialLinks: []SocialLink{}}, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	s.LogoID = logo.String
+	s.UpdatedAt = parseTime(updated)
+	if err := json.Unmarshal([]byte(links), &s.SocialLinks); err != nil || s.SocialLinks == nil {
+		s.SocialLinks = []SocialLink{}
+	}
+	return s, nil
+}
+
+// UpdateSite validates and saves the site settings.
+func (db *DB) UpdateSite(ctx context.Context, s *Site) error {
+	if s.SocialLinks == nil {
+		s.SocialLinks = []SocialLink{}
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	links, err := json.Marshal(s.SocialLinks)
+	if err != nil {
+		return err
+	}
+	s.UpdatedAt = db.now().UTC()
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if s.LogoID != "" {
+			if err := mediaExists(ctx, tx, "logo_id", s.LogoID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO site (id, `+siteColumns+`) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, tagline = excluded.tagline, about = excluded.about,
+			address = excluded.address, phone = excluded.phone, email = excluded.email,
+			meeting_info = excluded.meeting_info, membership_info = excluded.membership_info,
+			social_links = excluded.social_links, accent_color = excluded.accent_color,
+			logo_id = excluded.logo_id, timezone = excluded.timezone, updated_at = excluded.updated_at`,
+			s.Name, s.Tagline, s.About, s.Address, s.Phone, s.Email, s.MeetingInfo, s.MembershipInfo,
+			string(links), s.AccentColor, nullString(s.LogoID), s.Timezone, formatTime(s.UpdatedAt))
+		return err
+	})
+}
+
+// mediaExists checks that a referenced image exists in this tenant.
+func mediaExists(ctx context.Context, tx *sql.Tx, field, id string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM media WHERE id = ?`, id).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return invalid(field, "no image %q in the media library", id)
+	}
+	return nil
+}
