@@ -14,6 +14,8 @@ import (
 
 // write runs fn in an IMMEDIATE transaction on the writer connection and,
 // once it commits, moves the generation on so caches of this tenant drop.
+// A write that fails to commit may still have reached the file, so the
+// generation moves on whenever fn succeeded.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -23,11 +25,9 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	db.gen.Add(1)
-	return nil
+	err = tx.Commit()
+	db.gen.Store(generations.Add(1))
+	return err
 }
 
 // exec runs one statement as a write and reports ErrNotFound when it

@@ -162,8 +162,15 @@ type DB struct {
 	Migrated bool
 }
 
-// Generation changes on every committed write through this DB, so callers
-// can cache what they derive from its content.
+// generations numbers the states of every tenant database in the process:
+// a DB starts at a fresh number when opened and takes another on every
+// committed write, so a generation is never seen twice, not even after a
+// tenant's file was replaced and reopened.
+var generations atomic.Uint64
+
+// Generation identifies the content of this tenant as this process last
+// wrote it. It changes on every committed write through this DB and on
+// every open, so callers can cache what they derive from the content.
 func (db *DB) Generation() uint64 { return db.gen.Load() }
 
 // Close closes the readers and then the writer, which checkpoints the WAL.
@@ -216,7 +223,9 @@ func open(ctx context.Context, dir, id, mode string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	return &DB{ID: id, w: w, r: r, now: time.Now, Migrated: ran}, nil
+	db := &DB{ID: id, w: w, r: r, now: time.Now, Migrated: ran}
+	db.gen.Store(generations.Add(1))
+	return db, nil
 }
 
 // Create makes the file of a new tenant and migrates it. It fails if the
