@@ -38,6 +38,10 @@ func commands() []command {
 		{name: "domain list", args: "[--json]", summary: "list the custom domains", run: cmdDomainList},
 		{name: "domain verify", args: "HOST --force", summary: "mark a custom domain verified, so it routes", run: cmdDomainVerify},
 		{name: "migrate", args: "[--jobs N]", summary: "migrate every tenant database now", run: cmdMigrate},
+		{name: "tenant freeze", args: "SLUG", summary: "make a tenant's site read-only: reads are served, changes get 503", run: cmdTenantFreeze},
+		{name: "tenant thaw", args: "SLUG", summary: "accept changes on a frozen tenant's site again", run: cmdTenantThaw},
+		{name: "tenant digest", args: "SLUG", summary: "print the logical digest of a tenant's rows", run: cmdTenantDigest},
+		{name: "export", args: "SLUG FILE", summary: "write a consistent one-file snapshot of a tenant (while serving)", run: cmdExport},
 	}
 }
 

@@ -25,6 +25,8 @@ type platform struct {
 	// public address, for printing site URLs.
 	base       string
 	portSuffix string
+	// ops keeps two data operations off one tenant at once.
+	ops tenantOps
 }
 
 func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Duration, log *slog.Logger) (*platform, error) {
@@ -32,13 +34,15 @@ func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Durati
 	if err != nil {
 		return nil, err
 	}
-	return &platform{
+	p := &platform{
 		dir:     dir,
 		catalog: cat,
 		pool:    tenantdb.NewPool(dir, maxOpen, idle),
 		log:     log,
 		now:     time.Now,
-	}, nil
+	}
+	p.cleanTmp()
+	return p, nil
 }
 
 func (p *platform) Close() error {

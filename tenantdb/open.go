@@ -153,11 +153,12 @@ func userVersion(ctx context.Context, db *sql.DB) (int64, error) {
 // DB is one tenant's open database: a single writer connection and a small
 // pool of query-only readers over the same WAL-mode file.
 type DB struct {
-	ID  string
-	w   *sql.DB
-	r   *sql.DB
-	gen atomic.Uint64
-	now func() time.Time
+	ID   string
+	path string
+	w    *sql.DB
+	r    *sql.DB
+	gen  atomic.Uint64
+	now  func() time.Time
 	// Migrated reports whether this open ran migrations.
 	Migrated bool
 }
@@ -223,7 +224,7 @@ func open(ctx context.Context, dir, id, mode string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	db := &DB{ID: id, w: w, r: r, now: time.Now, Migrated: ran}
+	db := &DB{ID: id, path: path, w: w, r: r, now: time.Now, Migrated: ran}
 	db.gen.Store(generations.Add(1))
 	return db, nil
 }
