@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -31,20 +34,35 @@ func cmdDomainAdd(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	host, err := e.p.checkCustomHost(pos[1])
+	d, err := e.p.addDomain(ctx, t, pos[1])
 	if err != nil {
 		return err
 	}
-	d, err := e.p.catalog.AddDomain(ctx, t, host)
-	if err != nil {
-		return err
-	}
-	e.audit(ctx, "domain.add", t.ID, host)
+	e.audit(ctx, "domain.add", t.ID, d.Host)
 	e.printf("added %s to tenant %s (pending verification)\n", d.Host, t.Slug)
 	e.printf("create these DNS records, then run: chapterhouse domain verify %s\n", d.Host)
-	e.printf("  _chapterhouse.%s  TXT    %q\n", d.Host, d.Token)
-	e.printf("  %s  CNAME  %s\n", d.Host, t.Slug+"."+e.p.base)
-	return nil
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, r := range e.p.domainRecords(d) {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t# %s\n", r.Name, r.Type, r.Value, r.Note)
+	}
+	return tw.Flush()
+}
+
+// addDomain adds custom domain raw to tenant t, unverified. A host that
+// belongs to a site already is a conflict.
+func (p *platform) addDomain(ctx context.Context, t tenantdb.Tenant, raw string) (tenantdb.Domain, error) {
+	host, err := p.checkCustomHost(raw)
+	if err != nil {
+		return tenantdb.Domain{}, err
+	}
+	d, err := p.catalog.AddDomain(ctx, t, host)
+	if errors.Is(err, tenantdb.ErrConflict) {
+		if old, oerr := p.catalog.Domain(ctx, host); oerr == nil && old.TenantID == t.ID {
+			return d, fmt.Errorf("%s was added to this site already (%s): %w", host, old.Status, tenantdb.ErrConflict)
+		}
+		return d, fmt.Errorf("%s is connected to another site; a domain serves one site only: %w", host, tenantdb.ErrConflict)
+	}
+	return d, err
 }
 
 func cmdDomainRemove(ctx context.Context, e *cmdEnv, args []string) error {
@@ -94,6 +112,7 @@ func cmdDomainList(ctx context.Context, e *cmdEnv, args []string) error {
 func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := e.flags()
 	force := fs.Bool("force", false, "mark verified without checking DNS")
+	resolverAddr := fs.String("dns-resolver", "", "check through this DNS resolver (IP[:port]) instead of the server's")
 	pos, err := e.parse(fs, args, 1)
 	if err != nil {
 		return err
@@ -102,14 +121,40 @@ func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name", pos[0])}
 	}
-	if !*force {
-		return &usageError{"domain verify: DNS verification is not available yet; use --force to mark the domain verified"}
+	if *force {
+		d, err := e.p.catalog.SetDomainStatus(ctx, host, tenantdb.DomainVerified)
+		if err != nil {
+			return err
+		}
+		e.audit(ctx, "domain.verify", d.TenantID, host+" (forced)")
+		e.printf("%s is verified and routes to tenant %s\n", d.Host, d.Slug)
+		return nil
 	}
-	d, err := e.p.catalog.SetDomainStatus(ctx, host, tenantdb.DomainVerified)
+	var r *net.Resolver
+	if *resolverAddr != "" {
+		if r, err = newResolver(*resolverAddr); err != nil {
+			return &usageError{"domain verify: " + err.Error()}
+		}
+	}
+	before, err := e.p.catalog.Domain(ctx, host)
 	if err != nil {
 		return err
 	}
-	e.audit(ctx, "domain.verify", d.TenantID, host+" (forced)")
-	e.printf("%s is verified and routes to tenant %s\n", d.Host, d.Slug)
-	return nil
+	res, err := e.p.checkDomain(ctx, r, host)
+	if err != nil {
+		return err
+	}
+	d := res.Domain
+	if d.Status != before.Status || d.Verified != before.Verified {
+		e.audit(ctx, "domain.check", d.TenantID, fmt.Sprintf("%s: %s -> %s", host, before.Status, d.Status))
+	}
+	if res.Passed {
+		e.printf("%s is verified and routes to tenant %s\n", d.Host, d.Slug)
+		return nil
+	}
+	routes := "it does not route"
+	if d.Verified {
+		routes = fmt.Sprintf("it still routes until %s", d.MisconfiguredSince.Add(e.p.domainGrace).UTC().Format(time.RFC3339))
+	}
+	return fmt.Errorf("%s is not verified (%s, %s): %s", d.Host, d.Status, routes, res.Problem)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -26,6 +27,40 @@ type config struct {
 	noDemo         bool
 	logFormat      string
 	trustedProxies []*net.IPNet
+
+	// askAddr is the ops listener: /tls/ask for Caddy, /metrics, /healthz,
+	// /readyz. Empty: none.
+	askAddr       string
+	dnsResolver   string
+	resolver      *net.Resolver // from dnsResolver, set by validate
+	publicIPs     ipList
+	domainRecheck time.Duration
+	domainGrace   time.Duration
+}
+
+// ipList is a repeatable --public-ip flag.
+type ipList []netip.Addr
+
+func (l *ipList) String() string {
+	var s []string
+	for _, ip := range *l {
+		s = append(s, ip.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *ipList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(part)
+		if err != nil || ip.Zone() != "" {
+			return fmt.Errorf("%q is not an IP address", part)
+		}
+		*l = append(*l, ip.Unmap())
+	}
+	return nil
 }
 
 // cidrList is a repeatable --trusted-proxy flag.
@@ -73,6 +108,12 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.BoolVar(&cfg.noDemo, "no-demo", false, "do not create the demo tenant in a new data dir")
 	fs.StringVar(&cfg.logFormat, "log-format", envOr(getenv, "CHAPTERHOUSE_LOG_FORMAT", "text"), "log format: text or json")
 	fs.Var((*cidrList)(&cfg.trustedProxies), "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+	fs.StringVar(&cfg.dnsResolver, "dns-resolver", getenv("CHAPTERHOUSE_DNS_RESOLVER"),
+		"DNS resolver `IP[:port]` for verifying custom domains; default the system's (env CHAPTERHOUSE_DNS_RESOLVER)")
+	cfg.publicIPs.Set(getenv("CHAPTERHOUSE_PUBLIC_IP"))
+	fs.Var(&cfg.publicIPs, "public-ip", "the platform's public `IP`, shown as the A/AAAA record for custom domains (repeatable; env CHAPTERHOUSE_PUBLIC_IP)")
+	fs.DurationVar(&cfg.domainRecheck, "domain-recheck", time.Hour, "check every custom domain's TXT record this often; 0: never")
+	fs.DurationVar(&cfg.domainGrace, "domain-grace", 24*time.Hour, "a verified domain whose TXT record vanished keeps routing this long; 0: stops at once")
 	return cfg
 }
 
@@ -90,6 +131,17 @@ func (cfg *config) validate() error {
 	}
 	if cfg.acquireTimeout <= 0 {
 		return fmt.Errorf("--acquire-timeout must be positive")
+	}
+	if cfg.askAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.askAddr); err != nil {
+			return fmt.Errorf("--ask-addr %q is not HOST:PORT", cfg.askAddr)
+		}
+	}
+	if cfg.resolver, err = newResolver(cfg.dnsResolver); err != nil {
+		return err
+	}
+	if cfg.domainRecheck < 0 || cfg.domainGrace < 0 {
+		return fmt.Errorf("--domain-recheck and --domain-grace must not be negative")
 	}
 	return nil
 }

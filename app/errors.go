@@ -29,7 +29,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, tenantdb.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, errFrozen):
+	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, errFrozen), errors.Is(err, errDNS):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -50,6 +50,8 @@ func publicMessage(err error, status int) string {
 		return http.StatusText(status)
 	case errors.Is(err, errFrozen):
 		return errFrozen.Error()
+	case errors.Is(err, errDNS):
+		return "The DNS check could not be done right now; please try again in a few minutes."
 	case status == http.StatusNotFound:
 		return "The page you asked for does not exist."
 	case status == http.StatusConflict:

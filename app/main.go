@@ -136,7 +136,7 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	p.base, p.portSuffix = cfg.baseDomain, portSuffix(cfg.addr)
+	p.configure(cfg, cfg.addr)
 	defer p.Close()
 	e := &cmdEnv{p: p, stdin: bytesOf(req.Stdin), stdout: stdout, stderr: stderr, cwd: cwd, tty: req.TTY, actor: "cli"}
 	return runCommand(ctx, e, args)
@@ -206,7 +206,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer p.Close()
-	p.base, p.portSuffix = cfg.baseDomain, portSuffix(cfg.addr)
+	p.configure(cfg, cfg.addr)
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -243,6 +243,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if _, ok := p.catalog.TenantBySlug("demo"); ok {
 		fmt.Fprintf(stdout, "demo site: %s\n", p.siteURL("demo"))
 	}
+	recheckCtx, stopRecheck := context.WithCancel(ctx)
+	recheckDone := make(chan struct{})
+	go func() {
+		defer close(recheckDone)
+		p.recheckLoop(recheckCtx, cfg.domainRecheck)
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -250,10 +256,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing requests")
+	stopRecheck()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	serr := srv.Shutdown(sctx)
 	stopControl()
+	<-recheckDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

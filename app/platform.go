@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,6 +29,12 @@ type platform struct {
 	portSuffix string
 	// ops keeps two data operations off one tenant at once.
 	ops tenantOps
+	// resolver checks the TXT records of custom domains; publicIPs are
+	// shown as their A/AAAA records; domainGrace is how long a verified
+	// domain whose record vanished keeps routing.
+	resolver    *net.Resolver
+	publicIPs   []netip.Addr
+	domainGrace time.Duration
 }
 
 func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Duration, log *slog.Logger) (*platform, error) {
@@ -40,9 +48,22 @@ func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Durati
 		pool:    tenantdb.NewPool(dir, maxOpen, idle),
 		log:     log,
 		now:     time.Now,
+
+		resolver:    net.DefaultResolver,
+		domainGrace: 24 * time.Hour,
 	}
 	p.cleanTmp()
 	return p, nil
+}
+
+// configure applies what serve's flags say about the platform.
+func (p *platform) configure(cfg *config, listenAddr string) {
+	p.base, p.portSuffix = cfg.baseDomain, portSuffix(listenAddr)
+	if cfg.resolver != nil {
+		p.resolver = cfg.resolver
+	}
+	p.publicIPs = cfg.publicIPs
+	p.domainGrace = cfg.domainGrace
 }
 
 func (p *platform) Close() error {

@@ -38,7 +38,9 @@ const (
 	DomainMisconfigured = "misconfigured" // was verified, its TXT record went away
 )
 
-// Domain is a custom host name of a tenant. Only verified domains route.
+// Domain is a custom host name of a tenant. Verified says whether it
+// routes: a verified domain does, and so does a misconfigured one during
+// its grace period (see RecordDomainCheck).
 type Domain struct {
 	Host       string     `json:"host"`
 	TenantID   string     `json:"tenant_id"`
@@ -49,6 +51,9 @@ type Domain struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	VerifiedAt *time.Time `json:"verified_at,omitempty"`
 	CheckedAt  *time.Time `json:"checked_at,omitempty"`
+	// MisconfiguredSince is when a verified domain's record was first
+	// found missing; nil while its checks pass.
+	MisconfiguredSince *time.Time `json:"misconfigured_since,omitempty"`
 }
 
 // Catalog is DATA/catalog.db: the tenants, their custom domains, the trash
@@ -58,6 +63,11 @@ type Catalog struct {
 	dir string
 	db  *sql.DB
 	now func() time.Time
+
+	// dmu serialises the changes of domains, each with its update of
+	// byHost, so that a removal is never undone by a check that read the
+	// domain before it.
+	dmu sync.Mutex
 
 	mu     sync.RWMutex
 	bySlug map[string]Tenant
@@ -258,6 +268,8 @@ func (c *Catalog) SetStatus(ctx context.Context, slug, status string) (Tenant, e
 // RemoveTenant deletes tenant t and its domains from the catalog, so it
 // stops routing at once, and records its trashed file.
 func (c *Catalog) RemoveTenant(ctx context.Context, t Tenant, trashFile string) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -291,18 +303,19 @@ func (c *Catalog) RemoveTenant(ctx context.Context, t Tenant, trashFile string) 
 	return nil
 }
 
-const domainColumns = `d.host, d.tenant_id, t.slug, d.status, d.verified, d.token, d.created_at, d.verified_at, d.checked_at`
+const domainColumns = `d.host, d.tenant_id, t.slug, d.status, d.verified, d.token, d.created_at, d.verified_at, d.checked_at, d.misconfigured_since`
 
 func scanDomain(s interface{ Scan(...any) error }) (Domain, error) {
 	var d Domain
 	var created string
-	var verifiedAt, checkedAt sql.NullString
-	if err := s.Scan(&d.Host, &d.TenantID, &d.Slug, &d.Status, &d.Verified, &d.Token, &created, &verifiedAt, &checkedAt); err != nil {
+	var verifiedAt, checkedAt, misSince sql.NullString
+	if err := s.Scan(&d.Host, &d.TenantID, &d.Slug, &d.Status, &d.Verified, &d.Token, &created, &verifiedAt, &checkedAt, &misSince); err != nil {
 		return d, err
 	}
 	d.CreatedAt = parseTime(created)
 	d.VerifiedAt = parseNullTime(verifiedAt)
 	d.CheckedAt = parseNullTime(checkedAt)
+	d.MisconfiguredSince = parseNullTime(misSince)
 	return d, nil
 }
 
@@ -350,6 +363,8 @@ func (c *Catalog) AddDomain(ctx context.Context, t Tenant, host string) (Domain,
 
 // RemoveDomain deletes a custom domain; it stops routing at once.
 func (c *Catalog) RemoveDomain(ctx context.Context, host string) (Domain, error) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	d, err := c.Domain(ctx, host)
 	if err != nil {
 		return d, err
@@ -371,11 +386,14 @@ func (c *Catalog) SetDomainStatus(ctx context.Context, host, status string) (Dom
 	default:
 		return Domain{}, invalid("status", "%q is not a domain status", status)
 	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	now := formatTime(c.now())
 	verified := status == DomainVerified
 	res, err := c.db.ExecContext(ctx, `UPDATE domains SET status = ?, verified = ?, checked_at = ?,
-		verified_at = CASE WHEN ? THEN coalesce(verified_at, ?) ELSE verified_at END WHERE host = ?`,
-		status, verified, now, verified, now, host)
+		verified_at = CASE WHEN ? THEN coalesce(verified_at, ?) ELSE verified_at END,
+		misconfigured_since = CASE WHEN ? THEN NULL ELSE misconfigured_since END WHERE host = ?`,
+		status, verified, now, verified, now, verified, host)
 	if err != nil {
 		return Domain{}, err
 	}
@@ -386,14 +404,76 @@ func (c *Catalog) SetDomainStatus(ctx context.Context, host, status string) (Dom
 	if err != nil {
 		return d, err
 	}
-	c.mu.Lock()
-	if verified {
-		c.byHost[host] = d.TenantID
-	} else {
-		delete(c.byHost, host)
-	}
-	c.mu.Unlock()
+	c.route(d)
 	return d, nil
+}
+
+// route brings the in-memory routing of d's host in line with d.
+func (c *Catalog) route(d Domain) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d.Verified {
+		c.byHost[d.Host] = d.TenantID
+	} else {
+		delete(c.byHost, d.Host)
+	}
+}
+
+// RecordDomainCheck records the outcome of a DNS check of host: passed
+// when its TXT record holds its token. A pass verifies the domain (it
+// routes at once). A failure leaves a pending domain pending; it turns a
+// verified domain misconfigured, which keeps routing until grace has
+// passed since the first failure and then stops (at once if grace is 0),
+// until a check passes again.
+func (c *Catalog) RecordDomainCheck(ctx context.Context, host string, passed bool, grace time.Duration) (Domain, error) {
+	if passed {
+		return c.SetDomainStatus(ctx, host, DomainVerified)
+	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	now := c.now()
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Domain{}, err
+	}
+	defer tx.Rollback()
+	d, err := scanDomain(tx.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.host = ?`, host))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("domain %s: %w", host, ErrNotFound)
+	}
+	if err != nil {
+		return d, err
+	}
+	switch d.Status {
+	case DomainVerified:
+		d.Status, d.MisconfiguredSince = DomainMisconfigured, &now
+		d.Verified = grace > 0
+	case DomainMisconfigured:
+		if d.MisconfiguredSince == nil {
+			d.MisconfiguredSince = &now
+		}
+		d.Verified = d.Verified && now.Before(d.MisconfiguredSince.Add(grace))
+	}
+	d.CheckedAt = &now
+	var since any
+	if d.MisconfiguredSince != nil {
+		since = formatTime(*d.MisconfiguredSince)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?, verified = ?, checked_at = ?, misconfigured_since = ? WHERE host = ?`,
+		d.Status, d.Verified, formatTime(now), since, host); err != nil {
+		return d, err
+	}
+	if err := tx.Commit(); err != nil {
+		return d, err
+	}
+	c.route(d)
+	return d, nil
+}
+
+// Ping checks that the catalog file answers queries.
+func (c *Catalog) Ping(ctx context.Context) error {
+	var n int
+	return c.db.QueryRowContext(ctx, `SELECT count(*) FROM tenants WHERE 0`).Scan(&n)
 }
 
 // Audit appends an entry to the audit log.

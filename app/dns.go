@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// Ownership of a custom domain is proven by a TXT record at
+// _chapterhouse.<host> holding the domain's token. Lookups go through
+// net.Resolver: the system's resolver by default, or the one named by
+// --dns-resolver, dialled by the Go resolver (which retries over TCP when a
+// UDP answer is truncated, joins the strings of a TXT record as RFC 7208
+// asks, and tells "no such record" from "resolver failed"). That is all a
+// TXT check needs, so github.com/miekg/dns is used only by the tests, as
+// the DNS server they run on loopback.
+
+// txtPrefix is the label under which a domain's token is published.
+const txtPrefix = "_chapterhouse."
+
+// errDNS is a lookup that failed for a reason other than the record not
+// existing (timeout, SERVFAIL, unreachable resolver): nothing is concluded
+// from it.
+var errDNS = errors.New("could not check DNS")
+
+// newResolver returns the resolver at addr (IP or IP:port, port 53 by
+// default), or the system's resolver when addr is empty.
+func newResolver(addr string) (*net.Resolver, error) {
+	if addr == "" {
+		return net.DefaultResolver, nil
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		ip, ipErr := netip.ParseAddr(addr)
+		if ipErr != nil {
+			return nil, fmt.Errorf("--dns-resolver %q is not an IP address or IP:port", addr)
+		}
+		ap = netip.AddrPortFrom(ip, 53)
+	}
+	target := ap.String()
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, target)
+		},
+	}, nil
+}
+
+// domainCheck is the outcome of one DNS check of a custom domain.
+type domainCheck struct {
+	Domain  tenantdb.Domain `json:"domain"`
+	Passed  bool            `json:"passed"`
+	Problem string          `json:"problem,omitempty"` // why it did not pass, for the person who reads it
+}
+
+// lookupToken looks for d's token in the TXT records of _chapterhouse.<host>.
+// problem says why it is not there; err is a failed lookup (errDNS).
+func lookupToken(ctx context.Context, r *net.Resolver, d tenantdb.Domain) (problem string, err error) {
+	name := txtPrefix + d.Host
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// The final dot: no search domains are tried.
+	txts, err := r.LookupTXT(ctx, name+".")
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &de) && de.IsNotFound:
+		return fmt.Sprintf("there is no TXT record at %s yet; create it with the value %s (DNS changes can take a while to show)", name, d.Token), nil
+	case de != nil:
+		// de.Server names the system's resolver even when Dial went
+		// elsewhere; de.Err names the real one.
+		return "", fmt.Errorf("%w for %s: looking up %s: %s; try again later", errDNS, d.Host, name, de.Err)
+	case err != nil:
+		return "", fmt.Errorf("%w for %s: %v; try again later", errDNS, d.Host, err)
+	}
+	var others []string
+	for _, txt := range txts {
+		v := strings.Trim(strings.TrimSpace(txt), `"`)
+		if v == d.Token {
+			return "", nil
+		}
+		others = append(others, fmt.Sprintf("%q", v))
+	}
+	if len(others) > 3 {
+		others = append(others[:3], "...")
+	}
+	return fmt.Sprintf("the TXT record at %s holds %s, not this domain's token %s; replace it with the token shown here",
+		name, strings.Join(others, ", "), d.Token), nil
+}
+
+// checkDomain looks up the TXT record of custom domain host and records
+// the outcome: verified (it routes at once) when the token is there; when
+// not, a pending domain stays pending and a verified one becomes
+// misconfigured (see Catalog.RecordDomainCheck). A failed lookup changes
+// nothing and is returned as errDNS.
+func (p *platform) checkDomain(ctx context.Context, r *net.Resolver, host string) (domainCheck, error) {
+	d, err := p.catalog.Domain(ctx, host)
+	if err != nil {
+		return domainCheck{}, err
+	}
+	if r == nil {
+		r = p.resolver
+	}
+	problem, err := lookupToken(ctx, r, d)
+	if err != nil {
+		return domainCheck{Domain: d}, err
+	}
+	d, err = p.catalog.RecordDomainCheck(ctx, host, problem == "", p.domainGrace)
+	if err != nil {
+		return domainCheck{}, err
+	}
+	return domainCheck{Domain: d, Passed: problem == "", Problem: problem}, nil
+}
+
+// recheckDomains checks every custom domain's TXT record again: pending
+// domains whose record appeared are verified, verified ones whose record
+// vanished become misconfigured (and stop routing once the grace period
+// has passed). Lookups that fail change nothing.
+func (p *platform) recheckDomains(ctx context.Context) {
+	ds, err := p.catalog.Domains(ctx, "")
+	if err != nil {
+		p.log.Error("domain re-check: listing domains", "err", err)
+		return
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, d := range ds {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res, err := p.checkDomain(ctx, nil, d.Host)
+			if err != nil {
+				p.log.Warn("domain re-check", "host", d.Host, "err", err)
+				return
+			}
+			after := res.Domain
+			if after.Status == d.Status && after.Verified == d.Verified {
+				return
+			}
+			p.log.Info("domain status changed", "host", d.Host, "tenant", d.TenantID,
+				"from", d.Status, "to", after.Status, "routes", after.Verified, "problem", res.Problem)
+			detail := fmt.Sprintf("%s: %s -> %s", d.Host, d.Status, after.Status)
+			if !after.Verified && d.Verified {
+				detail += " (stopped routing)"
+			}
+			if err := p.catalog.Audit(ctx, "recheck", "domain.check", d.TenantID, detail); err != nil {
+				p.log.Warn("audit log", "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// recheckLoop runs recheckDomains every interval until ctx is done.
+func (p *platform) recheckLoop(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.recheckDomains(ctx)
+		}
+	}
+}
+
+// dnsRecord is one DNS record a tenant creates for a custom domain.
+type dnsRecord struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+	Note  string `json:"note"`
+}
+
+// domainRecords lists the records that prove ownership of d and point it
+// at the platform.
+func (p *platform) domainRecords(d tenantdb.Domain) []dnsRecord {
+	recs := []dnsRecord{
+		{Name: txtPrefix + d.Host, Type: "TXT", Value: d.Token,
+			Note: "proves the domain is yours; keep it, it is checked again regularly"},
+		{Name: d.Host, Type: "CNAME", Value: d.Slug + "." + p.base,
+			Note: "points the domain at the chapter's site"},
+	}
+	for _, ip := range p.publicIPs {
+		typ := "A"
+		if ip.Is6() {
+			typ = "AAAA"
+		}
+		recs = append(recs, dnsRecord{Name: d.Host, Type: typ, Value: ip.String(),
+			Note: "instead of the CNAME where one is not allowed (a bare domain like example.org)"})
+	}
+	return recs
+}

@@ -1,0 +1,130 @@
+package tenantdb
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// catalogWithDomain opens a catalog in a temp dir with one tenant and one
+// pending custom domain, on a clock the test moves.
+func catalogWithDomain(t *testing.T, host string) (*Catalog, Tenant, *time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := OpenCatalog(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	tn := Tenant{ID: NewTenantID(), Slug: "alpha", Name: "Alpha", Status: StatusActive, CreatedAt: now}
+	if err := c.AddTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddDomain(ctx, tn, host); err != nil {
+		t.Fatal(err)
+	}
+	return c, tn, &now
+}
+
+func TestDomainCheckLifecycle(t *testing.T) {
+	ctx := context.Background()
+	const host = "www.alpha.example"
+	c, tn, now := catalogWithDomain(t, host)
+	const grace = 24 * time.Hour
+
+	routes := func() bool {
+		got, ok := c.TenantByHost(host)
+		if ok && got.ID != tn.ID {
+			t.Fatalf("%s routes to %s, want %s", host, got.ID, tn.ID)
+		}
+		return ok
+	}
+	step := func(name string, passed bool, wantStatus string, wantRoutes bool) Domain {
+		t.Helper()
+		d, err := c.RecordDomainCheck(ctx, host, passed, grace)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d.Status != wantStatus || d.Verified != wantRoutes || routes() != wantRoutes {
+			t.Fatalf("%s: status %s, verified %v, routes %v; want %s, %v", name, d.Status, d.Verified, routes(), wantStatus, wantRoutes)
+		}
+		// What is stored is what memory says.
+		stored, err := c.Domain(ctx, host)
+		if err != nil || stored.Status != d.Status || stored.Verified != d.Verified {
+			t.Fatalf("%s: stored %+v, %v; returned %+v", name, stored, err, d)
+		}
+		return d
+	}
+
+	step("pending, record absent", false, DomainPending, false)
+	d := step("record appears", true, DomainVerified, true)
+	if d.VerifiedAt == nil || d.MisconfiguredSince != nil {
+		t.Fatalf("verified: verified_at %v, misconfigured_since %v", d.VerifiedAt, d.MisconfiguredSince)
+	}
+	*now = now.Add(time.Hour)
+	d = step("record vanishes", false, DomainMisconfigured, true)
+	if d.MisconfiguredSince == nil || !d.MisconfiguredSince.Equal(*now) {
+		t.Fatalf("misconfigured_since = %v, want %v", d.MisconfiguredSince, *now)
+	}
+	*now = now.Add(grace - time.Minute)
+	step("still missing within the grace period", false, DomainMisconfigured, true)
+	*now = now.Add(time.Minute)
+	step("grace period over", false, DomainMisconfigured, false)
+	*now = now.Add(time.Hour)
+	step("stays off", false, DomainMisconfigured, false)
+	d = step("record back", true, DomainVerified, true)
+	if d.MisconfiguredSince != nil {
+		t.Fatalf("misconfigured_since kept after a pass: %v", d.MisconfiguredSince)
+	}
+
+	// With no grace a vanished record stops routing at once.
+	d, err := c.RecordDomainCheck(ctx, host, false, 0)
+	if err != nil || d.Status != DomainMisconfigured || d.Verified || routes() {
+		t.Fatalf("no grace: %+v %v, routes %v", d, err, routes())
+	}
+
+	// Reopening the catalog routes from what was stored.
+	c.SetDomainStatus(ctx, host, DomainVerified)
+	c2, err := OpenCatalog(ctx, c.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if got, ok := c2.TenantByHost(host); !ok || got.ID != tn.ID {
+		t.Fatalf("after reopen: %v %v", got, ok)
+	}
+
+	if _, err := c.RecordDomainCheck(ctx, "nosuch.example", false, grace); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown host: %v, want ErrNotFound", err)
+	}
+}
+
+// A check that read a domain before it was removed never brings it back.
+func TestRemovedDomainStaysRemoved(t *testing.T) {
+	ctx := context.Background()
+	const host = "www.alpha.example"
+	c, _, _ := catalogWithDomain(t, host)
+	if _, err := c.SetDomainStatus(ctx, host, DomainVerified); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			c.RecordDomainCheck(ctx, host, true, time.Hour)
+		}
+	}()
+	if _, err := c.RemoveDomain(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if _, ok := c.TenantByHost(host); ok {
+		t.Fatal("removed domain routes again")
+	}
+	if _, err := c.Domain(ctx, host); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("removed domain: %v", err)
+	}
+}
