@@ -27,6 +27,7 @@ type config struct {
 	noDemo         bool
 	logFormat      string
 	trustedProxies []*net.IPNet
+	pageCacheMB    int
 
 	// askAddr is the ops listener: /tls/ask for Caddy, /metrics, /healthz,
 	// /readyz. Empty: none.
@@ -107,6 +108,7 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.Int64Var(&cfg.maxBody, "max-body", 12<<20, "largest request body in `bytes`")
 	fs.BoolVar(&cfg.noDemo, "no-demo", false, "do not create the demo tenant in a new data dir")
 	fs.StringVar(&cfg.logFormat, "log-format", envOr(getenv, "CHAPTERHOUSE_LOG_FORMAT", "text"), "log format: text or json")
+	fs.IntVar(&cfg.pageCacheMB, "page-cache-mb", 64, "memory for rendered public pages, in `MiB` (0: no cache)")
 	fs.Var((*cidrList)(&cfg.trustedProxies), "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
 	fs.StringVar(&cfg.dnsResolver, "dns-resolver", getenv("CHAPTERHOUSE_DNS_RESOLVER"),
 		"DNS resolver `IP[:port]` for verifying custom domains; default the system's (env CHAPTERHOUSE_DNS_RESOLVER)")
@@ -128,6 +130,9 @@ func (cfg *config) validate() error {
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, not %q", cfg.logFormat)
+	}
+	if cfg.pageCacheMB < 0 {
+		return fmt.Errorf("--page-cache-mb must be 0 (off) or more")
 	}
 	if cfg.acquireTimeout <= 0 {
 		return fmt.Errorf("--acquire-timeout must be positive")

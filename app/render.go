@@ -29,14 +29,37 @@ func templateFuncs() template.FuncMap {
 			}
 			return template.CSS("#1f4e79")
 		},
-		"date": func(t time.Time) string { return t.Format("January 2, 2006") },
-		"isodate": func(t time.Time) string {
-			return t.Format(time.RFC3339)
+		"date": func(t any) string {
+			switch t := t.(type) {
+			case time.Time:
+				return t.Format("January 2, 2006")
+			case *time.Time:
+				if t != nil {
+					return t.Format("January 2, 2006")
+				}
+			}
+			return ""
 		},
-		"datetime": func(t time.Time) string { return t.Format("Mon, Jan 2, 2006 · 3:04 PM") },
-		"clock":    func(t time.Time) string { return t.Format("3:04 PM") },
-		"add":      func(a, b int) int { return a + b },
-		"sub":      func(a, b int) int { return a - b },
+		"isodate": func(t any) string {
+			switch t := t.(type) {
+			case time.Time:
+				return t.Format(time.RFC3339)
+			case *time.Time:
+				if t != nil {
+					return t.Format(time.RFC3339)
+				}
+			}
+			return ""
+		},
+		"datetime":     func(t time.Time) string { return t.Format("Mon, Jan 2, 2006 · 3:04 PM") },
+		"clock":        func(t time.Time) string { return t.Format("3:04 PM") },
+		"add":          func(a, b int) int { return a + b },
+		"themeVersion": func(accent string) string { return strings.TrimPrefix(safeColor(accent), "#") },
+		"tel":          telURL,
+		"mapurl":       mapURL,
+		"summary":      plainText,
+		"initials":     initials,
+		"sub":          func(a, b int) int { return a - b },
 	}
 }
 

@@ -28,6 +28,10 @@ type server struct {
 	now     func() time.Time
 	site    *echo.Echo // tenant sites
 	landing *echo.Echo // the platform's own pages on the bare base domain
+	// pages caches rendered public pages (nil: off); contactLimit
+	// throttles contact messages per tenant and client address.
+	pages        *pageCache
+	contactLimit *rateLimiter
 }
 
 func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
@@ -35,7 +39,10 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, p: p, views: v, log: log, now: time.Now}
+	s := &server{cfg: cfg, p: p, views: v, log: log, now: time.Now,
+		pages:        newPageCache(int64(cfg.pageCacheMB) << 20),
+		contactLimit: newRateLimiter(contactBurst, contactEvery, 100_000),
+	}
 	s.site = s.newEcho(s.siteError)
 	s.landing = s.newEcho(s.landingError)
 	s.routes()
@@ -59,7 +66,25 @@ func (s *server) routes() {
 
 	s.site.GET("/static/*", static)
 	t := s.site.Group("", s.withTenant)
-	t.GET("/", s.showHome)
+
+	// The public site: security headers on everything, and the page
+	// cache on what an anonymous visitor reads.
+	read := []string{http.MethodGet, http.MethodHead}
+	page := func(path string, h echo.HandlerFunc) {
+		t.Match(read, path, h, publicHeaders, s.cachePage)
+	}
+	page("/", s.showHome)
+	page("/about", s.showAbout)
+	page("/news", s.showNews)
+	page("/news/:slug", s.showPost)
+	page("/events", s.showEvents)
+	page("/events/:id", s.showEvent)
+	page("/contact", s.showContact)
+	page("/contact/thanks", s.showContactThanks)
+	page("/p/:slug", s.showPage)
+	page("/theme.css", s.showTheme)
+	t.POST("/contact", s.sendContact, publicHeaders)
+	t.Match(read, "/media/:id", s.showMedia)
 }
 
 func staticHandler() http.Handler {
@@ -234,10 +259,12 @@ func safeMethod(m string) bool {
 
 func (s *server) suspended(c echo.Context, t tenantdb.Tenant) error {
 	c.Response().Header().Set("Retry-After", "3600")
+	setPageHeaders(c.Response().Header())
+	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Render(http.StatusServiceUnavailable, "site/error.html", sitePage{
 		Site:  tenantdb.Site{Name: t.Name, AccentColor: tenantdb.DefaultAccent},
 		Title: "Temporarily unavailable",
-		Data:  "This chapter's website is temporarily unavailable. Please check back later.",
+		Data:  errorData{Message: "This chapter's website is temporarily unavailable. Please check back later."},
 	})
 }
 
@@ -254,17 +281,45 @@ func (s *server) siteError(err error, c echo.Context) {
 		c.JSON(status, map[string]string{"error": msg})
 		return
 	}
+	if errors.Is(err, errFrozen) && c.Path() == "/contact" {
+		s.contactFrozen(c)
+		return
+	}
+	s.siteErrorPage(c, status, msg)
+}
+
+// errorData is what the error page says: the message, and whether links
+// into the site would help (not while the whole site is unavailable).
+type errorData struct {
+	Message string
+	Links   bool
+}
+
+// siteErrorPage renders the tenant's themed error page: its name, colours
+// and menu when its database is open, the bare name from the catalog
+// otherwise.
+func (s *server) siteErrorPage(c echo.Context, status int, msg string) {
 	page := sitePage{Site: tenantdb.Site{Name: tenantOf(c).Name, AccentColor: tenantdb.DefaultAccent}}
 	if h, ok := c.Get(handleKey).(*tenantdb.Handle); ok {
-		if site, err := h.Site(c.Request().Context()); err == nil {
+		ctx := c.Request().Context()
+		if site, err := h.Site(ctx); err == nil {
 			page.Site = site
 		}
+		page.Nav, _ = h.NavPages(ctx)
 	}
 	page.Title = http.StatusText(status)
-	if status == http.StatusNotFound {
+	switch status {
+	case http.StatusNotFound:
 		page.Title = "Page not found"
+		msg = "Sorry, there is no page at this address. It may have moved, or the link may be mistyped."
+	case http.StatusServiceUnavailable:
+		page.Title = "Temporarily unavailable"
 	}
-	page.Data = msg
+	page.Data = errorData{Message: msg, Links: status < 500}
+	h := c.Response().Header()
+	setPageHeaders(h)
+	h.Del("ETag")
+	h.Set("Cache-Control", "no-store")
 	if c.Request().Method == http.MethodHead {
 		c.NoContent(status)
 		return

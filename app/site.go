@@ -1,21 +1,32 @@
 package main
 
 import (
+	"html"
+	"net"
 	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // sitePage is what every page of a tenant's site renders from: the site
-// settings for the layout, and the page's own Data.
+// settings and menu for the layout, the page's own head tags, and its Data.
 type sitePage struct {
 	Site        tenantdb.Site
 	Nav         []tenantdb.Page
 	Title       string
 	Description string
-	Path        string
+	Path        string // for aria-current in the menu: "/", "/news", ...
+	BaseURL     string // scheme://host[:port] of the request, no trailing slash
+	Canonical   string // absolute URL of this page
+	OGType      string // "website" or "article"
+	Image       string // absolute URL of the page's image, if any
+	Frozen      bool   // the tenant is read-only: forms cannot be sent
 	Data        any
 }
 
@@ -29,15 +40,182 @@ func (s *server) showLanding(c echo.Context) error {
 	return c.Render(http.StatusOK, "platform/landing.html", platformPage{})
 }
 
-func (s *server) showHome(c echo.Context) error {
+// newPage starts the page at path with what the layout needs: the site
+// settings, the menu, the request's base URL and canonical address.
+func (s *server) newPage(c echo.Context, path, title string) (sitePage, error) {
+	ctx := c.Request().Context()
 	db := tenantDB(c)
-	site, err := db.Site(c.Request().Context())
+	site, err := db.Site(ctx)
+	if err != nil {
+		return sitePage{}, err
+	}
+	nav, err := db.NavPages(ctx)
+	if err != nil {
+		return sitePage{}, err
+	}
+	base := s.baseURL(c)
+	p := sitePage{
+		Site:        site,
+		Nav:         nav,
+		Title:       title,
+		Description: site.Tagline,
+		Path:        path,
+		BaseURL:     base,
+		Canonical:   base + c.Request().URL.Path,
+		OGType:      "website",
+		Frozen:      tenantOf(c).Status == tenantdb.StatusFrozen,
+	}
+	if site.LogoID != "" {
+		p.Image = base + "/media/" + site.LogoID
+	}
+	return p, nil
+}
+
+// baseURL is scheme://host of the request, for the absolute URLs of
+// canonical links, feeds and the sitemap. The host has passed
+// normalizeHost's checks; the scheme comes from TLS, or from
+// X-Forwarded-Proto only when a trusted proxy sent it.
+func (s *server) baseURL(c echo.Context) string {
+	r := c.Request()
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && s.fromTrustedProxy(r) {
+		scheme = p
+	}
+	host := strings.ToLower(r.Host)
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		host = strings.TrimSuffix(h, ".")
+		if !(scheme == "http" && port == "80" || scheme == "https" && port == "443") {
+			host += ":" + port
+		}
+	} else {
+		host = strings.TrimSuffix(host, ".")
+	}
+	return scheme + "://" + host
+}
+
+// fromTrustedProxy reports whether the request's peer is a --trusted-proxy.
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	if len(s.cfg.trustedProxies) == 0 {
+		return false
+	}
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(h)
+	for _, n := range s.cfg.trustedProxies {
+		if ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *server) showHome(c echo.Context) error {
+	ctx := c.Request().Context()
+	db := tenantDB(c)
+	p, err := s.newPage(c, "/", "")
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "site/home.html", sitePage{
-		Site:        site,
-		Description: site.Tagline,
-		Path:        "/",
-	})
+	events, err := db.Events(ctx)
+	if err != nil {
+		return err
+	}
+	posts, _, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, Limit: 3})
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	upcoming := upcomingOccurrences(events, now, 5)
+	nextMeeting := upcomingOccurrences(meetings(events), now, 1)
+	s.expireAt(c, changesAt(now, upcoming, nextMeeting))
+	var next *occurrence
+	if len(nextMeeting) > 0 {
+		next = &nextMeeting[0]
+	}
+	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: posts}
+	return c.Render(http.StatusOK, "site/home.html", p)
+}
+
+type homeData struct {
+	Upcoming    []occurrence
+	NextMeeting *occurrence
+	Posts       []tenantdb.Post
+}
+
+func (s *server) showAbout(c echo.Context) error {
+	p, err := s.newPage(c, "/about", "About us")
+	if err != nil {
+		return err
+	}
+	officers, err := tenantDB(c).Officers(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if text := plainText(p.Site.About, 160); text != "" {
+		p.Description = text
+	}
+	p.Data = officers
+	return c.Render(http.StatusOK, "site/about.html", p)
+}
+
+func (s *server) showPage(c echo.Context) error {
+	page, err := tenantDB(c).PublishedPage(c.Request().Context(), c.Param("slug"))
+	if err != nil {
+		return err
+	}
+	p, err := s.newPage(c, "/p/"+page.Slug, page.Title)
+	if err != nil {
+		return err
+	}
+	if text := plainText(page.Body, 160); text != "" {
+		p.Description = text
+	}
+	p.Data = page
+	return c.Render(http.StatusOK, "site/page.html", p)
+}
+
+var stripTags = bluemonday.StrictPolicy()
+
+// plainText is markdown as a plain-text summary of at most n characters,
+// for description and Open Graph tags.
+func plainText(markdown string, n int) string {
+	text := html.UnescapeString(stripTags.Sanitize(string(renderMarkdown(markdown))))
+	text = strings.Join(strings.Fields(text), " ")
+	if utf8.RuneCountInString(text) <= n {
+		return text
+	}
+	r := []rune(text)[:n]
+	cut := string(r)
+	if i := strings.LastIndexByte(cut, ' '); i > n/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimRight(cut, " ,.;:") + "…"
+}
+
+// expireAt tells the page cache that what this request rendered stops
+// being true at t (an event starts or ends), even without a write.
+func (s *server) expireAt(c echo.Context, t time.Time) {
+	if !t.IsZero() {
+		c.Set(expiresKey, t)
+	}
+}
+
+const expiresKey = "page-expires"
+
+// initials are the first letters of the first and last word of a name,
+// shown where an officer has no photo.
+func initials(name string) string {
+	words := strings.Fields(name)
+	var out []rune
+	for i, w := range words {
+		if i == 0 || i == len(words)-1 {
+			r, _ := utf8.DecodeRuneInString(w)
+			out = append(out, r)
+		}
+	}
+	return strings.ToUpper(string(out))
 }

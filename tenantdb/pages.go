@@ -126,3 +126,23 @@ func (db *DB) SavePage(ctx context.Context, p *Page) error {
 func (db *DB) DeletePage(ctx context.Context, id int64) error {
 	return db.exec(ctx, fmt.Sprintf("page %d", id), `DELETE FROM pages WHERE id = ?`, id)
 }
+
+// NavPages returns the published pages that the site's menu shows, in menu
+// order, without their bodies.
+func (db *DB) NavPages(ctx context.Context) ([]Page, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, title, slug, position FROM pages
+		WHERE published = 1 AND show_in_nav = 1 ORDER BY position, title`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []Page
+	for rows.Next() {
+		p := Page{Published: true, ShowInNav: true}
+		if err := rows.Scan(&p.ID, &p.Title, &p.Slug, &p.Position); err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}

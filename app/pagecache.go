@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"container/list"
+	"encoding/hex"
+	"hash/fnv"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// pageCache keeps rendered public pages of every tenant within one byte
+// budget, least recently used out first. An entry is served only while its
+// tenant's database is at the generation it was rendered from (every
+// committed write and every reopen moves the generation on), and only until
+// the time its content changes by itself (an event starts or ends). So a
+// write is never followed by a stale page.
+type pageCache struct {
+	budget int64
+
+	mu      sync.Mutex
+	size    int64
+	lru     list.List // of *cachedPage, most recently used first
+	entries map[string]*list.Element
+
+	hits, misses, stores, evictions atomic.Int64
+}
+
+type cachedPage struct {
+	key         string
+	gen         uint64
+	expires     time.Time // zero: only a write ends it
+	contentType string
+	cacheCtl    string
+	etag        string
+	body        []byte
+}
+
+// entryOverhead approximates the bytes an entry costs besides its key
+// and body.
+const entryOverhead = 256
+
+func (e *cachedPage) cost() int64 { return int64(len(e.key) + len(e.body) + entryOverhead) }
+
+// newPageCache returns a cache of at most budget bytes, or nil (no cache)
+// for a budget of 0.
+func newPageCache(budget int64) *pageCache {
+	if budget <= 0 {
+		return nil
+	}
+	return &pageCache{budget: budget, entries: map[string]*list.Element{}}
+}
+
+// get returns the entry for key if it was rendered at generation gen and
+// has not expired at now.
+func (pc *pageCache) get(key string, gen uint64, now time.Time) *cachedPage {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	el, ok := pc.entries[key]
+	if !ok {
+		pc.misses.Add(1)
+		return nil
+	}
+	e := el.Value.(*cachedPage)
+	if e.gen != gen || !e.expires.IsZero() && !now.Before(e.expires) {
+		pc.remove(el)
+		pc.misses.Add(1)
+		return nil
+	}
+	pc.lru.MoveToFront(el)
+	pc.hits.Add(1)
+	return e
+}
+
+// put stores e, evicting the least recently used entries to stay within
+// the budget. An entry larger than an eighth of the budget is not kept.
+func (pc *pageCache) put(e *cachedPage) {
+	if e.cost() > pc.budget/8 {
+		return
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if old, ok := pc.entries[e.key]; ok {
+		pc.remove(old)
+	}
+	pc.entries[e.key] = pc.lru.PushFront(e)
+	pc.size += e.cost()
+	pc.stores.Add(1)
+	for pc.size > pc.budget {
+		pc.remove(pc.lru.Back())
+		pc.evictions.Add(1)
+	}
+}
+
+func (pc *pageCache) remove(el *list.Element) {
+	e := pc.lru.Remove(el).(*cachedPage)
+	delete(pc.entries, e.key)
+	pc.size -= e.cost()
+}
+
+// Len and Size report the number of entries and the bytes they cost.
+func (pc *pageCache) Len() int {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return len(pc.entries)
+}
+
+func (pc *pageCache) Size() int64 {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.size
+}
+
+// cachePage serves anonymous GET and HEAD requests of a public page from
+// the page cache, and stores what it renders (status 200 only). Requests
+// with credentials (a cookie or an Authorization header) always render:
+// whatever a signed-in person sees is never shared.
+func (s *server) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if s.pages == nil || r.Method != http.MethodGet && r.Method != http.MethodHead ||
+			r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" {
+			return next(c)
+		}
+		t := tenantOf(c)
+		gen := tenantDB(c).Generation()
+		key := t.ID + "\x00" + t.Status + "\x00" + s.baseURL(c) + r.URL.RequestURI()
+		if e := s.pages.get(key, gen, s.now()); e != nil {
+			return writeCached(c, e)
+		}
+		w := &teeWriter{ResponseWriter: c.Response().Writer}
+		c.Response().Writer = w
+		err := next(c)
+		c.Response().Writer = w.ResponseWriter
+		res := c.Response()
+		if err != nil || res.Status != http.StatusOK || w.status != http.StatusOK || w.buf.Len() == 0 {
+			return err
+		}
+		e := &cachedPage{
+			key:         key,
+			gen:         gen,
+			contentType: res.Header().Get("Content-Type"),
+			cacheCtl:    res.Header().Get("Cache-Control"),
+			body:        bytes.Clone(w.buf.Bytes()),
+		}
+		if t, ok := c.Get(expiresKey).(time.Time); ok {
+			e.expires = t
+		}
+		h := fnv.New64a()
+		h.Write(e.body)
+		e.etag = `W/"` + hex.EncodeToString(h.Sum(nil)) + `"`
+		s.pages.put(e)
+		return nil
+	}
+}
+
+func writeCached(c echo.Context, e *cachedPage) error {
+	h := c.Response().Header()
+	h.Set("Content-Type", e.contentType)
+	if e.cacheCtl != "" {
+		h.Set("Cache-Control", e.cacheCtl)
+	}
+	h.Set("ETag", e.etag)
+	if etagMatches(c.Request().Header.Get("If-None-Match"), e.etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(e.body)))
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := c.Response().Write(e.body)
+	return err
+}
+
+// teeWriter keeps a copy of the body a handler writes.
+type teeWriter struct {
+	http.ResponseWriter
+	status int
+	buf    bytes.Buffer
+}
+
+func (w *teeWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *teeWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.buf.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *teeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// contactData is the contact page: the chapter's details and the form, as
+// the visitor filled it in, with a message per bad field.
+type contactData struct {
+	Form    contactForm
+	Errors  map[string]string // field -> what is wrong, for the visitor
+	Order   []string          // fields with errors, in form order
+	MapURL  string
+	TelURL  template.URL
+	Limited bool // too many messages from this address: try later
+}
+
+type contactForm struct {
+	Name, Email, Subject, Body string
+}
+
+// honeypotField is a form field that people never see (hidden by CSS and
+// from screen readers) and form-filling bots fill in.
+const honeypotField = "website"
+
+var contactLabels = map[string]string{"name": "Your name", "email": "Your email", "subject": "Subject", "body": "Message"}
+
+func (s *server) showContact(c echo.Context) error {
+	return s.renderContact(c, http.StatusOK, contactForm{}, nil)
+}
+
+func (s *server) renderContact(c echo.Context, status int, f contactForm, errs []error) error {
+	p, err := s.newPage(c, "/contact", "Contact us")
+	if err != nil {
+		return err
+	}
+	d := contactData{Form: f, Errors: map[string]string{}, MapURL: mapURL(p.Site.Address), TelURL: telURL(p.Site.Phone)}
+	for _, err := range errs {
+		var ve *tenantdb.ValidationError
+		if errors.As(err, &ve) {
+			if _, seen := d.Errors[ve.Field]; !seen {
+				d.Order = append(d.Order, ve.Field)
+			}
+			d.Errors[ve.Field] = fieldMessage(ve)
+		}
+	}
+	d.Limited = status == http.StatusTooManyRequests
+	p.Description = "How to reach " + p.Site.Name + ": address, phone, email and a message form."
+	p.Data = d
+	return c.Render(status, "site/contact.html", p)
+}
+
+// fieldMessage words a validation error for the visitor: "Your name is
+// required", "Message must be at most 5000 characters".
+func fieldMessage(ve *tenantdb.ValidationError) string {
+	label := contactLabels[ve.Field]
+	if label == "" {
+		label = ve.Field
+	}
+	msg := ve.Message
+	if ve.Field == "email" && strings.HasSuffix(msg, "is not an email address") {
+		return "Your email does not look like an email address (like name@example.com)."
+	}
+	return label + " " + msg + "."
+}
+
+// sendContact stores a visitor's message once and redirects to the thank
+// you page (POST-redirect-GET: reloading it sends nothing again). A filled
+// honeypot gets the same answer and stores nothing.
+func (s *server) sendContact(c echo.Context) error {
+	t := tenantOf(c)
+	if ok, retry := s.contactLimit.allow(t.ID+"|"+c.RealIP(), s.now()); !ok {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds()+0.999)))
+		return s.renderContact(c, http.StatusTooManyRequests, formOf(c), nil)
+	}
+	if c.FormValue(honeypotField) != "" {
+		return c.Redirect(http.StatusSeeOther, "/contact/thanks")
+	}
+	f := formOf(c)
+	m := &tenantdb.Message{Name: strings.TrimSpace(f.Name), Email: strings.TrimSpace(f.Email),
+		Subject: strings.TrimSpace(f.Subject), Body: strings.TrimSpace(f.Body), IP: c.RealIP()}
+	if errs := m.Validate(); len(errs) > 0 {
+		return s.renderContact(c, http.StatusUnprocessableEntity, f, errs)
+	}
+	if err := tenantDB(c).AddMessage(c.Request().Context(), m); err != nil {
+		var ve *tenantdb.ValidationError
+		if errors.As(err, &ve) {
+			return s.renderContact(c, http.StatusUnprocessableEntity, f, []error{err})
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/contact/thanks")
+}
+
+func formOf(c echo.Context) contactForm {
+	return contactForm{Name: c.FormValue("name"), Email: c.FormValue("email"),
+		Subject: c.FormValue("subject"), Body: c.FormValue("body")}
+}
+
+func (s *server) showContactThanks(c echo.Context) error {
+	p, err := s.newPage(c, "/contact", "Thank you")
+	if err != nil {
+		return err
+	}
+	return c.Render(http.StatusOK, "site/thanks.html", p)
+}
+
+// contactFrozen answers a message sent while the tenant is read-only: the
+// form again, with the visitor's text kept, and why it cannot be sent now.
+func (s *server) contactFrozen(c echo.Context) {
+	t := tenantOf(c)
+	h, err := s.p.pool.Acquire(c.Request().Context(), t.ID)
+	if err != nil {
+		s.siteErrorPage(c, http.StatusServiceUnavailable, errFrozen.Error())
+		return
+	}
+	defer h.Release()
+	c.Set(handleKey, h)
+	if err := s.renderContact(c, http.StatusServiceUnavailable, formOf(c), nil); err != nil {
+		s.log.Error("render contact page", "err", err)
+	}
+}
+
+// telURL makes a tel: link of a phone number as people write it. It is
+// only digits and a leading +, so html/template may trust it.
+func telURL(phone string) template.URL {
+	var b strings.Builder
+	for i, r := range phone {
+		if r >= '0' && r <= '9' || r == '+' && i == 0 {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() < 3 {
+		return ""
+	}
+	return template.URL("tel:" + b.String())
+}
+
+// rateLimiter allows each key a burst of requests that refills at a
+// steady rate (a token bucket, kept as the time the bucket is full
+// again). It remembers at most max keys: past that, keys whose bucket is
+// full are forgotten first, and then the oldest.
+type rateLimiter struct {
+	burst int
+	every time.Duration // one request comes back this often
+	max   int
+
+	mu   sync.Mutex
+	full map[string]time.Time // key -> when its bucket is full again
+}
+
+func newRateLimiter(burst int, every time.Duration, max int) *rateLimiter {
+	return &rateLimiter{burst: burst, every: every, max: max, full: map[string]time.Time{}}
+}
+
+// allow takes one request from key's bucket at now. If it is empty, it
+// says how long until the next request is allowed.
+func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	window := time.Duration(l.burst) * l.every
+	full, ok := l.full[key]
+	if !ok || full.Before(now) {
+		full = now
+	}
+	// The bucket holds burst requests; each taken one adds every to the
+	// time it is full again. Full more than window away means empty.
+	next := full.Add(l.every)
+	if next.Sub(now) > window {
+		return false, next.Sub(now) - window
+	}
+	if !ok && len(l.full) >= l.max {
+		l.evict(now)
+	}
+	l.full[key] = next
+	return true, 0
+}
+
+// evict makes room for one key.
+func (l *rateLimiter) evict(now time.Time) {
+	var oldest string
+	var oldestAt time.Time
+	for k, t := range l.full {
+		if !t.After(now) {
+			delete(l.full, k)
+			continue
+		}
+		if oldest == "" || t.Before(oldestAt) {
+			oldest, oldestAt = k, t
+		}
+	}
+	if len(l.full) >= l.max {
+		delete(l.full, oldest)
+	}
+}
+
+// A visitor may send contactBurst messages at once from one address to one
+// chapter; after that one more every contactEvery.
+const (
+	contactBurst = 5
+	contactEvery = 2 * time.Minute
+)
