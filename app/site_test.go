@@ -18,7 +18,7 @@ import (
 // TestSiteRoutesRender opens every public route of the demo tenant and
 // checks the status and the content that must be on it.
 func TestSiteRoutesRender(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newSiteServer(t)
 	db := ts.db("demo")
 	ctx := context.Background()
 	site, err := db.Site(ctx)
@@ -154,7 +154,7 @@ func checkHead(t *testing.T, path, body, host string) {
 
 // TestNewsPagination pages through 25 posts, 10 to a page.
 func TestNewsPagination(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newSiteServer(t)
 	ts.addTenant("many", "Many Posts Club", func(db *tenantdb.DB) {
 		base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 		for i := 1; i <= 25; i++ {
@@ -204,8 +204,8 @@ func TestNewsPagination(t *testing.T) {
 // TestTenantIsolation gives a second tenant marked content and checks that
 // none of it shows on the demo's host, and that its media is not served
 // there.
-func TestTenantIsolation(t *testing.T) {
-	ts := newTestServer(t)
+func TestSiteIsolation(t *testing.T) {
+	ts := newSiteServer(t)
 	const marker = "Zanzibar7731"
 	var media tenantdb.Media
 	ts.addTenant("lakeside", "Lakeside Lodge "+marker, func(db *tenantdb.DB) {
@@ -257,7 +257,7 @@ func must(t *testing.T, err error) {
 // TestHostileMarkdownIsInert publishes a post full of script and checks
 // that nothing of it can run.
 func TestHostileMarkdownIsInert(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newSiteServer(t)
 	db := ts.db("demo")
 	now := time.Now().UTC()
 	body := strings.Join([]string{
@@ -319,7 +319,7 @@ func TestHostileMarkdownIsInert(t *testing.T) {
 // TestMediaHeaders checks the caching and policy headers of an image and
 // the conditional request.
 func TestMediaHeaders(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newSiteServer(t)
 	db := ts.db("demo")
 	site, _ := db.Site(context.Background())
 	_, data, err := db.MediaData(context.Background(), site.LogoID)
@@ -348,7 +348,7 @@ func TestMediaHeaders(t *testing.T) {
 }
 
 func TestSuspendedTenantGets503(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newSiteServer(t)
 	_, err := ts.p.catalog.SetStatus(context.Background(), "demo", tenantdb.StatusSuspended)
 	must(t, err)
 	for _, path := range []string{"/", "/news", "/contact", "/feed.xml"} {

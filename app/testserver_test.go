@@ -19,9 +19,9 @@ import (
 // Host header).
 const testBase = "chapters.test"
 
-// testServer is the real server handler over real loopback HTTP, on a temp
+// siteServer is the real server handler over real loopback HTTP, on a temp
 // data dir seeded with the demo tenant.
-type testServer struct {
+type siteServer struct {
 	t      *testing.T
 	srv    *server
 	p      *platform
@@ -30,10 +30,10 @@ type testServer struct {
 	demo   tenantdb.Tenant
 }
 
-// newTestServer starts a server on 127.0.0.1:0 over a new data dir with the
+// newSiteServer starts a server on 127.0.0.1:0 over a new data dir with the
 // demo tenant. configure, if given, changes the config before the server
 // is built (say, the page cache budget).
-func newTestServer(t *testing.T, configure ...func(*config)) *testServer {
+func newSiteServer(t *testing.T, configure ...func(*config)) *siteServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -67,7 +67,7 @@ func newTestServer(t *testing.T, configure ...func(*config)) *testServer {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s)
-	ts := &testServer{
+	ts := &siteServer{
 		t:    t,
 		srv:  s,
 		p:    p,
@@ -86,7 +86,7 @@ func newTestServer(t *testing.T, configure ...func(*config)) *testServer {
 }
 
 // addTenant creates tenant slug and lets fill write its content.
-func (ts *testServer) addTenant(slug, name string, fill func(db *tenantdb.DB)) tenantdb.Tenant {
+func (ts *siteServer) addTenant(slug, name string, fill func(db *tenantdb.DB)) tenantdb.Tenant {
 	ts.t.Helper()
 	ctx := context.Background()
 	t, err := ts.p.createTenant(ctx, slug, name)
@@ -102,7 +102,7 @@ func (ts *testServer) addTenant(slug, name string, fill func(db *tenantdb.DB)) t
 
 // db returns tenant slug's open database, the same one the server uses,
 // released when the test ends.
-func (ts *testServer) db(slug string) *tenantdb.Handle {
+func (ts *siteServer) db(slug string) *tenantdb.Handle {
 	ts.t.Helper()
 	t, ok := ts.p.catalog.TenantBySlug(slug)
 	if !ok {
@@ -127,7 +127,7 @@ type response struct {
 
 // request sends method path to host with optional headers ("Name: value")
 // and form body, and reads the whole response.
-func (ts *testServer) request(method, host, path string, form url.Values, headers ...string) response {
+func (ts *siteServer) request(method, host, path string, form url.Values, headers ...string) response {
 	ts.t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -157,12 +157,12 @@ func (ts *testServer) request(method, host, path string, form url.Values, header
 	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
-func (ts *testServer) get(host, path string, headers ...string) response {
+func (ts *siteServer) get(host, path string, headers ...string) response {
 	ts.t.Helper()
 	return ts.request(http.MethodGet, host, path, nil, headers...)
 }
 
-func (ts *testServer) post(host, path string, form url.Values, headers ...string) response {
+func (ts *siteServer) post(host, path string, form url.Values, headers ...string) response {
 	ts.t.Helper()
 	return ts.request(http.MethodPost, host, path, form, headers...)
 }
