@@ -280,3 +280,5 @@ func TestUnknownAndHostileHostsTouchNoFile(t *testing.T) {
 		t.Errorf("%d tenant opens for unknown hosts, want 0", opens-opensBefore)
 	}
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

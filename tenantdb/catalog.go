@@ -90,7 +90,7 @@ func OpenCatalog(ctx context.Context, dir string) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := migrate(ctx, db, catalogSchema, dir, "catalog"); err != nil {
+	if _, err := migrate(ctx, db, db, catalogSchema, dir, "catalog"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

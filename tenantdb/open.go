@@ -27,6 +27,17 @@ func init() {
 	// closes any descriptor of the file (say, to hash an export). Open file
 	// description locks are not, and still exclude other processes.
 	sqlite.OFDLocking(true)
+	// Persistent WAL: the last connection to close a file checkpoints it but
+	// keeps its -wal file (truncated, see dsn) instead of deleting it, so
+	// the next cold open does not create it again. Measured here with
+	// BenchmarkOpenReadClose: about 2x the cold opens per second.
+	sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, _ string) error {
+		if fc, ok := conn.(sqlite.FileControl); ok {
+			_, err := fc.FileControlPersistWAL("main", 1)
+			return err
+		}
+		return nil
+	})
 }
 
 // schema is one set of embedded migrations and the version they reach.
@@ -63,22 +74,23 @@ func LatestVersion() int64 { return tenantSchema.latest }
 // dsn builds the data source name of a server-made path. busy_timeout comes
 // first so that every later pragma (journal_mode needs a lock) waits for a
 // busy file instead of failing at once.
-func dsn(path, mode string, extra ...string) string {
+func dsn(path, mode string, params ...string) string {
 	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	q := []string{
-		"mode=" + mode,
-		"_pragma=busy_timeout(10000)",
-		"_pragma=journal_mode(WAL)",
-		"_pragma=synchronous(NORMAL)",
-		"_pragma=foreign_keys(1)",
-	}
-	return "file:" + esc + "?" + strings.Join(append(q, extra...), "&")
+	// journal_size_limit(0): with persistent WAL, the connection that
+	// closes a file last truncates its -wal to nothing after the final
+	// checkpoint, so the next open has no stale frames to read back.
+	q := append([]string{"mode=" + mode, "_pragma=busy_timeout(10000)", "_pragma=journal_size_limit(0)"}, params...)
+	return "file:" + esc + "?" + strings.Join(q, "&")
 }
 
-// openWriter opens the one-connection write pool of path. Transactions
-// begin IMMEDIATE, so a writer never fails half-way on a lock upgrade.
+// openWriter opens the one-connection write pool of path: WAL (persistent
+// in the file once set), synchronous=NORMAL (durable at checkpoints, never
+// corrupt), foreign keys on. Transactions begin IMMEDIATE, so a writer never
+// fails half-way on a lock upgrade. Like every sql.DB it connects lazily: a
+// tenant that is only read never opens its writer.
 func openWriter(path, mode string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn(path, mode, "_txlock=immediate"))
+	db, err := sql.Open("sqlite", dsn(path, mode,
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=foreign_keys(1)", "_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +100,9 @@ func openWriter(path, mode string) (*sql.DB, error) {
 	return db, nil
 }
 
-// openReaders opens the query-only read pool of path.
+// openReaders opens the query-only read pool of path. Readers need no
+// journal_mode (the file is in WAL already), synchronous or foreign_keys:
+// fewer pragmas make a cold open cheaper.
 func openReaders(path string, n int) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", dsn(path, "rw", "_query_only=1"))
 	if err != nil {
@@ -101,10 +115,11 @@ func openReaders(path string, n int) (*sql.DB, error) {
 }
 
 // migrate brings the database in w up to s.latest. A file at the latest
-// version costs one header read; otherwise goose runs under the
-// cross-process lock of the file, which is re-checked once held.
-func migrate(ctx context.Context, w *sql.DB, s *schema, lockDir, lockName string) (ran bool, err error) {
-	v, err := userVersion(ctx, w)
+// version costs one header read, through check (any connection pool of the
+// file); otherwise goose runs on w under the cross-process lock of the
+// file, whose version is re-checked once the lock is held.
+func migrate(ctx context.Context, check, w *sql.DB, s *schema, lockDir, lockName string) (ran bool, err error) {
+	v, err := userVersion(ctx, check)
 	if err != nil {
 		return false, err
 	}
@@ -214,15 +229,18 @@ func open(ctx context.Context, dir, id, mode string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	ran, err := migrate(ctx, w, tenantSchema, filepath.Dir(path), id)
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("tenant %s: %w", id, err)
-	}
 	r, err := openReaders(path, 4)
 	if err != nil {
 		w.Close()
 		return nil, err
+	}
+	// The version check goes through a reader: a visitor's request then
+	// needs one connection, and the writer connects on the first write.
+	ran, err := migrate(ctx, r, w, tenantSchema, filepath.Dir(path), id)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
 	db := &DB{ID: id, path: path, w: w, r: r, now: time.Now, Migrated: ran}
 	db.gen.Store(generations.Add(1))

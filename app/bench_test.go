@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// The benchmarks serve over real loopback HTTP, client and server in this
+// process, and report requests per second and latency percentiles. Compare
+// the figures of one run with each other (ratios), not across machines.
+
+// load sends b.N GETs from conns concurrent keep-alive connections. host
+// picks the Host header of each request.
+func load(b *testing.B, url string, conns int, host func(rng *rand.Rand) string) {
+	b.Helper()
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var next atomic.Int64
+	lat := make([][]time.Duration, conns)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	start := time.Now()
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 42))
+			for next.Add(1) <= int64(b.N) {
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Host = host(rng)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d of %d requests failed", n, b.N)
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	// CPU time per request (client and server together) is steadier than
+	// req/s on a shared, noisy machine: 2 cores / cpu-µs is the capacity.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)*50/100].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	}
+}
+
+// BenchmarkBareEcho is the ceiling: an echo handler that writes a fixed
+// page of the size of a tenant home page, over the same loopback HTTP.
+func BenchmarkBareEcho(b *testing.B) {
+	page := []byte("<!doctype html><title>bare</title>" + strings.Repeat("<p>Riverside Veterans Post 42</p>\n", 200))
+	e := echo.New()
+	e.GET("/", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) })
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	load(b, srv.URL+"/", 8, func(*rand.Rand) string { return "bare.localhost" })
+}
+
+// coldFixture is a data dir with n tenants, built once per machine (it
+// takes a while) and reused by later runs.
+func coldFixture(b *testing.B, n int) (dir string, slugs []string) {
+	b.Helper()
+	dir = filepath.Join(os.TempDir(), fmt.Sprintf("chapterhouse-bench-%d-v%d", n, tenantdb.LatestVersion()))
+	slugs = make([]string, n)
+	for i := range slugs {
+		slugs[i] = fmt.Sprintf("t%05d", i)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return dir, slugs
+	}
+	os.RemoveAll(dir)
+	ctx := context.Background()
+	p, err := openPlatform(ctx, dir, 4, 0, discardLog())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	// One real tenant, copied: a migrated file is a migrated file.
+	tmpl, err := p.createTenant(ctx, slugs[0], "Chapter 0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(tenantdb.TenantPath(dir, tmpl.ID))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 1; i < n; i++ {
+		t := tenantdb.Tenant{ID: tenantdb.NewTenantID(), Slug: slugs[i], Name: "Chapter " + strconv.Itoa(i), Status: tenantdb.StatusActive, CreatedAt: time.Now()}
+		if err := os.WriteFile(tenantdb.TenantPath(dir, t.ID), data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.catalog.AddTenant(ctx, t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "complete"), nil, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return dir, slugs
+}
+
+// BenchmarkColdPath: 10,000 tenants, at most 256 open, a uniformly random
+// tenant per request, so nearly every request opens a tenant file (and
+// closes the least recently used one).
+func BenchmarkColdPath(b *testing.B) {
+	dir, slugs := coldFixture(b, 10000)
+	ctx := context.Background()
+	p, err := openPlatform(ctx, dir, 256, 0, discardLog())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	p.base = "localhost"
+	cfg := serveFlags(newFlagSet(), func(string) string { return "" })
+	cfg.validate()
+	s, err := newServer(*cfg, p, discardLog())
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	load(b, srv.URL+"/", 8, func(rng *rand.Rand) string { return slugs[rng.IntN(len(slugs))] + ".localhost" })
+	b.ReportMetric(float64(p.pool.Stats.Opens.Load())/float64(b.N), "opens/req")
+}
+
+// BenchmarkCreateTenant measures `tenant create`: a new file, migrated,
+// named, and recorded in the catalog.
+func BenchmarkCreateTenant(b *testing.B) {
+	ctx := context.Background()
+	p, err := openPlatform(ctx, b.TempDir(), 4, 0, discardLog())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := p.createTenant(ctx, fmt.Sprintf("bench-%d", i), "Bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIdleTenantRSS opens tenants, uses each once and leaves them open
+// and idle, and reports the resident memory each one adds.
+func BenchmarkIdleTenantRSS(b *testing.B) {
+	const n = 500
+	dir, slugs := coldFixture(b, 10000)
+	ctx := context.Background()
+	for range b.N {
+		p, err := openPlatform(ctx, dir, n+1, 0, discardLog())
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Warm up the process (first open, templates of sqlite, ...).
+		warm, _ := p.catalog.TenantBySlug(slugs[n])
+		if h, err := p.pool.Acquire(ctx, warm.ID); err == nil {
+			h.Site(ctx)
+			h.Release()
+		}
+		runtime.GC()
+		debug.FreeOSMemory()
+		before := rssKB(b)
+		for _, slug := range slugs[:n] {
+			t, _ := p.catalog.TenantBySlug(slug)
+			h, err := p.pool.Acquire(ctx, t.ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := h.Site(ctx); err != nil {
+				b.Fatal(err)
+			}
+			h.Release()
+		}
+		runtime.GC()
+		debug.FreeOSMemory()
+		after := rssKB(b)
+		b.ReportMetric(float64(after-before)/n, "KB/idle-tenant")
+		p.Close()
+	}
+}
+
+// cpuTime is the user plus system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func rssKB(b *testing.B) int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return kb
+		}
+	}
+	b.Skip("no VmRSS")
+	return 0
+}
