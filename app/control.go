@@ -28,6 +28,8 @@ import (
 const (
 	lockFile   = ".lock"
 	socketFile = "control.sock"
+	// maxSocketPath is the size of sun_path on Linux, with its final NUL.
+	maxSocketPath = 108
 )
 
 // lockDataDir takes the owner lock of dir without waiting.
@@ -90,6 +92,9 @@ func (fw frameWriter) Write(p []byte) (int, error) {
 // serveControl runs operator commands sent to the control socket on p.
 func serveControl(ctx context.Context, dir string, p *platform, stderr io.Writer) (stop func(), err error) {
 	path := filepath.Join(dir, socketFile)
+	if len(path) >= maxSocketPath {
+		return nil, fmt.Errorf("control socket %s is longer than the %d bytes a unix socket path may have; use a shorter --data path", path, maxSocketPath-1)
+	}
 	os.Remove(path) // we hold the dir lock: any socket file is stale
 	old := syscall.Umask(0o077)
 	ln, err := net.Listen("unix", path)
