@@ -22,13 +22,16 @@ type command struct {
 	args    string // usage after the name
 	summary string
 	stdin   bool // reads its standard input: forwarded to the server
-	run     func(ctx context.Context, e *cmdEnv, args []string) error
+	// stdinFlag, when set, limits reading standard input to runs given
+	// this flag, so that the command does not wait on a terminal otherwise.
+	stdinFlag string
+	run       func(ctx context.Context, e *cmdEnv, args []string) error
 }
 
 // commands lists every operator command; serve and help are handled by run.
 func commands() []command {
 	return []command{
-		{name: "tenant create", args: "SLUG --name NAME", summary: "create a tenant, served at once at SLUG.<base domain>", run: cmdTenantCreate},
+		{name: "tenant create", args: "SLUG --name NAME [--admin-email EMAIL]", summary: "create a tenant, served at once at SLUG.<base domain>; prints its owner's password", run: cmdTenantCreate},
 		{name: "tenant list", args: "[--json]", summary: "list the tenants", run: cmdTenantList},
 		{name: "tenant suspend", args: "SLUG", summary: "take a tenant's site offline (503 page)", run: cmdTenantStatus(tenantdb.StatusSuspended)},
 		{name: "tenant resume", args: "SLUG", summary: "bring a suspended tenant's site back", run: cmdTenantStatus(tenantdb.StatusActive)},
@@ -42,6 +45,10 @@ func commands() []command {
 		{name: "tenant thaw", args: "SLUG", summary: "accept changes on a frozen tenant's site again", run: cmdTenantThaw},
 		{name: "tenant digest", args: "SLUG", summary: "print the logical digest of a tenant's rows", run: cmdTenantDigest},
 		{name: "export", args: "SLUG FILE", summary: "write a consistent one-file snapshot of a tenant (while serving)", run: cmdExport},
+		{name: "admin add", args: "SLUG EMAIL [--role owner|editor] [--password-stdin]", summary: "add an admin to a tenant (password generated and printed unless read from stdin)", stdin: true, stdinFlag: "password-stdin", run: cmdAdminAdd},
+		{name: "admin reset-password", args: "SLUG EMAIL [--password-stdin]", summary: "set a new password (printed) and end that admin's sessions", stdin: true, stdinFlag: "password-stdin", run: cmdAdminResetPassword},
+		{name: "admin list", args: "SLUG [--json]", summary: "list a tenant's admins", run: cmdAdminList},
+		{name: "admin remove", args: "SLUG EMAIL", summary: "remove an admin (the last owner stays)", run: cmdAdminRemove},
 	}
 }
 
@@ -66,6 +73,20 @@ func findCommand(args []string) (command, []string, bool) {
 		return best, nil, false
 	}
 	return best, args[n:], true
+}
+
+// hasFlag reports whether args give --name (or -name, or --name=...)
+// before a "--".
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // cmdEnv is what a command runs with.

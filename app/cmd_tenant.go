@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := e.flags()
 	name := fs.String("name", "", "the chapter's display name")
+	adminEmail := fs.String("admin-email", "", "email of the site's first owner; a password is generated and printed once")
 	pos, err := e.parse(fs, args, 1)
 	if err != nil {
 		return err
@@ -20,13 +22,36 @@ func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
 	if *name == "" {
 		return &usageError{"tenant create: --name is required, e.g. --name \"Riverside Post 42\""}
 	}
-	t, err := e.p.createTenant(ctx, pos[0], *name)
+	var owners []tenantdb.Admin
+	password := ""
+	if *adminEmail != "" {
+		owner := tenantdb.Admin{Email: strings.TrimSpace(*adminEmail), Role: tenantdb.RoleOwner}
+		if err := tenantdb.ValidateEmail("admin-email", owner.Email); err != nil {
+			return err
+		}
+		if err := tenantdb.ValidateSlug(pos[0]); err != nil {
+			return err
+		}
+		password = generatePassword()
+		if owner.PasswordHash, err = e.p.passwords.Hash(ctx, password); err != nil {
+			return err
+		}
+		owners = append(owners, owner)
+	}
+	t, err := e.p.createTenant(ctx, pos[0], *name, owners...)
 	if err != nil {
 		return err
 	}
 	e.audit(ctx, "tenant.create", t.ID, t.Slug)
 	e.printf("created tenant %s (id %s)\n", t.Slug, t.ID)
 	e.printf("site: %s\n", e.p.siteURL(t.Slug))
+	if len(owners) > 0 {
+		e.printf("admin: %s/admin (owner %s)\n", e.p.siteURL(t.Slug), owners[0].Email)
+		e.printf("password: %s\n", password)
+		e.printf("The password is shown only once; `chapterhouse admin reset-password %s %s` makes a new one.\n", t.Slug, owners[0].Email)
+	} else {
+		e.printf("no admin yet: add one with `chapterhouse admin add %s EMAIL --role owner`\n", t.Slug)
+	}
 	return nil
 }
 

@@ -37,6 +37,10 @@ type config struct {
 	publicIPs     ipList
 	domainRecheck time.Duration
 	domainGrace   time.Duration
+
+	// secretFile holds the login-token secrets; empty means
+	// DATA/token-secrets, created on first run.
+	secretFile string
 }
 
 // ipList is a repeatable --public-ip flag.
@@ -109,6 +113,7 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.BoolVar(&cfg.noDemo, "no-demo", false, "do not create the demo tenant in a new data dir")
 	fs.StringVar(&cfg.logFormat, "log-format", envOr(getenv, "CHAPTERHOUSE_LOG_FORMAT", "text"), "log format: text or json")
 	fs.IntVar(&cfg.pageCacheMB, "page-cache-mb", 64, "memory for rendered public pages, in `MiB` (0: no cache)")
+	fs.StringVar(&cfg.secretFile, "secret-file", getenv("CHAPTERHOUSE_SECRET_FILE"), "`file` of login-token secrets, one per line, the first signing (env CHAPTERHOUSE_SECRET_FILE; default DATA/token-secrets, generated)")
 	fs.Var((*cidrList)(&cfg.trustedProxies), "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
 	fs.StringVar(&cfg.dnsResolver, "dns-resolver", getenv("CHAPTERHOUSE_DNS_RESOLVER"),
 		"DNS resolver `IP[:port]` for verifying custom domains; default the system's (env CHAPTERHOUSE_DNS_RESOLVER)")

@@ -17,7 +17,13 @@ import (
 // seedDemo creates the tenant "demo" with content in every section, so that
 // a newcomer's first `go run ./app` shows a whole chapter site.
 func seedDemo(ctx context.Context, p *platform, stdout io.Writer) error {
-	t, err := p.createTenant(ctx, "demo", "Riverside Veterans Post 42")
+	password := generatePassword()
+	hash, err := p.passwords.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	owner := tenantdb.Admin{Email: "admin@demo." + p.base, Role: tenantdb.RoleOwner, PasswordHash: hash}
+	t, err := p.createTenant(ctx, "demo", "Riverside Veterans Post 42", owner)
 	if err != nil {
 		return err
 	}
@@ -30,6 +36,10 @@ func seedDemo(ctx context.Context, p *platform, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "created the demo tenant: %s\n", p.siteURL(t.Slug))
+	fmt.Fprintf(stdout, "demo admin: %s/admin\n", p.siteURL(t.Slug))
+	fmt.Fprintf(stdout, "email: %s\n", owner.Email)
+	fmt.Fprintf(stdout, "password: %s\n", password)
+	fmt.Fprintf(stdout, "(shown once; `chapterhouse admin reset-password demo %s` makes a new one)\n", owner.Email)
 	return nil
 }
 

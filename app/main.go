@@ -89,7 +89,7 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	cwd, _ := os.Getwd()
 	req := controlRequest{Args: args, Cwd: cwd, TTY: isTerminal(stdout)}
-	if cmd.stdin {
+	if cmd.stdin && (cmd.stdinFlag == "" || hasFlag(args, cmd.stdinFlag)) {
 		if req.Stdin, err = io.ReadAll(io.LimitReader(stdin, 1<<20)); err != nil {
 			return err
 		}

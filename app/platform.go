@@ -23,6 +23,9 @@ type platform struct {
 	pool    *tenantdb.Pool
 	log     *slog.Logger
 	now     func() time.Time
+	// passwords hashes admin passwords, with one bound on concurrent
+	// hashes for the server's logins and the commands it runs.
+	passwords *passwordHasher
 	// base is the platform domain and portSuffix the ":8080" of the
 	// public address, for printing site URLs.
 	base       string
@@ -48,6 +51,8 @@ func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Durati
 		pool:    tenantdb.NewPool(dir, maxOpen, idle),
 		log:     log,
 		now:     time.Now,
+
+		passwords: newPasswordHasher(),
 
 		resolver:    net.DefaultResolver,
 		domainGrace: 24 * time.Hour,
@@ -84,9 +89,10 @@ func (p *platform) withTenant(ctx context.Context, slug string, fn func(t tenant
 	return fn(t, h)
 }
 
-// createTenant makes a tenant's file, migrated and named, and then records
-// it in the catalog, which makes it routable.
-func (p *platform) createTenant(ctx context.Context, slug, name string) (tenantdb.Tenant, error) {
+// createTenant makes a tenant's file, migrated and named, with its first
+// admins (password hashes ready), and then records it in the catalog,
+// which makes it routable.
+func (p *platform) createTenant(ctx context.Context, slug, name string, admins ...tenantdb.Admin) (tenantdb.Tenant, error) {
 	if err := tenantdb.ValidateSlug(slug); err != nil {
 		return tenantdb.Tenant{}, err
 	}
@@ -111,6 +117,9 @@ func (p *platform) createTenant(ctx context.Context, slug, name string) (tenantd
 	if err == nil {
 		site.Name = name
 		err = db.UpdateSite(ctx, &site)
+	}
+	for i := 0; err == nil && i < len(admins); i++ {
+		err = db.AddAdmin(ctx, &admins[i])
 	}
 	err = errors.Join(err, db.Close())
 	if err == nil {

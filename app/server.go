@@ -32,6 +32,10 @@ type server struct {
 	// throttles contact messages per tenant and client address.
 	pages        *pageCache
 	contactLimit *rateLimiter
+
+	keys       *keyring       // server secrets for login tokens
+	throttle   *loginThrottle // login attempts per client and per account
+	imageSlots chan struct{}  // bounds concurrent image decoding
 }
 
 func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
@@ -39,9 +43,16 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	keys, err := loadKeyring(cfg.dataDir, cfg.secretFile)
+	if err != nil {
+		return nil, err
+	}
 	s := &server{cfg: cfg, p: p, views: v, log: log, now: time.Now,
 		pages:        newPageCache(int64(cfg.pageCacheMB) << 20),
 		contactLimit: newRateLimiter(contactBurst, contactEvery, 100_000),
+		keys:         keys,
+		throttle:     newLoginThrottle(),
+		imageSlots:   make(chan struct{}, 2),
 	}
 	s.site = s.newEcho(s.siteError)
 	s.landing = s.newEcho(s.landingError)
@@ -85,6 +96,46 @@ func (s *server) routes() {
 	page("/theme.css", s.showTheme)
 	t.POST("/contact", s.sendContact, publicHeaders)
 	t.Match(read, "/media/:id", s.showMedia)
+
+	// The admin API (auth.go, api.go, api_media.go): Bearer token.
+	t.POST("/api/login", s.apiLogin)
+	t.POST("/api/logout", s.apiLogout, s.requireAdmin)
+	t.GET("/api/me", s.apiMe, s.requireAdmin)
+	t.POST("/api/password", s.apiChangePassword, s.requireAdmin)
+	t.GET("/api/site", s.apiSite, s.requireAdmin)
+	t.PATCH("/api/site", s.apiUpdateSite, s.requireAdmin)
+	t.GET("/api/posts", apiList(postResource), s.requireAdmin)
+	t.POST("/api/posts", apiCreate(postResource), s.requireAdmin)
+	t.GET("/api/posts/:id", apiGet(postResource), s.requireAdmin)
+	t.PATCH("/api/posts/:id", apiUpdate(postResource), s.requireAdmin)
+	t.DELETE("/api/posts/:id", apiDelete(postResource), s.requireAdmin)
+	t.GET("/api/events", apiList(eventResource), s.requireAdmin)
+	t.POST("/api/events", apiCreate(eventResource), s.requireAdmin)
+	t.GET("/api/events/:id", apiGet(eventResource), s.requireAdmin)
+	t.PATCH("/api/events/:id", apiUpdate(eventResource), s.requireAdmin)
+	t.DELETE("/api/events/:id", apiDelete(eventResource), s.requireAdmin)
+	t.GET("/api/officers", apiList(officerResource), s.requireAdmin)
+	t.POST("/api/officers", apiCreate(officerResource), s.requireAdmin)
+	t.GET("/api/officers/:id", apiGet(officerResource), s.requireAdmin)
+	t.PATCH("/api/officers/:id", apiUpdate(officerResource), s.requireAdmin)
+	t.DELETE("/api/officers/:id", apiDelete(officerResource), s.requireAdmin)
+	t.GET("/api/pages", apiList(pageResource), s.requireAdmin)
+	t.POST("/api/pages", apiCreate(pageResource), s.requireAdmin)
+	t.GET("/api/pages/:id", apiGet(pageResource), s.requireAdmin)
+	t.PATCH("/api/pages/:id", apiUpdate(pageResource), s.requireAdmin)
+	t.DELETE("/api/pages/:id", apiDelete(pageResource), s.requireAdmin)
+	t.GET("/api/media", s.apiMediaList, s.requireAdmin)
+	t.POST("/api/media", s.apiUploadMedia, limitBody(maxUploadBody), s.requireAdmin)
+	t.GET("/api/media/:id", s.apiMedia, s.requireAdmin)
+	t.PATCH("/api/media/:id", s.apiUpdateMedia, s.requireAdmin)
+	t.DELETE("/api/media/:id", s.apiDeleteMedia, s.requireAdmin)
+	t.GET("/api/messages", s.apiMessages, s.requireAdmin)
+	t.GET("/api/messages/:id", s.apiMessage, s.requireAdmin)
+	t.PATCH("/api/messages/:id", s.apiUpdateMessage, s.requireAdmin)
+	t.DELETE("/api/messages/:id", s.apiDeleteMessage, s.requireAdmin)
+	t.GET("/api/admins", s.apiAdmins, s.requireOwner)
+	t.POST("/api/admins", s.apiAddAdmin, s.requireOwner)
+	t.DELETE("/api/admins/:id", s.apiDeleteAdmin, s.requireOwner)
 }
 
 func staticHandler() http.Handler {
@@ -278,7 +329,12 @@ func (s *server) siteError(err error, c echo.Context) {
 	s.logError(c, err, status)
 	msg := publicMessage(err, status)
 	if strings.HasPrefix(c.Path(), "/api/") || strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		c.JSON(status, map[string]string{"error": msg})
+		body := map[string]string{"error": msg}
+		var ve *tenantdb.ValidationError
+		if errors.As(err, &ve) {
+			body["field"] = ve.Field
+		}
+		c.JSON(status, body)
 		return
 	}
 	if errors.Is(err, errFrozen) && c.Path() == "/contact" {

@@ -1,0 +1,583 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestLoginLogout(t *testing.T) {
+	ls := startLive(t)
+	email, password := ls.newTenant(t, "riverside")
+	c := ls.client()
+
+	for _, tc := range []struct{ name, email, password string }{
+		{"wrong password", email, password + "x"},
+		{"unknown email", "nobody@riverside.example.org", password},
+		{"empty", "", ""},
+	} {
+		r := ls.do(t, c, "POST", ls.url("riverside", "/api/login"), map[string]string{"email": tc.email, "password": tc.password})
+		if msg, _ := r.errField(t); r.status != http.StatusUnauthorized || msg != "wrong email or password" {
+			t.Errorf("%s: got %d %s, want 401 wrong email or password", tc.name, r.status, r.body)
+		}
+	}
+
+	token := ls.login(t, "riverside", strings.ToUpper(email), password) // emails match in any case
+	r := ls.do(t, c, "GET", ls.url("riverside", "/api/me"), nil, bearer(token)...)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), email) {
+		t.Fatalf("GET /api/me: %d %s", r.status, r.body)
+	}
+	if strings.Contains(string(r.body), "argon2") {
+		t.Errorf("GET /api/me leaks the password hash: %s", r.body)
+	}
+	if r := ls.do(t, c, "GET", ls.url("riverside", "/api/me"), nil); r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
+		t.Errorf("no token: got %d (WWW-Authenticate %q), want 401 with a challenge", r.status, r.header.Get("WWW-Authenticate"))
+	}
+
+	if r := ls.do(t, c, "POST", ls.url("riverside", "/api/logout"), nil, bearer(token)...); r.status != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.status, r.body)
+	}
+	for _, path := range []string{"/api/me", "/api/site", "/api/posts"} {
+		if r := ls.do(t, c, "GET", ls.url("riverside", path), nil, bearer(token)...); r.status != http.StatusUnauthorized {
+			t.Errorf("GET %s after logout: %d, want 401", path, r.status)
+		}
+	}
+	if r := ls.do(t, c, "POST", ls.url("riverside", "/api/logout"), nil, bearer(token)...); r.status != http.StatusUnauthorized {
+		t.Errorf("second logout: %d, want 401", r.status)
+	}
+}
+
+func TestPasswordChangeRevokesSessions(t *testing.T) {
+	ls := startLive(t)
+	email, password := ls.newTenant(t, "lodge")
+	c := ls.client()
+	first := ls.login(t, "lodge", email, password)
+	second := ls.login(t, "lodge", email, password)
+	url := ls.url("lodge", "/api/password")
+
+	bad := []struct {
+		name, current, next, field string
+	}{
+		{"wrong current password", "not my password", "a perfectly long new password", "current_password"},
+		{"too short", password, "short", "new_password"},
+		{"one character repeated", password, strings.Repeat("a", 20), "new_password"},
+		{"the email", password, email, "new_password"},
+	}
+	for _, tc := range bad {
+		r := ls.do(t, c, "POST", url, map[string]string{"current_password": tc.current, "new_password": tc.next}, bearer(first)...)
+		if _, field := r.errField(t); r.status != http.StatusUnprocessableEntity || field != tc.field {
+			t.Errorf("%s: got %d %s, want 422 naming %s", tc.name, r.status, r.body, tc.field)
+		}
+	}
+	// A refused change ends nothing.
+	if r := ls.do(t, c, "GET", ls.url("lodge", "/api/me"), nil, bearer(second)...); r.status != http.StatusOK {
+		t.Fatalf("session ended by a refused change: %d", r.status)
+	}
+
+	const next = "correct horse battery staple"
+	r := ls.do(t, c, "POST", url, map[string]string{"current_password": password, "new_password": next}, bearer(first)...)
+	if r.status != http.StatusOK {
+		t.Fatalf("change password: %d %s", r.status, r.body)
+	}
+	var out struct{ Token string }
+	r.json(t, &out)
+	for name, tok := range map[string]string{"the token that changed it": first, "another session": second} {
+		if r := ls.do(t, c, "GET", ls.url("lodge", "/api/me"), nil, bearer(tok)...); r.status != http.StatusUnauthorized {
+			t.Errorf("%s after the change: %d, want 401", name, r.status)
+		}
+	}
+	if r := ls.do(t, c, "GET", ls.url("lodge", "/api/me"), nil, bearer(out.Token)...); r.status != http.StatusOK {
+		t.Errorf("the new token: %d, want 200", r.status)
+	}
+	if r := ls.do(t, c, "POST", ls.url("lodge", "/api/login"), map[string]string{"email": email, "password": password}); r.status != http.StatusUnauthorized {
+		t.Errorf("old password still logs in: %d", r.status)
+	}
+	ls.login(t, "lodge", email, next)
+
+	// The operator's reset does the same.
+	tok := ls.login(t, "lodge", email, next)
+	stdout, stderr, err := ls.cli(t, "", "admin", "reset-password", "lodge", email)
+	if err != nil {
+		t.Fatalf("admin reset-password: %v %s", err, stderr)
+	}
+	m := passwordLine.FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("reset-password printed no password: %s", stdout)
+	}
+	if r := ls.do(t, c, "GET", ls.url("lodge", "/api/me"), nil, bearer(tok)...); r.status != http.StatusUnauthorized {
+		t.Errorf("session survived reset-password: %d", r.status)
+	}
+	ls.login(t, "lodge", email, m[1])
+}
+
+func TestAdminCLI(t *testing.T) {
+	ls := startLive(t)
+	ls.newTenant(t, "troop")
+
+	// A weak password from stdin is refused and adds nobody.
+	if _, _, err := ls.cli(t, "short\n", "admin", "add", "troop", "ed@troop.example.org", "--password-stdin"); err == nil {
+		t.Error("admin add with a short password succeeded")
+	}
+	const pw = "a long enough editor password"
+	out, errOut, err := ls.cli(t, pw+"\n", "admin", "add", "troop", "ed@troop.example.org", "--password-stdin")
+	if err != nil || strings.Contains(out, "password:") {
+		t.Fatalf("admin add --password-stdin: %v %s %s", err, out, errOut)
+	}
+	tok := ls.login(t, "troop", "ed@troop.example.org", pw)
+	var me struct{ Role string }
+	ls.do(t, ls.client(), "GET", ls.url("troop", "/api/me"), nil, bearer(tok)...).json(t, &me)
+	if me.Role != "editor" {
+		t.Errorf("default role = %q, want editor", me.Role)
+	}
+	if _, _, err := ls.cli(t, pw+"\n", "admin", "add", "troop", "ED@troop.example.org", "--password-stdin"); err == nil {
+		t.Error("adding the same email twice succeeded")
+	}
+	if _, _, err := ls.cli(t, "", "admin", "add", "troop", "x@troop.example.org", "--role", "king"); err == nil {
+		t.Error("a bad role was accepted")
+	}
+	out, _, err = ls.cli(t, "", "admin", "add", "troop", "second@troop.example.org", "--role", "owner")
+	m := passwordLine.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("admin add without stdin: %v %s", err, out)
+	}
+	ls.login(t, "troop", "second@troop.example.org", m[1])
+
+	out, _, err = ls.cli(t, "", "admin", "list", "troop", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var admins []struct{ Email, Role string }
+	if err := json.Unmarshal([]byte(out), &admins); err != nil || len(admins) != 3 {
+		t.Fatalf("admin list --json: %v %s", err, out)
+	}
+	if strings.Contains(out, "argon2") {
+		t.Errorf("admin list shows hashes: %s", out)
+	}
+	if _, _, err := ls.cli(t, "", "admin", "remove", "troop", "second@troop.example.org"); err != nil {
+		t.Errorf("removing one of two owners: %v", err)
+	}
+	if _, stderr, err := ls.cli(t, "", "admin", "remove", "troop", "owner@troop.example.org"); err == nil || !strings.Contains(stderr, "last owner") {
+		t.Errorf("removing the last owner: %v %s", err, stderr)
+	}
+	if _, _, err := ls.cli(t, "", "admin", "reset-password", "troop", "ghost@troop.example.org"); err == nil {
+		t.Error("reset-password of an unknown admin succeeded")
+	}
+	if _, _, err := ls.cli(t, "", "tenant", "create", "bad", "--name", "Bad", "--admin-email", "not-an-email"); err == nil {
+		t.Error("tenant create with a bad admin email succeeded")
+	}
+	if out, _, _ := ls.cli(t, "", "tenant", "list"); strings.Contains(out, "bad") {
+		t.Errorf("a refused tenant create left a tenant:\n%s", out)
+	}
+}
+
+func TestDemoPrintsItsLogin(t *testing.T) {
+	ls := startLive(t, "--demo")
+	out := ls.stdout.String()
+	email := regexp.MustCompile(`(?m)^email: (\S+)$`).FindStringSubmatch(out)
+	pw := passwordLine.FindStringSubmatch(out)
+	if email == nil || pw == nil || !strings.Contains(out, ls.url("demo", "/admin")) {
+		t.Fatalf("serve did not print the demo login:\n%s", out)
+	}
+	tok := ls.login(t, "demo", email[1], pw[1])
+	var me struct{ Role string }
+	ls.do(t, ls.client(), "GET", ls.url("demo", "/api/me"), nil, bearer(tok)...).json(t, &me)
+	if me.Role != "owner" {
+		t.Errorf("demo admin role %q, want owner", me.Role)
+	}
+}
+
+// forge signs claims with method and key, with the given kid.
+func forge(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, claims)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func segment(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func TestTokenAttacks(t *testing.T) {
+	ls := startLive(t)
+	email, password := ls.newTenant(t, "alpha")
+	ls.newTenant(t, "beta")
+	c := ls.client()
+	good := ls.login(t, "alpha", email, password)
+
+	// What a valid token holds, to forge variants of it.
+	parts := strings.Split(good, ".")
+	var header map[string]any
+	var claims jwt.MapClaims
+	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	cb, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	json.Unmarshal(hb, &header)
+	json.Unmarshal(cb, &claims)
+	kid := header["kid"].(string)
+	if header["alg"] != "HS256" || claims["iss"] == nil || claims["iat"] == nil || claims["exp"] == nil || claims["sid"] == nil || claims["sub"] == nil {
+		t.Fatalf("token lacks a required header or claim: %v %v", header, claims)
+	}
+	alphaID := claims["aud"].([]any)[0].(string)
+
+	// The server's own keys, read from its secrets file as the server does.
+	keys, err := loadKeyring(ls.dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alphaKey, ok := keys.tenantKey(kid, alphaID)
+	if !ok {
+		t.Fatalf("kid %q is not the server's", kid)
+	}
+	with := func(changes map[string]any) jwt.MapClaims {
+		m := jwt.MapClaims{}
+		for k, v := range claims {
+			m[k] = v
+		}
+		for k, v := range changes {
+			if v == nil {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	// The control: a token forged with the real key and unchanged claims
+	// is accepted, so each refusal below is due to its one change.
+	if r := ls.do(t, c, "GET", ls.url("alpha", "/api/me"), nil, bearer(forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(nil)))...); r.status != http.StatusOK {
+		t.Fatalf("control token refused: %d %s", r.status, r.body)
+	}
+
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	attacks := []struct {
+		name  string
+		token string
+		host  string
+	}{
+		{"alg none", segment(map[string]any{"alg": "none", "typ": "JWT", "kid": kid}) + "." + parts[1] + ".", "alpha"},
+		{"alg none with the real signature", segment(map[string]any{"alg": "none", "typ": "JWT", "kid": kid}) + "." + parts[1] + "." + parts[2], "alpha"},
+		{"HS384 with the real key", forge(t, jwt.SigningMethodHS384, alphaKey, kid, with(nil)), "alpha"},
+		{"HS512 with the real key", forge(t, jwt.SigningMethodHS512, alphaKey, kid, with(nil)), "alpha"},
+		{"RS256", forge(t, jwt.SigningMethodRS256, rsaKey, kid, with(nil)), "alpha"},
+		{"ES256", forge(t, jwt.SigningMethodES256, ecKey, kid, with(nil)), "alpha"},
+		{"ES256 header on an HMAC signature", segment(map[string]any{"alg": "ES256", "typ": "JWT", "kid": kid}) + "." + parts[1] + "." + parts[2], "alpha"},
+		{"missing exp", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"exp": nil})), "alpha"},
+		{"expired exp", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"exp": now.Add(-time.Minute).Unix()})), "alpha"},
+		{"iat in the future", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"iat": now.Add(time.Hour).Unix()})), "alpha"},
+		{"bad signature", parts[0] + "." + parts[1] + "." + flip(parts[2]), "alpha"},
+		{"changed claims, old signature", parts[0] + "." + segment(with(map[string]any{"sub": "2"})) + "." + parts[2], "alpha"},
+		{"wrong kid", forge(t, jwt.SigningMethodHS256, alphaKey, "notakid", with(nil)), "alpha"},
+		{"no kid", forge(t, jwt.SigningMethodHS256, alphaKey, "", with(nil)), "alpha"},
+		{"signed with the server secret itself", forge(t, jwt.SigningMethodHS256, keys.secrets[0].secret, kid, with(nil)), "alpha"},
+		{"wrong issuer", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"iss": "evil"})), "alpha"},
+		{"wrong audience", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"aud": []string{"bbbbbbbbbbbbbbbb"}})), "alpha"},
+		{"another admin as sub", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"sub": "99"})), "alpha"},
+		{"unknown session", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"sid": "aaaaaaaaaaaaaaaaaaaaaaaaaa"})), "alpha"},
+		{"no session", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"sid": nil})), "alpha"},
+		{"alpha's token on beta", good, "beta"},
+		{"alpha's key with beta's audience on beta", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"aud": []string{betaID(t, ls)}})), "beta"},
+		{"garbage", "not.a.token", "alpha"},
+		{"empty bearer", "", "alpha"},
+	}
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			r := ls.do(t, c, "GET", ls.url(a.host, "/api/site"), nil, bearer(a.token)...)
+			if r.status != http.StatusUnauthorized {
+				t.Errorf("got %d %s, want 401", r.status, r.body)
+			}
+			// The same token as the dashboard cookie.
+			r = ls.do(t, c, "GET", ls.url(a.host, "/api/site"), nil, "Cookie", sessionCookie+"="+a.token)
+			if r.status != http.StatusUnauthorized {
+				t.Errorf("as a cookie: got %d %s, want 401", r.status, r.body)
+			}
+		})
+	}
+	t.Run("a token from a rotated-out secret", func(t *testing.T) {
+		old, _ := newKeyring(randomSecret())
+		oldKey, _ := old.tenantKey(old.current(), alphaID)
+		tok := forge(t, jwt.SigningMethodHS256, oldKey, old.current(), with(nil))
+		if r := ls.do(t, c, "GET", ls.url("alpha", "/api/site"), nil, bearer(tok)...); r.status != http.StatusUnauthorized {
+			t.Errorf("got %d, want 401", r.status)
+		}
+	})
+	// After all that, the real token still works.
+	if r := ls.do(t, c, "GET", ls.url("alpha", "/api/site"), nil, bearer(good)...); r.status != http.StatusOK {
+		t.Errorf("the real token: %d", r.status)
+	}
+}
+
+func flip(sig string) string {
+	b := []byte(sig)
+	if b[0] == 'A' {
+		b[0] = 'B'
+	} else {
+		b[0] = 'A'
+	}
+	return string(b)
+}
+
+func betaID(t *testing.T, ls *adminLive) string {
+	t.Helper()
+	out, _, err := ls.cli(t, "", "tenant", "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []struct{ ID, Slug string }
+	json.Unmarshal([]byte(out), &ts)
+	for _, x := range ts {
+		if x.Slug == "beta" {
+			return x.ID
+		}
+	}
+	t.Fatal("no tenant beta")
+	return ""
+}
+
+func TestKeyRotation(t *testing.T) {
+	dir, secrets := t.TempDir(), t.TempDir()+"/secrets"
+	oldSecret, newSecret := randomSecret(), randomSecret()
+	writeFile(t, secrets, oldSecret+"\n")
+	ls := startLiveIn(t, dir, "--secret-file", secrets)
+	email, password := ls.newTenant(t, "rot")
+	tok := ls.login(t, "rot", email, password)
+	ls.stop()
+
+	// Restarted with a new signing secret and the old one kept: old
+	// tokens still verify, new ones are signed with the new kid.
+	writeFile(t, secrets, "# rotated\n"+newSecret+"\n"+oldSecret+"\n")
+	ls = startLiveIn(t, dir, "--secret-file", secrets)
+	if r := ls.do(t, ls.client(), "GET", ls.url("rot", "/api/me"), nil, bearer(tok)...); r.status != http.StatusOK {
+		t.Fatalf("old token after rotation: %d %s", r.status, r.body)
+	}
+	fresh := ls.login(t, "rot", email, password)
+	if kidOf(t, fresh) == kidOf(t, tok) {
+		t.Error("the new secret does not sign new tokens")
+	}
+	ls.stop()
+
+	// The old secret dropped: its tokens are dead, the new ones live.
+	writeFile(t, secrets, newSecret+"\n")
+	ls = startLiveIn(t, dir, "--secret-file", secrets)
+	if r := ls.do(t, ls.client(), "GET", ls.url("rot", "/api/me"), nil, bearer(tok)...); r.status != http.StatusUnauthorized {
+		t.Errorf("token of a dropped secret: %d, want 401", r.status)
+	}
+	if r := ls.do(t, ls.client(), "GET", ls.url("rot", "/api/me"), nil, bearer(fresh)...); r.status != http.StatusOK {
+		t.Errorf("token of the current secret: %d, want 200", r.status)
+	}
+
+	if _, err := parseKeyring([]byte("short\n")); err == nil {
+		t.Error("a short secret was accepted")
+	}
+	if _, err := parseKeyring([]byte("# only a comment\n")); err == nil {
+		t.Error("a file without a secret was accepted")
+	}
+}
+
+func TestGeneratedSecretFile(t *testing.T) {
+	ls := startLive(t)
+	fi, err := os.Stat(ls.dir + "/" + secretsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", secretsFile, fi.Mode().Perm())
+	}
+	first, _ := os.ReadFile(ls.dir + "/" + secretsFile)
+	ls.stop()
+	startLiveIn(t, ls.dir)
+	again, _ := os.ReadFile(ls.dir + "/" + secretsFile)
+	if string(first) != string(again) {
+		t.Error("a restart replaced the secrets file")
+	}
+}
+
+func kidOf(t *testing.T, token string) string {
+	t.Helper()
+	hb, _ := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	var h struct{ Kid string }
+	json.Unmarshal(hb, &h)
+	return h.Kid
+}
+
+func TestLoginThrottle(t *testing.T) {
+	t.Run("per client, spoofed X-Forwarded-For ignored", func(t *testing.T) {
+		ls := startLive(t)
+		ls.newTenant(t, "post")
+		c := ls.client()
+		var last apiResult
+		for i := 0; i < 30; i++ {
+			last = ls.do(t, c, "POST", ls.url("post", "/api/login"),
+				map[string]string{"email": fmt.Sprintf("guess%d@post.example.org", i), "password": "wrong password"},
+				"X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
+			if last.status == http.StatusTooManyRequests {
+				break
+			}
+			if last.status != http.StatusUnauthorized {
+				t.Fatalf("attempt %d: %d %s", i, last.status, last.body)
+			}
+		}
+		if last.status != http.StatusTooManyRequests {
+			t.Fatalf("30 guesses from one client with rotating X-Forwarded-For were never throttled")
+		}
+		if n, err := strconv.Atoi(last.header.Get("Retry-After")); err != nil || n < 1 {
+			t.Errorf("Retry-After = %q, want seconds", last.header.Get("Retry-After"))
+		}
+	})
+	t.Run("per account, behind a trusted proxy", func(t *testing.T) {
+		ls := startLive(t, "--trusted-proxy", "127.0.0.1/32")
+		email, password := ls.newTenant(t, "post")
+		c := ls.client()
+		// Many clients behind the proxy each get their own allowance...
+		for i := 0; i < 25; i++ {
+			r := ls.do(t, c, "POST", ls.url("post", "/api/login"),
+				map[string]string{"email": fmt.Sprintf("guess%d@post.example.org", i), "password": "wrong password"},
+				"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+			if r.status != http.StatusUnauthorized {
+				t.Fatalf("client %d behind the proxy: %d, want 401", i, r.status)
+			}
+		}
+		// ...but one account's guesses are limited whichever client sends them.
+		var last apiResult
+		for i := 0; i < 15 && last.status != http.StatusTooManyRequests; i++ {
+			last = ls.do(t, c, "POST", ls.url("post", "/api/login"),
+				map[string]string{"email": email, "password": "wrong password"},
+				"X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i+1))
+		}
+		if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+			t.Fatalf("15 wrong passwords for one account: last %d, Retry-After %q", last.status, last.header.Get("Retry-After"))
+		}
+		// While it is throttled, even the right password waits.
+		r := ls.do(t, c, "POST", ls.url("post", "/api/login"), map[string]string{"email": email, "password": password},
+			"X-Forwarded-For", "192.0.2.200")
+		if r.status != http.StatusTooManyRequests {
+			t.Errorf("right password on a throttled account: %d, want 429", r.status)
+		}
+	})
+}
+
+func TestLimiterBounded(t *testing.T) {
+	l := newLimiter(2, time.Minute, 100)
+	now := time.Now()
+	for i := 0; i < 10_000; i++ {
+		l.take(fmt.Sprint("key", i), now)
+		if n := l.len(); n > 100 {
+			t.Fatalf("after %d keys the limiter holds %d, want at most 100", i+1, n)
+		}
+	}
+	// Refill: a key that spent its burst has a token again after `every`.
+	l.take("k", now)
+	l.take("k", now)
+	if ok, wait := l.take("k", now); ok || wait <= 0 || wait > time.Minute {
+		t.Errorf("third take: ok %v wait %v, want refused with a wait up to a minute", ok, wait)
+	}
+	if ok, _ := l.take("k", now.Add(time.Minute)); !ok {
+		t.Error("no token after a minute")
+	}
+	if clientKey("2001:db8:1:2:3:4:5:6") != clientKey("2001:db8:1:2:ffff::1") {
+		t.Error("one IPv6 /64 gives two keys")
+	}
+	if clientKey("192.0.2.1") == clientKey("192.0.2.2") {
+		t.Error("two IPv4 addresses share a key")
+	}
+}
+
+func TestPasswords(t *testing.T) {
+	h := newPasswordHasher()
+	ctx := context.Background()
+	hash, err := h.Hash(ctx, "correct horse battery staple")
+	if err != nil || !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("Hash = %q, %v", hash, err)
+	}
+	if ok, err := h.Verify(ctx, hash, "correct horse battery staple"); !ok || err != nil {
+		t.Errorf("right password: %v %v", ok, err)
+	}
+	if ok, _ := h.Verify(ctx, hash, "correct horse battery stapl"); ok {
+		t.Error("wrong password verified")
+	}
+	if ok, err := h.Verify(ctx, "", "anything at all"); ok || err != nil {
+		t.Errorf("unknown account: %v %v, want false without error", ok, err)
+	}
+	if h2, _ := h.Hash(ctx, "correct horse battery staple"); h2 == hash {
+		t.Error("two hashes of one password are equal: no salt")
+	}
+	for _, bad := range []string{
+		"$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + strings.Repeat("A", 43), // 4 GiB
+		"$argon2id$v=19$m=19456,t=1000,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + strings.Repeat("A", 43),
+		"$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + strings.Repeat("A", 43),
+		"$2a$10$abcdefghijklmnopqrstuu",
+		"plain",
+	} {
+		if ok, err := h.Verify(ctx, bad, "x"); ok || err == nil {
+			t.Errorf("Verify(%q) = %v, %v; want an error", bad, ok, err)
+		}
+	}
+	if _, err := h.Hash(ctx, ""); err == nil {
+		t.Error("an empty password was hashed")
+	}
+	for _, tc := range []struct {
+		pw string
+		ok bool
+	}{
+		{"correct horse battery staple", true},
+		{"ünïcödé pässwörd", true},
+		{"elevenchars", false},
+		{"            ", false},
+		{"owner@example.org", false},
+		{strings.Repeat("x", 1025), false},
+		{"line\nbreak in it here", false},
+	} {
+		if err := checkPasswordRules(tc.pw, "owner@example.org"); (err == nil) != tc.ok {
+			t.Errorf("checkPasswordRules(%q) = %v, want ok %v", tc.pw, err, tc.ok)
+		}
+	}
+	if p := generatePassword(); checkPasswordRules(p, "") != nil || len(p) != 23 {
+		t.Errorf("generatePassword() = %q breaks the rules", p)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/admin/posts", "/admin/posts"},
+		{"/admin/posts?page=2", "/admin/posts?page=2"},
+		{"/admin", "/admin"},
+		{"", "/admin"},
+		{"//evil.example", "/admin"},
+		{"/\\evil.example", "/admin"},
+		{"/admin\\..\\evil", "/admin"},
+		{"https://evil.example/admin", "/admin"},
+		{"javascript:alert(1)", "/admin"},
+		{"/adminevil", "/admin"},
+		{"/admin/\r\nLocation: //evil", "/admin"},
+		{"/admin/%0d%0a", "/admin/%0d%0a"},
+		{"/\t/evil.example", "/admin"},
+		{"/", "/admin"},
+		{"/p/about", "/admin"},
+	} {
+		if got := safeNext(tc.in); got != tc.want {
+			t.Errorf("safeNext(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// Uploaded images are checked and then re-encoded, so what the media
+// library stores and serves is pixels and nothing else: no EXIF (phones put
+// the photo's GPS position there), no comments, nothing appended. Only PNG
+// and JPEG are taken, by their content, never by name or declared type.
+// The dimensions are read from the header (image.DecodeConfig) before
+// anything is decoded, so a small file that claims to be huge costs nothing.
+const (
+	maxImageSide   = 8192
+	maxImagePixels = 40_000_000
+	// maxUploadBody bounds an upload request: the image and a few fields.
+	maxUploadBody = tenantdb.MaxMediaSize + 256<<10
+)
+
+// markup that must not appear in an image: a file that a browser or a
+// plugin could also read as HTML, SVG, XML or script is a polyglot.
+var polyglotMarkers = [][]byte{
+	[]byte("<script"), []byte("<html"), []byte("<svg"), []byte("<!doctype"), []byte("<?xml"),
+	[]byte("<iframe"), []byte("<body"), []byte("<object"), []byte("<embed"), []byte("javascript:"),
+}
+
+func badImage(format string, args ...any) error {
+	return &tenantdb.ValidationError{Field: "file", Message: fmt.Sprintf(format, args...)}
+}
+
+// cleanImage returns data re-encoded as a fresh PNG or JPEG with its type
+// and dimensions, or why it is refused.
+func cleanImage(data []byte) (contentType string, width, height int, out []byte, err error) {
+	if len(data) == 0 {
+		return "", 0, 0, nil, badImage("is empty")
+	}
+	if len(data) > tenantdb.MaxMediaSize {
+		return "", 0, 0, nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("the image is larger than %d MB", tenantdb.MaxMediaSize>>20))
+	}
+	sniffed := http.DetectContentType(data)
+	if sniffed != "image/png" && sniffed != "image/jpeg" {
+		return "", 0, 0, nil, badImage("is not a PNG or JPEG image (it looks like %s)", sniffed)
+	}
+	lower := bytes.ToLower(data)
+	for _, m := range polyglotMarkers {
+		if bytes.Contains(lower, m) {
+			return "", 0, 0, nil, badImage("contains markup (%s) as well as an image; save it again from an image editor", m)
+		}
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || "image/"+format != sniffed {
+		return "", 0, 0, nil, badImage("is a damaged or unsupported %s", sniffed)
+	}
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxImageSide || cfg.Height > maxImageSide ||
+		cfg.Width*cfg.Height > maxImagePixels {
+		return "", 0, 0, nil, badImage("is %d×%d pixels; at most %d pixels a side and %d megapixels are accepted",
+			cfg.Width, cfg.Height, maxImageSide, maxImagePixels/1_000_000)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return "", 0, 0, nil, badImage("is a damaged %s: %v", sniffed, err)
+	}
+	var b bytes.Buffer
+	switch sniffed {
+	case "image/png":
+		enc := png.Encoder{CompressionLevel: png.BestCompression}
+		err = enc.Encode(&b, img)
+	default:
+		img = orient(img, jpegOrientation(data))
+		for _, q := range []int{90, 80} {
+			b.Reset()
+			if err = jpeg.Encode(&b, img, &jpeg.Options{Quality: q}); err != nil || b.Len() <= tenantdb.MaxMediaSize {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return "", 0, 0, nil, err
+	}
+	if b.Len() > tenantdb.MaxMediaSize {
+		return "", 0, 0, nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("the image is larger than %d MB once cleaned; make it smaller", tenantdb.MaxMediaSize>>20))
+	}
+	bounds := img.Bounds()
+	return sniffed, bounds.Dx(), bounds.Dy(), b.Bytes(), nil
+}
+
+// jpegOrientation reads the EXIF orientation (1-8) of a JPEG, 1 if none:
+// re-encoding drops EXIF, so the rotation it asks for is applied to the
+// pixels instead, and phone photos stay upright.
+func jpegOrientation(data []byte) int {
+	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+		return 1
+	}
+	for i := 2; i+4 <= len(data); {
+		if data[i] != 0xFF {
+			return 1
+		}
+		marker := data[i+1]
+		if marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7) {
+			i += 2
+			continue
+		}
+		if marker == 0xDA || marker == 0xD9 { // start of scan: no more metadata
+			return 1
+		}
+		n := int(binary.BigEndian.Uint16(data[i+2:]))
+		if n < 2 || i+2+n > len(data) {
+			return 1
+		}
+		seg := data[i+4 : i+2+n]
+		if marker == 0xE1 && len(seg) > 6 && string(seg[:6]) == "Exif\x00\x00" {
+			return exifOrientation(seg[6:])
+		}
+		i += 2 + n
+	}
+	return 1
+}
+
+func exifOrientation(tiff []byte) int {
+	if len(tiff) < 8 {
+		return 1
+	}
+	var bo binary.ByteOrder
+	switch string(tiff[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 1
+	}
+	off := int(bo.Uint32(tiff[4:]))
+	if off < 8 || off+2 > len(tiff) {
+		return 1
+	}
+	count := int(bo.Uint16(tiff[off:]))
+	for k := 0; k < count; k++ {
+		e := off + 2 + 12*k
+		if e+12 > len(tiff) {
+			return 1
+		}
+		if bo.Uint16(tiff[e:]) == 0x0112 && bo.Uint16(tiff[e+2:]) == 3 {
+			if o := int(bo.Uint16(tiff[e+8:])); o >= 1 && o <= 8 {
+				return o
+			}
+			return 1
+		}
+	}
+	return 1
+}
+
+// orient turns src as EXIF orientation o says the camera meant it.
+func orient(src image.Image, o int) image.Image {
+	if o < 2 || o > 8 {
+		return src
+	}
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dw, dh := w, h
+	if o >= 5 {
+		dw, dh = h, w
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var dx, dy int
+			switch o {
+			case 2: // mirrored
+				dx, dy = w-1-x, y
+			case 3: // upside down
+				dx, dy = w-1-x, h-1-y
+			case 4: // mirrored upside down
+				dx, dy = x, h-1-y
+			case 5: // transposed
+				dx, dy = y, x
+			case 6: // turned a quarter counter-clockwise: turn it clockwise
+				dx, dy = h-1-y, x
+			case 7: // transversed
+				dx, dy = h-1-y, w-1-x
+			case 8: // turned a quarter clockwise: turn it back
+				dx, dy = y, w-1-x
+			}
+			dst.Set(dx, dy, src.At(b.Min.X+x, b.Min.Y+y))
+		}
+	}
+	return dst
+}

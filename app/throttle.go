@@ -1,0 +1,126 @@
+package main
+
+import (
+	"math"
+	"net"
+	"sync"
+	"time"
+)
+
+// limiter is a set of token buckets keyed by string (a client address, an
+// account), each holding up to burst tokens and refilled at one token per
+// every. It remembers at most maxKeys keys: a full bucket carries no
+// information and is forgotten first; if every bucket is in use, an
+// arbitrary one is, so memory stays bounded whatever a client sends.
+type limiter struct {
+	burst   float64
+	every   time.Duration
+	maxKeys int
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newLimiter(burst int, every time.Duration, maxKeys int) *limiter {
+	return &limiter{burst: float64(burst), every: every, maxKeys: maxKeys, buckets: map[string]*bucket{}}
+}
+
+// level refills b up to now and returns its tokens.
+func (l *limiter) level(b *bucket, now time.Time) float64 {
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = math.Min(l.burst, b.tokens+float64(d)/float64(l.every))
+		b.at = now
+	}
+	return b.tokens
+}
+
+// wait is how long key must wait for a token at now: 0 if it has one.
+func (l *limiter) wait(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return 0
+	}
+	if t := l.level(b, now); t < 1 {
+		return time.Duration((1 - t) * float64(l.every))
+	}
+	return 0
+}
+
+// take spends one of key's tokens at now; it reports false, and the wait
+// for the next one, when there is none.
+func (l *limiter) take(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= l.maxKeys {
+			l.evict(now)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[key] = b
+	}
+	if t := l.level(b, now); t < 1 {
+		return false, time.Duration((1 - t) * float64(l.every))
+	}
+	b.tokens--
+	return true, 0
+}
+
+// evict makes room for one key: every full bucket goes, or else one
+// arbitrary bucket.
+func (l *limiter) evict(now time.Time) {
+	for k, b := range l.buckets {
+		if l.level(b, now) >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) < l.maxKeys {
+		return
+	}
+	for k := range l.buckets {
+		delete(l.buckets, k)
+		return
+	}
+}
+
+func (l *limiter) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// loginThrottle limits login attempts per client address (every attempt
+// counts, as each costs a password hash) and per account (failures
+// count, so that a guesser spreading over many addresses still slows to a
+// crawl on one account, while its owner's successful logins cost nothing).
+type loginThrottle struct {
+	perIP      *limiter
+	perAccount *limiter
+}
+
+func newLoginThrottle() *loginThrottle {
+	return &loginThrottle{
+		perIP:      newLimiter(20, 6*time.Second, 50_000),  // 20 at once, then 10 a minute
+		perAccount: newLimiter(10, 30*time.Second, 50_000), // 10 failures, then 2 a minute
+	}
+}
+
+// clientKey groups an IPv6 client by its /64, which one subscriber
+// usually holds whole; an IPv4 client is its address.
+func clientKey(ip string) string {
+	parsed := net.ParseIP(ip)
+	if parsed == nil {
+		return ip
+	}
+	if v4 := parsed.To4(); v4 != nil {
+		return v4.String()
+	}
+	return parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
