@@ -44,6 +44,7 @@ func commands() []command {
 		{name: "tenant freeze", args: "SLUG", summary: "make a tenant's site read-only: reads are served, changes get 503", run: cmdTenantFreeze},
 		{name: "tenant thaw", args: "SLUG", summary: "accept changes on a frozen tenant's site again", run: cmdTenantThaw},
 		{name: "tenant digest", args: "SLUG", summary: "print the logical digest of a tenant's rows", run: cmdTenantDigest},
+		{name: "import", args: "SLUG FILE [--replace] [--max-size BYTES] [--name NAME]", summary: "check a tenant file as untrusted and import it as a new tenant, or --replace one's content", run: cmdImport},
 		{name: "export", args: "SLUG FILE", summary: "write a consistent one-file snapshot of a tenant (while serving)", run: cmdExport},
 		{name: "admin add", args: "SLUG EMAIL [--role owner|editor] [--password-stdin]", summary: "add an admin to a tenant (password generated and printed unless read from stdin)", stdin: true, stdinFlag: "password-stdin", run: cmdAdminAdd},
 		{name: "admin reset-password", args: "SLUG EMAIL [--password-stdin]", summary: "set a new password (printed) and end that admin's sessions", stdin: true, stdinFlag: "password-stdin", run: cmdAdminResetPassword},

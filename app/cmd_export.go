@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"sort"
+	"strings"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -88,4 +92,70 @@ func cmdTenantDigest(ctx context.Context, e *cmdEnv, args []string) error {
 	}
 	e.printf("%s  %s\n", d.Sum(), t.Slug)
 	return nil
+}
+
+func cmdImport(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := e.flags()
+	replace := fs.Bool("replace", false, "replace the content of the existing tenant SLUG")
+	maxSize := fs.Int64("max-size", defaultMaxImport, "largest file to accept, in bytes")
+	name := fs.String("name", "", "display name of a new tenant (default: the site's name in the file)")
+	id := fs.String("id", "", "tenant id to keep, if free (used by move)")
+	status := fs.String("status", "", "status of a new tenant: active, suspended or frozen (used by move)")
+	domains := fs.String("domains", "", "JSON file of custom domains to give a new tenant (used by move)")
+	digest := fs.String("expect-digest", "", "refuse the file unless its rows have this digest (used by move)")
+	pos, err := e.parse(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	req := importRequest{
+		slug: pos[0], src: e.path(pos[1]), replace: *replace, maxSize: *maxSize,
+		name: *name, id: *id, status: *status, expectDigest: *digest,
+	}
+	if *replace && (*name != "" || *id != "" || *status != "" || *domains != "") {
+		return &usageError{"import: --name, --id, --status and --domains are for a new tenant, not with --replace"}
+	}
+	if *domains != "" {
+		b, err := os.ReadFile(e.path(*domains))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &req.domains); err != nil {
+			return fmt.Errorf("--domains %s: %w", *domains, err)
+		}
+	}
+	res, err := e.p.importTenant(ctx, req)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", pos[0], err)
+	}
+	t, im := res.tenant, res.from
+	detail := fmt.Sprintf("%s from %s (sha256 %s, schema version %d, digest %s)", t.Slug, req.src, im.SHA256, im.SourceVersion, im.Digest.Sum())
+	if res.trashed != "" {
+		e.audit(ctx, "tenant.import.replace", t.ID, detail+"; old file in trash as "+res.trashed)
+		e.printf("replaced the content of tenant %s from %s\n", t.Slug, req.src)
+		e.printf("its previous file is kept in the trash as %s\n", res.trashed)
+	} else {
+		e.audit(ctx, "tenant.import", t.ID, detail)
+		e.printf("imported %s as tenant %s (id %s, %s)\n", req.src, t.Slug, t.ID, t.Status)
+	}
+	if im.SourceVersion < tenantdb.LatestVersion() {
+		e.printf("schema: migrated from version %d to %d\n", im.SourceVersion, tenantdb.LatestVersion())
+	}
+	e.printf("rows:   %s\n", rowSummary(im.Digest))
+	e.printf("digest: %s\n", im.Digest.Sum())
+	e.printf("site:   %s\n", e.p.siteURL(t.Slug))
+	return nil
+}
+
+// rowSummary lists the row counts of a digest: "3 events, 12 posts, ...".
+func rowSummary(d tenantdb.Digest) string {
+	names := make([]string, 0, len(d.Rows))
+	for n := range d.Rows {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%d %s", d.Rows[n], n)
+	}
+	return strings.Join(parts, ", ")
 }

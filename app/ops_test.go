@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,18 +56,24 @@ type postWriters struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	errs  []error
+	// refused counts the creates answered 503 (frozen): not acknowledged.
+	refused int
 }
 
-// writeDirect writes through a tenantdb connection of the test's own on
-// the live file, as a second process would.
-func writeDirect(t testing.TB, dir, id string, n int) *postWriters {
+// apiWriters creates posts through POST /api/posts on tenant slug, as n
+// concurrent admins would. A 503 (a frozen or draining tenant) is retried
+// after a pause; any other failure is recorded and stops that writer.
+func apiWriters(t testing.TB, addr, base, port, slug, token string, n int) *postWriters {
 	t.Helper()
-	db, err := tenantdb.Open(context.Background(), dir, id)
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &postWriters{acked: map[string]bool{}, stop: make(chan struct{})}
-	var closeOnce sync.Once
+	client := &http.Client{
+		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}},
+		Timeout: 60 * time.Second,
+	}
+	url := "http://" + slug + "." + base + ":" + port + "/api/posts"
 	for i := range n {
 		w.wg.Add(1)
 		go func() {
@@ -76,22 +85,38 @@ func writeDirect(t testing.TB, dir, id string, n int) *postWriters {
 				default:
 				}
 				title := fmt.Sprintf("writer %d post %d", i, j)
-				if err := db.SavePost(context.Background(), &tenantdb.Post{Title: title, Body: "x", Published: true}); err != nil {
+				body, _ := json.Marshal(map[string]any{"title": title, "body": "written under load", "published": true})
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				switch {
+				case err == nil && resp.StatusCode/100 == 2:
 					w.mu.Lock()
+					w.acked[title] = true
+					w.mu.Unlock()
+				case err == nil && resp.StatusCode == http.StatusServiceUnavailable:
+					w.mu.Lock()
+					w.refused++
+					w.mu.Unlock()
+					time.Sleep(5 * time.Millisecond)
+				default:
+					w.mu.Lock()
+					if err == nil {
+						err = fmt.Errorf("%s: %s", title, resp.Status)
+					}
 					w.errs = append(w.errs, err)
 					w.mu.Unlock()
 					return
 				}
-				w.mu.Lock()
-				w.acked[title] = true
-				w.mu.Unlock()
 			}
 		}()
 	}
-	t.Cleanup(func() {
-		w.halt()
-		closeOnce.Do(func() { db.Close() })
-	})
+	t.Cleanup(w.halt)
 	return w
 }
 
@@ -152,10 +177,12 @@ func postTitles(t testing.TB, path string) map[string]bool {
 }
 
 func TestExportWhileServingAndWriting(t *testing.T) {
-	s := startServer(t, "--no-demo")
-	mustCLI(t, s.dir, "tenant", "create", "alpha", "--name", "Alpha Post 17")
-	id := tenantID(t, s.dir, "alpha")
-	w := writeDirect(t, s.dir, id, 3)
+	ls := startLive(t)
+	email, password := ls.newTenant(t, "alpha")
+	token := ls.login(t, "alpha", email, password)
+	id := tenantID(t, ls.dir, "alpha")
+	s := struct{ dir string }{ls.dir}
+	w := apiWriters(t, ls.addr, ls.base, ls.port, "alpha", token, 3)
 	out := t.TempDir()
 	for round := range 3 {
 		w.waitFor(t, 10)
@@ -221,45 +248,53 @@ func auditHas(t testing.TB, dir, action, id string) bool {
 }
 
 func TestFreezeServesReadsAndRefusesWrites(t *testing.T) {
-	s := startServer(t, "--no-demo")
-	mustCLI(t, s.dir, "tenant", "create", "alpha", "--name", "Alpha Post 17")
-	host := "alpha.localhost:" + s.port
-	post := func() *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, s.url+"/", strings.NewReader("x=1"))
-		req.Host = host
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	ls := startLive(t)
+	email, password := ls.newTenant(t, "alpha")
+	token := ls.login(t, "alpha", email, password)
+	c := ls.client()
+	create := func(title string) apiResult {
+		return ls.do(t, c, "POST", ls.url("alpha", "/api/posts"), map[string]any{"title": title, "published": true}, bearer(token)...)
+	}
+	if r := create("Before the freeze"); r.status != http.StatusCreated {
+		t.Fatalf("create before freezing: %d %s", r.status, r.body)
+	}
+	out, _, err := ls.cli(t, "", "tenant", "freeze", "alpha")
+	if err != nil || !strings.Contains(out, "frozen") {
+		t.Fatalf("freeze: %v %q", err, out)
+	}
+	if r := ls.do(t, c, "GET", ls.url("alpha", "/news"), nil); r.status != http.StatusOK || !strings.Contains(string(r.body), "Before the freeze") {
+		t.Errorf("public read of a frozen tenant: %d", r.status)
+	}
+	if r := ls.do(t, c, "GET", ls.url("alpha", "/api/posts"), nil, bearer(token)...); r.status != http.StatusOK {
+		t.Errorf("API read of a frozen tenant: %d", r.status)
+	}
+	r := create("During the freeze")
+	if msg, _ := r.errField(t); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || !strings.Contains(msg, "read-only") {
+		t.Errorf("write to a frozen tenant: %d, Retry-After %q, %s; want 503 with Retry-After and a message", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	if r := ls.do(t, c, "POST", ls.url("alpha", "/contact"), "name=A&email=a@example.org&message=hello", "Content-Type", "application/x-www-form-urlencoded"); r.status != http.StatusServiceUnavailable {
+		t.Errorf("contact form on a frozen tenant: %d, want 503", r.status)
+	}
+	if _, errOut, err := ls.cli(t, "", "tenant", "thaw", "nosuch"); err == nil || !strings.Contains(errOut, "not found") {
+		t.Errorf("thaw unknown: %v %q", err, errOut)
+	}
+	if _, errOut, err := ls.cli(t, "", "tenant", "thaw", "alpha"); err != nil {
+		t.Fatal(errOut)
+	}
+	if r := create("After the thaw"); r.status != http.StatusCreated {
+		t.Errorf("write after thaw: %d %s", r.status, r.body)
+	}
+	if _, errOut, err := ls.cli(t, "", "tenant", "thaw", "alpha"); err == nil || !strings.Contains(errOut, "not frozen") {
+		t.Errorf("thaw of an active tenant: %v %q", err, errOut)
+	}
+	ls.cli(t, "", "tenant", "suspend", "alpha")
+	if _, errOut, err := ls.cli(t, "", "tenant", "freeze", "alpha"); err == nil || !strings.Contains(errOut, "suspended") {
+		t.Errorf("freeze of a suspended tenant: %v %q", err, errOut)
+	}
+	id := tenantID(t, ls.dir, "alpha")
+	for _, action := range []string{"tenant.freeze", "tenant.thaw"} {
+		if !auditHas(t, ls.dir, action, id) {
+			t.Errorf("no %s in the audit log", action)
 		}
-		resp.Body.Close()
-		return resp
-	}
-	if resp := post(); resp.StatusCode == http.StatusServiceUnavailable {
-		t.Fatalf("POST before freezing: %d", resp.StatusCode)
-	}
-	out := mustCLI(t, s.dir, "tenant", "freeze", "alpha")
-	if !strings.Contains(out, "frozen") {
-		t.Errorf("freeze output %q", out)
-	}
-	if code, body := s.get(t, host, "/"); code != http.StatusOK || !strings.Contains(body, "Alpha Post 17") {
-		t.Errorf("read of a frozen tenant: %d", code)
-	}
-	if resp := post(); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("write to a frozen tenant: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
-	}
-	if code, _, errOut := runCLI(t, s.dir, "", "tenant", "thaw", "nosuch"); code == 0 || !strings.Contains(errOut, "not found") {
-		t.Errorf("thaw unknown: %d %q", code, errOut)
-	}
-	mustCLI(t, s.dir, "tenant", "thaw", "alpha")
-	if resp := post(); resp.StatusCode == http.StatusServiceUnavailable {
-		t.Errorf("write after thaw: %d", resp.StatusCode)
-	}
-	if code, _, errOut := runCLI(t, s.dir, "", "tenant", "thaw", "alpha"); code == 0 || !strings.Contains(errOut, "not frozen") {
-		t.Errorf("thaw of an active tenant: %d %q", code, errOut)
-	}
-	mustCLI(t, s.dir, "tenant", "suspend", "alpha")
-	if code, _, errOut := runCLI(t, s.dir, "", "tenant", "freeze", "alpha"); code == 0 || !strings.Contains(errOut, "suspended") {
-		t.Errorf("freeze of a suspended tenant: %d %q", code, errOut)
 	}
 }

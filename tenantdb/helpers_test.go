@@ -9,7 +9,7 @@ import (
 
 // newTenant creates a migrated tenant file in a temp data dir and returns
 // the dir and the tenant's id.
-func newTenant(t *testing.T) (dir, id string) {
+func newTenant(t testing.TB) (dir, id string) {
 	t.Helper()
 	dir = t.TempDir()
 	id = NewTenantID()
@@ -24,7 +24,7 @@ func newTenant(t *testing.T) (dir, id string) {
 }
 
 // openTenant opens a fresh migrated tenant database for a storage test.
-func openTenant(t *testing.T) *DB {
+func openTenant(t testing.TB) *DB {
 	t.Helper()
 	dir, id := newTenant(t)
 	db, err := Open(context.Background(), dir, id)

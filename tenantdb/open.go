@@ -224,7 +224,12 @@ func Open(ctx context.Context, dir, id string) (*DB, error) {
 }
 
 func open(ctx context.Context, dir, id, mode string) (*DB, error) {
-	path := TenantPath(dir, id)
+	return openFile(ctx, TenantPath(dir, id), id, mode)
+}
+
+// openFile opens the tenant database at path, migrating it; name keys its
+// migration lock in the file's directory.
+func openFile(ctx context.Context, path, id, mode string) (*DB, error) {
 	w, err := openWriter(path, mode)
 	if err != nil {
 		return nil, err

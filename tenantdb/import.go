@@ -1,0 +1,725 @@
+package tenantdb
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+)
+
+// ErrRejected marks an imported file that failed a check. The error says
+// which check, in words for the operator.
+var ErrRejected = errors.New("rejected")
+
+func reject(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrRejected, fmt.Sprintf(format, args...))
+}
+
+// Imported is a tenant file built from the rows of an imported one, ready
+// to be renamed into place. Discard removes what is left of the work.
+type Imported struct {
+	// Path is the new tenant file: migrated to the latest version, checked,
+	// synced, not open.
+	Path string
+	// SourceVersion is the schema version of the imported file.
+	SourceVersion int64
+	// Digest is the logical digest of the rows as read from the imported
+	// file (and found equal in the copy), at SourceVersion.
+	Digest   Digest
+	SiteName string
+	Size     int64
+	// SHA256 is the hash of the imported file as it was read.
+	SHA256 string
+	work   string
+}
+
+// Discard removes the work directory, with Path unless it was moved away.
+func (im *Imported) Discard() {
+	if im.work != "" {
+		os.RemoveAll(im.work)
+	}
+}
+
+// PrepareImport treats the file at src as hostile and builds a new tenant
+// file from it in a fresh directory under workDir. The file must be a
+// regular file (not a symlink or device) of at most maxSize bytes; it is
+// copied first, so that it cannot change under the checks, and the copy is
+// opened read-only, immutable, with trusted_schema off, in defensive mode
+// and under an authorizer that allows nothing but reading tables. It must
+// pass integrity_check, carry Chapterhouse's application_id and a schema
+// version this binary knows, and its schema must be exactly that of a
+// fresh database migrated to the same version: no extra table, index,
+// trigger, view or constraint. Its rows are then copied, with their types
+// checked, into a fresh file built by our own migrations, which is
+// migrated up and checked again. The imported file itself is never used.
+//
+// Every refusal is an ErrRejected naming the check.
+func PrepareImport(ctx context.Context, src, workDir string, maxSize int64) (*Imported, error) {
+	if err := os.MkdirAll(workDir, 0o700); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp(workDir, "import-")
+	if err != nil {
+		return nil, err
+	}
+	im := &Imported{work: work}
+	if err := im.prepare(ctx, src, maxSize); err != nil {
+		im.Discard()
+		return nil, err
+	}
+	return im, nil
+}
+
+func (im *Imported) prepare(ctx context.Context, src string, maxSize int64) error {
+	copyPath := filepath.Join(im.work, "source.db")
+	sum, err := copyUntrusted(src, copyPath, maxSize)
+	if err != nil {
+		return err
+	}
+	im.SHA256 = sum
+	version, err := checkHeader(copyPath)
+	if err != nil {
+		return err
+	}
+	im.SourceVersion = version
+
+	source, err := openUntrusted(ctx, copyPath)
+	if err != nil {
+		return err
+	}
+	defer source.Close()
+	if err := checkUntrusted(ctx, source, version); err != nil {
+		return err
+	}
+
+	im.Path = filepath.Join(im.work, "tenant.db")
+	if err := buildFromRows(ctx, source, im.Path, version); err != nil {
+		return err
+	}
+	srcDigest, err := digest(ctx, source)
+	if err != nil {
+		return reject("reading the file's rows: %v", err)
+	}
+	im.Digest = srcDigest
+	source.Close()
+	os.Remove(copyPath)
+
+	name, size, err := finishImport(ctx, im.Path, srcDigest, version)
+	if err != nil {
+		return err
+	}
+	im.SiteName, im.Size = name, size
+	return nil
+}
+
+// copyUntrusted copies the regular file src to dst, refusing symlinks,
+// devices, pipes and anything over maxSize bytes.
+func copyUntrusted(src, dst string, maxSize int64) (sha string, err error) {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%s: no such file", src)
+		}
+		return "", err
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "", reject("%s is a symbolic link; give the file itself", src)
+	case !fi.Mode().IsRegular():
+		return "", reject("%s is not a regular file (%s)", src, fi.Mode().Type())
+	case fi.Size() > maxSize:
+		return "", reject("the file is %d bytes, more than the import limit of %d bytes", fi.Size(), maxSize)
+	}
+	// O_NOFOLLOW and O_NONBLOCK: a file swapped for a symlink or a pipe
+	// since the Lstat fails or does not block; the fstat below sees it.
+	f, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return "", reject("%s is a symbolic link; give the file itself", src)
+		}
+		return "", err
+	}
+	defer f.Close()
+	ofi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !ofi.Mode().IsRegular() || !os.SameFile(fi, ofi) {
+		return "", reject("%s changed while it was being opened", src)
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(f, maxSize+1))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	if n > maxSize {
+		return "", reject("the file grew past the import limit of %d bytes while being read", maxSize)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// checkHeader reads the SQLite header of path: the magic, a sane page
+// size, a length that the header agrees with, Chapterhouse's
+// application_id and a schema version this binary knows.
+func checkHeader(path string) (version int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	var hdr [100]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:16]) != sqliteMagic {
+		return 0, reject("not a SQLite database (the file does not start with the SQLite header)")
+	}
+	pageSize := int64(binary.BigEndian.Uint16(hdr[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	if pageSize < 512 || pageSize > 65536 || pageSize&(pageSize-1) != 0 {
+		return 0, reject("damaged SQLite header (page size %d)", pageSize)
+	}
+	if fi.Size()%pageSize != 0 || fi.Size() == 0 {
+		return 0, reject("the file is truncated: %d bytes is not a whole number of %d-byte pages", fi.Size(), pageSize)
+	}
+	pages := int64(binary.BigEndian.Uint32(hdr[28:32]))
+	changeCounter := binary.BigEndian.Uint32(hdr[24:28])
+	validFor := binary.BigEndian.Uint32(hdr[92:96])
+	if pages > 0 && validFor == changeCounter && pages*pageSize != fi.Size() {
+		if pages*pageSize > fi.Size() {
+			return 0, reject("the file is truncated: its header counts %d pages, the file holds %d", pages, fi.Size()/pageSize)
+		}
+		return 0, reject("the file is longer than its header says (%d pages, the file holds %d)", pages, fi.Size()/pageSize)
+	}
+	if id := binary.BigEndian.Uint32(hdr[68:72]); id != ApplicationID {
+		return 0, reject("not a Chapterhouse tenant file (application_id %#x, want %#x)", id, ApplicationID)
+	}
+	version = int64(int32(binary.BigEndian.Uint32(hdr[60:64])))
+	if version > tenantSchema.latest {
+		return 0, reject("the file's schema version %d is newer than this Chapterhouse knows (%d); upgrade Chapterhouse first", version, tenantSchema.latest)
+	}
+	if version < 1 {
+		return 0, reject("the file has schema version %d; it was never migrated", version)
+	}
+	return version, nil
+}
+
+// untrustedPragmas are the pragmas the checks run on an imported file.
+var untrustedPragmas = map[string]bool{
+	"integrity_check": true, "application_id": true, "user_version": true, "table_info": true,
+}
+
+// untrustedFunctions are the SQL functions the checks call.
+var untrustedFunctions = map[string]bool{"count": true, "upper": true, "max": true, "coalesce": true,
+	"datetime": true,
+	"like":     true, // in the DEFAULT of goose's table, seen when the schema is parsed
+}
+
+// untrusted is a connection to the private copy of an imported file.
+type untrusted struct {
+	*sql.Conn
+	db *sql.DB
+}
+
+func (u *untrusted) Close() error {
+	if u.Conn == nil {
+		return nil
+	}
+	err := errors.Join(u.Conn.Close(), u.db.Close())
+	u.Conn = nil
+	return err
+}
+
+// openUntrusted opens a private copy of an imported file for reading only:
+// immutable (no locks, no journal, no WAL), trusted_schema off (functions in
+// its schema do not run), defensive, and with an authorizer that lets
+// statements read tables and nothing else: not through a view, not via a
+// trigger, no ATTACH, no writes.
+func openUntrusted(ctx context.Context, path string) (*untrusted, error) {
+	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?mode=ro&immutable=1&_defensive=1"+
+		"&_pragma=trusted_schema(0)&_pragma=cell_size_check(1)&_pragma=mmap_size(0)&_pragma=query_only(1)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, reject("cannot open the file as a database: %v", err)
+	}
+	err = conn.Raw(func(dc any) error {
+		ar, ok := dc.(sqlite.AuthorizerRegisterer)
+		if !ok {
+			return errors.New("the sqlite driver has no authorizer")
+		}
+		return ar.RegisterAuthorizer(readOnlyAuthorizer)
+	})
+	if err != nil {
+		conn.Close()
+		db.Close()
+		return nil, err
+	}
+	return &untrusted{Conn: conn, db: db}, nil
+}
+
+func readOnlyAuthorizer(action sqlite.AuthorizerActionCode, arg1, arg2, _, triggerOrView string) sqlite.AuthorizerReturnCode {
+	if triggerOrView != "" {
+		return sqlite.AuthorizerDeny
+	}
+	switch action {
+	case sqlite.AuthSelect, sqlite.AuthRead, sqlite.AuthTransaction:
+		return sqlite.AuthorizerOK
+	case sqlite.AuthPragma:
+		if untrustedPragmas[strings.ToLower(arg1)] {
+			return sqlite.AuthorizerOK
+		}
+	case sqlite.AuthFunction:
+		if untrustedFunctions[strings.ToLower(arg2)] {
+			return sqlite.AuthorizerOK
+		}
+	}
+	return sqlite.AuthorizerDeny
+}
+
+// checkUntrusted runs the checks that need SQLite on an opened import.
+func checkUntrusted(ctx context.Context, c *untrusted, version int64) error {
+	// The schema first: integrity_check would read any virtual table.
+	ref, err := referenceSchema(ctx, version)
+	if err != nil {
+		return err
+	}
+	got, err := readSchema(ctx, c)
+	if err != nil {
+		return reject("reading the file's schema: %v", err)
+	}
+	if err := compareSchema(got, ref); err != nil {
+		return err
+	}
+	if err := integrityCheck(ctx, c); err != nil {
+		return reject("%v", err)
+	}
+	var appID, userVersion int64
+	if err := c.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return reject("reading application_id: %v", err)
+	}
+	if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&userVersion); err != nil {
+		return reject("reading user_version: %v", err)
+	}
+	if appID != ApplicationID || userVersion != version {
+		return reject("the file's header and its pragmas disagree")
+	}
+	var gooseMax sql.NullInt64
+	if err := c.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version WHERE is_applied = 1`).Scan(&gooseMax); err != nil {
+		return reject("reading the migration history: %v", err)
+	}
+	if !gooseMax.Valid || gooseMax.Int64 != version {
+		return reject("the migration history (version %d) disagrees with the schema version %d", gooseMax.Int64, version)
+	}
+	return nil
+}
+
+// schemaEntry is one row of sqlite_schema.
+type schemaEntry struct {
+	Type, Name, Table, SQL string
+}
+
+func readSchema(ctx context.Context, q querier) (map[string]schemaEntry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[string]schemaEntry{}
+	for rows.Next() {
+		var e schemaEntry
+		if err := rows.Scan(&e.Type, &e.Name, &e.Table, &e.SQL); err != nil {
+			return nil, err
+		}
+		m[e.Type+" "+e.Name] = e
+	}
+	return m, rows.Err()
+}
+
+// statTables are made by ANALYZE and PRAGMA optimize; they hold no
+// content, are allowed in an import and are not copied.
+var statTables = map[string]string{
+	"sqlite_stat1": "CREATE TABLE sqlite_stat1(tbl,idx,stat)",
+	"sqlite_stat4": "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)",
+}
+
+// compareSchema names the first difference between an imported schema and
+// the reference.
+func compareSchema(got, want map[string]schemaEntry) error {
+	keys := make([]string, 0, len(got))
+	for k := range got {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		g := got[k]
+		w, ok := want[k]
+		if !ok {
+			if g.Type == "table" && statTables[g.Name] != "" && statTables[g.Name] == g.SQL {
+				continue
+			}
+			kind := g.Type
+			if g.Type == "table" && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(g.SQL)), "CREATE VIRTUAL") {
+				kind = "virtual table"
+			}
+			if g.Type == "trigger" || g.Type == "index" {
+				return reject("the file has an extra %s %q on table %q that Chapterhouse does not create", kind, g.Name, g.Table)
+			}
+			return reject("the file has an extra %s %q that Chapterhouse does not create", kind, g.Name)
+		}
+		if g.SQL != w.SQL || g.Table != w.Table {
+			return reject("the %s %q is not defined as Chapterhouse defines it (changed columns or constraints)", g.Type, g.Name)
+		}
+	}
+	missing := []string{}
+	for k, w := range want {
+		if _, ok := got[k]; !ok {
+			missing = append(missing, w.Type+" "+fmt.Sprintf("%q", w.Name))
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return reject("the file lacks the %s of Chapterhouse's schema", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+var references sync.Map // int64 version -> map[string]schemaEntry
+
+// referenceSchema is sqlite_schema of a fresh tenant database migrated to
+// version, built once per version and process.
+func referenceSchema(ctx context.Context, version int64) (map[string]schemaEntry, error) {
+	if m, ok := references.Load(version); ok {
+		return m.(map[string]schemaEntry), nil
+	}
+	dir, err := os.MkdirTemp("", "chapterhouse-schema-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	w, err := freshAt(ctx, filepath.Join(dir, "ref.db"), version)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	m, err := readSchema(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	references.Store(version, m)
+	return m, nil
+}
+
+// freshAt creates a tenant database at path migrated to exactly version,
+// marked as Chapterhouse's at that version, and returns its writer.
+func freshAt(ctx context.Context, path string, version int64) (*sql.DB, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	w, err := openWriter(path, "rw")
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, w, tenantSchema.fsys, goose.WithDisableGlobalRegistry(true))
+	if err == nil {
+		_, err = p.UpTo(ctx, version)
+	}
+	if err == nil {
+		_, err = w.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", ApplicationID, version))
+	}
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("building a version %d tenant database: %w", version, err)
+	}
+	return w, nil
+}
+
+// buildFromRows creates a fresh database at dst at version and copies
+// every content table's rows from source into it, checking each value's
+// type against the column's declared type.
+func buildFromRows(ctx context.Context, source *untrusted, dst string, version int64) error {
+	w, err := freshAt(ctx, dst, version)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// Rows arrive table by table; references are checked once all are in.
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return err
+	}
+	tables, err := userTables(ctx, conn)
+	if err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, table := range tables {
+		if err := copyTable(ctx, source, tx, table); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = ON"); err != nil {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fk int
+		rows.Scan(&table, &rowid, &parent, &fk)
+		return reject("a row of table %q refers to a missing row of %q", table, parent)
+	}
+	return rows.Err()
+}
+
+func copyTable(ctx context.Context, source *untrusted, tx *sql.Tx, table string) error {
+	ti, err := describeTable(ctx, tx, table)
+	if err != nil {
+		return err
+	}
+	rows, err := source.QueryContext(ctx, ti.selectAll(table))
+	if err != nil {
+		return reject("reading table %q: %v", table, err)
+	}
+	defer rows.Close()
+	cols := make([]string, len(ti.columns))
+	marks := make([]string, len(ti.columns))
+	for i, c := range ti.columns {
+		cols[i], marks[i] = quoteIdent(c), "?"
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO `+quoteIdent(table)+` (`+strings.Join(cols, ", ")+`) VALUES (`+strings.Join(marks, ", ")+`)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
+	for rows.Next() {
+		n++
+		if err := rows.Scan(ptrs...); err != nil {
+			return reject("reading table %q: %v", table, err)
+		}
+		for i, v := range vals {
+			if err := checkValue(ti.types[i], v); err != nil {
+				return reject("table %q row %d column %q: %v", table, n, ti.columns[i], err)
+			}
+		}
+		if table == "media" {
+			if err := checkMediaRow(ti.columns, vals); err != nil {
+				return reject("table \"media\" row %d: %v", n, err)
+			}
+		}
+		if _, err := ins.ExecContext(ctx, vals...); err != nil {
+			return reject("table %q row %d does not fit Chapterhouse's schema: %v", table, n, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return reject("reading table %q: %v", table, err)
+	}
+	return nil
+}
+
+// checkValue checks that v has the storage class its column declares.
+func checkValue(declared string, v any) error {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case string:
+		if !utf8.ValidString(v) {
+			return errors.New("text is not valid UTF-8")
+		}
+		if declared != "TEXT" && declared != "" {
+			return fmt.Errorf("text in a %s column", declared)
+		}
+	case int64:
+		if declared != "INTEGER" && declared != "" {
+			return fmt.Errorf("an integer in a %s column", declared)
+		}
+	case float64:
+		if declared != "REAL" && declared != "" {
+			return fmt.Errorf("a real number in a %s column", declared)
+		}
+	case []byte:
+		if declared != "BLOB" && declared != "" {
+			return fmt.Errorf("a blob in a %s column", declared)
+		}
+	default:
+		return fmt.Errorf("unexpected value of type %T", v)
+	}
+	return nil
+}
+
+// checkMediaRow checks what the site trusts about an image when it serves
+// it: an allowed content type, and bytes that match their size and hash.
+func checkMediaRow(cols []string, vals []any) error {
+	get := map[string]any{}
+	for i, c := range cols {
+		get[c] = vals[i]
+	}
+	ct, _ := get["content_type"].(string)
+	if !MediaTypes[ct] {
+		return fmt.Errorf("content type %q is not an allowed image type", ct)
+	}
+	data, _ := get["data"].([]byte)
+	size, _ := get["size"].(int64)
+	if len(data) == 0 || len(data) > MaxMediaSize || int64(len(data)) != size {
+		return fmt.Errorf("image of %d bytes (recorded size %d, limit %d)", len(data), size, MaxMediaSize)
+	}
+	sum := sha256.Sum256(data)
+	if h, _ := get["sha256"].(string); h != hex.EncodeToString(sum[:]) {
+		return errors.New("image bytes do not match their recorded sha256")
+	}
+	return nil
+}
+
+// finishImport checks that the copy at path holds exactly the rows read
+// (by digest), migrates it up, validates its records with the same rules
+// as the admin screens, checks its integrity and syncs it.
+func finishImport(ctx context.Context, path string, want Digest, version int64) (siteName string, size int64, err error) {
+	got, err := FileDigest(ctx, path)
+	if err != nil {
+		return "", 0, err
+	}
+	if diff := want.Diff(got); len(diff) > 0 {
+		return "", 0, reject("the copied rows differ from the file's in tables %v", diff)
+	}
+	db, err := openFile(ctx, path, "import", "rw")
+	if err != nil {
+		return "", 0, fmt.Errorf("migrating the import from version %d: %w", version, err)
+	}
+	defer func() {
+		if cerr := db.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	if siteName, err = db.validateAll(ctx); err != nil {
+		return "", 0, err
+	}
+	if err := integrityCheck(ctx, db.r); err != nil {
+		return "", 0, err
+	}
+	if err := db.Close(); err != nil {
+		return "", 0, err
+	}
+	if err := syncFile(path); err != nil {
+		return "", 0, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", 0, err
+	}
+	return siteName, fi.Size(), nil
+}
+
+// validateAll checks the records of an imported tenant with the rules the
+// admin screens apply, so that the site serves nothing it would not accept.
+func (db *DB) validateAll(ctx context.Context) (siteName string, err error) {
+	site, err := db.Site(ctx)
+	if err != nil {
+		return "", reject("the site settings: %v", err)
+	}
+	if err := site.Validate(); err != nil {
+		return "", reject("the site settings: %v", err)
+	}
+	pages, err := db.Pages(ctx, false)
+	if err != nil {
+		return "", reject("pages: %v", err)
+	}
+	for _, p := range pages {
+		if err := p.Validate(); err != nil {
+			return "", reject("page %d: %v", p.ID, err)
+		}
+	}
+	for offset := 0; ; offset += 500 {
+		posts, _, err := db.Posts(ctx, PostQuery{Limit: 500, Offset: offset})
+		if err != nil {
+			return "", reject("posts: %v", err)
+		}
+		for _, p := range posts {
+			if err := p.Validate(); err != nil {
+				return "", reject("post %d: %v", p.ID, err)
+			}
+		}
+		if len(posts) < 500 {
+			break
+		}
+	}
+	events, err := db.Events(ctx)
+	if err != nil {
+		return "", reject("events: %v", err)
+	}
+	for _, e := range events {
+		if err := e.Validate(); err != nil {
+			return "", reject("event %d: %v", e.ID, err)
+		}
+	}
+	officers, err := db.Officers(ctx)
+	if err != nil {
+		return "", reject("officers: %v", err)
+	}
+	for _, o := range officers {
+		if err := o.Validate(); err != nil {
+			return "", reject("officer %d: %v", o.ID, err)
+		}
+	}
+	admins, err := db.Admins(ctx)
+	if err != nil {
+		return "", reject("admins: %v", err)
+	}
+	for _, a := range admins {
+		if err := ValidateRole(a.Role); err != nil {
+			return "", reject("admin %d: %v", a.ID, err)
+		}
+	}
+	return site.Name, nil
+}

@@ -1,0 +1,266 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fillTenant gives db a row in every table.
+func fillTenant(t testing.TB, db *DB) {
+	t.Helper()
+	ctx := context.Background()
+	logo := &Media{Name: "logo.png", Alt: "logo", ContentType: "image/png", Width: 2, Height: 2}
+	must(t, db.AddMedia(ctx, logo, []byte("\x89PNG fake image bytes")))
+	site := Site{Name: "Riverside Post 42", Tagline: "Since 1946", About: "We *serve*.", AccentColor: "#204060",
+		Timezone: "America/Chicago", LogoID: logo.ID, SocialLinks: []SocialLink{{Label: "Facebook", URL: "https://facebook.com/p42"}}}
+	must(t, db.UpdateSite(ctx, &site))
+	must(t, db.SavePage(ctx, &Page{Title: "History", Body: "Founded 1946.", Published: true}))
+	for i := range 5 {
+		must(t, db.SavePost(ctx, &Post{Title: fmt.Sprintf("News %d", i), Body: "Body", Published: i%2 == 0, ImageID: logo.ID}))
+	}
+	start := time.Date(2026, 6, 9, 19, 0, 0, 0, time.UTC)
+	must(t, db.SaveEvent(ctx, &Event{Title: "Monthly meeting", StartsAt: start, EndsAt: start.Add(time.Hour),
+		Timezone: "America/Chicago", Category: "meeting", RRule: "FREQ=MONTHLY;BYDAY=2TU"}))
+	must(t, db.SaveOfficer(ctx, &Officer{Name: "Pat Doe", Role: "Commander", PhotoID: logo.ID}))
+	owner := &Admin{Email: "owner@example.org", Role: RoleOwner, PasswordHash: "$2a$10$abcdefghijklmnopqrstuv"}
+	must(t, db.AddAdmin(ctx, owner))
+	must(t, db.CreateSession(ctx, Session{ID: NewSessionID(), AdminID: owner.ID, CreatedAt: start, ExpiresAt: start.Add(time.Hour)}))
+	m := &Message{Name: "Visitor", Email: "v@example.org", Subject: "Hello", Body: "How do I join?"}
+	if errs := m.Validate(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	must(t, db.AddMessage(ctx, m))
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// validExport makes a filled tenant and exports it to a file.
+func validExport(t testing.TB) string {
+	t.Helper()
+	db := openTenant(t)
+	fillTenant(t, db)
+	path := filepath.Join(t.TempDir(), "export.db")
+	if _, err := db.Export(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// alter copies the file at src and changes the copy with SQL run outside
+// our checks, as a hostile author would.
+func alter(t testing.TB, src string, stmts ...string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "altered.db")
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetMaxOpenConns(1)
+	for _, s := range stmts {
+		if _, err := raw.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	return dst
+}
+
+func TestImportRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	src := validExport(t)
+	want, err := FileDigest(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	im, err := PrepareImport(ctx, src, work, 1<<30)
+	if err != nil {
+		t.Fatalf("PrepareImport of a valid export: %v", err)
+	}
+	defer im.Discard()
+	if im.SourceVersion != LatestVersion() || im.SiteName != "Riverside Post 42" {
+		t.Errorf("imported version %d, site %q", im.SourceVersion, im.SiteName)
+	}
+	if im.Digest.Sum() != want.Sum() {
+		t.Errorf("import digest differs from the export's in %v", im.Digest.Diff(want))
+	}
+	got, err := FileDigest(ctx, im.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sum() != want.Sum() {
+		t.Errorf("built file's digest differs from the export's in %v", got.Diff(want))
+	}
+	for table, n := range want.Rows {
+		if n == 0 {
+			t.Errorf("table %s is empty in the fixture; fill it so the round trip covers it", table)
+		}
+	}
+	dir := t.TempDir()
+	id := NewTenantID()
+	os.MkdirAll(filepath.Join(dir, "tenants"), 0o700)
+	if err := os.Rename(im.Path, TenantPath(dir, id)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, dir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	site, err := db.Site(ctx)
+	if err != nil || site.Name != "Riverside Post 42" || len(site.SocialLinks) != 1 {
+		t.Errorf("imported site %+v, %v", site, err)
+	}
+	im.Discard()
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("work dir holds %d entries after Discard", len(entries))
+	}
+}
+
+func TestImportRejectsHostileFiles(t *testing.T) {
+	ctx := context.Background()
+	valid := validExport(t)
+	validBytes, _ := os.ReadFile(valid)
+	tmp := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	symlink := filepath.Join(tmp, "link.db")
+	if err := os.Symlink(valid, symlink); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(tmp, "fifo.db")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flipped := append([]byte(nil), validBytes...)
+	flipped[4096] = 0x42 // page 2: not a b-tree page type
+
+	cases := []struct {
+		name    string
+		path    string
+		maxSize int64
+		want    string
+	}{
+		{"not sqlite", write("text.db", []byte(strings.Repeat("hello, world\n", 400))), 0, "not a SQLite database"},
+		{"empty", write("empty.db", nil), 0, "not a SQLite database"},
+		{"truncated", write("half.db", validBytes[:len(validBytes)/2]), 0, "truncated"},
+		{"truncated mid-page", write("ragged.db", validBytes[:len(validBytes)-100]), 0, "truncated"},
+		{"wrong application_id", alter(t, valid, "PRAGMA application_id = 1234"), 0, "application_id"},
+		{"version from the future", alter(t, valid, fmt.Sprintf("PRAGMA user_version = %d", LatestVersion()+1)), 0, "newer than this Chapterhouse"},
+		{"never migrated", alter(t, valid, "PRAGMA user_version = 0"), 0, "never migrated"},
+		{"extra trigger", alter(t, valid, `CREATE TRIGGER evil AFTER INSERT ON posts BEGIN
+			INSERT INTO admins (email, password_hash, role, created_at, password_changed_at)
+			VALUES ('evil@example.org', 'x', 'owner', '', ''); END`), 0, `extra trigger "evil" on table "posts"`},
+		{"extra view", alter(t, valid, `CREATE VIEW v AS SELECT * FROM admins`), 0, `extra view "v"`},
+		{"extra index", alter(t, valid, `CREATE INDEX posts_title ON posts (title)`), 0, `extra index "posts_title"`},
+		{"extra table", alter(t, valid, `CREATE TABLE notes (x)`), 0, `extra table "notes"`},
+		{"virtual table", alter(t, valid, `CREATE VIRTUAL TABLE search USING fts5(body)`), 0, `extra virtual table "search"`},
+		{"extra column", alter(t, valid, `ALTER TABLE posts ADD COLUMN evil TEXT`), 0, `table "posts" is not defined as Chapterhouse defines it`},
+		{"dropped CHECK", alter(t, valid, `PRAGMA writable_schema = ON`,
+			`UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (role IN (''owner'', ''editor''))', '') WHERE name = 'admins'`,
+			`PRAGMA writable_schema = OFF`), 0, `table "admins" is not defined`},
+		{"missing table", alter(t, valid, `DROP TABLE messages`), 0, `lacks the table "messages"`},
+		{"html as an image", alter(t, valid, `UPDATE media SET content_type = 'text/html'`), 0, `content type "text/html"`},
+		{"image bytes swapped", alter(t, valid, `UPDATE media SET data = X'3c7363726970743e'`), 0, "media"},
+		{"blob in a text column", alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), 0, "a blob in a TEXT column"},
+		{"invalid utf-8", alter(t, valid, `UPDATE posts SET title = CAST(X'ff' AS TEXT) WHERE id = 1`), 0, "not valid UTF-8"},
+		{"dangling reference", alter(t, valid, `PRAGMA foreign_keys = OFF`, `UPDATE posts SET image_id = 'nosuch' WHERE id = 1`), 0, "refers to a missing row"},
+		{"bad role", alter(t, valid, `PRAGMA ignore_check_constraints = ON`, `UPDATE admins SET role = 'root'`), 0, "does not fit"},
+		{"bad colour", alter(t, valid, `UPDATE site SET accent_color = 'red;}body{display:none'`), 0, "accent_color"},
+		{"bad rrule", alter(t, valid, `UPDATE events SET rrule = 'FREQ=SECONDLY'`), 0, "rrule"},
+		{"history disagrees", alter(t, valid, `DELETE FROM goose_db_version WHERE version_id > 0`), 0, "migration history"},
+		{"corrupt page", write("flipped.db", flipped), 0, "integrity_check"},
+		{"symlink", symlink, 0, "symbolic link"},
+		{"fifo", fifo, 0, "not a regular file"},
+		{"directory", tmp, 0, "not a regular file"},
+		{"oversize", valid, int64(len(validBytes)) - 1, "more than the import limit"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			maxSize := tc.maxSize
+			if maxSize == 0 {
+				maxSize = 1 << 30
+			}
+			work := t.TempDir()
+			im, err := PrepareImport(ctx, tc.path, work, maxSize)
+			if err == nil {
+				im.Discard()
+				t.Fatalf("accepted, want a rejection saying %q", tc.want)
+			}
+			t.Log(err)
+			if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q, want a rejection saying %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			if entries, _ := os.ReadDir(work); len(entries) != 0 {
+				t.Errorf("the rejected import left %d entries in the work dir", len(entries))
+			}
+		})
+	}
+}
+
+// An export at an older schema version imports and is migrated up.
+func TestImportOlderVersionIsMigratedUp(t *testing.T) {
+	if LatestVersion() < 2 {
+		t.Skip("only schema version 1 exists: no older version to import")
+	}
+	ctx := context.Background()
+	for v := int64(1); v < LatestVersion(); v++ {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", v))
+		w, err := freshAt(ctx, path, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.ExecContext(ctx, `INSERT INTO posts (title, slug, body, published, created_at, updated_at)
+			VALUES ('Old news', 'old-news', 'From an old version', 1, '2020-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z')`)
+		must(t, err)
+		_, err = w.ExecContext(ctx, `INSERT INTO site (id, name, updated_at) VALUES (1, 'Old Post', '2020-01-01T00:00:00.000Z')`)
+		must(t, err)
+		must(t, w.Close())
+		im, err := PrepareImport(ctx, path, t.TempDir(), 1<<30)
+		if err != nil {
+			t.Fatalf("import of version %d: %v", v, err)
+		}
+		info, err := os.Stat(im.Path)
+		if err != nil || info.Size() == 0 {
+			t.Fatal(err)
+		}
+		raw, _ := sql.Open("sqlite", "file:"+im.Path+"?mode=ro")
+		var uv int64
+		var title string
+		raw.QueryRow("PRAGMA user_version").Scan(&uv)
+		raw.QueryRow("SELECT title FROM posts").Scan(&title)
+		raw.Close()
+		if uv != LatestVersion() || title != "Old news" || im.SourceVersion != v {
+			t.Errorf("version %d import: now at %d, post %q, source %d", v, uv, title, im.SourceVersion)
+		}
+		im.Discard()
+	}
+}
