@@ -186,6 +186,13 @@ func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
+// reset forgets every key.
+func (l *rateLimiter) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.full)
+}
+
 // evict makes room for one key.
 func (l *rateLimiter) evict(now time.Time) {
 	var oldest string

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,13 @@ type siteServer struct {
 // demo tenant. configure, if given, changes the config before the server
 // is built (say, the page cache budget).
 func newSiteServer(t *testing.T, configure ...func(*config)) *siteServer {
+	t.Helper()
+	return newSiteServerAt(t, nil, configure...)
+}
+
+// newSiteServerAt is newSiteServer with the server's clock set to now
+// (when not nil) before it serves anything.
+func newSiteServerAt(t *testing.T, now func() time.Time, configure ...func(*config)) *siteServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -65,6 +73,9 @@ func newSiteServer(t *testing.T, configure ...func(*config)) *siteServer {
 	if err != nil {
 		p.Close()
 		t.Fatal(err)
+	}
+	if now != nil {
+		s.now = now
 	}
 	hs := httptest.NewServer(s)
 	ts := &siteServer{
@@ -166,3 +177,15 @@ func (ts *siteServer) post(host, path string, form url.Values, headers ...string
 	ts.t.Helper()
 	return ts.request(http.MethodPost, host, path, form, headers...)
 }
+
+// testClock is a clock a test moves while the server reads it.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock(t time.Time) *testClock {
+	c := &testClock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+func (c *testClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"html"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+func messageCount(t *testing.T, ts *siteServer, slug string) int {
+	t.Helper()
+	ms, err := ts.db(slug).Messages(context.Background())
+	must(t, err)
+	return len(ms)
+}
+
+func validMessage() url.Values {
+	return url.Values{"name": {"Pat Jones"}, "email": {"pat@example.com"}, "subject": {"Hall rental"},
+		"body": {"Is the hall free on June 6?"}, "website": {""}}
+}
+
+func TestContactFormStoresOnce(t *testing.T) {
+	ts := newSiteServer(t)
+	before := messageCount(t, ts, "demo")
+	r := ts.post(host("demo"), "/contact", validMessage(), "X-Forwarded-For: 203.0.113.9")
+	if r.status != 303 || r.header.Get("Location") != "/contact/thanks" {
+		t.Fatalf("POST: %d to %q, want 303 to /contact/thanks\n%s", r.status, r.header.Get("Location"), r.body)
+	}
+	if got := ts.get(host("demo"), "/contact/thanks"); got.status != 200 || !strings.Contains(got.body, "Your message has been sent") {
+		t.Errorf("thanks page: %d", got.status)
+	}
+	ms, err := ts.db("demo").Messages(context.Background())
+	must(t, err)
+	if len(ms) != before+1 {
+		t.Fatalf("%d messages, want %d: stored exactly once", len(ms), before+1)
+	}
+	m := ms[0]
+	if m.Name != "Pat Jones" || m.Email != "pat@example.com" || m.Subject != "Hall rental" || m.Body != "Is the hall free on June 6?" {
+		t.Errorf("stored %+v", m)
+	}
+	if m.IP != "127.0.0.1" {
+		t.Errorf("stored IP %q, want the peer 127.0.0.1 (X-Forwarded-For is not believed without --trusted-proxy)", m.IP)
+	}
+}
+
+func TestContactFormRejectsBadInput(t *testing.T) {
+	ts := newSiteServer(t)
+	long := strings.Repeat("word ", 1001) // 5005 characters
+	tests := []struct {
+		name   string
+		change func(url.Values)
+		status int
+		want   []string // messages shown, and the visitor's text kept
+	}{
+		{"empty", func(v url.Values) { v.Set("name", ""); v.Set("email", ""); v.Set("body", "  ") }, 422,
+			[]string{"Your name is required.", "Your email is required.", "Message is required.", `aria-invalid="true"`, `href="#f-name"`}},
+		{"body too long", func(v url.Values) { v.Set("body", long) }, 422,
+			[]string{"Message must be at most 5000 characters.", html.EscapeString(strings.TrimSpace(long)), `value="Pat Jones"`}},
+		{"name too long", func(v url.Values) { v.Set("name", strings.Repeat("n", 101)) }, 422,
+			[]string{"Your name must be at most 100 characters."}},
+		{"subject too long", func(v url.Values) { v.Set("subject", strings.Repeat("s", 201)) }, 422,
+			[]string{"Subject must be at most 200 characters."}},
+		{"bad email", func(v url.Values) { v.Set("email", "not-an-address") }, 422,
+			[]string{"Your email does not look like an email address", `value="not-an-address"`, "Is the hall free on June 6?"}},
+		{"markup is kept as text", func(v url.Values) { v.Set("email", "x"); v.Set("body", `<script>alert(1)</script>`) }, 422,
+			[]string{"&lt;script&gt;alert(1)&lt;/script&gt;"}},
+		{"honeypot", func(v url.Values) { v.Set("website", "http://spam.example") }, 303, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ts.srv.contactLimit.reset()
+			before := messageCount(t, ts, "demo")
+			v := validMessage()
+			tc.change(v)
+			r := ts.post(host("demo"), "/contact", v)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d\n%s", r.status, tc.status, r.body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.body, w) {
+					t.Errorf("response lacks %q", w)
+				}
+			}
+			if strings.Contains(r.body, "<script>alert") {
+				t.Errorf("the visitor's markup came back live")
+			}
+			if tc.status == 303 && r.header.Get("Location") != "/contact/thanks" {
+				t.Errorf("honeypot: redirected to %q, want the thank-you page as if sent", r.header.Get("Location"))
+			}
+			if n := messageCount(t, ts, "demo"); n != before {
+				t.Errorf("%d messages after, %d before: nothing may be stored", n, before)
+			}
+		})
+	}
+}
+
+func TestContactFormRateLimit(t *testing.T) {
+	ts := newSiteServer(t)
+	ts.addTenant("lakeside", "Lakeside Lodge", nil)
+	before := messageCount(t, ts, "demo")
+	for i := 0; i < contactBurst; i++ {
+		if r := ts.post(host("demo"), "/contact", validMessage()); r.status != 303 {
+			t.Fatalf("message %d: %d, want 303", i+1, r.status)
+		}
+	}
+	v := validMessage()
+	v.Set("body", "one too many")
+	// A client-chosen X-Forwarded-For does not reset the limit.
+	r := ts.post(host("demo"), "/contact", v, "X-Forwarded-For: 198.51.100.7")
+	if r.status != 429 {
+		t.Fatalf("message past the burst: %d, want 429", r.status)
+	}
+	retry, err := strconv.Atoi(r.header.Get("Retry-After"))
+	if err != nil || retry < 1 || retry > int(contactEvery/time.Second) {
+		t.Errorf("Retry-After %q, want 1..%d seconds", r.header.Get("Retry-After"), int(contactEvery/time.Second))
+	}
+	if !strings.Contains(r.body, "Too many messages") || !strings.Contains(r.body, "one too many") {
+		t.Errorf("429 page does not explain or lost the text")
+	}
+	if n := messageCount(t, ts, "demo"); n != before+contactBurst {
+		t.Errorf("%d messages stored, want %d", n-before, contactBurst)
+	}
+	// The limit is per tenant: the same address may write to another chapter.
+	if r := ts.post(host("lakeside"), "/contact", validMessage()); r.status != 303 {
+		t.Errorf("another tenant from the same address: %d, want 303", r.status)
+	}
+}
+
+func TestRateLimiterRefillsAndStaysBounded(t *testing.T) {
+	l := newRateLimiter(3, time.Minute, 100)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 3; i++ {
+		if ok, _ := l.allow("a", now); !ok {
+			t.Fatalf("request %d refused within the burst", i+1)
+		}
+	}
+	ok, retry := l.allow("a", now)
+	if ok || retry != time.Minute {
+		t.Fatalf("4th: ok=%v retry=%v, want refused for 1m", ok, retry)
+	}
+	if ok, _ := l.allow("a", now.Add(time.Minute)); !ok {
+		t.Errorf("refused after one refill")
+	}
+	if ok, _ := l.allow("a", now.Add(time.Minute)); ok {
+		t.Errorf("allowed two after one refill")
+	}
+	for i := 0; i < 1000; i++ {
+		l.allow(strconv.Itoa(i), now)
+	}
+	if len(l.full) > 100 {
+		t.Errorf("%d keys remembered, want at most 100", len(l.full))
+	}
+}
+
+func TestContactOnFrozenTenant(t *testing.T) {
+	ts := newSiteServer(t)
+	ts.get(host("demo"), "/contact") // cached while active
+	before := messageCount(t, ts, "demo")
+	_, err := ts.p.catalog.SetStatus(context.Background(), "demo", tenantdb.StatusFrozen)
+	must(t, err)
+	page := ts.get(host("demo"), "/contact")
+	if page.status != 200 || !strings.Contains(page.body, "Messages cannot be sent right now") || !strings.Contains(page.body, "disabled") {
+		t.Errorf("GET /contact on a frozen tenant: %d, no read-only notice", page.status)
+	}
+	v := validMessage()
+	v.Set("body", "sent during maintenance")
+	r := ts.post(host("demo"), "/contact", v)
+	if r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("POST on a frozen tenant: %d, want 503 with Retry-After", r.status)
+	}
+	if !strings.Contains(r.body, "Messages cannot be sent right now") || !strings.Contains(r.body, "sent during maintenance") {
+		t.Errorf("503 contact page lacks the notice or the visitor's text:\n%s", r.body)
+	}
+	if n := messageCount(t, ts, "demo"); n != before {
+		t.Errorf("a message was stored on a frozen tenant")
+	}
+}
