@@ -25,7 +25,10 @@ type command struct {
 	// stdinFlag, when set, limits reading standard input to runs given
 	// this flag, so that the command does not wait on a terminal otherwise.
 	stdinFlag string
-	run       func(ctx context.Context, e *cmdEnv, args []string) error
+	// local commands work on files alone (a backup) and need no data dir:
+	// they run in the operator's process, never in the server.
+	local bool
+	run   func(ctx context.Context, e *cmdEnv, args []string) error
 }
 
 // commands lists every operator command; serve and help are handled by run.
@@ -45,6 +48,9 @@ func commands() []command {
 		{name: "tenant thaw", args: "SLUG", summary: "accept changes on a frozen tenant's site again", run: cmdTenantThaw},
 		{name: "tenant digest", args: "SLUG", summary: "print the logical digest of a tenant's rows", run: cmdTenantDigest},
 		{name: "import", args: "SLUG FILE [--replace] [--max-size BYTES] [--name NAME]", summary: "check a tenant file as untrusted and import it as a new tenant, or --replace one's content", run: cmdImport},
+		{name: "backup", args: "DIR [--jobs N]", summary: "back up every tenant and the catalog into the new directory DIR, with a manifest (while serving)", run: cmdBackup},
+		{name: "backup verify", args: "DIR", summary: "check every file of a backup against its manifest (sha256, integrity_check)", local: true, run: cmdBackupVerify},
+		{name: "restore", args: "SLUG --from DIR", summary: "put one tenant back from a backup (drained and swapped like import --replace)", run: cmdRestore},
 		{name: "export", args: "SLUG FILE", summary: "write a consistent one-file snapshot of a tenant (while serving)", run: cmdExport},
 		{name: "admin add", args: "SLUG EMAIL [--role owner|editor] [--password-stdin]", summary: "add an admin to a tenant (password generated and printed unless read from stdin)", stdin: true, stdinFlag: "password-stdin", run: cmdAdminAdd},
 		{name: "admin reset-password", args: "SLUG EMAIL [--password-stdin]", summary: "set a new password (printed) and end that admin's sessions", stdin: true, stdinFlag: "password-stdin", run: cmdAdminResetPassword},

@@ -80,6 +80,11 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	if !ok {
 		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", strings.Join(args, " "), usage())}
 	}
+	if cmd.local {
+		cwd, _ := os.Getwd()
+		e := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, cwd: cwd, tty: isTerminal(stdout), actor: "cli"}
+		return runCommand(ctx, e, args)
+	}
 	dir, err := dataDirOf(args, getenv)
 	if err != nil {
 		return err

@@ -108,3 +108,20 @@ func SettleWAL(path string) error {
 	os.Remove(path + "-shm")
 	return nil
 }
+
+// ReadCatalogFile reads the tenants and custom domains of a catalog file
+// that nothing writes (a backup's catalog.db).
+func ReadCatalogFile(ctx context.Context, path string) ([]Tenant, []Domain, error) {
+	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?mode=ro&immutable=1&_pragma=trusted_schema(0)")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	c := &Catalog{db: db}
+	ts, err := c.Tenants(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ds, err := c.Domains(ctx, "")
+	return ts, ds, err
+}
