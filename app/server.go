@@ -94,6 +94,10 @@ func (s *server) routes() {
 	page("/contact/thanks", s.showContactThanks)
 	page("/p/:slug", s.showPage)
 	page("/theme.css", s.showTheme)
+	page("/feed.xml", s.showFeed)
+	page("/events.ics", s.showCalendar)
+	page("/sitemap.xml", s.showSitemap)
+	page("/robots.txt", s.showRobots)
 	t.POST("/contact", s.sendContact, publicHeaders)
 	t.Match(read, "/media/:id", s.showMedia)
 

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// feedSize is how many posts the Atom feed carries.
+const feedSize = 20
+
+type atomFeed struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	Base    string      `xml:"xml:base,attr"`
+	ID      string      `xml:"id"`
+	Title   string      `xml:"title"`
+	Sub     string      `xml:"subtitle,omitempty"`
+	Updated string      `xml:"updated"`
+	Links   []atomLink  `xml:"link"`
+	Author  atomPerson  `xml:"author"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Rel  string `xml:"rel,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
+	Href string `xml:"href,attr"`
+}
+
+type atomPerson struct {
+	Name string `xml:"name"`
+}
+
+type atomEntry struct {
+	ID        string   `xml:"id"`
+	Title     string   `xml:"title"`
+	Link      atomLink `xml:"link"`
+	Published string   `xml:"published"`
+	Updated   string   `xml:"updated"`
+	Summary   string   `xml:"summary,omitempty"`
+	Content   atomText `xml:"content"`
+}
+
+type atomText struct {
+	Type string `xml:"type,attr"`
+	Body string `xml:",chardata"`
+}
+
+// showFeed is an Atom feed of the latest published posts. Links are
+// absolute on the request's host; the posts' own relative links (to
+// /media/...) resolve through xml:base.
+func (s *server) showFeed(c echo.Context) error {
+	ctx := c.Request().Context()
+	db := tenantDB(c)
+	site, err := db.Site(ctx)
+	if err != nil {
+		return err
+	}
+	posts, _, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, Limit: feedSize})
+	if err != nil {
+		return err
+	}
+	base := s.baseURL(c)
+	f := atomFeed{
+		Base:  base + "/",
+		ID:    base + "/news",
+		Title: site.Name,
+		Sub:   site.Tagline,
+		Links: []atomLink{
+			{Rel: "self", Type: "application/atom+xml", Href: base + "/feed.xml"},
+			{Rel: "alternate", Type: "text/html", Href: base + "/news"},
+		},
+		Author: atomPerson{Name: site.Name},
+	}
+	updated := site.UpdatedAt
+	for _, p := range posts {
+		published := p.CreatedAt
+		if p.PublishedAt != nil {
+			published = *p.PublishedAt
+		}
+		if p.UpdatedAt.After(updated) {
+			updated = p.UpdatedAt
+		}
+		f.Entries = append(f.Entries, atomEntry{
+			ID:        fmt.Sprintf("%s/news/%s", base, p.Slug),
+			Title:     p.Title,
+			Link:      atomLink{Rel: "alternate", Type: "text/html", Href: base + "/news/" + p.Slug},
+			Published: published.UTC().Format(time.RFC3339),
+			Updated:   p.UpdatedAt.UTC().Format(time.RFC3339),
+			Summary:   plainText(p.Body, 300),
+			Content:   atomText{Type: "html", Body: string(renderMarkdown(p.Body))},
+		})
+	}
+	if updated.IsZero() {
+		updated = time.Unix(0, 0)
+	}
+	f.Updated = updated.UTC().Format(time.RFC3339)
+	return writeXML(c, "application/atom+xml; charset=utf-8", f)
+}
+
+type urlSet struct {
+	XMLName xml.Name     `xml:"http://www.sitemaps.org/schemas/sitemap/0.9 urlset"`
+	URLs    []sitemapURL `xml:"url"`
+}
+
+type sitemapURL struct {
+	Loc     string `xml:"loc"`
+	LastMod string `xml:"lastmod,omitempty"`
+}
+
+// showSitemap lists every public page of the tenant, with absolute URLs.
+func (s *server) showSitemap(c echo.Context) error {
+	ctx := c.Request().Context()
+	db := tenantDB(c)
+	base := s.baseURL(c)
+	site, err := db.Site(ctx)
+	if err != nil {
+		return err
+	}
+	posts, total, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, Limit: 50000})
+	if err != nil {
+		return err
+	}
+	pages, err := db.Pages(ctx, true)
+	if err != nil {
+		return err
+	}
+	events, err := db.Events(ctx)
+	if err != nil {
+		return err
+	}
+	day := func(t time.Time) string { return t.UTC().Format("2006-01-02") }
+	set := urlSet{URLs: []sitemapURL{
+		{Loc: base + "/", LastMod: day(site.UpdatedAt)},
+		{Loc: base + "/about", LastMod: day(site.UpdatedAt)},
+		{Loc: base + "/news"},
+	}}
+	for n := 2; (n-1)*newsPerPage < total; n++ {
+		set.URLs = append(set.URLs, sitemapURL{Loc: fmt.Sprintf("%s/news?page=%d", base, n)})
+	}
+	for _, p := range posts {
+		set.URLs = append(set.URLs, sitemapURL{Loc: base + "/news/" + p.Slug, LastMod: day(p.UpdatedAt)})
+	}
+	set.URLs = append(set.URLs, sitemapURL{Loc: base + "/events"})
+	for _, e := range events {
+		set.URLs = append(set.URLs, sitemapURL{Loc: fmt.Sprintf("%s/events/%d", base, e.ID), LastMod: day(e.UpdatedAt)})
+	}
+	for _, p := range pages {
+		set.URLs = append(set.URLs, sitemapURL{Loc: base + "/p/" + p.Slug, LastMod: day(p.UpdatedAt)})
+	}
+	set.URLs = append(set.URLs, sitemapURL{Loc: base + "/contact"})
+	return writeXML(c, "application/xml; charset=utf-8", set)
+}
+
+// showRobots lets crawlers read the public site, keeps them out of the
+// admin and the API, and points them at the sitemap.
+func (s *server) showRobots(c echo.Context) error {
+	body := "User-agent: *\nAllow: /\nDisallow: /admin\nDisallow: /api/\nDisallow: /contact/thanks\n\nSitemap: " +
+		s.baseURL(c) + "/sitemap.xml\n"
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(body))
+}
+
+func writeXML(c echo.Context, contentType string, v any) error {
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
+	enc.Indent("", " ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b.WriteByte('\n')
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+	return c.Blob(http.StatusOK, contentType, b.Bytes())
+}
