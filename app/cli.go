@@ -38,6 +38,7 @@ func commands() []command {
 		{name: "tenant list", args: "[--json]", summary: "list the tenants", run: cmdTenantList},
 		{name: "tenant suspend", args: "SLUG", summary: "take a tenant's site offline (503 page)", run: cmdTenantStatus(tenantdb.StatusSuspended)},
 		{name: "tenant resume", args: "SLUG", summary: "bring a suspended tenant's site back", run: cmdTenantStatus(tenantdb.StatusActive)},
+		{name: "tenant stats", args: "SLUG [--json]", summary: "a tenant's size on disk, whether it is open, its requests and last access", run: cmdTenantStats},
 		{name: "tenant delete", args: "SLUG", summary: "delete a tenant; its file goes to DATA/trash/", run: cmdTenantDelete},
 		{name: "domain add", args: "SLUG HOST", summary: "add a custom domain to a tenant (unverified)", run: cmdDomainAdd},
 		{name: "domain remove", args: "HOST", summary: "remove a custom domain; it stops routing at once", run: cmdDomainRemove},

@@ -115,6 +115,8 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.IntVar(&cfg.pageCacheMB, "page-cache-mb", 64, "memory for rendered public pages, in `MiB` (0: no cache)")
 	fs.StringVar(&cfg.secretFile, "secret-file", getenv("CHAPTERHOUSE_SECRET_FILE"), "`file` of login-token secrets, one per line, the first signing (env CHAPTERHOUSE_SECRET_FILE; default DATA/token-secrets, generated)")
 	fs.Var((*cidrList)(&cfg.trustedProxies), "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+	fs.StringVar(&cfg.askAddr, "ask-addr", envOr(getenv, "CHAPTERHOUSE_ASK_ADDR", "127.0.0.1:8081"),
+		"ops `address`: /tls/ask for Caddy, /metrics, /healthz, /readyz; keep it private; \"\" for none (env CHAPTERHOUSE_ASK_ADDR)")
 	fs.StringVar(&cfg.dnsResolver, "dns-resolver", getenv("CHAPTERHOUSE_DNS_RESOLVER"),
 		"DNS resolver `IP[:port]` for verifying custom domains; default the system's (env CHAPTERHOUSE_DNS_RESOLVER)")
 	cfg.publicIPs.Set(getenv("CHAPTERHOUSE_PUBLIC_IP"))

@@ -109,8 +109,14 @@ func (p *platform) checkDomain(ctx context.Context, r *net.Resolver, host string
 		r = p.resolver
 	}
 	problem, err := lookupToken(ctx, r, d)
-	if err != nil {
+	switch {
+	case err != nil:
+		p.metrics.domainChecks.WithLabelValues("error").Inc()
 		return domainCheck{Domain: d}, err
+	case problem != "":
+		p.metrics.domainChecks.WithLabelValues("failed").Inc()
+	default:
+		p.metrics.domainChecks.WithLabelValues("passed").Inc()
 	}
 	d, err = p.catalog.RecordDomainCheck(ctx, host, problem == "", p.domainGrace)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 // a temp data dir.
 type liveServer struct {
 	url  string // http://127.0.0.1:PORT
+	ops  string // the ops listener (--ask-addr): http://127.0.0.1:PORT
 	dir  string
 	port string
 	logs *syncBuffer
@@ -55,7 +56,7 @@ func startServer(t testing.TB, args ...string) *liveServer {
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
-	full := append([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, args...)
+	full := append([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--ask-addr", "127.0.0.1:0"}, args...)
 	go func() {
 		done <- run(ctx, full, func(string) string { return "" }, strings.NewReader(""), pw, logs)
 		pw.Close()
@@ -63,6 +64,9 @@ func startServer(t testing.TB, args ...string) *liveServer {
 	lines := bufio.NewScanner(pr)
 	s := &liveServer{dir: dir, logs: logs}
 	for lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "ops listener: "); ok {
+			s.ops, _, _ = strings.Cut(u, " ")
+		}
 		if u, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
 			s.url = u
 			s.port = u[strings.LastIndexByte(u, ':')+1:]
@@ -287,7 +291,7 @@ func TestCommandsWithoutServer(t *testing.T) {
 func TestSecondServerOnSameDataDirIsRefused(t *testing.T) {
 	s := startServer(t, "--no-demo")
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"serve", "--data", s.dir, "--addr", "127.0.0.1:0"},
+	err := run(context.Background(), []string{"serve", "--data", s.dir, "--addr", "127.0.0.1:0", "--ask-addr", "127.0.0.1:0"},
 		func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second server: %v, want a data dir in use error", err)

@@ -46,7 +46,7 @@ func startLiveIn(t *testing.T, dir string, args ...string) *adminLive {
 	} else {
 		args = removeArg(args, "--demo")
 	}
-	args = append([]string{"serve", "--data", ls.dir, "--addr", "127.0.0.1:0", "--base-domain", liveBase}, args...)
+	args = append([]string{"serve", "--data", ls.dir, "--addr", "127.0.0.1:0", "--ask-addr", "127.0.0.1:0", "--base-domain", liveBase}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	stderr := &syncBuffer{}

@@ -217,60 +217,91 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
+	var opsLn net.Listener
+	if cfg.askAddr != "" {
+		if opsLn, err = net.Listen("tcp", cfg.askAddr); err != nil {
+			return fmt.Errorf("ops listener (--ask-addr): %w", err)
+		}
+		defer opsLn.Close()
+	}
 	p.portSuffix = portSuffix(ln.Addr().String())
 	if fresh && !cfg.noDemo {
 		if err := seedDemo(ctx, p, stdout); err != nil {
-			ln.Close()
 			return fmt.Errorf("creating the demo tenant: %w", err)
 		}
 	}
 	s, err := newServer(*cfg, p, log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
+	p.started = p.now()
 	stopControl, err := serveControl(ctx, cfg.dataDir, p, stderr)
 	if err != nil {
-		ln.Close()
 		return err
 	}
-	srv := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	newHTTPServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       2 * time.Minute,
+			WriteTimeout:      2 * time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
 	}
+	srv := newHTTPServer(s)
+	opsSrv := newHTTPServer(s.opsHandler())
 	fmt.Fprintf(stdout, "chapterhouse: serving %s\n", cfg.dataDir)
+	if opsLn != nil {
+		// Printed before "listening on", which tells a waiting test or
+		// script that everything is up.
+		fmt.Fprintf(stdout, "ops listener: http://%s (/tls/ask /metrics /healthz /readyz)\n", opsLn.Addr())
+	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	if _, ok := p.catalog.TenantBySlug("demo"); ok {
 		fmt.Fprintf(stdout, "demo site: %s\n", p.siteURL("demo"))
 	}
+	log.Info("serving", "data", cfg.dataDir, "addr", ln.Addr().String(), "ops_addr", addrOf(opsLn),
+		"base_domain", cfg.baseDomain, "max_open_tenants", cfg.maxOpen)
 	recheckCtx, stopRecheck := context.WithCancel(ctx)
 	recheckDone := make(chan struct{})
 	go func() {
 		defer close(recheckDone)
 		p.recheckLoop(recheckCtx, cfg.domainRecheck)
 	}()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if opsLn != nil {
+		go func() { errc <- opsSrv.Serve(opsLn) }()
+	}
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
 	}
+	// /readyz fails from now on, while the ops listener stays up until
+	// the public requests have finished.
+	s.draining.Store(true)
 	log.Info("shutting down: finishing requests")
 	stopRecheck()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	serr := srv.Shutdown(sctx)
 	stopControl()
+	oerr := opsSrv.Shutdown(sctx)
 	<-recheckDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return errors.Join(err, serr)
+	return errors.Join(err, serr, oerr)
+}
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
 }
 
 // describeError is the one line an operator reads for err.

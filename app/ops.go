@@ -60,6 +60,7 @@ func (p *platform) cleanTmp() {
 // dst while the tenant keeps being served. It holds the tenant open, so a
 // drain (replace, move, delete) waits for it.
 func (p *platform) exportTenant(ctx context.Context, t tenantdb.Tenant, dst string) (tenantdb.FileInfo, error) {
+	defer p.metrics.timeOp("export")()
 	h, err := p.pool.Acquire(ctx, t.ID)
 	if err != nil {
 		return tenantdb.FileInfo{}, err

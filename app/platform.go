@@ -38,6 +38,10 @@ type platform struct {
 	resolver    *net.Resolver
 	publicIPs   []netip.Addr
 	domainGrace time.Duration
+	metrics     *metrics
+	// started is when this process began serving; zero in an operator
+	// command run without a server.
+	started time.Time
 }
 
 func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Duration, log *slog.Logger) (*platform, error) {
@@ -45,10 +49,12 @@ func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Durati
 	if err != nil {
 		return nil, err
 	}
+	pool := tenantdb.NewPool(dir, maxOpen, idle)
 	p := &platform{
 		dir:     dir,
 		catalog: cat,
-		pool:    tenantdb.NewPool(dir, maxOpen, idle),
+		pool:    pool,
+		metrics: newMetrics(pool),
 		log:     log,
 		now:     time.Now,
 
@@ -144,6 +150,7 @@ func (p *platform) deleteTenant(ctx context.Context, slug string) (string, error
 	if err := p.catalog.RemoveTenant(ctx, t, name); err != nil {
 		return "", err
 	}
+	p.metrics.perTenant.forget(t.ID)
 	err = p.pool.Drain(ctx, t.ID, func() error {
 		return moveTenantFiles(tenantdb.TenantPath(p.dir, t.ID), trashed)
 	})

@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/views"
@@ -36,6 +38,12 @@ type server struct {
 	keys       *keyring       // server secrets for login tokens
 	throttle   *loginThrottle // login attempts per client and per account
 	imageSlots chan struct{}  // bounds concurrent image decoding
+
+	opsEcho *echo.Echo // the ops listener: /tls/ask, /metrics, /healthz, /readyz
+
+	ipOf     echo.IPExtractor
+	askLimit *rate.Limiter
+	draining atomic.Bool // set when shutdown begins: /readyz fails
 }
 
 func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
@@ -53,9 +61,13 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 		keys:         keys,
 		throttle:     newLoginThrottle(),
 		imageSlots:   make(chan struct{}, 2),
+		askLimit:     rate.NewLimiter(askRate, askBurst),
+		ipOf:         cfg.ipExtractor(),
 	}
 	s.site = s.newEcho(s.siteError)
 	s.landing = s.newEcho(s.landingError)
+	s.opsEcho = s.newEcho(s.opsError)
+	p.metrics.watchPageCache(s.pages)
 	s.routes()
 	return s, nil
 }
@@ -66,7 +78,19 @@ func (s *server) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
 	e.Renderer = s.views
 	e.HTTPErrorHandler = onError
 	e.IPExtractor = s.cfg.ipExtractor()
+	e.Use(recordRoute)
 	return e
+}
+
+// recordRoute notes the matched route pattern (c.Path(), never the raw
+// path) for the request log and metrics.
+func recordRoute(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := requestFrom(c.Request().Context())
+		req.route = c.Path()
+		req.ip = c.RealIP()
+		return next(c)
+	}
 }
 
 // routes lists every route of the platform and of the tenant sites.
@@ -140,6 +164,12 @@ func (s *server) routes() {
 	t.GET("/api/admins", s.apiAdmins, s.requireOwner)
 	t.POST("/api/admins", s.apiAddAdmin, s.requireOwner)
 	t.DELETE("/api/admins/:id", s.apiDeleteAdmin, s.requireOwner)
+
+	// The ops listener (--ask-addr) only.
+	s.opsEcho.GET("/tls/ask", s.tlsAsk)
+	s.opsEcho.GET("/metrics", echo.WrapHandler(s.p.metrics.handler()))
+	s.opsEcho.GET("/healthz", s.healthz)
+	s.opsEcho.GET("/readyz", s.readyz)
 }
 
 func staticHandler() http.Handler {
@@ -163,6 +193,9 @@ const requestKey ctxKey = iota
 type request struct {
 	id     string
 	tenant tenantdb.Tenant
+	kind   string // tenant, platform, unknown, ops, ... (metrics label)
+	route  string // the matched route pattern
+	ip     string // the client's address, proxy-aware
 }
 
 func requestFrom(ctx context.Context) *request {
@@ -190,16 +223,27 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				http.Error(sw, "internal server error", http.StatusInternalServerError)
 			}
 		}
+		elapsed := time.Since(start)
+		if req.ip == "" {
+			req.ip = s.ipOf(r)
+		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", req.id),
 			slog.String("tenant", req.tenant.ID),
 			slog.String("host", r.Host),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
+			slog.String("route", req.route),
 			slog.Int("status", sw.code()),
 			slog.Int64("bytes", sw.bytes),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", elapsed),
+			slog.String("ip", req.ip),
+			slog.String("user_agent", r.UserAgent()),
 		)
+		s.p.metrics.observeRequest(req.kind, req.route, r.Method, sw.code(), elapsed)
+		if req.tenant.ID != "" {
+			s.p.metrics.perTenant.add(req.tenant.ID, start)
+		}
 	}()
 	r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.maxBody)
 	s.dispatch(sw, r, req)
@@ -207,23 +251,28 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) dispatch(w http.ResponseWriter, r *http.Request, req *request) {
 	if r.URL.Path == "/healthz" {
+		req.kind, req.route = "health", "/healthz"
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 		return
 	}
 	host, err := normalizeHost(r.Host)
 	if err != nil {
+		req.kind = "bad-host"
 		http.Error(w, "400 bad request: malformed Host header", http.StatusBadRequest)
 		return
 	}
 	t, kind := s.resolve(host)
 	switch kind {
 	case hostPlatform:
+		req.kind = "platform"
 		s.landing.ServeHTTP(w, r)
 	case hostTenant:
+		req.kind = "tenant"
 		req.tenant = t
 		s.site.ServeHTTP(w, r)
 	default:
+		req.kind = "unknown"
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		s.views.render(w, "platform/error.html", platformPage{

@@ -30,6 +30,7 @@ type Pool struct {
 	idleTTL time.Duration
 	now     func() time.Time
 	Stats   PoolStats
+	onOpen  atomic.Pointer[func(time.Duration)]
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -165,7 +166,11 @@ func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	db, err := Open(ctx, p.dir, e.id)
 	cancel()
-	p.Stats.OpenNanos.Add(int64(time.Since(start)))
+	elapsed := time.Since(start)
+	p.Stats.OpenNanos.Add(int64(elapsed))
+	if f := p.onOpen.Load(); f != nil && err == nil {
+		(*f)(elapsed)
+	}
 	p.mu.Lock()
 	e.db, e.err = db, err
 	if err != nil {
@@ -311,6 +316,12 @@ func (p *Pool) Drain(ctx context.Context, id string, fn func() error) error {
 		p.mu.Unlock()
 		return err
 	}
+}
+
+// ObserveOpens has fn told how long each successful open of a tenant
+// took (for a latency histogram).
+func (p *Pool) ObserveOpens(fn func(time.Duration)) {
+	p.onOpen.Store(&fn)
 }
 
 // IsOpen reports whether tenant id is open and when it was last released.
