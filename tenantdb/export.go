@@ -67,7 +67,7 @@ func exportFile(ctx context.Context, src, dst string, s *schema) (info FileInfo,
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return info, err
 	}
-	if info, err = checkFile(ctx, tmp, s); err != nil {
+	if info, err = checkFile(ctx, tmp, s, false); err != nil {
 		return info, fmt.Errorf("the snapshot failed its check: %w", err)
 	}
 	if err := syncFile(tmp); err != nil {
@@ -105,7 +105,7 @@ func escapePath(path string) string {
 // (an export, a backup): it must be a SQLite file of Chapterhouse's at a
 // version this binary knows, not in WAL mode, and pass integrity_check. It
 // returns the file's size, sha256 and schema version.
-func checkFile(ctx context.Context, path string, s *schema) (FileInfo, error) {
+func checkFile(ctx context.Context, path string, s *schema, allowWAL bool) (FileInfo, error) {
 	info := FileInfo{Path: path}
 	f, err := os.Open(path)
 	if err != nil {
@@ -127,7 +127,7 @@ func checkFile(ctx context.Context, path string, s *schema) (FileInfo, error) {
 	if n < len(hdr) || string(hdr[:16]) != sqliteMagic {
 		return info, errors.New("not a SQLite database")
 	}
-	if hdr[18] == 2 || hdr[19] == 2 {
+	if (hdr[18] == 2 || hdr[19] == 2) && !allowWAL {
 		return info, errors.New("the file is in WAL mode; an export must be self-contained")
 	}
 	if id := binary.BigEndian.Uint32(hdr[68:72]); id != ApplicationID {
@@ -182,12 +182,19 @@ func integrityCheck(ctx context.Context, q interface {
 
 // CheckTenantFile is CheckFile for a tenant's file.
 func CheckTenantFile(ctx context.Context, path string) (FileInfo, error) {
-	return checkFile(ctx, path, tenantSchema)
+	return checkFile(ctx, path, tenantSchema, false)
+}
+
+// CheckClosedTenantFile is CheckTenantFile for a tenant file that was in
+// service (in WAL mode) and is now closed with its WAL settled (SettleWAL):
+// one kept in the trash, say.
+func CheckClosedTenantFile(ctx context.Context, path string) (FileInfo, error) {
+	return checkFile(ctx, path, tenantSchema, true)
 }
 
 // CheckCatalogFile is CheckFile for a catalog's file.
 func CheckCatalogFile(ctx context.Context, path string) (FileInfo, error) {
-	return checkFile(ctx, path, catalogSchema)
+	return checkFile(ctx, path, catalogSchema, false)
 }
 
 func syncFile(path string) error {

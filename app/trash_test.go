@@ -1,0 +1,121 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func trashList(t *testing.T, ls *adminLive) []trashItem {
+	t.Helper()
+	out, errOut, err := ls.cli(t, "", "trash", "list", "--json")
+	if err != nil {
+		t.Fatalf("trash list: %v %s", err, errOut)
+	}
+	var items []trashItem
+	if err := json.Unmarshal([]byte(out), &items); err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+func TestTrashListRestorePurge(t *testing.T) {
+	ls := startLive(t)
+	email, password := ls.newTenant(t, "alpha")
+	token := ls.login(t, "alpha", email, password)
+	c := ls.client()
+	if r := ls.do(t, c, "POST", ls.url("alpha", "/api/posts"), map[string]any{"title": "Kept through the trash", "published": true}, bearer(token)...); r.status != http.StatusCreated {
+		t.Fatalf("create: %d", r.status)
+	}
+	ls.newTenant(t, "beta")
+	alphaID := tenantID(t, ls.dir, "alpha")
+	alphaDigest := digestOf(t, ls, "alpha")
+	if out, _, _ := ls.cli(t, "", "trash", "list"); !strings.Contains(out, "empty") {
+		t.Errorf("trash list of an empty trash: %q", out)
+	}
+	ls.cli(t, "", "tenant", "delete", "alpha")
+	ls.cli(t, "", "tenant", "delete", "beta")
+	items := trashList(t, ls)
+	if len(items) != 2 {
+		t.Fatalf("trash has %d entries, want 2: %+v", len(items), items)
+	}
+	var alphaFile, betaFile string
+	for _, it := range items {
+		if !it.Recorded || it.Missing || it.Size == 0 {
+			t.Errorf("trash entry %+v", it)
+		}
+		switch it.Slug {
+		case "alpha":
+			alphaFile = it.File
+		case "beta":
+			betaFile = it.File
+		}
+	}
+	out, errOut, err := ls.cli(t, "", "trash", "restore", alphaFile)
+	if err != nil {
+		t.Fatalf("trash restore: %v %s", err, errOut)
+	}
+	if !strings.Contains(out, "restored") {
+		t.Errorf("restore output %q", out)
+	}
+	if r := ls.do(t, c, "GET", ls.url("alpha", "/news"), nil); r.status != http.StatusOK || !strings.Contains(string(r.body), "Kept through the trash") {
+		t.Errorf("restored tenant: %d", r.status)
+	}
+	if got := tenantID(t, ls.dir, "alpha"); got != alphaID {
+		t.Errorf("restored id %s, want %s", got, alphaID)
+	}
+	if got := digestOf(t, ls, "alpha"); got != alphaDigest {
+		t.Errorf("restored content digest %s, want %s", got, alphaDigest)
+	}
+	// Its old admin logs in again.
+	ls.login(t, "alpha", email, password)
+
+	ls.newTenant(t, "beta")
+	if _, errOut, err := ls.cli(t, "", "trash", "restore", betaFile); err == nil || !strings.Contains(errOut, "already exists") {
+		t.Errorf("restore over a taken slug: %v %q", err, errOut)
+	}
+	for _, bad := range []string{"../catalog.db", "nosuch.db", "/etc/passwd"} {
+		if _, errOut, err := ls.cli(t, "", "trash", "restore", bad); err == nil {
+			t.Errorf("trash restore %q succeeded", bad)
+		} else if strings.Count(errOut, "\n") > 2 {
+			t.Errorf("trash restore %q: %q", bad, errOut)
+		}
+	}
+	if _, errOut, err := ls.cli(t, "", "trash", "restore", betaFile, "--slug", "beta-old"); err != nil {
+		t.Fatalf("restore as another slug: %v %s", err, errOut)
+	}
+	if r := ls.do(t, c, "GET", ls.url("beta-old", "/"), nil); r.status != http.StatusOK {
+		t.Errorf("beta-old: %d", r.status)
+	}
+	if len(trashList(t, ls)) != 0 {
+		t.Error("restored entries are still in the trash")
+	}
+
+	ls.cli(t, "", "tenant", "delete", "beta-old")
+	if _, errOut, err := ls.cli(t, "", "trash", "purge"); err == nil || !strings.Contains(errOut, "--older-than") {
+		t.Errorf("purge without --older-than: %v %q", err, errOut)
+	}
+	if _, errOut, err := ls.cli(t, "", "trash", "purge", "--older-than", "soon"); err == nil || !strings.Contains(errOut, "not a duration") {
+		t.Errorf("purge with a bad duration: %v %q", err, errOut)
+	}
+	out, _, _ = ls.cli(t, "", "trash", "purge", "--older-than", "30d")
+	if !strings.Contains(out, "purged 0 files") || len(trashList(t, ls)) != 1 {
+		t.Errorf("purge of nothing old: %q", out)
+	}
+	out, errOut, err = ls.cli(t, "", "trash", "purge", "--older-than", "0s")
+	if err != nil || !strings.Contains(out, "purged 1 files") {
+		t.Fatalf("purge all: %v %q %q", err, out, errOut)
+	}
+	if files, _ := filepath.Glob(filepath.Join(ls.dir, "trash", "*")); len(files) != 0 {
+		t.Errorf("files left in the trash after purging: %v", files)
+	}
+	if len(trashList(t, ls)) != 0 {
+		t.Error("purged entries still listed")
+	}
+	if _, err := os.Stat(filepath.Join(ls.dir, "trash")); err != nil {
+		t.Errorf("the trash dir itself went away: %v", err)
+	}
+}
