@@ -55,6 +55,7 @@ func commands() []command {
 		{name: "trash list", args: "[--json]", summary: "list the files of deleted, replaced and moved tenants kept in DATA/trash/", run: cmdTrashList},
 		{name: "trash restore", args: "FILE [--slug SLUG]", summary: "make a trashed file a tenant again (its old slug and id if free)", run: cmdTrashRestore},
 		{name: "trash purge", args: "--older-than DURATION", summary: "delete trashed files older than DURATION (30d, 12h; 0s: all)", run: cmdTrashPurge},
+		{name: "move", args: "SLUG --to DATA_DIR", summary: "move a tenant to another data dir, served or not: freeze, export, import, verify, switch (prints the freeze window)", run: cmdMove},
 		{name: "export", args: "SLUG FILE", summary: "write a consistent one-file snapshot of a tenant (while serving)", run: cmdExport},
 		{name: "admin add", args: "SLUG EMAIL [--role owner|editor] [--password-stdin]", summary: "add an admin to a tenant (password generated and printed unless read from stdin)", stdin: true, stdinFlag: "password-stdin", run: cmdAdminAdd},
 		{name: "admin reset-password", args: "SLUG EMAIL [--password-stdin]", summary: "set a new password (printed) and end that admin's sessions", stdin: true, stdinFlag: "password-stdin", run: cmdAdminResetPassword},

@@ -58,6 +58,8 @@ type postWriters struct {
 	errs  []error
 	// refused counts the creates answered 503 (frozen): not acknowledged.
 	refused int
+	// gone counts the writers that stopped on a 404: the tenant went away.
+	gone int
 }
 
 // apiWriters creates posts through POST /api/posts on tenant slug, as n
@@ -99,6 +101,12 @@ func apiWriters(t testing.TB, addr, base, port, slug, token string, n int) *post
 					w.mu.Lock()
 					w.acked[title] = true
 					w.mu.Unlock()
+				case err == nil && resp.StatusCode == http.StatusNotFound:
+					// The tenant went away (deleted or moved): this writer is done.
+					w.mu.Lock()
+					w.gone++
+					w.mu.Unlock()
+					return
 				case err == nil && resp.StatusCode == http.StatusServiceUnavailable:
 					w.mu.Lock()
 					w.refused++
@@ -207,8 +215,8 @@ func TestExportWhileServingAndWriting(t *testing.T) {
 		}
 	}
 	w.halt()
-	if len(w.errs) > 0 {
-		t.Fatalf("writers failed: %v", w.errs)
+	if len(w.errs) > 0 || w.gone > 0 {
+		t.Fatalf("writers failed: %v (%d saw 404)", w.errs, w.gone)
 	}
 
 	// Never overwrite; a clear one-line error; the file is unchanged.
