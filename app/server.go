@@ -43,7 +43,9 @@ type server struct {
 
 	ipOf     echo.IPExtractor
 	askLimit *rate.Limiter
-	draining atomic.Bool // set when shutdown begins: /readyz fails
+	// domainCheckLimit bounds the DNS checks each tenant's admins run.
+	domainCheckLimit *rateLimiter
+	draining         atomic.Bool // set when shutdown begins: /readyz fails
 }
 
 func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
@@ -56,13 +58,14 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, p: p, views: v, log: log, now: time.Now,
-		pages:        newPageCache(int64(cfg.pageCacheMB) << 20),
-		contactLimit: newRateLimiter(contactBurst, contactEvery, 100_000),
-		keys:         keys,
-		throttle:     newLoginThrottle(),
-		imageSlots:   make(chan struct{}, 2),
-		askLimit:     rate.NewLimiter(askRate, askBurst),
-		ipOf:         cfg.ipExtractor(),
+		pages:            newPageCache(int64(cfg.pageCacheMB) << 20),
+		contactLimit:     newRateLimiter(contactBurst, contactEvery, 100_000),
+		keys:             keys,
+		throttle:         newLoginThrottle(),
+		imageSlots:       make(chan struct{}, 2),
+		askLimit:         rate.NewLimiter(askRate, askBurst),
+		domainCheckLimit: newRateLimiter(domainCheckBurst, domainCheckEvery, 100_000),
+		ipOf:             cfg.ipExtractor(),
 	}
 	s.site = s.newEcho(s.siteError)
 	s.landing = s.newEcho(s.landingError)
@@ -164,6 +167,11 @@ func (s *server) routes() {
 	t.GET("/api/admins", s.apiAdmins, s.requireOwner)
 	t.POST("/api/admins", s.apiAddAdmin, s.requireOwner)
 	t.DELETE("/api/admins/:id", s.apiDeleteAdmin, s.requireOwner)
+	t.GET("/api/domains", s.apiDomains, s.requireAdmin)
+	t.POST("/api/domains", s.apiAddDomain, s.requireOwner)
+	t.GET("/api/domains/:host", s.apiDomain, s.requireAdmin)
+	t.POST("/api/domains/:host/verify", s.apiVerifyDomain, s.requireAdmin)
+	t.DELETE("/api/domains/:host", s.apiRemoveDomain, s.requireOwner)
 
 	// The ops listener (--ask-addr) only.
 	s.opsEcho.GET("/tls/ask", s.tlsAsk)
