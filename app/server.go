@@ -49,7 +49,7 @@ type server struct {
 }
 
 func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
-	v, err := newRenderer(views.FS, templateFuncs())
+	v, err := newRenderer(views.FS, withFuncs(templateFuncs(), adminFuncs()))
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +172,32 @@ func (s *server) routes() {
 	t.GET("/api/domains/:host", s.apiDomain, s.requireAdmin)
 	t.POST("/api/domains/:host/verify", s.apiVerifyDomain, s.requireAdmin)
 	t.DELETE("/api/domains/:host", s.apiRemoveDomain, s.requireOwner)
+
+	// The dashboard (admin*.go): cookie login, CSRF-checked forms.
+	t.GET("/admin/login", s.showLogin, adminHeaders)
+	t.POST("/admin/login", s.doLogin, adminHeaders)
+	t.POST("/admin/logout", s.doLogout, adminHeaders, s.requireAdmin)
+	t.GET("/admin", s.showDashboard, adminHeaders, s.requireAdmin)
+	t.GET("/admin/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/admin") })
+	t.GET("/admin/site", s.showSiteSettings, adminHeaders, s.requireAdmin)
+	t.POST("/admin/site", s.saveSiteSettings, adminHeaders, s.requireAdmin)
+	postKind.routes(s, t, adminHeaders, s.requireAdmin)
+	eventKind.routes(s, t, adminHeaders, s.requireAdmin)
+	officerKind.routes(s, t, adminHeaders, s.requireAdmin)
+	pageKind.routes(s, t, adminHeaders, s.requireAdmin)
+	t.GET("/admin/media", s.showMediaLibrary, adminHeaders, s.requireAdmin)
+	t.POST("/admin/media", s.uploadMediaForm, adminHeaders, limitBody(maxUploadBody), s.requireAdmin)
+	t.POST("/admin/media/:id", s.updateMediaForm, adminHeaders, s.requireAdmin)
+	t.POST("/admin/media/:id/delete", s.deleteMediaForm, adminHeaders, s.requireAdmin)
+	t.GET("/admin/messages", s.showMessages, adminHeaders, s.requireAdmin)
+	t.GET("/admin/messages/:id", s.showMessage, adminHeaders, s.requireAdmin)
+	t.POST("/admin/messages/:id/unread", s.markMessageUnread, adminHeaders, s.requireAdmin)
+	t.POST("/admin/messages/:id/delete", s.deleteMessageForm, adminHeaders, s.requireAdmin)
+	t.GET("/admin/admins", s.showAdmins, adminHeaders, s.requireOwner)
+	t.POST("/admin/admins", s.addAdminForm, adminHeaders, s.requireOwner)
+	t.POST("/admin/admins/:id/delete", s.deleteAdminForm, adminHeaders, s.requireOwner)
+	t.GET("/admin/password", s.showPassword, adminHeaders, s.requireAdmin)
+	t.POST("/admin/password", s.changePasswordForm, adminHeaders, s.requireAdmin)
 
 	// The ops listener (--ask-addr) only.
 	s.opsEcho.GET("/tls/ask", s.tlsAsk)
@@ -396,6 +422,10 @@ func (s *server) siteError(err error, c echo.Context) {
 			body["field"] = ve.Field
 		}
 		c.JSON(status, body)
+		return
+	}
+	if isAdminPath(c) {
+		s.adminError(c, err, status, msg)
 		return
 	}
 	if errors.Is(err, errFrozen) && c.Path() == "/contact" {

@@ -7,5 +7,5 @@ import "embed"
 
 // FS holds the templates and the static assets.
 //
-//go:embed all:site all:platform static
+//go:embed all:site all:platform all:admin static
 var FS embed.FS

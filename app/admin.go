@@ -1,0 +1,320 @@
+package main
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// The dashboard: server-rendered forms at /admin on every tenant host, no
+// JavaScript. Every change is a POST with the session's CSRF token
+// (requireAdmin checks it), followed by a redirect (POST-redirect-GET);
+// a refused form is shown again with what was typed and the problem.
+
+// adminPage is what every dashboard page renders from.
+type adminPage struct {
+	Site    tenantdb.Site
+	Admin   tenantdb.Admin
+	CSRF    string
+	Title   string
+	Section string // the menu entry to mark
+	Frozen  bool   // the site is read-only for maintenance
+	Flash   string
+	Error   string // why the form was refused
+	Field   string // the field it was refused for
+	Data    any
+}
+
+// IsOwner is for the layout's menu.
+func (p adminPage) IsOwner() bool { return p.Admin.Role == tenantdb.RoleOwner }
+
+// flashes are the messages a redirect can ask for with ?done=: a fixed
+// set, so nothing a link carries is shown as is.
+var flashes = map[string]string{
+	"saved":    "Saved. The public site shows it now.",
+	"deleted":  "Deleted.",
+	"uploaded": "Uploaded.",
+	"logout":   "You have logged out.",
+	"password": "Your password is changed. Your other sessions have been logged out.",
+	"added":    "Added.",
+	"unread":   "Marked as unread.",
+}
+
+// adminHeaders sets the dashboard's security headers: no caching, no
+// framing, no script, forms only to this origin.
+func adminHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		return next(c)
+	}
+}
+
+// page builds the common part of a dashboard page.
+func (s *server) page(c echo.Context, title, section string, data any) (adminPage, error) {
+	p := adminPage{Title: title, Section: section, Data: data, Frozen: tenantOf(c).Status == tenantdb.StatusFrozen}
+	site, err := tenantDB(c).Site(c.Request().Context())
+	if err != nil {
+		return p, err
+	}
+	p.Site = site
+	if a, ok := authOf(c); ok {
+		p.Admin = a.admin
+		p.CSRF = s.csrfToken(tenantOf(c).ID, a.session.ID)
+	}
+	p.Flash = flashes[c.QueryParam("done")]
+	return p, nil
+}
+
+// render shows dashboard page name with status.
+func (s *server) render(c echo.Context, status int, name, title, section string, data any) error {
+	p, err := s.page(c, title, section, data)
+	if err != nil {
+		return err
+	}
+	return c.Render(status, "admin/"+name, p)
+}
+
+// renderInvalid shows a form again after err, when err is a validation
+// error, with status 422; any other error is returned.
+func (s *server) renderInvalid(c echo.Context, err error, name, title, section string, data any) error {
+	var ve *tenantdb.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	p, perr := s.page(c, title, section, data)
+	if perr != nil {
+		return perr
+	}
+	p.Error, p.Field = fieldLabel(ve.Field)+": "+ve.Message, ve.Field
+	return c.Render(http.StatusUnprocessableEntity, "admin/"+name, p)
+}
+
+func fieldLabel(field string) string {
+	s := strings.ReplaceAll(field, "_", " ")
+	s = strings.TrimSuffix(s, " id")
+	if s == "" {
+		return "Form"
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// done redirects after a successful POST to path, with a flash message.
+func done(c echo.Context, path, flash string) error {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return c.Redirect(http.StatusSeeOther, path+sep+"done="+flash)
+}
+
+// adminError shows an error on the dashboard's own page.
+func (s *server) adminError(c echo.Context, err error, status int, msg string) {
+	title := http.StatusText(status)
+	switch {
+	case status == http.StatusNotFound:
+		title, msg = "Not found", "There is nothing at this address. It may have been deleted."
+	case errors.Is(err, errFrozen):
+		title = "Read-only for maintenance"
+	}
+	p := adminPage{Title: title, Data: msg, Frozen: tenantOf(c).Status == tenantdb.StatusFrozen,
+		Site: tenantdb.Site{Name: tenantOf(c).Name}}
+	if _, ok := c.Get(handleKey).(*tenantdb.Handle); ok {
+		if pp, err := s.page(c, title, "", msg); err == nil {
+			p = pp
+		}
+	}
+	adminHeaders(func(echo.Context) error { return nil })(c)
+	if err := c.Render(status, "admin/error.html", p); err != nil {
+		s.log.Error("render admin error page", "err", err)
+	}
+}
+
+func isAdminPath(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return p == "/admin" || strings.HasPrefix(p, "/admin/")
+}
+
+// loginForm is what the login page shows.
+type loginForm struct {
+	Email      string
+	Next       string
+	LoginToken string
+}
+
+// showLogin: GET /admin/login. Already logged in: on to the dashboard.
+func (s *server) showLogin(c echo.Context) error {
+	if _, err := s.authenticate(c); err == nil {
+		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+	}
+	return s.renderLogin(c, http.StatusOK, loginForm{Next: safeNext(c.QueryParam("next"))}, "")
+}
+
+// renderLogin shows the login form with a fresh double-submit token: the
+// same random value in a cookie and in the form, which a page on another
+// site can neither read nor set (over TLS the cookie has the __Host-
+// prefix), against login CSRF.
+func (s *server) renderLogin(c echo.Context, status int, f loginForm, problem string) error {
+	f.LoginToken = tenantdb.NewSessionID()
+	s.setCookie(c, loginCookie, f.LoginToken, time.Hour)
+	p, err := s.page(c, "Log in", "", f)
+	if err != nil {
+		return err
+	}
+	p.Error = problem
+	return c.Render(status, "admin/login.html", p)
+}
+
+// doLogin: POST /admin/login.
+func (s *server) doLogin(c echo.Context) error {
+	f := loginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next"))}
+	if err := s.checkOrigin(c); err != nil {
+		return err
+	}
+	ck, err := c.Cookie(s.cookieName(c, loginCookie))
+	sent := c.FormValue("login_token")
+	if err != nil || sent == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(sent)) != 1 {
+		return s.renderLogin(c, http.StatusForbidden, f, "The login form expired. Please try again.")
+	}
+	_, sess, token, err := s.login(c, f.Email, c.FormValue("password"))
+	var he *echo.HTTPError
+	if errors.As(err, &he) && (he.Code < 500 || he.Code == http.StatusServiceUnavailable) {
+		return s.renderLogin(c, he.Code, f, fmt.Sprint(he.Message))
+	}
+	if err != nil {
+		return err
+	}
+	s.clearCookie(c, loginCookie)
+	s.setCookie(c, sessionCookie, token, sess.ExpiresAt.Sub(s.now()))
+	return c.Redirect(http.StatusSeeOther, f.Next)
+}
+
+// doLogout: POST /admin/logout.
+func (s *server) doLogout(c echo.Context) error {
+	if err := tenantDB(c).DeleteSession(c.Request().Context(), sessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
+		return err
+	}
+	s.clearCookie(c, sessionCookie)
+	return done(c, "/admin/login", "logout")
+}
+
+// dashboardHome is the overview.
+type dashboardHome struct {
+	Posts, Drafts, Events, Officers, Pages, Media, Unread, Messages int
+	Latest                                                           []tenantdb.Message
+}
+
+// showDashboard: GET /admin.
+func (s *server) showDashboard(c echo.Context) error {
+	ctx, db := c.Request().Context(), tenantDB(c)
+	var d dashboardHome
+	posts, _, err := db.Posts(ctx, tenantdb.PostQuery{Limit: 10000})
+	if err != nil {
+		return err
+	}
+	for _, p := range posts {
+		if p.Published {
+			d.Posts++
+		} else {
+			d.Drafts++
+		}
+	}
+	events, err := db.Events(ctx)
+	if err != nil {
+		return err
+	}
+	officers, err := db.Officers(ctx)
+	if err != nil {
+		return err
+	}
+	pages, err := db.Pages(ctx, false)
+	if err != nil {
+		return err
+	}
+	media, err := db.MediaList(ctx)
+	if err != nil {
+		return err
+	}
+	msgs, err := db.Messages(ctx)
+	if err != nil {
+		return err
+	}
+	d.Events, d.Officers, d.Pages, d.Media, d.Messages = len(events), len(officers), len(pages), len(media), len(msgs)
+	for _, m := range msgs {
+		if !m.Read {
+			d.Unread++
+		}
+	}
+	d.Latest = msgs[:min(len(msgs), 5)]
+	return s.render(c, http.StatusOK, "home.html", "Dashboard", "home", d)
+}
+
+// previewMarkdown renders markdown as the public site will.
+func previewMarkdown(src string) template.HTML { return renderMarkdown(src) }
+
+// adminFuncs are the dashboard's template functions.
+func adminFuncs() template.FuncMap {
+	return template.FuncMap{
+		// inputTime formats a time (or *time.Time) for a datetime-local
+		// input in time zone tz.
+		"inputTime": func(v any, tz string) string {
+			var t time.Time
+			switch x := v.(type) {
+			case time.Time:
+				t = x
+			case *time.Time:
+				if x != nil {
+					t = *x
+				}
+			}
+			if t.IsZero() {
+				return ""
+			}
+			return t.In(zone(tz)).Format(localLayout)
+		},
+		"shortTime": func(v any) string {
+			switch x := v.(type) {
+			case time.Time:
+				return x.Format("Jan 2, 2006 3:04 PM")
+			case *time.Time:
+				if x != nil {
+					return x.Format("Jan 2, 2006 3:04 PM")
+				}
+			}
+			return ""
+		},
+		"kb": func(n int64) string {
+			if n >= 1<<20 {
+				return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+			}
+			return fmt.Sprintf("%d KB", (n+1023)/1024)
+		},
+		// pick is the data of the "mediaselect" template.
+		"pick": func(media []tenantdb.Media, selected string) any {
+			return struct {
+				Media    []tenantdb.Media
+				Selected string
+			}{media, selected}
+		},
+	}
+}
+
+// withFuncs is a with b's functions added.
+func withFuncs(a, b template.FuncMap) template.FuncMap {
+	for k, v := range b {
+		a[k] = v
+	}
+	return a
+}
