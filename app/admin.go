@@ -213,7 +213,7 @@ func (s *server) doLogout(c echo.Context) error {
 // dashboardHome is the overview.
 type dashboardHome struct {
 	Posts, Drafts, Events, Officers, Pages, Media, Unread, Messages int
-	Latest                                                           []tenantdb.Message
+	Latest                                                          []tenantdb.Message
 }
 
 // showDashboard: GET /admin.

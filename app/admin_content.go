@@ -341,7 +341,6 @@ type repeatChoice struct {
 	Value, Label string
 }
 
-
 // weekOf is which weekday of its month t is (the 2nd Tuesday: 2), and
 // whether it is the last one.
 func weekOf(t time.Time) (n int, last bool) {
