@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,12 @@ func TestTLSAskIsRateLimited(t *testing.T) {
 // scrape reads /metrics and parses it as the Prometheus text format.
 func scrape(t testing.TB, ops *httptest.Server) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(ops.URL + "/metrics")
+	return scrapeURL(t, ops.URL)
+}
+
+func scrapeURL(t testing.TB, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,6 +332,17 @@ func TestOpsListenerAndTenantStats(t *testing.T) {
 	}
 	if code, _ := s.get(t, host, "/metrics"); code != 404 {
 		t.Errorf("public /metrics: %d, want 404", code)
+	}
+	// Operator data operations are timed.
+	before := sample(scrapeURL(t, s.ops), "chapterhouse_operation_duration_seconds", map[string]string{"op": "backup"})
+	mustCLI(t, s.dir, "backup", filepath.Join(t.TempDir(), "backup"))
+	mustCLI(t, s.dir, "export", "alpha", filepath.Join(t.TempDir(), "alpha.db"))
+	after := scrapeURL(t, s.ops)
+	if got := sample(after, "chapterhouse_operation_duration_seconds", map[string]string{"op": "backup"}); got != before+1 {
+		t.Errorf("backups timed: %v, want %v", got, before+1)
+	}
+	if got := sample(after, "chapterhouse_operation_duration_seconds", map[string]string{"op": "export"}); got < 1 {
+		t.Errorf("exports timed: %v, want at least 1 (a backup exports too)", got)
 	}
 	if code, _, errOut := runCLI(t, s.dir, "", "tenant", "stats", "nosuch"); code == 0 || !strings.Contains(errOut, "not found") {
 		t.Errorf("stats of an unknown tenant: %d %q", code, errOut)

@@ -33,9 +33,16 @@ func caddyBinary(t *testing.T) string {
 	return path
 }
 
-// caddyEnv keeps Caddy's autosaved config and data out of $HOME.
+// caddyEnv keeps Caddy's autosaved config and data out of $HOME, and the
+// Caddyfile's placeholders at their defaults.
 func caddyEnv(dir string) []string {
-	return append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CHAPTERHOUSE_") && !strings.HasPrefix(kv, "ACME_EMAIL=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)
 }
 
 // The shipped Caddyfile is valid and asks the default ops listener.

@@ -126,6 +126,7 @@ type importResult struct {
 // req.slug or, with req.replace, drains tenant req.slug and swaps the file
 // in. Whatever fails, the live tenant is left as it was.
 func (p *platform) importTenant(ctx context.Context, req importRequest) (importResult, error) {
+	defer p.metrics.timeOp("import")()
 	var res importResult
 	if err := tenantdb.ValidateSlug(req.slug); err != nil {
 		return res, err
