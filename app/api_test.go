@@ -314,6 +314,18 @@ type route struct{ method, path string }
 // apiRoutes lists the /api/ routes of a server, as routes() declares them.
 func apiRoutes(t *testing.T) []route {
 	t.Helper()
+	var out []route
+	for _, r := range serverRoutes(t) {
+		if strings.HasPrefix(r.path, "/api/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// serverRoutes lists the tenant-site routes of a server.
+func serverRoutes(t *testing.T) []route {
+	t.Helper()
 	p, err := openPlatform(context.Background(), t.TempDir(), 4, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -330,9 +342,7 @@ func apiRoutes(t *testing.T) []route {
 		default:
 			continue
 		}
-		if strings.HasPrefix(r.Path, "/api/") {
-			out = append(out, route{r.Method, r.Path})
-		}
+		out = append(out, route{r.Method, r.Path})
 	}
 	return out
 }

@@ -355,6 +355,12 @@ func (s *server) apiChangePassword(c echo.Context) error {
 func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.Session, string, error) {
 	ctx := c.Request().Context()
 	admin := adminOf(c)
+	// Guesses of the current password (from a stolen session) count
+	// against the account like failed logins.
+	account := tenantOf(c).ID + "\x00" + strings.ToLower(admin.Email)
+	if wait := s.throttle.perAccount.wait(account, s.now()); wait > 0 {
+		return tenantdb.Session{}, "", s.tooMany(c, wait)
+	}
 	ok, err := s.p.passwords.Verify(ctx, admin.PasswordHash, current)
 	if errors.Is(err, errBusy) {
 		c.Response().Header().Set("Retry-After", "5")
@@ -364,6 +370,7 @@ func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.
 		return tenantdb.Session{}, "", err
 	}
 	if !ok {
+		s.throttle.perAccount.take(account, s.now())
 		return tenantdb.Session{}, "", &tenantdb.ValidationError{Field: "current_password", Message: "is not your current password"}
 	}
 	if err := checkPasswordRules(next, admin.Email); err != nil {

@@ -581,3 +581,22 @@ func TestSafeNext(t *testing.T) {
 		}
 	}
 }
+
+func TestPasswordChangeThrottled(t *testing.T) {
+	ls := startLive(t)
+	email, password := ls.newTenant(t, "guess")
+	tok := ls.login(t, "guess", email, password)
+	c := ls.client()
+	var last apiResult
+	for i := 0; i < 15 && last.status != http.StatusTooManyRequests; i++ {
+		last = ls.do(t, c, "POST", ls.url("guess", "/api/password"),
+			map[string]string{"current_password": fmt.Sprintf("guess number %d", i), "new_password": "a brand new long password"}, bearer(tok)...)
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+		t.Fatalf("15 wrong current passwords: last %d %s", last.status, last.body)
+	}
+	if r := ls.do(t, c, "POST", ls.url("guess", "/api/password"),
+		map[string]string{"current_password": password, "new_password": "a brand new long password"}, bearer(tok)...); r.status != http.StatusTooManyRequests {
+		t.Errorf("the right current password while throttled: %d, want 429", r.status)
+	}
+}

@@ -292,6 +292,50 @@ func TestDashboardCrossTenant(t *testing.T) {
 	if body := ls.get(t, "beta", "/"); strings.Contains(body, "Pwned") {
 		t.Error("A's cookie changed B")
 	}
+
+	// Every dashboard route of B, with A's cookie and A's CSRF token: a
+	// login page or a redirect to it, never B's data or a change.
+	for _, rt := range dashboardRoutes(t) {
+		path := strings.ReplaceAll(rt.path, ":id", "1")
+		values := url.Values(nil)
+		if rt.method == "POST" {
+			values = url.Values{"csrf_token": {csrf}, "title": {"Pwned"}, "name": {"Pwned"}, "email": {aEmail}, "password": {aPassword},
+				"login_token": {"x"}, "accent_color": {"#000000"}, "timezone": {"UTC"}}
+		}
+		p := ls.form(t, other, ls.host("beta"), path, values, "Cookie", sessionCookie+"="+cookie)
+		switch {
+		case rt.path == "/admin/login" && rt.method == "GET":
+			if p.status != http.StatusOK || strings.Contains(p.body, `action="/admin/logout"`) {
+				t.Errorf("GET /admin/login on B with A's cookie: %d", p.status)
+			}
+		case rt.path == "/admin/login":
+			if p.status != http.StatusForbidden && p.status != http.StatusUnauthorized {
+				t.Errorf("POST /admin/login on B with A's credentials: %d", p.status)
+			}
+		case rt.path == "/admin/":
+		default:
+			if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/admin/login") {
+				t.Errorf("%s %s on B with A's cookie: %d %q, want a redirect to the login", rt.method, rt.path, p.status, p.location)
+			}
+		}
+	}
+	if body := ls.get(t, "beta", "/news"); strings.Contains(body, "Pwned") {
+		t.Error("A's cookie created content on B")
+	}
+}
+
+// dashboardRoutes lists the /admin routes of a server.
+func dashboardRoutes(t *testing.T) []route {
+	var out []route
+	for _, r := range serverRoutes(t) {
+		if r.path == "/admin" || strings.HasPrefix(r.path, "/admin/") {
+			out = append(out, r)
+		}
+	}
+	if len(out) < 30 {
+		t.Fatalf("only %d dashboard routes found", len(out))
+	}
+	return out
 }
 
 func TestDashboardEditing(t *testing.T) {
