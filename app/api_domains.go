@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -45,6 +46,8 @@ type domainView struct {
 	MisconfiguredSince *time.Time  `json:"misconfigured_since,omitempty"`
 	// Problem is what the last check found wrong (verify only).
 	Problem string `json:"problem,omitempty"`
+	// Anchor is the id of the domain's section on the dashboard page.
+	Anchor string `json:"-"`
 }
 
 func (p *platform) viewDomain(d tenantdb.Domain) domainView {
@@ -52,6 +55,7 @@ func (p *platform) viewDomain(d tenantdb.Domain) domainView {
 		Host: d.Host, Status: d.Status, Routes: d.Verified, Token: d.Token,
 		Records: p.domainRecords(d), CreatedAt: d.CreatedAt,
 		VerifiedAt: d.VerifiedAt, CheckedAt: d.CheckedAt, MisconfiguredSince: d.MisconfiguredSince,
+		Anchor: "domain-" + strings.ReplaceAll(d.Host, ".", "-"),
 	}
 	if d.Verified && d.MisconfiguredSince != nil {
 		until := d.MisconfiguredSince.Add(p.domainGrace)

@@ -196,6 +196,10 @@ func (s *server) routes() {
 	t.GET("/admin/admins", s.showAdmins, adminHeaders, s.requireOwner)
 	t.POST("/admin/admins", s.addAdminForm, adminHeaders, s.requireOwner)
 	t.POST("/admin/admins/:id/delete", s.deleteAdminForm, adminHeaders, s.requireOwner)
+	t.GET("/admin/domains", s.showDomains, adminHeaders, s.requireAdmin)
+	t.POST("/admin/domains", s.addDomainForm, adminHeaders, s.requireOwner)
+	t.POST("/admin/domains/:host/verify", s.checkDomainForm, adminHeaders, s.requireAdmin)
+	t.POST("/admin/domains/:host/delete", s.removeDomainForm, adminHeaders, s.requireOwner)
 	t.GET("/admin/password", s.showPassword, adminHeaders, s.requireAdmin)
 	t.POST("/admin/password", s.changePasswordForm, adminHeaders, s.requireAdmin)
 

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// domainsData is what the dashboard's domains page shows.
+type domainsData struct {
+	Domains []domainView
+	Host    string // what was typed into the add form
+	// Checked is the domain the admin just checked, and Passed its outcome
+	// (the problem, if any, is the page's Error).
+	Checked string
+	Passed  bool
+	Recheck string // how often the server checks by itself: "every <Recheck>"
+	Base    string // the platform domain
+}
+
+// renderDomains shows the domains page with status; problem (and field)
+// explain a refused form or a failed check.
+func (s *server) renderDomains(c echo.Context, status int, d domainsData, problem, field string) error {
+	views, err := s.tenantDomains(c.Request().Context(), tenantOf(c))
+	if err != nil {
+		return err
+	}
+	d.Domains, d.Base = views, s.cfg.baseDomain
+	d.Recheck = humanDuration(s.cfg.domainRecheck)
+	p, err := s.page(c, "Custom domains", "domains", d)
+	if err != nil {
+		return err
+	}
+	p.Error, p.Field = problem, field
+	return c.Render(status, "admin/domains.html", p)
+}
+
+// showDomains: GET /admin/domains.
+func (s *server) showDomains(c echo.Context) error {
+	return s.renderDomains(c, http.StatusOK, domainsData{}, "", "")
+}
+
+// addDomainForm: POST /admin/domains (owners).
+func (s *server) addDomainForm(c echo.Context) error {
+	d := domainsData{Host: strings.TrimSpace(c.FormValue("host"))}
+	added, err := s.addTenantDomain(c, d.Host)
+	var ve *tenantdb.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return s.renderDomains(c, http.StatusUnprocessableEntity, d, ve.Message, "host")
+	case errors.Is(err, tenantdb.ErrConflict):
+		return s.renderDomains(c, http.StatusConflict, d, publicMessage(err, http.StatusConflict), "host")
+	case err != nil:
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/domains?done=added#"+s.p.viewDomain(added).Anchor)
+}
+
+// checkDomainForm: POST /admin/domains/:host/verify, the "Check now" button.
+// The page shows the outcome at once (no redirect: it is not stored as a
+// message anywhere).
+func (s *server) checkDomainForm(c echo.Context) error {
+	dom, err := s.ownDomain(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.checkTenantDomain(c, dom)
+	d := domainsData{Checked: dom.Host, Passed: res.Passed}
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he) && he.Code == http.StatusTooManyRequests:
+		return s.renderDomains(c, he.Code, d, fmt.Sprint(he.Message), "")
+	case errors.Is(err, errDNS):
+		return s.renderDomains(c, http.StatusServiceUnavailable, d, publicMessage(err, http.StatusServiceUnavailable), "")
+	case err != nil:
+		return err
+	}
+	problem := ""
+	if !res.Passed {
+		problem = fmt.Sprintf("%s is not verified: %s", dom.Host, res.Problem)
+	}
+	return s.renderDomains(c, http.StatusOK, d, problem, "")
+}
+
+// removeDomainForm: POST /admin/domains/:host/delete (owners).
+func (s *server) removeDomainForm(c echo.Context) error {
+	dom, err := s.ownDomain(c)
+	if err != nil {
+		return err
+	}
+	if err := s.removeTenantDomain(c, dom); err != nil {
+		return err
+	}
+	return done(c, "/admin/domains", "deleted")
+}
+
+// humanDuration writes a flag's duration for "every ...": "hour",
+// "24 hours", "30 minutes".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return ""
+	case d == time.Hour:
+		return "hour"
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
+}
