@@ -369,6 +369,9 @@ func TestOpsListenerAndTenantStats(t *testing.T) {
 	if requests < n {
 		t.Errorf("%d tenant request log lines, want %d", requests, n)
 	}
+	if !strings.Contains(s.logs.String(), `"msg":"operator command","command":"tenant create","exit":0`) {
+		t.Errorf("operator commands run by the server are not logged:\n%s", s.logs)
+	}
 
 	// Without a server, stats say what they cannot know.
 	var off tenantStats

@@ -128,8 +128,15 @@ func serveControl(ctx context.Context, dir string, p *platform, stderr io.Writer
 				tty:    req.TTY,
 				actor:  "cli",
 			}
+			start := time.Now()
 			code := exitCode(e.stderr, runCommand(r.Context(), e, req.Args))
 			frameWriter{mu, w, fl, frameExit}.Write([]byte{byte(code)})
+			// The command's name only: its arguments may be private.
+			name := "unknown"
+			if cmd, _, ok := findCommand(req.Args); ok {
+				name = cmd.name
+			}
+			p.log.Info("operator command", "command", name, "exit", code, "duration", time.Since(start))
 		}),
 	}
 	go srv.Serve(ln)
