@@ -172,6 +172,7 @@ func (s *server) routes() {
 	t.GET("/api/domains/:host", s.apiDomain, s.requireAdmin)
 	t.POST("/api/domains/:host/verify", s.apiVerifyDomain, s.requireAdmin)
 	t.DELETE("/api/domains/:host", s.apiRemoveDomain, s.requireOwner)
+	t.GET("/api/export", s.apiExport, s.requireOwner)
 
 	// The dashboard (admin*.go): cookie login, CSRF-checked forms.
 	t.GET("/admin/login", s.showLogin, adminHeaders)

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+)
+
+// apiExport: GET /api/export (owners only) streams the site as the same
+// one-file export `chapterhouse export` writes: a consistent snapshot taken
+// now, while the site keeps serving and taking changes. The download is
+// recorded in the catalog's audit log.
+func (s *server) apiExport(c echo.Context) error {
+	ctx := c.Request().Context()
+	t := tenantOf(c)
+	tmp, err := s.p.tmpDir()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(tmp, fmt.Sprintf("download-%s-%s.db", t.ID, newRequestID()))
+	info, err := tenantDB(c).Export(ctx, path)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	os.Remove(path) // the open file is all the download needs
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	admin := adminOf(c)
+	if err := s.p.catalog.Audit(ctx, "admin:"+admin.Email, "tenant.export.download", t.ID,
+		fmt.Sprintf("%s by %s (%d bytes, sha256 %s)", t.Slug, admin.Email, info.Size, info.SHA256)); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s-%s.chapterhouse.db", t.Slug, s.now().UTC().Format("2006-01-02"))
+	h := c.Response().Header()
+	h.Set("Content-Type", "application/vnd.sqlite3")
+	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
+	h.Set("X-Content-SHA256", info.SHA256)
+	h.Set("X-Schema-Version", strconv.FormatInt(info.Version, 10))
+	h.Set("Cache-Control", "no-store")
+	c.Response().WriteHeader(http.StatusOK)
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	_, err = io.Copy(c.Response(), f)
+	return err
+}
