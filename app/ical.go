@@ -94,7 +94,7 @@ func writeCalendar(in calendarInput) []byte {
 	}
 	sort.Strings(zones)
 	for _, z := range zones {
-		loc, err := time.LoadLocation(z)
+		loc, err := tenantdb.LoadZone(z)
 		if err != nil {
 			continue
 		}

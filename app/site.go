@@ -4,6 +4,7 @@ import (
 	"html"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -28,6 +29,49 @@ type sitePage struct {
 	Image       string // absolute URL of the page's image, if any
 	Frozen      bool   // the tenant is read-only: forms cannot be sent
 	Data        any
+}
+
+// menuItem is one link of the site's main menu.
+type menuItem struct {
+	Href, Title string
+	Current     bool
+}
+
+// Menu is the main menu: the fixed sections with the custom pages shown
+// in the menu before Contact, the current one marked.
+func (p sitePage) Menu() []menuItem {
+	items := make([]menuItem, 0, 5+len(p.Nav))
+	add := func(href, title string) {
+		items = append(items, menuItem{Href: href, Title: title, Current: href == p.Path})
+	}
+	add("/", "Home")
+	add("/about", "About")
+	add("/news", "News")
+	add("/events", "Events")
+	for _, n := range p.Nav {
+		add("/p/"+n.Slug, n.Title)
+	}
+	add("/contact", "Contact")
+	return items
+}
+
+// postItem is a post as a list shows it.
+type postItem struct {
+	Slug, Title   string
+	Date, ISODate string
+	Summary       string
+}
+
+func postItems(posts []tenantdb.Post) []postItem {
+	items := make([]postItem, len(posts))
+	for i, p := range posts {
+		items[i] = postItem{Slug: p.Slug, Title: p.Title, Summary: plainText(p.Body, 220)}
+		if p.PublishedAt != nil {
+			items[i].Date = p.PublishedAt.Format("January 2, 2006")
+			items[i].ISODate = p.PublishedAt.Format(time.RFC3339)
+		}
+	}
+	return items
 }
 
 // platformPage is what the platform's own pages render from.
@@ -124,7 +168,7 @@ func (s *server) showHome(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	posts, _, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, Limit: 3})
+	posts, err := db.LatestPosts(ctx, 3)
 	if err != nil {
 		return err
 	}
@@ -136,14 +180,14 @@ func (s *server) showHome(c echo.Context) error {
 	if len(nextMeeting) > 0 {
 		next = &nextMeeting[0]
 	}
-	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: posts}
+	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: postItems(posts)}
 	return c.Render(http.StatusOK, "site/home.html", p)
 }
 
 type homeData struct {
 	Upcoming    []occurrence
 	NextMeeting *occurrence
-	Posts       []tenantdb.Post
+	Posts       []postItem
 }
 
 func (s *server) showAbout(c echo.Context) error {
@@ -183,6 +227,18 @@ var stripTags = bluemonday.StrictPolicy()
 // plainText is markdown as a plain-text summary of at most n characters,
 // for description and Open Graph tags.
 func plainText(markdown string, n int) string {
+	key := strconv.Itoa(n) + "\x00" + markdown
+	if v, ok := summaryMemo.get(key); ok {
+		return v
+	}
+	v := summarize(markdown, n)
+	summaryMemo.put(key, v)
+	return v
+}
+
+var summaryMemo = &memo{budget: 2 << 20, m: map[string]string{}}
+
+func summarize(markdown string, n int) string {
 	text := html.UnescapeString(stripTags.Sanitize(string(renderMarkdown(markdown))))
 	text = strings.Join(strings.Fields(text), " ")
 	if utf8.RuneCountInString(text) <= n {

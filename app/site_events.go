@@ -19,6 +19,19 @@ type occurrence struct {
 	Event      tenantdb.Event
 	Start, End time.Time // in the event's time zone
 	Ongoing    bool
+	// What a list shows, formatted once here rather than in the template.
+	When, ISO, Month, Day string
+}
+
+func newOccurrence(e tenantdb.Event, start, end time.Time, now time.Time) occurrence {
+	o := occurrence{Event: e, Start: start, End: end, Ongoing: !start.After(now) && end.After(now),
+		Month: start.Format("Jan"), Day: strconv.Itoa(start.Day())}
+	if e.AllDay {
+		o.When, o.ISO = start.Format("Mon, January 2, 2006"), start.Format("2006-01-02")
+	} else {
+		o.When, o.ISO = start.Format("Mon, January 2, 2006 · 3:04 PM"), start.Format(time.RFC3339)
+	}
+	return o
 }
 
 // upcomingHorizon is how far ahead the site lists events.
@@ -30,7 +43,7 @@ func upcomingOccurrences(events []tenantdb.Event, now time.Time, limit int) []oc
 	var out []occurrence
 	for _, e := range events {
 		for _, o := range e.Occurrences(now, now.Add(upcomingHorizon), limit) {
-			out = append(out, occurrence{Event: e, Start: o.Start, End: o.End, Ongoing: !o.Start.After(now)})
+			out = append(out, newOccurrence(e, o.Start, o.End, now))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -51,7 +64,7 @@ func pastEvents(events []tenantdb.Event, now time.Time, limit int) []occurrence 
 	var out []occurrence
 	for _, e := range events {
 		if e.RRule == "" && !e.EndsAt.After(now) {
-			out = append(out, occurrence{Event: e, Start: e.StartsAt, End: e.EndsAt})
+			out = append(out, newOccurrence(e, e.StartsAt, e.EndsAt, now))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })

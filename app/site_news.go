@@ -14,7 +14,7 @@ import (
 const newsPerPage = 10
 
 type newsData struct {
-	Posts      []tenantdb.Post
+	Posts      []postItem
 	Page       int
 	Prev, Next string // links to the neighbouring pages, "" at either end
 }
@@ -50,7 +50,7 @@ func (s *server) showNews(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := newsData{Posts: posts, Page: page}
+	d := newsData{Posts: postItems(posts), Page: page}
 	if page == 2 {
 		d.Prev = "/news"
 	} else if page > 2 {

@@ -23,7 +23,7 @@ const testBase = "chapters.test"
 // siteServer is the real server handler over real loopback HTTP, on a temp
 // data dir seeded with the demo tenant.
 type siteServer struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *server
 	p      *platform
 	http   *httptest.Server
@@ -34,14 +34,14 @@ type siteServer struct {
 // newSiteServer starts a server on 127.0.0.1:0 over a new data dir with the
 // demo tenant. configure, if given, changes the config before the server
 // is built (say, the page cache budget).
-func newSiteServer(t *testing.T, configure ...func(*config)) *siteServer {
+func newSiteServer(t testing.TB, configure ...func(*config)) *siteServer {
 	t.Helper()
 	return newSiteServerAt(t, nil, configure...)
 }
 
 // newSiteServerAt is newSiteServer with the server's clock set to now
 // (when not nil) before it serves anything.
-func newSiteServerAt(t *testing.T, now func() time.Time, configure ...func(*config)) *siteServer {
+func newSiteServerAt(t testing.TB, now func() time.Time, configure ...func(*config)) *siteServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -73,7 +73,7 @@ func (e *Event) Validate() error {
 
 // Zone returns the event's time zone (UTC if it cannot be loaded).
 func (e *Event) Zone() *time.Location {
-	loc, err := time.LoadLocation(e.Timezone)
+	loc, err := LoadZone(e.Timezone)
 	if err != nil {
 		return time.UTC
 	}
@@ -95,7 +95,7 @@ func scanEvent(s scanner) (Event, error) {
 
 // Events returns every event by start time.
 func (db *DB) Events(ctx context.Context) ([]Event, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events ORDER BY starts_at, id`)
+	rows, err := db.query(ctx, `SELECT `+eventColumns+` FROM events ORDER BY starts_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (db *DB) Events(ctx context.Context) ([]Event, error) {
 
 // Event returns event id.
 func (db *DB) Event(ctx context.Context, id int64) (Event, error) {
-	e, err := scanEvent(db.r.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id))
+	e, err := scanEvent(db.queryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id))
 	return e, notFound(err, "event %d", id)
 }
 

@@ -41,7 +41,7 @@ func scanMedia(s scanner, extra ...any) (Media, error) {
 
 // MediaList returns the media library, newest first, without the bytes.
 func (db *DB) MediaList(ctx context.Context) ([]Media, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+mediaColumns+` FROM media ORDER BY created_at DESC, id`)
+	rows, err := db.query(ctx, `SELECT `+mediaColumns+` FROM media ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -59,14 +59,14 @@ func (db *DB) MediaList(ctx context.Context) ([]Media, error) {
 
 // Media returns the description of image id.
 func (db *DB) Media(ctx context.Context, id string) (Media, error) {
-	m, err := scanMedia(db.r.QueryRowContext(ctx, `SELECT `+mediaColumns+` FROM media WHERE id = ?`, id))
+	m, err := scanMedia(db.queryRow(ctx, `SELECT `+mediaColumns+` FROM media WHERE id = ?`, id))
 	return m, notFound(err, "media %q", id)
 }
 
 // MediaData returns image id with its bytes.
 func (db *DB) MediaData(ctx context.Context, id string) (Media, []byte, error) {
 	var data []byte
-	m, err := scanMedia(db.r.QueryRowContext(ctx, `SELECT `+mediaColumns+`, data FROM media WHERE id = ?`, id), &data)
+	m, err := scanMedia(db.queryRow(ctx, `SELECT `+mediaColumns+`, data FROM media WHERE id = ?`, id), &data)
 	return m, data, notFound(err, "media %q", id)
 }
 

@@ -47,7 +47,7 @@ func scanOfficer(s scanner) (Officer, error) {
 
 // Officers returns the officers in display order.
 func (db *DB) Officers(ctx context.Context) ([]Officer, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+officerColumns+` FROM officers ORDER BY position, id`)
+	rows, err := db.query(ctx, `SELECT `+officerColumns+` FROM officers ORDER BY position, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func (db *DB) Officers(ctx context.Context) ([]Officer, error) {
 
 // Officer returns officer id.
 func (db *DB) Officer(ctx context.Context, id int64) (Officer, error) {
-	o, err := scanOfficer(db.r.QueryRowContext(ctx, `SELECT `+officerColumns+` FROM officers WHERE id = ?`, id))
+	o, err := scanOfficer(db.queryRow(ctx, `SELECT `+officerColumns+` FROM officers WHERE id = ?`, id))
 	return o, notFound(err, "officer %d", id)
 }
 

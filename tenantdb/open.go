@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -174,6 +175,8 @@ type DB struct {
 	r    *sql.DB
 	gen  atomic.Uint64
 	now  func() time.Time
+	// stmts holds the prepared read statements (stmts.go).
+	stmts sync.Map
 	// Migrated reports whether this open ran migrations.
 	Migrated bool
 }
@@ -191,7 +194,7 @@ func (db *DB) Generation() uint64 { return db.gen.Load() }
 
 // Close closes the readers and then the writer, which checkpoints the WAL.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.closeStmts(), db.r.Close(), db.w.Close())
 }
 
 // TenantPath is where the file of tenant id lives in data dir dir.

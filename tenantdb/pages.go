@@ -50,7 +50,7 @@ func (db *DB) Pages(ctx context.Context, publishedOnly bool) ([]Page, error) {
 	if publishedOnly {
 		where = "WHERE published = 1"
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+pageColumns+` FROM pages `+where+` ORDER BY position, title`)
+	rows, err := db.query(ctx, `SELECT `+pageColumns+` FROM pages `+where+` ORDER BY position, title`)
 	if err != nil {
 		return nil, err
 	}
@@ -68,13 +68,13 @@ func (db *DB) Pages(ctx context.Context, publishedOnly bool) ([]Page, error) {
 
 // Page returns page id.
 func (db *DB) Page(ctx context.Context, id int64) (Page, error) {
-	p, err := scanPage(db.r.QueryRowContext(ctx, `SELECT `+pageColumns+` FROM pages WHERE id = ?`, id))
+	p, err := scanPage(db.queryRow(ctx, `SELECT `+pageColumns+` FROM pages WHERE id = ?`, id))
 	return p, notFound(err, "page %d", id)
 }
 
 // PublishedPage returns the published page with the given slug.
 func (db *DB) PublishedPage(ctx context.Context, slug string) (Page, error) {
-	p, err := scanPage(db.r.QueryRowContext(ctx, `SELECT `+pageColumns+` FROM pages WHERE slug = ? AND published = 1`, slug))
+	p, err := scanPage(db.queryRow(ctx, `SELECT `+pageColumns+` FROM pages WHERE slug = ? AND published = 1`, slug))
 	return p, notFound(err, "page %q", slug)
 }
 
@@ -130,7 +130,7 @@ func (db *DB) DeletePage(ctx context.Context, id int64) error {
 // NavPages returns the published pages that the site's menu shows, in menu
 // order, without their bodies.
 func (db *DB) NavPages(ctx context.Context) ([]Page, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, title, slug, position FROM pages
+	rows, err := db.query(ctx, `SELECT id, title, slug, position FROM pages
 		WHERE published = 1 AND show_in_nav = 1 ORDER BY position, title`)
 	if err != nil {
 		return nil, err

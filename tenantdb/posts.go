@@ -60,13 +60,13 @@ func (db *DB) Posts(ctx context.Context, q PostQuery) ([]Post, int, error) {
 		where = "WHERE published = 1"
 	}
 	var total int
-	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM posts `+where).Scan(&total); err != nil {
+	if err := db.queryRow(ctx, `SELECT count(*) FROM posts `+where).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	if q.Limit <= 0 {
 		q.Limit = 1000
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+postColumns+` FROM posts `+where+`
+	rows, err := db.query(ctx, `SELECT `+postColumns+` FROM posts `+where+`
 		ORDER BY published_at IS NULL DESC, published_at DESC, id DESC LIMIT ? OFFSET ?`, q.Limit, q.Offset)
 	if err != nil {
 		return nil, 0, err
@@ -85,13 +85,13 @@ func (db *DB) Posts(ctx context.Context, q PostQuery) ([]Post, int, error) {
 
 // Post returns post id.
 func (db *DB) Post(ctx context.Context, id int64) (Post, error) {
-	p, err := scanPost(db.r.QueryRowContext(ctx, `SELECT `+postColumns+` FROM posts WHERE id = ?`, id))
+	p, err := scanPost(db.queryRow(ctx, `SELECT `+postColumns+` FROM posts WHERE id = ?`, id))
 	return p, notFound(err, "post %d", id)
 }
 
 // PublishedPost returns the published post with the given slug.
 func (db *DB) PublishedPost(ctx context.Context, slug string) (Post, error) {
-	p, err := scanPost(db.r.QueryRowContext(ctx, `SELECT `+postColumns+` FROM posts WHERE slug = ? AND published = 1`, slug))
+	p, err := scanPost(db.queryRow(ctx, `SELECT `+postColumns+` FROM posts WHERE slug = ? AND published = 1`, slug))
 	return p, notFound(err, "post %q", slug)
 }
 
@@ -151,4 +151,24 @@ func (db *DB) SavePost(ctx context.Context, p *Post) error {
 // DeletePost deletes post id.
 func (db *DB) DeletePost(ctx context.Context, id int64) error {
 	return db.exec(ctx, fmt.Sprintf("post %d", id), `DELETE FROM posts WHERE id = ?`, id)
+}
+
+// LatestPosts returns the n newest published posts (for a home page: no
+// count of them all).
+func (db *DB) LatestPosts(ctx context.Context, n int) ([]Post, error) {
+	rows, err := db.query(ctx, `SELECT `+postColumns+` FROM posts WHERE published = 1
+		ORDER BY published_at IS NULL DESC, published_at DESC, id DESC LIMIT ?`, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []Post
+	for rows.Next() {
+		p, err := scanPost(rows)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
 }

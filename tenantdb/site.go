@@ -110,7 +110,7 @@ func (db *DB) Site(ctx context.Context) (Site, error) {
 	var s Site
 	var links, updated string
 	var logo sql.NullString
-	err := db.r.QueryRowContext(ctx, `SELECT `+siteColumns+` FROM site WHERE id = 1`).Scan(
+	err := db.queryRow(ctx, `SELECT `+siteColumns+` FROM site WHERE id = 1`).Scan(
 		&s.Name, &s.Tagline, &s.About, &s.Address, &s.Phone, &s.Email, &s.MeetingInfo, &s.MembershipInfo,
 		&links, &s.AccentColor, &logo, &s.Timezone, &updated)
 	if err == sql.ErrNoRows {
