@@ -11,7 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// apiExport: GET /api/export (owners only) streams the site as the same
+// apiExport: GET /api/export and the dashboard's /admin/export (owners
+// only) stream the site as the same
 // one-file export `chapterhouse export` writes: a consistent snapshot taken
 // now, while the site keeps serving and taking changes. The download is
 // recorded in the catalog's audit log.

@@ -85,3 +85,35 @@ func TestAPIExportDownload(t *testing.T) {
 	}
 	os.Remove(file)
 }
+
+// The dashboard offers owners the download; editors neither see nor get it.
+func TestDashboardDownloadButton(t *testing.T) {
+	ls := startLive(t)
+	email, password := ls.newTenant(t, "alpha")
+	out, _, err := ls.cli(t, "", "admin", "add", "alpha", "editor@alpha.example.org", "--role", "editor")
+	if err != nil {
+		t.Fatal(out)
+	}
+	editorPassword := passwordLine.FindStringSubmatch(out)[1]
+	owner, editor := ls.client(), ls.client()
+	ls.dashLogin(t, owner, ls.host("alpha"), email, password)
+	ls.dashLogin(t, editor, ls.host("alpha"), "editor@alpha.example.org", editorPassword)
+
+	home := ls.form(t, owner, ls.host("alpha"), "/admin", nil)
+	if !strings.Contains(home.body, `href="/admin/export"`) {
+		t.Fatalf("the owner's dashboard has no download button:\n%.2000s", home.body)
+	}
+	p := ls.form(t, owner, ls.host("alpha"), "/admin/export", nil)
+	if p.status != http.StatusOK || !strings.HasPrefix(p.header.Get("Content-Disposition"), "attachment;") || !strings.HasPrefix(p.body, "SQLite format 3\x00") {
+		t.Fatalf("download from the dashboard: %d %v", p.status, p.header)
+	}
+	if home := ls.form(t, editor, ls.host("alpha"), "/admin", nil); strings.Contains(home.body, "/admin/export") {
+		t.Error("an editor's dashboard offers the download")
+	}
+	if p := ls.form(t, editor, ls.host("alpha"), "/admin/export", nil); p.status != http.StatusForbidden || strings.HasPrefix(p.body, "SQLite") {
+		t.Errorf("editor download: %d", p.status)
+	}
+	if p := ls.form(t, ls.client(), ls.host("alpha"), "/admin/export", nil); p.status != http.StatusSeeOther {
+		t.Errorf("anonymous download: %d, want a redirect to the login", p.status)
+	}
+}

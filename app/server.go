@@ -201,6 +201,7 @@ func (s *server) routes() {
 	t.POST("/admin/domains", s.addDomainForm, adminHeaders, s.requireOwner)
 	t.POST("/admin/domains/:host/verify", s.checkDomainForm, adminHeaders, s.requireAdmin)
 	t.POST("/admin/domains/:host/delete", s.removeDomainForm, adminHeaders, s.requireOwner)
+	t.GET("/admin/export", s.apiExport, adminHeaders, s.requireOwner)
 	t.GET("/admin/password", s.showPassword, adminHeaders, s.requireAdmin)
 	t.POST("/admin/password", s.changePasswordForm, adminHeaders, s.requireAdmin)
 
