@@ -76,6 +76,7 @@ func apiWriters(t testing.TB, addr, base, port, slug, token string, n int) *post
 		Timeout: 60 * time.Second,
 	}
 	url := "http://" + slug + "." + base + ":" + port + "/api/posts"
+	tag := newRequestID()[:6] // titles never repeat across writers
 	for i := range n {
 		w.wg.Add(1)
 		go func() {
@@ -86,7 +87,7 @@ func apiWriters(t testing.TB, addr, base, port, slug, token string, n int) *post
 					return
 				default:
 				}
-				title := fmt.Sprintf("writer %d post %d", i, j)
+				title := fmt.Sprintf("writer %d post %d %s", i, j, tag)
 				body, _ := json.Marshal(map[string]any{"title": title, "body": "written under load", "published": true})
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")

@@ -241,3 +241,13 @@ func renameNoReplace(src, dst string) error {
 // RenameNoReplace renames src to dst, failing with fs.ErrExist if dst
 // exists.
 func RenameNoReplace(src, dst string) error { return renameNoReplace(src, dst) }
+
+// Check runs integrity_check on the tenant's file as it is now.
+func (db *DB) Check(ctx context.Context) error {
+	return integrityCheck(ctx, db.r)
+}
+
+// Check runs integrity_check on the catalog's file.
+func (c *Catalog) Check(ctx context.Context) error {
+	return integrityCheck(ctx, c.db)
+}
