@@ -37,6 +37,7 @@ type cachedPage struct {
 	expires     time.Time // zero: only a write ends it
 	contentType string
 	cacheCtl    string
+	disposition string
 	etag        string
 	body        []byte
 }
@@ -146,6 +147,7 @@ func (s *server) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 			gen:         gen,
 			contentType: res.Header().Get("Content-Type"),
 			cacheCtl:    res.Header().Get("Cache-Control"),
+			disposition: res.Header().Get("Content-Disposition"),
 			body:        bytes.Clone(w.buf.Bytes()),
 		}
 		if t, ok := c.Get(expiresKey).(time.Time); ok {
@@ -164,6 +166,9 @@ func writeCached(c echo.Context, e *cachedPage) error {
 	h.Set("Content-Type", e.contentType)
 	if e.cacheCtl != "" {
 		h.Set("Cache-Control", e.cacheCtl)
+	}
+	if e.disposition != "" {
+		h.Set("Content-Disposition", e.disposition)
 	}
 	h.Set("ETag", e.etag)
 	if etagMatches(c.Request().Header.Get("If-None-Match"), e.etag) {

@@ -34,8 +34,13 @@ func TestPageCacheNeverStale(t *testing.T) {
 	if r := ts.request("HEAD", h, "/", nil); r.status != 200 || r.body != "" || r.header.Get("Content-Length") != fmt.Sprint(len(first.body)) {
 		t.Errorf("HEAD from the cache: %d, %d bytes, Content-Length %q", r.status, len(r.body), r.header.Get("Content-Length"))
 	}
-	for _, path := range []string{"/news", "/feed.xml", "/sitemap.xml"} {
-		ts.get(h, path)
+	for _, path := range []string{"/news", "/feed.xml", "/sitemap.xml", "/events.ics"} {
+		a, b := ts.get(h, path), ts.get(h, path) // the second from the cache
+		for _, k := range []string{"Content-Type", "Cache-Control", "Content-Disposition", "Content-Security-Policy", "X-Content-Type-Options"} {
+			if a.header.Get(k) != b.header.Get(k) {
+				t.Errorf("GET %s: %s is %q rendered, %q from the cache", path, k, a.header.Get(k), b.header.Get(k))
+			}
+		}
 	}
 	for i := 0; i < 10; i++ {
 		now := time.Now().UTC()

@@ -79,7 +79,7 @@ func fieldMessage(ve *tenantdb.ValidationError) string {
 // honeypot gets the same answer and stores nothing.
 func (s *server) sendContact(c echo.Context) error {
 	t := tenantOf(c)
-	if ok, retry := s.contactLimit.allow(t.ID+"|"+c.RealIP(), s.now()); !ok {
+	if ok, retry := s.contactLimit.allow(t.ID+"|"+clientKey(c.RealIP()), s.now()); !ok {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds()+0.999)))
 		return s.renderContact(c, http.StatusTooManyRequests, formOf(c), nil)
 	}
@@ -149,7 +149,7 @@ func telURL(phone string) template.URL {
 // rateLimiter allows each key a burst of requests that refills at a
 // steady rate (a token bucket, kept as the time the bucket is full
 // again). It remembers at most max keys: past that, keys whose bucket is
-// full are forgotten first, and then the oldest.
+// full are forgotten first, and then some at random (see evict).
 type rateLimiter struct {
 	burst int
 	every time.Duration // one request comes back this often
@@ -193,21 +193,25 @@ func (l *rateLimiter) reset() {
 	clear(l.full)
 }
 
-// evict makes room for one key.
+// evict makes room: it forgets the keys whose bucket is full again and,
+// if that frees nothing, an eighth of the keys (in map order, which is
+// random), so that a flood of new keys costs amortised O(1) each.
 func (l *rateLimiter) evict(now time.Time) {
-	var oldest string
-	var oldestAt time.Time
 	for k, t := range l.full {
 		if !t.After(now) {
 			delete(l.full, k)
-			continue
-		}
-		if oldest == "" || t.Before(oldestAt) {
-			oldest, oldestAt = k, t
 		}
 	}
-	if len(l.full) >= l.max {
-		delete(l.full, oldest)
+	if len(l.full) < l.max {
+		return
+	}
+	drop := max(l.max/8, 1)
+	for k := range l.full {
+		if drop == 0 {
+			break
+		}
+		delete(l.full, k)
+		drop--
 	}
 }
 
