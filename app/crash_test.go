@@ -36,7 +36,7 @@ func TestCrashChild(t *testing.T) {
 // listens.
 func startChild(t *testing.T, dir string) (*adminLive, *exec.Cmd) {
 	t.Helper()
-	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--base-domain", liveBase, "--no-demo"}
+	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--ask-addr", "127.0.0.1:0", "--base-domain", liveBase, "--no-demo"}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
 	cmd.Env = append(os.Environ(), "CHAPTERHOUSE_CRASH_CHILD="+strings.Join(args, "\n"))
 	stderr := &syncBuffer{}
