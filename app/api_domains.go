@@ -115,7 +115,7 @@ func (s *server) addTenantDomain(c echo.Context, raw string) (tenantdb.Domain, e
 // checkTenantDomain runs the DNS check of the request's tenant's domain d,
 // within the tenant's allowance of checks.
 func (s *server) checkTenantDomain(c echo.Context, d tenantdb.Domain) (domainCheck, error) {
-	if ok, wait := s.domainCheckLimit.allow(tenantOf(c).ID, s.now()); !ok {
+	if ok, wait := s.domainCheckLimit.take(tenantOf(c).ID, s.now()); !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Response().Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 		return domainCheck{}, echo.NewHTTPError(http.StatusTooManyRequests,

@@ -132,28 +132,28 @@ func TestContactFormRateLimit(t *testing.T) {
 }
 
 func TestRateLimiterRefillsAndStaysBounded(t *testing.T) {
-	l := newRateLimiter(3, time.Minute, 100)
+	l := newLimiter(3, time.Minute, 100)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 3; i++ {
-		if ok, _ := l.allow("a", now); !ok {
+		if ok, _ := l.take("a", now); !ok {
 			t.Fatalf("request %d refused within the burst", i+1)
 		}
 	}
-	ok, retry := l.allow("a", now)
+	ok, retry := l.take("a", now)
 	if ok || retry != time.Minute {
 		t.Fatalf("4th: ok=%v retry=%v, want refused for 1m", ok, retry)
 	}
-	if ok, _ := l.allow("a", now.Add(time.Minute)); !ok {
+	if ok, _ := l.take("a", now.Add(time.Minute)); !ok {
 		t.Errorf("refused after one refill")
 	}
-	if ok, _ := l.allow("a", now.Add(time.Minute)); ok {
+	if ok, _ := l.take("a", now.Add(time.Minute)); ok {
 		t.Errorf("allowed two after one refill")
 	}
 	for i := 0; i < 1000; i++ {
-		l.allow(strconv.Itoa(i), now)
+		l.take(strconv.Itoa(i), now)
 	}
-	if len(l.full) > 100 {
-		t.Errorf("%d keys remembered, want at most 100", len(l.full))
+	if n := l.len(); n > 100 {
+		t.Errorf("%d keys remembered, want at most 100", n)
 	}
 }
 

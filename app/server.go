@@ -33,7 +33,7 @@ type server struct {
 	// pages caches rendered public pages (nil: off); contactLimit
 	// throttles contact messages per tenant and client address.
 	pages        *pageCache
-	contactLimit *rateLimiter
+	contactLimit *limiter
 
 	keys       *keyring       // server secrets for login tokens
 	throttle   *loginThrottle // login attempts per client and per account
@@ -44,7 +44,7 @@ type server struct {
 	ipOf     echo.IPExtractor
 	askLimit *rate.Limiter
 	// domainCheckLimit bounds the DNS checks each tenant's admins run.
-	domainCheckLimit *rateLimiter
+	domainCheckLimit *limiter
 	draining         atomic.Bool // set when shutdown begins: /readyz fails
 }
 
@@ -59,12 +59,12 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 	}
 	s := &server{cfg: cfg, p: p, views: v, log: log, now: time.Now,
 		pages:            newPageCache(int64(cfg.pageCacheMB) << 20),
-		contactLimit:     newRateLimiter(contactBurst, contactEvery, 100_000),
+		contactLimit:     newLimiter(contactBurst, contactEvery, 100_000),
 		keys:             keys,
 		throttle:         newLoginThrottle(),
 		imageSlots:       make(chan struct{}, 2),
 		askLimit:         rate.NewLimiter(askRate, askBurst),
-		domainCheckLimit: newRateLimiter(domainCheckBurst, domainCheckEvery, 100_000),
+		domainCheckLimit: newLimiter(domainCheckBurst, domainCheckEvery, 100_000),
 		ipOf:             cfg.ipExtractor(),
 	}
 	s.site = s.newEcho(s.siteError)

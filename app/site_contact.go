@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -79,7 +78,7 @@ func fieldMessage(ve *tenantdb.ValidationError) string {
 // honeypot gets the same answer and stores nothing.
 func (s *server) sendContact(c echo.Context) error {
 	t := tenantOf(c)
-	if ok, retry := s.contactLimit.allow(t.ID+"|"+clientKey(c.RealIP()), s.now()); !ok {
+	if ok, retry := s.contactLimit.take(t.ID+"|"+clientKey(c.RealIP()), s.now()); !ok {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds()+0.999)))
 		return s.renderContact(c, http.StatusTooManyRequests, formOf(c), nil)
 	}
@@ -144,75 +143,6 @@ func telURL(phone string) template.URL {
 		return ""
 	}
 	return template.URL("tel:" + b.String())
-}
-
-// rateLimiter allows each key a burst of requests that refills at a
-// steady rate (a token bucket, kept as the time the bucket is full
-// again). It remembers at most max keys: past that, keys whose bucket is
-// full are forgotten first, and then some at random (see evict).
-type rateLimiter struct {
-	burst int
-	every time.Duration // one request comes back this often
-	max   int
-
-	mu   sync.Mutex
-	full map[string]time.Time // key -> when its bucket is full again
-}
-
-func newRateLimiter(burst int, every time.Duration, max int) *rateLimiter {
-	return &rateLimiter{burst: burst, every: every, max: max, full: map[string]time.Time{}}
-}
-
-// allow takes one request from key's bucket at now. If it is empty, it
-// says how long until the next request is allowed.
-func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	window := time.Duration(l.burst) * l.every
-	full, ok := l.full[key]
-	if !ok || full.Before(now) {
-		full = now
-	}
-	// The bucket holds burst requests; each taken one adds every to the
-	// time it is full again. Full more than window away means empty.
-	next := full.Add(l.every)
-	if next.Sub(now) > window {
-		return false, next.Sub(now) - window
-	}
-	if !ok && len(l.full) >= l.max {
-		l.evict(now)
-	}
-	l.full[key] = next
-	return true, 0
-}
-
-// reset forgets every key.
-func (l *rateLimiter) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	clear(l.full)
-}
-
-// evict makes room: it forgets the keys whose bucket is full again and,
-// if that frees nothing, an eighth of the keys (in map order, which is
-// random), so that a flood of new keys costs amortised O(1) each.
-func (l *rateLimiter) evict(now time.Time) {
-	for k, t := range l.full {
-		if !t.After(now) {
-			delete(l.full, k)
-		}
-	}
-	if len(l.full) < l.max {
-		return
-	}
-	drop := max(l.max/8, 1)
-	for k := range l.full {
-		if drop == 0 {
-			break
-		}
-		delete(l.full, k)
-		drop--
-	}
 }
 
 // A visitor may send contactBurst messages at once from one address to one

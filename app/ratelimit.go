@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// One keyed token bucket serves every per-client limit: logins (with the
+// login throttle below), contact messages, domain checks.
+
 // limiter is a set of token buckets keyed by string (a client address, an
 // account), each holding up to burst tokens and refilled at one token per
 // every. It remembers at most maxKeys keys: a full bucket carries no
@@ -90,10 +93,30 @@ func (l *limiter) evict(now time.Time) {
 	}
 }
 
+// reset forgets every key.
+func (l *limiter) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.buckets)
+}
+
 func (l *limiter) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)
+}
+
+// clientKey groups an IPv6 client by its /64, which one subscriber
+// usually holds whole; an IPv4 client is its address.
+func clientKey(ip string) string {
+	parsed := net.ParseIP(ip)
+	if parsed == nil {
+		return ip
+	}
+	if v4 := parsed.To4(); v4 != nil {
+		return v4.String()
+	}
+	return parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // loginThrottle limits login attempts per client address (every attempt
@@ -110,17 +133,4 @@ func newLoginThrottle() *loginThrottle {
 		perIP:      newLimiter(20, 6*time.Second, 50_000),  // 20 at once, then 10 a minute
 		perAccount: newLimiter(10, 30*time.Second, 50_000), // 10 failures, then 2 a minute
 	}
-}
-
-// clientKey groups an IPv6 client by its /64, which one subscriber
-// usually holds whole; an IPv4 client is its address.
-func clientKey(ip string) string {
-	parsed := net.ParseIP(ip)
-	if parsed == nil {
-		return ip
-	}
-	if v4 := parsed.To4(); v4 != nil {
-		return v4.String()
-	}
-	return parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
