@@ -261,9 +261,6 @@ func (s *server) showDashboard(c echo.Context) error {
 	return s.render(c, http.StatusOK, "home.html", "Dashboard", "home", d)
 }
 
-// previewMarkdown renders markdown as the public site will.
-func previewMarkdown(src string) template.HTML { return renderMarkdown(src) }
-
 // adminFuncs are the dashboard's template functions.
 func adminFuncs() template.FuncMap {
 	return template.FuncMap{

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -50,6 +51,12 @@ func (s *server) apiExport(c echo.Context) error {
 	c.Response().WriteHeader(http.StatusOK)
 	if c.Request().Method == http.MethodHead {
 		return nil
+	}
+	// The server's write timeout suits pages, not a large site on a slow
+	// link: allow the download a minute plus a minute per 5 MB.
+	deadline := time.Now().Add(time.Minute + time.Duration(info.Size/(5<<20))*time.Minute)
+	if err := http.NewResponseController(c.Response().Writer).SetWriteDeadline(deadline); err != nil {
+		s.log.Warn("export download: cannot extend the write deadline", "err", err)
 	}
 	_, err = io.Copy(c.Response(), f)
 	return err
