@@ -141,6 +141,17 @@ func (e *cmdEnv) parse(fs *flag.FlagSet, args []string, positionals int) ([]stri
 	return pos, nil
 }
 
+// parseTenant parses like parse and looks up the tenant whose slug is the
+// first positional argument.
+func (e *cmdEnv) parseTenant(fs *flag.FlagSet, args []string, positionals int) (tenantdb.Tenant, []string, error) {
+	pos, err := e.parse(fs, args, positionals)
+	if err != nil {
+		return tenantdb.Tenant{}, nil, err
+	}
+	t, err := e.p.catalog.Tenant(pos[0])
+	return t, pos, err
+}
+
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {

@@ -26,11 +26,7 @@ func (p *platform) checkCustomHost(raw string) (string, error) {
 }
 
 func cmdDomainAdd(ctx context.Context, e *cmdEnv, args []string) error {
-	pos, err := e.parse(e.flags(), args, 2)
-	if err != nil {
-		return err
-	}
-	t, err := e.p.catalog.Tenant(pos[0])
+	t, pos, err := e.parseTenant(e.flags(), args, 2)
 	if err != nil {
 		return err
 	}

@@ -12,11 +12,7 @@ import (
 )
 
 func cmdExport(ctx context.Context, e *cmdEnv, args []string) error {
-	pos, err := e.parse(e.flags(), args, 2)
-	if err != nil {
-		return err
-	}
-	t, err := e.p.catalog.Tenant(pos[0])
+	t, pos, err := e.parseTenant(e.flags(), args, 2)
 	if err != nil {
 		return err
 	}
@@ -34,11 +30,7 @@ func cmdExport(ctx context.Context, e *cmdEnv, args []string) error {
 }
 
 func cmdTenantFreeze(ctx context.Context, e *cmdEnv, args []string) error {
-	pos, err := e.parse(e.flags(), args, 1)
-	if err != nil {
-		return err
-	}
-	t, err := e.p.catalog.Tenant(pos[0])
+	t, _, err := e.parseTenant(e.flags(), args, 1)
 	if err != nil {
 		return err
 	}
@@ -58,11 +50,7 @@ func cmdTenantFreeze(ctx context.Context, e *cmdEnv, args []string) error {
 }
 
 func cmdTenantThaw(ctx context.Context, e *cmdEnv, args []string) error {
-	pos, err := e.parse(e.flags(), args, 1)
-	if err != nil {
-		return err
-	}
-	t, err := e.p.catalog.Tenant(pos[0])
+	t, _, err := e.parseTenant(e.flags(), args, 1)
 	if err != nil {
 		return err
 	}
@@ -78,11 +66,7 @@ func cmdTenantThaw(ctx context.Context, e *cmdEnv, args []string) error {
 }
 
 func cmdTenantDigest(ctx context.Context, e *cmdEnv, args []string) error {
-	pos, err := e.parse(e.flags(), args, 1)
-	if err != nil {
-		return err
-	}
-	t, err := e.p.catalog.Tenant(pos[0])
+	t, _, err := e.parseTenant(e.flags(), args, 1)
 	if err != nil {
 		return err
 	}

@@ -38,11 +38,7 @@ type tenantStats struct {
 func cmdTenantStats(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := e.flags()
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := e.parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	t, err := e.p.catalog.Tenant(pos[0])
+	t, _, err := e.parseTenant(fs, args, 1)
 	if err != nil {
 		return err
 	}

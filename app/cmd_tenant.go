@@ -98,11 +98,7 @@ func cmdTenantStatus(status string) func(context.Context, *cmdEnv, []string) err
 }
 
 func cmdTenantDelete(ctx context.Context, e *cmdEnv, args []string) error {
-	pos, err := e.parse(e.flags(), args, 1)
-	if err != nil {
-		return err
-	}
-	t, err := e.p.catalog.Tenant(pos[0])
+	t, _, err := e.parseTenant(e.flags(), args, 1)
 	if err != nil {
 		return err
 	}
