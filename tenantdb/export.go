@@ -97,9 +97,11 @@ func vacuumInto(ctx context.Context, src, dst string) error {
 	return err
 }
 
-func escapePath(path string) string {
-	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-}
+func escapePath(path string) string { return uriEscaper.Replace(path) }
+
+// uriEscaper escapes what a file: URI would otherwise take as its query,
+// fragment or an escape.
+var uriEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // checkFile checks a self-contained database file that nothing has open
 // (an export, a backup): it must be a SQLite file of Chapterhouse's at a

@@ -76,7 +76,7 @@ func LatestVersion() int64 { return tenantSchema.latest }
 // first so that every later pragma (journal_mode needs a lock) waits for a
 // busy file instead of failing at once.
 func dsn(path, mode string, params ...string) string {
-	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	esc := escapePath(path)
 	// journal_size_limit(0): with persistent WAL, the connection that
 	// closes a file last truncates its -wal to nothing after the final
 	// checkpoint, so the next open has no stale frames to read back.
