@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -150,6 +151,21 @@ func (e *cmdEnv) parseTenant(fs *flag.FlagSet, args []string, positionals int) (
 	}
 	t, err := e.p.catalog.Tenant(pos[0])
 	return t, pos, err
+}
+
+// printJSON writes v as indented JSON, the --json output of every command.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// nonNil makes an empty list print as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {

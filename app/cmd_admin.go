@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -127,12 +126,7 @@ func cmdAdminList(ctx context.Context, e *cmdEnv, args []string) error {
 			return err
 		}
 		if *asJSON {
-			if as == nil {
-				as = []tenantdb.Admin{}
-			}
-			enc := json.NewEncoder(e.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(as)
+			return printJSON(e.stdout, nonNil(as))
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tROLE\tCREATED\tPASSWORD CHANGED")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -90,12 +89,7 @@ func cmdDomainList(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	if *asJSON {
-		if ds == nil {
-			ds = []tenantdb.Domain{}
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ds)
+		return printJSON(e.stdout, nonNil(ds))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tTENANT\tSTATUS\tTOKEN")

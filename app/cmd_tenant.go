@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -66,12 +65,7 @@ func cmdTenantList(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	if *asJSON {
-		if ts == nil {
-			ts = []tenantdb.Tenant{}
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ts)
+		return printJSON(e.stdout, nonNil(ts))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SLUG\tNAME\tSTATUS\tID\tCREATED")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -70,12 +69,7 @@ func cmdTrashList(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	if *asJSON {
-		if items == nil {
-			items = []trashItem{}
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(items)
+		return printJSON(e.stdout, nonNil(items))
 	}
 	if len(items) == 0 {
 		e.printf("the trash is empty\n")
