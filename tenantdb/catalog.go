@@ -86,7 +86,7 @@ func OpenCatalog(ctx context.Context, dir string) (*Catalog, error) {
 			return nil, err
 		}
 	}
-	db, err := openWriter(CatalogPath(dir), "rwc")
+	db, err := openWriter(catalogSchema, CatalogPath(dir), "rwc")
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func (c *Catalog) PutDomains(ctx context.Context, t Tenant, ds []Domain) error {
 	return nil
 }
 
-// SettleWAL makes sure the closed database at path keeps nothing in a WAL
+// SettleWAL makes sure the closed tenant database at path keeps nothing in a WAL
 // file, so the file alone is the whole database and can be renamed,
 // linked or replaced. A WAL left by a crash is checkpointed into it.
 func SettleWAL(path string) error {
@@ -87,7 +87,7 @@ func SettleWAL(path string) error {
 		return err
 	}
 	if fi.Size() > 0 {
-		db, err := sql.Open("sqlite", dsn(path, "rw"))
+		db, err := sql.Open("sqlite", dsn(tenantSchema, path, "rw"))
 		if err != nil {
 			return err
 		}

@@ -61,7 +61,7 @@ func exportFile(ctx context.Context, src, dst string, s *schema) (info FileInfo,
 			removeFiles(tmp)
 		}
 	}()
-	if err := vacuumInto(ctx, src, tmp); err != nil {
+	if err := vacuumInto(ctx, s, src, tmp); err != nil {
 		return info, fmt.Errorf("snapshot: %w", err)
 	}
 	if err := os.Chmod(tmp, 0o600); err != nil {
@@ -83,11 +83,17 @@ func exportFile(ctx context.Context, src, dst string, s *schema) (info FileInfo,
 	return info, syncDir(dir)
 }
 
-// vacuumInto copies the database at src into the new file dst in one read
-// transaction, through a connection of its own, so that readers and the
-// writer of src are not held up.
-func vacuumInto(ctx context.Context, src, dst string) error {
-	db, err := sql.Open("sqlite", "file:"+escapePath(src)+"?mode=ro&_pragma=busy_timeout(10000)")
+// vacuumInto copies the database at src, of kind s, into the new file dst
+// in one read transaction, through a connection of its own, so that
+// readers and the writer of src are not held up. A tenant file is opened
+// read-write although VACUUM INTO only reads it: unix-excl shares its
+// in-process locks only among connections that may write.
+func vacuumInto(ctx context.Context, s *schema, src, dst string) error {
+	mode := "ro"
+	if s.vfs != "" {
+		mode = "rw"
+	}
+	db, err := sql.Open("sqlite", dsn(s, src, mode))
 	if err != nil {
 		return err
 	}

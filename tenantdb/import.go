@@ -447,7 +447,7 @@ func freshAt(ctx context.Context, path string, version int64) (*sql.DB, error) {
 		return nil, err
 	}
 	f.Close()
-	w, err := openWriter(path, "rw")
+	w, err := openWriter(tenantSchema, path, "rw")
 	if err != nil {
 		return nil, err
 	}

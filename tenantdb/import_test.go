@@ -250,7 +250,7 @@ func TestImportOlderVersionIsMigratedUp(t *testing.T) {
 		must(t, w.Close())
 		// An export of an older version is self-contained, like any export.
 		old := filepath.Join(t.TempDir(), "old-export.db")
-		must(t, vacuumInto(ctx, path, old))
+		must(t, vacuumInto(ctx, tenantSchema, path, old))
 
 		im, err := PrepareImport(ctx, old, t.TempDir(), 1<<30)
 		if err != nil {
@@ -296,7 +296,7 @@ func withTestMigration(t *testing.T) {
 		"00001_init.sql": {Data: init},
 		"00002_subtitle.sql": {Data: []byte("-- +goose Up\nALTER TABLE posts ADD COLUMN subtitle TEXT NOT NULL DEFAULT '';\n" +
 			"-- +goose Down\nALTER TABLE posts DROP COLUMN subtitle;\n")},
-	})
+	}, tenantVFS)
 	references.Clear()
 	t.Cleanup(func() {
 		tenantSchema = real

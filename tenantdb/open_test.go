@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -176,4 +177,67 @@ func TestConcurrentProcessesMigrateOnce(t *testing.T) {
 		t.Errorf("%d processes ran migrations, want exactly 1:\n%v", ran, outs)
 	}
 	assertMigratedOnce(t, dir, id)
+}
+
+// Tenant files are opened with the unix-excl VFS: while this process has
+// a tenant open, its WAL index is in memory (no -shm file) and another
+// process cannot read the file; once it is closed, it can. Connections of
+// this process share the file: an export runs beside a writer.
+func TestTenantFileIsExclusiveWhileOpen(t *testing.T) {
+	if path := os.Getenv("CHAPTERHOUSE_TEST_READ_PATH"); path != "" {
+		raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+		if err == nil {
+			var v int64
+			err = raw.QueryRow("PRAGMA user_version").Scan(&v)
+			raw.Close()
+		}
+		fmt.Println("read:", err)
+		os.Exit(0)
+	}
+	readFromOtherProcess := func(path string) string {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTenantFileIsExclusiveWhileOpen$")
+		cmd.Env = append(os.Environ(), "CHAPTERHOUSE_TEST_READ_PATH="+path)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("reader process: %v\n%s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+
+	ctx := context.Background()
+	dir, id := newTenant(t)
+	path := TenantPath(dir, id)
+	db, err := Open(ctx, dir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.UpdateSite(ctx, &Site{Name: "Post 17", Timezone: "UTC", AccentColor: DefaultAccent}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + "-shm"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a -shm file exists while the tenant is open (%v); want the WAL index in memory", err)
+	}
+	if got := readFromOtherProcess(path); !strings.Contains(got, "locked") {
+		t.Errorf("another process read the open tenant file: %q; want database is locked", got)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE site SET tagline = 'uncommitted'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Export(ctx, filepath.Join(t.TempDir(), "export.db")); err != nil {
+		t.Errorf("export beside an open write transaction: %v", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFromOtherProcess(path); got != "read: <nil>" {
+		t.Errorf("another process after close: %q, want read: <nil>", got)
+	}
 }
