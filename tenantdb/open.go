@@ -213,7 +213,7 @@ func (db *DB) Generation() uint64 { return db.gen.Load() }
 
 // Close closes the readers and then the writer, which checkpoints the WAL.
 func (db *DB) Close() error {
-	return errors.Join(db.closeStmts(), db.r.Close(), db.w.Close())
+	return errors.Join(db.r.Close(), db.w.Close())
 }
 
 // TenantPath is where the file of tenant id lives in data dir dir.

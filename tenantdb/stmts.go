@@ -3,13 +3,14 @@ package tenantdb
 import (
 	"context"
 	"database/sql"
-	"errors"
 )
 
 // The read queries of the public site run prepared: each query text is
 // prepared once per DB (and by database/sql once per reader connection)
 // instead of being parsed by SQLite on every page view. Query texts are
-// constants of this package, so the set of statements is bounded.
+// constants of this package, so the set of statements is bounded. The
+// statements are not closed one by one: closing the readers finalizes
+// every statement prepared on them, and the sql.Stmt values go with the DB.
 
 // stmt returns the prepared statement for query, preparing it once.
 func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -44,15 +45,4 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 		return db.r.QueryRowContext(ctx, query, args...)
 	}
 	return s.QueryRowContext(ctx, args...)
-}
-
-// closeStmts closes the prepared statements before the readers close.
-func (db *DB) closeStmts() error {
-	var errs []error
-	db.stmts.Range(func(k, v any) bool {
-		errs = append(errs, v.(*sql.Stmt).Close())
-		db.stmts.Delete(k)
-		return true
-	})
-	return errors.Join(errs...)
 }
