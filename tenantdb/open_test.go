@@ -241,3 +241,73 @@ func TestTenantFileIsExclusiveWhileOpen(t *testing.T) {
 		t.Errorf("another process after close: %q, want read: <nil>", got)
 	}
 }
+
+// With unix-excl, a connection that closes while the process still holds
+// the file's lock parks its descriptor for reuse instead of closing it.
+// Reader connections that come and go must therefore reuse descriptors,
+// not pile them up, and closing the tenant must release them all.
+func TestReaderChurnDoesNotLeakDescriptors(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	openFDs := func() int {
+		t.Helper()
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	ctx := context.Background()
+	dir, id := newTenant(t)
+	before := openFDs()
+	db, err := Open(ctx, dir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One reader stays open throughout, so the process keeps its lock on
+	// the file while the other three come and go.
+	hold, err := db.r.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int64
+	if err := hold.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	churn := func() {
+		t.Helper()
+		var conns []*sql.Conn
+		for range 3 {
+			c, err := db.r.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v int64
+			if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		db.r.SetMaxIdleConns(0)
+		db.r.SetMaxIdleConns(4)
+	}
+	churn()
+	settled := openFDs()
+	for range 20 {
+		churn()
+	}
+	if n := openFDs(); n > settled {
+		t.Errorf("%d descriptors open after 20 rounds of reader churn, %d after the first", n, settled)
+	}
+	hold.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := openFDs(); n > before {
+		t.Errorf("%d descriptors open after closing the tenant, %d before opening it", n, before)
+	}
+}
