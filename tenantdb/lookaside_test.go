@@ -16,12 +16,7 @@ func TestLookasideIsConfigured(t *testing.T) {
 		t.Fatal(lookasideErr)
 	}
 	ctx := context.Background()
-	dir, id := newTenant(t)
-	db, err := Open(ctx, dir, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTenant(t)
 	if _, err := db.Site(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -265,29 +265,27 @@ func TestReaderChurnDoesNotLeakDescriptors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// reader takes a reader connection of its own and reads through it.
+	reader := func() *sql.Conn {
+		t.Helper()
+		c, err := db.r.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v int64
+		if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	// One reader stays open throughout, so the process keeps its lock on
 	// the file while the other three come and go.
-	hold, err := db.r.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v int64
-	if err := hold.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		t.Fatal(err)
-	}
+	hold := reader()
 	churn := func() {
 		t.Helper()
 		var conns []*sql.Conn
 		for range 3 {
-			c, err := db.r.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var v int64
-			if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			conns = append(conns, c)
+			conns = append(conns, reader())
 		}
 		for _, c := range conns {
 			c.Close()
