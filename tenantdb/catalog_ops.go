@@ -74,9 +74,10 @@ func (c *Catalog) PutDomains(ctx context.Context, t Tenant, ds []Domain) error {
 	return nil
 }
 
-// SettleWAL makes sure the closed tenant database at path keeps nothing in a WAL
-// file, so the file alone is the whole database and can be renamed,
-// linked or replaced. A WAL left by a crash is checkpointed into it.
+// SettleWAL makes sure the closed tenant database at path keeps nothing
+// in a WAL file, so the file alone is the whole database and can be
+// renamed, linked or replaced. A WAL left by a crash is checkpointed into
+// it.
 func SettleWAL(path string) error {
 	fi, err := os.Stat(path + "-wal")
 	if errors.Is(err, os.ErrNotExist) {

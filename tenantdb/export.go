@@ -86,8 +86,9 @@ func exportFile(ctx context.Context, src, dst string, s *schema) (info FileInfo,
 // vacuumInto copies the database at src, of kind s, into the new file dst
 // in one read transaction, through a connection of its own, so that
 // readers and the writer of src are not held up. A tenant file is opened
-// read-write although VACUUM INTO only reads it: unix-excl shares its
-// in-process locks only among connections that may write.
+// as the pool opens it (unix-excl, read-write, though VACUUM INTO only
+// reads): SQLite does not promise that connections of one process to one
+// file may mix VFSes, and unix-excl treats read-only connections apart.
 func vacuumInto(ctx context.Context, s *schema, src, dst string) error {
 	mode := "ro"
 	if s.vfs != "" {
