@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/tenanttest"
 )
 
 // crawl fetches every page of a tenant's public site reachable from "/"
@@ -103,32 +104,6 @@ func keys(m map[string]string) []string {
 	return ks
 }
 
-// alterFile copies src and changes the copy with SQL, as a hostile author
-// would, outside every check of ours.
-func alterFile(t *testing.T, src string, stmts ...string) string {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(t.TempDir(), "altered.db")
-	if err := os.WriteFile(dst, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", "file:"+dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetMaxOpenConns(1)
-	for _, s := range stmts {
-		if _, err := raw.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	return dst
-}
-
 // countRows counts the rows of table in tenant slug's live file.
 func countRows(t *testing.T, dir, slug, table string) int {
 	t.Helper()
@@ -173,7 +148,7 @@ func TestImportRejectsHostileFilesWhileServing(t *testing.T) {
 	if err := os.Symlink(valid, symlink); err != nil {
 		t.Fatal(err)
 	}
-	trigger := alterFile(t, valid, `CREATE TRIGGER plant AFTER INSERT ON posts BEGIN
+	trigger := tenanttest.Alter(t, valid, `CREATE TRIGGER plant AFTER INSERT ON posts BEGIN
 		INSERT INTO messages (name, email, body, created_at) VALUES ('x', 'x@example.org', 'planted', ''); END`)
 	cases := []struct {
 		name  string
@@ -183,10 +158,10 @@ func TestImportRejectsHostileFilesWhileServing(t *testing.T) {
 	}{
 		{"not sqlite", write("notes.txt", []byte(strings.Repeat("not a database\n", 300))), nil, "not a SQLite database"},
 		{"truncated", write("half.db", validBytes[:len(validBytes)/2]), nil, "truncated"},
-		{"wrong application_id", alterFile(t, valid, "PRAGMA application_id = 7"), nil, "application_id"},
-		{"version from the future", alterFile(t, valid, fmt.Sprintf("PRAGMA user_version = %d", tenantdb.LatestVersion()+1)), nil, "newer than this Chapterhouse"},
+		{"wrong application_id", tenanttest.Alter(t, valid, "PRAGMA application_id = 7"), nil, "application_id"},
+		{"version from the future", tenanttest.Alter(t, valid, fmt.Sprintf("PRAGMA user_version = %d", tenantdb.LatestVersion()+1)), nil, "newer than this Chapterhouse"},
 		{"extra trigger", trigger, nil, `extra trigger "plant"`},
-		{"extra view", alterFile(t, valid, "CREATE VIEW everything AS SELECT * FROM admins"), nil, `extra view "everything"`},
+		{"extra view", tenanttest.Alter(t, valid, "CREATE VIEW everything AS SELECT * FROM admins"), nil, `extra view "everything"`},
 		{"symlink", symlink, nil, "symbolic link"},
 		{"oversize", valid, []string{"--max-size", fmt.Sprint(len(validBytes) - 1)}, "more than the import limit"},
 		{"missing", filepath.Join(tmp, "nosuch.db"), nil, "no such file"},

@@ -134,12 +134,12 @@ func (s *server) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 		if e := s.pages.get(key, gen, s.now()); e != nil {
 			return writeCached(c, e)
 		}
-		w := &teeWriter{ResponseWriter: c.Response().Writer}
+		w := &teeWriter{statusWriter: statusWriter{ResponseWriter: c.Response().Writer}}
 		c.Response().Writer = w
 		err := next(c)
 		c.Response().Writer = w.ResponseWriter
 		res := c.Response()
-		if err != nil || res.Status != http.StatusOK || w.status != http.StatusOK || w.buf.Len() == 0 {
+		if err != nil || res.Status != http.StatusOK || w.code() != http.StatusOK || w.buf.Len() == 0 {
 			return err
 		}
 		e := &cachedPage{
@@ -180,26 +180,14 @@ func writeCached(c echo.Context, e *cachedPage) error {
 	return err
 }
 
-// teeWriter keeps a copy of the body a handler writes.
+// teeWriter keeps a copy of the body a handler writes, and its status as
+// statusWriter does.
 type teeWriter struct {
-	http.ResponseWriter
-	status int
-	buf    bytes.Buffer
-}
-
-func (w *teeWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
+	statusWriter
+	buf bytes.Buffer
 }
 
 func (w *teeWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
 	w.buf.Write(b)
-	return w.ResponseWriter.Write(b)
+	return w.statusWriter.Write(b)
 }
-
-func (w *teeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -382,12 +382,15 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		// A freeze that began while this request waited must hold: an
 		// operator drains the tenant after freezing it and trusts that no
 		// write lands after the drain.
-		if cur, ok := s.p.catalog.TenantByID(t.ID); !safeMethod(c.Request().Method) && (!ok || cur.Status == tenantdb.StatusFrozen) {
+		if !safeMethod(c.Request().Method) {
+			cur, ok := s.p.catalog.TenantByID(t.ID)
 			if !ok {
 				return tenantdb.ErrNotFound
 			}
-			c.Response().Header().Set("Retry-After", "120")
-			return errFrozen
+			if cur.Status == tenantdb.StatusFrozen {
+				c.Response().Header().Set("Retry-After", "120")
+				return errFrozen
+			}
 		}
 		c.Set(handleKey, h)
 		if err := next(c); err != nil {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/tenanttest"
 )
 
 // fillTenant gives db a row in every table.
@@ -59,32 +61,6 @@ func validExport(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// alter copies the file at src and changes the copy with SQL run outside
-// our checks, as a hostile author would.
-func alter(t testing.TB, src string, stmts ...string) string {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(t.TempDir(), "altered.db")
-	if err := os.WriteFile(dst, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", "file:"+dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetMaxOpenConns(1)
-	for _, s := range stmts {
-		if _, err := raw.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	return dst
 }
 
 func TestImportRoundTrip(t *testing.T) {
@@ -172,30 +148,30 @@ func TestImportRejectsHostileFiles(t *testing.T) {
 		{"empty", write("empty.db", nil), 0, "not a SQLite database"},
 		{"truncated", write("half.db", validBytes[:len(validBytes)/2]), 0, "truncated"},
 		{"truncated mid-page", write("ragged.db", validBytes[:len(validBytes)-100]), 0, "truncated"},
-		{"wrong application_id", alter(t, valid, "PRAGMA application_id = 1234"), 0, "application_id"},
-		{"version from the future", alter(t, valid, fmt.Sprintf("PRAGMA user_version = %d", LatestVersion()+1)), 0, "newer than this Chapterhouse"},
-		{"never migrated", alter(t, valid, "PRAGMA user_version = 0"), 0, "never migrated"},
-		{"extra trigger", alter(t, valid, `CREATE TRIGGER evil AFTER INSERT ON posts BEGIN
+		{"wrong application_id", tenanttest.Alter(t, valid, "PRAGMA application_id = 1234"), 0, "application_id"},
+		{"version from the future", tenanttest.Alter(t, valid, fmt.Sprintf("PRAGMA user_version = %d", LatestVersion()+1)), 0, "newer than this Chapterhouse"},
+		{"never migrated", tenanttest.Alter(t, valid, "PRAGMA user_version = 0"), 0, "never migrated"},
+		{"extra trigger", tenanttest.Alter(t, valid, `CREATE TRIGGER evil AFTER INSERT ON posts BEGIN
 			INSERT INTO admins (email, password_hash, role, created_at, password_changed_at)
 			VALUES ('evil@example.org', 'x', 'owner', '', ''); END`), 0, `extra trigger "evil" on table "posts"`},
-		{"extra view", alter(t, valid, `CREATE VIEW v AS SELECT * FROM admins`), 0, `extra view "v"`},
-		{"extra index", alter(t, valid, `CREATE INDEX posts_title ON posts (title)`), 0, `extra index "posts_title"`},
-		{"extra table", alter(t, valid, `CREATE TABLE notes (x)`), 0, `extra table "notes"`},
-		{"virtual table", alter(t, valid, `CREATE VIRTUAL TABLE search USING fts5(body)`), 0, `extra virtual table "search"`},
-		{"extra column", alter(t, valid, `ALTER TABLE posts ADD COLUMN evil TEXT`), 0, `table "posts" is not defined as Chapterhouse defines it`},
-		{"dropped CHECK", alter(t, valid, `PRAGMA writable_schema = ON`,
+		{"extra view", tenanttest.Alter(t, valid, `CREATE VIEW v AS SELECT * FROM admins`), 0, `extra view "v"`},
+		{"extra index", tenanttest.Alter(t, valid, `CREATE INDEX posts_title ON posts (title)`), 0, `extra index "posts_title"`},
+		{"extra table", tenanttest.Alter(t, valid, `CREATE TABLE notes (x)`), 0, `extra table "notes"`},
+		{"virtual table", tenanttest.Alter(t, valid, `CREATE VIRTUAL TABLE search USING fts5(body)`), 0, `extra virtual table "search"`},
+		{"extra column", tenanttest.Alter(t, valid, `ALTER TABLE posts ADD COLUMN evil TEXT`), 0, `table "posts" is not defined as Chapterhouse defines it`},
+		{"dropped CHECK", tenanttest.Alter(t, valid, `PRAGMA writable_schema = ON`,
 			`UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (role IN (''owner'', ''editor''))', '') WHERE name = 'admins'`,
 			`PRAGMA writable_schema = OFF`), 0, `table "admins" is not defined`},
-		{"missing table", alter(t, valid, `DROP TABLE messages`), 0, `lacks the table "messages"`},
-		{"html as an image", alter(t, valid, `UPDATE media SET content_type = 'text/html'`), 0, `content type "text/html"`},
-		{"image bytes swapped", alter(t, valid, `UPDATE media SET data = X'3c7363726970743e'`), 0, "media"},
-		{"blob in a text column", alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), 0, "a blob in a TEXT column"},
-		{"invalid utf-8", alter(t, valid, `UPDATE posts SET title = CAST(X'ff' AS TEXT) WHERE id = 1`), 0, "not valid UTF-8"},
-		{"dangling reference", alter(t, valid, `PRAGMA foreign_keys = OFF`, `UPDATE posts SET image_id = 'nosuch' WHERE id = 1`), 0, "refers to a missing row"},
-		{"bad role", alter(t, valid, `PRAGMA ignore_check_constraints = ON`, `UPDATE admins SET role = 'root'`), 0, "does not fit"},
-		{"bad colour", alter(t, valid, `UPDATE site SET accent_color = 'red;}body{display:none'`), 0, "accent_color"},
-		{"bad rrule", alter(t, valid, `UPDATE events SET rrule = 'FREQ=SECONDLY'`), 0, "rrule"},
-		{"history disagrees", alter(t, valid, `DELETE FROM goose_db_version WHERE version_id > 0`), 0, "migration history"},
+		{"missing table", tenanttest.Alter(t, valid, `DROP TABLE messages`), 0, `lacks the table "messages"`},
+		{"html as an image", tenanttest.Alter(t, valid, `UPDATE media SET content_type = 'text/html'`), 0, `content type "text/html"`},
+		{"image bytes swapped", tenanttest.Alter(t, valid, `UPDATE media SET data = X'3c7363726970743e'`), 0, "media"},
+		{"blob in a text column", tenanttest.Alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), 0, "a blob in a TEXT column"},
+		{"invalid utf-8", tenanttest.Alter(t, valid, `UPDATE posts SET title = CAST(X'ff' AS TEXT) WHERE id = 1`), 0, "not valid UTF-8"},
+		{"dangling reference", tenanttest.Alter(t, valid, `PRAGMA foreign_keys = OFF`, `UPDATE posts SET image_id = 'nosuch' WHERE id = 1`), 0, "refers to a missing row"},
+		{"bad role", tenanttest.Alter(t, valid, `PRAGMA ignore_check_constraints = ON`, `UPDATE admins SET role = 'root'`), 0, "does not fit"},
+		{"bad colour", tenanttest.Alter(t, valid, `UPDATE site SET accent_color = 'red;}body{display:none'`), 0, "accent_color"},
+		{"bad rrule", tenanttest.Alter(t, valid, `UPDATE events SET rrule = 'FREQ=SECONDLY'`), 0, "rrule"},
+		{"history disagrees", tenanttest.Alter(t, valid, `DELETE FROM goose_db_version WHERE version_id > 0`), 0, "migration history"},
 		{"corrupt page", write("flipped.db", flipped), 0, "integrity_check"},
 		{"symlink", symlink, 0, "symbolic link"},
 		{"fifo", fifo, 0, "not a regular file"},

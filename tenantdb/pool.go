@@ -204,6 +204,12 @@ func (p *Pool) remove(e *entry) {
 	if p.entries[e.id] == e {
 		delete(p.entries, e.id)
 	}
+	p.uncount(e)
+}
+
+// uncount takes e off the idle list and gives back its slot, leaving it in
+// p.entries. p.mu is held.
+func (p *Pool) uncount(e *entry) {
 	if e.elem != nil {
 		p.idle.Remove(e.elem)
 		e.elem = nil
@@ -290,15 +296,7 @@ func (p *Pool) Drain(ctx context.Context, id string, fn func() error) error {
 			}
 		}
 		p.mu.Lock()
-		if e.elem != nil {
-			p.idle.Remove(e.elem)
-			e.elem = nil
-		}
-		if e.counted {
-			e.counted = false
-			p.open--
-			p.signal()
-		}
+		p.uncount(e)
 		db := e.db
 		e.db = nil
 		p.mu.Unlock()
