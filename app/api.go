@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -377,7 +378,7 @@ func (s *server) addAdmin(ctx context.Context, db *tenantdb.DB, email, role, pas
 	return addAdmin(ctx, s.p.passwords, db, email, role, password)
 }
 
-func addAdmin(ctx context.Context, h *passwordHasher, db *tenantdb.DB, email, role, password string) (tenantdb.Admin, string, error) {
+func addAdmin(ctx context.Context, h *password.Hasher, db *tenantdb.DB, email, role, pw string) (tenantdb.Admin, string, error) {
 	a := tenantdb.Admin{Email: strings.TrimSpace(email), Role: role}
 	if a.Role == "" {
 		a.Role = tenantdb.RoleEditor
@@ -389,16 +390,16 @@ func addAdmin(ctx context.Context, h *passwordHasher, db *tenantdb.DB, email, ro
 		return a, "", err
 	}
 	generated := ""
-	if password == "" {
-		password = generatePassword()
-		generated = password
-	} else if err := checkPasswordRules(password, a.Email); err != nil {
+	if pw == "" {
+		pw = password.Generate()
+		generated = pw
+	} else if err := password.CheckRules(pw, a.Email); err != nil {
 		return a, "", err
 	}
 	if _, err := db.AdminByEmail(ctx, a.Email); err == nil {
 		return a, "", fmt.Errorf("admin %q: %w", a.Email, tenantdb.ErrConflict)
 	}
-	hash, err := h.Hash(ctx, password)
+	hash, err := h.Hash(ctx, pw)
 	if err != nil {
 		return a, "", err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -68,7 +69,7 @@ func (p *platform) viewDomain(d tenantdb.Domain) domainView {
 // one of the request's tenant.
 func (s *server) ownDomain(c echo.Context) (tenantdb.Domain, error) {
 	raw := c.Param("host")
-	host, err := normalizeHost(raw)
+	host, err := hostname.Normalize(raw)
 	if err != nil {
 		return tenantdb.Domain{}, fmt.Errorf("domain %q: %w", raw, tenantdb.ErrNotFound)
 	}
@@ -115,7 +116,7 @@ func (s *server) addTenantDomain(c echo.Context, raw string) (tenantdb.Domain, e
 // checkTenantDomain runs the DNS check of the request's tenant's domain d,
 // within the tenant's allowance of checks.
 func (s *server) checkTenantDomain(c echo.Context, d tenantdb.Domain) (domainCheck, error) {
-	if ok, wait := s.domainCheckLimit.take(tenantOf(c).ID, s.now()); !ok {
+	if ok, wait := s.domainCheckLimit.Take(tenantOf(c).ID, s.now()); !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Response().Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 		return domainCheck{}, echo.NewHTTPError(http.StatusTooManyRequests,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -68,7 +69,7 @@ func (s *server) certAllowed(raw string) (tenantdb.Tenant, bool) {
 	if strings.ContainsRune(raw, ':') {
 		return tenantdb.Tenant{}, false
 	}
-	host, err := normalizeHost(raw)
+	host, err := hostname.Normalize(raw)
 	if err != nil {
 		return tenantdb.Tenant{}, false
 	}

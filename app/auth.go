@@ -13,6 +13,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/password"
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -226,7 +228,7 @@ var errLoginFailed = echo.NewHTTPError(http.StatusUnauthorized, "wrong email or 
 // login checks email and password against this tenant's admins, with the
 // throttles, and starts a session. It answers 429 with Retry-After when a
 // throttle is empty and 503 when no hashing slot frees in time.
-func (s *server) login(c echo.Context, email, password string) (tenantdb.Admin, tenantdb.Session, string, error) {
+func (s *server) login(c echo.Context, email, pw string) (tenantdb.Admin, tenantdb.Session, string, error) {
 	var none tenantdb.Admin
 	var noSession tenantdb.Session
 	ctx := c.Request().Context()
@@ -236,10 +238,10 @@ func (s *server) login(c echo.Context, email, password string) (tenantdb.Admin, 
 		email = email[:254]
 	}
 	account := tenantOf(c).ID + "\x00" + strings.ToLower(email)
-	if wait := s.throttle.perAccount.wait(account, now); wait > 0 {
+	if wait := s.throttle.perAccount.Wait(account, now); wait > 0 {
 		return none, noSession, "", s.tooMany(c, wait)
 	}
-	if ok, wait := s.throttle.perIP.take(clientKey(c.RealIP()), now); !ok {
+	if ok, wait := s.throttle.perIP.Take(ratelimit.ClientKey(c.RealIP()), now); !ok {
 		return none, noSession, "", s.tooMany(c, wait)
 	}
 	db := tenantDB(c)
@@ -250,16 +252,16 @@ func (s *server) login(c echo.Context, email, password string) (tenantdb.Admin, 
 	if email == "" {
 		admin = tenantdb.Admin{}
 	}
-	ok, err := s.p.passwords.Verify(ctx, admin.PasswordHash, password)
-	if errors.Is(err, errBusy) {
+	ok, err := s.p.passwords.Verify(ctx, admin.PasswordHash, pw)
+	if errors.Is(err, password.ErrBusy) {
 		c.Response().Header().Set("Retry-After", "5")
-		return none, noSession, "", echo.NewHTTPError(http.StatusServiceUnavailable, errBusy.Error())
+		return none, noSession, "", echo.NewHTTPError(http.StatusServiceUnavailable, password.ErrBusy.Error())
 	}
 	if err != nil {
 		return none, noSession, "", fmt.Errorf("admin %d: %w", admin.ID, err)
 	}
 	if !ok {
-		s.throttle.perAccount.take(account, now)
+		s.throttle.perAccount.Take(account, now)
 		return none, noSession, "", errLoginFailed
 	}
 	sess, token, err := s.startSession(c, admin)
@@ -358,22 +360,22 @@ func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.
 	// Guesses of the current password (from a stolen session) count
 	// against the account like failed logins.
 	account := tenantOf(c).ID + "\x00" + strings.ToLower(admin.Email)
-	if wait := s.throttle.perAccount.wait(account, s.now()); wait > 0 {
+	if wait := s.throttle.perAccount.Wait(account, s.now()); wait > 0 {
 		return tenantdb.Session{}, "", s.tooMany(c, wait)
 	}
 	ok, err := s.p.passwords.Verify(ctx, admin.PasswordHash, current)
-	if errors.Is(err, errBusy) {
+	if errors.Is(err, password.ErrBusy) {
 		c.Response().Header().Set("Retry-After", "5")
-		return tenantdb.Session{}, "", echo.NewHTTPError(http.StatusServiceUnavailable, errBusy.Error())
+		return tenantdb.Session{}, "", echo.NewHTTPError(http.StatusServiceUnavailable, password.ErrBusy.Error())
 	}
 	if err != nil {
 		return tenantdb.Session{}, "", err
 	}
 	if !ok {
-		s.throttle.perAccount.take(account, s.now())
+		s.throttle.perAccount.Take(account, s.now())
 		return tenantdb.Session{}, "", &tenantdb.ValidationError{Field: "current_password", Message: "is not your current password"}
 	}
-	if err := checkPasswordRules(next, admin.Email); err != nil {
+	if err := password.CheckRules(next, admin.Email); err != nil {
 		return tenantdb.Session{}, "", withField(err, "new_password")
 	}
 	hash, err := s.p.passwords.Hash(ctx, next)
@@ -420,4 +422,20 @@ func safeNext(raw string) string {
 		return home
 	}
 	return raw
+}
+
+// loginThrottle limits login attempts per client address (every attempt
+// counts, as each costs a password hash) and per account (failures
+// count, so that a guesser spreading over many addresses still slows to a
+// crawl on one account, while its owner's successful logins cost nothing).
+type loginThrottle struct {
+	perIP      *ratelimit.Limiter
+	perAccount *ratelimit.Limiter
+}
+
+func newLoginThrottle() *loginThrottle {
+	return &loginThrottle{
+		perIP:      ratelimit.New(20, 6*time.Second, 50_000),  // 20 at once, then 10 a minute
+		perAccount: ratelimit.New(10, 30*time.Second, 50_000), // 10 failures, then 2 a minute
+	}
 }

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/password"
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -479,33 +481,33 @@ func TestLoginThrottle(t *testing.T) {
 }
 
 func TestLimiterBounded(t *testing.T) {
-	l := newLimiter(2, time.Minute, 100)
+	l := ratelimit.New(2, time.Minute, 100)
 	now := time.Now()
 	for i := 0; i < 10_000; i++ {
-		l.take(fmt.Sprint("key", i), now)
-		if n := l.len(); n > 100 {
+		l.Take(fmt.Sprint("key", i), now)
+		if n := l.Len(); n > 100 {
 			t.Fatalf("after %d keys the limiter holds %d, want at most 100", i+1, n)
 		}
 	}
 	// Refill: a key that spent its burst has a token again after `every`.
-	l.take("k", now)
-	l.take("k", now)
-	if ok, wait := l.take("k", now); ok || wait <= 0 || wait > time.Minute {
+	l.Take("k", now)
+	l.Take("k", now)
+	if ok, wait := l.Take("k", now); ok || wait <= 0 || wait > time.Minute {
 		t.Errorf("third take: ok %v wait %v, want refused with a wait up to a minute", ok, wait)
 	}
-	if ok, _ := l.take("k", now.Add(time.Minute)); !ok {
+	if ok, _ := l.Take("k", now.Add(time.Minute)); !ok {
 		t.Error("no token after a minute")
 	}
-	if clientKey("2001:db8:1:2:3:4:5:6") != clientKey("2001:db8:1:2:ffff::1") {
+	if ratelimit.ClientKey("2001:db8:1:2:3:4:5:6") != ratelimit.ClientKey("2001:db8:1:2:ffff::1") {
 		t.Error("one IPv6 /64 gives two keys")
 	}
-	if clientKey("192.0.2.1") == clientKey("192.0.2.2") {
+	if ratelimit.ClientKey("192.0.2.1") == ratelimit.ClientKey("192.0.2.2") {
 		t.Error("two IPv4 addresses share a key")
 	}
 }
 
 func TestPasswords(t *testing.T) {
-	h := newPasswordHasher()
+	h := password.NewHasher()
 	ctx := context.Background()
 	hash, err := h.Hash(ctx, "correct horse battery staple")
 	if err != nil || !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") {
@@ -549,11 +551,11 @@ func TestPasswords(t *testing.T) {
 		{strings.Repeat("x", 1025), false},
 		{"line\nbreak in it here", false},
 	} {
-		if err := checkPasswordRules(tc.pw, "owner@example.org"); (err == nil) != tc.ok {
+		if err := password.CheckRules(tc.pw, "owner@example.org"); (err == nil) != tc.ok {
 			t.Errorf("checkPasswordRules(%q) = %v, want ok %v", tc.pw, err, tc.ok)
 		}
 	}
-	if p := generatePassword(); checkPasswordRules(p, "") != nil || len(p) != 23 {
+	if p := password.Generate(); password.CheckRules(p, "") != nil || len(p) != 23 {
 		t.Errorf("generatePassword() = %q breaks the rules", p)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -26,7 +27,7 @@ func (e *cmdEnv) withWritableTenant(ctx context.Context, slug string, fn func(t 
 // command's standard input.
 func (e *cmdEnv) readPasswordLine() (string, error) {
 	sc := bufio.NewScanner(e.stdin)
-	sc.Buffer(make([]byte, 4096), maxPasswordBytes+2)
+	sc.Buffer(make([]byte, 4096), password.MaxBytes+2)
 	if !sc.Scan() {
 		if err := sc.Err(); err != nil {
 			return "", &usageError{fmt.Sprintf("%s: reading the password from standard input: %v", e.cmd.name, err)}
@@ -80,9 +81,9 @@ func cmdAdminResetPassword(ctx context.Context, e *cmdEnv, args []string) error 
 	if err != nil {
 		return err
 	}
-	password, generated := "", false
+	pw, generated := "", false
 	if *fromStdin {
-		if password, err = e.readPasswordLine(); err != nil {
+		if pw, err = e.readPasswordLine(); err != nil {
 			return err
 		}
 	}
@@ -91,12 +92,12 @@ func cmdAdminResetPassword(ctx context.Context, e *cmdEnv, args []string) error 
 		if err != nil {
 			return fmt.Errorf("%s has no admin %s", t.Slug, pos[1])
 		}
-		if password == "" {
-			password, generated = generatePassword(), true
-		} else if err := checkPasswordRules(password, a.Email); err != nil {
+		if pw == "" {
+			pw, generated = password.Generate(), true
+		} else if err := password.CheckRules(pw, a.Email); err != nil {
 			return err
 		}
-		hash, err := e.p.passwords.Hash(ctx, password)
+		hash, err := e.p.passwords.Hash(ctx, pw)
 		if err != nil {
 			return err
 		}
@@ -106,7 +107,7 @@ func cmdAdminResetPassword(ctx context.Context, e *cmdEnv, args []string) error 
 		e.audit(ctx, "admin.reset-password", t.ID, a.Email)
 		e.printf("new password set for %s on %s; their sessions have ended\n", a.Email, t.Slug)
 		if generated {
-			e.printf("password: %s\n", password)
+			e.printf("password: %s\n", pw)
 		}
 		return nil
 	})

@@ -9,12 +9,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // checkCustomHost validates a custom domain typed by an operator or admin.
 func (p *platform) checkCustomHost(raw string) (string, error) {
-	host, err := normalizeHost(raw)
+	host, err := hostname.Normalize(raw)
 	if err != nil || strings.ContainsRune(raw, ':') || !strings.Contains(host, ".") {
 		return "", &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name like www.example.org", raw)}
 	}
@@ -65,7 +66,7 @@ func cmdDomainRemove(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	host, err := normalizeHost(pos[0])
+	host, err := hostname.Normalize(pos[0])
 	if err != nil {
 		return &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name", pos[0])}
 	}
@@ -107,7 +108,7 @@ func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	host, err := normalizeHost(pos[0])
+	host, err := hostname.Normalize(pos[0])
 	if err != nil {
 		return &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name", pos[0])}
 	}

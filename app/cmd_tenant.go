@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -22,7 +23,7 @@ func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
 		return &usageError{"tenant create: --name is required, e.g. --name \"Riverside Post 42\""}
 	}
 	var owners []tenantdb.Admin
-	password := ""
+	pw := ""
 	if *adminEmail != "" {
 		owner := tenantdb.Admin{Email: strings.TrimSpace(*adminEmail), Role: tenantdb.RoleOwner}
 		if err := tenantdb.ValidateEmail("admin-email", owner.Email); err != nil {
@@ -31,8 +32,8 @@ func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
 		if err := tenantdb.ValidateSlug(pos[0]); err != nil {
 			return err
 		}
-		password = generatePassword()
-		if owner.PasswordHash, err = e.p.passwords.Hash(ctx, password); err != nil {
+		pw = password.Generate()
+		if owner.PasswordHash, err = e.p.passwords.Hash(ctx, pw); err != nil {
 			return err
 		}
 		owners = append(owners, owner)
@@ -46,7 +47,7 @@ func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
 	e.printf("site: %s\n", e.p.siteURL(t.Slug))
 	if len(owners) > 0 {
 		e.printf("admin: %s/admin (owner %s)\n", e.p.siteURL(t.Slug), owners[0].Email)
-		e.printf("password: %s\n", password)
+		e.printf("password: %s\n", pw)
 		e.printf("The password is shown only once; `chapterhouse admin reset-password %s %s` makes a new one.\n", t.Slug, owners[0].Email)
 	} else {
 		e.printf("no admin yet: add one with `chapterhouse admin add %s EMAIL --role owner`\n", t.Slug)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/labstack/echo/v4"
 )
 
@@ -127,7 +128,7 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 }
 
 func (cfg *config) validate() error {
-	base, err := normalizeHost(cfg.baseDomain)
+	base, err := hostname.Normalize(cfg.baseDomain)
 	if err != nil {
 		return fmt.Errorf("--base-domain %q is not a host name", cfg.baseDomain)
 	}

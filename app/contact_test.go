@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -73,7 +74,7 @@ func TestContactFormRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ts.srv.contactLimit.reset()
+			ts.srv.contactLimit.Reset()
 			before := messageCount(t, ts, "demo")
 			v := validMessage()
 			tc.change(v)
@@ -132,27 +133,27 @@ func TestContactFormRateLimit(t *testing.T) {
 }
 
 func TestRateLimiterRefillsAndStaysBounded(t *testing.T) {
-	l := newLimiter(3, time.Minute, 100)
+	l := ratelimit.New(3, time.Minute, 100)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 3; i++ {
-		if ok, _ := l.take("a", now); !ok {
+		if ok, _ := l.Take("a", now); !ok {
 			t.Fatalf("request %d refused within the burst", i+1)
 		}
 	}
-	ok, retry := l.take("a", now)
+	ok, retry := l.Take("a", now)
 	if ok || retry != time.Minute {
 		t.Fatalf("4th: ok=%v retry=%v, want refused for 1m", ok, retry)
 	}
-	if ok, _ := l.take("a", now.Add(time.Minute)); !ok {
+	if ok, _ := l.Take("a", now.Add(time.Minute)); !ok {
 		t.Errorf("refused after one refill")
 	}
-	if ok, _ := l.take("a", now.Add(time.Minute)); ok {
+	if ok, _ := l.Take("a", now.Add(time.Minute)); ok {
 		t.Errorf("allowed two after one refill")
 	}
 	for i := 0; i < 1000; i++ {
-		l.take(strconv.Itoa(i), now)
+		l.Take(strconv.Itoa(i), now)
 	}
-	if n := l.len(); n > 100 {
+	if n := l.Len(); n > 100 {
 		t.Errorf("%d keys remembered, want at most 100", n)
 	}
 }

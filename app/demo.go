@@ -11,13 +11,14 @@ import (
 	"math"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // seedDemo creates the tenant "demo" with content in every section, so that
 // a newcomer's first `go run ./app` shows a whole chapter site.
 func seedDemo(ctx context.Context, p *platform, stdout io.Writer) error {
-	password := generatePassword()
+	password := password.Generate()
 	hash, err := p.passwords.Hash(ctx, password)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/ical"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -179,4 +180,32 @@ func writeXML(c echo.Context, contentType string, v any) error {
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
 	return c.Blob(http.StatusOK, contentType, b.Bytes())
+}
+
+// showCalendar serves every event of the tenant as one iCalendar file.
+// Timed events carry their TZID (recurring ones repeat at the same wall
+// clock time there, as on the site) with a VTIMEZONE for each zone used.
+func (s *server) showCalendar(c echo.Context) error {
+	ctx := c.Request().Context()
+	db := tenantDB(c)
+	site, err := db.Site(ctx)
+	if err != nil {
+		return err
+	}
+	events, err := db.Events(ctx)
+	if err != nil {
+		return err
+	}
+	cal := ical.Write(ical.Calendar{
+		Name:     site.Name,
+		Timezone: site.Timezone,
+		BaseURL:  s.baseURL(c),
+		Events:   events,
+		Now:      s.now(),
+	})
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Disposition", `inline; filename="events.ics"`)
+	return c.Blob(http.StatusOK, "text/calendar; charset=utf-8", cal)
 }

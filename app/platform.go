@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -25,7 +26,7 @@ type platform struct {
 	now     func() time.Time
 	// passwords hashes admin passwords, with one bound on concurrent
 	// hashes for the server's logins and the commands it runs.
-	passwords *passwordHasher
+	passwords *password.Hasher
 	// base is the platform domain and portSuffix the ":8080" of the
 	// public address, for printing site URLs.
 	base       string
@@ -58,7 +59,7 @@ func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Durati
 		log:     log,
 		now:     time.Now,
 
-		passwords: newPasswordHasher(),
+		passwords: password.NewHasher(),
 
 		resolver:    net.DefaultResolver,
 		domainGrace: 24 * time.Hour,

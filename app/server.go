@@ -15,6 +15,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/views"
 )
@@ -33,7 +35,7 @@ type server struct {
 	// pages caches rendered public pages (nil: off); contactLimit
 	// throttles contact messages per tenant and client address.
 	pages        *pageCache
-	contactLimit *limiter
+	contactLimit *ratelimit.Limiter
 
 	keys       *keyring       // server secrets for login tokens
 	throttle   *loginThrottle // login attempts per client and per account
@@ -44,7 +46,7 @@ type server struct {
 	ipOf     echo.IPExtractor
 	askLimit *rate.Limiter
 	// domainCheckLimit bounds the DNS checks each tenant's admins run.
-	domainCheckLimit *limiter
+	domainCheckLimit *ratelimit.Limiter
 	draining         atomic.Bool // set when shutdown begins: /readyz fails
 }
 
@@ -59,12 +61,12 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 	}
 	s := &server{cfg: cfg, p: p, views: v, log: log, now: time.Now,
 		pages:            newPageCache(int64(cfg.pageCacheMB) << 20),
-		contactLimit:     newLimiter(contactBurst, contactEvery, 100_000),
+		contactLimit:     ratelimit.New(contactBurst, contactEvery, 100_000),
 		keys:             keys,
 		throttle:         newLoginThrottle(),
 		imageSlots:       make(chan struct{}, 2),
 		askLimit:         rate.NewLimiter(askRate, askBurst),
-		domainCheckLimit: newLimiter(domainCheckBurst, domainCheckEvery, 100_000),
+		domainCheckLimit: ratelimit.New(domainCheckBurst, domainCheckEvery, 100_000),
 		ipOf:             cfg.ipExtractor(),
 	}
 	s.site = s.newEcho(s.siteError)
@@ -296,7 +298,7 @@ func (s *server) dispatch(w http.ResponseWriter, r *http.Request, req *request) 
 		w.Write([]byte("ok\n"))
 		return
 	}
-	host, err := normalizeHost(r.Host)
+	host, err := hostname.Normalize(r.Host)
 	if err != nil {
 		req.kind = "bad-host"
 		http.Error(w, "400 bad request: malformed Host header", http.StatusBadRequest)
@@ -543,3 +545,12 @@ func (w *statusWriter) Flush() {
 		f.Flush()
 	}
 }
+
+// hostKind says what a normalised host is to the platform.
+type hostKind int
+
+const (
+	hostUnknown  hostKind = iota
+	hostPlatform          // the bare base domain: the platform's own pages
+	hostTenant            // a tenant's platform subdomain or verified custom domain
+)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -78,7 +79,7 @@ func fieldMessage(ve *tenantdb.ValidationError) string {
 // honeypot gets the same answer and stores nothing.
 func (s *server) sendContact(c echo.Context) error {
 	t := tenantOf(c)
-	if ok, retry := s.contactLimit.take(t.ID+"|"+clientKey(c.RealIP()), s.now()); !ok {
+	if ok, retry := s.contactLimit.Take(t.ID+"|"+ratelimit.ClientKey(c.RealIP()), s.now()); !ok {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds()+0.999)))
 		return s.renderContact(c, http.StatusTooManyRequests, formOf(c), nil)
 	}

@@ -1,4 +1,4 @@
-package main
+package hostname
 
 import "testing"
 
@@ -13,7 +13,7 @@ func TestNormalizeHost(t *testing.T) {
 		{"127.0.0.1:8080", "127.0.0.1"},
 	}
 	for _, tc := range good {
-		got, err := normalizeHost(tc.in)
+		got, err := Normalize(tc.in)
 		if err != nil || got != tc.want {
 			t.Errorf("normalizeHost(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
@@ -25,7 +25,7 @@ func TestNormalizeHost(t *testing.T) {
 		string(make([]byte, 64)) + ".example", longLabel() + ".example", longHost(),
 	}
 	for _, in := range bad {
-		if got, err := normalizeHost(in); err == nil {
+		if got, err := Normalize(in); err == nil {
 			t.Errorf("normalizeHost(%q) = %q, want an error", in, got)
 		}
 	}
@@ -52,7 +52,7 @@ func FuzzNormalizeHost(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		h, err := normalizeHost(in)
+		h, err := Normalize(in)
 		if err != nil {
 			return
 		}
@@ -70,7 +70,7 @@ func FuzzNormalizeHost(f *testing.F) {
 		if h[0] == '.' || h[len(h)-1] == '.' || h[0] == '-' {
 			t.Fatalf("normalizeHost(%q) = %q", in, h)
 		}
-		again, err := normalizeHost(h)
+		again, err := Normalize(h)
 		if err != nil || again != h {
 			t.Fatalf("not idempotent: %q -> %q -> %q, %v", in, h, again, err)
 		}

@@ -1,4 +1,6 @@
-package main
+// Package ratelimit holds keyed token buckets with bounded memory: one per
+// client address or account, for logins, contact messages and domain checks.
+package ratelimit
 
 import (
 	"math"
@@ -15,7 +17,7 @@ import (
 // every. It remembers at most maxKeys keys: a full bucket carries no
 // information and is forgotten first; if every bucket is in use, an
 // arbitrary one is, so memory stays bounded whatever a client sends.
-type limiter struct {
+type Limiter struct {
 	burst   float64
 	every   time.Duration
 	maxKeys int
@@ -29,12 +31,12 @@ type bucket struct {
 	at     time.Time
 }
 
-func newLimiter(burst int, every time.Duration, maxKeys int) *limiter {
-	return &limiter{burst: float64(burst), every: every, maxKeys: maxKeys, buckets: map[string]*bucket{}}
+func New(burst int, every time.Duration, maxKeys int) *Limiter {
+	return &Limiter{burst: float64(burst), every: every, maxKeys: maxKeys, buckets: map[string]*bucket{}}
 }
 
 // level refills b up to now and returns its tokens.
-func (l *limiter) level(b *bucket, now time.Time) float64 {
+func (l *Limiter) level(b *bucket, now time.Time) float64 {
 	if d := now.Sub(b.at); d > 0 {
 		b.tokens = math.Min(l.burst, b.tokens+float64(d)/float64(l.every))
 		b.at = now
@@ -43,7 +45,7 @@ func (l *limiter) level(b *bucket, now time.Time) float64 {
 }
 
 // wait is how long key must wait for a token at now: 0 if it has one.
-func (l *limiter) wait(key string, now time.Time) time.Duration {
+func (l *Limiter) Wait(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -58,7 +60,7 @@ func (l *limiter) wait(key string, now time.Time) time.Duration {
 
 // take spends one of key's tokens at now; it reports false, and the wait
 // for the next one, when there is none.
-func (l *limiter) take(key string, now time.Time) (bool, time.Duration) {
+func (l *Limiter) Take(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -78,7 +80,7 @@ func (l *limiter) take(key string, now time.Time) (bool, time.Duration) {
 
 // evict makes room for one key: every full bucket goes, or else one
 // arbitrary bucket.
-func (l *limiter) evict(now time.Time) {
+func (l *Limiter) evict(now time.Time) {
 	for k, b := range l.buckets {
 		if l.level(b, now) >= l.burst {
 			delete(l.buckets, k)
@@ -94,13 +96,13 @@ func (l *limiter) evict(now time.Time) {
 }
 
 // reset forgets every key.
-func (l *limiter) reset() {
+func (l *Limiter) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	clear(l.buckets)
 }
 
-func (l *limiter) len() int {
+func (l *Limiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)
@@ -108,7 +110,7 @@ func (l *limiter) len() int {
 
 // clientKey groups an IPv6 client by its /64, which one subscriber
 // usually holds whole; an IPv4 client is its address.
-func clientKey(ip string) string {
+func ClientKey(ip string) string {
 	parsed := net.ParseIP(ip)
 	if parsed == nil {
 		return ip
@@ -117,20 +119,4 @@ func clientKey(ip string) string {
 		return v4.String()
 	}
 	return parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
-
-// loginThrottle limits login attempts per client address (every attempt
-// counts, as each costs a password hash) and per account (failures
-// count, so that a guesser spreading over many addresses still slows to a
-// crawl on one account, while its owner's successful logins cost nothing).
-type loginThrottle struct {
-	perIP      *limiter
-	perAccount *limiter
-}
-
-func newLoginThrottle() *loginThrottle {
-	return &loginThrottle{
-		perIP:      newLimiter(20, 6*time.Second, 50_000),  // 20 at once, then 10 a minute
-		perAccount: newLimiter(10, 30*time.Second, 50_000), // 10 failures, then 2 a minute
-	}
 }

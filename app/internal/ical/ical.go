@@ -1,15 +1,14 @@
-package main
+// Package ical writes a chapter's events as an iCalendar (RFC 5545) feed,
+// with a VTIMEZONE generated from Go's tz data for every zone in use.
+package ical
 
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -21,35 +20,7 @@ import (
 // something the Go iCalendar libraries (emersion/go-ical, arran4/golang-ical)
 // do: they only serialise components they are given.
 
-// showCalendar serves every event of the tenant as one iCalendar file.
-// Timed events carry their TZID (recurring ones repeat at the same wall
-// clock time there, as on the site) with a VTIMEZONE for each zone used.
-func (s *server) showCalendar(c echo.Context) error {
-	ctx := c.Request().Context()
-	db := tenantDB(c)
-	site, err := db.Site(ctx)
-	if err != nil {
-		return err
-	}
-	events, err := db.Events(ctx)
-	if err != nil {
-		return err
-	}
-	cal := writeCalendar(calendarInput{
-		Name:     site.Name,
-		Timezone: site.Timezone,
-		BaseURL:  s.baseURL(c),
-		Events:   events,
-		Now:      s.now(),
-	})
-	h := c.Response().Header()
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Disposition", `inline; filename="events.ics"`)
-	return c.Blob(http.StatusOK, "text/calendar; charset=utf-8", cal)
-}
-
-type calendarInput struct {
+type Calendar struct {
 	Name, Timezone string
 	BaseURL        string
 	Events         []tenantdb.Event
@@ -59,7 +30,7 @@ type calendarInput struct {
 // writeCalendar renders a VCALENDAR. Its output depends only on the
 // input's content (DTSTAMP is each event's last change), so a feed reader
 // sees the same bytes until something changes.
-func writeCalendar(in calendarInput) []byte {
+func Write(in Calendar) []byte {
 	var w icalWriter
 	w.line("BEGIN", "VCALENDAR")
 	w.line("VERSION", "2.0")
@@ -115,9 +86,9 @@ const (
 	icsDate  = "20060102"
 )
 
-func writeVEvent(w *icalWriter, e tenantdb.Event, in calendarInput) {
+func writeVEvent(w *icalWriter, e tenantdb.Event, in Calendar) {
 	w.line("BEGIN", "VEVENT")
-	w.line("UID", eventUID(e))
+	w.line("UID", UID(e))
 	w.line("DTSTAMP", e.UpdatedAt.UTC().Format(icsUTC))
 	w.line("CREATED", e.CreatedAt.UTC().Format(icsUTC))
 	w.line("LAST-MODIFIED", e.UpdatedAt.UTC().Format(icsUTC))
@@ -165,7 +136,7 @@ func writeVEvent(w *icalWriter, e tenantdb.Event, in calendarInput) {
 // the tenant's file keeps (the event's id and creation time), so it
 // survives an export, import or move of the chapter to another host or
 // tenant id, and still differs between chapters.
-func eventUID(e tenantdb.Event) string {
+func UID(e tenantdb.Event) string {
 	return fmt.Sprintf("event-%d-%d@chapterhouse", e.ID, e.CreatedAt.UnixMilli())
 }
 

@@ -1,27 +1,28 @@
-package main
+// Package hostname turns a Host header into the name routing compares.
+package hostname
 
 import (
 	"errors"
 	"strings"
 )
 
-var errBadHost = errors.New("malformed host")
+var ErrBad = errors.New("malformed host")
 
 // normalizeHost turns a Host header into the name routing compares: the port
 // and one trailing dot stripped, lower-cased, every label 1-63 letters,
 // digits or hyphens not at either end (internationalised names only in
 // their xn-- form), 253 characters at most. Anything else is errBadHost.
-func normalizeHost(h string) (string, error) {
+func Normalize(h string) (string, error) {
 	if i := strings.LastIndexByte(h, ':'); i >= 0 {
 		port := h[i+1:]
 		if port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
-			return "", errBadHost
+			return "", ErrBad
 		}
 		h = h[:i]
 	}
 	h = strings.TrimSuffix(h, ".")
 	if h == "" || len(h) > 253 {
-		return "", errBadHost
+		return "", ErrBad
 	}
 	b := []byte(h)
 	label := 0
@@ -32,33 +33,24 @@ func normalizeHost(h string) (string, error) {
 			b[i] = c + 'a' - 'A'
 		case c == '-':
 			if label == 0 || i+1 == len(b) || b[i+1] == '.' {
-				return "", errBadHost
+				return "", ErrBad
 			}
 		case c == '.':
 			if label == 0 {
-				return "", errBadHost
+				return "", ErrBad
 			}
 			label = 0
 			continue
 		default:
-			return "", errBadHost
+			return "", ErrBad
 		}
 		label++
 		if label > 63 {
-			return "", errBadHost
+			return "", ErrBad
 		}
 	}
 	if label == 0 {
-		return "", errBadHost
+		return "", ErrBad
 	}
 	return string(b), nil
 }
-
-// hostKind says what a normalised host is to the platform.
-type hostKind int
-
-const (
-	hostUnknown  hostKind = iota
-	hostPlatform          // the bare base domain: the platform's own pages
-	hostTenant            // a tenant's platform subdomain or verified custom domain
-)

@@ -1,4 +1,6 @@
-package main
+// Package password hashes and verifies admin passwords (argon2id, with a
+// bound on concurrent hashes) and holds the rules a new password must meet.
+package password
 
 import (
 	"context"
@@ -35,7 +37,7 @@ const (
 	argonKeyLen  = 32
 
 	minPasswordRunes = 12
-	maxPasswordBytes = 1024
+	MaxBytes         = 1024
 
 	// Stored hashes come from tenant files, which an operator may import:
 	// parameters beyond these are refused rather than computed, so a
@@ -46,12 +48,12 @@ const (
 )
 
 // errBusy: every hashing slot stayed taken for the wait allowed.
-var errBusy = errors.New("too many logins at once; please try again in a moment")
+var ErrBusy = errors.New("too many logins at once; please try again in a moment")
 
 // passwordHasher hashes and verifies passwords with a bound on how many
 // hashes run at once: each takes ~19 MiB and a core for a while, and a
 // burst of logins must not take the machine down.
-type passwordHasher struct {
+type Hasher struct {
 	slots chan struct{}
 	wait  time.Duration // how long a hash waits for a slot
 
@@ -59,30 +61,30 @@ type passwordHasher struct {
 	dummy     string
 }
 
-func newPasswordHasher() *passwordHasher {
-	return &passwordHasher{
+func NewHasher() *Hasher {
+	return &Hasher{
 		slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 		wait:  3 * time.Second,
 	}
 }
 
-func (h *passwordHasher) acquire(ctx context.Context) (release func(), err error) {
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	t := time.NewTimer(h.wait)
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
 		return func() { <-h.slots }, nil
 	case <-t.C:
-		return nil, errBusy
+		return nil, ErrBusy
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
 // Hash returns the encoded argon2id hash of password.
-func (h *passwordHasher) Hash(ctx context.Context, password string) (string, error) {
-	if len(password) == 0 || len(password) > maxPasswordBytes {
-		return "", &tenantdb.ValidationError{Field: "password", Message: fmt.Sprintf("must be 1 to %d bytes", maxPasswordBytes)}
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if len(password) == 0 || len(password) > MaxBytes {
+		return "", &tenantdb.ValidationError{Field: "password", Message: fmt.Sprintf("must be 1 to %d bytes", MaxBytes)}
 	}
 	release, err := h.acquire(ctx)
 	if err != nil {
@@ -105,7 +107,7 @@ func hashPassword(password string) string {
 // (an unknown account) is checked against a dummy hash of the same cost,
 // so that the answer takes as long for an unknown email as for a wrong
 // password, and is always false.
-func (h *passwordHasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
 	release, err := h.acquire(ctx)
 	if err != nil {
 		return false, err
@@ -116,8 +118,8 @@ func (h *passwordHasher) Verify(ctx context.Context, encoded, password string) (
 		h.dummyOnce.Do(func() { h.dummy = hashPassword("dummy password for unknown accounts") })
 		encoded = h.dummy
 	}
-	if len(password) > maxPasswordBytes {
-		password = password[:maxPasswordBytes] // still do the work; the result is false anyway
+	if len(password) > MaxBytes {
+		password = password[:MaxBytes] // still do the work; the result is false anyway
 		known = false
 	}
 	ok, err := verifyPassword(encoded, password)
@@ -160,15 +162,15 @@ func verifyPassword(encoded, password string) (bool, error) {
 // at least 12 characters, at most 1024 bytes, not only one repeated
 // character, and not the account's email address. No composition rules:
 // length is what makes a password strong, and a passphrase is welcome.
-func checkPasswordRules(password, email string) error {
+func CheckRules(password, email string) error {
 	bad := func(msg string) error { return &tenantdb.ValidationError{Field: "password", Message: msg} }
 	switch {
 	case !utf8.ValidString(password) || strings.ContainsAny(password, "\x00\r\n"):
 		return bad("contains characters that cannot be typed")
 	case utf8.RuneCountInString(password) < minPasswordRunes:
 		return bad(fmt.Sprintf("must be at least %d characters; a few unrelated words make a good one", minPasswordRunes))
-	case len(password) > maxPasswordBytes:
-		return bad(fmt.Sprintf("must be at most %d bytes", maxPasswordBytes))
+	case len(password) > MaxBytes:
+		return bad(fmt.Sprintf("must be at most %d bytes", MaxBytes))
 	case strings.Trim(password, password[:1]) == "":
 		return bad("must not be one character repeated")
 	case email != "" && strings.EqualFold(strings.TrimSpace(password), strings.TrimSpace(email)):
@@ -179,7 +181,7 @@ func checkPasswordRules(password, email string) error {
 
 // generatePassword returns a random password of four groups of five
 // lower-case letters and digits (about 99 bits), easy to read out and type.
-func generatePassword() string {
+func Generate() string {
 	const alphabet = "abcdefghjkmnpqrstuvwxyz23456789" // no i, l, o, 0, 1
 	b := make([]byte, 20)
 	rand.Read(b)
