@@ -307,11 +307,3 @@ func adminFuncs() template.FuncMap {
 		},
 	}
 }
-
-// withFuncs is a with b's functions added.
-func withFuncs(a, b template.FuncMap) template.FuncMap {
-	for k, v := range b {
-		a[k] = v
-	}
-	return a
-}

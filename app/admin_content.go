@@ -142,7 +142,7 @@ func (k contentKind[T]) save(s *server) echo.HandlerFunc {
 			return s.renderInvalid(c, err, k.edit, title, k.section, d)
 		}
 		if c.FormValue("action") == "preview" && k.markdown != nil {
-			d.Preview = renderMarkdown(k.markdown(v))
+			d.Preview = s.md.HTML(k.markdown(v))
 			return s.render(c, http.StatusOK, k.edit, title, k.section, d)
 		}
 		if err := k.res.save(db.DB, ctx, &v); err != nil {

@@ -11,8 +11,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
+
+// maxUploadBody bounds an upload request: the image and a few fields.
+const maxUploadBody = tenantdb.MaxMediaSize + 256<<10
 
 // limitBody caps the request body of a route below the server-wide cap.
 // It must run before anything reads the body (the CSRF check reads forms).
@@ -54,7 +58,7 @@ func (s *server) uploadMedia(c echo.Context) (tenantdb.Media, error) {
 	case <-r.Context().Done():
 		return m, r.Context().Err()
 	}
-	contentType, w, h, clean, err := cleanImage(data)
+	contentType, w, h, clean, err := imaging.Clean(data)
 	<-s.imageSlots
 	if err != nil {
 		return m, err

@@ -88,7 +88,7 @@ func newProgressFor(e *cmdEnv) func(label string, total int) *progress {
 // tenants keep being served, and then the manifest. It returns the slugs
 // it could not back up.
 func (p *platform) backup(ctx context.Context, dir string, jobs int, prog func(string, int) *progress) (backupManifest, []string, error) {
-	defer p.metrics.timeOp("backup")()
+	defer p.metrics.TimeOp("backup")()
 	m := backupManifest{Format: 1, CreatedAt: p.now().UTC(), Source: p.dir}
 	if err := makeEmptyDir(dir); err != nil {
 		return m, nil, err

@@ -105,7 +105,7 @@ func (p *platform) tenantStats(ctx context.Context, t tenantdb.Tenant) (tenantSt
 		st.Serving = true
 		since := p.started
 		st.Since = &since
-		n, last := p.metrics.perTenant.get(t.ID)
+		n, last := p.metrics.Tenants.Get(t.ID)
 		st.Requests = n
 		if !last.IsZero() {
 			st.LastRequest = &last

@@ -29,6 +29,9 @@ type config struct {
 	logFormat      string
 	trustedProxies []*net.IPNet
 	pageCacheMB    int
+	// noMarkdownMemo turns off the memory of rendered markdown, so that
+	// a benchmark measures the rendering itself.
+	noMarkdownMemo bool
 
 	// askAddr is the ops listener: /tls/ask for Caddy, /metrics, /healthz,
 	// /readyz. Empty: none.
@@ -43,6 +46,9 @@ type config struct {
 	// DATA/token-secrets, created on first run.
 	secretFile string
 }
+
+// markdownMemoBytes is the memory for rendered markdown and summaries.
+const markdownMemoBytes = 10 << 20
 
 // ipList is a repeatable --public-ip flag.
 type ipList []netip.Addr

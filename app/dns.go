@@ -111,12 +111,12 @@ func (p *platform) checkDomain(ctx context.Context, r *net.Resolver, host string
 	problem, err := lookupToken(ctx, r, d)
 	switch {
 	case err != nil:
-		p.metrics.domainChecks.WithLabelValues("error").Inc()
+		p.metrics.DomainChecks.WithLabelValues("error").Inc()
 		return domainCheck{Domain: d}, err
 	case problem != "":
-		p.metrics.domainChecks.WithLabelValues("failed").Inc()
+		p.metrics.DomainChecks.WithLabelValues("failed").Inc()
 	default:
-		p.metrics.domainChecks.WithLabelValues("passed").Inc()
+		p.metrics.DomainChecks.WithLabelValues("passed").Inc()
 	}
 	d, err = p.catalog.RecordDomainCheck(ctx, host, problem == "", p.domainGrace)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -18,12 +19,13 @@ func statusOf(err error) int {
 	var he *echo.HTTPError
 	var ve *tenantdb.ValidationError
 	var mbe *http.MaxBytesError
+	var tle *imaging.TooLargeError
 	switch {
 	case errors.As(err, &he):
 		return he.Code
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity
-	case errors.As(err, &mbe):
+	case errors.As(err, &mbe), errors.As(err, &tle):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, tenantdb.ErrNotFound):
 		return http.StatusNotFound
@@ -50,6 +52,8 @@ func publicMessage(err error, status int) string {
 		return http.StatusText(status)
 	case errors.Is(err, errFrozen):
 		return errFrozen.Error()
+	case errors.As(err, new(*imaging.TooLargeError)):
+		return err.Error()
 	case errors.Is(err, errDNS):
 		return "The DNS check could not be done right now; please try again in a few minutes."
 	case status == http.StatusNotFound:

@@ -94,8 +94,8 @@ func (s *server) showFeed(c echo.Context) error {
 			Link:      atomLink{Rel: "alternate", Type: "text/html", Href: base + "/news/" + p.Slug},
 			Published: published.UTC().Format(time.RFC3339),
 			Updated:   p.UpdatedAt.UTC().Format(time.RFC3339),
-			Summary:   plainText(p.Body, 300),
-			Content:   atomText{Type: "html", Body: string(renderMarkdown(p.Body))},
+			Summary:   s.md.Summary(p.Body, 300),
+			Content:   atomText{Type: "html", Body: string(s.md.HTML(p.Body))},
 		})
 	}
 	if updated.IsZero() {

@@ -60,7 +60,7 @@ func (p *platform) cleanTmp() {
 // dst while the tenant keeps being served. It holds the tenant open, so a
 // drain (replace, move, delete) waits for it.
 func (p *platform) exportTenant(ctx context.Context, t tenantdb.Tenant, dst string) (tenantdb.FileInfo, error) {
-	defer p.metrics.timeOp("export")()
+	defer p.metrics.TimeOp("export")()
 	h, err := p.pool.Acquire(ctx, t.ID)
 	if err != nil {
 		return tenantdb.FileInfo{}, err
@@ -126,7 +126,7 @@ type importResult struct {
 // req.slug or, with req.replace, drains tenant req.slug and swaps the file
 // in. Whatever fails, the live tenant is left as it was.
 func (p *platform) importTenant(ctx context.Context, req importRequest) (importResult, error) {
-	defer p.metrics.timeOp("import")()
+	defer p.metrics.TimeOp("import")()
 	var res importResult
 	if err := tenantdb.ValidateSlug(req.slug); err != nil {
 		return res, err

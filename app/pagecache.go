@@ -104,6 +104,12 @@ func (pc *pageCache) remove(el *list.Element) {
 	pc.size -= e.cost()
 }
 
+// Hits, Misses and Evictions count lookups that found a page, lookups that
+// did not, and pages dropped to stay within the budget.
+func (pc *pageCache) Hits() int64      { return pc.hits.Load() }
+func (pc *pageCache) Misses() int64    { return pc.misses.Load() }
+func (pc *pageCache) Evictions() int64 { return pc.evictions.Load() }
+
 // Len and Size report the number of entries and the bytes they cost.
 func (pc *pageCache) Len() int {
 	pc.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -39,7 +40,7 @@ type platform struct {
 	resolver    *net.Resolver
 	publicIPs   []netip.Addr
 	domainGrace time.Duration
-	metrics     *metrics
+	metrics     *metrics.Metrics
 	// started is when this process began serving; zero in an operator
 	// command run without a server.
 	started time.Time
@@ -55,7 +56,7 @@ func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Durati
 		dir:     dir,
 		catalog: cat,
 		pool:    pool,
-		metrics: newMetrics(pool),
+		metrics: metrics.New(pool),
 		log:     log,
 		now:     time.Now,
 
@@ -151,7 +152,7 @@ func (p *platform) deleteTenant(ctx context.Context, slug string) (string, error
 	if err := p.catalog.RemoveTenant(ctx, t, name); err != nil {
 		return "", err
 	}
-	p.metrics.perTenant.forget(t.ID)
+	p.metrics.Tenants.Forget(t.ID)
 	err = p.pool.Drain(ctx, t.ID, func() error {
 		return moveTenantFiles(tenantdb.TenantPath(p.dir, t.ID), trashed)
 	})

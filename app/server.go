@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
+	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/views"
 )
@@ -27,7 +29,8 @@ import (
 type server struct {
 	cfg     config
 	p       *platform
-	views   *renderer
+	views   *render.Renderer
+	md      *render.Markdown
 	log     *slog.Logger
 	now     func() time.Time
 	site    *echo.Echo // tenant sites
@@ -51,7 +54,11 @@ type server struct {
 }
 
 func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
-	v, err := newRenderer(views.FS, withFuncs(templateFuncs(), adminFuncs()))
+	md := render.NewMarkdown(markdownMemoBytes)
+	if cfg.noMarkdownMemo {
+		md = render.NewMarkdown(0)
+	}
+	v, err := render.New(views.FS, render.Funcs(md), siteFuncs(), adminFuncs())
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +66,7 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, p: p, views: v, log: log, now: time.Now,
+	s := &server{cfg: cfg, p: p, views: v, md: md, log: log, now: time.Now,
 		pages:            newPageCache(int64(cfg.pageCacheMB) << 20),
 		contactLimit:     ratelimit.New(contactBurst, contactEvery, 100_000),
 		keys:             keys,
@@ -72,7 +79,9 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 	s.site = s.newEcho(s.siteError)
 	s.landing = s.newEcho(s.landingError)
 	s.opsEcho = s.newEcho(s.opsError)
-	p.metrics.watchPageCache(s.pages)
+	if s.pages != nil {
+		p.metrics.WatchPageCache(s.pages)
+	}
 	s.routes()
 	return s, nil
 }
@@ -80,7 +89,7 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 func (s *server) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.Renderer = s.views
+	e.Renderer = echoRenderer{s.views}
 	e.HTTPErrorHandler = onError
 	e.IPExtractor = s.cfg.ipExtractor()
 	e.Use(recordRoute)
@@ -209,7 +218,7 @@ func (s *server) routes() {
 
 	// The ops listener (--ask-addr) only.
 	s.opsEcho.GET("/tls/ask", s.tlsAsk)
-	s.opsEcho.GET("/metrics", echo.WrapHandler(s.p.metrics.handler()))
+	s.opsEcho.GET("/metrics", echo.WrapHandler(s.p.metrics.Handler()))
 	s.opsEcho.GET("/healthz", s.healthz)
 	s.opsEcho.GET("/readyz", s.readyz)
 }
@@ -282,9 +291,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("ip", req.ip),
 			slog.String("user_agent", r.UserAgent()),
 		)
-		s.p.metrics.observeRequest(req.kind, req.route, r.Method, sw.code(), elapsed)
+		s.p.metrics.ObserveRequest(req.kind, req.route, r.Method, sw.code(), elapsed)
 		if req.tenant.ID != "" {
-			s.p.metrics.perTenant.add(req.tenant.ID, start)
+			s.p.metrics.Tenants.Add(req.tenant.ID, start)
 		}
 	}()
 	r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.maxBody)
@@ -317,7 +326,7 @@ func (s *server) dispatch(w http.ResponseWriter, r *http.Request, req *request) 
 		req.kind = "unknown"
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
-		s.views.render(w, "platform/error.html", platformPage{
+		s.views.Execute(w, "platform/error.html", platformPage{
 			Title: "No chapter here",
 			Data:  "There is no chapter site at this address. Check the spelling, or ask the chapter for its web address.",
 		})
@@ -554,3 +563,10 @@ const (
 	hostPlatform          // the bare base domain: the platform's own pages
 	hostTenant            // a tenant's platform subdomain or verified custom domain
 )
+
+// echoRenderer lets echo's c.Render execute our templates.
+type echoRenderer struct{ *render.Renderer }
+
+func (r echoRenderer) Render(w io.Writer, name string, data any, _ echo.Context) error {
+	return r.Execute(w, name, data)
+}

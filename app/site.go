@@ -1,17 +1,16 @@
 package main
 
 import (
-	"html"
+	"html/template"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
-	"github.com/microcosm-cc/bluemonday"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -62,10 +61,10 @@ type postItem struct {
 	Summary       string
 }
 
-func postItems(posts []tenantdb.Post) []postItem {
+func postItems(md *render.Markdown, posts []tenantdb.Post) []postItem {
 	items := make([]postItem, len(posts))
 	for i, p := range posts {
-		items[i] = postItem{Slug: p.Slug, Title: p.Title, Summary: plainText(p.Body, 220)}
+		items[i] = postItem{Slug: p.Slug, Title: p.Title, Summary: md.Summary(p.Body, 220)}
 		if p.PublishedAt != nil {
 			items[i].Date = p.PublishedAt.Format("January 2, 2006")
 			items[i].ISODate = p.PublishedAt.Format(time.RFC3339)
@@ -180,7 +179,7 @@ func (s *server) showHome(c echo.Context) error {
 	if len(nextMeeting) > 0 {
 		next = &nextMeeting[0]
 	}
-	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: postItems(posts)}
+	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: postItems(s.md, posts)}
 	return c.Render(http.StatusOK, "site/home.html", p)
 }
 
@@ -199,7 +198,7 @@ func (s *server) showAbout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if text := plainText(p.Site.About, 160); text != "" {
+	if text := s.md.Summary(p.Site.About, 160); text != "" {
 		p.Description = text
 	}
 	p.Data = officers
@@ -215,41 +214,11 @@ func (s *server) showPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if text := plainText(page.Body, 160); text != "" {
+	if text := s.md.Summary(page.Body, 160); text != "" {
 		p.Description = text
 	}
 	p.Data = page
 	return c.Render(http.StatusOK, "site/page.html", p)
-}
-
-var stripTags = bluemonday.StrictPolicy()
-
-// plainText is markdown as a plain-text summary of at most n characters,
-// for description and Open Graph tags.
-func plainText(markdown string, n int) string {
-	key := strconv.Itoa(n) + "\x00" + markdown
-	if v, ok := summaryMemo.get(key); ok {
-		return v
-	}
-	v := summarize(markdown, n)
-	summaryMemo.put(key, v)
-	return v
-}
-
-var summaryMemo = &memo{budget: 2 << 20, m: map[string]string{}}
-
-func summarize(markdown string, n int) string {
-	text := html.UnescapeString(stripTags.Sanitize(string(renderMarkdown(markdown))))
-	text = strings.Join(strings.Fields(text), " ")
-	if utf8.RuneCountInString(text) <= n {
-		return text
-	}
-	r := []rune(text)[:n]
-	cut := string(r)
-	if i := strings.LastIndexByte(cut, ' '); i > n/2 {
-		cut = cut[:i]
-	}
-	return strings.TrimRight(cut, " ,.;:") + "…"
 }
 
 // expireAt tells the page cache that what this request rendered stops
@@ -274,4 +243,14 @@ func initials(name string) string {
 		}
 	}
 	return strings.ToUpper(string(out))
+}
+
+// siteFuncs are the public site's template functions.
+func siteFuncs() template.FuncMap {
+	return template.FuncMap{
+		"themeVersion": func(accent string) string { return strings.TrimPrefix(render.SafeColor(accent), "#") },
+		"tel":          telURL,
+		"mapurl":       mapURL,
+		"initials":     initials,
+	}
 }

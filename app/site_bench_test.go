@@ -50,11 +50,7 @@ func BenchmarkSiteHomeUncached(b *testing.B) {
 // markdown memo off too: every request converts and sanitises its
 // markdown.
 func BenchmarkSiteHomeUncachedNoMemo(b *testing.B) {
-	markdownMemo.setOff(true)
-	summaryMemo.setOff(true)
-	defer markdownMemo.setOff(false)
-	defer summaryMemo.setOff(false)
-	ts := newSiteServer(b, func(c *config) { c.pageCacheMB = 0 })
+	ts := newSiteServer(b, func(c *config) { c.pageCacheMB, c.noMarkdownMemo = 0, true })
 	page := ts.get(host("demo"), "/").body
 	load(b, ts.http.URL+"/", len(page)/2, func(*rand.Rand) string { return host("demo") })
 }

@@ -165,7 +165,7 @@ func (s *server) showEvent(c echo.Context) error {
 	d.IsMultiDay = sy != ey || sm != em || sd != ed
 	s.expireAt(c, changesAt(now, d.Next))
 	p.OGType = "article"
-	if text := plainText(e.Description, 160); text != "" {
+	if text := s.md.Summary(e.Description, 160); text != "" {
 		p.Description = text
 	} else {
 		p.Description = e.Title + ", " + e.StartsAt.Format("January 2, 2006")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -92,7 +93,7 @@ func (s *server) showTheme(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	accent := safeColor(site.AccentColor)
+	accent := render.SafeColor(site.AccentColor)
 	h := c.Response().Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	if c.QueryParam("v") == strings.TrimPrefix(accent, "#") {
@@ -119,14 +120,6 @@ func themeCSS(accent string) string {
 	}
 	link := fmt.Sprintf("#%02x%02x%02x", int(math.Round(lr)), int(math.Round(lg)), int(math.Round(lb)))
 	return fmt.Sprintf(":root { --accent: %s; --on-accent: %s; --link: %s; }\n", accent, on, link)
-}
-
-// safeColor is a #rrggbb colour, or the default accent for anything else.
-func safeColor(s string) string {
-	if len(s) == 7 && s[0] == '#' && strings.Trim(s[1:], "0123456789abcdefABCDEF") == "" {
-		return strings.ToLower(s)
-	}
-	return tenantdb.DefaultAccent
 }
 
 func parseHex(c string) (r, g, b float64) {

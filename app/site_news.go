@@ -50,7 +50,7 @@ func (s *server) showNews(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := newsData{Posts: postItems(posts), Page: page}
+	d := newsData{Posts: postItems(s.md, posts), Page: page}
 	if page == 2 {
 		d.Prev = "/news"
 	} else if page > 2 {
@@ -82,7 +82,7 @@ func (s *server) showPost(c echo.Context) error {
 		return err
 	}
 	p.OGType = "article"
-	if text := plainText(post.Body, 160); text != "" {
+	if text := s.md.Summary(post.Body, 160); text != "" {
 		p.Description = text
 	}
 	d := postData{Post: post}

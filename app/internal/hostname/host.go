@@ -8,10 +8,10 @@ import (
 
 var ErrBad = errors.New("malformed host")
 
-// normalizeHost turns a Host header into the name routing compares: the port
+// Normalize turns a Host header into the name routing compares: the port
 // and one trailing dot stripped, lower-cased, every label 1-63 letters,
 // digits or hyphens not at either end (internationalised names only in
-// their xn-- form), 253 characters at most. Anything else is errBadHost.
+// their xn-- form), 253 characters at most. Anything else is ErrBad.
 func Normalize(h string) (string, error) {
 	if i := strings.LastIndexByte(h, ':'); i >= 0 {
 		port := h[i+1:]

@@ -27,7 +27,7 @@ type Calendar struct {
 	Now            time.Time
 }
 
-// writeCalendar renders a VCALENDAR. Its output depends only on the
+// Write renders a VCALENDAR. Its output depends only on the
 // input's content (DTSTAMP is each event's last change), so a feed reader
 // sees the same bytes until something changes.
 func Write(in Calendar) []byte {
@@ -132,7 +132,7 @@ func writeVEvent(w *icalWriter, e tenantdb.Event, in Calendar) {
 	w.line("END", "VEVENT")
 }
 
-// eventUID names an event for calendar apps for good: it is made of what
+// UID names an event for calendar apps for good: it is made of what
 // the tenant's file keeps (the event's id and creation time), so it
 // survives an export, import or move of the chapter to another host or
 // tenant id, and still differs between chapters.

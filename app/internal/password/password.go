@@ -47,10 +47,10 @@ const (
 	maxArgonThreads = 8
 )
 
-// errBusy: every hashing slot stayed taken for the wait allowed.
+// ErrBusy: every hashing slot stayed taken for the wait allowed.
 var ErrBusy = errors.New("too many logins at once; please try again in a moment")
 
-// passwordHasher hashes and verifies passwords with a bound on how many
+// Hasher hashes and verifies passwords with a bound on how many
 // hashes run at once: each takes ~19 MiB and a core for a while, and a
 // burst of logins must not take the machine down.
 type Hasher struct {
@@ -158,7 +158,7 @@ func verifyPassword(encoded, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// checkPasswordRules enforces the password policy (NIST SP 800-63B style):
+// CheckRules enforces the password policy (NIST SP 800-63B style):
 // at least 12 characters, at most 1024 bytes, not only one repeated
 // character, and not the account's email address. No composition rules:
 // length is what makes a password strong, and a passphrase is welcome.
@@ -179,7 +179,7 @@ func CheckRules(password, email string) error {
 	return nil
 }
 
-// generatePassword returns a random password of four groups of five
+// Generate returns a random password of four groups of five
 // lower-case letters and digits (about 99 bits), easy to read out and type.
 func Generate() string {
 	const alphabet = "abcdefghjkmnpqrstuvwxyz23456789" // no i, l, o, 0, 1

@@ -12,7 +12,7 @@ import (
 // One keyed token bucket serves every per-client limit: logins (with the
 // login throttle below), contact messages, domain checks.
 
-// limiter is a set of token buckets keyed by string (a client address, an
+// Limiter is a set of token buckets keyed by string (a client address, an
 // account), each holding up to burst tokens and refilled at one token per
 // every. It remembers at most maxKeys keys: a full bucket carries no
 // information and is forgotten first; if every bucket is in use, an
@@ -44,7 +44,7 @@ func (l *Limiter) level(b *bucket, now time.Time) float64 {
 	return b.tokens
 }
 
-// wait is how long key must wait for a token at now: 0 if it has one.
+// Wait is how long key must wait for a token at now: 0 if it has one.
 func (l *Limiter) Wait(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -58,7 +58,7 @@ func (l *Limiter) Wait(key string, now time.Time) time.Duration {
 	return 0
 }
 
-// take spends one of key's tokens at now; it reports false, and the wait
+// Take spends one of key's tokens at now; it reports false, and the wait
 // for the next one, when there is none.
 func (l *Limiter) Take(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
@@ -95,7 +95,7 @@ func (l *Limiter) evict(now time.Time) {
 	}
 }
 
-// reset forgets every key.
+// Reset forgets every key.
 func (l *Limiter) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -108,7 +108,7 @@ func (l *Limiter) Len() int {
 	return len(l.buckets)
 }
 
-// clientKey groups an IPv6 client by its /64, which one subscriber
+// ClientKey groups an IPv6 client by its /64, which one subscriber
 // usually holds whole; an IPv4 client is its address.
 func ClientKey(ip string) string {
 	parsed := net.ParseIP(ip)

@@ -1,4 +1,6 @@
-package main
+// Package imaging checks uploaded images by their content and re-encodes
+// them, so that only pixels are stored: no EXIF, no markup, nothing appended.
+package imaging
 
 import (
 	"bytes"
@@ -8,8 +10,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"net/http"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -23,8 +23,6 @@ import (
 const (
 	maxImageSide   = 8192
 	maxImagePixels = 40_000_000
-	// maxUploadBody bounds an upload request: the image and a few fields.
-	maxUploadBody = tenantdb.MaxMediaSize + 256<<10
 )
 
 // markup that must not appear in an image: a file that a browser or a
@@ -34,19 +32,23 @@ var polyglotMarkers = [][]byte{
 	[]byte("<iframe"), []byte("<body"), []byte("<object"), []byte("<embed"), []byte("javascript:"),
 }
 
+// TooLargeError is an image over the media size limit (HTTP 413).
+type TooLargeError struct{ msg string }
+
+func (e *TooLargeError) Error() string { return e.msg }
+
 func badImage(format string, args ...any) error {
 	return &tenantdb.ValidationError{Field: "file", Message: fmt.Sprintf(format, args...)}
 }
 
-// cleanImage returns data re-encoded as a fresh PNG or JPEG with its type
+// Clean returns data re-encoded as a fresh PNG or JPEG with its type
 // and dimensions, or why it is refused.
-func cleanImage(data []byte) (contentType string, width, height int, out []byte, err error) {
+func Clean(data []byte) (contentType string, width, height int, out []byte, err error) {
 	if len(data) == 0 {
 		return "", 0, 0, nil, badImage("is empty")
 	}
 	if len(data) > tenantdb.MaxMediaSize {
-		return "", 0, 0, nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("the image is larger than %d MB", tenantdb.MaxMediaSize>>20))
+		return "", 0, 0, nil, &TooLargeError{fmt.Sprintf("the image is larger than %d MB", tenantdb.MaxMediaSize>>20)}
 	}
 	sniffed := http.DetectContentType(data)
 	if sniffed != "image/png" && sniffed != "image/jpeg" {
@@ -89,8 +91,7 @@ func cleanImage(data []byte) (contentType string, width, height int, out []byte,
 		return "", 0, 0, nil, err
 	}
 	if b.Len() > tenantdb.MaxMediaSize {
-		return "", 0, 0, nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("the image is larger than %d MB once cleaned; make it smaller", tenantdb.MaxMediaSize>>20))
+		return "", 0, 0, nil, &TooLargeError{fmt.Sprintf("the image is larger than %d MB once cleaned; make it smaller", tenantdb.MaxMediaSize>>20)}
 	}
 	bounds := img.Bounds()
 	return sniffed, bounds.Dx(), bounds.Dy(), b.Bytes(), nil

@@ -1,11 +1,12 @@
-package main
+// Package metrics holds the platform's Prometheus metrics (served on the ops
+// listener) and the per-tenant request counts that `tenant stats` shows.
+package metrics
 
 import (
 	"errors"
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,13 +16,13 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// metrics are the Prometheus metrics of one platform, served at /metrics
+// Metrics are the Prometheus metrics of one platform, served at /metrics
 // on the ops listener. No metric has a per-tenant label: with thousands of
 // tenants that would swamp Prometheus; `tenant stats SLUG` gives one
 // tenant's numbers instead. github.com/prometheus/client_golang writes the
 // exposition format, histograms and the Go runtime metrics, which we would
 // otherwise have to get exactly right by hand.
-type metrics struct {
+type Metrics struct {
 	reg *prometheus.Registry
 
 	requests *prometheus.CounterVec   // by kind, route, method, code
@@ -30,16 +31,16 @@ type metrics struct {
 	// opDuration times operator data operations by op: export, import,
 	// backup, restore, move. See timeOp.
 	opDuration   *prometheus.HistogramVec
-	ask          *prometheus.CounterVec // /tls/ask answers by result
-	domainChecks *prometheus.CounterVec // DNS checks by result
+	TLSAsk       *prometheus.CounterVec // /tls/ask answers by result
+	DomainChecks *prometheus.CounterVec // DNS checks by result
 
-	// perTenant counts requests per tenant in memory, for tenant stats.
-	perTenant *tenantCounters
+	// Tenants counts requests per tenant in memory, for tenant stats.
+	Tenants *TenantCounters
 }
 
-func newMetrics(pool *tenantdb.Pool) *metrics {
+func New(pool *tenantdb.Pool) *Metrics {
 	const ns = "chapterhouse"
-	m := &metrics{
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "http_requests_total",
@@ -60,21 +61,21 @@ func newMetrics(pool *tenantdb.Pool) *metrics {
 			Help:    "Duration of operator data operations (export, import, backup, restore, move).",
 			Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600},
 		}, []string{"op"}),
-		ask: prometheus.NewCounterVec(prometheus.CounterOpts{
+		TLSAsk: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "tls_ask_total",
 			Help: "Answers to Caddy's on-demand TLS ask: allowed, denied, limited (rate limit).",
 		}, []string{"result"}),
-		domainChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		DomainChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "domain_checks_total",
 			Help: "DNS checks of custom domains: passed, failed (record missing or wrong), error (lookup failed).",
 		}, []string{"result"}),
-		perTenant: newTenantCounters(100_000),
+		Tenants: newTenantCounters(100_000),
 	}
 	for _, r := range []string{"allowed", "denied", "limited"} {
-		m.ask.WithLabelValues(r)
+		m.TLSAsk.WithLabelValues(r)
 	}
 	for _, r := range []string{"passed", "failed", "error"} {
-		m.domainChecks.WithLabelValues(r)
+		m.DomainChecks.WithLabelValues(r)
 	}
 	poolCounter := func(name, help string, v func() int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help},
@@ -82,7 +83,7 @@ func newMetrics(pool *tenantdb.Pool) *metrics {
 	}
 	s := &pool.Stats
 	m.reg.MustRegister(
-		m.requests, m.latency, m.openTime, m.opDuration, m.ask, m.domainChecks,
+		m.requests, m.latency, m.openTime, m.opDuration, m.TLSAsk, m.DomainChecks,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "tenants_open",
 			Help: "Tenant databases open (or opening) now."}, func() float64 { return float64(pool.Len()) }),
 		poolCounter("tenant_opens_total", "Tenant databases opened.", s.Opens.Load),
@@ -98,25 +99,31 @@ func newMetrics(pool *tenantdb.Pool) *metrics {
 	return m
 }
 
-// watchPageCache exports the counters of the server's page cache.
-func (m *metrics) watchPageCache(pc *pageCache) {
-	if pc == nil {
-		return
-	}
+// PageCache is what the metrics read of a page cache.
+type PageCache interface {
+	Hits() int64
+	Misses() int64
+	Evictions() int64
+	Len() int
+	Size() int64
+}
+
+// WatchPageCache exports the counters of the server's page cache.
+func (m *Metrics) WatchPageCache(pc PageCache) {
 	const ns = "chapterhouse"
-	lookups := func(result string, v *atomic.Int64) prometheus.Collector {
+	lookups := func(result string, v func() int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Namespace: ns, Name: "page_cache_requests_total",
 			Help:        "Page cache lookups by result (hit, miss).",
 			ConstLabels: prometheus.Labels{"result": result},
-		}, func() float64 { return float64(v.Load()) })
+		}, func() float64 { return float64(v()) })
 	}
 	for _, c := range []prometheus.Collector{
-		lookups("hit", &pc.hits),
-		lookups("miss", &pc.misses),
+		lookups("hit", pc.Hits),
+		lookups("miss", pc.Misses),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "page_cache_evictions_total",
 			Help: "Pages dropped from the cache to stay within its memory budget."},
-			func() float64 { return float64(pc.evictions.Load()) }),
+			func() float64 { return float64(pc.Evictions()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "page_cache_bytes",
 			Help: "Memory the cached pages cost."}, func() float64 { return float64(pc.Size()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "page_cache_entries",
@@ -132,13 +139,13 @@ func (m *metrics) watchPageCache(pc *pageCache) {
 	}
 }
 
-// handler serves the metrics in the Prometheus text format.
-func (m *metrics) handler() http.Handler {
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// observeRequest counts one served request.
-func (m *metrics) observeRequest(kind, route, method string, code int, d time.Duration) {
+// ObserveRequest counts one served request.
+func (m *Metrics) ObserveRequest(kind, route, method string, code int, d time.Duration) {
 	if route == "" {
 		route = "(none)"
 	}
@@ -147,11 +154,11 @@ func (m *metrics) observeRequest(kind, route, method string, code int, d time.Du
 	m.latency.WithLabelValues(labels...).Observe(d.Seconds())
 }
 
-// timeOp starts timing an operator data operation; call the function it
+// TimeOp starts timing an operator data operation; call the function it
 // returns when the operation ends:
 //
 //	defer p.metrics.timeOp("backup")()
-func (m *metrics) timeOp(op string) func() {
+func (m *Metrics) TimeOp(op string) func() {
 	start := time.Now()
 	return func() { m.opDuration.WithLabelValues(op).Observe(time.Since(start).Seconds()) }
 }
@@ -166,11 +173,11 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// tenantCounters counts requests per tenant since the server started, for
+// TenantCounters counts requests per tenant since the server started, for
 // `tenant stats`. It holds at most max tenants (ids come only from the
 // catalog, so it is bounded by the number of tenants anyway); past that,
 // new tenants go uncounted rather than growing memory.
-type tenantCounters struct {
+type TenantCounters struct {
 	mu      sync.Mutex
 	max     int
 	m       map[string]*tenantCount
@@ -182,12 +189,12 @@ type tenantCount struct {
 	last     time.Time
 }
 
-func newTenantCounters(max int) *tenantCounters {
-	return &tenantCounters{max: max, m: map[string]*tenantCount{}}
+func newTenantCounters(max int) *TenantCounters {
+	return &TenantCounters{max: max, m: map[string]*tenantCount{}}
 }
 
-// add counts one request of tenant id at time at.
-func (c *tenantCounters) add(id string, at time.Time) {
+// Add counts one request of tenant id at time at.
+func (c *TenantCounters) Add(id string, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tc := c.m[id]
@@ -205,8 +212,8 @@ func (c *tenantCounters) add(id string, at time.Time) {
 	}
 }
 
-// get returns tenant id's request count and last request time.
-func (c *tenantCounters) get(id string) (requests int64, last time.Time) {
+// Get returns tenant id's request count and last request time.
+func (c *TenantCounters) Get(id string) (requests int64, last time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if tc := c.m[id]; tc != nil {
@@ -215,8 +222,8 @@ func (c *tenantCounters) get(id string) (requests int64, last time.Time) {
 	return 0, time.Time{}
 }
 
-// forget drops a deleted tenant's counts.
-func (c *tenantCounters) forget(id string) {
+// Forget drops a deleted tenant's counts.
+func (c *TenantCounters) Forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, id)

@@ -1,0 +1,126 @@
+// Package render turns chapter content into HTML: the page templates,
+// parsed once at start, and untrusted markdown, converted and sanitised.
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"maps"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// Renderer holds every page template, parsed once at start. A page is
+// named by its file, "site/home.html", and executes its set's layout.
+type Renderer struct {
+	pages map[string]*template.Template
+}
+
+// Funcs are the template functions every page may use; md renders their
+// markdown.
+func Funcs(md *Markdown) template.FuncMap {
+	date := func(layout string) func(any) string {
+		return func(t any) string {
+			switch t := t.(type) {
+			case time.Time:
+				return t.Format(layout)
+			case *time.Time:
+				if t != nil {
+					return t.Format(layout)
+				}
+			}
+			return ""
+		}
+	}
+	return template.FuncMap{
+		"markdown": md.HTML,
+		"summary":  md.Summary,
+		// Only a validated #rrggbb reaches a stylesheet.
+		"css":      func(s string) template.CSS { return template.CSS(SafeColor(s)) },
+		"date":     date("January 2, 2006"),
+		"isodate":  date(time.RFC3339),
+		"datetime": func(t time.Time) string { return t.Format("Mon, Jan 2, 2006 · 3:04 PM") },
+		"clock":    func(t time.Time) string { return t.Format("3:04 PM") },
+		"add":      func(a, b int) int { return a + b },
+		"sub":      func(a, b int) int { return a - b },
+	}
+}
+
+// SafeColor is s as a lower-case #rrggbb colour, or the default accent for
+// anything that is not one.
+func SafeColor(s string) string {
+	if len(s) == 7 && s[0] == '#' && strings.Trim(s[1:], "0123456789abcdefABCDEF") == "" {
+		return strings.ToLower(s)
+	}
+	return tenantdb.DefaultAccent
+}
+
+// New parses the template sets of fsys: in each directory (but static/),
+// the _*.html files are shared and every other file is a page. Every set
+// gets the functions of all funcs.
+func New(fsys fs.FS, funcs ...template.FuncMap) (*Renderer, error) {
+	all := template.FuncMap{}
+	for _, f := range funcs {
+		maps.Copy(all, f)
+	}
+	r := &Renderer{pages: map[string]*template.Template{}}
+	dirs, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dirs {
+		if !d.IsDir() || d.Name() == "static" {
+			continue
+		}
+		shared, err := fs.Glob(fsys, d.Name()+"/_*.html")
+		if err != nil {
+			return nil, err
+		}
+		base, err := template.New("").Funcs(all).ParseFS(fsys, shared...)
+		if err != nil {
+			return nil, err
+		}
+		files, err := fs.Glob(fsys, d.Name()+"/*.html")
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if strings.HasPrefix(path.Base(f), "_") {
+				continue
+			}
+			t, err := template.Must(base.Clone()).ParseFS(fsys, f)
+			if err != nil {
+				return nil, err
+			}
+			r.pages[f] = t
+		}
+	}
+	return r, nil
+}
+
+// Execute renders page name into a buffer first, so that a template error
+// never leaves half a page on the wire.
+func (r *Renderer) Execute(w io.Writer, name string, data any) error {
+	t, ok := r.pages[name]
+	if !ok {
+		return fmt.Errorf("no template %q", name)
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	entry := "layout"
+	if t.Lookup(entry) == nil {
+		entry = path.Base(name)
+	}
+	if err := t.ExecuteTemplate(buf, entry, data); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
