@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -27,7 +28,7 @@ type domainsData struct {
 // renderDomains shows the domains page with status; problem (and field)
 // explain a refused form or a failed check.
 func (s *server) renderDomains(c echo.Context, status int, d domainsData, problem, field string) error {
-	views, err := s.tenantDomains(c.Request().Context(), tenantOf(c))
+	views, err := s.p.tenantDomains(c.Request().Context(), tenantOf(c))
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func (s *server) showDomains(c echo.Context) error {
 // addDomainForm: POST /admin/domains (owners).
 func (s *server) addDomainForm(c echo.Context) error {
 	d := domainsData{Host: strings.TrimSpace(c.FormValue("host"))}
-	added, err := s.addTenantDomain(c, d.Host)
+	added, err := s.p.addTenantDomain(c.Request().Context(), tenantOf(c), d.Host, adminActor(c))
 	var ve *tenantdb.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -66,16 +67,17 @@ func (s *server) addDomainForm(c echo.Context) error {
 // The page shows the outcome at once (no redirect: it is not stored as a
 // message anywhere).
 func (s *server) checkDomainForm(c echo.Context) error {
-	dom, err := s.ownDomain(c)
+	dom, err := s.p.tenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	res, err := s.checkTenantDomain(c, dom)
+	res, err := s.p.checkTenantDomain(c.Request().Context(), tenantOf(c), dom, adminActor(c))
 	d := domainsData{Checked: dom.Host, Passed: res.Passed}
-	var he *echo.HTTPError
+	var limited *ratelimit.Error
 	switch {
-	case errors.As(err, &he) && he.Code == http.StatusTooManyRequests:
-		return s.renderDomains(c, he.Code, d, fmt.Sprint(he.Message), "")
+	case errors.As(err, &limited):
+		setRetryAfter(c, err)
+		return s.renderDomains(c, http.StatusTooManyRequests, d, limited.Error(), "")
 	case errors.Is(err, errDNS):
 		return s.renderDomains(c, http.StatusServiceUnavailable, d, publicMessage(err, http.StatusServiceUnavailable), "")
 	case err != nil:
@@ -90,11 +92,11 @@ func (s *server) checkDomainForm(c echo.Context) error {
 
 // removeDomainForm: POST /admin/domains/:host/delete (owners).
 func (s *server) removeDomainForm(c echo.Context) error {
-	dom, err := s.ownDomain(c)
+	dom, err := s.p.tenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	if err := s.removeTenantDomain(c, dom); err != nil {
+	if err := s.p.removeTenantDomain(c.Request().Context(), tenantOf(c), dom, adminActor(c)); err != nil {
 		return err
 	}
 	return done(c, "/admin/domains", "deleted")

@@ -38,6 +38,9 @@ type auth struct {
 	viaCookie bool
 }
 
+// adminActor names the logged-in admin in the audit log.
+func adminActor(c echo.Context) string { return "admin " + adminOf(c).Email }
+
 // adminOf is the admin the request is logged in as; only valid behind
 // requireAdmin or requireOwner.
 func adminOf(c echo.Context) tenantdb.Admin { return c.Get(authKey).(*auth).admin }
@@ -239,10 +242,10 @@ func (s *server) login(c echo.Context, email, pw string) (tenantdb.Admin, tenant
 	}
 	account := tenantOf(c).ID + "\x00" + strings.ToLower(email)
 	if wait := s.throttle.perAccount.Wait(account, now); wait > 0 {
-		return none, noSession, "", s.tooMany(c, wait)
+		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
 	if ok, wait := s.throttle.perIP.Take(ratelimit.ClientKey(c.RealIP()), now); !ok {
-		return none, noSession, "", s.tooMany(c, wait)
+		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
 	db := tenantDB(c)
 	admin, err := db.AdminByEmail(ctx, email)
@@ -253,10 +256,6 @@ func (s *server) login(c echo.Context, email, pw string) (tenantdb.Admin, tenant
 		admin = tenantdb.Admin{}
 	}
 	ok, err := s.p.passwords.Verify(ctx, admin.PasswordHash, pw)
-	if errors.Is(err, password.ErrBusy) {
-		c.Response().Header().Set("Retry-After", "5")
-		return none, noSession, "", echo.NewHTTPError(http.StatusServiceUnavailable, password.ErrBusy.Error())
-	}
 	if err != nil {
 		return none, noSession, "", fmt.Errorf("admin %d: %w", admin.ID, err)
 	}
@@ -284,23 +283,6 @@ func (s *server) startSession(c echo.Context, admin tenantdb.Admin) (tenantdb.Se
 	}
 	token, err := s.mintToken(tenantOf(c), admin, sess)
 	return sess, token, err
-}
-
-func (s *server) tooMany(c echo.Context, wait time.Duration) error {
-	secs := int(math.Ceil(wait.Seconds()))
-	c.Response().Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	return echo.NewHTTPError(http.StatusTooManyRequests,
-		fmt.Sprintf("too many login attempts; try again in %s", humanWait(secs)))
-}
-
-func humanWait(secs int) string {
-	switch {
-	case secs <= 1:
-		return "a second"
-	case secs < 90:
-		return fmt.Sprintf("%d seconds", secs)
-	}
-	return fmt.Sprintf("%d minutes", (secs+59)/60)
 }
 
 // apiLogin: POST /api/login {"email", "password"} -> {"token", "expires_at"}.
@@ -361,13 +343,9 @@ func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.
 	// against the account like failed logins.
 	account := tenantOf(c).ID + "\x00" + strings.ToLower(admin.Email)
 	if wait := s.throttle.perAccount.Wait(account, s.now()); wait > 0 {
-		return tenantdb.Session{}, "", s.tooMany(c, wait)
+		return tenantdb.Session{}, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
 	ok, err := s.p.passwords.Verify(ctx, admin.PasswordHash, current)
-	if errors.Is(err, password.ErrBusy) {
-		c.Response().Header().Set("Retry-After", "5")
-		return tenantdb.Session{}, "", echo.NewHTTPError(http.StatusServiceUnavailable, password.ErrBusy.Error())
-	}
 	if err != nil {
 		return tenantdb.Session{}, "", err
 	}

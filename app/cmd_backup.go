@@ -2,52 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
-
-// manifestFile lists what a backup holds; it is written last, so a backup
-// without one is incomplete.
-const manifestFile = "manifest.json"
-
-// backupManifest is DIR/manifest.json.
-type backupManifest struct {
-	Format    int           `json:"format"`
-	CreatedAt time.Time     `json:"created_at"`
-	Source    string        `json:"source"` // the data dir backed up
-	Catalog   backupFile    `json:"catalog"`
-	Tenants   []backupEntry `json:"tenants"`
-}
-
-// backupFile is one file of a backup: its path relative to the backup dir.
-type backupFile struct {
-	File          string    `json:"file"`
-	Size          int64     `json:"size"`
-	SHA256        string    `json:"sha256"`
-	SchemaVersion int64     `json:"schema_version"`
-	Time          time.Time `json:"time"` // when its snapshot was taken
-}
-
-type backupEntry struct {
-	ID     string `json:"id"`
-	Slug   string `json:"slug"`
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	backupFile
-}
 
 func cmdBackup(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := e.flags()
@@ -81,143 +42,6 @@ func cmdBackup(ctx context.Context, e *cmdEnv, args []string) error {
 // terminal, plain lines otherwise.
 func newProgressFor(e *cmdEnv) func(label string, total int) *progress {
 	return func(label string, total int) *progress { return newProgress(e.stdout, e.tty, label, total) }
-}
-
-// backup writes a consistent snapshot of the catalog and of every tenant
-// it lists into the new directory dir, jobs tenants at a time, while the
-// tenants keep being served, and then the manifest. It returns the slugs
-// it could not back up.
-func (p *platform) backup(ctx context.Context, dir string, jobs int, prog func(string, int) *progress) (backupManifest, []string, error) {
-	defer p.metrics.TimeOp("backup")()
-	m := backupManifest{Format: 1, CreatedAt: p.now().UTC(), Source: p.dir}
-	if err := makeEmptyDir(dir); err != nil {
-		return m, nil, err
-	}
-	if err := os.Mkdir(filepath.Join(dir, "tenants"), 0o700); err != nil {
-		return m, nil, err
-	}
-	at := p.now().UTC()
-	info, err := p.catalog.Export(ctx, filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		return m, nil, fmt.Errorf("catalog: %w", err)
-	}
-	m.Catalog = backupFile{File: "catalog.db", Size: info.Size, SHA256: info.SHA256, SchemaVersion: info.Version, Time: at}
-	// The tenants are those of the catalog snapshot, so that the manifest
-	// and the catalog in the backup agree.
-	tenants, _, err := tenantdb.ReadCatalogFile(ctx, filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		return m, nil, err
-	}
-	bar := prog("backup", len(tenants))
-	var (
-		mu     sync.Mutex
-		failed []string
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, jobs)
-	)
-	for _, t := range tenants {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			file := filepath.Join("tenants", t.ID+".db")
-			at := p.now().UTC()
-			info, err := p.exportTenant(ctx, t, filepath.Join(dir, file))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failed = append(failed, t.Slug)
-				bar.step(fmt.Sprintf("FAILED %s: %v", t.Slug, err))
-				return
-			}
-			m.Tenants = append(m.Tenants, backupEntry{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status,
-				backupFile: backupFile{File: file, Size: info.Size, SHA256: info.SHA256, SchemaVersion: info.Version, Time: at}})
-			bar.step("")
-		}()
-	}
-	wg.Wait()
-	sort.Slice(m.Tenants, func(i, j int) bool { return m.Tenants[i].Slug < m.Tenants[j].Slug })
-	sort.Strings(failed)
-	if err := writeFileAtomic(filepath.Join(dir, manifestFile), m); err != nil {
-		return m, failed, err
-	}
-	return m, failed, nil
-}
-
-// makeEmptyDir creates dir, or accepts it if it exists and is empty: a
-// backup never mixes with other files.
-func makeEmptyDir(dir string) error {
-	err := os.Mkdir(dir, 0o700)
-	if err == nil || !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	if len(entries) > 0 {
-		return fmt.Errorf("%s is not empty; back up into a new directory", dir)
-	}
-	return nil
-}
-
-// writeFileAtomic writes v as indented JSON to path through a synced
-// temporary file and a rename.
-func writeFileAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return tenantdb.SyncDir(filepath.Dir(path))
-}
-
-// readManifest reads DIR/manifest.json and checks that its file names stay
-// inside the backup.
-func readManifest(dir string) (backupManifest, error) {
-	var m backupManifest
-	b, err := os.ReadFile(filepath.Join(dir, manifestFile))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return m, fmt.Errorf("%s has no %s: not a backup, or an incomplete one", dir, manifestFile)
-		}
-		return m, err
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("%s: %w", manifestFile, err)
-	}
-	if m.Format != 1 {
-		return m, fmt.Errorf("%s: format %d is not one this Chapterhouse reads", manifestFile, m.Format)
-	}
-	files := []string{m.Catalog.File}
-	for _, t := range m.Tenants {
-		files = append(files, t.File)
-	}
-	for _, f := range files {
-		if f == "" || !filepath.IsLocal(f) {
-			return m, fmt.Errorf("%s: file name %q is not inside the backup", manifestFile, f)
-		}
-	}
-	return m, nil
 }
 
 func cmdBackupVerify(ctx context.Context, e *cmdEnv, args []string) error {
@@ -263,44 +87,6 @@ func cmdBackupVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	}
 	e.printf("backup %s is sound: %d files match the manifest of %s and pass integrity_check\n", dir, len(checks), m.CreatedAt.Format(time.RFC3339))
 	return nil
-}
-
-// verifyBackupFile checks one file of a backup against its manifest entry.
-func verifyBackupFile(ctx context.Context, dir string, want backupFile, catalog bool) error {
-	path := filepath.Join(dir, want.File)
-	size, sum, err := hashFile(path)
-	if err != nil {
-		return err
-	}
-	if size != want.Size {
-		return fmt.Errorf("size %d, manifest says %d", size, want.Size)
-	}
-	if sum != want.SHA256 {
-		return fmt.Errorf("sha256 %s, manifest says %s", sum, want.SHA256)
-	}
-	check := tenantdb.CheckTenantFile
-	if catalog {
-		check = tenantdb.CheckCatalogFile
-	}
-	info, err := check(ctx, path)
-	if err != nil {
-		return err
-	}
-	if info.Version != want.SchemaVersion {
-		return fmt.Errorf("schema version %d, manifest says %d", info.Version, want.SchemaVersion)
-	}
-	return nil
-}
-
-func hashFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	return n, hex.EncodeToString(h.Sum(nil)), err
 }
 
 func cmdRestore(ctx context.Context, e *cmdEnv, args []string) error {

@@ -2,28 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
-
-// checkCustomHost validates a custom domain typed by an operator or admin.
-func (p *platform) checkCustomHost(raw string) (string, error) {
-	host, err := hostname.Normalize(raw)
-	if err != nil || strings.ContainsRune(raw, ':') || !strings.Contains(host, ".") {
-		return "", &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name like www.example.org", raw)}
-	}
-	if host == p.base || strings.HasSuffix(host, "."+p.base) {
-		return "", &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is under the platform domain %s; tenants get their subdomain automatically", raw, p.base)}
-	}
-	return host, nil
-}
 
 func cmdDomainAdd(ctx context.Context, e *cmdEnv, args []string) error {
 	t, pos, err := e.parseTenant(e.flags(), args, 2)
@@ -42,23 +28,6 @@ func cmdDomainAdd(ctx context.Context, e *cmdEnv, args []string) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t# %s\n", r.Name, r.Type, r.Value, r.Note)
 	}
 	return tw.Flush()
-}
-
-// addDomain adds custom domain raw to tenant t, unverified. A host that
-// belongs to a site already is a conflict.
-func (p *platform) addDomain(ctx context.Context, t tenantdb.Tenant, raw string) (tenantdb.Domain, error) {
-	host, err := p.checkCustomHost(raw)
-	if err != nil {
-		return tenantdb.Domain{}, err
-	}
-	d, err := p.catalog.AddDomain(ctx, t, host)
-	if errors.Is(err, tenantdb.ErrConflict) {
-		if old, oerr := p.catalog.Domain(ctx, host); oerr == nil && old.TenantID == t.ID {
-			return d, fmt.Errorf("%s was added to this site already (%s): %w", host, old.Status, tenantdb.ErrConflict)
-		}
-		return d, fmt.Errorf("%s is connected to another site; a domain serves one site only: %w", host, tenantdb.ErrConflict)
-	}
-	return d, err
 }
 
 func cmdDomainRemove(ctx context.Context, e *cmdEnv, args []string) error {

@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
+	"github.com/chapterhouse/chapterhouse/app/internal/password"
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -20,9 +23,12 @@ func statusOf(err error) int {
 	var ve *tenantdb.ValidationError
 	var mbe *http.MaxBytesError
 	var tle *imaging.TooLargeError
+	var rle *ratelimit.Error
 	switch {
 	case errors.As(err, &he):
 		return he.Code
+	case errors.As(err, &rle):
+		return http.StatusTooManyRequests
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity
 	case errors.As(err, &mbe), errors.As(err, &tle):
@@ -31,7 +37,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, tenantdb.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, errFrozen), errors.Is(err, errDNS):
+	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, errFrozen), errors.Is(err, errDNS),
+		errors.Is(err, password.ErrBusy):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -52,7 +59,9 @@ func publicMessage(err error, status int) string {
 		return http.StatusText(status)
 	case errors.Is(err, errFrozen):
 		return errFrozen.Error()
-	case errors.As(err, new(*imaging.TooLargeError)):
+	case errors.Is(err, password.ErrBusy):
+		return password.ErrBusy.Error()
+	case errors.As(err, new(*imaging.TooLargeError)), errors.As(err, new(*ratelimit.Error)):
 		return err.Error()
 	case errors.Is(err, errDNS):
 		return "The DNS check could not be done right now; please try again in a few minutes."
@@ -66,4 +75,23 @@ func publicMessage(err error, status int) string {
 		return "The site is busy right now; please try again in a moment."
 	}
 	return http.StatusText(status)
+}
+
+// setRetryAfter tells the client when to try again after err, for the
+// errors that have a when: a limit's own wait, a frozen site's
+// maintenance, a full pool, busy password hashing.
+func setRetryAfter(c echo.Context, err error) {
+	secs := 0
+	var rle *ratelimit.Error
+	switch {
+	case errors.As(err, &rle):
+		secs = rle.RetryAfter()
+	case errors.Is(err, errFrozen):
+		secs = 120
+	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, password.ErrBusy):
+		secs = 5
+	default:
+		return
+	}
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -41,6 +42,8 @@ type platform struct {
 	publicIPs   []netip.Addr
 	domainGrace time.Duration
 	metrics     *metrics.Metrics
+	// domainChecks bounds the DNS checks each tenant's admins run.
+	domainChecks *ratelimit.Limiter
 	// started is when this process began serving; zero in an operator
 	// command run without a server.
 	started time.Time
@@ -64,6 +67,8 @@ func openPlatform(ctx context.Context, dir string, maxOpen int, idle time.Durati
 
 		resolver:    net.DefaultResolver,
 		domainGrace: 24 * time.Hour,
+
+		domainChecks: ratelimit.New(domainCheckBurst, domainCheckEvery, 100_000),
 	}
 	p.cleanTmp()
 	return p, nil

@@ -48,9 +48,7 @@ type server struct {
 
 	ipOf     echo.IPExtractor
 	askLimit *rate.Limiter
-	// domainCheckLimit bounds the DNS checks each tenant's admins run.
-	domainCheckLimit *ratelimit.Limiter
-	draining         atomic.Bool // set when shutdown begins: /readyz fails
+	draining atomic.Bool // set when shutdown begins: /readyz fails
 }
 
 func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
@@ -67,14 +65,13 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, p: p, views: v, md: md, log: log, now: time.Now,
-		pages:            newPageCache(int64(cfg.pageCacheMB) << 20),
-		contactLimit:     ratelimit.New(contactBurst, contactEvery, 100_000),
-		keys:             keys,
-		throttle:         newLoginThrottle(),
-		imageSlots:       make(chan struct{}, 2),
-		askLimit:         rate.NewLimiter(askRate, askBurst),
-		domainCheckLimit: ratelimit.New(domainCheckBurst, domainCheckEvery, 100_000),
-		ipOf:             cfg.ipExtractor(),
+		pages:        newPageCache(int64(cfg.pageCacheMB) << 20),
+		contactLimit: ratelimit.New(contactBurst, contactEvery, 100_000),
+		keys:         keys,
+		throttle:     newLoginThrottle(),
+		imageSlots:   make(chan struct{}, 2),
+		askLimit:     rate.NewLimiter(askRate, askBurst),
+		ipOf:         cfg.ipExtractor(),
 	}
 	s.site = s.newEcho(s.siteError)
 	s.landing = s.newEcho(s.landingError)
@@ -377,16 +374,12 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		case t.Status == tenantdb.StatusSuspended:
 			return s.suspended(c, t)
 		case t.Status == tenantdb.StatusFrozen && !safeMethod(c.Request().Method):
-			c.Response().Header().Set("Retry-After", "120")
 			return errFrozen
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.acquireTimeout)
 		h, err := s.p.pool.Acquire(ctx, t.ID)
 		cancel()
 		if err != nil {
-			if errors.Is(err, tenantdb.ErrPoolFull) {
-				c.Response().Header().Set("Retry-After", "5")
-			}
 			return err
 		}
 		defer h.Release()
@@ -399,7 +392,6 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 				return tenantdb.ErrNotFound
 			}
 			if cur.Status == tenantdb.StatusFrozen {
-				c.Response().Header().Set("Retry-After", "120")
 				return errFrozen
 			}
 		}
@@ -434,6 +426,7 @@ func (s *server) siteError(err error, c echo.Context) {
 	}
 	status := statusOf(err)
 	s.logError(c, err, status)
+	setRetryAfter(c, err)
 	msg := publicMessage(err, status)
 	if strings.HasPrefix(c.Path(), "/api/") || strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		body := map[string]string{"error": msg}

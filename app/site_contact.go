@@ -4,7 +4,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -79,8 +78,8 @@ func fieldMessage(ve *tenantdb.ValidationError) string {
 // honeypot gets the same answer and stores nothing.
 func (s *server) sendContact(c echo.Context) error {
 	t := tenantOf(c)
-	if ok, retry := s.contactLimit.Take(t.ID+"|"+ratelimit.ClientKey(c.RealIP()), s.now()); !ok {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds()+0.999)))
+	if ok, wait := s.contactLimit.Take(t.ID+"|"+ratelimit.ClientKey(c.RealIP()), s.now()); !ok {
+		setRetryAfter(c, &ratelimit.Error{What: "too many messages", Wait: wait})
 		return s.renderContact(c, http.StatusTooManyRequests, formOf(c), nil)
 	}
 	if c.FormValue(honeypotField) != "" {

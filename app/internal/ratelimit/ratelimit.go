@@ -3,6 +3,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"sync"
@@ -119,4 +120,34 @@ func ClientKey(ip string) string {
 		return v4.String()
 	}
 	return parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// Error is a request refused by a limit: What was asked too often, and
+// Wait is how long until the next one is allowed.
+type Error struct {
+	What string // "too many login attempts"
+	Wait time.Duration
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s; try again in %s", e.What, HumanWait(e.Wait))
+}
+
+// RetryAfter is Wait in whole seconds, rounded up, at least 1: the value
+// of a Retry-After header.
+func (e *Error) RetryAfter() int {
+	return max(int(math.Ceil(e.Wait.Seconds())), 1)
+}
+
+// HumanWait says how long d is for a person: "a second", "40 seconds",
+// "2 minutes".
+func HumanWait(d time.Duration) string {
+	secs := int(math.Ceil(d.Seconds()))
+	switch {
+	case secs <= 1:
+		return "a second"
+	case secs < 90:
+		return fmt.Sprintf("%d seconds", secs)
+	}
+	return fmt.Sprintf("%d minutes", (secs+59)/60)
 }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// tmpDir is DATA/tmp: work files of imports, downloads and moves. It is on
+// the same file system as DATA/tenants, so a finished file is renamed into
+// place atomically.
+func (p *platform) tmpDir() (string, error) {
+	dir := filepath.Join(p.dir, "tmp")
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
+// cleanTmp removes what an interrupted operation left in DATA/tmp. Only the
+// owner of the data dir calls it, before any operation can run.
+func (p *platform) cleanTmp() {
+	os.RemoveAll(filepath.Join(p.dir, "tmp"))
+}
+
+// exportTenant writes a consistent snapshot of tenant t to the new file
+// dst while the tenant keeps being served. It holds the tenant open, so a
+// drain (replace, move, delete) waits for it.
+func (p *platform) exportTenant(ctx context.Context, t tenantdb.Tenant, dst string) (tenantdb.FileInfo, error) {
+	defer p.metrics.TimeOp("export")()
+	h, err := p.pool.Acquire(ctx, t.ID)
+	if err != nil {
+		return tenantdb.FileInfo{}, err
+	}
+	defer h.Release()
+	return h.Export(ctx, dst)
+}
+
+// tenantDigest is the logical digest of tenant t's rows as they are now.
+func (p *platform) tenantDigest(ctx context.Context, t tenantdb.Tenant) (tenantdb.Digest, error) {
+	h, err := p.pool.Acquire(ctx, t.ID)
+	if err != nil {
+		return tenantdb.Digest{}, err
+	}
+	defer h.Release()
+	return h.Digest(ctx)
+}
+
+// humanSize prints a byte count for people: "1.4 MiB".
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// tenantStats is what `tenant stats` tells about one tenant. Request
+// counts live in the memory of the running server; without one they are
+// absent.
+type tenantStats struct {
+	Slug        string     `json:"tenant"`
+	ID          string     `json:"id"`
+	Status      string     `json:"status"`
+	File        string     `json:"file"`
+	SizeBytes   int64      `json:"size_bytes"` // database + WAL + shared memory
+	DBBytes     int64      `json:"db_bytes"`
+	WALBytes    int64      `json:"wal_bytes"`
+	SHMBytes    int64      `json:"shm_bytes"`
+	Modified    *time.Time `json:"modified,omitempty"` // last change of the database or its WAL
+	Open        bool       `json:"open"`
+	Serving     bool       `json:"serving"`                  // a server is running and counting
+	Since       *time.Time `json:"counting_since,omitempty"` // when it started
+	Requests    int64      `json:"requests"`
+	LastRequest *time.Time `json:"last_request,omitempty"`
+	Domains     []string   `json:"domains"` // "host (status)"
+}
+
+// tenantStats gathers what is known about tenant t without opening it.
+func (p *platform) tenantStats(ctx context.Context, t tenantdb.Tenant) (tenantStats, error) {
+	st := tenantStats{Slug: t.Slug, ID: t.ID, Status: t.Status, File: tenantdb.TenantPath(p.dir, t.ID), Domains: []string{}}
+	for _, f := range []struct {
+		suffix string
+		size   *int64
+	}{{"", &st.DBBytes}, {"-wal", &st.WALBytes}, {"-shm", &st.SHMBytes}} {
+		fi, err := os.Stat(st.File + f.suffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return st, err
+		}
+		*f.size = fi.Size()
+		if f.suffix != "-shm" && (st.Modified == nil || fi.ModTime().After(*st.Modified)) {
+			m := fi.ModTime()
+			st.Modified = &m
+		}
+	}
+	st.SizeBytes = st.DBBytes + st.WALBytes + st.SHMBytes
+	st.Open, _ = p.pool.IsOpen(t.ID)
+	if !p.started.IsZero() {
+		st.Serving = true
+		since := p.started
+		st.Since = &since
+		n, last := p.metrics.Tenants.Get(t.ID)
+		st.Requests = n
+		if !last.IsZero() {
+			st.LastRequest = &last
+		}
+	}
+	ds, err := p.catalog.Domains(ctx, t.ID)
+	if err != nil {
+		return st, err
+	}
+	for _, d := range ds {
+		st.Domains = append(st.Domains, fmt.Sprintf("%s (%s)", d.Host, d.Status))
+	}
+	return st, nil
+}
