@@ -9,13 +9,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // domainsData is what the dashboard's domains page shows.
 type domainsData struct {
-	Domains []domainView
+	Domains []platform.DomainView
 	Host    string // what was typed into the add form
 	// Checked is the domain the admin just checked, and Passed its outcome
 	// (the problem, if any, is the page's Error).
@@ -28,7 +29,7 @@ type domainsData struct {
 // renderDomains shows the domains page with status; problem (and field)
 // explain a refused form or a failed check.
 func (s *server) renderDomains(c echo.Context, status int, d domainsData, problem, field string) error {
-	views, err := s.p.tenantDomains(c.Request().Context(), tenantOf(c))
+	views, err := s.p.TenantDomains(c.Request().Context(), tenantOf(c))
 	if err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func (s *server) showDomains(c echo.Context) error {
 // addDomainForm: POST /admin/domains (owners).
 func (s *server) addDomainForm(c echo.Context) error {
 	d := domainsData{Host: strings.TrimSpace(c.FormValue("host"))}
-	added, err := s.p.addTenantDomain(c.Request().Context(), tenantOf(c), d.Host, adminActor(c))
+	added, err := s.p.AddTenantDomain(c.Request().Context(), tenantOf(c), d.Host, adminActor(c))
 	var ve *tenantdb.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -60,25 +61,25 @@ func (s *server) addDomainForm(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/domains?done=added#"+s.p.viewDomain(added).Anchor)
+	return c.Redirect(http.StatusSeeOther, "/admin/domains?done=added#"+s.p.ViewDomain(added).Anchor)
 }
 
 // checkDomainForm: POST /admin/domains/:host/verify, the "Check now" button.
 // The page shows the outcome at once (no redirect: it is not stored as a
 // message anywhere).
 func (s *server) checkDomainForm(c echo.Context) error {
-	dom, err := s.p.tenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	dom, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	res, err := s.p.checkTenantDomain(c.Request().Context(), tenantOf(c), dom, adminActor(c))
+	res, err := s.p.CheckTenantDomain(c.Request().Context(), tenantOf(c), dom, adminActor(c))
 	d := domainsData{Checked: dom.Host, Passed: res.Passed}
 	var limited *ratelimit.Error
 	switch {
 	case errors.As(err, &limited):
 		setRetryAfter(c, err)
 		return s.renderDomains(c, http.StatusTooManyRequests, d, limited.Error(), "")
-	case errors.Is(err, errDNS):
+	case errors.Is(err, platform.ErrDNS):
 		return s.renderDomains(c, http.StatusServiceUnavailable, d, publicMessage(err, http.StatusServiceUnavailable), "")
 	case err != nil:
 		return err
@@ -92,11 +93,11 @@ func (s *server) checkDomainForm(c echo.Context) error {
 
 // removeDomainForm: POST /admin/domains/:host/delete (owners).
 func (s *server) removeDomainForm(c echo.Context) error {
-	dom, err := s.p.tenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	dom, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	if err := s.p.removeTenantDomain(c.Request().Context(), tenantOf(c), dom, adminActor(c)); err != nil {
+	if err := s.p.RemoveTenantDomain(c.Request().Context(), tenantOf(c), dom, adminActor(c)); err != nil {
 		return err
 	}
 	return done(c, "/admin/domains", "deleted")

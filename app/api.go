@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -374,7 +375,7 @@ func (s *server) apiAddAdmin(c echo.Context) error {
 // addAdmin validates and adds an admin; an empty password is generated
 // and returned.
 func (s *server) addAdmin(ctx context.Context, db *tenantdb.DB, email, role, password string) (tenantdb.Admin, string, error) {
-	return addAdmin(ctx, s.p.passwords, db, email, role, password)
+	return platform.AddAdmin(ctx, s.p.Passwords, db, email, role, password)
 }
 
 // apiDeleteAdmin: DELETE /api/admins/:id (owners only; the last owner stays).

@@ -13,7 +13,7 @@ import (
 
 // apiDomains: GET /api/domains.
 func (s *server) apiDomains(c echo.Context) error {
-	views, err := s.p.tenantDomains(c.Request().Context(), tenantOf(c))
+	views, err := s.p.TenantDomains(c.Request().Context(), tenantOf(c))
 	if err != nil {
 		return err
 	}
@@ -30,47 +30,47 @@ func (s *server) apiAddDomain(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	d, err := s.p.addTenantDomain(c.Request().Context(), tenantOf(c), in.Host, adminActor(c))
+	d, err := s.p.AddTenantDomain(c.Request().Context(), tenantOf(c), in.Host, adminActor(c))
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Location", "/api/domains/"+d.Host)
-	return c.JSON(http.StatusCreated, s.p.viewDomain(d))
+	return c.JSON(http.StatusCreated, s.p.ViewDomain(d))
 }
 
 // apiDomain: GET /api/domains/:host.
 func (s *server) apiDomain(c echo.Context) error {
-	d, err := s.p.tenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	d, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.p.viewDomain(d))
+	return c.JSON(http.StatusOK, s.p.ViewDomain(d))
 }
 
 // apiVerifyDomain: POST /api/domains/:host/verify checks the TXT record now
 // -> 200 with the domain as it is after the check ("problem" says what is
 // wrong when it did not pass); 503 when DNS could not be asked.
 func (s *server) apiVerifyDomain(c echo.Context) error {
-	d, err := s.p.tenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	d, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	res, err := s.p.checkTenantDomain(c.Request().Context(), tenantOf(c), d, adminActor(c))
+	res, err := s.p.CheckTenantDomain(c.Request().Context(), tenantOf(c), d, adminActor(c))
 	if err != nil {
 		return err
 	}
-	v := s.p.viewDomain(res.Domain)
+	v := s.p.ViewDomain(res.Domain)
 	v.Problem = res.Problem
 	return c.JSON(http.StatusOK, v)
 }
 
 // apiRemoveDomain: DELETE /api/domains/:host -> 204; it stops routing at once.
 func (s *server) apiRemoveDomain(c echo.Context) error {
-	d, err := s.p.tenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	d, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	if err := s.p.removeTenantDomain(c.Request().Context(), tenantOf(c), d, adminActor(c)); err != nil {
+	if err := s.p.RemoveTenantDomain(c.Request().Context(), tenantOf(c), d, adminActor(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

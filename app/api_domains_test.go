@@ -5,15 +5,17 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 )
 
 type apiDomain struct {
-	Host    string      `json:"host"`
-	Status  string      `json:"status"`
-	Routes  bool        `json:"routes"`
-	Token   string      `json:"token"`
-	Records []dnsRecord `json:"records"`
-	Problem string      `json:"problem"`
+	Host    string               `json:"host"`
+	Status  string               `json:"status"`
+	Routes  bool                 `json:"routes"`
+	Token   string               `json:"token"`
+	Records []platform.DNSRecord `json:"records"`
+	Problem string               `json:"problem"`
 }
 
 // Self-service custom domains over the API, on the real server, with a
@@ -197,12 +199,12 @@ func TestDomainsAPI(t *testing.T) {
 	}
 
 	// A site has a bounded number of domains.
-	for i := 1; i < maxDomainsPerTenant; i++ {
+	for i := 1; i < platform.MaxDomainsPerTenant; i++ {
 		if r := api("beta", beta, "POST", "/api/domains", map[string]string{"host": fmt.Sprintf("d%d.beta.example", i)}); r.status != http.StatusCreated {
 			t.Fatalf("domain %d: %d %s", i, r.status, r.body)
 		}
 	}
 	if r := api("beta", beta, "POST", "/api/domains", map[string]string{"host": "one-too-many.example"}); r.status != 422 {
-		t.Errorf("domain %d: %d, want 422", maxDomainsPerTenant+1, r.status)
+		t.Errorf("domain %d: %d, want 422", platform.MaxDomainsPerTenant+1, r.status)
 	}
 }

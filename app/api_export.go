@@ -20,7 +20,7 @@ import (
 func (s *server) apiExport(c echo.Context) error {
 	ctx := c.Request().Context()
 	t := tenantOf(c)
-	tmp, err := s.p.tmpDir()
+	tmp, err := s.p.TmpDir()
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (s *server) apiExport(c echo.Context) error {
 	}
 	defer f.Close()
 	admin := adminOf(c)
-	if err := s.p.catalog.Audit(ctx, "admin:"+admin.Email, "tenant.export.download", t.ID,
+	if err := s.p.Catalog.Audit(ctx, "admin:"+admin.Email, "tenant.export.download", t.ID,
 		fmt.Sprintf("%s by %s (%d bytes, sha256 %s)", t.Slug, admin.Email, info.Size, info.SHA256)); err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 )
 
 func TestAPIContent(t *testing.T) {
@@ -326,7 +328,7 @@ func apiRoutes(t *testing.T) []route {
 // serverRoutes lists the tenant-site routes of a server.
 func serverRoutes(t *testing.T) []route {
 	t.Helper()
-	p, err := openPlatform(context.Background(), t.TempDir(), 4, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, err := platform.Open(context.Background(), t.TempDir(), 4, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func (s *server) opsHandler() http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), requestKey, req))
 		s.opsEcho.ServeHTTP(sw, r)
-		s.p.metrics.ObserveRequest(req.kind, req.route, r.Method, sw.code(), time.Since(start))
+		s.p.Metrics.ObserveRequest(req.kind, req.route, r.Method, sw.code(), time.Since(start))
 	})
 }
 
@@ -47,18 +47,18 @@ func (s *server) opsHandler() http.Handler {
 func (s *server) tlsAsk(c echo.Context) error {
 	raw := c.QueryParam("domain")
 	if !s.askLimit.AllowN(s.now(), 1) {
-		s.p.metrics.TLSAsk.WithLabelValues("limited").Inc()
+		s.p.Metrics.TLSAsk.WithLabelValues("limited").Inc()
 		s.log.Warn("tls ask: rate limited", "domain", raw)
 		c.Response().Header().Set("Retry-After", "1")
 		return c.String(http.StatusTooManyRequests, "too many requests\n")
 	}
 	t, ok := s.certAllowed(raw)
 	if !ok {
-		s.p.metrics.TLSAsk.WithLabelValues("denied").Inc()
+		s.p.Metrics.TLSAsk.WithLabelValues("denied").Inc()
 		s.log.Info("tls ask", "domain", raw, "allowed", false)
 		return c.String(http.StatusNotFound, "no site here\n")
 	}
-	s.p.metrics.TLSAsk.WithLabelValues("allowed").Inc()
+	s.p.Metrics.TLSAsk.WithLabelValues("allowed").Inc()
 	s.log.Info("tls ask", "domain", raw, "allowed", true, "tenant", t.ID)
 	return c.String(http.StatusOK, "ok\n")
 }
@@ -93,7 +93,7 @@ func (s *server) readyz(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.p.catalog.Ping(ctx); err != nil {
+	if err := s.p.Catalog.Ping(ctx); err != nil {
 		s.log.Error("readyz: catalog", "err", err)
 		return c.String(http.StatusServiceUnavailable, "catalog unavailable\n")
 	}

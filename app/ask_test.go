@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -55,11 +56,11 @@ func domainsFixture(t testing.TB) *testServer {
 	gone := ts.tenant(t, "gone", "Suspended Troop", nil)
 	add := func(tn tenantdb.Tenant, host string, status string) {
 		t.Helper()
-		if _, err := ts.p.addDomain(ctx, tn, host); err != nil {
+		if _, err := ts.p.AddDomain(ctx, tn, host); err != nil {
 			t.Fatal(err)
 		}
 		if status != tenantdb.DomainPending {
-			if _, err := ts.p.catalog.SetDomainStatus(ctx, host, status); err != nil {
+			if _, err := ts.p.Catalog.SetDomainStatus(ctx, host, status); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -67,16 +68,16 @@ func domainsFixture(t testing.TB) *testServer {
 	add(alpha, "www.alpha.example", tenantdb.DomainVerified)
 	add(alpha, "pending.alpha.example", tenantdb.DomainPending)
 	add(alpha, "lapsed.alpha.example", tenantdb.DomainVerified)
-	if _, err := ts.p.catalog.RecordDomainCheck(ctx, "lapsed.alpha.example", false, 0); err != nil {
+	if _, err := ts.p.Catalog.RecordDomainCheck(ctx, "lapsed.alpha.example", false, 0); err != nil {
 		t.Fatal(err)
 	}
 	add(alpha, "grace.alpha.example", tenantdb.DomainVerified)
-	if _, err := ts.p.catalog.RecordDomainCheck(ctx, "grace.alpha.example", false, time.Hour); err != nil {
+	if _, err := ts.p.Catalog.RecordDomainCheck(ctx, "grace.alpha.example", false, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	add(gone, "www.gone.example", tenantdb.DomainVerified)
 	for slug, status := range map[string]string{frozen.Slug: tenantdb.StatusFrozen, gone.Slug: tenantdb.StatusSuspended} {
-		if _, err := ts.p.catalog.SetStatus(ctx, slug, status); err != nil {
+		if _, err := ts.p.Catalog.SetStatus(ctx, slug, status); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,8 +211,8 @@ next:
 func TestMetricsMoveWithRequests(t *testing.T) {
 	ts := domainsFixture(t)
 	ops := opsServer(t, ts)
-	alpha, _ := ts.p.catalog.Tenant("alpha")
-	ts.p.pool.Drain(context.Background(), alpha.ID, func() error { return nil })
+	alpha, _ := ts.p.Catalog.Tenant("alpha")
+	ts.p.Pool.Drain(context.Background(), alpha.ID, func() error { return nil })
 
 	before := scrape(t, ops)
 	home := map[string]string{"kind": "tenant", "route": "/", "method": "GET", "code": "200"}
@@ -290,7 +291,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("healthz while shutting down: %d", code)
 	}
 	ts.draining.Store(false)
-	ts.p.catalog.Close()
+	ts.p.Catalog.Close()
 	if code, body := getURL(t, ops.URL+"/readyz"); code != 503 || !strings.Contains(body, "catalog") {
 		t.Errorf("readyz with the catalog closed: %d %q", code, body)
 	}
@@ -317,7 +318,7 @@ func TestOpsListenerAndTenantStats(t *testing.T) {
 		}
 	}
 
-	var st tenantStats
+	var st platform.TenantStats
 	if err := json.Unmarshal([]byte(mustCLI(t, s.dir, "tenant", "stats", "alpha", "--json")), &st); err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +375,7 @@ func TestOpsListenerAndTenantStats(t *testing.T) {
 	}
 
 	// Without a server, stats say what they cannot know.
-	var off tenantStats
+	var off platform.TenantStats
 	if err := json.Unmarshal([]byte(mustCLI(t, s.dir, "tenant", "stats", "alpha", "--json")), &off); err != nil {
 		t.Fatal(err)
 	}

@@ -255,7 +255,7 @@ func (s *server) login(c echo.Context, email, pw string) (tenantdb.Admin, tenant
 	if email == "" {
 		admin = tenantdb.Admin{}
 	}
-	ok, err := s.p.passwords.Verify(ctx, admin.PasswordHash, pw)
+	ok, err := s.p.Passwords.Verify(ctx, admin.PasswordHash, pw)
 	if err != nil {
 		return none, noSession, "", fmt.Errorf("admin %d: %w", admin.ID, err)
 	}
@@ -345,7 +345,7 @@ func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.
 	if wait := s.throttle.perAccount.Wait(account, s.now()); wait > 0 {
 		return tenantdb.Session{}, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
-	ok, err := s.p.passwords.Verify(ctx, admin.PasswordHash, current)
+	ok, err := s.p.Passwords.Verify(ctx, admin.PasswordHash, current)
 	if err != nil {
 		return tenantdb.Session{}, "", err
 	}
@@ -356,7 +356,7 @@ func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.
 	if err := password.CheckRules(next, admin.Email); err != nil {
 		return tenantdb.Session{}, "", withField(err, "new_password")
 	}
-	hash, err := s.p.passwords.Hash(ctx, next)
+	hash, err := s.p.Passwords.Hash(ctx, next)
 	if err != nil {
 		return tenantdb.Session{}, "", err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -52,7 +53,7 @@ func TestBackupVerifyRestoreWhileServing(t *testing.T) {
 	if !strings.Contains(out, "backup: 12/12") || !strings.Contains(out, "backed up 12 tenants") {
 		t.Errorf("backup output lacks progress or summary:\n%s", out)
 	}
-	var m backupManifest
+	var m platform.Manifest
 	b, err := os.ReadFile(filepath.Join(backup, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func TestBackupVerifyRestoreWhileServing(t *testing.T) {
 	}
 
 	// One flipped byte: verify fails and names the file, and only it.
-	var victim backupEntry
+	var victim platform.BackupEntry
 	for _, e := range m.Tenants {
 		if e.Slug == "chapter05" {
 			victim = e

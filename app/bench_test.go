@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -116,7 +117,7 @@ func coldFixture(b *testing.B, n int) (dir string, slugs []string) {
 	}
 	os.RemoveAll(dir)
 	ctx := context.Background()
-	p, err := openPlatform(ctx, dir, 4, 0, discardLog())
+	p, err := platform.Open(ctx, dir, 4, 0, discardLog())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func coldFixture(b *testing.B, n int) (dir string, slugs []string) {
 	// every tenant file once it has been opened (tenant create opens it),
 	// so that the benchmark measures the opens of a running platform, not
 	// the first open of each file.
-	tmpl, err := p.createTenant(ctx, slugs[0], "Chapter 0")
+	tmpl, err := p.CreateTenant(ctx, slugs[0], "Chapter 0")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func coldFixture(b *testing.B, n int) (dir string, slugs []string) {
 		if err := os.WriteFile(path+"-wal", nil, 0o600); err != nil {
 			b.Fatal(err)
 		}
-		if err := p.catalog.AddTenant(ctx, t); err != nil {
+		if err := p.Catalog.AddTenant(ctx, t); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -160,12 +161,12 @@ func coldFixture(b *testing.B, n int) (dir string, slugs []string) {
 func BenchmarkColdPath(b *testing.B) {
 	dir, slugs := coldFixture(b, 10000)
 	ctx := context.Background()
-	p, err := openPlatform(ctx, dir, 256, 0, discardLog())
+	p, err := platform.Open(ctx, dir, 256, 0, discardLog())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Close()
-	p.base = "localhost"
+	p.Base = "localhost"
 	cfg := serveFlags(newFlagSet(), func(string) string { return "" })
 	cfg.validate()
 	s, err := newServer(*cfg, p, discardLog())
@@ -175,21 +176,21 @@ func BenchmarkColdPath(b *testing.B) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	load(b, srv.URL+"/", 500, func(rng *rand.Rand) string { return slugs[rng.IntN(len(slugs))] + ".localhost" })
-	b.ReportMetric(float64(p.pool.Stats.Opens.Load())/float64(b.N), "opens/req")
+	b.ReportMetric(float64(p.Pool.Stats.Opens.Load())/float64(b.N), "opens/req")
 }
 
 // BenchmarkCreateTenant measures `tenant create`: a new file, migrated,
 // named, and recorded in the catalog.
 func BenchmarkCreateTenant(b *testing.B) {
 	ctx := context.Background()
-	p, err := openPlatform(ctx, b.TempDir(), 4, 0, discardLog())
+	p, err := platform.Open(ctx, b.TempDir(), 4, 0, discardLog())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Close()
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := p.createTenant(ctx, fmt.Sprintf("bench-%d", i), "Bench"); err != nil {
+		if _, err := p.CreateTenant(ctx, fmt.Sprintf("bench-%d", i), "Bench"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -202,13 +203,13 @@ func BenchmarkIdleTenantRSS(b *testing.B) {
 	dir, slugs := coldFixture(b, 10000)
 	ctx := context.Background()
 	for range b.N {
-		p, err := openPlatform(ctx, dir, n+1, 0, discardLog())
+		p, err := platform.Open(ctx, dir, n+1, 0, discardLog())
 		if err != nil {
 			b.Fatal(err)
 		}
 		// Warm up the process (first open, templates of sqlite, ...).
-		warm, _ := p.catalog.TenantBySlug(slugs[n])
-		if h, err := p.pool.Acquire(ctx, warm.ID); err == nil {
+		warm, _ := p.Catalog.TenantBySlug(slugs[n])
+		if h, err := p.Pool.Acquire(ctx, warm.ID); err == nil {
 			h.Site(ctx)
 			h.Release()
 		}
@@ -216,8 +217,8 @@ func BenchmarkIdleTenantRSS(b *testing.B) {
 		debug.FreeOSMemory()
 		before := rssKB(b)
 		for _, slug := range slugs[:n] {
-			t, _ := p.catalog.TenantBySlug(slug)
-			h, err := p.pool.Acquire(ctx, t.ID)
+			t, _ := p.Catalog.TenantBySlug(slug)
+			h, err := p.Pool.Acquire(ctx, t.ID)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -104,7 +105,7 @@ func hasFlag(args []string, name string) bool {
 
 // cmdEnv is what a command runs with.
 type cmdEnv struct {
-	p      *platform
+	p      *platform.Platform
 	cmd    command
 	stdin  io.Reader
 	stdout io.Writer
@@ -149,7 +150,7 @@ func (e *cmdEnv) parseTenant(fs *flag.FlagSet, args []string, positionals int) (
 	if err != nil {
 		return tenantdb.Tenant{}, nil, err
 	}
-	t, err := e.p.catalog.Tenant(pos[0])
+	t, err := e.p.Catalog.Tenant(pos[0])
 	return t, pos, err
 }
 
@@ -199,7 +200,7 @@ func (e *cmdEnv) printf(format string, args ...any) {
 }
 
 func (e *cmdEnv) audit(ctx context.Context, action, tenantID, detail string) {
-	if err := e.p.catalog.Audit(ctx, e.actor, action, tenantID, detail); err != nil {
+	if err := e.p.Catalog.Audit(ctx, e.actor, action, tenantID, detail); err != nil {
 		fmt.Fprintf(e.stderr, "warning: audit log: %v\n", err)
 	}
 }
@@ -252,7 +253,7 @@ func newProgress(w io.Writer, tty bool, label string, total int) *progress {
 
 // step counts one item done, with a note to print on its own line (empty
 // for none).
-func (p *progress) step(note string) {
+func (p *progress) Step(note string) {
 	p.done++
 	if p.tty {
 		if note != "" {

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // withWritableTenant runs fn on tenant slug's database unless the tenant is
 // read-only for maintenance, when a change could be lost.
 func (e *cmdEnv) withWritableTenant(ctx context.Context, slug string, fn func(t tenantdb.Tenant, db *tenantdb.DB) error) error {
-	return e.p.withTenant(ctx, slug, func(t tenantdb.Tenant, h *tenantdb.Handle) error {
+	return e.p.WithTenant(ctx, slug, func(t tenantdb.Tenant, h *tenantdb.Handle) error {
 		if t.Status == tenantdb.StatusFrozen {
 			return fmt.Errorf("tenant %s is read-only for maintenance; try again when it is active", t.Slug)
 		}
@@ -58,12 +59,12 @@ func cmdAdminAdd(ctx context.Context, e *cmdEnv, args []string) error {
 		}
 	}
 	return e.withWritableTenant(ctx, pos[0], func(t tenantdb.Tenant, db *tenantdb.DB) error {
-		a, generated, err := addAdmin(ctx, e.p.passwords, db, pos[1], *role, password)
+		a, generated, err := platform.AddAdmin(ctx, e.p.Passwords, db, pos[1], *role, password)
 		if err != nil {
 			return err
 		}
 		e.audit(ctx, "admin.add", t.ID, a.Email+" ("+a.Role+")")
-		e.printf("added %s %s to %s; they log in at %s/admin\n", a.Role, a.Email, t.Slug, e.p.siteURL(t.Slug))
+		e.printf("added %s %s to %s; they log in at %s/admin\n", a.Role, a.Email, t.Slug, e.p.SiteURL(t.Slug))
 		if generated != "" {
 			e.printf("password: %s\n", generated)
 		}
@@ -97,7 +98,7 @@ func cmdAdminResetPassword(ctx context.Context, e *cmdEnv, args []string) error 
 		} else if err := password.CheckRules(pw, a.Email); err != nil {
 			return err
 		}
-		hash, err := e.p.passwords.Hash(ctx, pw)
+		hash, err := e.p.Passwords.Hash(ctx, pw)
 		if err != nil {
 			return err
 		}
@@ -121,7 +122,7 @@ func cmdAdminList(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return e.p.withTenant(ctx, pos[0], func(t tenantdb.Tenant, db *tenantdb.Handle) error {
+	return e.p.WithTenant(ctx, pos[0], func(t tenantdb.Tenant, db *tenantdb.Handle) error {
 		as, err := db.Admins(ctx)
 		if err != nil {
 			return err

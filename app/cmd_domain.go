@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -16,7 +17,7 @@ func cmdDomainAdd(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := e.p.addDomain(ctx, t, pos[1])
+	d, err := e.p.AddDomain(ctx, t, pos[1])
 	if err != nil {
 		return err
 	}
@@ -24,7 +25,7 @@ func cmdDomainAdd(ctx context.Context, e *cmdEnv, args []string) error {
 	e.printf("added %s to tenant %s (pending verification)\n", d.Host, t.Slug)
 	e.printf("create these DNS records, then run: chapterhouse domain verify %s\n", d.Host)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	for _, r := range e.p.domainRecords(d) {
+	for _, r := range e.p.DomainRecords(d) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t# %s\n", r.Name, r.Type, r.Value, r.Note)
 	}
 	return tw.Flush()
@@ -39,7 +40,7 @@ func cmdDomainRemove(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name", pos[0])}
 	}
-	d, err := e.p.catalog.RemoveDomain(ctx, host)
+	d, err := e.p.Catalog.RemoveDomain(ctx, host)
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func cmdDomainList(ctx context.Context, e *cmdEnv, args []string) error {
 	if _, err := e.parse(fs, args, 0); err != nil {
 		return err
 	}
-	ds, err := e.p.catalog.Domains(ctx, "")
+	ds, err := e.p.Catalog.Domains(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 		return &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name", pos[0])}
 	}
 	if *force {
-		d, err := e.p.catalog.SetDomainStatus(ctx, host, tenantdb.DomainVerified)
+		d, err := e.p.Catalog.SetDomainStatus(ctx, host, tenantdb.DomainVerified)
 		if err != nil {
 			return err
 		}
@@ -92,15 +93,15 @@ func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	}
 	var r *net.Resolver
 	if *resolverAddr != "" {
-		if r, err = newResolver(*resolverAddr); err != nil {
+		if r, err = platform.NewResolver(*resolverAddr); err != nil {
 			return &usageError{"domain verify: " + err.Error()}
 		}
 	}
-	before, err := e.p.catalog.Domain(ctx, host)
+	before, err := e.p.Catalog.Domain(ctx, host)
 	if err != nil {
 		return err
 	}
-	res, err := e.p.checkDomain(ctx, r, host)
+	res, err := e.p.CheckDomain(ctx, r, host)
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	}
 	routes := "it does not route"
 	if d.Verified {
-		routes = fmt.Sprintf("it still routes until %s", d.MisconfiguredSince.Add(e.p.domainGrace).UTC().Format(time.RFC3339))
+		routes = fmt.Sprintf("it still routes until %s", d.MisconfiguredSince.Add(e.p.DomainGrace).UTC().Format(time.RFC3339))
 	}
 	return fmt.Errorf("%s is not verified (%s, %s): %s", d.Host, d.Status, routes, res.Problem)
 }

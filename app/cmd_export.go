@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -17,13 +18,13 @@ func cmdExport(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	dst := e.path(pos[1])
-	info, err := e.p.exportTenant(ctx, t, dst)
+	info, err := e.p.Export(ctx, t, dst)
 	if err != nil {
 		return fmt.Errorf("export %s: %w", t.Slug, err)
 	}
 	e.audit(ctx, "tenant.export", t.ID, fmt.Sprintf("%s to %s (%d bytes, sha256 %s)", t.Slug, dst, info.Size, info.SHA256))
 	e.printf("exported %s to %s\n", t.Slug, dst)
-	e.printf("size:   %d bytes (%s)\n", info.Size, humanSize(info.Size))
+	e.printf("size:   %d bytes (%s)\n", info.Size, platform.HumanSize(info.Size))
 	e.printf("sha256: %s\n", info.SHA256)
 	e.printf("schema: version %d\n", info.Version)
 	return nil
@@ -41,7 +42,7 @@ func cmdTenantFreeze(ctx context.Context, e *cmdEnv, args []string) error {
 	case tenantdb.StatusSuspended:
 		return fmt.Errorf("tenant %s is suspended (its site is offline); resume it before freezing it", t.Slug)
 	}
-	if t, err = e.p.catalog.SetStatus(ctx, t.Slug, tenantdb.StatusFrozen); err != nil {
+	if t, err = e.p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusFrozen); err != nil {
 		return err
 	}
 	e.audit(ctx, "tenant.freeze", t.ID, t.Slug)
@@ -57,7 +58,7 @@ func cmdTenantThaw(ctx context.Context, e *cmdEnv, args []string) error {
 	if t.Status != tenantdb.StatusFrozen {
 		return fmt.Errorf("tenant %s is %s, not frozen", t.Slug, t.Status)
 	}
-	if t, err = e.p.catalog.SetStatus(ctx, t.Slug, tenantdb.StatusActive); err != nil {
+	if t, err = e.p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusActive); err != nil {
 		return err
 	}
 	e.audit(ctx, "tenant.thaw", t.ID, t.Slug)
@@ -70,7 +71,7 @@ func cmdTenantDigest(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := e.p.tenantDigest(ctx, t)
+	d, err := e.p.Digest(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func cmdTenantDigest(ctx context.Context, e *cmdEnv, args []string) error {
 func cmdImport(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := e.flags()
 	replace := fs.Bool("replace", false, "replace the content of the existing tenant SLUG")
-	maxSize := fs.Int64("max-size", defaultMaxImport, "largest file to accept, in bytes")
+	maxSize := fs.Int64("max-size", platform.DefaultMaxImport, "largest file to accept, in bytes")
 	name := fs.String("name", "", "display name of a new tenant (default: the site's name in the file)")
 	id := fs.String("id", "", "tenant id to keep, if free (used by move)")
 	status := fs.String("status", "", "status of a new tenant: active, suspended or frozen (used by move)")
@@ -91,9 +92,9 @@ func cmdImport(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := importRequest{
-		slug: pos[0], src: e.path(pos[1]), replace: *replace, maxSize: *maxSize,
-		name: *name, id: *id, status: *status, expectDigest: *digest,
+	req := platform.ImportRequest{
+		Slug: pos[0], Src: e.path(pos[1]), Replace: *replace, MaxSize: *maxSize,
+		Name: *name, ID: *id, Status: *status, ExpectDigest: *digest,
 	}
 	if *replace && (*name != "" || *id != "" || *status != "" || *domains != "") {
 		return &usageError{"import: --name, --id, --status and --domains are for a new tenant, not with --replace"}
@@ -103,30 +104,30 @@ func cmdImport(ctx context.Context, e *cmdEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(b, &req.domains); err != nil {
+		if err := json.Unmarshal(b, &req.Domains); err != nil {
 			return fmt.Errorf("--domains %s: %w", *domains, err)
 		}
 	}
-	res, err := e.p.importTenant(ctx, req)
+	res, err := e.p.Import(ctx, req)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", pos[0], err)
 	}
-	t, im := res.tenant, res.from
-	detail := fmt.Sprintf("%s from %s (sha256 %s, schema version %d, digest %s)", t.Slug, req.src, im.SHA256, im.SourceVersion, im.Digest.Sum())
-	if res.trashed != "" {
-		e.audit(ctx, "tenant.import.replace", t.ID, detail+"; old file in trash as "+res.trashed)
-		e.printf("replaced the content of tenant %s from %s\n", t.Slug, req.src)
-		e.printf("its previous file is kept in the trash as %s\n", res.trashed)
+	t, im := res.Tenant, res.From
+	detail := fmt.Sprintf("%s from %s (sha256 %s, schema version %d, digest %s)", t.Slug, req.Src, im.SHA256, im.SourceVersion, im.Digest.Sum())
+	if res.Trashed != "" {
+		e.audit(ctx, "tenant.import.replace", t.ID, detail+"; old file in trash as "+res.Trashed)
+		e.printf("replaced the content of tenant %s from %s\n", t.Slug, req.Src)
+		e.printf("its previous file is kept in the trash as %s\n", res.Trashed)
 	} else {
 		e.audit(ctx, "tenant.import", t.ID, detail)
-		e.printf("imported %s as tenant %s (id %s, %s)\n", req.src, t.Slug, t.ID, t.Status)
+		e.printf("imported %s as tenant %s (id %s, %s)\n", req.Src, t.Slug, t.ID, t.Status)
 	}
 	if im.SourceVersion < tenantdb.LatestVersion() {
 		e.printf("schema: migrated from version %d to %d\n", im.SourceVersion, tenantdb.LatestVersion())
 	}
 	e.printf("rows:   %s\n", rowSummary(im.Digest))
 	e.printf("digest: %s\n", im.Digest.Sum())
-	e.printf("site:   %s\n", e.p.siteURL(t.Slug))
+	e.printf("site:   %s\n", e.p.SiteURL(t.Slug))
 	return nil
 }
 

@@ -17,7 +17,7 @@ func cmdMigrate(ctx context.Context, e *cmdEnv, args []string) error {
 	if *jobs < 1 {
 		return &usageError{"migrate: --jobs must be at least 1"}
 	}
-	ts, err := e.p.catalog.Tenants(ctx)
+	ts, err := e.p.Catalog.Tenants(ctx)
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func cmdMigrate(ctx context.Context, e *cmdEnv, args []string) error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			note := ""
-			db, err := tenantdb.Open(ctx, e.p.dir, t.ID)
+			db, err := tenantdb.Open(ctx, e.p.Dir, t.ID)
 			if err == nil {
 				if db.Migrated {
 					note = fmt.Sprintf("migrated %s to version %d", t.Slug, tenantdb.LatestVersion())
@@ -51,7 +51,7 @@ func cmdMigrate(ctx context.Context, e *cmdEnv, args []string) error {
 			} else if db.Migrated {
 				migrated++
 			}
-			prog.step(note)
+			prog.Step(note)
 		}()
 	}
 	wg.Wait()

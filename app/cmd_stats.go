@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 )
 
 func cmdTenantStats(ctx context.Context, e *cmdEnv, args []string) error {
@@ -15,7 +17,7 @@ func cmdTenantStats(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.p.tenantStats(ctx, t)
+	st, err := e.p.TenantStats(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -26,13 +28,13 @@ func cmdTenantStats(ctx context.Context, e *cmdEnv, args []string) error {
 		if t == nil {
 			return "never"
 		}
-		return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), e.p.now().Sub(*t).Round(time.Second))
+		return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), e.p.Now().Sub(*t).Round(time.Second))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "tenant:\t%s (id %s, %s)\n", st.Slug, st.ID, st.Status)
 	fmt.Fprintf(tw, "file:\t%s\n", st.File)
 	fmt.Fprintf(tw, "size on disk:\t%s (database %s, WAL %s, shared memory %s)\n",
-		humanSize(st.SizeBytes), humanSize(st.DBBytes), humanSize(st.WALBytes), humanSize(st.SHMBytes))
+		platform.HumanSize(st.SizeBytes), platform.HumanSize(st.DBBytes), platform.HumanSize(st.WALBytes), platform.HumanSize(st.SHMBytes))
 	fmt.Fprintf(tw, "last written:\t%s\n", when(st.Modified))
 	open := "no"
 	if st.Open {

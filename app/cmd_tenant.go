@@ -33,20 +33,20 @@ func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
 			return err
 		}
 		pw = password.Generate()
-		if owner.PasswordHash, err = e.p.passwords.Hash(ctx, pw); err != nil {
+		if owner.PasswordHash, err = e.p.Passwords.Hash(ctx, pw); err != nil {
 			return err
 		}
 		owners = append(owners, owner)
 	}
-	t, err := e.p.createTenant(ctx, pos[0], *name, owners...)
+	t, err := e.p.CreateTenant(ctx, pos[0], *name, owners...)
 	if err != nil {
 		return err
 	}
 	e.audit(ctx, "tenant.create", t.ID, t.Slug)
 	e.printf("created tenant %s (id %s)\n", t.Slug, t.ID)
-	e.printf("site: %s\n", e.p.siteURL(t.Slug))
+	e.printf("site: %s\n", e.p.SiteURL(t.Slug))
 	if len(owners) > 0 {
-		e.printf("admin: %s/admin (owner %s)\n", e.p.siteURL(t.Slug), owners[0].Email)
+		e.printf("admin: %s/admin (owner %s)\n", e.p.SiteURL(t.Slug), owners[0].Email)
 		e.printf("password: %s\n", pw)
 		e.printf("The password is shown only once; `chapterhouse admin reset-password %s %s` makes a new one.\n", t.Slug, owners[0].Email)
 	} else {
@@ -61,7 +61,7 @@ func cmdTenantList(ctx context.Context, e *cmdEnv, args []string) error {
 	if _, err := e.parse(fs, args, 0); err != nil {
 		return err
 	}
-	ts, err := e.p.catalog.Tenants(ctx)
+	ts, err := e.p.Catalog.Tenants(ctx)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func cmdTenantStatus(status string) func(context.Context, *cmdEnv, []string) err
 		if err != nil {
 			return err
 		}
-		t, err := e.p.catalog.SetStatus(ctx, pos[0], status)
+		t, err := e.p.Catalog.SetStatus(ctx, pos[0], status)
 		if err != nil {
 			return err
 		}
@@ -97,7 +97,7 @@ func cmdTenantDelete(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	trashed, err := e.p.deleteTenant(ctx, t.Slug)
+	trashed, err := e.p.DeleteTenant(ctx, t.Slug)
 	if err != nil {
 		return err
 	}

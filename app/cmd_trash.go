@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 )
 
 func cmdTrashList(ctx context.Context, e *cmdEnv, args []string) error {
@@ -18,7 +20,7 @@ func cmdTrashList(ctx context.Context, e *cmdEnv, args []string) error {
 	if _, err := e.parse(fs, args, 0); err != nil {
 		return err
 	}
-	items, err := e.p.trashItems(ctx)
+	items, err := e.p.TrashItems(ctx)
 	if err != nil {
 		return err
 	}
@@ -32,7 +34,7 @@ func cmdTrashList(ctx context.Context, e *cmdEnv, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tSLUG\tNAME\tTRASHED\tSIZE")
 	for _, it := range items {
-		size := humanSize(it.Size)
+		size := platform.HumanSize(it.Size)
 		switch {
 		case it.Missing:
 			size = "missing"
@@ -55,20 +57,20 @@ func cmdTrashRestore(ctx context.Context, e *cmdEnv, args []string) error {
 	if file != filepath.Base(file) || !strings.HasSuffix(file, ".db") {
 		return &usageError{fmt.Sprintf("trash restore: %q is not a trash file name; see `chapterhouse trash list`", file)}
 	}
-	entry, err := e.p.catalog.TrashEntry(ctx, file)
+	entry, err := e.p.Catalog.TrashEntry(ctx, file)
 	if err != nil {
 		return err
 	}
 	if *slug == "" {
 		*slug = entry.Slug
 	}
-	t, err := e.p.restoreTrash(ctx, entry, *slug)
+	t, err := e.p.RestoreTrash(ctx, entry, *slug)
 	if err != nil {
 		return fmt.Errorf("trash restore %s: %w", file, err)
 	}
 	e.audit(ctx, "trash.restore", t.ID, fmt.Sprintf("%s as %s", file, t.Slug))
 	e.printf("restored %s as tenant %s (id %s)\n", file, t.Slug, t.ID)
-	e.printf("site: %s\n", e.p.siteURL(t.Slug))
+	e.printf("site: %s\n", e.p.SiteURL(t.Slug))
 	return nil
 }
 
@@ -85,12 +87,12 @@ func cmdTrashPurge(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return &usageError{"trash purge: " + err.Error()}
 	}
-	items, err := e.p.trashItems(ctx)
+	items, err := e.p.TrashItems(ctx)
 	if err != nil {
 		return err
 	}
-	cutoff := e.p.now().Add(-age)
-	dir := filepath.Join(e.p.dir, "trash")
+	cutoff := e.p.Now().Add(-age)
+	dir := filepath.Join(e.p.Dir, "trash")
 	var purged int
 	var freed int64
 	var errs []error
@@ -106,7 +108,7 @@ func cmdTrashPurge(ctx context.Context, e *cmdEnv, args []string) error {
 		os.Remove(path + "-wal")
 		os.Remove(path + "-shm")
 		if it.Recorded {
-			if err := e.p.catalog.RemoveTrash(ctx, it.File); err != nil {
+			if err := e.p.Catalog.RemoveTrash(ctx, it.File); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -116,7 +118,7 @@ func cmdTrashPurge(ctx context.Context, e *cmdEnv, args []string) error {
 		e.printf("purged %s (%s, trashed %s)\n", it.File, it.Slug, it.DeletedAt.Format(time.RFC3339))
 		e.audit(ctx, "trash.purge", it.TenantID, it.File)
 	}
-	e.printf("purged %d files, %s freed; %d left in the trash\n", purged, humanSize(freed), len(items)-purged)
+	e.printf("purged %d files, %s freed; %d left in the trash\n", purged, platform.HumanSize(freed), len(items)-purged)
 	return errors.Join(errs...)
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/labstack/echo/v4"
 )
 
@@ -156,7 +157,7 @@ func (cfg *config) validate() error {
 			return fmt.Errorf("--ask-addr %q is not HOST:PORT", cfg.askAddr)
 		}
 	}
-	if cfg.resolver, err = newResolver(cfg.dnsResolver); err != nil {
+	if cfg.resolver, err = platform.NewResolver(cfg.dnsResolver); err != nil {
 		return err
 	}
 	if cfg.domainRecheck < 0 || cfg.domainGrace < 0 {
@@ -197,4 +198,15 @@ func newFlagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs
+}
+
+// platformSettings is what the config says about the platform.
+func (cfg *config) platformSettings() platform.Settings {
+	return platform.Settings{
+		BaseDomain:  cfg.baseDomain,
+		ListenAddr:  cfg.addr,
+		Resolver:    cfg.resolver,
+		PublicIPs:   cfg.publicIPs,
+		DomainGrace: cfg.domainGrace,
+	}
 }

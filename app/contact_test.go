@@ -162,7 +162,7 @@ func TestContactOnFrozenTenant(t *testing.T) {
 	ts := newSiteServer(t)
 	ts.get(host("demo"), "/contact") // cached while active
 	before := messageCount(t, ts, "demo")
-	_, err := ts.p.catalog.SetStatus(context.Background(), "demo", tenantdb.StatusFrozen)
+	_, err := ts.p.Catalog.SetStatus(context.Background(), "demo", tenantdb.StatusFrozen)
 	must(t, err)
 	page := ts.get(host("demo"), "/contact")
 	if page.status != 200 || !strings.Contains(page.body, "Messages cannot be sent right now") || !strings.Contains(page.body, "disabled") {

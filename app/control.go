@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"golang.org/x/sys/unix"
 )
 
@@ -90,7 +91,7 @@ func (fw frameWriter) Write(p []byte) (int, error) {
 }
 
 // serveControl runs operator commands sent to the control socket on p.
-func serveControl(ctx context.Context, dir string, p *platform, stderr io.Writer) (stop func(), err error) {
+func serveControl(ctx context.Context, dir string, p *platform.Platform, stderr io.Writer) (stop func(), err error) {
 	path := filepath.Join(dir, socketFile)
 	if len(path) >= maxSocketPath {
 		return nil, fmt.Errorf("control socket %s is longer than the %d bytes a unix socket path may have; use a shorter --data path", path, maxSocketPath-1)
@@ -136,7 +137,7 @@ func serveControl(ctx context.Context, dir string, p *platform, stderr io.Writer
 			if cmd, _, ok := findCommand(req.Args); ok {
 				name = cmd.name
 			}
-			p.log.Info("operator command", "command", name, "exit", code, "duration", time.Since(start))
+			p.Log.Info("operator command", "command", name, "exit", code, "duration", time.Since(start))
 		}),
 	}
 	go srv.Serve(ln)

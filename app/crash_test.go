@@ -130,7 +130,7 @@ func TestCrashRecovery(t *testing.T) {
 		if mode == "migration" {
 			for _, slug := range scratch {
 				path := tenantdb.TenantPath(dir, ids[slug])
-				removeTenantFiles(path)
+				tenantdb.RemoveFiles(path)
 				if err := os.WriteFile(path, nil, 0o600); err != nil {
 					t.Fatal(err)
 				}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -200,37 +201,37 @@ func TestDomainVerifyCLI(t *testing.T) {
 func TestCustomDomainRoutesOnlyOnceVerified(t *testing.T) {
 	ns := startTestDNS(t)
 	ts := newTestServer(t)
-	ts.p.resolver, _ = newResolver(ns.addr)
+	ts.p.Resolver, _ = platform.NewResolver(ns.addr)
 	markerTenant(t, ts, "alpha", "ALPHAMARK")
 	markerTenant(t, ts, "bravo", "BRAVOMARK")
-	alpha, _ := ts.p.catalog.Tenant("alpha")
+	alpha, _ := ts.p.Catalog.Tenant("alpha")
 	ctx := context.Background()
-	d, err := ts.p.addDomain(ctx, alpha, "www.alpha.example")
+	d, err := ts.p.AddDomain(ctx, alpha, "www.alpha.example")
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// Close every tenant so an open would show.
-	ts.p.pool.Drain(ctx, alpha.ID, func() error { return nil })
-	files := dirFiles(t, ts.p.dir)
-	opens := ts.p.pool.Stats.Opens.Load()
+	ts.p.Pool.Drain(ctx, alpha.ID, func() error { return nil })
+	files := dirFiles(t, ts.p.Dir)
+	opens := ts.p.Pool.Stats.Opens.Load()
 	for _, path := range []string{"/", "/posts", "/media/x", "/admin", "/api/site"} {
 		if code, body := ts.get(t, "www.alpha.example", path); code != http.StatusNotFound || strings.Contains(body, "ALPHAMARK") {
 			t.Errorf("pending domain %s: %d, want 404 without the chapter's content", path, code)
 		}
 	}
-	if got := ts.p.pool.Stats.Opens.Load(); got != opens {
+	if got := ts.p.Pool.Stats.Opens.Load(); got != opens {
 		t.Errorf("pending domain opened %d tenant files", got-opens)
 	}
-	if open, _ := ts.p.pool.IsOpen(alpha.ID); open {
+	if open, _ := ts.p.Pool.IsOpen(alpha.ID); open {
 		t.Error("pending domain left the tenant open")
 	}
-	if after := dirFiles(t, ts.p.dir); !slices.Equal(files, after) {
+	if after := dirFiles(t, ts.p.Dir); !slices.Equal(files, after) {
 		t.Errorf("pending domain changed files:\n%v\n%v", files, after)
 	}
 
 	ns.set("_chapterhouse.www.alpha.example", d.Token)
-	res, err := ts.p.checkDomain(ctx, nil, d.Host)
+	res, err := ts.p.CheckDomain(ctx, nil, d.Host)
 	if err != nil || !res.Passed {
 		t.Fatalf("check: %+v %v", res, err)
 	}
@@ -241,7 +242,7 @@ func TestCustomDomainRoutesOnlyOnceVerified(t *testing.T) {
 	if code, body := ts.get(t, "bravo.localhost", "/"); code != http.StatusOK || strings.Contains(body, "ALPHAMARK") {
 		t.Errorf("bravo after alpha's domain: %d", code)
 	}
-	if _, err := ts.p.catalog.RemoveDomain(ctx, d.Host); err != nil {
+	if _, err := ts.p.Catalog.RemoveDomain(ctx, d.Host); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := ts.get(t, "www.alpha.example", "/"); code != http.StatusNotFound {
@@ -255,25 +256,25 @@ func TestCustomDomainRoutesOnlyOnceVerified(t *testing.T) {
 func TestRecheckDomains(t *testing.T) {
 	ns := startTestDNS(t)
 	ts := newTestServer(t)
-	ts.p.resolver, _ = newResolver(ns.addr)
+	ts.p.Resolver, _ = platform.NewResolver(ns.addr)
 	markerTenant(t, ts, "alpha", "ALPHAMARK")
-	alpha, _ := ts.p.catalog.Tenant("alpha")
+	alpha, _ := ts.p.Catalog.Tenant("alpha")
 	ctx := context.Background()
-	kept, _ := ts.p.addDomain(ctx, alpha, "kept.alpha.example")
-	vanishing, _ := ts.p.addDomain(ctx, alpha, "vanishing.alpha.example")
-	late, _ := ts.p.addDomain(ctx, alpha, "late.alpha.example")
-	flaky, _ := ts.p.addDomain(ctx, alpha, "flaky.alpha.example")
+	kept, _ := ts.p.AddDomain(ctx, alpha, "kept.alpha.example")
+	vanishing, _ := ts.p.AddDomain(ctx, alpha, "vanishing.alpha.example")
+	late, _ := ts.p.AddDomain(ctx, alpha, "late.alpha.example")
+	flaky, _ := ts.p.AddDomain(ctx, alpha, "flaky.alpha.example")
 	for _, d := range []tenantdb.Domain{kept, vanishing, flaky} {
 		ns.set("_chapterhouse."+d.Host, d.Token)
-		if res, err := ts.p.checkDomain(ctx, nil, d.Host); err != nil || !res.Passed {
+		if res, err := ts.p.CheckDomain(ctx, nil, d.Host); err != nil || !res.Passed {
 			t.Fatalf("verify %s: %+v %v", d.Host, res, err)
 		}
 	}
 
 	ns.set("_chapterhouse." + vanishing.Host)
 	ns.set("_chapterhouse."+late.Host, late.Token)
-	ts.p.domainGrace = time.Hour
-	ts.p.recheckDomains(ctx)
+	ts.p.DomainGrace = time.Hour
+	ts.p.RecheckDomains(ctx)
 	want := map[string]struct {
 		status string
 		routes bool
@@ -286,7 +287,7 @@ func TestRecheckDomains(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		for host, w := range want {
-			d, err := ts.p.catalog.Domain(ctx, host)
+			d, err := ts.p.Catalog.Domain(ctx, host)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -300,12 +301,12 @@ func TestRecheckDomains(t *testing.T) {
 
 	// No grace: the vanished record stops routing. A resolver failure for
 	// one domain changes nothing about it.
-	ts.p.domainGrace = 0
+	ts.p.DomainGrace = 0
 	ns.fail(true)
-	ts.p.recheckDomains(ctx)
+	ts.p.RecheckDomains(ctx)
 	check("re-check with the resolver failing")
 	ns.fail(false)
-	ts.p.recheckDomains(ctx)
+	ts.p.RecheckDomains(ctx)
 	want[vanishing.Host] = struct {
 		status string
 		routes bool
@@ -314,13 +315,13 @@ func TestRecheckDomains(t *testing.T) {
 
 	// The record back: verified and routing again.
 	ns.set("_chapterhouse."+vanishing.Host, vanishing.Token)
-	ts.p.recheckDomains(ctx)
+	ts.p.RecheckDomains(ctx)
 	want[vanishing.Host] = struct {
 		status string
 		routes bool
 	}{tenantdb.DomainVerified, true}
 	check("record restored")
-	log, err := ts.p.catalog.AuditLog(ctx, 20)
+	log, err := ts.p.Catalog.AuditLog(ctx, 20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -37,7 +38,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, tenantdb.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, errFrozen), errors.Is(err, errDNS),
+	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, errFrozen), errors.Is(err, platform.ErrDNS),
 		errors.Is(err, password.ErrBusy):
 		return http.StatusServiceUnavailable
 	}
@@ -63,7 +64,7 @@ func publicMessage(err error, status int) string {
 		return password.ErrBusy.Error()
 	case errors.As(err, new(*imaging.TooLargeError)), errors.As(err, new(*ratelimit.Error)):
 		return err.Error()
-	case errors.Is(err, errDNS):
+	case errors.Is(err, platform.ErrDNS):
 		return "The DNS check could not be done right now; please try again in a few minutes."
 	case status == http.StatusNotFound:
 		return "The page you asked for does not exist."

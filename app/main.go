@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -137,11 +138,11 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	p, err := openPlatform(ctx, dir, 16, 0, slog.New(slog.NewTextHandler(stderr, nil)))
+	p, err := platform.Open(ctx, dir, 16, 0, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}
-	p.configure(cfg, cfg.addr)
+	p.Configure(cfg.platformSettings())
 	defer p.Close()
 	e := &cmdEnv{p: p, stdin: bytesOf(req.Stdin), stdout: stdout, stderr: stderr, cwd: cwd, tty: req.TTY, actor: "cli"}
 	return runCommand(ctx, e, args)
@@ -152,15 +153,6 @@ func bytesOf(b []byte) io.Reader { return strings.NewReader(string(b)) }
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// portSuffix is ":PORT" of a listen address, or "" for port 80.
-func portSuffix(addr string) string {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "80" || port == "" {
-		return ""
-	}
-	return ":" + port
 }
 
 func newLogger(format string, w io.Writer) *slog.Logger {
@@ -206,12 +198,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer unlock()
 
-	p, err := openPlatform(ctx, cfg.dataDir, cfg.maxOpen, cfg.idleTimeout, log)
+	p, err := platform.Open(ctx, cfg.dataDir, cfg.maxOpen, cfg.idleTimeout, log)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	p.configure(cfg, cfg.addr)
+	p.Configure(cfg.platformSettings())
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -225,9 +217,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		defer opsLn.Close()
 	}
-	p.portSuffix = portSuffix(ln.Addr().String())
+	p.PortSuffix = platform.PortSuffix(ln.Addr().String())
 	if fresh && !cfg.noDemo {
-		if err := seedDemo(ctx, p, stdout); err != nil {
+		if err := platform.SeedDemo(ctx, p, stdout); err != nil {
 			return fmt.Errorf("creating the demo tenant: %w", err)
 		}
 	}
@@ -235,7 +227,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	p.started = p.now()
+	p.Started = p.Now()
 	stopControl, err := serveControl(ctx, cfg.dataDir, p, stderr)
 	if err != nil {
 		return err
@@ -260,8 +252,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stdout, "ops listener: http://%s (/tls/ask /metrics /healthz /readyz)\n", opsLn.Addr())
 	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	if _, ok := p.catalog.TenantBySlug("demo"); ok {
-		fmt.Fprintf(stdout, "demo site: %s\n", p.siteURL("demo"))
+	if _, ok := p.Catalog.TenantBySlug("demo"); ok {
+		fmt.Fprintf(stdout, "demo site: %s\n", p.SiteURL("demo"))
 	}
 	log.Info("serving", "data", cfg.dataDir, "addr", ln.Addr().String(), "ops_addr", addrOf(opsLn),
 		"base_domain", cfg.baseDomain, "max_open_tenants", cfg.maxOpen)
@@ -269,7 +261,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	recheckDone := make(chan struct{})
 	go func() {
 		defer close(recheckDone)
-		p.recheckLoop(recheckCtx, cfg.domainRecheck)
+		p.RecheckLoop(recheckCtx, cfg.domainRecheck)
 	}()
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -29,11 +30,11 @@ func newTestServer(t testing.TB) *testServer {
 	ctx := context.Background()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	p, err := openPlatform(ctx, dir, 64, time.Minute, log)
+	p, err := platform.Open(ctx, dir, 64, time.Minute, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.base = "localhost"
+	p.Base = "localhost"
 	cfg := serveFlags(newFlagSet(), func(string) string { return "" })
 	cfg.dataDir = dir
 	if err := cfg.validate(); err != nil {
@@ -54,12 +55,12 @@ func newTestServer(t testing.TB) *testServer {
 // tenant creates a tenant and fills it with fn.
 func (ts *testServer) tenant(t testing.TB, slug, name string, fill func(db *tenantdb.DB)) tenantdb.Tenant {
 	t.Helper()
-	tn, err := ts.p.createTenant(context.Background(), slug, name)
+	tn, err := ts.p.CreateTenant(context.Background(), slug, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fill != nil {
-		h, err := ts.p.pool.Acquire(context.Background(), tn.ID)
+		h, err := ts.p.Pool.Acquire(context.Background(), tn.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +102,7 @@ func markerTenant(t testing.TB, ts *testServer, slug, marker string) tenantdb.Te
 		if err := db.UpdateSite(ctx, &site); err != nil {
 			t.Fatal(err)
 		}
-		if err := fillDemo(ctx, db, time.Now()); err != nil {
+		if err := platform.FillDemo(ctx, db, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		site, _ = db.Site(ctx)
@@ -127,7 +128,7 @@ func publicPaths(t testing.TB, ts *testServer, self, other tenantdb.Tenant) []st
 	t.Helper()
 	params := map[string][]string{}
 	for _, tn := range []tenantdb.Tenant{self, other} {
-		h, err := ts.p.pool.Acquire(context.Background(), tn.ID)
+		h, err := ts.p.Pool.Acquire(context.Background(), tn.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,8 +242,8 @@ func TestHostVariantsReachTheirTenant(t *testing.T) {
 func TestUnknownAndHostileHostsTouchNoFile(t *testing.T) {
 	ts := newTestServer(t)
 	markerTenant(t, ts, "alpha", "ALPHAMARK")
-	before := dirFiles(t, ts.p.dir)
-	opensBefore := ts.p.pool.Stats.Opens.Load()
+	before := dirFiles(t, ts.p.Dir)
+	opensBefore := ts.p.Pool.Stats.Opens.Load()
 	rng := rand.New(rand.NewPCG(1, 2))
 	const letters = "abcdefghijklmnopqrstuvwxyz0123456789-"
 	for i := range 1000 {
@@ -273,10 +274,10 @@ func TestUnknownAndHostileHostsTouchNoFile(t *testing.T) {
 			t.Errorf("hostile host %q: %d, want 400 or 404", host, resp.StatusCode)
 		}
 	}
-	if after := dirFiles(t, ts.p.dir); !slices.Equal(before, after) {
+	if after := dirFiles(t, ts.p.Dir); !slices.Equal(before, after) {
 		t.Errorf("files changed by unknown hosts:\nbefore %v\nafter  %v", before, after)
 	}
-	if opens := ts.p.pool.Stats.Opens.Load(); opens != opensBefore {
+	if opens := ts.p.Pool.Stats.Opens.Load(); opens != opensBefore {
 		t.Errorf("%d tenant opens for unknown hosts, want 0", opens-opensBefore)
 	}
 }

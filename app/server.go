@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -28,7 +29,7 @@ import (
 // site, anything else a 404 that opens no file.
 type server struct {
 	cfg     config
-	p       *platform
+	p       *platform.Platform
 	views   *render.Renderer
 	md      *render.Markdown
 	log     *slog.Logger
@@ -51,7 +52,7 @@ type server struct {
 	draining atomic.Bool // set when shutdown begins: /readyz fails
 }
 
-func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
+func newServer(cfg config, p *platform.Platform, log *slog.Logger) (*server, error) {
 	md := render.NewMarkdown(markdownMemoBytes)
 	if cfg.noMarkdownMemo {
 		md = render.NewMarkdown(0)
@@ -77,7 +78,7 @@ func newServer(cfg config, p *platform, log *slog.Logger) (*server, error) {
 	s.landing = s.newEcho(s.landingError)
 	s.opsEcho = s.newEcho(s.opsError)
 	if s.pages != nil {
-		p.metrics.WatchPageCache(s.pages)
+		p.Metrics.WatchPageCache(s.pages)
 	}
 	s.routes()
 	return s, nil
@@ -215,7 +216,7 @@ func (s *server) routes() {
 
 	// The ops listener (--ask-addr) only.
 	s.opsEcho.GET("/tls/ask", s.tlsAsk)
-	s.opsEcho.GET("/metrics", echo.WrapHandler(s.p.metrics.Handler()))
+	s.opsEcho.GET("/metrics", echo.WrapHandler(s.p.Metrics.Handler()))
 	s.opsEcho.GET("/healthz", s.healthz)
 	s.opsEcho.GET("/readyz", s.readyz)
 }
@@ -288,9 +289,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("ip", req.ip),
 			slog.String("user_agent", r.UserAgent()),
 		)
-		s.p.metrics.ObserveRequest(req.kind, req.route, r.Method, sw.code(), elapsed)
+		s.p.Metrics.ObserveRequest(req.kind, req.route, r.Method, sw.code(), elapsed)
 		if req.tenant.ID != "" {
-			s.p.metrics.Tenants.Add(req.tenant.ID, start)
+			s.p.Metrics.Tenants.Add(req.tenant.ID, start)
 		}
 	}()
 	r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.maxBody)
@@ -341,12 +342,12 @@ func (s *server) resolve(host string) (tenantdb.Tenant, hostKind) {
 		if strings.Contains(label, ".") {
 			return tenantdb.Tenant{}, hostUnknown
 		}
-		if t, ok := s.p.catalog.TenantBySlug(label); ok {
+		if t, ok := s.p.Catalog.TenantBySlug(label); ok {
 			return t, hostTenant
 		}
 		return tenantdb.Tenant{}, hostUnknown
 	}
-	if t, ok := s.p.catalog.TenantByHost(host); ok {
+	if t, ok := s.p.Catalog.TenantByHost(host); ok {
 		return t, hostTenant
 	}
 	return tenantdb.Tenant{}, hostUnknown
@@ -377,7 +378,7 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 			return errFrozen
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.acquireTimeout)
-		h, err := s.p.pool.Acquire(ctx, t.ID)
+		h, err := s.p.Pool.Acquire(ctx, t.ID)
 		cancel()
 		if err != nil {
 			return err
@@ -387,7 +388,7 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		// operator drains the tenant after freezing it and trusts that no
 		// write lands after the drain.
 		if !safeMethod(c.Request().Method) {
-			cur, ok := s.p.catalog.TenantByID(t.ID)
+			cur, ok := s.p.Catalog.TenantByID(t.ID)
 			if !ok {
 				return tenantdb.ErrNotFound
 			}

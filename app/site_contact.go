@@ -118,7 +118,7 @@ func (s *server) showContactThanks(c echo.Context) error {
 // form again, with the visitor's text kept, and why it cannot be sent now.
 func (s *server) contactFrozen(c echo.Context) {
 	t := tenantOf(c)
-	h, err := s.p.pool.Acquire(c.Request().Context(), t.ID)
+	h, err := s.p.Pool.Acquire(c.Request().Context(), t.ID)
 	if err != nil {
 		s.siteErrorPage(c, http.StatusServiceUnavailable, errFrozen.Error())
 		return

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -211,7 +212,7 @@ func TestSiteIsolation(t *testing.T) {
 	ts.addTenant("lakeside", "Lakeside Lodge "+marker, func(db *tenantdb.DB) {
 		ctx := context.Background()
 		media = tenantdb.Media{Name: "b.png", Alt: "alt " + marker, ContentType: "image/png", Width: 8, Height: 8}
-		if err := db.AddMedia(ctx, &media, starPNG(8, color.RGBA{0, 0, 0, 255})); err != nil {
+		if err := db.AddMedia(ctx, &media, platform.StarPNG(8, color.RGBA{0, 0, 0, 255})); err != nil {
 			t.Fatal(err)
 		}
 		site, _ := db.Site(ctx)
@@ -349,7 +350,7 @@ func TestMediaHeaders(t *testing.T) {
 
 func TestSuspendedTenantGets503(t *testing.T) {
 	ts := newSiteServer(t)
-	_, err := ts.p.catalog.SetStatus(context.Background(), "demo", tenantdb.StatusSuspended)
+	_, err := ts.p.Catalog.SetStatus(context.Background(), "demo", tenantdb.StatusSuspended)
 	must(t, err)
 	for _, path := range []string{"/", "/news", "/contact", "/feed.xml"} {
 		r := ts.get(host("demo"), path)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -25,7 +26,7 @@ const testBase = "chapters.test"
 type siteServer struct {
 	t      testing.TB
 	srv    *server
-	p      *platform
+	p      *platform.Platform
 	http   *httptest.Server
 	client *http.Client // does not follow redirects
 	demo   tenantdb.Tenant
@@ -60,12 +61,12 @@ func newSiteServerAt(t testing.TB, now func() time.Time, configure ...func(*conf
 	for _, f := range configure {
 		f(&cfg)
 	}
-	p, err := openPlatform(ctx, dir, cfg.maxOpen, cfg.idleTimeout, log)
+	p, err := platform.Open(ctx, dir, cfg.maxOpen, cfg.idleTimeout, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.base = testBase
-	if err := seedDemo(ctx, p, io.Discard); err != nil {
+	p.Base = testBase
+	if err := platform.SeedDemo(ctx, p, io.Discard); err != nil {
 		p.Close()
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func newSiteServerAt(t testing.TB, now func() time.Time, configure ...func(*conf
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
-	ts.demo, _ = p.catalog.TenantBySlug("demo")
+	ts.demo, _ = p.Catalog.TenantBySlug("demo")
 	t.Cleanup(func() {
 		hs.Close()
 		p.Close()
@@ -100,7 +101,7 @@ func newSiteServerAt(t testing.TB, now func() time.Time, configure ...func(*conf
 func (ts *siteServer) addTenant(slug, name string, fill func(db *tenantdb.DB)) tenantdb.Tenant {
 	ts.t.Helper()
 	ctx := context.Background()
-	t, err := ts.p.createTenant(ctx, slug, name)
+	t, err := ts.p.CreateTenant(ctx, slug, name)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -115,11 +116,11 @@ func (ts *siteServer) addTenant(slug, name string, fill func(db *tenantdb.DB)) t
 // released when the test ends.
 func (ts *siteServer) db(slug string) *tenantdb.Handle {
 	ts.t.Helper()
-	t, ok := ts.p.catalog.TenantBySlug(slug)
+	t, ok := ts.p.Catalog.TenantBySlug(slug)
 	if !ok {
 		ts.t.Fatalf("no tenant %q", slug)
 	}
-	h, err := ts.p.pool.Acquire(context.Background(), t.ID)
+	h, err := ts.p.Pool.Acquire(context.Background(), t.ID)
 	if err != nil {
 		ts.t.Fatal(err)
 	}

@@ -7,15 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 )
 
-func trashList(t *testing.T, ls *adminLive) []trashItem {
+func trashList(t *testing.T, ls *adminLive) []platform.TrashItem {
 	t.Helper()
 	out, errOut, err := ls.cli(t, "", "trash", "list", "--json")
 	if err != nil {
 		t.Fatalf("trash list: %v %s", err, errOut)
 	}
-	var items []trashItem
+	var items []platform.TrashItem
 	if err := json.Unmarshal([]byte(out), &items); err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func exportFile(ctx context.Context, src, dst string, s *schema) (info FileInfo,
 	tmp := filepath.Join(dir, "."+filepath.Base(dst)+"."+newID(8)+".tmp")
 	defer func() {
 		if err != nil {
-			removeFiles(tmp)
+			RemoveFiles(tmp)
 		}
 	}()
 	if err := vacuumInto(ctx, s, src, tmp); err != nil {

@@ -294,14 +294,14 @@ func Create(ctx context.Context, dir, id string) (*DB, error) {
 	f.Close()
 	db, err := open(ctx, dir, id, "rw")
 	if err != nil {
-		removeFiles(path)
+		RemoveFiles(path)
 		return nil, err
 	}
 	return db, nil
 }
 
-// removeFiles removes a database file and its WAL and shared-memory files.
-func removeFiles(path string) {
+// RemoveFiles removes a database file and its WAL and shared-memory files.
+func RemoveFiles(path string) {
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(path + suffix)
 	}

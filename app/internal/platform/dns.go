@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -22,17 +22,17 @@ import (
 // TXT check needs, so github.com/miekg/dns is used only by the tests, as
 // the DNS server they run on loopback.
 
-// txtPrefix is the label under which a domain's token is published.
-const txtPrefix = "_chapterhouse."
+// TXTPrefix is the label under which a domain's token is published.
+const TXTPrefix = "_chapterhouse."
 
-// errDNS is a lookup that failed for a reason other than the record not
+// ErrDNS is a lookup that failed for a reason other than the record not
 // existing (timeout, SERVFAIL, unreachable resolver): nothing is concluded
-// from it.
-var errDNS = errors.New("could not check DNS")
+// From it.
+var ErrDNS = errors.New("could not check DNS")
 
-// newResolver returns the resolver at addr (IP or IP:port, port 53 by
+// NewResolver returns the resolver at addr (IP or IP:port, port 53 by
 // default), or the system's resolver when addr is empty.
-func newResolver(addr string) (*net.Resolver, error) {
+func NewResolver(addr string) (*net.Resolver, error) {
 	if addr == "" {
 		return net.DefaultResolver, nil
 	}
@@ -54,8 +54,8 @@ func newResolver(addr string) (*net.Resolver, error) {
 	}, nil
 }
 
-// domainCheck is the outcome of one DNS check of a custom domain.
-type domainCheck struct {
+// DomainCheck is the outcome of one DNS check of a custom domain.
+type DomainCheck struct {
 	Domain  tenantdb.Domain `json:"domain"`
 	Passed  bool            `json:"passed"`
 	Problem string          `json:"problem,omitempty"` // why it did not pass, for the person who reads it
@@ -64,7 +64,7 @@ type domainCheck struct {
 // lookupToken looks for d's token in the TXT records of _chapterhouse.<host>.
 // problem says why it is not there; err is a failed lookup (errDNS).
 func lookupToken(ctx context.Context, r *net.Resolver, d tenantdb.Domain) (problem string, err error) {
-	name := txtPrefix + d.Host
+	name := TXTPrefix + d.Host
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// The final dot: no search domains are tried.
@@ -76,9 +76,9 @@ func lookupToken(ctx context.Context, r *net.Resolver, d tenantdb.Domain) (probl
 	case de != nil:
 		// de.Server names the system's resolver even when Dial went
 		// elsewhere; de.Err names the real one.
-		return "", fmt.Errorf("%w for %s: looking up %s: %s; try again later", errDNS, d.Host, name, de.Err)
+		return "", fmt.Errorf("%w for %s: looking up %s: %s; try again later", ErrDNS, d.Host, name, de.Err)
 	case err != nil:
-		return "", fmt.Errorf("%w for %s: %v; try again later", errDNS, d.Host, err)
+		return "", fmt.Errorf("%w for %s: %v; try again later", ErrDNS, d.Host, err)
 	}
 	var others []string
 	for _, txt := range txts {
@@ -95,44 +95,44 @@ func lookupToken(ctx context.Context, r *net.Resolver, d tenantdb.Domain) (probl
 		name, strings.Join(others, ", "), d.Token), nil
 }
 
-// checkDomain looks up the TXT record of custom domain host and records
+// CheckDomain looks up the TXT record of custom domain host and records
 // the outcome: verified (it routes at once) when the token is there; when
 // not, a pending domain stays pending and a verified one becomes
 // misconfigured (see Catalog.RecordDomainCheck). A failed lookup changes
 // nothing and is returned as errDNS.
-func (p *platform) checkDomain(ctx context.Context, r *net.Resolver, host string) (domainCheck, error) {
-	d, err := p.catalog.Domain(ctx, host)
+func (p *Platform) CheckDomain(ctx context.Context, r *net.Resolver, host string) (DomainCheck, error) {
+	d, err := p.Catalog.Domain(ctx, host)
 	if err != nil {
-		return domainCheck{}, err
+		return DomainCheck{}, err
 	}
 	if r == nil {
-		r = p.resolver
+		r = p.Resolver
 	}
 	problem, err := lookupToken(ctx, r, d)
 	switch {
 	case err != nil:
-		p.metrics.DomainChecks.WithLabelValues("error").Inc()
-		return domainCheck{Domain: d}, err
+		p.Metrics.DomainChecks.WithLabelValues("error").Inc()
+		return DomainCheck{Domain: d}, err
 	case problem != "":
-		p.metrics.DomainChecks.WithLabelValues("failed").Inc()
+		p.Metrics.DomainChecks.WithLabelValues("failed").Inc()
 	default:
-		p.metrics.DomainChecks.WithLabelValues("passed").Inc()
+		p.Metrics.DomainChecks.WithLabelValues("passed").Inc()
 	}
-	d, err = p.catalog.RecordDomainCheck(ctx, host, problem == "", p.domainGrace)
+	d, err = p.Catalog.RecordDomainCheck(ctx, host, problem == "", p.DomainGrace)
 	if err != nil {
-		return domainCheck{}, err
+		return DomainCheck{}, err
 	}
-	return domainCheck{Domain: d, Passed: problem == "", Problem: problem}, nil
+	return DomainCheck{Domain: d, Passed: problem == "", Problem: problem}, nil
 }
 
-// recheckDomains checks every custom domain's TXT record again: pending
-// domains whose record appeared are verified, verified ones whose record
+// RecheckDomains checks every custom domain's TXT record again: pending
+// Domains whose record appeared are verified, verified ones whose record
 // vanished become misconfigured (and stop routing once the grace period
 // has passed). Lookups that fail change nothing.
-func (p *platform) recheckDomains(ctx context.Context) {
-	ds, err := p.catalog.Domains(ctx, "")
+func (p *Platform) RecheckDomains(ctx context.Context) {
+	ds, err := p.Catalog.Domains(ctx, "")
 	if err != nil {
-		p.log.Error("domain re-check: listing domains", "err", err)
+		p.Log.Error("domain re-check: listing domains", "err", err)
 		return
 	}
 	var wg sync.WaitGroup
@@ -143,31 +143,31 @@ func (p *platform) recheckDomains(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			res, err := p.checkDomain(ctx, nil, d.Host)
+			res, err := p.CheckDomain(ctx, nil, d.Host)
 			if err != nil {
-				p.log.Warn("domain re-check", "host", d.Host, "err", err)
+				p.Log.Warn("domain re-check", "host", d.Host, "err", err)
 				return
 			}
 			after := res.Domain
 			if after.Status == d.Status && after.Verified == d.Verified {
 				return
 			}
-			p.log.Info("domain status changed", "host", d.Host, "tenant", d.TenantID,
+			p.Log.Info("domain status changed", "host", d.Host, "tenant", d.TenantID,
 				"from", d.Status, "to", after.Status, "routes", after.Verified, "problem", res.Problem)
 			detail := fmt.Sprintf("%s: %s -> %s", d.Host, d.Status, after.Status)
 			if !after.Verified && d.Verified {
 				detail += " (stopped routing)"
 			}
-			if err := p.catalog.Audit(ctx, "recheck", "domain.check", d.TenantID, detail); err != nil {
-				p.log.Warn("audit log", "err", err)
+			if err := p.Catalog.Audit(ctx, "recheck", "domain.check", d.TenantID, detail); err != nil {
+				p.Log.Warn("audit log", "err", err)
 			}
 		}()
 	}
 	wg.Wait()
 }
 
-// recheckLoop runs recheckDomains every interval until ctx is done.
-func (p *platform) recheckLoop(ctx context.Context, every time.Duration) {
+// RecheckLoop runs recheckDomains every interval until ctx is done.
+func (p *Platform) RecheckLoop(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		return
 	}
@@ -178,34 +178,34 @@ func (p *platform) recheckLoop(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			p.recheckDomains(ctx)
+			p.RecheckDomains(ctx)
 		}
 	}
 }
 
-// dnsRecord is one DNS record a tenant creates for a custom domain.
-type dnsRecord struct {
+// DNSRecord is one DNS record a tenant creates for a custom domain.
+type DNSRecord struct {
 	Name  string `json:"name"`
 	Type  string `json:"type"`
 	Value string `json:"value"`
 	Note  string `json:"note"`
 }
 
-// domainRecords lists the records that prove ownership of d and point it
+// DomainRecords lists the records that prove ownership of d and point it
 // at the platform.
-func (p *platform) domainRecords(d tenantdb.Domain) []dnsRecord {
-	recs := []dnsRecord{
-		{Name: txtPrefix + d.Host, Type: "TXT", Value: d.Token,
+func (p *Platform) DomainRecords(d tenantdb.Domain) []DNSRecord {
+	recs := []DNSRecord{
+		{Name: TXTPrefix + d.Host, Type: "TXT", Value: d.Token,
 			Note: "proves the domain is yours; keep it, it is checked again regularly"},
-		{Name: d.Host, Type: "CNAME", Value: d.Slug + "." + p.base,
+		{Name: d.Host, Type: "CNAME", Value: d.Slug + "." + p.Base,
 			Note: "points the domain at the chapter's site"},
 	}
-	for _, ip := range p.publicIPs {
+	for _, ip := range p.PublicIPs {
 		typ := "A"
 		if ip.Is6() {
 			typ = "AAAA"
 		}
-		recs = append(recs, dnsRecord{Name: d.Host, Type: typ, Value: ip.String(),
+		recs = append(recs, DNSRecord{Name: d.Host, Type: typ, Value: ip.String(),
 			Note: "instead of the CNAME where one is not allowed (a bare domain like example.org)"})
 	}
 	return recs

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -12,28 +12,28 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// checkCustomHost validates a custom domain typed by an operator or admin.
-func (p *platform) checkCustomHost(raw string) (string, error) {
+// CheckCustomHost validates a custom domain typed by an operator or admin.
+func (p *Platform) CheckCustomHost(raw string) (string, error) {
 	host, err := hostname.Normalize(raw)
 	if err != nil || strings.ContainsRune(raw, ':') || !strings.Contains(host, ".") {
 		return "", &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name like www.example.org", raw)}
 	}
-	if host == p.base || strings.HasSuffix(host, "."+p.base) {
-		return "", &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is under the platform domain %s; tenants get their subdomain automatically", raw, p.base)}
+	if host == p.Base || strings.HasSuffix(host, "."+p.Base) {
+		return "", &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is under the platform domain %s; tenants get their subdomain automatically", raw, p.Base)}
 	}
 	return host, nil
 }
 
-// addDomain adds custom domain raw to tenant t, unverified. A host that
+// AddDomain adds custom domain raw to tenant t, unverified. A host that
 // belongs to a site already is a conflict.
-func (p *platform) addDomain(ctx context.Context, t tenantdb.Tenant, raw string) (tenantdb.Domain, error) {
-	host, err := p.checkCustomHost(raw)
+func (p *Platform) AddDomain(ctx context.Context, t tenantdb.Tenant, raw string) (tenantdb.Domain, error) {
+	host, err := p.CheckCustomHost(raw)
 	if err != nil {
 		return tenantdb.Domain{}, err
 	}
-	d, err := p.catalog.AddDomain(ctx, t, host)
+	d, err := p.Catalog.AddDomain(ctx, t, host)
 	if errors.Is(err, tenantdb.ErrConflict) {
-		if old, oerr := p.catalog.Domain(ctx, host); oerr == nil && old.TenantID == t.ID {
+		if old, oerr := p.Catalog.Domain(ctx, host); oerr == nil && old.TenantID == t.ID {
 			return d, fmt.Errorf("%s was added to this site already (%s): %w", host, old.Status, tenantdb.ErrConflict)
 		}
 		return d, fmt.Errorf("%s is connected to another site; a domain serves one site only: %w", host, tenantdb.ErrConflict)
@@ -41,12 +41,12 @@ func (p *platform) addDomain(ctx context.Context, t tenantdb.Tenant, raw string)
 	return d, err
 }
 
-// maxDomainsPerTenant bounds what one site can make the platform check in
+// MaxDomainsPerTenant bounds what one site can make the platform check in
 // DNS every hour.
-const maxDomainsPerTenant = 10
+const MaxDomainsPerTenant = 10
 
-// domainView is a custom domain as the API and the dashboard show it.
-type domainView struct {
+// DomainView is a custom domain as the API and the dashboard show it.
+type DomainView struct {
 	Host   string `json:"host"`
 	Status string `json:"status"` // pending, verified, misconfigured
 	// Routes says whether the domain serves the site now; RoutesUntil is
@@ -54,7 +54,7 @@ type domainView struct {
 	Routes             bool        `json:"routes"`
 	RoutesUntil        *time.Time  `json:"routes_until,omitempty"`
 	Token              string      `json:"token"`
-	Records            []dnsRecord `json:"records"`
+	Records            []DNSRecord `json:"records"`
 	CreatedAt          time.Time   `json:"created_at"`
 	VerifiedAt         *time.Time  `json:"verified_at,omitempty"`
 	CheckedAt          *time.Time  `json:"checked_at,omitempty"`
@@ -65,15 +65,15 @@ type domainView struct {
 	Anchor string `json:"-"`
 }
 
-func (p *platform) viewDomain(d tenantdb.Domain) domainView {
-	v := domainView{
+func (p *Platform) ViewDomain(d tenantdb.Domain) DomainView {
+	v := DomainView{
 		Host: d.Host, Status: d.Status, Routes: d.Verified, Token: d.Token,
-		Records: p.domainRecords(d), CreatedAt: d.CreatedAt,
+		Records: p.DomainRecords(d), CreatedAt: d.CreatedAt,
 		VerifiedAt: d.VerifiedAt, CheckedAt: d.CheckedAt, MisconfiguredSince: d.MisconfiguredSince,
 		Anchor: "domain-" + strings.ReplaceAll(d.Host, ".", "-"),
 	}
 	if d.Verified && d.MisconfiguredSince != nil {
-		until := d.MisconfiguredSince.Add(p.domainGrace)
+		until := d.MisconfiguredSince.Add(p.DomainGrace)
 		v.RoutesUntil = &until
 	}
 	return v
@@ -86,84 +86,84 @@ const (
 	domainCheckEvery = 12 * time.Second
 )
 
-// tenantDomain is tenant t's custom domain raw (as an admin typed it or a
+// TenantDomain is tenant t's custom domain raw (as an admin typed it or a
 // URL names it); another tenant's domain is not found, as if it did not
 // exist.
-func (p *platform) tenantDomain(ctx context.Context, t tenantdb.Tenant, raw string) (tenantdb.Domain, error) {
+func (p *Platform) TenantDomain(ctx context.Context, t tenantdb.Tenant, raw string) (tenantdb.Domain, error) {
 	host, err := hostname.Normalize(raw)
 	if err != nil {
 		return tenantdb.Domain{}, fmt.Errorf("domain %q: %w", raw, tenantdb.ErrNotFound)
 	}
-	d, err := p.catalog.Domain(ctx, host)
+	d, err := p.Catalog.Domain(ctx, host)
 	if err == nil && d.TenantID != t.ID {
 		err = fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
 	}
 	return d, err
 }
 
-// tenantDomains lists tenant t's custom domains.
-func (p *platform) tenantDomains(ctx context.Context, t tenantdb.Tenant) ([]domainView, error) {
-	ds, err := p.catalog.Domains(ctx, t.ID)
+// TenantDomains lists tenant t's custom domains.
+func (p *Platform) TenantDomains(ctx context.Context, t tenantdb.Tenant) ([]DomainView, error) {
+	ds, err := p.Catalog.Domains(ctx, t.ID)
 	if err != nil {
 		return nil, err
 	}
-	views := make([]domainView, 0, len(ds))
+	views := make([]DomainView, 0, len(ds))
 	for _, d := range ds {
-		views = append(views, p.viewDomain(d))
+		views = append(views, p.ViewDomain(d))
 	}
 	return views, nil
 }
 
-// addTenantDomain adds custom domain raw to tenant t for one of its
+// AddTenantDomain adds custom domain raw to tenant t for one of its
 // admins (actor), within the per-site limit.
-func (p *platform) addTenantDomain(ctx context.Context, t tenantdb.Tenant, raw, actor string) (tenantdb.Domain, error) {
-	ds, err := p.catalog.Domains(ctx, t.ID)
+func (p *Platform) AddTenantDomain(ctx context.Context, t tenantdb.Tenant, raw, actor string) (tenantdb.Domain, error) {
+	ds, err := p.Catalog.Domains(ctx, t.ID)
 	if err != nil {
 		return tenantdb.Domain{}, err
 	}
-	if len(ds) >= maxDomainsPerTenant {
+	if len(ds) >= MaxDomainsPerTenant {
 		return tenantdb.Domain{}, &tenantdb.ValidationError{Field: "host",
-			Message: fmt.Sprintf("a site can have at most %d custom domains; remove one first", maxDomainsPerTenant)}
+			Message: fmt.Sprintf("a site can have at most %d custom domains; remove one first", MaxDomainsPerTenant)}
 	}
-	d, err := p.addDomain(ctx, t, raw)
+	d, err := p.AddDomain(ctx, t, raw)
 	if err != nil {
 		return d, err
 	}
-	p.audit(ctx, actor, "domain.add", t.ID, d.Host)
+	p.Audit(ctx, actor, "domain.add", t.ID, d.Host)
 	return d, nil
 }
 
-// checkTenantDomain runs the DNS check of tenant t's domain d for one of
+// CheckTenantDomain runs the DNS check of tenant t's domain d for one of
 // its admins, within the tenant's allowance of checks (a *ratelimit.Error
 // past it).
-func (p *platform) checkTenantDomain(ctx context.Context, t tenantdb.Tenant, d tenantdb.Domain, actor string) (domainCheck, error) {
-	if ok, wait := p.domainChecks.Take(t.ID, p.now()); !ok {
-		return domainCheck{}, &ratelimit.Error{Wait: wait, What: "too many DNS checks"}
+func (p *Platform) CheckTenantDomain(ctx context.Context, t tenantdb.Tenant, d tenantdb.Domain, actor string) (DomainCheck, error) {
+	if ok, wait := p.domainChecks.Take(t.ID, p.Now()); !ok {
+		return DomainCheck{}, &ratelimit.Error{Wait: wait, What: "too many DNS checks"}
 	}
-	res, err := p.checkDomain(ctx, nil, d.Host)
+	res, err := p.CheckDomain(ctx, nil, d.Host)
 	if err != nil {
 		return res, err
 	}
 	if res.Domain.Status != d.Status || res.Domain.Verified != d.Verified {
-		p.audit(ctx, actor, "domain.check", t.ID, fmt.Sprintf("%s: %s -> %s", d.Host, d.Status, res.Domain.Status))
+		p.Audit(ctx, actor, "domain.check", t.ID, fmt.Sprintf("%s: %s -> %s", d.Host, d.Status, res.Domain.Status))
 	}
 	return res, nil
 }
 
-// removeTenantDomain removes tenant t's domain d for one of its admins: it
+// RemoveTenantDomain removes tenant t's domain d for one of its admins: it
 // stops routing at once.
-func (p *platform) removeTenantDomain(ctx context.Context, t tenantdb.Tenant, d tenantdb.Domain, actor string) error {
-	if _, err := p.catalog.RemoveDomain(ctx, d.Host); err != nil {
+func (p *Platform) RemoveTenantDomain(ctx context.Context, t tenantdb.Tenant, d tenantdb.Domain, actor string) error {
+	if _, err := p.Catalog.RemoveDomain(ctx, d.Host); err != nil {
 		return err
 	}
-	p.audit(ctx, actor, "domain.remove", t.ID, d.Host)
+	p.Audit(ctx, actor, "domain.remove", t.ID, d.Host)
 	return nil
 }
 
-// audit records a change in the catalog's audit log; a failure to record
+// Audit records a change in the catalog's audit log; a failure to record
 // is logged, not returned: the change itself is done.
-func (p *platform) audit(ctx context.Context, actor, action, tenantID, detail string) {
-	if err := p.catalog.Audit(ctx, actor, action, tenantID, detail); err != nil {
-		p.log.Warn("audit log", "action", action, "err", err)
+func (p *Platform) Audit(ctx context.Context, actor, action, tenantID, detail string) {
+	if err := p.Catalog.Audit(ctx, actor, action, tenantID, detail); err != nil {
+		p.Log.Warn("audit log", "action", action, "err", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"bytes"
@@ -15,44 +15,44 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// seedDemo creates the tenant "demo" with content in every section, so that
+// SeedDemo creates the tenant "demo" with content in every section, so that
 // a newcomer's first `go run ./app` shows a whole chapter site.
-func seedDemo(ctx context.Context, p *platform, stdout io.Writer) error {
+func SeedDemo(ctx context.Context, p *Platform, stdout io.Writer) error {
 	password := password.Generate()
-	hash, err := p.passwords.Hash(ctx, password)
+	hash, err := p.Passwords.Hash(ctx, password)
 	if err != nil {
 		return err
 	}
-	owner := tenantdb.Admin{Email: "admin@demo." + p.base, Role: tenantdb.RoleOwner, PasswordHash: hash}
-	t, err := p.createTenant(ctx, "demo", "Riverside Veterans Post 42", owner)
+	owner := tenantdb.Admin{Email: "admin@demo." + p.Base, Role: tenantdb.RoleOwner, PasswordHash: hash}
+	t, err := p.CreateTenant(ctx, "demo", "Riverside Veterans Post 42", owner)
 	if err != nil {
 		return err
 	}
-	h, err := p.pool.Acquire(ctx, t.ID)
+	h, err := p.Pool.Acquire(ctx, t.ID)
 	if err != nil {
 		return err
 	}
 	defer h.Release()
-	if err := fillDemo(ctx, h.DB, p.now()); err != nil {
+	if err := FillDemo(ctx, h.DB, p.Now()); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "created the demo tenant: %s\n", p.siteURL(t.Slug))
-	fmt.Fprintf(stdout, "demo admin: %s/admin\n", p.siteURL(t.Slug))
+	fmt.Fprintf(stdout, "created the demo tenant: %s\n", p.SiteURL(t.Slug))
+	fmt.Fprintf(stdout, "demo admin: %s/admin\n", p.SiteURL(t.Slug))
 	fmt.Fprintf(stdout, "email: %s\n", owner.Email)
 	fmt.Fprintf(stdout, "password: %s\n", password)
 	fmt.Fprintf(stdout, "(shown once; `chapterhouse admin reset-password demo %s` makes a new one)\n", owner.Email)
 	return nil
 }
 
-// fillDemo writes the demo chapter's content into db, dated around now.
-func fillDemo(ctx context.Context, db *tenantdb.DB, now time.Time) error {
+// FillDemo writes the demo chapter's content into db, dated around now.
+func FillDemo(ctx context.Context, db *tenantdb.DB, now time.Time) error {
 	const tz = "America/Chicago"
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
 		return err
 	}
 	logo := &tenantdb.Media{Name: "post-42-emblem.png", Alt: "Riverside Post 42 emblem: a white star on blue", ContentType: "image/png", Width: 256, Height: 256}
-	if err := db.AddMedia(ctx, logo, starPNG(256, color.RGBA{0x1f, 0x4e, 0x79, 0xff})); err != nil {
+	if err := db.AddMedia(ctx, logo, StarPNG(256, color.RGBA{0x1f, 0x4e, 0x79, 0xff})); err != nil {
 		return err
 	}
 	hall := &tenantdb.Media{Name: "post-home.png", Alt: "The Post 42 hall on River Road at sunset", ContentType: "image/png", Width: 640, Height: 360}
@@ -155,8 +155,8 @@ func fillDemo(ctx context.Context, db *tenantdb.DB, now time.Time) error {
 		Body: "Hello, is the hall available on Saturday, October 17 for a 60th birthday party of about 80 guests? Thank you!"})
 }
 
-// starPNG draws the demo emblem: a white five-pointed star on bg.
-func starPNG(size int, bg color.RGBA) []byte {
+// StarPNG draws the demo emblem: a white five-pointed star on bg.
+func StarPNG(size int, bg color.RGBA) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, size, size))
 	c := float64(size) / 2
 	var pts [10][2]float64

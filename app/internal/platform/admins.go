@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-func addAdmin(ctx context.Context, h *password.Hasher, db *tenantdb.DB, email, role, pw string) (tenantdb.Admin, string, error) {
+func AddAdmin(ctx context.Context, h *password.Hasher, db *tenantdb.DB, email, role, pw string) (tenantdb.Admin, string, error) {
 	a := tenantdb.Admin{Email: strings.TrimSpace(email), Role: role}
 	if a.Role == "" {
 		a.Role = tenantdb.RoleEditor

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -9,26 +9,26 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// tmpDir is DATA/tmp: work files of imports, downloads and moves. It is on
+// TmpDir is DATA/tmp: work files of imports, downloads and moves. It is on
 // the same file system as DATA/tenants, so a finished file is renamed into
 // place atomically.
-func (p *platform) tmpDir() (string, error) {
-	dir := filepath.Join(p.dir, "tmp")
+func (p *Platform) TmpDir() (string, error) {
+	dir := filepath.Join(p.Dir, "tmp")
 	return dir, os.MkdirAll(dir, 0o700)
 }
 
 // cleanTmp removes what an interrupted operation left in DATA/tmp. Only the
 // owner of the data dir calls it, before any operation can run.
-func (p *platform) cleanTmp() {
-	os.RemoveAll(filepath.Join(p.dir, "tmp"))
+func (p *Platform) cleanTmp() {
+	os.RemoveAll(filepath.Join(p.Dir, "tmp"))
 }
 
-// exportTenant writes a consistent snapshot of tenant t to the new file
+// Export writes a consistent snapshot of tenant t to the new file
 // dst while the tenant keeps being served. It holds the tenant open, so a
 // drain (replace, move, delete) waits for it.
-func (p *platform) exportTenant(ctx context.Context, t tenantdb.Tenant, dst string) (tenantdb.FileInfo, error) {
-	defer p.metrics.TimeOp("export")()
-	h, err := p.pool.Acquire(ctx, t.ID)
+func (p *Platform) Export(ctx context.Context, t tenantdb.Tenant, dst string) (tenantdb.FileInfo, error) {
+	defer p.Metrics.TimeOp("export")()
+	h, err := p.Pool.Acquire(ctx, t.ID)
 	if err != nil {
 		return tenantdb.FileInfo{}, err
 	}
@@ -36,9 +36,9 @@ func (p *platform) exportTenant(ctx context.Context, t tenantdb.Tenant, dst stri
 	return h.Export(ctx, dst)
 }
 
-// tenantDigest is the logical digest of tenant t's rows as they are now.
-func (p *platform) tenantDigest(ctx context.Context, t tenantdb.Tenant) (tenantdb.Digest, error) {
-	h, err := p.pool.Acquire(ctx, t.ID)
+// Digest is the logical digest of tenant t's rows as they are now.
+func (p *Platform) Digest(ctx context.Context, t tenantdb.Tenant) (tenantdb.Digest, error) {
+	h, err := p.Pool.Acquire(ctx, t.ID)
 	if err != nil {
 		return tenantdb.Digest{}, err
 	}
@@ -46,8 +46,8 @@ func (p *platform) tenantDigest(ctx context.Context, t tenantdb.Tenant) (tenantd
 	return h.Digest(ctx)
 }
 
-// humanSize prints a byte count for people: "1.4 MiB".
-func humanSize(n int64) string {
+// HumanSize prints a byte count for people: "1.4 MiB".
+func HumanSize(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

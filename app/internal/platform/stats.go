@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// tenantStats is what `tenant stats` tells about one tenant. Request
+// TenantStats is what `tenant stats` tells about one tenant. Request
 // counts live in the memory of the running server; without one they are
 // absent.
-type tenantStats struct {
+type TenantStats struct {
 	Slug        string     `json:"tenant"`
 	ID          string     `json:"id"`
 	Status      string     `json:"status"`
@@ -32,9 +32,9 @@ type tenantStats struct {
 	Domains     []string   `json:"domains"` // "host (status)"
 }
 
-// tenantStats gathers what is known about tenant t without opening it.
-func (p *platform) tenantStats(ctx context.Context, t tenantdb.Tenant) (tenantStats, error) {
-	st := tenantStats{Slug: t.Slug, ID: t.ID, Status: t.Status, File: tenantdb.TenantPath(p.dir, t.ID), Domains: []string{}}
+// TenantStats gathers what is known about tenant t without opening it.
+func (p *Platform) TenantStats(ctx context.Context, t tenantdb.Tenant) (TenantStats, error) {
+	st := TenantStats{Slug: t.Slug, ID: t.ID, Status: t.Status, File: tenantdb.TenantPath(p.Dir, t.ID), Domains: []string{}}
 	for _, f := range []struct {
 		suffix string
 		size   *int64
@@ -53,18 +53,18 @@ func (p *platform) tenantStats(ctx context.Context, t tenantdb.Tenant) (tenantSt
 		}
 	}
 	st.SizeBytes = st.DBBytes + st.WALBytes + st.SHMBytes
-	st.Open, _ = p.pool.IsOpen(t.ID)
-	if !p.started.IsZero() {
+	st.Open, _ = p.Pool.IsOpen(t.ID)
+	if !p.Started.IsZero() {
 		st.Serving = true
-		since := p.started
+		since := p.Started
 		st.Since = &since
-		n, last := p.metrics.Tenants.Get(t.ID)
+		n, last := p.Metrics.Tenants.Get(t.ID)
 		st.Requests = n
 		if !last.IsZero() {
 			st.LastRequest = &last
 		}
 	}
-	ds, err := p.catalog.Domains(ctx, t.ID)
+	ds, err := p.Catalog.Domains(ctx, t.ID)
 	if err != nil {
 		return st, err
 	}

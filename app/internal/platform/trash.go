@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// trashItem is a trash entry with what is on disk for it.
-type trashItem struct {
+// TrashItem is a trash entry with what is on disk for it.
+type TrashItem struct {
 	tenantdb.TrashEntry
 	Size     int64 `json:"size"`
 	Missing  bool  `json:"missing,omitempty"` // recorded, but the file is gone
@@ -18,18 +18,18 @@ type trashItem struct {
 	Orphan   bool  `json:"orphan,omitempty"`  // a file in trash/ nobody recorded
 }
 
-// trashItems lists the recorded trash entries and the unrecorded files in
+// TrashItems lists the recorded trash entries and the unrecorded files in
 // DATA/trash/ (left by an operation interrupted between its steps).
-func (p *platform) trashItems(ctx context.Context) ([]trashItem, error) {
-	entries, err := p.catalog.Trash(ctx)
+func (p *Platform) TrashItems(ctx context.Context) ([]TrashItem, error) {
+	entries, err := p.Catalog.Trash(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(p.dir, "trash")
+	dir := filepath.Join(p.Dir, "trash")
 	seen := map[string]bool{}
-	var items []trashItem
+	var items []TrashItem
 	for _, e := range entries {
-		it := trashItem{TrashEntry: e, Recorded: true}
+		it := TrashItem{TrashEntry: e, Recorded: true}
 		seen[e.File] = true
 		if fi, err := os.Stat(filepath.Join(dir, e.File)); err == nil {
 			it.Size = fi.Size()
@@ -48,50 +48,50 @@ func (p *platform) trashItems(ctx context.Context) ([]trashItem, error) {
 		if err != nil {
 			continue
 		}
-		items = append(items, trashItem{TrashEntry: tenantdb.TrashEntry{File: name, DeletedAt: fi.ModTime().UTC()}, Size: fi.Size(), Orphan: true})
+		items = append(items, TrashItem{TrashEntry: tenantdb.TrashEntry{File: name, DeletedAt: fi.ModTime().UTC()}, Size: fi.Size(), Orphan: true})
 	}
 	return items, nil
 }
 
-// restoreTrash makes the trashed file of entry the tenant slug again, with
+// RestoreTrash makes the trashed file of entry the tenant slug again, with
 // its old id when that is free. The file was ours; it is checked and then
 // moved (not copied) back into DATA/tenants/, and opens migrated.
-func (p *platform) restoreTrash(ctx context.Context, entry tenantdb.TrashEntry, slug string) (tenantdb.Tenant, error) {
+func (p *Platform) RestoreTrash(ctx context.Context, entry tenantdb.TrashEntry, slug string) (tenantdb.Tenant, error) {
 	if err := tenantdb.ValidateSlug(slug); err != nil {
 		return tenantdb.Tenant{}, err
 	}
-	if _, taken := p.catalog.TenantBySlug(slug); taken {
+	if _, taken := p.Catalog.TenantBySlug(slug); taken {
 		return tenantdb.Tenant{}, fmt.Errorf("tenant %q: %w (restore under another name with --slug)", slug, tenantdb.ErrConflict)
 	}
-	end, err := p.ops.begin("a trash restore", "slug "+slug, "trash "+entry.File)
+	end, err := p.Ops.Begin("a trash restore", "slug "+slug, "trash "+entry.File)
 	if err != nil {
 		return tenantdb.Tenant{}, err
 	}
 	defer end()
-	src := filepath.Join(p.dir, "trash", entry.File)
+	src := filepath.Join(p.Dir, "trash", entry.File)
 	if err := tenantdb.SettleWAL(src); err != nil {
 		return tenantdb.Tenant{}, err
 	}
 	if _, err := tenantdb.CheckClosedTenantFile(ctx, src); err != nil {
 		return tenantdb.Tenant{}, fmt.Errorf("the trashed file fails its check: %w", err)
 	}
-	t := tenantdb.Tenant{ID: entry.TenantID, Slug: slug, Name: entry.Name, Status: tenantdb.StatusActive, CreatedAt: p.now().UTC()}
-	if _, taken := p.catalog.TenantByID(t.ID); taken || !tenantdb.ValidTenantID(t.ID) || fileExists(tenantdb.TenantPath(p.dir, t.ID)) {
+	t := tenantdb.Tenant{ID: entry.TenantID, Slug: slug, Name: entry.Name, Status: tenantdb.StatusActive, CreatedAt: p.Now().UTC()}
+	if _, taken := p.Catalog.TenantByID(t.ID); taken || !tenantdb.ValidTenantID(t.ID) || fileExists(tenantdb.TenantPath(p.Dir, t.ID)) {
 		t.ID = tenantdb.NewTenantID()
 	}
 	if tenantdb.ValidateName(t.Name) != nil {
 		t.Name = slug
 	}
-	dst := tenantdb.TenantPath(p.dir, t.ID)
+	dst := tenantdb.TenantPath(p.Dir, t.ID)
 	if err := tenantdb.RenameNoReplace(src, dst); err != nil {
 		return t, err
 	}
-	if err := p.catalog.AddTenant(ctx, t); err != nil {
+	if err := p.Catalog.AddTenant(ctx, t); err != nil {
 		os.Rename(dst, src)
 		return t, err
 	}
 	tenantdb.SyncDir(filepath.Dir(dst))
-	if err := p.catalog.RemoveTrash(ctx, entry.File); err != nil {
+	if err := p.Catalog.RemoveTrash(ctx, entry.File); err != nil {
 		return t, fmt.Errorf("the tenant is back, but its trash entry stays: %w", err)
 	}
 	return t, nil

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -18,21 +18,27 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// manifestFile lists what a backup holds; it is written last, so a backup
-// without one is incomplete.
-const manifestFile = "manifest.json"
+// Progress hears of each finished step of a long operation: a bar on a
+// terminal, plain lines otherwise (the CLI's).
+type Progress interface {
+	Step(note string)
+}
 
-// backupManifest is DIR/manifest.json.
-type backupManifest struct {
+// ManifestFile lists what a backup holds; it is written last, so a backup
+// without one is incomplete.
+const ManifestFile = "manifest.json"
+
+// Manifest is DIR/manifest.json.
+type Manifest struct {
 	Format    int           `json:"format"`
 	CreatedAt time.Time     `json:"created_at"`
 	Source    string        `json:"source"` // the data dir backed up
-	Catalog   backupFile    `json:"catalog"`
-	Tenants   []backupEntry `json:"tenants"`
+	Catalog   BackupFile    `json:"catalog"`
+	Tenants   []BackupEntry `json:"tenants"`
 }
 
-// backupFile is one file of a backup: its path relative to the backup dir.
-type backupFile struct {
+// BackupFile is one file of a backup: its path relative to the backup dir.
+type BackupFile struct {
 	File          string    `json:"file"`
 	Size          int64     `json:"size"`
 	SHA256        string    `json:"sha256"`
@@ -40,33 +46,33 @@ type backupFile struct {
 	Time          time.Time `json:"time"` // when its snapshot was taken
 }
 
-type backupEntry struct {
+type BackupEntry struct {
 	ID     string `json:"id"`
 	Slug   string `json:"slug"`
 	Name   string `json:"name"`
 	Status string `json:"status"`
-	backupFile
+	BackupFile
 }
 
-// backup writes a consistent snapshot of the catalog and of every tenant
+// Backup writes a consistent snapshot of the catalog and of every tenant
 // it lists into the new directory dir, jobs tenants at a time, while the
 // tenants keep being served, and then the manifest. It returns the slugs
 // it could not back up.
-func (p *platform) backup(ctx context.Context, dir string, jobs int, prog func(string, int) *progress) (backupManifest, []string, error) {
-	defer p.metrics.TimeOp("backup")()
-	m := backupManifest{Format: 1, CreatedAt: p.now().UTC(), Source: p.dir}
+func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(label string, total int) Progress) (Manifest, []string, error) {
+	defer p.Metrics.TimeOp("backup")()
+	m := Manifest{Format: 1, CreatedAt: p.Now().UTC(), Source: p.Dir}
 	if err := makeEmptyDir(dir); err != nil {
 		return m, nil, err
 	}
 	if err := os.Mkdir(filepath.Join(dir, "tenants"), 0o700); err != nil {
 		return m, nil, err
 	}
-	at := p.now().UTC()
-	info, err := p.catalog.Export(ctx, filepath.Join(dir, "catalog.db"))
+	at := p.Now().UTC()
+	info, err := p.Catalog.Export(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		return m, nil, fmt.Errorf("catalog: %w", err)
 	}
-	m.Catalog = backupFile{File: "catalog.db", Size: info.Size, SHA256: info.SHA256, SchemaVersion: info.Version, Time: at}
+	m.Catalog = BackupFile{File: "catalog.db", Size: info.Size, SHA256: info.SHA256, SchemaVersion: info.Version, Time: at}
 	// The tenants are those of the catalog snapshot, so that the manifest
 	// and the catalog in the backup agree.
 	tenants, _, err := tenantdb.ReadCatalogFile(ctx, filepath.Join(dir, "catalog.db"))
@@ -87,31 +93,31 @@ func (p *platform) backup(ctx context.Context, dir string, jobs int, prog func(s
 			defer wg.Done()
 			defer func() { <-sem }()
 			file := filepath.Join("tenants", t.ID+".db")
-			at := p.now().UTC()
-			info, err := p.exportTenant(ctx, t, filepath.Join(dir, file))
+			at := p.Now().UTC()
+			info, err := p.Export(ctx, t, filepath.Join(dir, file))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				failed = append(failed, t.Slug)
-				bar.step(fmt.Sprintf("FAILED %s: %v", t.Slug, err))
+				bar.Step(fmt.Sprintf("FAILED %s: %v", t.Slug, err))
 				return
 			}
-			m.Tenants = append(m.Tenants, backupEntry{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status,
-				backupFile: backupFile{File: file, Size: info.Size, SHA256: info.SHA256, SchemaVersion: info.Version, Time: at}})
-			bar.step("")
+			m.Tenants = append(m.Tenants, BackupEntry{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status,
+				BackupFile: BackupFile{File: file, Size: info.Size, SHA256: info.SHA256, SchemaVersion: info.Version, Time: at}})
+			bar.Step("")
 		}()
 	}
 	wg.Wait()
 	sort.Slice(m.Tenants, func(i, j int) bool { return m.Tenants[i].Slug < m.Tenants[j].Slug })
 	sort.Strings(failed)
-	if err := writeFileAtomic(filepath.Join(dir, manifestFile), m); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, ManifestFile), m); err != nil {
 		return m, failed, err
 	}
 	return m, failed, nil
 }
 
 // makeEmptyDir creates dir, or accepts it if it exists and is empty: a
-// backup never mixes with other files.
+// Backup never mixes with other files.
 func makeEmptyDir(dir string) error {
 	err := os.Mkdir(dir, 0o700)
 	if err == nil || !errors.Is(err, fs.ErrExist) {
@@ -127,9 +133,9 @@ func makeEmptyDir(dir string) error {
 	return nil
 }
 
-// writeFileAtomic writes v as indented JSON to path through a synced
+// WriteFileAtomic writes v as indented JSON to path through a synced
 // temporary file and a rename.
-func writeFileAtomic(path string, v any) error {
+func WriteFileAtomic(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -156,22 +162,22 @@ func writeFileAtomic(path string, v any) error {
 	return tenantdb.SyncDir(filepath.Dir(path))
 }
 
-// readManifest reads DIR/manifest.json and checks that its file names stay
+// ReadManifest reads DIR/manifest.json and checks that its file names stay
 // inside the backup.
-func readManifest(dir string) (backupManifest, error) {
-	var m backupManifest
-	b, err := os.ReadFile(filepath.Join(dir, manifestFile))
+func ReadManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return m, fmt.Errorf("%s has no %s: not a backup, or an incomplete one", dir, manifestFile)
+			return m, fmt.Errorf("%s has no %s: not a backup, or an incomplete one", dir, ManifestFile)
 		}
 		return m, err
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("%s: %w", manifestFile, err)
+		return m, fmt.Errorf("%s: %w", ManifestFile, err)
 	}
 	if m.Format != 1 {
-		return m, fmt.Errorf("%s: format %d is not one this Chapterhouse reads", manifestFile, m.Format)
+		return m, fmt.Errorf("%s: format %d is not one this Chapterhouse reads", ManifestFile, m.Format)
 	}
 	files := []string{m.Catalog.File}
 	for _, t := range m.Tenants {
@@ -179,16 +185,16 @@ func readManifest(dir string) (backupManifest, error) {
 	}
 	for _, f := range files {
 		if f == "" || !filepath.IsLocal(f) {
-			return m, fmt.Errorf("%s: file name %q is not inside the backup", manifestFile, f)
+			return m, fmt.Errorf("%s: file name %q is not inside the backup", ManifestFile, f)
 		}
 	}
 	return m, nil
 }
 
-// verifyBackupFile checks one file of a backup against its manifest entry.
-func verifyBackupFile(ctx context.Context, dir string, want backupFile, catalog bool) error {
+// VerifyBackupFile checks one file of a backup against its manifest entry.
+func VerifyBackupFile(ctx context.Context, dir string, want BackupFile, catalog bool) error {
 	path := filepath.Join(dir, want.File)
-	size, sum, err := hashFile(path)
+	size, sum, err := HashFile(path)
 	if err != nil {
 		return err
 	}
@@ -212,7 +218,7 @@ func verifyBackupFile(ctx context.Context, dir string, want backupFile, catalog 
 	return nil
 }
 
-func hashFile(path string) (int64, string, error) {
+func HashFile(path string) (int64, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, "", err

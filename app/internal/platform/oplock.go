@@ -1,20 +1,20 @@
-package main
+package platform
 
 import (
 	"fmt"
 	"sync"
 )
 
-// tenantOps lets one data operation (import, restore, move, ...) at a time
+// Ops lets one data operation (import, restore, move, ...) at a time
 // work on a tenant; a second one is refused rather than queued, since the
 // operator who started it should decide what happens next.
-type tenantOps struct {
+type Ops struct {
 	mu   sync.Mutex
 	busy map[string]string // tenant id or slug -> what runs
 }
 
-// begin claims the keys (tenant ids and slugs) for op, or says who has one.
-func (o *tenantOps) begin(op string, keys ...string) (end func(), err error) {
+// Begin claims the keys (tenant ids and slugs) for op, or says who has one.
+func (o *Ops) Begin(op string, keys ...string) (end func(), err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.busy == nil {

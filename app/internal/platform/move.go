@@ -1,0 +1,229 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// mover moves one tenant to another data dir: freeze, drain, export, import
+// there (frozen, digest checked), verify, thaw there, remove here.
+type mover struct {
+	p         *Platform
+	t         tenantdb.Tenant
+	dest      Remote
+	out, warn io.Writer
+	actor     string
+	frozen    bool // we froze the source
+	created   bool // the tenant exists at the destination
+	files     []string
+}
+
+// Remote is another data dir: it runs operator commands there, through
+// the control socket of the server that owns it or, with no server, in
+// this process under its lock, exactly as an operator's CLI would.
+type Remote interface {
+	Dir() string
+	Served() bool
+	Run(ctx context.Context, args ...string) (string, error)
+}
+
+// Move moves tenant t to the data dir dest, while it is served: freeze,
+// drain, export, import there (frozen, digest checked), verify, thaw
+// there, remove here (the file goes to the trash). A failure before the
+// end deletes the copy there and thaws the tenant here. Progress is
+// written to out, warnings to warn; actor is who asked, for the audit log.
+func (p *Platform) Move(ctx context.Context, t tenantdb.Tenant, dest Remote, out, warn io.Writer, actor string) error {
+	m := &mover{p: p, t: t, dest: dest, out: out, warn: warn, actor: actor}
+	return m.move(ctx)
+}
+
+func (m *mover) printf(format string, args ...any) { fmt.Fprintf(m.out, format, args...) }
+
+func (m *mover) move(ctx context.Context) (err error) {
+	p, t := m.p, m.t
+	defer func() {
+		for _, f := range m.files {
+			os.Remove(f)
+		}
+		if err != nil {
+			m.undo(context.WithoutCancel(ctx))
+		}
+	}()
+	how := "its server"
+	if !m.dest.Served() {
+		how = "this process (no server runs there)"
+	}
+	m.printf("moving %s to %s through %s\n", t.Slug, m.dest.Dir(), how)
+
+	domains, err := p.Catalog.Domains(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if err := m.preflight(ctx, domains); err != nil {
+		return err
+	}
+
+	// Freeze: writes get 503 from now on; the drain waits for the writes
+	// already past the check, so the export below holds every write that
+	// was acknowledged.
+	start := time.Now()
+	status := t.Status
+	if status == tenantdb.StatusActive {
+		if _, err := p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusFrozen); err != nil {
+			return err
+		}
+		m.frozen = true
+	}
+	if err := p.Pool.Drain(ctx, t.ID, func() error { return nil }); err != nil {
+		return fmt.Errorf("draining the writes in flight: %w", err)
+	}
+	tmp, err := p.TmpDir()
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(tmp, fmt.Sprintf("move-%s-%d.db", t.ID, time.Now().UnixNano()))
+	m.files = append(m.files, file)
+	info, err := p.Export(ctx, t, file)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	live, err := p.Digest(ctx, t)
+	if err != nil {
+		return err
+	}
+	exported, err := tenantdb.FileDigest(ctx, file)
+	if err != nil {
+		return err
+	}
+	if live.Sum() != exported.Sum() {
+		return fmt.Errorf("the tenant changed while frozen (tables %v); nothing was moved", live.Diff(exported))
+	}
+	sum := exported.Sum()
+	m.printf("exported %s (%s, digest %s)\n", t.Slug, HumanSize(info.Size), sum)
+
+	domainsFile := file + ".domains.json"
+	m.files = append(m.files, domainsFile)
+	if err := WriteFileAtomic(domainsFile, domains); err != nil {
+		return err
+	}
+	// The destination imports it frozen: nothing is written there before
+	// its digest is checked.
+	destStatus := tenantdb.StatusFrozen
+	if status == tenantdb.StatusSuspended {
+		destStatus = status
+	}
+	if _, err := m.dest.Run(ctx, "import", t.Slug, file, "--id", t.ID, "--name", t.Name, "--status", destStatus,
+		"--expect-digest", sum, "--domains", domainsFile); err != nil {
+		return fmt.Errorf("the destination refused the import: %v", err)
+	}
+	m.created = true
+	out, err := m.dest.Run(ctx, "tenant", "digest", t.Slug)
+	if err != nil {
+		return fmt.Errorf("digest at the destination: %v", err)
+	}
+	if got := strings.Fields(out); len(got) == 0 || got[0] != sum {
+		return fmt.Errorf("the destination's digest %q is not the source's %s", strings.TrimSpace(out), sum)
+	}
+	m.printf("verified: the destination's digest equals the source's\n")
+	if status == tenantdb.StatusActive {
+		if _, err := m.dest.Run(ctx, "tenant", "thaw", t.Slug); err != nil {
+			return fmt.Errorf("thawing at the destination: %v", err)
+		}
+	}
+	window := time.Since(start)
+
+	// The destination serves the tenant; here it stops routing, and its
+	// file goes to the trash.
+	name := fmt.Sprintf("%s-%s-moved.db", t.ID, p.Now().UTC().Format("20060102T150405.000Z"))
+	if err := p.Catalog.RemoveTenant(ctx, t, name); err != nil {
+		return fmt.Errorf("the tenant is served at the destination, but removing it here failed (it stays frozen here): %w", err)
+	}
+	m.created, m.frozen = false, false // past the point of undoing
+	err = p.Pool.Drain(ctx, t.ID, func() error {
+		live := tenantdb.TenantPath(p.Dir, t.ID)
+		if err := tenantdb.SettleWAL(live); err != nil {
+			return err
+		}
+		return moveTenantFiles(live, filepath.Join(p.Dir, "trash", name))
+	})
+	if err != nil {
+		return fmt.Errorf("the tenant is served at the destination; moving its old file to the trash failed: %w", err)
+	}
+	hosts := make([]string, len(domains))
+	for i, d := range domains {
+		hosts[i] = d.Host
+	}
+	p.Audit(ctx, m.actor, "tenant.move", t.ID, fmt.Sprintf("%s to %s (digest %s, %d domains, writes refused for %s)", t.Slug, m.dest.Dir(), sum, len(domains), window.Round(time.Millisecond)))
+	m.printf("moved %s to %s\n", t.Slug, m.dest.Dir())
+	if len(hosts) > 0 {
+		m.printf("custom domains now routed there: %s\n", strings.Join(hosts, ", "))
+	}
+	m.printf("the source file is kept in the trash as %s\n", name)
+	if status == tenantdb.StatusActive {
+		m.printf("freeze window (writes refused): %s\n", window.Round(time.Millisecond))
+	}
+	m.printf("point %s.%s (and the custom domains' DNS) at the destination's server if it is another machine\n", t.Slug, p.Base)
+	return nil
+}
+
+// preflight checks that the destination can take the tenant: the slug and
+// every custom domain are free there.
+func (m *mover) preflight(ctx context.Context, domains []tenantdb.Domain) error {
+	out, err := m.dest.Run(ctx, "tenant", "list", "--json")
+	if err != nil {
+		return fmt.Errorf("destination: %v", err)
+	}
+	var ts []tenantdb.Tenant
+	if err := json.Unmarshal([]byte(out), &ts); err != nil {
+		return fmt.Errorf("destination tenant list: %w", err)
+	}
+	for _, t := range ts {
+		if t.Slug == m.t.Slug {
+			return fmt.Errorf("the destination has a tenant %q already", t.Slug)
+		}
+	}
+	if len(domains) == 0 {
+		return nil
+	}
+	out, err = m.dest.Run(ctx, "domain", "list", "--json")
+	if err != nil {
+		return fmt.Errorf("destination: %v", err)
+	}
+	var ds []tenantdb.Domain
+	if err := json.Unmarshal([]byte(out), &ds); err != nil {
+		return fmt.Errorf("destination domain list: %w", err)
+	}
+	taken := map[string]string{}
+	for _, d := range ds {
+		taken[d.Host] = d.Slug
+	}
+	for _, d := range domains {
+		if slug, ok := taken[d.Host]; ok {
+			return fmt.Errorf("domain %s belongs to tenant %s at the destination", d.Host, slug)
+		}
+	}
+	return nil
+}
+
+// undo puts the source back as it was after a failed move: the copy at
+// the destination is deleted (into its trash) and the source thawed.
+func (m *mover) undo(ctx context.Context) {
+	if m.created {
+		if _, err := m.dest.Run(ctx, "tenant", "delete", m.t.Slug); err != nil {
+			fmt.Fprintf(m.warn, "warning: removing the partial copy at the destination: %v\n", err)
+		}
+	}
+	if m.frozen {
+		if _, err := m.p.Catalog.SetStatus(ctx, m.t.Slug, tenantdb.StatusActive); err != nil {
+			fmt.Fprintf(m.warn, "warning: thawing %s again: %v\n", m.t.Slug, err)
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
+	"github.com/chapterhouse/chapterhouse/app/internal/password"
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// Platform is a data dir opened for work: its catalog and its pool of
+// Tenant databases. The server holds one for as long as it runs; an
+// operator command run without a server opens its own.
+type Platform struct {
+	Dir     string
+	Catalog *tenantdb.Catalog
+	Pool    *tenantdb.Pool
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Passwords hashes admin passwords, with one bound on concurrent
+	// hashes for the server's logins and the commands it runs.
+	Passwords *password.Hasher
+	// Base is the platform domain and portSuffix the ":8080" of the
+	// public address, for printing site URLs.
+	Base       string
+	PortSuffix string
+	// Ops keeps two data operations off one tenant at once.
+	Ops Ops
+	// Resolver checks the TXT records of custom domains; publicIPs are
+	// shown as their A/AAAA records; domainGrace is how long a verified
+	// domain whose record vanished keeps routing.
+	Resolver    *net.Resolver
+	PublicIPs   []netip.Addr
+	DomainGrace time.Duration
+	Metrics     *metrics.Metrics
+	// domainChecks bounds the DNS checks each tenant's admins run.
+	domainChecks *ratelimit.Limiter
+	// Started is when this process began serving; zero in an operator
+	// command run without a server.
+	Started time.Time
+}
+
+func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log *slog.Logger) (*Platform, error) {
+	cat, err := tenantdb.OpenCatalog(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	pool := tenantdb.NewPool(dir, maxOpen, idle)
+	p := &Platform{
+		Dir:     dir,
+		Catalog: cat,
+		Pool:    pool,
+		Metrics: metrics.New(pool),
+		Log:     log,
+		Now:     time.Now,
+
+		Passwords: password.NewHasher(),
+
+		Resolver:    net.DefaultResolver,
+		DomainGrace: 24 * time.Hour,
+
+		domainChecks: ratelimit.New(domainCheckBurst, domainCheckEvery, 100_000),
+	}
+	p.cleanTmp()
+	return p, nil
+}
+
+// Settings are what the operator says about the platform beyond its
+// data dir.
+type Settings struct {
+	BaseDomain  string        // tenants are at <slug>.<BaseDomain>
+	ListenAddr  string        // the public listener, for printing site URLs
+	Resolver    *net.Resolver // for custom domains' TXT checks; nil: the system's
+	PublicIPs   []netip.Addr  // shown as custom domains' A/AAAA records
+	DomainGrace time.Duration // how long a verified domain whose record vanished keeps routing
+}
+
+// Configure applies s.
+func (p *Platform) Configure(s Settings) {
+	p.Base, p.PortSuffix = s.BaseDomain, PortSuffix(s.ListenAddr)
+	if s.Resolver != nil {
+		p.Resolver = s.Resolver
+	}
+	p.PublicIPs = s.PublicIPs
+	p.DomainGrace = s.DomainGrace
+}
+
+// PortSuffix is ":PORT" of a listen address, or "" for port 80.
+func PortSuffix(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "80" || port == "" {
+		return ""
+	}
+	return ":" + port
+}
+
+// Close closes every open tenant and the catalog.
+func (p *Platform) Close() error {
+	return errors.Join(p.Pool.Close(), p.Catalog.Close())
+}
+
+// WithTenant runs fn on the open database of tenant slug.
+func (p *Platform) WithTenant(ctx context.Context, slug string, fn func(t tenantdb.Tenant, db *tenantdb.Handle) error) error {
+	t, err := p.Catalog.Tenant(slug)
+	if err != nil {
+		return err
+	}
+	h, err := p.Pool.Acquire(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	defer h.Release()
+	return fn(t, h)
+}
+
+// CreateTenant makes a tenant's file, migrated and named, with its first
+// admins (password hashes ready), and then records it in the catalog,
+// which makes it routable.
+func (p *Platform) CreateTenant(ctx context.Context, slug, name string, admins ...tenantdb.Admin) (tenantdb.Tenant, error) {
+	if err := tenantdb.ValidateSlug(slug); err != nil {
+		return tenantdb.Tenant{}, err
+	}
+	if err := tenantdb.ValidateName(name); err != nil {
+		return tenantdb.Tenant{}, err
+	}
+	if _, taken := p.Catalog.TenantBySlug(slug); taken {
+		return tenantdb.Tenant{}, fmt.Errorf("tenant %q: %w", slug, tenantdb.ErrConflict)
+	}
+	t := tenantdb.Tenant{
+		ID:        tenantdb.NewTenantID(),
+		Slug:      slug,
+		Name:      name,
+		Status:    tenantdb.StatusActive,
+		CreatedAt: p.Now().UTC(),
+	}
+	db, err := tenantdb.Create(ctx, p.Dir, t.ID)
+	if err != nil {
+		return t, err
+	}
+	site, err := db.Site(ctx)
+	if err == nil {
+		site.Name = name
+		err = db.UpdateSite(ctx, &site)
+	}
+	for i := 0; err == nil && i < len(admins); i++ {
+		err = db.AddAdmin(ctx, &admins[i])
+	}
+	err = errors.Join(err, db.Close())
+	if err == nil {
+		err = p.Catalog.AddTenant(ctx, t)
+	}
+	if err != nil {
+		tenantdb.RemoveFiles(tenantdb.TenantPath(p.Dir, t.ID))
+		return t, err
+	}
+	return t, nil
+}
+
+// DeleteTenant stops routing to tenant slug at once, lets its in-flight
+// requests finish, closes it and moves its file to DATA/trash/.
+func (p *Platform) DeleteTenant(ctx context.Context, slug string) (string, error) {
+	t, err := p.Catalog.Tenant(slug)
+	if err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("%s-%s.db", t.ID, p.Now().UTC().Format("20060102T150405Z"))
+	trashed := filepath.Join(p.Dir, "trash", name)
+	if err := p.Catalog.RemoveTenant(ctx, t, name); err != nil {
+		return "", err
+	}
+	p.Metrics.Tenants.Forget(t.ID)
+	err = p.Pool.Drain(ctx, t.ID, func() error {
+		return moveTenantFiles(tenantdb.TenantPath(p.Dir, t.ID), trashed)
+	})
+	return trashed, err
+}
+
+// moveTenantFiles renames a closed database file to dst, with its WAL if
+// one was left behind (a clean close leaves none), so nothing is lost.
+func moveTenantFiles(src, dst string) error {
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
+	if err := os.Rename(src+"-wal", dst+"-wal"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	os.Remove(src + "-shm")
+	return nil
+}
+
+// SiteURL is where tenant slug's site is, on the platform domain.
+func (p *Platform) SiteURL(slug string) string {
+	return "http://" + slug + "." + p.Base + p.PortSuffix
+}
