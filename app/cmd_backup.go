@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 func cmdBackup(ctx context.Context, e *cmdEnv, args []string) error {
@@ -102,56 +101,14 @@ func cmdRestore(ctx context.Context, e *cmdEnv, args []string) error {
 		return &usageError{"restore: --from DIR is required"}
 	}
 	slug, dir := pos[0], e.path(*from)
-	m, err := platform.ReadManifest(dir)
+	res, err := e.p.Restore(ctx, dir, slug, *maxSize)
 	if err != nil {
 		return err
 	}
-	var entry *platform.BackupEntry
-	var slugs []string
-	for i, t := range m.Tenants {
-		slugs = append(slugs, t.Slug)
-		if t.Slug == slug {
-			entry = &m.Tenants[i]
-		}
+	for _, host := range res.Taken {
+		e.printf("note: domain %s now belongs to another tenant; not restored\n", host)
 	}
-	if entry == nil {
-		return fmt.Errorf("backup %s has no tenant %q (it has: %s)", dir, slug, strings.Join(slugs, ", "))
-	}
-	src := filepath.Join(dir, entry.File)
-	if size, sum, err := platform.HashFile(src); err != nil {
-		return err
-	} else if size != entry.Size || sum != entry.SHA256 {
-		return fmt.Errorf("%w: backup file %s does not match the manifest (sha256 %s, manifest says %s)", tenantdb.ErrRejected, entry.File, sum, entry.SHA256)
-	}
-	_, exists := e.p.Catalog.TenantBySlug(slug)
-	req := platform.ImportRequest{Slug: slug, Src: src, Replace: exists, MaxSize: *maxSize}
-	var domains []tenantdb.Domain
-	if !exists {
-		req.ID, req.Name, req.Status = entry.ID, entry.Name, entry.Status
-		if req.Status == tenantdb.StatusFrozen {
-			req.Status = tenantdb.StatusActive
-		}
-		// A tenant deleted since gets back the custom domains it had,
-		// when no other tenant took them meanwhile.
-		_, all, err := tenantdb.ReadCatalogFile(ctx, filepath.Join(dir, m.Catalog.File))
-		if err == nil {
-			for _, d := range all {
-				if d.TenantID != entry.ID {
-					continue
-				}
-				if _, err := e.p.Catalog.Domain(ctx, d.Host); err == nil {
-					e.printf("note: domain %s now belongs to another tenant; not restored\n", d.Host)
-					continue
-				}
-				domains = append(domains, d)
-			}
-		}
-		req.Domains = domains
-	}
-	res, err := e.p.Import(ctx, req)
-	if err != nil {
-		return fmt.Errorf("restore %s: %w", slug, err)
-	}
+	entry, domains := res.Entry, res.Domains
 	t := res.Tenant
 	e.audit(ctx, "tenant.restore", t.ID, fmt.Sprintf("%s from %s (backup of %s, sha256 %s)", t.Slug, dir, entry.Time.Format(time.RFC3339), entry.SHA256))
 	e.printf("restored tenant %s from the backup of %s\n", t.Slug, entry.Time.Format(time.RFC3339))

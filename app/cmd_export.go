@@ -35,14 +35,11 @@ func cmdTenantFreeze(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch t.Status {
-	case tenantdb.StatusFrozen:
+	if t.Status == tenantdb.StatusFrozen {
 		e.printf("tenant %s is already frozen\n", t.Slug)
 		return nil
-	case tenantdb.StatusSuspended:
-		return fmt.Errorf("tenant %s is suspended (its site is offline); resume it before freezing it", t.Slug)
 	}
-	if t, err = e.p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusFrozen); err != nil {
+	if t, err = e.p.Freeze(ctx, t); err != nil {
 		return err
 	}
 	e.audit(ctx, "tenant.freeze", t.ID, t.Slug)
@@ -55,10 +52,7 @@ func cmdTenantThaw(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if t.Status != tenantdb.StatusFrozen {
-		return fmt.Errorf("tenant %s is %s, not frozen", t.Slug, t.Status)
-	}
-	if t, err = e.p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusActive); err != nil {
+	if t, err = e.p.Thaw(ctx, t); err != nil {
 		return err
 	}
 	e.audit(ctx, "tenant.thaw", t.ID, t.Slug)

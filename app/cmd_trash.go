@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -87,39 +85,16 @@ func cmdTrashPurge(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return &usageError{"trash purge: " + err.Error()}
 	}
-	items, err := e.p.TrashItems(ctx)
-	if err != nil {
-		return err
-	}
-	cutoff := e.p.Now().Add(-age)
-	dir := filepath.Join(e.p.Dir, "trash")
-	var purged int
-	var freed int64
-	var errs []error
-	for _, it := range items {
-		if it.DeletedAt.After(cutoff) {
-			continue
-		}
-		path := filepath.Join(dir, it.File)
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-			continue
-		}
-		os.Remove(path + "-wal")
-		os.Remove(path + "-shm")
-		if it.Recorded {
-			if err := e.p.Catalog.RemoveTrash(ctx, it.File); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		purged++
-		freed += it.Size
+	purged, left, err := e.p.PurgeTrash(ctx, age, func(it platform.TrashItem) {
 		e.printf("purged %s (%s, trashed %s)\n", it.File, it.Slug, it.DeletedAt.Format(time.RFC3339))
 		e.audit(ctx, "trash.purge", it.TenantID, it.File)
+	})
+	var freed int64
+	for _, it := range purged {
+		freed += it.Size
 	}
-	e.printf("purged %d files, %s freed; %d left in the trash\n", purged, platform.HumanSize(freed), len(items)-purged)
-	return errors.Join(errs...)
+	e.printf("purged %d files, %s freed; %d left in the trash\n", len(purged), platform.HumanSize(freed), left)
+	return err
 }
 
 // parseAge reads a duration as Go writes it (36h, 90m) or in days (30d).

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,4 +228,71 @@ func HashFile(path string) (int64, string, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	return n, hex.EncodeToString(h.Sum(nil)), err
+}
+
+// RestoreResult says what a restore did.
+type RestoreResult struct {
+	ImportResult
+	Entry   BackupEntry       // the tenant's entry in the manifest
+	Domains []tenantdb.Domain // custom domains given back to a deleted tenant
+	Taken   []string          // its domains that another tenant took meanwhile
+}
+
+// Restore brings tenant slug back from the backup in dir, through the
+// same checks as an import: the file must match the manifest; an existing
+// tenant is drained and its file swapped (the current one goes to the
+// trash); a deleted one comes back with its id, name and the custom
+// domains no other tenant took since.
+func (p *Platform) Restore(ctx context.Context, dir, slug string, maxSize int64) (RestoreResult, error) {
+	var res RestoreResult
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return res, err
+	}
+	var entry *BackupEntry
+	var slugs []string
+	for i, t := range m.Tenants {
+		slugs = append(slugs, t.Slug)
+		if t.Slug == slug {
+			entry = &m.Tenants[i]
+		}
+	}
+	if entry == nil {
+		return res, fmt.Errorf("backup %s has no tenant %q (it has: %s)", dir, slug, strings.Join(slugs, ", "))
+	}
+	res.Entry = *entry
+	src := filepath.Join(dir, entry.File)
+	if size, sum, err := HashFile(src); err != nil {
+		return res, err
+	} else if size != entry.Size || sum != entry.SHA256 {
+		return res, fmt.Errorf("%w: backup file %s does not match the manifest (sha256 %s, manifest says %s)", tenantdb.ErrRejected, entry.File, sum, entry.SHA256)
+	}
+	_, exists := p.Catalog.TenantBySlug(slug)
+	req := ImportRequest{Slug: slug, Src: src, Replace: exists, MaxSize: maxSize}
+	if !exists {
+		req.ID, req.Name, req.Status = entry.ID, entry.Name, entry.Status
+		if req.Status == tenantdb.StatusFrozen {
+			req.Status = tenantdb.StatusActive
+		}
+		// A tenant deleted since gets back the custom domains it had,
+		// when no other tenant took them meanwhile.
+		_, all, err := tenantdb.ReadCatalogFile(ctx, filepath.Join(dir, m.Catalog.File))
+		if err == nil {
+			for _, d := range all {
+				if d.TenantID != entry.ID {
+					continue
+				}
+				if _, err := p.Catalog.Domain(ctx, d.Host); err == nil {
+					res.Taken = append(res.Taken, d.Host)
+					continue
+				}
+				res.Domains = append(res.Domains, d)
+			}
+		}
+		req.Domains = res.Domains
+	}
+	if res.ImportResult, err = p.Import(ctx, req); err != nil {
+		return res, fmt.Errorf("restore %s: %w", slug, err)
+	}
+	return res, nil
 }

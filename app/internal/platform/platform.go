@@ -201,3 +201,20 @@ func moveTenantFiles(src, dst string) error {
 func (p *Platform) SiteURL(slug string) string {
 	return "http://" + slug + "." + p.Base + p.PortSuffix
 }
+
+// Freeze makes tenant t read-only: its pages are served, every change
+// gets 503 until Thaw. A suspended tenant cannot be frozen.
+func (p *Platform) Freeze(ctx context.Context, t tenantdb.Tenant) (tenantdb.Tenant, error) {
+	if t.Status == tenantdb.StatusSuspended {
+		return t, fmt.Errorf("tenant %s is suspended (its site is offline); resume it before freezing it", t.Slug)
+	}
+	return p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusFrozen)
+}
+
+// Thaw ends a freeze of tenant t.
+func (p *Platform) Thaw(ctx context.Context, t tenantdb.Tenant) (tenantdb.Tenant, error) {
+	if t.Status != tenantdb.StatusFrozen {
+		return t, fmt.Errorf("tenant %s is %s, not frozen", t.Slug, t.Status)
+	}
+	return p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusActive)
+}

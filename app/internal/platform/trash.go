@@ -2,9 +2,11 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -95,4 +97,38 @@ func (p *Platform) RestoreTrash(ctx context.Context, entry tenantdb.TrashEntry, 
 		return t, fmt.Errorf("the tenant is back, but its trash entry stays: %w", err)
 	}
 	return t, nil
+}
+
+// PurgeTrash deletes for good what was trashed longer ago than age,
+// calling purged for each file it deleted. It returns those and how many
+// files are left in the trash; a file it could not delete is an error and
+// stays listed.
+func (p *Platform) PurgeTrash(ctx context.Context, age time.Duration, purged func(TrashItem)) (done []TrashItem, left int, err error) {
+	items, err := p.TrashItems(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	cutoff := p.Now().Add(-age)
+	dir := filepath.Join(p.Dir, "trash")
+	var errs []error
+	for _, it := range items {
+		if it.DeletedAt.After(cutoff) {
+			continue
+		}
+		path := filepath.Join(dir, it.File)
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		tenantdb.RemoveFiles(path)
+		if it.Recorded {
+			if err := p.Catalog.RemoveTrash(ctx, it.File); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		done = append(done, it)
+		purged(it)
+	}
+	return done, len(items) - len(done), errors.Join(errs...)
 }
