@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -64,15 +65,15 @@ func adminHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // page builds the common part of a dashboard page.
 func (s *server) page(c echo.Context, title, section string, data any) (adminPage, error) {
-	p := adminPage{Title: title, Section: section, Data: data, Frozen: tenantOf(c).Status == tenantdb.StatusFrozen}
-	site, err := tenantDB(c).Site(c.Request().Context())
+	p := adminPage{Title: title, Section: section, Data: data, Frozen: httpx.Tenant(c).Status == tenantdb.StatusFrozen}
+	site, err := httpx.DB(c).Site(c.Request().Context())
 	if err != nil {
 		return p, err
 	}
 	p.Site = site
 	if a, ok := authOf(c); ok {
 		p.Admin = a.admin
-		p.CSRF = s.csrfToken(tenantOf(c).ID, a.session.ID)
+		p.CSRF = s.csrfToken(httpx.Tenant(c).ID, a.session.ID)
 	}
 	p.Flash = flashes[c.QueryParam("done")]
 	return p, nil
@@ -126,12 +127,12 @@ func (s *server) adminError(c echo.Context, err error, status int, msg string) {
 	switch {
 	case status == http.StatusNotFound:
 		title, msg = "Not found", "There is nothing at this address. It may have been deleted."
-	case errors.Is(err, errFrozen):
+	case errors.Is(err, httpx.ErrFrozen):
 		title = "Read-only for maintenance"
 	}
-	p := adminPage{Title: title, Data: msg, Frozen: tenantOf(c).Status == tenantdb.StatusFrozen,
-		Site: tenantdb.Site{Name: tenantOf(c).Name}}
-	if _, ok := c.Get(handleKey).(*tenantdb.Handle); ok {
+	p := adminPage{Title: title, Data: msg, Frozen: httpx.Tenant(c).Status == tenantdb.StatusFrozen,
+		Site: tenantdb.Site{Name: httpx.Tenant(c).Name}}
+	if httpx.DB(c) != nil {
 		if pp, err := s.page(c, title, "", msg); err == nil {
 			p = pp
 		}
@@ -203,7 +204,7 @@ func (s *server) doLogin(c echo.Context) error {
 
 // doLogout: POST /admin/logout.
 func (s *server) doLogout(c echo.Context) error {
-	if err := tenantDB(c).DeleteSession(c.Request().Context(), sessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
+	if err := httpx.DB(c).DeleteSession(c.Request().Context(), sessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
 		return err
 	}
 	s.clearCookie(c, sessionCookie)
@@ -218,7 +219,7 @@ type dashboardHome struct {
 
 // showDashboard: GET /admin.
 func (s *server) showDashboard(c echo.Context) error {
-	ctx, db := c.Request().Context(), tenantDB(c)
+	ctx, db := c.Request().Context(), httpx.DB(c)
 	var d dashboardHome
 	posts, _, err := db.Posts(ctx, tenantdb.PostQuery{Limit: 10000})
 	if err != nil {

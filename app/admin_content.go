@@ -10,13 +10,15 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // contentKind is one kind of numbered content (news posts, events,
 // officers, custom pages) as the dashboard lists and edits it.
 type contentKind[T any] struct {
-	res     resource[T]
+	res     platform.Content[T]
 	path    string // "/admin/posts"
 	list    string // list template
 	edit    string // edit template
@@ -56,7 +58,7 @@ func (k contentKind[T]) routes(s *server, g *echo.Group, mw ...echo.MiddlewareFu
 
 func (k contentKind[T]) showList(s *server) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		items, err := k.res.list(tenantDB(c).DB, c.Request().Context())
+		items, err := k.res.List(httpx.DB(c).DB, c.Request().Context())
 		if err != nil {
 			return err
 		}
@@ -69,12 +71,12 @@ func (k contentKind[T]) load(c echo.Context, site tenantdb.Site) (T, bool, error
 	if c.Param("id") == "" {
 		return k.blank(site, time.Now()), true, nil
 	}
-	id, err := idParam(c)
+	id, err := httpx.IDParam(c)
 	if err != nil {
 		var zero T
 		return zero, false, err
 	}
-	v, err := k.res.get(tenantDB(c).DB, c.Request().Context(), id)
+	v, err := k.res.Get(httpx.DB(c).DB, c.Request().Context(), id)
 	return v, false, err
 }
 
@@ -83,7 +85,7 @@ func (k contentKind[T]) data(c echo.Context, site tenantdb.Site, v T, isNew bool
 	if !isNew {
 		d.Action = fmt.Sprintf("%s/%d", k.path, k.id(v))
 	}
-	media, err := tenantDB(c).MediaList(c.Request().Context())
+	media, err := httpx.DB(c).MediaList(c.Request().Context())
 	if err != nil {
 		return d, err
 	}
@@ -103,7 +105,7 @@ func (k contentKind[T]) editTitle(v T, isNew bool) string {
 
 func (k contentKind[T]) showEdit(s *server) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		site, err := tenantDB(c).Site(c.Request().Context())
+		site, err := httpx.DB(c).Site(c.Request().Context())
 		if err != nil {
 			return err
 		}
@@ -123,7 +125,7 @@ func (k contentKind[T]) showEdit(s *server) echo.HandlerFunc {
 // without storing anything.
 func (k contentKind[T]) save(s *server) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ctx, db := c.Request().Context(), tenantDB(c)
+		ctx, db := c.Request().Context(), httpx.DB(c)
 		site, err := db.Site(ctx)
 		if err != nil {
 			return err
@@ -145,7 +147,7 @@ func (k contentKind[T]) save(s *server) echo.HandlerFunc {
 			d.Preview = s.md.HTML(k.markdown(v))
 			return s.render(c, http.StatusOK, k.edit, title, k.section, d)
 		}
-		if err := k.res.save(db.DB, ctx, &v); err != nil {
+		if err := k.res.Save(db.DB, ctx, &v); err != nil {
 			return s.renderInvalid(c, err, k.edit, title, k.section, d)
 		}
 		return done(c, fmt.Sprintf("%s/%d", k.path, k.id(v)), "saved")
@@ -154,11 +156,11 @@ func (k contentKind[T]) save(s *server) echo.HandlerFunc {
 
 func (k contentKind[T]) delete(s *server) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id, err := idParam(c)
+		id, err := httpx.IDParam(c)
 		if err != nil {
 			return err
 		}
-		if err := k.res.del(tenantDB(c).DB, c.Request().Context(), id); err != nil {
+		if err := k.res.Delete(httpx.DB(c).DB, c.Request().Context(), id); err != nil {
 			return err
 		}
 		return done(c, k.path, "deleted")
@@ -212,7 +214,7 @@ func zone(name string) *time.Location {
 }
 
 var postKind = contentKind[tenantdb.Post]{
-	res: postResource, path: "/admin/posts", list: "posts.html", edit: "post.html",
+	res: platform.Posts, path: "/admin/posts", list: "posts.html", edit: "post.html",
 	plural: "News", noun: "post", section: "posts",
 	id:    func(p tenantdb.Post) int64 { return p.ID },
 	title: func(p tenantdb.Post) string { return p.Title },
@@ -234,7 +236,7 @@ var postKind = contentKind[tenantdb.Post]{
 }
 
 var pageKind = contentKind[tenantdb.Page]{
-	res: pageResource, path: "/admin/pages", list: "pages.html", edit: "page.html",
+	res: platform.Pages, path: "/admin/pages", list: "pages.html", edit: "page.html",
 	plural: "Pages", noun: "page", section: "pages",
 	id:    func(p tenantdb.Page) int64 { return p.ID },
 	title: func(p tenantdb.Page) string { return p.Title },
@@ -253,7 +255,7 @@ var pageKind = contentKind[tenantdb.Page]{
 }
 
 var officerKind = contentKind[tenantdb.Officer]{
-	res: officerResource, path: "/admin/officers", list: "officers.html", edit: "officer.html",
+	res: platform.Officers, path: "/admin/officers", list: "officers.html", edit: "officer.html",
 	plural: "Officers", noun: "officer", section: "officers",
 	id:    func(o tenantdb.Officer) int64 { return o.ID },
 	title: func(o tenantdb.Officer) string { return o.Name },
@@ -279,7 +281,7 @@ type eventForm struct {
 }
 
 var eventKind = contentKind[tenantdb.Event]{
-	res: eventResource, path: "/admin/events", list: "events.html", edit: "event.html",
+	res: platform.Events, path: "/admin/events", list: "events.html", edit: "event.html",
 	plural: "Events", noun: "event", section: "events",
 	id:    func(e tenantdb.Event) int64 { return e.ID },
 	title: func(e tenantdb.Event) string { return e.Title },

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -29,7 +30,7 @@ type domainsData struct {
 // renderDomains shows the domains page with status; problem (and field)
 // explain a refused form or a failed check.
 func (s *server) renderDomains(c echo.Context, status int, d domainsData, problem, field string) error {
-	views, err := s.p.TenantDomains(c.Request().Context(), tenantOf(c))
+	views, err := s.p.TenantDomains(c.Request().Context(), httpx.Tenant(c))
 	if err != nil {
 		return err
 	}
@@ -51,13 +52,13 @@ func (s *server) showDomains(c echo.Context) error {
 // addDomainForm: POST /admin/domains (owners).
 func (s *server) addDomainForm(c echo.Context) error {
 	d := domainsData{Host: strings.TrimSpace(c.FormValue("host"))}
-	added, err := s.p.AddTenantDomain(c.Request().Context(), tenantOf(c), d.Host, adminActor(c))
+	added, err := s.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), d.Host, adminActor(c))
 	var ve *tenantdb.ValidationError
 	switch {
 	case errors.As(err, &ve):
 		return s.renderDomains(c, http.StatusUnprocessableEntity, d, ve.Message, "host")
 	case errors.Is(err, tenantdb.ErrConflict):
-		return s.renderDomains(c, http.StatusConflict, d, publicMessage(err, http.StatusConflict), "host")
+		return s.renderDomains(c, http.StatusConflict, d, httpx.Message(err, http.StatusConflict), "host")
 	case err != nil:
 		return err
 	}
@@ -68,19 +69,19 @@ func (s *server) addDomainForm(c echo.Context) error {
 // The page shows the outcome at once (no redirect: it is not stored as a
 // message anywhere).
 func (s *server) checkDomainForm(c echo.Context) error {
-	dom, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	dom, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	res, err := s.p.CheckTenantDomain(c.Request().Context(), tenantOf(c), dom, adminActor(c))
+	res, err := s.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, adminActor(c))
 	d := domainsData{Checked: dom.Host, Passed: res.Passed}
 	var limited *ratelimit.Error
 	switch {
 	case errors.As(err, &limited):
-		setRetryAfter(c, err)
+		httpx.SetRetryAfter(c, err)
 		return s.renderDomains(c, http.StatusTooManyRequests, d, limited.Error(), "")
 	case errors.Is(err, platform.ErrDNS):
-		return s.renderDomains(c, http.StatusServiceUnavailable, d, publicMessage(err, http.StatusServiceUnavailable), "")
+		return s.renderDomains(c, http.StatusServiceUnavailable, d, httpx.Message(err, http.StatusServiceUnavailable), "")
 	case err != nil:
 		return err
 	}
@@ -93,11 +94,11 @@ func (s *server) checkDomainForm(c echo.Context) error {
 
 // removeDomainForm: POST /admin/domains/:host/delete (owners).
 func (s *server) removeDomainForm(c echo.Context) error {
-	dom, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	dom, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	if err := s.p.RemoveTenantDomain(c.Request().Context(), tenantOf(c), dom, adminActor(c)); err != nil {
+	if err := s.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, adminActor(c)); err != nil {
 		return err
 	}
 	return done(c, "/admin/domains", "deleted")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -53,13 +54,13 @@ func parseLinks(text string) ([]tenantdb.SocialLink, error) {
 }
 
 func (s *server) siteForm(c echo.Context, site tenantdb.Site, links string) (siteForm, error) {
-	media, err := tenantDB(c).MediaList(c.Request().Context())
+	media, err := httpx.DB(c).MediaList(c.Request().Context())
 	return siteForm{Site: site, Links: links, Media: media, Timezones: timezones(site.Timezone)}, err
 }
 
 // showSiteSettings: GET /admin/site.
 func (s *server) showSiteSettings(c echo.Context) error {
-	site, err := tenantDB(c).Site(c.Request().Context())
+	site, err := httpx.DB(c).Site(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func (s *server) showSiteSettings(c echo.Context) error {
 
 // saveSiteSettings: POST /admin/site.
 func (s *server) saveSiteSettings(c echo.Context) error {
-	ctx, db := c.Request().Context(), tenantDB(c)
+	ctx, db := c.Request().Context(), httpx.DB(c)
 	site, err := db.Site(ctx)
 	if err != nil {
 		return err
@@ -106,7 +107,7 @@ func (s *server) saveSiteSettings(c echo.Context) error {
 
 // showMediaLibrary: GET /admin/media.
 func (s *server) showMediaLibrary(c echo.Context) error {
-	media, err := tenantDB(c).MediaList(c.Request().Context())
+	media, err := httpx.DB(c).MediaList(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -115,12 +116,12 @@ func (s *server) showMediaLibrary(c echo.Context) error {
 
 // uploadMediaForm: POST /admin/media.
 func (s *server) uploadMediaForm(c echo.Context) error {
-	_, err := s.uploadMedia(c)
+	_, err := httpx.UploadImage(c, s.p)
 	var mbe *http.MaxBytesError
 	var he *echo.HTTPError
 	if errors.As(err, &mbe) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
 		err = &tenantdb.ValidationError{Field: "file", Message: fmt.Sprintf("the image is larger than %d MB; make it smaller and try again", tenantdb.MaxMediaSize>>20)}
-		media, lerr := tenantDB(c).MediaList(c.Request().Context())
+		media, lerr := httpx.DB(c).MediaList(c.Request().Context())
 		if lerr != nil {
 			return lerr
 		}
@@ -132,7 +133,7 @@ func (s *server) uploadMediaForm(c echo.Context) error {
 		return c.Render(http.StatusRequestEntityTooLarge, "admin/media.html", p)
 	}
 	if err != nil {
-		media, lerr := tenantDB(c).MediaList(c.Request().Context())
+		media, lerr := httpx.DB(c).MediaList(c.Request().Context())
 		if lerr != nil {
 			return lerr
 		}
@@ -143,7 +144,7 @@ func (s *server) uploadMediaForm(c echo.Context) error {
 
 // updateMediaForm: POST /admin/media/:id changes the name and alt text.
 func (s *server) updateMediaForm(c echo.Context) error {
-	ctx, db := c.Request().Context(), tenantDB(c)
+	ctx, db := c.Request().Context(), httpx.DB(c)
 	m, err := db.Media(ctx, c.Param("id"))
 	if err != nil {
 		return err
@@ -160,7 +161,7 @@ func (s *server) updateMediaForm(c echo.Context) error {
 
 // deleteMediaForm: POST /admin/media/:id/delete.
 func (s *server) deleteMediaForm(c echo.Context) error {
-	if err := tenantDB(c).DeleteMedia(c.Request().Context(), c.Param("id")); err != nil {
+	if err := httpx.DB(c).DeleteMedia(c.Request().Context(), c.Param("id")); err != nil {
 		return err
 	}
 	return done(c, "/admin/media", "deleted")
@@ -168,7 +169,7 @@ func (s *server) deleteMediaForm(c echo.Context) error {
 
 // showMessages: GET /admin/messages.
 func (s *server) showMessages(c echo.Context) error {
-	ms, err := tenantDB(c).Messages(c.Request().Context())
+	ms, err := httpx.DB(c).Messages(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -178,8 +179,8 @@ func (s *server) showMessages(c echo.Context) error {
 // showMessage: GET /admin/messages/:id, which marks it read (unless the
 // site is read-only for maintenance).
 func (s *server) showMessage(c echo.Context) error {
-	ctx, db := c.Request().Context(), tenantDB(c)
-	id, err := idParam(c)
+	ctx, db := c.Request().Context(), httpx.DB(c)
+	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func (s *server) showMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !m.Read && tenantOf(c).Status == tenantdb.StatusActive {
+	if !m.Read && httpx.Tenant(c).Status == tenantdb.StatusActive {
 		if err := db.MarkMessageRead(ctx, id, true); err != nil {
 			return err
 		}
@@ -197,11 +198,11 @@ func (s *server) showMessage(c echo.Context) error {
 
 // markMessageUnread: POST /admin/messages/:id/unread.
 func (s *server) markMessageUnread(c echo.Context) error {
-	id, err := idParam(c)
+	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
 	}
-	if err := tenantDB(c).MarkMessageRead(c.Request().Context(), id, false); err != nil {
+	if err := httpx.DB(c).MarkMessageRead(c.Request().Context(), id, false); err != nil {
 		return err
 	}
 	return done(c, "/admin/messages", "unread")
@@ -209,11 +210,11 @@ func (s *server) markMessageUnread(c echo.Context) error {
 
 // deleteMessageForm: POST /admin/messages/:id/delete.
 func (s *server) deleteMessageForm(c echo.Context) error {
-	id, err := idParam(c)
+	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
 	}
-	if err := tenantDB(c).DeleteMessage(c.Request().Context(), id); err != nil {
+	if err := httpx.DB(c).DeleteMessage(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return done(c, "/admin/messages", "deleted")
@@ -229,7 +230,7 @@ type adminsData struct {
 }
 
 func (s *server) renderAdmins(c echo.Context, status int, d adminsData, err error) error {
-	as, lerr := tenantDB(c).Admins(c.Request().Context())
+	as, lerr := httpx.DB(c).Admins(c.Request().Context())
 	if lerr != nil {
 		return lerr
 	}
@@ -252,7 +253,7 @@ func (s *server) showAdmins(c echo.Context) error {
 // shown once on the answer page, which is not cached.
 func (s *server) addAdminForm(c echo.Context) error {
 	d := adminsData{Email: strings.TrimSpace(c.FormValue("email")), Role: c.FormValue("role")}
-	a, generated, err := s.addAdmin(c.Request().Context(), tenantDB(c).DB, d.Email, d.Role, c.FormValue("password"))
+	a, generated, err := s.addAdmin(c.Request().Context(), httpx.DB(c).DB, d.Email, d.Role, c.FormValue("password"))
 	if err != nil {
 		return s.renderAdmins(c, http.StatusUnprocessableEntity, d, err)
 	}
@@ -265,11 +266,11 @@ func (s *server) addAdminForm(c echo.Context) error {
 
 // deleteAdminForm: POST /admin/admins/:id/delete (owners).
 func (s *server) deleteAdminForm(c echo.Context) error {
-	id, err := idParam(c)
+	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
 	}
-	if err := tenantDB(c).DeleteAdmin(c.Request().Context(), id); err != nil {
+	if err := httpx.DB(c).DeleteAdmin(c.Request().Context(), id); err != nil {
 		return s.renderAdmins(c, http.StatusUnprocessableEntity, adminsData{Role: tenantdb.RoleEditor}, err)
 	}
 	if id == adminOf(c).ID {

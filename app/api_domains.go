@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/labstack/echo/v4"
 )
 
@@ -13,7 +14,7 @@ import (
 
 // apiDomains: GET /api/domains.
 func (s *server) apiDomains(c echo.Context) error {
-	views, err := s.p.TenantDomains(c.Request().Context(), tenantOf(c))
+	views, err := s.p.TenantDomains(c.Request().Context(), httpx.Tenant(c))
 	if err != nil {
 		return err
 	}
@@ -27,10 +28,10 @@ func (s *server) apiAddDomain(c echo.Context) error {
 	var in struct {
 		Host string `json:"host"`
 	}
-	if err := bindJSON(c, &in); err != nil {
+	if err := httpx.BindJSON(c, &in); err != nil {
 		return err
 	}
-	d, err := s.p.AddTenantDomain(c.Request().Context(), tenantOf(c), in.Host, adminActor(c))
+	d, err := s.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), in.Host, adminActor(c))
 	if err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func (s *server) apiAddDomain(c echo.Context) error {
 
 // apiDomain: GET /api/domains/:host.
 func (s *server) apiDomain(c echo.Context) error {
-	d, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	d, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
@@ -51,11 +52,11 @@ func (s *server) apiDomain(c echo.Context) error {
 // -> 200 with the domain as it is after the check ("problem" says what is
 // wrong when it did not pass); 503 when DNS could not be asked.
 func (s *server) apiVerifyDomain(c echo.Context) error {
-	d, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	d, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	res, err := s.p.CheckTenantDomain(c.Request().Context(), tenantOf(c), d, adminActor(c))
+	res, err := s.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), d, adminActor(c))
 	if err != nil {
 		return err
 	}
@@ -66,11 +67,11 @@ func (s *server) apiVerifyDomain(c echo.Context) error {
 
 // apiRemoveDomain: DELETE /api/domains/:host -> 204; it stops routing at once.
 func (s *server) apiRemoveDomain(c echo.Context) error {
-	d, err := s.p.TenantDomain(c.Request().Context(), tenantOf(c), c.Param("host"))
+	d, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	if err := s.p.RemoveTenantDomain(c.Request().Context(), tenantOf(c), d, adminActor(c)); err != nil {
+	if err := s.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), d, adminActor(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -31,11 +32,11 @@ const (
 func (s *server) opsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		req := &request{id: newRequestID(), kind: "ops"}
+		req := &httpx.Request{ID: newRequestID(), Kind: "ops"}
 		sw := &statusWriter{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), requestKey, req))
+		r = r.WithContext(httpx.WithRequest(r.Context(), req))
 		s.opsEcho.ServeHTTP(sw, r)
-		s.p.Metrics.ObserveRequest(req.kind, req.route, r.Method, sw.code(), time.Since(start))
+		s.p.Metrics.ObserveRequest(req.Kind, req.Route, r.Method, sw.code(), time.Since(start))
 	})
 }
 
@@ -105,7 +106,7 @@ func (s *server) opsError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status := statusOf(err)
+	status := httpx.Status(err)
 	s.logError(c, err, status)
-	c.String(status, publicMessage(err, status)+"\n")
+	c.String(status, httpx.Message(err, status)+"\n")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -68,7 +69,7 @@ func (s *server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if a.viaCookie && !safeMethod(c.Request().Method) {
+		if a.viaCookie && !httpx.SafeMethod(c.Request().Method) {
 			if err := s.checkCSRF(c, a.session.ID); err != nil {
 				return err
 			}
@@ -104,12 +105,12 @@ func (s *server) authenticate(c echo.Context) (*auth, error) {
 	if raw == "" {
 		return nil, errBadToken
 	}
-	t := tenantOf(c)
+	t := httpx.Tenant(c)
 	claims, err := s.parseToken(t.ID, raw)
 	if err != nil {
 		return nil, err
 	}
-	sess, admin, err := tenantDB(c).Session(c.Request().Context(), claims.SessionID)
+	sess, admin, err := httpx.DB(c).Session(c.Request().Context(), claims.SessionID)
 	if errors.Is(err, tenantdb.ErrNotFound) {
 		return nil, errBadToken
 	}
@@ -123,7 +124,7 @@ func (s *server) authenticate(c echo.Context) (*auth, error) {
 }
 
 func (s *server) unauthenticated(c echo.Context) error {
-	if isAPI(c) {
+	if httpx.IsAPI(c) {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="chapterhouse"`)
 		return echo.NewHTTPError(http.StatusUnauthorized, "log in first: send Authorization: Bearer <token> from POST /api/login")
 	}
@@ -131,31 +132,17 @@ func (s *server) unauthenticated(c echo.Context) error {
 		s.clearCookie(c, sessionCookie)
 	}
 	next := "/admin"
-	if safeMethod(c.Request().Method) {
+	if httpx.SafeMethod(c.Request().Method) {
 		next = c.Request().URL.RequestURI()
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/login?next="+urlQueryEscape(safeNext(next)))
-}
-
-func isAPI(c echo.Context) bool {
-	return strings.HasPrefix(c.Request().URL.Path, "/api/")
-}
-
-// secure reports whether the client talks to us over TLS: directly, or
-// through a trusted proxy that says so.
-func (s *server) secure(c echo.Context) bool {
-	r := c.Request()
-	if r.TLS != nil {
-		return true
-	}
-	return s.fromTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // cookieName is name, with the __Host- prefix over TLS: such a cookie is
 // only accepted by browsers when Secure, host-only and for path /, so a
 // sibling subdomain cannot plant one.
 func (s *server) cookieName(c echo.Context, name string) string {
-	if s.secure(c) {
+	if httpx.Secure(c) {
 		return hostPrefix + name
 	}
 	return name
@@ -168,7 +155,7 @@ func (s *server) setCookie(c echo.Context, name, value string, maxAge time.Durat
 		Path:     "/",
 		MaxAge:   int(math.Ceil(maxAge.Seconds())),
 		HttpOnly: true,
-		Secure:   s.secure(c),
+		Secure:   httpx.Secure(c),
 		SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -180,7 +167,7 @@ func (s *server) clearCookie(c echo.Context, name string) {
 		Path:     "/",
 		MaxAge:   -1,
 		HttpOnly: true,
-		Secure:   s.secure(c),
+		Secure:   httpx.Secure(c),
 		SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -201,7 +188,7 @@ func (s *server) checkOrigin(c echo.Context) error {
 	default:
 		return errCrossSite
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && !strings.EqualFold(origin, s.baseURL(c)) {
+	if origin := r.Header.Get("Origin"); origin != "" && !strings.EqualFold(origin, httpx.BaseURL(c)) {
 		return errCrossSite
 	}
 	return nil
@@ -218,7 +205,7 @@ func (s *server) checkCSRF(c echo.Context, sessionID string) error {
 	if got == "" {
 		got = c.FormValue("csrf_token")
 	}
-	want := s.csrfToken(tenantOf(c).ID, sessionID)
+	want := s.csrfToken(httpx.Tenant(c).ID, sessionID)
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		return errBadCSRF
 	}
@@ -240,14 +227,14 @@ func (s *server) login(c echo.Context, email, pw string) (tenantdb.Admin, tenant
 	if len(email) > 254 {
 		email = email[:254]
 	}
-	account := tenantOf(c).ID + "\x00" + strings.ToLower(email)
+	account := httpx.Tenant(c).ID + "\x00" + strings.ToLower(email)
 	if wait := s.throttle.perAccount.Wait(account, now); wait > 0 {
 		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
 	if ok, wait := s.throttle.perIP.Take(ratelimit.ClientKey(c.RealIP()), now); !ok {
 		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
-	db := tenantDB(c)
+	db := httpx.DB(c)
 	admin, err := db.AdminByEmail(ctx, email)
 	if err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
 		return none, noSession, "", err
@@ -278,10 +265,10 @@ func (s *server) startSession(c echo.Context, admin tenantdb.Admin) (tenantdb.Se
 		IP:        c.RealIP(),
 		UserAgent: c.Request().UserAgent(),
 	}
-	if err := tenantDB(c).CreateSession(c.Request().Context(), sess); err != nil {
+	if err := httpx.DB(c).CreateSession(c.Request().Context(), sess); err != nil {
 		return sess, "", err
 	}
-	token, err := s.mintToken(tenantOf(c), admin, sess)
+	token, err := s.mintToken(httpx.Tenant(c), admin, sess)
 	return sess, token, err
 }
 
@@ -291,7 +278,7 @@ func (s *server) apiLogin(c echo.Context) error {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	if err := bindJSON(c, &in); err != nil {
+	if err := httpx.BindJSON(c, &in); err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
@@ -304,7 +291,7 @@ func (s *server) apiLogin(c echo.Context) error {
 
 // apiLogout: POST /api/logout ends the session of the token.
 func (s *server) apiLogout(c echo.Context) error {
-	if err := tenantDB(c).DeleteSession(c.Request().Context(), sessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
+	if err := httpx.DB(c).DeleteSession(c.Request().Context(), sessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -323,7 +310,7 @@ func (s *server) apiChangePassword(c echo.Context) error {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
 	}
-	if err := bindJSON(c, &in); err != nil {
+	if err := httpx.BindJSON(c, &in); err != nil {
 		return err
 	}
 	sess, token, err := s.changePassword(c, in.Current, in.New)
@@ -341,7 +328,7 @@ func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.
 	admin := adminOf(c)
 	// Guesses of the current password (from a stolen session) count
 	// against the account like failed logins.
-	account := tenantOf(c).ID + "\x00" + strings.ToLower(admin.Email)
+	account := httpx.Tenant(c).ID + "\x00" + strings.ToLower(admin.Email)
 	if wait := s.throttle.perAccount.Wait(account, s.now()); wait > 0 {
 		return tenantdb.Session{}, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
@@ -360,7 +347,7 @@ func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.
 	if err != nil {
 		return tenantdb.Session{}, "", err
 	}
-	if err := tenantDB(c).SetPassword(ctx, admin.ID, hash); err != nil {
+	if err := httpx.DB(c).SetPassword(ctx, admin.ID, hash); err != nil {
 		return tenantdb.Session{}, "", err
 	}
 	admin.PasswordHash = hash

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/ical"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -58,7 +59,7 @@ type atomText struct {
 // /media/...) resolve through xml:base.
 func (s *server) showFeed(c echo.Context) error {
 	ctx := c.Request().Context()
-	db := tenantDB(c)
+	db := httpx.DB(c)
 	site, err := db.Site(ctx)
 	if err != nil {
 		return err
@@ -67,7 +68,7 @@ func (s *server) showFeed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	base := s.baseURL(c)
+	base := httpx.BaseURL(c)
 	f := atomFeed{
 		Base:  base + "/",
 		ID:    base + "/news",
@@ -118,8 +119,8 @@ type sitemapURL struct {
 // showSitemap lists every public page of the tenant, with absolute URLs.
 func (s *server) showSitemap(c echo.Context) error {
 	ctx := c.Request().Context()
-	db := tenantDB(c)
-	base := s.baseURL(c)
+	db := httpx.DB(c)
+	base := httpx.BaseURL(c)
 	site, err := db.Site(ctx)
 	if err != nil {
 		return err
@@ -163,7 +164,7 @@ func (s *server) showSitemap(c echo.Context) error {
 // admin and the API, and points them at the sitemap.
 func (s *server) showRobots(c echo.Context) error {
 	body := "User-agent: *\nAllow: /\nDisallow: /admin\nDisallow: /api/\nDisallow: /contact/thanks\n\nSitemap: " +
-		s.baseURL(c) + "/sitemap.xml\n"
+		httpx.BaseURL(c) + "/sitemap.xml\n"
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(body))
 }
@@ -187,7 +188,7 @@ func writeXML(c echo.Context, contentType string, v any) error {
 // clock time there, as on the site) with a VTIMEZONE for each zone used.
 func (s *server) showCalendar(c echo.Context) error {
 	ctx := c.Request().Context()
-	db := tenantDB(c)
+	db := httpx.DB(c)
 	site, err := db.Site(ctx)
 	if err != nil {
 		return err
@@ -199,7 +200,7 @@ func (s *server) showCalendar(c echo.Context) error {
 	cal := ical.Write(ical.Calendar{
 		Name:     site.Name,
 		Timezone: site.Timezone,
-		BaseURL:  s.baseURL(c),
+		BaseURL:  httpx.BaseURL(c),
 		Events:   events,
 		Now:      s.now(),
 	})

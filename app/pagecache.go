@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/labstack/echo/v4"
 )
 
@@ -134,9 +135,9 @@ func (s *server) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 			r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" {
 			return next(c)
 		}
-		t := tenantOf(c)
-		gen := tenantDB(c).Generation()
-		key := t.ID + "\x00" + t.Status + "\x00" + s.baseURL(c) + r.URL.RequestURI()
+		t := httpx.Tenant(c)
+		gen := httpx.DB(c).Generation()
+		key := t.ID + "\x00" + t.Status + "\x00" + httpx.BaseURL(c) + r.URL.RequestURI()
 		if e := s.pages.get(key, gen, s.now()); e != nil {
 			return writeCached(c, e)
 		}

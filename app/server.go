@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/views"
 )
@@ -41,9 +43,8 @@ type server struct {
 	pages        *pageCache
 	contactLimit *ratelimit.Limiter
 
-	keys       *keyring       // server secrets for login tokens
-	throttle   *loginThrottle // login attempts per client and per account
-	imageSlots chan struct{}  // bounds concurrent image decoding
+	keys     *keyring       // server secrets for login tokens
+	throttle *loginThrottle // login attempts per client and per account
 
 	opsEcho *echo.Echo // the ops listener: /tls/ask, /metrics, /healthz, /readyz
 
@@ -70,7 +71,6 @@ func newServer(cfg config, p *platform.Platform, log *slog.Logger) (*server, err
 		contactLimit: ratelimit.New(contactBurst, contactEvery, 100_000),
 		keys:         keys,
 		throttle:     newLoginThrottle(),
-		imageSlots:   make(chan struct{}, 2),
 		askLimit:     rate.NewLimiter(askRate, askBurst),
 		ipOf:         cfg.ipExtractor(),
 	}
@@ -98,9 +98,9 @@ func (s *server) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
 // path) for the request log and metrics.
 func recordRoute(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		req := requestFrom(c.Request().Context())
-		req.route = c.Path()
-		req.ip = c.RealIP()
+		req := httpx.RequestOf(c.Request().Context())
+		req.Route = c.Path()
+		req.IP = c.RealIP()
 		return next(c)
 	}
 }
@@ -144,28 +144,28 @@ func (s *server) routes() {
 	t.POST("/api/password", s.apiChangePassword, s.requireAdmin)
 	t.GET("/api/site", s.apiSite, s.requireAdmin)
 	t.PATCH("/api/site", s.apiUpdateSite, s.requireAdmin)
-	t.GET("/api/posts", apiList(postResource), s.requireAdmin)
-	t.POST("/api/posts", apiCreate(postResource), s.requireAdmin)
-	t.GET("/api/posts/:id", apiGet(postResource), s.requireAdmin)
-	t.PATCH("/api/posts/:id", apiUpdate(postResource), s.requireAdmin)
-	t.DELETE("/api/posts/:id", apiDelete(postResource), s.requireAdmin)
-	t.GET("/api/events", apiList(eventResource), s.requireAdmin)
-	t.POST("/api/events", apiCreate(eventResource), s.requireAdmin)
-	t.GET("/api/events/:id", apiGet(eventResource), s.requireAdmin)
-	t.PATCH("/api/events/:id", apiUpdate(eventResource), s.requireAdmin)
-	t.DELETE("/api/events/:id", apiDelete(eventResource), s.requireAdmin)
-	t.GET("/api/officers", apiList(officerResource), s.requireAdmin)
-	t.POST("/api/officers", apiCreate(officerResource), s.requireAdmin)
-	t.GET("/api/officers/:id", apiGet(officerResource), s.requireAdmin)
-	t.PATCH("/api/officers/:id", apiUpdate(officerResource), s.requireAdmin)
-	t.DELETE("/api/officers/:id", apiDelete(officerResource), s.requireAdmin)
-	t.GET("/api/pages", apiList(pageResource), s.requireAdmin)
-	t.POST("/api/pages", apiCreate(pageResource), s.requireAdmin)
-	t.GET("/api/pages/:id", apiGet(pageResource), s.requireAdmin)
-	t.PATCH("/api/pages/:id", apiUpdate(pageResource), s.requireAdmin)
-	t.DELETE("/api/pages/:id", apiDelete(pageResource), s.requireAdmin)
+	t.GET("/api/posts", apiList(platform.Posts), s.requireAdmin)
+	t.POST("/api/posts", apiCreate(platform.Posts), s.requireAdmin)
+	t.GET("/api/posts/:id", apiGet(platform.Posts), s.requireAdmin)
+	t.PATCH("/api/posts/:id", apiUpdate(platform.Posts), s.requireAdmin)
+	t.DELETE("/api/posts/:id", apiDelete(platform.Posts), s.requireAdmin)
+	t.GET("/api/events", apiList(platform.Events), s.requireAdmin)
+	t.POST("/api/events", apiCreate(platform.Events), s.requireAdmin)
+	t.GET("/api/events/:id", apiGet(platform.Events), s.requireAdmin)
+	t.PATCH("/api/events/:id", apiUpdate(platform.Events), s.requireAdmin)
+	t.DELETE("/api/events/:id", apiDelete(platform.Events), s.requireAdmin)
+	t.GET("/api/officers", apiList(platform.Officers), s.requireAdmin)
+	t.POST("/api/officers", apiCreate(platform.Officers), s.requireAdmin)
+	t.GET("/api/officers/:id", apiGet(platform.Officers), s.requireAdmin)
+	t.PATCH("/api/officers/:id", apiUpdate(platform.Officers), s.requireAdmin)
+	t.DELETE("/api/officers/:id", apiDelete(platform.Officers), s.requireAdmin)
+	t.GET("/api/pages", apiList(platform.Pages), s.requireAdmin)
+	t.POST("/api/pages", apiCreate(platform.Pages), s.requireAdmin)
+	t.GET("/api/pages/:id", apiGet(platform.Pages), s.requireAdmin)
+	t.PATCH("/api/pages/:id", apiUpdate(platform.Pages), s.requireAdmin)
+	t.DELETE("/api/pages/:id", apiDelete(platform.Pages), s.requireAdmin)
 	t.GET("/api/media", s.apiMediaList, s.requireAdmin)
-	t.POST("/api/media", s.apiUploadMedia, limitBody(maxUploadBody), s.requireAdmin)
+	t.POST("/api/media", s.apiUploadMedia, httpx.LimitBody(httpx.MaxUploadBody), s.requireAdmin)
 	t.GET("/api/media/:id", s.apiMedia, s.requireAdmin)
 	t.PATCH("/api/media/:id", s.apiUpdateMedia, s.requireAdmin)
 	t.DELETE("/api/media/:id", s.apiDeleteMedia, s.requireAdmin)
@@ -181,7 +181,7 @@ func (s *server) routes() {
 	t.GET("/api/domains/:host", s.apiDomain, s.requireAdmin)
 	t.POST("/api/domains/:host/verify", s.apiVerifyDomain, s.requireAdmin)
 	t.DELETE("/api/domains/:host", s.apiRemoveDomain, s.requireOwner)
-	t.GET("/api/export", s.apiExport, s.requireOwner)
+	t.GET("/api/export", s.exportDownload, s.requireOwner)
 
 	// The dashboard (admin*.go): cookie login, CSRF-checked forms.
 	t.GET("/admin/login", s.showLogin, adminHeaders)
@@ -196,7 +196,7 @@ func (s *server) routes() {
 	officerKind.routes(s, t, adminHeaders, s.requireAdmin)
 	pageKind.routes(s, t, adminHeaders, s.requireAdmin)
 	t.GET("/admin/media", s.showMediaLibrary, adminHeaders, s.requireAdmin)
-	t.POST("/admin/media", s.uploadMediaForm, adminHeaders, limitBody(maxUploadBody), s.requireAdmin)
+	t.POST("/admin/media", s.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), s.requireAdmin)
 	t.POST("/admin/media/:id", s.updateMediaForm, adminHeaders, s.requireAdmin)
 	t.POST("/admin/media/:id/delete", s.deleteMediaForm, adminHeaders, s.requireAdmin)
 	t.GET("/admin/messages", s.showMessages, adminHeaders, s.requireAdmin)
@@ -210,7 +210,7 @@ func (s *server) routes() {
 	t.POST("/admin/domains", s.addDomainForm, adminHeaders, s.requireOwner)
 	t.POST("/admin/domains/:host/verify", s.checkDomainForm, adminHeaders, s.requireAdmin)
 	t.POST("/admin/domains/:host/delete", s.removeDomainForm, adminHeaders, s.requireOwner)
-	t.GET("/admin/export", s.apiExport, adminHeaders, s.requireOwner)
+	t.GET("/admin/export", s.exportDownload, adminHeaders, s.requireOwner)
 	t.GET("/admin/password", s.showPassword, adminHeaders, s.requireAdmin)
 	t.POST("/admin/password", s.changePasswordForm, adminHeaders, s.requireAdmin)
 
@@ -233,95 +233,75 @@ func staticHandler() http.Handler {
 	})
 }
 
-type ctxKey int
-
-const requestKey ctxKey = iota
-
-// request is what the request log needs to know about a request, filled in
-// as it is routed.
-type request struct {
-	id     string
-	tenant tenantdb.Tenant
-	kind   string // tenant, platform, unknown, ops, ... (metrics label)
-	route  string // the matched route pattern
-	ip     string // the client's address, proxy-aware
-}
-
-func requestFrom(ctx context.Context) *request {
-	r, _ := ctx.Value(requestKey).(*request)
-	if r == nil {
-		return &request{}
-	}
-	return r
-}
-
 // ServeHTTP logs, recovers and routes every request by its Host.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req := &request{id: newRequestID()}
+	req := &httpx.Request{ID: newRequestID()}
 	sw := &statusWriter{ResponseWriter: w}
-	r = r.WithContext(context.WithValue(r.Context(), requestKey, req))
-	sw.Header().Set("X-Request-Id", req.id)
+	r = r.WithContext(httpx.WithRequest(r.Context(), req))
+	sw.Header().Set("X-Request-Id", req.ID)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("panic", "request_id", req.id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.log.Error("panic", "request_id", req.ID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if sw.status == 0 {
 				http.Error(sw, "internal server error", http.StatusInternalServerError)
 			}
 		}
 		elapsed := time.Since(start)
-		if req.ip == "" {
-			req.ip = s.ipOf(r)
+		if req.IP == "" {
+			req.IP = s.ipOf(r)
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", req.id),
-			slog.String("tenant", req.tenant.ID),
+			slog.String("request_id", req.ID),
+			slog.String("tenant", req.Tenant.ID),
 			slog.String("host", r.Host),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
-			slog.String("route", req.route),
+			slog.String("route", req.Route),
 			slog.Int("status", sw.code()),
 			slog.Int64("bytes", sw.bytes),
 			slog.Duration("duration", elapsed),
-			slog.String("ip", req.ip),
+			slog.String("ip", req.IP),
 			slog.String("user_agent", r.UserAgent()),
 		)
-		s.p.Metrics.ObserveRequest(req.kind, req.route, r.Method, sw.code(), elapsed)
-		if req.tenant.ID != "" {
-			s.p.Metrics.Tenants.Add(req.tenant.ID, start)
+		s.p.Metrics.ObserveRequest(req.Kind, req.Route, r.Method, sw.code(), elapsed)
+		if req.Tenant.ID != "" {
+			s.p.Metrics.Tenants.Add(req.Tenant.ID, start)
 		}
 	}()
 	r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.maxBody)
 	s.dispatch(sw, r, req)
 }
 
-func (s *server) dispatch(w http.ResponseWriter, r *http.Request, req *request) {
+func (s *server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Request) {
 	if r.URL.Path == "/healthz" {
-		req.kind, req.route = "health", "/healthz"
+		req.Kind, req.Route = "health", "/healthz"
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 		return
 	}
 	host, err := hostname.Normalize(r.Host)
 	if err != nil {
-		req.kind = "bad-host"
+		req.Kind = "bad-host"
 		http.Error(w, "400 bad request: malformed Host header", http.StatusBadRequest)
 		return
 	}
+	req.Host = host
+	req.Secure, req.BaseURL = s.origin(r)
 	t, kind := s.resolve(host)
 	switch kind {
 	case hostPlatform:
-		req.kind = "platform"
+		req.Kind = "platform"
 		s.landing.ServeHTTP(w, r)
 	case hostTenant:
-		req.kind = "tenant"
-		req.tenant = t
+		req.Kind = "tenant"
+		req.Tenant = t
 		s.site.ServeHTTP(w, r)
 	default:
-		req.kind = "unknown"
+		req.Kind = "unknown"
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		s.views.Execute(w, "platform/error.html", platformPage{
@@ -353,29 +333,17 @@ func (s *server) resolve(host string) (tenantdb.Tenant, hostKind) {
 	return tenantdb.Tenant{}, hostUnknown
 }
 
-const handleKey = "tenantdb"
-
-// tenantDB is the open database of the request's tenant.
-func tenantDB(c echo.Context) *tenantdb.Handle {
-	return c.Get(handleKey).(*tenantdb.Handle)
-}
-
-// tenantOf is the catalog entry of the request's tenant.
-func tenantOf(c echo.Context) tenantdb.Tenant {
-	return requestFrom(c.Request().Context()).tenant
-}
-
 // withTenant holds the request's tenant database open for the whole
 // request, error page included. A suspended tenant gets a 503 page and a
 // frozen one refuses writes, without opening anything.
 func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t := tenantOf(c)
+		t := httpx.Tenant(c)
 		switch {
 		case t.Status == tenantdb.StatusSuspended:
 			return s.suspended(c, t)
-		case t.Status == tenantdb.StatusFrozen && !safeMethod(c.Request().Method):
-			return errFrozen
+		case t.Status == tenantdb.StatusFrozen && !httpx.SafeMethod(c.Request().Method):
+			return httpx.ErrFrozen
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.acquireTimeout)
 		h, err := s.p.Pool.Acquire(ctx, t.ID)
@@ -387,25 +355,23 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		// A freeze that began while this request waited must hold: an
 		// operator drains the tenant after freezing it and trusts that no
 		// write lands after the drain.
-		if !safeMethod(c.Request().Method) {
+		if !httpx.SafeMethod(c.Request().Method) {
 			cur, ok := s.p.Catalog.TenantByID(t.ID)
 			if !ok {
 				return tenantdb.ErrNotFound
 			}
 			if cur.Status == tenantdb.StatusFrozen {
-				return errFrozen
+				return httpx.ErrFrozen
 			}
 		}
-		c.Set(handleKey, h)
+		req := httpx.From(c)
+		req.DB = h
+		defer func() { req.DB = nil }()
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
 		return nil
 	}
-}
-
-func safeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
 func (s *server) suspended(c echo.Context, t tenantdb.Tenant) error {
@@ -425,10 +391,10 @@ func (s *server) siteError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status := statusOf(err)
+	status := httpx.Status(err)
 	s.logError(c, err, status)
-	setRetryAfter(c, err)
-	msg := publicMessage(err, status)
+	httpx.SetRetryAfter(c, err)
+	msg := httpx.Message(err, status)
 	if strings.HasPrefix(c.Path(), "/api/") || strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		body := map[string]string{"error": msg}
 		var ve *tenantdb.ValidationError
@@ -442,7 +408,7 @@ func (s *server) siteError(err error, c echo.Context) {
 		s.adminError(c, err, status, msg)
 		return
 	}
-	if errors.Is(err, errFrozen) && c.Path() == "/contact" {
+	if errors.Is(err, httpx.ErrFrozen) && c.Path() == "/contact" {
 		s.contactFrozen(c)
 		return
 	}
@@ -460,8 +426,8 @@ type errorData struct {
 // and menu when its database is open, the bare name from the catalog
 // otherwise.
 func (s *server) siteErrorPage(c echo.Context, status int, msg string) {
-	page := sitePage{Site: tenantdb.Site{Name: tenantOf(c).Name, AccentColor: tenantdb.DefaultAccent}}
-	if h, ok := c.Get(handleKey).(*tenantdb.Handle); ok {
+	page := sitePage{Site: tenantdb.Site{Name: httpx.Tenant(c).Name, AccentColor: tenantdb.DefaultAccent}}
+	if h := httpx.DB(c); h != nil {
 		ctx := c.Request().Context()
 		if site, err := h.Site(ctx); err == nil {
 			page.Site = site
@@ -494,19 +460,19 @@ func (s *server) landingError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status := statusOf(err)
+	status := httpx.Status(err)
 	s.logError(c, err, status)
 	title := http.StatusText(status)
 	if status == http.StatusNotFound {
 		title = "Page not found"
 	}
-	c.Render(status, "platform/error.html", platformPage{Title: title, Data: publicMessage(err, status)})
+	c.Render(status, "platform/error.html", platformPage{Title: title, Data: httpx.Message(err, status)})
 }
 
 func (s *server) logError(c echo.Context, err error, status int) {
 	if status >= 500 {
-		s.log.Error("request failed", "request_id", requestFrom(c.Request().Context()).id,
-			"tenant", tenantOf(c).ID, "path", c.Request().URL.Path, "status", status, "err", err)
+		s.log.Error("request failed", "request_id", httpx.From(c).ID,
+			"tenant", httpx.Tenant(c).ID, "path", c.Request().URL.Path, "status", status, "err", err)
 	}
 }
 
@@ -563,4 +529,50 @@ type echoRenderer struct{ *render.Renderer }
 
 func (r echoRenderer) Render(w io.Writer, name string, data any, _ echo.Context) error {
 	return r.Execute(w, name, data)
+}
+
+// origin is how the client reached us: over TLS or not (directly, or as
+// a trusted proxy's X-Forwarded-Proto says), and the base URL
+// scheme://host[:port] of the request, for absolute URLs.
+func (s *server) origin(r *http.Request) (secure bool, baseURL string) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && s.fromTrustedProxy(r) {
+		scheme = p
+	}
+	host := strings.ToLower(r.Host)
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		host = strings.TrimSuffix(h, ".")
+		if !(scheme == "http" && port == "80" || scheme == "https" && port == "443") {
+			host += ":" + port
+		}
+	} else {
+		host = strings.TrimSuffix(host, ".")
+	}
+	return scheme == "https", scheme + "://" + host
+}
+
+// fromTrustedProxy reports whether the request's peer is a --trusted-proxy.
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	if len(s.cfg.trustedProxies) == 0 {
+		return false
+	}
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(h)
+	for _, n := range s.cfg.trustedProxies {
+		if ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// exportDownload: GET /api/export and /admin/export (owners) download the
+// site as one file.
+func (s *server) exportDownload(c echo.Context) error {
+	return httpx.ExportDownload(c, s.p, adminActor(c))
 }

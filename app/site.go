@@ -2,7 +2,6 @@ package main
 
 import (
 	"html/template"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -87,7 +87,7 @@ func (s *server) showLanding(c echo.Context) error {
 // settings, the menu, the request's base URL and canonical address.
 func (s *server) newPage(c echo.Context, path, title string) (sitePage, error) {
 	ctx := c.Request().Context()
-	db := tenantDB(c)
+	db := httpx.DB(c)
 	site, err := db.Site(ctx)
 	if err != nil {
 		return sitePage{}, err
@@ -96,7 +96,7 @@ func (s *server) newPage(c echo.Context, path, title string) (sitePage, error) {
 	if err != nil {
 		return sitePage{}, err
 	}
-	base := s.baseURL(c)
+	base := httpx.BaseURL(c)
 	p := sitePage{
 		Site:        site,
 		Nav:         nav,
@@ -106,7 +106,7 @@ func (s *server) newPage(c echo.Context, path, title string) (sitePage, error) {
 		BaseURL:     base,
 		Canonical:   base + c.Request().URL.Path,
 		OGType:      "website",
-		Frozen:      tenantOf(c).Status == tenantdb.StatusFrozen,
+		Frozen:      httpx.Tenant(c).Status == tenantdb.StatusFrozen,
 	}
 	if site.LogoID != "" {
 		p.Image = base + "/media/" + site.LogoID
@@ -114,51 +114,9 @@ func (s *server) newPage(c echo.Context, path, title string) (sitePage, error) {
 	return p, nil
 }
 
-// baseURL is scheme://host of the request, for the absolute URLs of
-// canonical links, feeds and the sitemap. The host has passed
-// normalizeHost's checks; the scheme comes from TLS, or from
-// X-Forwarded-Proto only when a trusted proxy sent it.
-func (s *server) baseURL(c echo.Context) string {
-	r := c.Request()
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && s.fromTrustedProxy(r) {
-		scheme = p
-	}
-	host := strings.ToLower(r.Host)
-	if h, port, err := net.SplitHostPort(host); err == nil {
-		host = strings.TrimSuffix(h, ".")
-		if !(scheme == "http" && port == "80" || scheme == "https" && port == "443") {
-			host += ":" + port
-		}
-	} else {
-		host = strings.TrimSuffix(host, ".")
-	}
-	return scheme + "://" + host
-}
-
-// fromTrustedProxy reports whether the request's peer is a --trusted-proxy.
-func (s *server) fromTrustedProxy(r *http.Request) bool {
-	if len(s.cfg.trustedProxies) == 0 {
-		return false
-	}
-	h, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(h)
-	for _, n := range s.cfg.trustedProxies {
-		if ip != nil && n.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *server) showHome(c echo.Context) error {
 	ctx := c.Request().Context()
-	db := tenantDB(c)
+	db := httpx.DB(c)
 	p, err := s.newPage(c, "/", "")
 	if err != nil {
 		return err
@@ -194,7 +152,7 @@ func (s *server) showAbout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	officers, err := tenantDB(c).Officers(c.Request().Context())
+	officers, err := httpx.DB(c).Officers(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -206,7 +164,7 @@ func (s *server) showAbout(c echo.Context) error {
 }
 
 func (s *server) showPage(c echo.Context) error {
-	page, err := tenantDB(c).PublishedPage(c.Request().Context(), c.Param("slug"))
+	page, err := httpx.DB(c).PublishedPage(c.Request().Context(), c.Param("slug"))
 	if err != nil {
 		return err
 	}

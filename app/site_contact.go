@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -77,9 +78,9 @@ func fieldMessage(ve *tenantdb.ValidationError) string {
 // you page (POST-redirect-GET: reloading it sends nothing again). A filled
 // honeypot gets the same answer and stores nothing.
 func (s *server) sendContact(c echo.Context) error {
-	t := tenantOf(c)
+	t := httpx.Tenant(c)
 	if ok, wait := s.contactLimit.Take(t.ID+"|"+ratelimit.ClientKey(c.RealIP()), s.now()); !ok {
-		setRetryAfter(c, &ratelimit.Error{What: "too many messages", Wait: wait})
+		httpx.SetRetryAfter(c, &ratelimit.Error{What: "too many messages", Wait: wait})
 		return s.renderContact(c, http.StatusTooManyRequests, formOf(c), nil)
 	}
 	if c.FormValue(honeypotField) != "" {
@@ -91,7 +92,7 @@ func (s *server) sendContact(c echo.Context) error {
 	if errs := m.Validate(); len(errs) > 0 {
 		return s.renderContact(c, http.StatusUnprocessableEntity, f, errs)
 	}
-	if err := tenantDB(c).AddMessage(c.Request().Context(), m); err != nil {
+	if err := httpx.DB(c).AddMessage(c.Request().Context(), m); err != nil {
 		var ve *tenantdb.ValidationError
 		if errors.As(err, &ve) {
 			return s.renderContact(c, http.StatusUnprocessableEntity, f, []error{err})
@@ -117,14 +118,16 @@ func (s *server) showContactThanks(c echo.Context) error {
 // contactFrozen answers a message sent while the tenant is read-only: the
 // form again, with the visitor's text kept, and why it cannot be sent now.
 func (s *server) contactFrozen(c echo.Context) {
-	t := tenantOf(c)
+	t := httpx.Tenant(c)
 	h, err := s.p.Pool.Acquire(c.Request().Context(), t.ID)
 	if err != nil {
-		s.siteErrorPage(c, http.StatusServiceUnavailable, errFrozen.Error())
+		s.siteErrorPage(c, http.StatusServiceUnavailable, httpx.ErrFrozen.Error())
 		return
 	}
 	defer h.Release()
-	c.Set(handleKey, h)
+	req := httpx.From(c)
+	req.DB = h
+	defer func() { req.DB = nil }()
 	if err := s.renderContact(c, http.StatusServiceUnavailable, formOf(c), nil); err != nil {
 		s.log.Error("render contact page", "err", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -120,7 +121,7 @@ func (s *server) showEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	events, err := tenantDB(c).Events(c.Request().Context())
+	events, err := httpx.DB(c).Events(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ func (s *server) showEvent(c echo.Context) error {
 	if err != nil || id < 1 || c.Param("id") != strconv.FormatInt(id, 10) {
 		return echo.ErrNotFound
 	}
-	e, err := tenantDB(c).Event(c.Request().Context(), id)
+	e, err := httpx.DB(c).Event(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -41,7 +42,7 @@ func setPageHeaders(h http.Header) {
 // keep a browser from treating it as anything but an image.
 func (s *server) showMedia(c echo.Context) error {
 	ctx := c.Request().Context()
-	db := tenantDB(c)
+	db := httpx.DB(c)
 	id := c.Param("id")
 	m, err := db.Media(ctx, id)
 	if err != nil {
@@ -89,7 +90,7 @@ func etagMatches(header, etag string) bool {
 // it with the accent in the query, so a browser may keep it for a long
 // time: a new colour is a new URL.
 func (s *server) showTheme(c echo.Context) error {
-	site, err := tenantDB(c).Site(c.Request().Context())
+	site, err := httpx.DB(c).Site(c.Request().Context())
 	if err != nil {
 		return err
 	}

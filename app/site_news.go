@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -33,7 +34,7 @@ func (s *server) showNews(c echo.Context) error {
 		}
 		page = n
 	}
-	posts, total, err := tenantDB(c).Posts(c.Request().Context(), tenantdb.PostQuery{
+	posts, total, err := httpx.DB(c).Posts(c.Request().Context(), tenantdb.PostQuery{
 		PublishedOnly: true, Limit: newsPerPage, Offset: (page - 1) * newsPerPage,
 	})
 	if err != nil {
@@ -73,7 +74,7 @@ type postData struct {
 }
 
 func (s *server) showPost(c echo.Context) error {
-	post, err := tenantDB(c).PublishedPost(c.Request().Context(), c.Param("slug"))
+	post, err := httpx.DB(c).PublishedPost(c.Request().Context(), c.Param("slug"))
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func (s *server) showPost(c echo.Context) error {
 	}
 	d := postData{Post: post}
 	if post.ImageID != "" {
-		m, err := tenantDB(c).Media(c.Request().Context(), post.ImageID)
+		m, err := httpx.DB(c).Media(c.Request().Context(), post.ImageID)
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,8 @@ type Platform struct {
 	Metrics     *metrics.Metrics
 	// domainChecks bounds the DNS checks each tenant's admins run.
 	domainChecks *ratelimit.Limiter
+	// imageSlots bounds how many uploaded images are decoded at once.
+	imageSlots chan struct{}
 	// Started is when this process began serving; zero in an operator
 	// command run without a server.
 	Started time.Time
@@ -69,6 +71,7 @@ func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log 
 		DomainGrace: 24 * time.Hour,
 
 		domainChecks: ratelimit.New(domainCheckBurst, domainCheckEvery, 100_000),
+		imageSlots:   make(chan struct{}, 2),
 	}
 	p.cleanTmp()
 	return p, nil

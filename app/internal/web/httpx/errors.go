@@ -1,25 +1,24 @@
-package main
+package httpx
 
 import (
 	"errors"
 	"net/http"
 	"strconv"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/labstack/echo/v4"
 )
 
-// errFrozen is returned for writes to a tenant in read-only mode.
-var errFrozen = errors.New("this site is in read-only mode for maintenance; changes cannot be saved right now, please try again in a few minutes")
+// ErrFrozen is returned for writes to a tenant in read-only mode.
+var ErrFrozen = errors.New("this site is in read-only mode for maintenance; changes cannot be saved right now, please try again in a few minutes")
 
-// statusOf maps an error to the HTTP status it deserves. This is the one
+// Status maps an error to the HTTP status it deserves. This is the one
 // place where storage errors become statuses.
-func statusOf(err error) int {
+func Status(err error) int {
 	var he *echo.HTTPError
 	var ve *tenantdb.ValidationError
 	var mbe *http.MaxBytesError
@@ -38,16 +37,16 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, tenantdb.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, errFrozen), errors.Is(err, platform.ErrDNS),
+	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, ErrFrozen), errors.Is(err, platform.ErrDNS),
 		errors.Is(err, password.ErrBusy):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
 
-// publicMessage is what a visitor or API client is told about err: the
+// Message is what a visitor or API client is told about err: the
 // error itself for 4xx, nothing internal for 5xx.
-func publicMessage(err error, status int) string {
+func Message(err error, status int) string {
 	var he *echo.HTTPError
 	var ve *tenantdb.ValidationError
 	switch {
@@ -58,8 +57,8 @@ func publicMessage(err error, status int) string {
 			return m
 		}
 		return http.StatusText(status)
-	case errors.Is(err, errFrozen):
-		return errFrozen.Error()
+	case errors.Is(err, ErrFrozen):
+		return ErrFrozen.Error()
 	case errors.Is(err, password.ErrBusy):
 		return password.ErrBusy.Error()
 	case errors.As(err, new(*imaging.TooLargeError)), errors.As(err, new(*ratelimit.Error)):
@@ -78,16 +77,16 @@ func publicMessage(err error, status int) string {
 	return http.StatusText(status)
 }
 
-// setRetryAfter tells the client when to try again after err, for the
+// SetRetryAfter tells the client when to try again after err, for the
 // errors that have a when: a limit's own wait, a frozen site's
 // maintenance, a full pool, busy password hashing.
-func setRetryAfter(c echo.Context, err error) {
+func SetRetryAfter(c echo.Context, err error) {
 	secs := 0
 	var rle *ratelimit.Error
 	switch {
 	case errors.As(err, &rle):
 		secs = rle.RetryAfter()
-	case errors.Is(err, errFrozen):
+	case errors.Is(err, ErrFrozen):
 		secs = 120
 	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, password.ErrBusy):
 		secs = 5
@@ -95,4 +94,14 @@ func setRetryAfter(c echo.Context, err error) {
 		return
 	}
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+}
+
+// JSONError answers err as the API does: {"error": ..., "field": ...}.
+func JSONError(c echo.Context, err error, status int) error {
+	body := map[string]string{"error": Message(err, status)}
+	var ve *tenantdb.ValidationError
+	if errors.As(err, &ve) {
+		body["field"] = ve.Field
+	}
+	return c.JSON(status, body)
 }

@@ -1,0 +1,71 @@
+package platform
+
+import (
+	"context"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// MediaName is the name to show for an upload: the one typed, else the
+// file's base name, with the extension of what it now is.
+func MediaName(typed, filename, contentType string) string {
+	name := strings.TrimSpace(typed)
+	if name == "" {
+		name = path.Base(strings.ReplaceAll(filename, `\`, "/"))
+		name = strings.TrimSuffix(name, path.Ext(name))
+		ext := ".png"
+		if contentType == "image/jpeg" {
+			ext = ".jpg"
+		}
+		name = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return -1
+			}
+			return r
+		}, name)
+		if name == "" || name == "." || name == "/" {
+			name = "image"
+		}
+		if utf8.RuneCountInString(name) > 150 {
+			name = string([]rune(name)[:150])
+		}
+		name += ext
+	}
+	return name
+}
+
+// Upload is an image sent for the media library.
+type Upload struct {
+	Name     string // as typed; default the file's base name
+	Filename string // the client's file name
+	Alt      string
+	Data     []byte
+}
+
+// AddImage checks and re-encodes u's image (at most imageSlots at once, as
+// decoding costs memory) and stores it in db's media library.
+func (p *Platform) AddImage(ctx context.Context, db *tenantdb.DB, u Upload) (tenantdb.Media, error) {
+	select {
+	case p.imageSlots <- struct{}{}:
+	case <-ctx.Done():
+		return tenantdb.Media{}, ctx.Err()
+	}
+	contentType, w, h, clean, err := imaging.Clean(u.Data)
+	<-p.imageSlots
+	if err != nil {
+		return tenantdb.Media{}, err
+	}
+	m := tenantdb.Media{
+		Name:        MediaName(u.Name, u.Filename, contentType),
+		Alt:         strings.TrimSpace(u.Alt),
+		ContentType: contentType,
+		Width:       w,
+		Height:      h,
+	}
+	err = db.AddMedia(ctx, &m, clean)
+	return m, err
+}
