@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -71,9 +72,9 @@ func (s *server) page(c echo.Context, title, section string, data any) (adminPag
 		return p, err
 	}
 	p.Site = site
-	if a, ok := authOf(c); ok {
-		p.Admin = a.admin
-		p.CSRF = s.csrfToken(httpx.Tenant(c).ID, a.session.ID)
+	if admin, sess, ok := auth.LoggedIn(c); ok {
+		p.Admin = admin
+		p.CSRF = s.auth.CSRFToken(httpx.Tenant(c).ID, sess.ID)
 	}
 	p.Flash = flashes[c.QueryParam("done")]
 	return p, nil
@@ -157,10 +158,10 @@ type loginForm struct {
 
 // showLogin: GET /admin/login. Already logged in: on to the dashboard.
 func (s *server) showLogin(c echo.Context) error {
-	if _, err := s.authenticate(c); err == nil {
-		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+	if s.auth.LoggedInNow(c) {
+		return c.Redirect(http.StatusSeeOther, auth.SafeNext(c.QueryParam("next")))
 	}
-	return s.renderLogin(c, http.StatusOK, loginForm{Next: safeNext(c.QueryParam("next"))}, "")
+	return s.renderLogin(c, http.StatusOK, loginForm{Next: auth.SafeNext(c.QueryParam("next"))}, "")
 }
 
 // renderLogin shows the login form with a fresh double-submit token: the
@@ -169,7 +170,7 @@ func (s *server) showLogin(c echo.Context) error {
 // prefix), against login CSRF.
 func (s *server) renderLogin(c echo.Context, status int, f loginForm, problem string) error {
 	f.LoginToken = tenantdb.NewSessionID()
-	s.setCookie(c, loginCookie, f.LoginToken, time.Hour)
+	s.auth.SetCookie(c, auth.LoginCookie, f.LoginToken, time.Hour)
 	p, err := s.page(c, "Log in", "", f)
 	if err != nil {
 		return err
@@ -180,16 +181,16 @@ func (s *server) renderLogin(c echo.Context, status int, f loginForm, problem st
 
 // doLogin: POST /admin/login.
 func (s *server) doLogin(c echo.Context) error {
-	f := loginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next"))}
-	if err := s.checkOrigin(c); err != nil {
+	f := loginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: auth.SafeNext(c.FormValue("next"))}
+	if err := s.auth.CheckOrigin(c); err != nil {
 		return err
 	}
-	ck, err := c.Cookie(s.cookieName(c, loginCookie))
+	ck, err := c.Cookie(s.auth.CookieName(c, auth.LoginCookie))
 	sent := c.FormValue("login_token")
 	if err != nil || sent == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(sent)) != 1 {
 		return s.renderLogin(c, http.StatusForbidden, f, "The login form expired. Please try again.")
 	}
-	_, sess, token, err := s.login(c, f.Email, c.FormValue("password"))
+	_, sess, token, err := s.auth.Login(c, f.Email, c.FormValue("password"))
 	var he *echo.HTTPError
 	if errors.As(err, &he) && (he.Code < 500 || he.Code == http.StatusServiceUnavailable) {
 		return s.renderLogin(c, he.Code, f, fmt.Sprint(he.Message))
@@ -197,17 +198,17 @@ func (s *server) doLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.clearCookie(c, loginCookie)
-	s.setCookie(c, sessionCookie, token, sess.ExpiresAt.Sub(s.now()))
+	s.auth.ClearCookie(c, auth.LoginCookie)
+	s.auth.SetCookie(c, auth.SessionCookie, token, sess.ExpiresAt.Sub(s.now()))
 	return c.Redirect(http.StatusSeeOther, f.Next)
 }
 
 // doLogout: POST /admin/logout.
 func (s *server) doLogout(c echo.Context) error {
-	if err := httpx.DB(c).DeleteSession(c.Request().Context(), sessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
+	if err := httpx.DB(c).DeleteSession(c.Request().Context(), auth.SessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
 		return err
 	}
-	s.clearCookie(c, sessionCookie)
+	s.auth.ClearCookie(c, auth.SessionCookie)
 	return done(c, "/admin/login", "logout")
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -52,7 +53,7 @@ func (s *server) showDomains(c echo.Context) error {
 // addDomainForm: POST /admin/domains (owners).
 func (s *server) addDomainForm(c echo.Context) error {
 	d := domainsData{Host: strings.TrimSpace(c.FormValue("host"))}
-	added, err := s.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), d.Host, adminActor(c))
+	added, err := s.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), d.Host, auth.Actor(c))
 	var ve *tenantdb.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -73,7 +74,7 @@ func (s *server) checkDomainForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, adminActor(c))
+	res, err := s.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, auth.Actor(c))
 	d := domainsData{Checked: dom.Host, Passed: res.Passed}
 	var limited *ratelimit.Error
 	switch {
@@ -98,7 +99,7 @@ func (s *server) removeDomainForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, adminActor(c)); err != nil {
+	if err := s.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, auth.Actor(c)); err != nil {
 		return err
 	}
 	return done(c, "/admin/domains", "deleted")

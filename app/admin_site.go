@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -273,8 +274,8 @@ func (s *server) deleteAdminForm(c echo.Context) error {
 	if err := httpx.DB(c).DeleteAdmin(c.Request().Context(), id); err != nil {
 		return s.renderAdmins(c, http.StatusUnprocessableEntity, adminsData{Role: tenantdb.RoleEditor}, err)
 	}
-	if id == adminOf(c).ID {
-		s.clearCookie(c, sessionCookie)
+	if id == auth.AdminOf(c).ID {
+		s.auth.ClearCookie(c, auth.SessionCookie)
 		return done(c, "/admin/login", "deleted")
 	}
 	return done(c, "/admin/admins", "deleted")
@@ -293,10 +294,10 @@ func (s *server) changePasswordForm(c echo.Context) error {
 		return s.renderInvalid(c, &tenantdb.ValidationError{Field: "confirm_password", Message: "the two new passwords differ"},
 			"password.html", "Change your password", "password", nil)
 	}
-	sess, token, err := s.changePassword(c, c.FormValue("current_password"), next)
+	sess, token, err := s.auth.ChangePassword(c, c.FormValue("current_password"), next)
 	if err != nil {
 		return s.renderInvalid(c, err, "password.html", "Change your password", "password", nil)
 	}
-	s.setCookie(c, sessionCookie, token, sess.ExpiresAt.Sub(s.now()))
+	s.auth.SetCookie(c, auth.SessionCookie, token, sess.ExpiresAt.Sub(s.now()))
 	return done(c, "/admin", "password")
 }

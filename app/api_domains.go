@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/labstack/echo/v4"
 )
@@ -31,7 +32,7 @@ func (s *server) apiAddDomain(c echo.Context) error {
 	if err := httpx.BindJSON(c, &in); err != nil {
 		return err
 	}
-	d, err := s.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), in.Host, adminActor(c))
+	d, err := s.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), in.Host, auth.Actor(c))
 	if err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func (s *server) apiVerifyDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), d, adminActor(c))
+	res, err := s.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), d, auth.Actor(c))
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func (s *server) apiRemoveDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), d, adminActor(c)); err != nil {
+	if err := s.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), d, auth.Actor(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 )
 
 func TestAPIContent(t *testing.T) {
@@ -296,7 +297,7 @@ func TestCrossTenantEveryRoute(t *testing.T) {
 			}
 		})
 		t.Run(name+" with A's cookie", func(t *testing.T) {
-			r := ls.do(t, c, rt.method, ls.url("beta", path), body, "Cookie", sessionCookie+"="+aTok)
+			r := ls.do(t, c, rt.method, ls.url("beta", path), body, "Cookie", auth.SessionCookie+"="+aTok)
 			if r.status != http.StatusUnauthorized {
 				t.Errorf("got %d %s, want 401", r.status, r.body)
 			}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -243,11 +245,11 @@ func TestTokenAttacks(t *testing.T) {
 	alphaID := claims["aud"].([]any)[0].(string)
 
 	// The server's own keys, read from its secrets file as the server does.
-	keys, err := loadKeyring(ls.dir, "")
+	keys, err := auth.LoadKeyring(ls.dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	alphaKey, ok := keys.tenantKey(kid, alphaID)
+	alphaKey, ok := keys.TenantKey(kid, alphaID)
 	if !ok {
 		t.Fatalf("kid %q is not the server's", kid)
 	}
@@ -293,7 +295,7 @@ func TestTokenAttacks(t *testing.T) {
 		{"changed claims, old signature", parts[0] + "." + segment(with(map[string]any{"sub": "2"})) + "." + parts[2], "alpha"},
 		{"wrong kid", forge(t, jwt.SigningMethodHS256, alphaKey, "notakid", with(nil)), "alpha"},
 		{"no kid", forge(t, jwt.SigningMethodHS256, alphaKey, "", with(nil)), "alpha"},
-		{"signed with the server secret itself", forge(t, jwt.SigningMethodHS256, keys.secrets[0].secret, kid, with(nil)), "alpha"},
+		{"signed with the server secret itself", forge(t, jwt.SigningMethodHS256, []byte(firstSecret(t, ls.dir)), kid, with(nil)), "alpha"},
 		{"wrong issuer", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"iss": "evil"})), "alpha"},
 		{"wrong audience", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"aud": []string{"bbbbbbbbbbbbbbbb"}})), "alpha"},
 		{"another admin as sub", forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(map[string]any{"sub": "99"})), "alpha"},
@@ -311,16 +313,16 @@ func TestTokenAttacks(t *testing.T) {
 				t.Errorf("got %d %s, want 401", r.status, r.body)
 			}
 			// The same token as the dashboard cookie.
-			r = ls.do(t, c, "GET", ls.url(a.host, "/api/site"), nil, "Cookie", sessionCookie+"="+a.token)
+			r = ls.do(t, c, "GET", ls.url(a.host, "/api/site"), nil, "Cookie", auth.SessionCookie+"="+a.token)
 			if r.status != http.StatusUnauthorized {
 				t.Errorf("as a cookie: got %d %s, want 401", r.status, r.body)
 			}
 		})
 	}
 	t.Run("a token from a rotated-out secret", func(t *testing.T) {
-		old, _ := newKeyring(randomSecret())
-		oldKey, _ := old.tenantKey(old.current(), alphaID)
-		tok := forge(t, jwt.SigningMethodHS256, oldKey, old.current(), with(nil))
+		old, _ := auth.NewKeyring(auth.NewSecret())
+		oldKey, _ := old.TenantKey(old.Current(), alphaID)
+		tok := forge(t, jwt.SigningMethodHS256, oldKey, old.Current(), with(nil))
 		if r := ls.do(t, c, "GET", ls.url("alpha", "/api/site"), nil, bearer(tok)...); r.status != http.StatusUnauthorized {
 			t.Errorf("got %d, want 401", r.status)
 		}
@@ -360,7 +362,7 @@ func betaID(t *testing.T, ls *adminLive) string {
 
 func TestKeyRotation(t *testing.T) {
 	dir, secrets := t.TempDir(), t.TempDir()+"/secrets"
-	oldSecret, newSecret := randomSecret(), randomSecret()
+	oldSecret, newSecret := auth.NewSecret(), auth.NewSecret()
 	writeFile(t, secrets, oldSecret+"\n")
 	ls := startLiveIn(t, dir, "--secret-file", secrets)
 	email, password := ls.newTenant(t, "rot")
@@ -390,27 +392,27 @@ func TestKeyRotation(t *testing.T) {
 		t.Errorf("token of the current secret: %d, want 200", r.status)
 	}
 
-	if _, err := parseKeyring([]byte("short\n")); err == nil {
+	if _, err := auth.ParseKeyring([]byte("short\n")); err == nil {
 		t.Error("a short secret was accepted")
 	}
-	if _, err := parseKeyring([]byte("# only a comment\n")); err == nil {
+	if _, err := auth.ParseKeyring([]byte("# only a comment\n")); err == nil {
 		t.Error("a file without a secret was accepted")
 	}
 }
 
 func TestGeneratedSecretFile(t *testing.T) {
 	ls := startLive(t)
-	fi, err := os.Stat(ls.dir + "/" + secretsFile)
+	fi, err := os.Stat(ls.dir + "/" + auth.SecretsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("%s has mode %v, want 0600", secretsFile, fi.Mode().Perm())
+		t.Errorf("%s has mode %v, want 0600", auth.SecretsFile, fi.Mode().Perm())
 	}
-	first, _ := os.ReadFile(ls.dir + "/" + secretsFile)
+	first, _ := os.ReadFile(ls.dir + "/" + auth.SecretsFile)
 	ls.stop()
 	startLiveIn(t, ls.dir)
-	again, _ := os.ReadFile(ls.dir + "/" + secretsFile)
+	again, _ := os.ReadFile(ls.dir + "/" + auth.SecretsFile)
 	if string(first) != string(again) {
 		t.Error("a restart replaced the secrets file")
 	}
@@ -578,7 +580,7 @@ func TestSafeNext(t *testing.T) {
 		{"/", "/admin"},
 		{"/p/about", "/admin"},
 	} {
-		if got := safeNext(tc.in); got != tc.want {
+		if got := auth.SafeNext(tc.in); got != tc.want {
 			t.Errorf("safeNext(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -601,4 +603,20 @@ func TestPasswordChangeThrottled(t *testing.T) {
 		map[string]string{"current_password": password, "new_password": "a brand new long password"}, bearer(tok)...); r.status != http.StatusTooManyRequests {
 		t.Errorf("the right current password while throttled: %d, want 429", r.status)
 	}
+}
+
+// firstSecret is the signing secret in dir's generated secrets file.
+func firstSecret(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, auth.SecretsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			return line
+		}
+	}
+	t.Fatal("no secret in the secrets file")
+	return ""
 }

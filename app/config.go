@@ -30,6 +30,8 @@ type config struct {
 	logFormat      string
 	trustedProxies []*net.IPNet
 	pageCacheMB    int
+	// now is the server's clock; nil is time.Now. Tests pass their own.
+	now func() time.Time
 	// noMarkdownMemo turns off the memory of rendered markdown, so that
 	// a benchmark measures the rendering itself.
 	noMarkdownMemo bool

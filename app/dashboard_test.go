@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 )
 
 var (
@@ -121,7 +123,7 @@ func TestDashboardLogin(t *testing.T) {
 	}
 	var session *http.Cookie
 	for _, ck := range p.cookies {
-		if ck.Name == sessionCookie {
+		if ck.Name == auth.SessionCookie {
 			session = ck
 		}
 	}
@@ -138,7 +140,7 @@ func TestDashboardLogin(t *testing.T) {
 		t.Fatalf("logout: %d", p.status)
 	}
 	other := ls.client()
-	if p := ls.form(t, other, host, "/admin", nil, "Cookie", sessionCookie+"="+session.Value); p.status != http.StatusSeeOther {
+	if p := ls.form(t, other, host, "/admin", nil, "Cookie", auth.SessionCookie+"="+session.Value); p.status != http.StatusSeeOther {
 		t.Errorf("the logged-out cookie: %d, want a redirect to the login", p.status)
 	}
 }
@@ -179,14 +181,14 @@ func TestDashboardCookieOverTLS(t *testing.T) {
 			resp.Body.Close()
 			var got *http.Cookie
 			for _, ck := range resp.Cookies() {
-				if strings.HasSuffix(ck.Name, sessionCookie) {
+				if strings.HasSuffix(ck.Name, auth.SessionCookie) {
 					got = ck
 				}
 			}
 			if got == nil {
 				t.Fatalf("no session cookie: %d", resp.StatusCode)
 			}
-			if tc.prefix && (got.Name != hostPrefix+sessionCookie || !got.Secure) || !tc.prefix && (got.Name != sessionCookie || got.Secure) {
+			if tc.prefix && (got.Name != auth.HostPrefix+auth.SessionCookie || !got.Secure) || !tc.prefix && (got.Name != auth.SessionCookie || got.Secure) {
 				t.Errorf("cookie %q secure=%v", got.Name, got.Secure)
 			}
 		})
@@ -196,7 +198,7 @@ func TestDashboardCookieOverTLS(t *testing.T) {
 	ls2.newTenant(t, "plain")
 	p := ls2.form(t, ls2.client(), ls2.host("plain"), "/admin/login", nil, "X-Forwarded-Proto", "https")
 	for _, ck := range p.cookies {
-		if strings.HasPrefix(ck.Name, hostPrefix) || ck.Secure {
+		if strings.HasPrefix(ck.Name, auth.HostPrefix) || ck.Secure {
 			t.Errorf("an untrusted X-Forwarded-Proto made cookie %q secure", ck.Name)
 		}
 	}
@@ -274,18 +276,18 @@ func TestDashboardCrossTenant(t *testing.T) {
 	var cookie string
 	u, _ := url.Parse("http://" + ls.host("alpha") + ":" + ls.port)
 	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == sessionCookie {
+		if ck.Name == auth.SessionCookie {
 			cookie = ck.Value
 		}
 	}
 	other := ls.client()
 	for _, path := range []string{"/admin", "/admin/site", "/admin/posts", "/admin/messages", "/admin/admins"} {
-		if p := ls.form(t, other, ls.host("beta"), path, nil, "Cookie", sessionCookie+"="+cookie); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/admin/login") {
+		if p := ls.form(t, other, ls.host("beta"), path, nil, "Cookie", auth.SessionCookie+"="+cookie); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/admin/login") {
 			t.Errorf("A's cookie on B's %s: %d %q, want a redirect to the login", path, p.status, p.location)
 		}
 	}
 	p := ls.form(t, other, ls.host("beta"), "/admin/site", url.Values{"name": {"Pwned"}, "csrf_token": {csrf}, "accent_color": {"#000000"}, "timezone": {"UTC"}},
-		"Cookie", sessionCookie+"="+cookie)
+		"Cookie", auth.SessionCookie+"="+cookie)
 	if p.status == http.StatusOK || p.status == http.StatusSeeOther && !strings.HasPrefix(p.location, "/admin/login") {
 		t.Errorf("A's cookie posting to B: %d %q", p.status, p.location)
 	}
@@ -302,7 +304,7 @@ func TestDashboardCrossTenant(t *testing.T) {
 			values = url.Values{"csrf_token": {csrf}, "title": {"Pwned"}, "name": {"Pwned"}, "email": {aEmail}, "password": {aPassword},
 				"login_token": {"x"}, "accent_color": {"#000000"}, "timezone": {"UTC"}}
 		}
-		p := ls.form(t, other, ls.host("beta"), path, values, "Cookie", sessionCookie+"="+cookie)
+		p := ls.form(t, other, ls.host("beta"), path, values, "Cookie", auth.SessionCookie+"="+cookie)
 		switch {
 		case rt.path == "/admin/login" && rt.method == "GET":
 			if p.status != http.StatusOK || strings.Contains(p.body, `action="/admin/logout"`) {

@@ -21,6 +21,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/views"
@@ -43,8 +44,7 @@ type server struct {
 	pages        *pageCache
 	contactLimit *ratelimit.Limiter
 
-	keys     *keyring       // server secrets for login tokens
-	throttle *loginThrottle // login attempts per client and per account
+	auth *auth.Auth
 
 	opsEcho *echo.Echo // the ops listener: /tls/ask, /metrics, /healthz, /readyz
 
@@ -62,15 +62,18 @@ func newServer(cfg config, p *platform.Platform, log *slog.Logger) (*server, err
 	if err != nil {
 		return nil, err
 	}
-	keys, err := loadKeyring(cfg.dataDir, cfg.secretFile)
+	keys, err := auth.LoadKeyring(cfg.dataDir, cfg.secretFile)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, p: p, views: v, md: md, log: log, now: time.Now,
+	now := cfg.now
+	if now == nil {
+		now = time.Now
+	}
+	s := &server{cfg: cfg, p: p, views: v, md: md, log: log, now: now,
+		auth:         auth.New(p, keys, now),
 		pages:        newPageCache(int64(cfg.pageCacheMB) << 20),
 		contactLimit: ratelimit.New(contactBurst, contactEvery, 100_000),
-		keys:         keys,
-		throttle:     newLoginThrottle(),
 		askLimit:     rate.NewLimiter(askRate, askBurst),
 		ipOf:         cfg.ipExtractor(),
 	}
@@ -138,81 +141,78 @@ func (s *server) routes() {
 	t.Match(read, "/media/:id", s.showMedia)
 
 	// The admin API (auth.go, api.go, api_media.go): Bearer token.
-	t.POST("/api/login", s.apiLogin)
-	t.POST("/api/logout", s.apiLogout, s.requireAdmin)
-	t.GET("/api/me", s.apiMe, s.requireAdmin)
-	t.POST("/api/password", s.apiChangePassword, s.requireAdmin)
-	t.GET("/api/site", s.apiSite, s.requireAdmin)
-	t.PATCH("/api/site", s.apiUpdateSite, s.requireAdmin)
-	t.GET("/api/posts", apiList(platform.Posts), s.requireAdmin)
-	t.POST("/api/posts", apiCreate(platform.Posts), s.requireAdmin)
-	t.GET("/api/posts/:id", apiGet(platform.Posts), s.requireAdmin)
-	t.PATCH("/api/posts/:id", apiUpdate(platform.Posts), s.requireAdmin)
-	t.DELETE("/api/posts/:id", apiDelete(platform.Posts), s.requireAdmin)
-	t.GET("/api/events", apiList(platform.Events), s.requireAdmin)
-	t.POST("/api/events", apiCreate(platform.Events), s.requireAdmin)
-	t.GET("/api/events/:id", apiGet(platform.Events), s.requireAdmin)
-	t.PATCH("/api/events/:id", apiUpdate(platform.Events), s.requireAdmin)
-	t.DELETE("/api/events/:id", apiDelete(platform.Events), s.requireAdmin)
-	t.GET("/api/officers", apiList(platform.Officers), s.requireAdmin)
-	t.POST("/api/officers", apiCreate(platform.Officers), s.requireAdmin)
-	t.GET("/api/officers/:id", apiGet(platform.Officers), s.requireAdmin)
-	t.PATCH("/api/officers/:id", apiUpdate(platform.Officers), s.requireAdmin)
-	t.DELETE("/api/officers/:id", apiDelete(platform.Officers), s.requireAdmin)
-	t.GET("/api/pages", apiList(platform.Pages), s.requireAdmin)
-	t.POST("/api/pages", apiCreate(platform.Pages), s.requireAdmin)
-	t.GET("/api/pages/:id", apiGet(platform.Pages), s.requireAdmin)
-	t.PATCH("/api/pages/:id", apiUpdate(platform.Pages), s.requireAdmin)
-	t.DELETE("/api/pages/:id", apiDelete(platform.Pages), s.requireAdmin)
-	t.GET("/api/media", s.apiMediaList, s.requireAdmin)
-	t.POST("/api/media", s.apiUploadMedia, httpx.LimitBody(httpx.MaxUploadBody), s.requireAdmin)
-	t.GET("/api/media/:id", s.apiMedia, s.requireAdmin)
-	t.PATCH("/api/media/:id", s.apiUpdateMedia, s.requireAdmin)
-	t.DELETE("/api/media/:id", s.apiDeleteMedia, s.requireAdmin)
-	t.GET("/api/messages", s.apiMessages, s.requireAdmin)
-	t.GET("/api/messages/:id", s.apiMessage, s.requireAdmin)
-	t.PATCH("/api/messages/:id", s.apiUpdateMessage, s.requireAdmin)
-	t.DELETE("/api/messages/:id", s.apiDeleteMessage, s.requireAdmin)
-	t.GET("/api/admins", s.apiAdmins, s.requireOwner)
-	t.POST("/api/admins", s.apiAddAdmin, s.requireOwner)
-	t.DELETE("/api/admins/:id", s.apiDeleteAdmin, s.requireOwner)
-	t.GET("/api/domains", s.apiDomains, s.requireAdmin)
-	t.POST("/api/domains", s.apiAddDomain, s.requireOwner)
-	t.GET("/api/domains/:host", s.apiDomain, s.requireAdmin)
-	t.POST("/api/domains/:host/verify", s.apiVerifyDomain, s.requireAdmin)
-	t.DELETE("/api/domains/:host", s.apiRemoveDomain, s.requireOwner)
-	t.GET("/api/export", s.exportDownload, s.requireOwner)
+	s.auth.Register(t)
+	t.GET("/api/site", s.apiSite, s.auth.RequireAdmin)
+	t.PATCH("/api/site", s.apiUpdateSite, s.auth.RequireAdmin)
+	t.GET("/api/posts", apiList(platform.Posts), s.auth.RequireAdmin)
+	t.POST("/api/posts", apiCreate(platform.Posts), s.auth.RequireAdmin)
+	t.GET("/api/posts/:id", apiGet(platform.Posts), s.auth.RequireAdmin)
+	t.PATCH("/api/posts/:id", apiUpdate(platform.Posts), s.auth.RequireAdmin)
+	t.DELETE("/api/posts/:id", apiDelete(platform.Posts), s.auth.RequireAdmin)
+	t.GET("/api/events", apiList(platform.Events), s.auth.RequireAdmin)
+	t.POST("/api/events", apiCreate(platform.Events), s.auth.RequireAdmin)
+	t.GET("/api/events/:id", apiGet(platform.Events), s.auth.RequireAdmin)
+	t.PATCH("/api/events/:id", apiUpdate(platform.Events), s.auth.RequireAdmin)
+	t.DELETE("/api/events/:id", apiDelete(platform.Events), s.auth.RequireAdmin)
+	t.GET("/api/officers", apiList(platform.Officers), s.auth.RequireAdmin)
+	t.POST("/api/officers", apiCreate(platform.Officers), s.auth.RequireAdmin)
+	t.GET("/api/officers/:id", apiGet(platform.Officers), s.auth.RequireAdmin)
+	t.PATCH("/api/officers/:id", apiUpdate(platform.Officers), s.auth.RequireAdmin)
+	t.DELETE("/api/officers/:id", apiDelete(platform.Officers), s.auth.RequireAdmin)
+	t.GET("/api/pages", apiList(platform.Pages), s.auth.RequireAdmin)
+	t.POST("/api/pages", apiCreate(platform.Pages), s.auth.RequireAdmin)
+	t.GET("/api/pages/:id", apiGet(platform.Pages), s.auth.RequireAdmin)
+	t.PATCH("/api/pages/:id", apiUpdate(platform.Pages), s.auth.RequireAdmin)
+	t.DELETE("/api/pages/:id", apiDelete(platform.Pages), s.auth.RequireAdmin)
+	t.GET("/api/media", s.apiMediaList, s.auth.RequireAdmin)
+	t.POST("/api/media", s.apiUploadMedia, httpx.LimitBody(httpx.MaxUploadBody), s.auth.RequireAdmin)
+	t.GET("/api/media/:id", s.apiMedia, s.auth.RequireAdmin)
+	t.PATCH("/api/media/:id", s.apiUpdateMedia, s.auth.RequireAdmin)
+	t.DELETE("/api/media/:id", s.apiDeleteMedia, s.auth.RequireAdmin)
+	t.GET("/api/messages", s.apiMessages, s.auth.RequireAdmin)
+	t.GET("/api/messages/:id", s.apiMessage, s.auth.RequireAdmin)
+	t.PATCH("/api/messages/:id", s.apiUpdateMessage, s.auth.RequireAdmin)
+	t.DELETE("/api/messages/:id", s.apiDeleteMessage, s.auth.RequireAdmin)
+	t.GET("/api/admins", s.apiAdmins, s.auth.RequireOwner)
+	t.POST("/api/admins", s.apiAddAdmin, s.auth.RequireOwner)
+	t.DELETE("/api/admins/:id", s.apiDeleteAdmin, s.auth.RequireOwner)
+	t.GET("/api/domains", s.apiDomains, s.auth.RequireAdmin)
+	t.POST("/api/domains", s.apiAddDomain, s.auth.RequireOwner)
+	t.GET("/api/domains/:host", s.apiDomain, s.auth.RequireAdmin)
+	t.POST("/api/domains/:host/verify", s.apiVerifyDomain, s.auth.RequireAdmin)
+	t.DELETE("/api/domains/:host", s.apiRemoveDomain, s.auth.RequireOwner)
+	t.GET("/api/export", s.exportDownload, s.auth.RequireOwner)
 
 	// The dashboard (admin*.go): cookie login, CSRF-checked forms.
 	t.GET("/admin/login", s.showLogin, adminHeaders)
 	t.POST("/admin/login", s.doLogin, adminHeaders)
-	t.POST("/admin/logout", s.doLogout, adminHeaders, s.requireAdmin)
-	t.GET("/admin", s.showDashboard, adminHeaders, s.requireAdmin)
+	t.POST("/admin/logout", s.doLogout, adminHeaders, s.auth.RequireAdmin)
+	t.GET("/admin", s.showDashboard, adminHeaders, s.auth.RequireAdmin)
 	t.GET("/admin/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/admin") })
-	t.GET("/admin/site", s.showSiteSettings, adminHeaders, s.requireAdmin)
-	t.POST("/admin/site", s.saveSiteSettings, adminHeaders, s.requireAdmin)
-	postKind.routes(s, t, adminHeaders, s.requireAdmin)
-	eventKind.routes(s, t, adminHeaders, s.requireAdmin)
-	officerKind.routes(s, t, adminHeaders, s.requireAdmin)
-	pageKind.routes(s, t, adminHeaders, s.requireAdmin)
-	t.GET("/admin/media", s.showMediaLibrary, adminHeaders, s.requireAdmin)
-	t.POST("/admin/media", s.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), s.requireAdmin)
-	t.POST("/admin/media/:id", s.updateMediaForm, adminHeaders, s.requireAdmin)
-	t.POST("/admin/media/:id/delete", s.deleteMediaForm, adminHeaders, s.requireAdmin)
-	t.GET("/admin/messages", s.showMessages, adminHeaders, s.requireAdmin)
-	t.GET("/admin/messages/:id", s.showMessage, adminHeaders, s.requireAdmin)
-	t.POST("/admin/messages/:id/unread", s.markMessageUnread, adminHeaders, s.requireAdmin)
-	t.POST("/admin/messages/:id/delete", s.deleteMessageForm, adminHeaders, s.requireAdmin)
-	t.GET("/admin/admins", s.showAdmins, adminHeaders, s.requireOwner)
-	t.POST("/admin/admins", s.addAdminForm, adminHeaders, s.requireOwner)
-	t.POST("/admin/admins/:id/delete", s.deleteAdminForm, adminHeaders, s.requireOwner)
-	t.GET("/admin/domains", s.showDomains, adminHeaders, s.requireAdmin)
-	t.POST("/admin/domains", s.addDomainForm, adminHeaders, s.requireOwner)
-	t.POST("/admin/domains/:host/verify", s.checkDomainForm, adminHeaders, s.requireAdmin)
-	t.POST("/admin/domains/:host/delete", s.removeDomainForm, adminHeaders, s.requireOwner)
-	t.GET("/admin/export", s.exportDownload, adminHeaders, s.requireOwner)
-	t.GET("/admin/password", s.showPassword, adminHeaders, s.requireAdmin)
-	t.POST("/admin/password", s.changePasswordForm, adminHeaders, s.requireAdmin)
+	t.GET("/admin/site", s.showSiteSettings, adminHeaders, s.auth.RequireAdmin)
+	t.POST("/admin/site", s.saveSiteSettings, adminHeaders, s.auth.RequireAdmin)
+	postKind.routes(s, t, adminHeaders, s.auth.RequireAdmin)
+	eventKind.routes(s, t, adminHeaders, s.auth.RequireAdmin)
+	officerKind.routes(s, t, adminHeaders, s.auth.RequireAdmin)
+	pageKind.routes(s, t, adminHeaders, s.auth.RequireAdmin)
+	t.GET("/admin/media", s.showMediaLibrary, adminHeaders, s.auth.RequireAdmin)
+	t.POST("/admin/media", s.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), s.auth.RequireAdmin)
+	t.POST("/admin/media/:id", s.updateMediaForm, adminHeaders, s.auth.RequireAdmin)
+	t.POST("/admin/media/:id/delete", s.deleteMediaForm, adminHeaders, s.auth.RequireAdmin)
+	t.GET("/admin/messages", s.showMessages, adminHeaders, s.auth.RequireAdmin)
+	t.GET("/admin/messages/:id", s.showMessage, adminHeaders, s.auth.RequireAdmin)
+	t.POST("/admin/messages/:id/unread", s.markMessageUnread, adminHeaders, s.auth.RequireAdmin)
+	t.POST("/admin/messages/:id/delete", s.deleteMessageForm, adminHeaders, s.auth.RequireAdmin)
+	t.GET("/admin/admins", s.showAdmins, adminHeaders, s.auth.RequireOwner)
+	t.POST("/admin/admins", s.addAdminForm, adminHeaders, s.auth.RequireOwner)
+	t.POST("/admin/admins/:id/delete", s.deleteAdminForm, adminHeaders, s.auth.RequireOwner)
+	t.GET("/admin/domains", s.showDomains, adminHeaders, s.auth.RequireAdmin)
+	t.POST("/admin/domains", s.addDomainForm, adminHeaders, s.auth.RequireOwner)
+	t.POST("/admin/domains/:host/verify", s.checkDomainForm, adminHeaders, s.auth.RequireAdmin)
+	t.POST("/admin/domains/:host/delete", s.removeDomainForm, adminHeaders, s.auth.RequireOwner)
+	t.GET("/admin/export", s.exportDownload, adminHeaders, s.auth.RequireOwner)
+	t.GET("/admin/password", s.showPassword, adminHeaders, s.auth.RequireAdmin)
+	t.POST("/admin/password", s.changePasswordForm, adminHeaders, s.auth.RequireAdmin)
 
 	// The ops listener (--ask-addr) only.
 	s.opsEcho.GET("/tls/ask", s.tlsAsk)
@@ -574,5 +574,5 @@ func (s *server) fromTrustedProxy(r *http.Request) bool {
 // exportDownload: GET /api/export and /admin/export (owners) download the
 // site as one file.
 func (s *server) exportDownload(c echo.Context) error {
-	return httpx.ExportDownload(c, s.p, adminActor(c))
+	return httpx.ExportDownload(c, s.p, auth.Actor(c))
 }

@@ -58,6 +58,7 @@ func newSiteServerAt(t testing.TB, now func() time.Time, configure ...func(*conf
 		logFormat:      "text",
 		pageCacheMB:    64,
 	}
+	cfg.now = now
 	for _, f := range configure {
 		f(&cfg)
 	}
@@ -74,9 +75,6 @@ func newSiteServerAt(t testing.TB, now func() time.Time, configure ...func(*conf
 	if err != nil {
 		p.Close()
 		t.Fatal(err)
-	}
-	if now != nil {
-		s.now = now
 	}
 	hs := httptest.NewServer(s)
 	ts := &siteServer{

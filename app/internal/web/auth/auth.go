@@ -1,4 +1,8 @@
-package main
+// Package auth logs a chapter's admins in, on the chapter's own host: JWT
+// login tokens (as a Bearer header for the API, in a host-only cookie for
+// the dashboard, with CSRF checks), sessions in the tenant's file, and
+// throttles against guessing.
+package auth
 
 import (
 	"crypto/subtle"
@@ -14,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -26,63 +31,94 @@ import (
 // every state-changing request, because sibling tenant subdomains are
 // same-site and SameSite alone does not stop them.
 const (
-	sessionCookie = "chapterhouse_session"
-	loginCookie   = "chapterhouse_login" // double-submit token of the login form
-	hostPrefix    = "__Host-"
+	SessionCookie = "chapterhouse_session"
+	LoginCookie   = "chapterhouse_login" // double-submit token of the login form
+	HostPrefix    = "__Host-"
 	authKey       = "auth"
 )
 
-// auth is who a request is logged in as, and how.
-type auth struct {
+// Auth logs tenant admins in and checks every request that needs a login.
+type Auth struct {
+	p        *platform.Platform
+	keys     *Keyring       // server secrets for login tokens
+	throttle *loginThrottle // login attempts per client and per account
+	now      func() time.Time
+}
+
+// New makes the logins of platform p's tenants, signed with keys; now is
+// the clock tokens and throttles read.
+func New(p *platform.Platform, keys *Keyring, now func() time.Time) *Auth {
+	return &Auth{p: p, keys: keys, throttle: newLoginThrottle(), now: now}
+}
+
+// Register adds the API's login routes to g (a tenant's group).
+func (a *Auth) Register(g *echo.Group) {
+	g.POST("/api/login", a.apiLogin)
+	g.POST("/api/logout", a.apiLogout, a.RequireAdmin)
+	g.GET("/api/me", a.apiMe, a.RequireAdmin)
+	g.POST("/api/password", a.apiChangePassword, a.RequireAdmin)
+}
+
+// signedIn is who a request is logged in as, and how.
+type signedIn struct {
 	admin     tenantdb.Admin
 	session   tenantdb.Session
 	viaCookie bool
 }
 
-// adminActor names the logged-in admin in the audit log.
-func adminActor(c echo.Context) string { return "admin " + adminOf(c).Email }
+// Actor names the logged-in admin in the audit log.
+func Actor(c echo.Context) string { return "admin " + AdminOf(c).Email }
 
-// adminOf is the admin the request is logged in as; only valid behind
-// requireAdmin or requireOwner.
-func adminOf(c echo.Context) tenantdb.Admin { return c.Get(authKey).(*auth).admin }
+// AdminOf is the admin the request is logged in as; only valid behind
+// RequireAdmin or requireOwner.
+func AdminOf(c echo.Context) tenantdb.Admin { return c.Get(authKey).(*signedIn).admin }
 
-// sessionOf is the session the request is logged in with.
-func sessionOf(c echo.Context) tenantdb.Session { return c.Get(authKey).(*auth).session }
+// SessionOf is the session the request is logged in with.
+func SessionOf(c echo.Context) tenantdb.Session { return c.Get(authKey).(*signedIn).session }
 
-func authOf(c echo.Context) (*auth, bool) {
-	a, ok := c.Get(authKey).(*auth)
+// LoggedIn is who the request is logged in as, if it passed requireAdmin.
+func LoggedIn(c echo.Context) (tenantdb.Admin, tenantdb.Session, bool) {
+	a, ok := authOf(c)
+	if !ok {
+		return tenantdb.Admin{}, tenantdb.Session{}, false
+	}
+	return a.admin, a.session, true
+}
+
+func authOf(c echo.Context) (*signedIn, bool) {
+	a, ok := c.Get(authKey).(*signedIn)
 	return a, ok
 }
 
-// requireAdmin lets a request through only with a valid login token of
+// RequireAdmin lets a request through only with a valid login token of
 // this tenant (Bearer header, or the dashboard's cookie) whose session row
 // still exists. Cookie-authenticated writes must also pass the CSRF check.
 // Unauthenticated: 401 JSON under /api/, a redirect to the login form
 // elsewhere.
-func (s *server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+func (a *Auth) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
-		a, err := s.authenticate(c)
+		who, err := a.authenticate(c)
 		if errors.Is(err, errBadToken) {
-			return s.unauthenticated(c)
+			return a.unauthenticated(c)
 		}
 		if err != nil {
 			return err
 		}
-		if a.viaCookie && !httpx.SafeMethod(c.Request().Method) {
-			if err := s.checkCSRF(c, a.session.ID); err != nil {
+		if who.viaCookie && !httpx.SafeMethod(c.Request().Method) {
+			if err := a.checkCSRF(c, who.session.ID); err != nil {
 				return err
 			}
 		}
-		c.Set(authKey, a)
+		c.Set(authKey, who)
 		return next(c)
 	}
 }
 
-// requireOwner is requireAdmin for owners only: an editor gets 403.
-func (s *server) requireOwner(next echo.HandlerFunc) echo.HandlerFunc {
-	return s.requireAdmin(func(c echo.Context) error {
-		if adminOf(c).Role != tenantdb.RoleOwner {
+// RequireOwner is requireAdmin for owners only: an editor gets 403.
+func (a *Auth) RequireOwner(next echo.HandlerFunc) echo.HandlerFunc {
+	return a.RequireAdmin(func(c echo.Context) error {
+		if AdminOf(c).Role != tenantdb.RoleOwner {
 			return echo.NewHTTPError(http.StatusForbidden, "only an owner of this site can do this")
 		}
 		return next(c)
@@ -91,7 +127,7 @@ func (s *server) requireOwner(next echo.HandlerFunc) echo.HandlerFunc {
 
 // authenticate finds the request's login. Any fault in the token, or a
 // session that ended, is errBadToken; a storage failure is itself.
-func (s *server) authenticate(c echo.Context) (*auth, error) {
+func (a *Auth) authenticate(c echo.Context) (*signedIn, error) {
 	raw, viaCookie := "", false
 	if h := c.Request().Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
@@ -99,14 +135,14 @@ func (s *server) authenticate(c echo.Context) (*auth, error) {
 			return nil, errBadToken
 		}
 		raw = strings.TrimSpace(tok)
-	} else if ck, err := c.Cookie(s.cookieName(c, sessionCookie)); err == nil {
+	} else if ck, err := c.Cookie(a.CookieName(c, SessionCookie)); err == nil {
 		raw, viaCookie = ck.Value, true
 	}
 	if raw == "" {
 		return nil, errBadToken
 	}
 	t := httpx.Tenant(c)
-	claims, err := s.parseToken(t.ID, raw)
+	claims, err := a.parseToken(t.ID, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -120,37 +156,44 @@ func (s *server) authenticate(c echo.Context) (*auth, error) {
 	if strconv.FormatInt(admin.ID, 10) != claims.Subject {
 		return nil, errBadToken
 	}
-	return &auth{admin: admin, session: sess, viaCookie: viaCookie}, nil
+	return &signedIn{admin: admin, session: sess, viaCookie: viaCookie}, nil
 }
 
-func (s *server) unauthenticated(c echo.Context) error {
+// LoggedInNow reports whether the request carries a valid login, on a
+// route that does not require one (the login form).
+func (a *Auth) LoggedInNow(c echo.Context) bool {
+	_, err := a.authenticate(c)
+	return err == nil
+}
+
+func (a *Auth) unauthenticated(c echo.Context) error {
 	if httpx.IsAPI(c) {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="chapterhouse"`)
 		return echo.NewHTTPError(http.StatusUnauthorized, "log in first: send Authorization: Bearer <token> from POST /api/login")
 	}
-	if ck, err := c.Cookie(s.cookieName(c, sessionCookie)); err == nil && ck.Value != "" {
-		s.clearCookie(c, sessionCookie)
+	if ck, err := c.Cookie(a.CookieName(c, SessionCookie)); err == nil && ck.Value != "" {
+		a.ClearCookie(c, SessionCookie)
 	}
 	next := "/admin"
 	if httpx.SafeMethod(c.Request().Method) {
 		next = c.Request().URL.RequestURI()
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/login?next="+urlQueryEscape(safeNext(next)))
+	return c.Redirect(http.StatusSeeOther, "/admin/login?next="+urlQueryEscape(SafeNext(next)))
 }
 
-// cookieName is name, with the __Host- prefix over TLS: such a cookie is
+// CookieName is name, with the __Host- prefix over TLS: such a cookie is
 // only accepted by browsers when Secure, host-only and for path /, so a
 // sibling subdomain cannot plant one.
-func (s *server) cookieName(c echo.Context, name string) string {
+func (a *Auth) CookieName(c echo.Context, name string) string {
 	if httpx.Secure(c) {
-		return hostPrefix + name
+		return HostPrefix + name
 	}
 	return name
 }
 
-func (s *server) setCookie(c echo.Context, name, value string, maxAge time.Duration) {
+func (a *Auth) SetCookie(c echo.Context, name, value string, maxAge time.Duration) {
 	c.SetCookie(&http.Cookie{
-		Name:     s.cookieName(c, name),
+		Name:     a.CookieName(c, name),
 		Value:    value,
 		Path:     "/",
 		MaxAge:   int(math.Ceil(maxAge.Seconds())),
@@ -160,9 +203,9 @@ func (s *server) setCookie(c echo.Context, name, value string, maxAge time.Durat
 	})
 }
 
-func (s *server) clearCookie(c echo.Context, name string) {
+func (a *Auth) ClearCookie(c echo.Context, name string) {
 	c.SetCookie(&http.Cookie{
-		Name:     s.cookieName(c, name),
+		Name:     a.CookieName(c, name),
 		Value:    "",
 		Path:     "/",
 		MaxAge:   -1,
@@ -178,10 +221,10 @@ var errCrossSite = echo.NewHTTPError(http.StatusForbidden,
 var errBadCSRF = echo.NewHTTPError(http.StatusForbidden,
 	"This form has expired or did not come from your dashboard. Go back, reload the page and try again.")
 
-// checkOrigin refuses a request that a browser says comes from another
+// CheckOrigin refuses a request that a browser says comes from another
 // site or another origin. Sibling tenants (riverside42.<base> and
 // lodge7.<base>) are same-site, so "same-site" is refused too.
-func (s *server) checkOrigin(c echo.Context) error {
+func (a *Auth) CheckOrigin(c echo.Context) error {
 	r := c.Request()
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
@@ -197,15 +240,15 @@ func (s *server) checkOrigin(c echo.Context) error {
 // checkCSRF guards a cookie-authenticated write: the browser's own
 // statement of where it comes from, and the session's CSRF token in the
 // form field csrf_token or the X-CSRF-Token header.
-func (s *server) checkCSRF(c echo.Context, sessionID string) error {
-	if err := s.checkOrigin(c); err != nil {
+func (a *Auth) checkCSRF(c echo.Context, sessionID string) error {
+	if err := a.CheckOrigin(c); err != nil {
 		return err
 	}
 	got := c.Request().Header.Get("X-CSRF-Token")
 	if got == "" {
 		got = c.FormValue("csrf_token")
 	}
-	want := s.csrfToken(httpx.Tenant(c).ID, sessionID)
+	want := a.CSRFToken(httpx.Tenant(c).ID, sessionID)
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		return errBadCSRF
 	}
@@ -215,23 +258,23 @@ func (s *server) checkCSRF(c echo.Context, sessionID string) error {
 // errLoginFailed is the one answer to a wrong email or a wrong password.
 var errLoginFailed = echo.NewHTTPError(http.StatusUnauthorized, "wrong email or password")
 
-// login checks email and password against this tenant's admins, with the
+// Login checks email and password against this tenant's admins, with the
 // throttles, and starts a session. It answers 429 with Retry-After when a
 // throttle is empty and 503 when no hashing slot frees in time.
-func (s *server) login(c echo.Context, email, pw string) (tenantdb.Admin, tenantdb.Session, string, error) {
+func (a *Auth) Login(c echo.Context, email, pw string) (tenantdb.Admin, tenantdb.Session, string, error) {
 	var none tenantdb.Admin
 	var noSession tenantdb.Session
 	ctx := c.Request().Context()
-	now := s.now()
+	now := a.now()
 	email = strings.TrimSpace(email)
 	if len(email) > 254 {
 		email = email[:254]
 	}
 	account := httpx.Tenant(c).ID + "\x00" + strings.ToLower(email)
-	if wait := s.throttle.perAccount.Wait(account, now); wait > 0 {
+	if wait := a.throttle.perAccount.Wait(account, now); wait > 0 {
 		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
-	if ok, wait := s.throttle.perIP.Take(ratelimit.ClientKey(c.RealIP()), now); !ok {
+	if ok, wait := a.throttle.perIP.Take(ratelimit.ClientKey(c.RealIP()), now); !ok {
 		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
 	db := httpx.DB(c)
@@ -242,21 +285,21 @@ func (s *server) login(c echo.Context, email, pw string) (tenantdb.Admin, tenant
 	if email == "" {
 		admin = tenantdb.Admin{}
 	}
-	ok, err := s.p.Passwords.Verify(ctx, admin.PasswordHash, pw)
+	ok, err := a.p.Passwords.Verify(ctx, admin.PasswordHash, pw)
 	if err != nil {
 		return none, noSession, "", fmt.Errorf("admin %d: %w", admin.ID, err)
 	}
 	if !ok {
-		s.throttle.perAccount.Take(account, now)
+		a.throttle.perAccount.Take(account, now)
 		return none, noSession, "", errLoginFailed
 	}
-	sess, token, err := s.startSession(c, admin)
+	sess, token, err := a.startSession(c, admin)
 	return admin, sess, token, err
 }
 
 // startSession creates a session row for admin and its token.
-func (s *server) startSession(c echo.Context, admin tenantdb.Admin) (tenantdb.Session, string, error) {
-	now := s.now().UTC().Truncate(time.Second)
+func (a *Auth) startSession(c echo.Context, admin tenantdb.Admin) (tenantdb.Session, string, error) {
+	now := a.now().UTC().Truncate(time.Second)
 	sess := tenantdb.Session{
 		ID:        tenantdb.NewSessionID(),
 		AdminID:   admin.ID,
@@ -268,12 +311,12 @@ func (s *server) startSession(c echo.Context, admin tenantdb.Admin) (tenantdb.Se
 	if err := httpx.DB(c).CreateSession(c.Request().Context(), sess); err != nil {
 		return sess, "", err
 	}
-	token, err := s.mintToken(httpx.Tenant(c), admin, sess)
+	token, err := a.mintToken(httpx.Tenant(c), admin, sess)
 	return sess, token, err
 }
 
 // apiLogin: POST /api/login {"email", "password"} -> {"token", "expires_at"}.
-func (s *server) apiLogin(c echo.Context) error {
+func (a *Auth) apiLogin(c echo.Context) error {
 	var in struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
@@ -282,7 +325,7 @@ func (s *server) apiLogin(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	_, sess, token, err := s.login(c, in.Email, in.Password)
+	_, sess, token, err := a.Login(c, in.Email, in.Password)
 	if err != nil {
 		return err
 	}
@@ -290,22 +333,22 @@ func (s *server) apiLogin(c echo.Context) error {
 }
 
 // apiLogout: POST /api/logout ends the session of the token.
-func (s *server) apiLogout(c echo.Context) error {
-	if err := httpx.DB(c).DeleteSession(c.Request().Context(), sessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
+func (a *Auth) apiLogout(c echo.Context) error {
+	if err := httpx.DB(c).DeleteSession(c.Request().Context(), SessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
 // apiMe: GET /api/me is the logged-in admin.
-func (s *server) apiMe(c echo.Context) error {
-	return c.JSON(http.StatusOK, adminOf(c))
+func (a *Auth) apiMe(c echo.Context) error {
+	return c.JSON(http.StatusOK, AdminOf(c))
 }
 
 // apiChangePassword: POST /api/password {"current_password", "new_password"}
 // sets the admin's password, ends all their sessions, and answers with a
 // new token for this client.
-func (s *server) apiChangePassword(c echo.Context) error {
+func (a *Auth) apiChangePassword(c echo.Context) error {
 	var in struct {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
@@ -313,37 +356,37 @@ func (s *server) apiChangePassword(c echo.Context) error {
 	if err := httpx.BindJSON(c, &in); err != nil {
 		return err
 	}
-	sess, token, err := s.changePassword(c, in.Current, in.New)
+	sess, token, err := a.ChangePassword(c, in.Current, in.New)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"token": token, "expires_at": sess.ExpiresAt})
 }
 
-// changePassword checks the admin's current password, sets the new one
+// ChangePassword checks the admin's Current password, sets the new one
 // (which ends every session of theirs, this one included) and starts a
 // fresh session for the caller.
-func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.Session, string, error) {
+func (a *Auth) ChangePassword(c echo.Context, Current, next string) (tenantdb.Session, string, error) {
 	ctx := c.Request().Context()
-	admin := adminOf(c)
-	// Guesses of the current password (from a stolen session) count
+	admin := AdminOf(c)
+	// Guesses of the Current password (from a stolen session) count
 	// against the account like failed logins.
 	account := httpx.Tenant(c).ID + "\x00" + strings.ToLower(admin.Email)
-	if wait := s.throttle.perAccount.Wait(account, s.now()); wait > 0 {
+	if wait := a.throttle.perAccount.Wait(account, a.now()); wait > 0 {
 		return tenantdb.Session{}, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
 	}
-	ok, err := s.p.Passwords.Verify(ctx, admin.PasswordHash, current)
+	ok, err := a.p.Passwords.Verify(ctx, admin.PasswordHash, Current)
 	if err != nil {
 		return tenantdb.Session{}, "", err
 	}
 	if !ok {
-		s.throttle.perAccount.Take(account, s.now())
-		return tenantdb.Session{}, "", &tenantdb.ValidationError{Field: "current_password", Message: "is not your current password"}
+		a.throttle.perAccount.Take(account, a.now())
+		return tenantdb.Session{}, "", &tenantdb.ValidationError{Field: "current_password", Message: "is not your Current password"}
 	}
 	if err := password.CheckRules(next, admin.Email); err != nil {
 		return tenantdb.Session{}, "", withField(err, "new_password")
 	}
-	hash, err := s.p.Passwords.Hash(ctx, next)
+	hash, err := a.p.Passwords.Hash(ctx, next)
 	if err != nil {
 		return tenantdb.Session{}, "", err
 	}
@@ -351,7 +394,7 @@ func (s *server) changePassword(c echo.Context, current, next string) (tenantdb.
 		return tenantdb.Session{}, "", err
 	}
 	admin.PasswordHash = hash
-	return s.startSession(c, admin)
+	return a.startSession(c, admin)
 }
 
 // withField renames the field of a validation error.
@@ -365,11 +408,11 @@ func withField(err error, field string) error {
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-// safeNext is where to go after logging in: a path of the dashboard on
+// SafeNext is where to go after logging in: a path of the dashboard on
 // this host, else /admin. Absolute URLs, scheme-relative ones (//evil),
 // backslashes (/\evil, which browsers read as //evil) and control
 // characters all give /admin.
-func safeNext(raw string) string {
+func SafeNext(raw string) string {
 	const home = "/admin"
 	if raw == "" || len(raw) > 2000 || !strings.HasPrefix(raw, home) {
 		return home

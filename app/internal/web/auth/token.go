@@ -1,4 +1,4 @@
-package main
+package auth
 
 import (
 	"bufio"
@@ -28,14 +28,14 @@ import (
 const (
 	tokenTTL    = 12 * time.Hour
 	tokenIssuer = "chapterhouse"
-	// secretsFile holds the server secrets when --secret-file is not given.
-	secretsFile = "token-secrets"
+	// SecretsFile holds the server secrets when --secret-file is not given.
+	SecretsFile = "token-secrets"
 )
 
-// keyring holds the server secrets. The first signs new tokens; the others
+// Keyring holds the server secrets. The first signs new tokens; the others
 // still verify tokens signed before a rotation. Each is named by a kid
 // derived from it, which tokens carry in their header.
-type keyring struct {
+type Keyring struct {
 	secrets []serverSecret
 }
 
@@ -44,19 +44,19 @@ type serverSecret struct {
 	secret []byte
 }
 
-// loadKeyring reads the secrets from file, or from DATA/token-secrets,
+// LoadKeyring reads the secrets from file, or from DATA/token-secrets,
 // which is created with one random secret (mode 0600) if it does not exist.
 // With neither a file nor a data dir, the secret lives in memory only.
-func loadKeyring(dataDir, file string) (*keyring, error) {
+func LoadKeyring(dataDir, file string) (*Keyring, error) {
 	if file == "" && dataDir == "" {
-		return newKeyring(randomSecret())
+		return NewKeyring(NewSecret())
 	}
 	if file == "" {
-		file = filepath.Join(dataDir, secretsFile)
+		file = filepath.Join(dataDir, SecretsFile)
 		content := "# Chapterhouse token secrets: the first line signs login tokens, later lines\n" +
 			"# still verify them (rotation: add a new first line, restart, drop the old\n" +
 			"# line after " + tokenTTL.String() + "). Keep this file private: it can mint logins.\n" +
-			randomSecret() + "\n"
+			NewSecret() + "\n"
 		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			_, err = f.WriteString(content)
@@ -73,22 +73,22 @@ func loadKeyring(dataDir, file string) (*keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token secrets: %w", err)
 	}
-	k, err := parseKeyring(data)
+	k, err := ParseKeyring(data)
 	if err != nil {
 		return nil, fmt.Errorf("token secrets in %s: %w", file, err)
 	}
 	return k, nil
 }
 
-func randomSecret() string {
+func NewSecret() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// parseKeyring reads one secret per line (at least 32 characters; blank
+// ParseKeyring reads one secret per line (at least 32 characters; blank
 // lines and # comments are skipped).
-func parseKeyring(data []byte) (*keyring, error) {
+func ParseKeyring(data []byte) (*Keyring, error) {
 	var lines []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -104,11 +104,11 @@ func parseKeyring(data []byte) (*keyring, error) {
 	if len(lines) == 0 {
 		return nil, errors.New("no secret (one secret of at least 32 characters per line)")
 	}
-	return newKeyring(lines...)
+	return NewKeyring(lines...)
 }
 
-func newKeyring(secrets ...string) (*keyring, error) {
-	k := &keyring{}
+func NewKeyring(secrets ...string) (*Keyring, error) {
+	k := &Keyring{}
 	for i, s := range secrets {
 		if len(s) < 32 {
 			return nil, fmt.Errorf("secret %d is %d characters; at least 32 are needed", i+1, len(s))
@@ -120,8 +120,8 @@ func newKeyring(secrets ...string) (*keyring, error) {
 	return k, nil
 }
 
-// tenantKey derives the HS256 key of tenantID from the secret named kid.
-func (k *keyring) tenantKey(kid, tenantID string) ([]byte, bool) {
+// TenantKey derives the HS256 key of tenantID from the secret named kid.
+func (k *Keyring) TenantKey(kid, tenantID string) ([]byte, bool) {
 	for _, s := range k.secrets {
 		if s.kid == kid {
 			return deriveKey(s.secret, "tenant token key v1", tenantID), true
@@ -130,8 +130,8 @@ func (k *keyring) tenantKey(kid, tenantID string) ([]byte, bool) {
 	return nil, false
 }
 
-// current is the kid that signs new tokens.
-func (k *keyring) current() string { return k.secrets[0].kid }
+// Current is the kid that signs new tokens.
+func (k *Keyring) Current() string { return k.secrets[0].kid }
 
 func deriveKey(secret []byte, purpose, tenantID string) []byte {
 	m := hmac.New(sha256.New, secret)
@@ -146,14 +146,14 @@ type tokenClaims struct {
 	SessionID string `json:"sid"`
 }
 
-// mintToken signs a login token for admin a's session sess on tenant t.
-func (s *server) mintToken(t tenantdb.Tenant, a tenantdb.Admin, sess tenantdb.Session) (string, error) {
-	kid := s.keys.current()
-	key, _ := s.keys.tenantKey(kid, t.ID)
+// mintToken signs a login token for admin's session sess on tenant t.
+func (a *Auth) mintToken(t tenantdb.Tenant, admin tenantdb.Admin, sess tenantdb.Session) (string, error) {
+	kid := a.keys.Current()
+	key, _ := a.keys.TenantKey(kid, t.ID)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, tokenClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    tokenIssuer,
-			Subject:   strconv.FormatInt(a.ID, 10),
+			Subject:   strconv.FormatInt(admin.ID, 10),
 			Audience:  jwt.ClaimStrings{t.ID},
 			IssuedAt:  jwt.NewNumericDate(sess.CreatedAt),
 			ExpiresAt: jwt.NewNumericDate(sess.ExpiresAt),
@@ -172,7 +172,7 @@ var errBadToken = errors.New("invalid or expired login token")
 // of the kid in its header, the issuer, the tenant as audience, iat, and
 // an exp that must be present and in the future. It does not look at the
 // session: the caller does.
-func (s *server) parseToken(tenantID, raw string) (*tokenClaims, error) {
+func (a *Auth) parseToken(tenantID, raw string) (*tokenClaims, error) {
 	if len(raw) > 4096 {
 		return nil, errBadToken
 	}
@@ -182,13 +182,13 @@ func (s *server) parseToken(tenantID, raw string) (*tokenClaims, error) {
 		jwt.WithIssuer(tokenIssuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(s.now),
+		jwt.WithTimeFunc(a.now),
 		jwt.WithStrictDecoding(),
 	)
 	claims := &tokenClaims{}
 	_, err := p.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		key, ok := s.keys.tenantKey(kid, tenantID)
+		key, ok := a.keys.TenantKey(kid, tenantID)
 		if !ok {
 			return nil, fmt.Errorf("unknown kid %q", kid)
 		}
@@ -200,11 +200,11 @@ func (s *server) parseToken(tenantID, raw string) (*tokenClaims, error) {
 	return claims, nil
 }
 
-// csrfToken is the anti-forgery token of a session for the dashboard's
+// CSRFToken is the anti-forgery token of a session for the dashboard's
 // forms: an HMAC of the session id under the tenant's key, so it needs no
 // storage and dies with the session.
-func (s *server) csrfToken(tenantID, sessionID string) string {
-	key, _ := s.keys.tenantKey(s.keys.current(), tenantID)
+func (a *Auth) CSRFToken(tenantID, sessionID string) string {
+	key, _ := a.keys.TenantKey(a.keys.Current(), tenantID)
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("csrf\x00" + sessionID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
