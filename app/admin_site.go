@@ -254,7 +254,7 @@ func (s *server) showAdmins(c echo.Context) error {
 // shown once on the answer page, which is not cached.
 func (s *server) addAdminForm(c echo.Context) error {
 	d := adminsData{Email: strings.TrimSpace(c.FormValue("email")), Role: c.FormValue("role")}
-	a, generated, err := s.addAdmin(c.Request().Context(), httpx.DB(c).DB, d.Email, d.Role, c.FormValue("password"))
+	a, generated, err := s.p.AddAdmin(c.Request().Context(), httpx.DB(c).DB, d.Email, d.Role, c.FormValue("password"))
 	if err != nil {
 		return s.renderAdmins(c, http.StatusUnprocessableEntity, d, err)
 	}

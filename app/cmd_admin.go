@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
-	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -59,7 +58,7 @@ func cmdAdminAdd(ctx context.Context, e *cmdEnv, args []string) error {
 		}
 	}
 	return e.withWritableTenant(ctx, pos[0], func(t tenantdb.Tenant, db *tenantdb.DB) error {
-		a, generated, err := platform.AddAdmin(ctx, e.p.Passwords, db, pos[1], *role, password)
+		a, generated, err := e.p.AddAdmin(ctx, db, pos[1], *role, password)
 		if err != nil {
 			return err
 		}

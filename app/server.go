@@ -21,6 +21,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/api"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -142,46 +143,7 @@ func (s *server) routes() {
 
 	// The admin API (auth.go, api.go, api_media.go): Bearer token.
 	s.auth.Register(t)
-	t.GET("/api/site", s.apiSite, s.auth.RequireAdmin)
-	t.PATCH("/api/site", s.apiUpdateSite, s.auth.RequireAdmin)
-	t.GET("/api/posts", apiList(platform.Posts), s.auth.RequireAdmin)
-	t.POST("/api/posts", apiCreate(platform.Posts), s.auth.RequireAdmin)
-	t.GET("/api/posts/:id", apiGet(platform.Posts), s.auth.RequireAdmin)
-	t.PATCH("/api/posts/:id", apiUpdate(platform.Posts), s.auth.RequireAdmin)
-	t.DELETE("/api/posts/:id", apiDelete(platform.Posts), s.auth.RequireAdmin)
-	t.GET("/api/events", apiList(platform.Events), s.auth.RequireAdmin)
-	t.POST("/api/events", apiCreate(platform.Events), s.auth.RequireAdmin)
-	t.GET("/api/events/:id", apiGet(platform.Events), s.auth.RequireAdmin)
-	t.PATCH("/api/events/:id", apiUpdate(platform.Events), s.auth.RequireAdmin)
-	t.DELETE("/api/events/:id", apiDelete(platform.Events), s.auth.RequireAdmin)
-	t.GET("/api/officers", apiList(platform.Officers), s.auth.RequireAdmin)
-	t.POST("/api/officers", apiCreate(platform.Officers), s.auth.RequireAdmin)
-	t.GET("/api/officers/:id", apiGet(platform.Officers), s.auth.RequireAdmin)
-	t.PATCH("/api/officers/:id", apiUpdate(platform.Officers), s.auth.RequireAdmin)
-	t.DELETE("/api/officers/:id", apiDelete(platform.Officers), s.auth.RequireAdmin)
-	t.GET("/api/pages", apiList(platform.Pages), s.auth.RequireAdmin)
-	t.POST("/api/pages", apiCreate(platform.Pages), s.auth.RequireAdmin)
-	t.GET("/api/pages/:id", apiGet(platform.Pages), s.auth.RequireAdmin)
-	t.PATCH("/api/pages/:id", apiUpdate(platform.Pages), s.auth.RequireAdmin)
-	t.DELETE("/api/pages/:id", apiDelete(platform.Pages), s.auth.RequireAdmin)
-	t.GET("/api/media", s.apiMediaList, s.auth.RequireAdmin)
-	t.POST("/api/media", s.apiUploadMedia, httpx.LimitBody(httpx.MaxUploadBody), s.auth.RequireAdmin)
-	t.GET("/api/media/:id", s.apiMedia, s.auth.RequireAdmin)
-	t.PATCH("/api/media/:id", s.apiUpdateMedia, s.auth.RequireAdmin)
-	t.DELETE("/api/media/:id", s.apiDeleteMedia, s.auth.RequireAdmin)
-	t.GET("/api/messages", s.apiMessages, s.auth.RequireAdmin)
-	t.GET("/api/messages/:id", s.apiMessage, s.auth.RequireAdmin)
-	t.PATCH("/api/messages/:id", s.apiUpdateMessage, s.auth.RequireAdmin)
-	t.DELETE("/api/messages/:id", s.apiDeleteMessage, s.auth.RequireAdmin)
-	t.GET("/api/admins", s.apiAdmins, s.auth.RequireOwner)
-	t.POST("/api/admins", s.apiAddAdmin, s.auth.RequireOwner)
-	t.DELETE("/api/admins/:id", s.apiDeleteAdmin, s.auth.RequireOwner)
-	t.GET("/api/domains", s.apiDomains, s.auth.RequireAdmin)
-	t.POST("/api/domains", s.apiAddDomain, s.auth.RequireOwner)
-	t.GET("/api/domains/:host", s.apiDomain, s.auth.RequireAdmin)
-	t.POST("/api/domains/:host/verify", s.apiVerifyDomain, s.auth.RequireAdmin)
-	t.DELETE("/api/domains/:host", s.apiRemoveDomain, s.auth.RequireOwner)
-	t.GET("/api/export", s.exportDownload, s.auth.RequireOwner)
+	api.Register(t, api.Deps{Platform: s.p, Auth: s.auth})
 
 	// The dashboard (admin*.go): cookie login, CSRF-checked forms.
 	t.GET("/admin/login", s.showLogin, adminHeaders)

@@ -9,7 +9,9 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-func AddAdmin(ctx context.Context, h *password.Hasher, db *tenantdb.DB, email, role, pw string) (tenantdb.Admin, string, error) {
+// AddAdmin validates and adds an admin to db; an empty password is
+// generated and returned (shown once).
+func (p *Platform) AddAdmin(ctx context.Context, db *tenantdb.DB, email, role, pw string) (tenantdb.Admin, string, error) {
 	a := tenantdb.Admin{Email: strings.TrimSpace(email), Role: role}
 	if a.Role == "" {
 		a.Role = tenantdb.RoleEditor
@@ -30,7 +32,7 @@ func AddAdmin(ctx context.Context, h *password.Hasher, db *tenantdb.DB, email, r
 	if _, err := db.AdminByEmail(ctx, a.Email); err == nil {
 		return a, "", fmt.Errorf("admin %q: %w", a.Email, tenantdb.ErrConflict)
 	}
-	hash, err := h.Hash(ctx, pw)
+	hash, err := p.Passwords.Hash(ctx, pw)
 	if err != nil {
 		return a, "", err
 	}

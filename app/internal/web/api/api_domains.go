@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"net/http"
@@ -14,8 +14,8 @@ import (
 // exist.
 
 // apiDomains: GET /api/domains.
-func (s *server) apiDomains(c echo.Context) error {
-	views, err := s.p.TenantDomains(c.Request().Context(), httpx.Tenant(c))
+func (h *handler) apiDomains(c echo.Context) error {
+	views, err := h.p.TenantDomains(c.Request().Context(), httpx.Tenant(c))
 	if err != nil {
 		return err
 	}
@@ -25,54 +25,54 @@ func (s *server) apiDomains(c echo.Context) error {
 // apiAddDomain: POST /api/domains {"host"} -> 201 with the token and the
 // DNS records to create; 409 when the host belongs to a site already, 422
 // when it is not a host name.
-func (s *server) apiAddDomain(c echo.Context) error {
+func (h *handler) apiAddDomain(c echo.Context) error {
 	var in struct {
 		Host string `json:"host"`
 	}
 	if err := httpx.BindJSON(c, &in); err != nil {
 		return err
 	}
-	d, err := s.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), in.Host, auth.Actor(c))
+	d, err := h.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), in.Host, auth.Actor(c))
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Location", "/api/domains/"+d.Host)
-	return c.JSON(http.StatusCreated, s.p.ViewDomain(d))
+	return c.JSON(http.StatusCreated, h.p.ViewDomain(d))
 }
 
 // apiDomain: GET /api/domains/:host.
-func (s *server) apiDomain(c echo.Context) error {
-	d, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
+func (h *handler) apiDomain(c echo.Context) error {
+	d, err := h.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.p.ViewDomain(d))
+	return c.JSON(http.StatusOK, h.p.ViewDomain(d))
 }
 
 // apiVerifyDomain: POST /api/domains/:host/verify checks the TXT record now
 // -> 200 with the domain as it is after the check ("problem" says what is
 // wrong when it did not pass); 503 when DNS could not be asked.
-func (s *server) apiVerifyDomain(c echo.Context) error {
-	d, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
+func (h *handler) apiVerifyDomain(c echo.Context) error {
+	d, err := h.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	res, err := s.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), d, auth.Actor(c))
+	res, err := h.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), d, auth.Actor(c))
 	if err != nil {
 		return err
 	}
-	v := s.p.ViewDomain(res.Domain)
+	v := h.p.ViewDomain(res.Domain)
 	v.Problem = res.Problem
 	return c.JSON(http.StatusOK, v)
 }
 
 // apiRemoveDomain: DELETE /api/domains/:host -> 204; it stops routing at once.
-func (s *server) apiRemoveDomain(c echo.Context) error {
-	d, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
+func (h *handler) apiRemoveDomain(c echo.Context) error {
+	d, err := h.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	if err := s.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), d, auth.Actor(c)); err != nil {
+	if err := h.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), d, auth.Actor(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -1,12 +1,15 @@
-package main
+// Package api serves the admin JSON API of a chapter's site: its content,
+// media, inbox, admins and custom domains, for a Bearer token from
+// POST /api/login (package auth).
+package api
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -107,7 +110,7 @@ func apiDelete[T any](r platform.Content[T]) echo.HandlerFunc {
 }
 
 // apiSite: GET /api/site.
-func (s *server) apiSite(c echo.Context) error {
+func (h *handler) apiSite(c echo.Context) error {
 	site, err := httpx.DB(c).Site(c.Request().Context())
 	if err != nil {
 		return err
@@ -116,7 +119,7 @@ func (s *server) apiSite(c echo.Context) error {
 }
 
 // apiUpdateSite: PATCH /api/site changes the settings sent.
-func (s *server) apiUpdateSite(c echo.Context) error {
+func (h *handler) apiUpdateSite(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
 	site, err := db.Site(ctx)
 	if err != nil {
@@ -134,7 +137,7 @@ func (s *server) apiUpdateSite(c echo.Context) error {
 }
 
 // apiMessages: GET /api/messages, newest first.
-func (s *server) apiMessages(c echo.Context) error {
+func (h *handler) apiMessages(c echo.Context) error {
 	ms, err := httpx.DB(c).Messages(c.Request().Context())
 	if err != nil {
 		return err
@@ -146,7 +149,7 @@ func (s *server) apiMessages(c echo.Context) error {
 }
 
 // apiMessage: GET /api/messages/:id.
-func (s *server) apiMessage(c echo.Context) error {
+func (h *handler) apiMessage(c echo.Context) error {
 	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
@@ -159,7 +162,7 @@ func (s *server) apiMessage(c echo.Context) error {
 }
 
 // apiUpdateMessage: PATCH /api/messages/:id {"read": bool}.
-func (s *server) apiUpdateMessage(c echo.Context) error {
+func (h *handler) apiUpdateMessage(c echo.Context) error {
 	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
@@ -184,7 +187,7 @@ func (s *server) apiUpdateMessage(c echo.Context) error {
 }
 
 // apiDeleteMessage: DELETE /api/messages/:id.
-func (s *server) apiDeleteMessage(c echo.Context) error {
+func (h *handler) apiDeleteMessage(c echo.Context) error {
 	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
@@ -196,7 +199,7 @@ func (s *server) apiDeleteMessage(c echo.Context) error {
 }
 
 // apiAdmins: GET /api/admins (owners only).
-func (s *server) apiAdmins(c echo.Context) error {
+func (h *handler) apiAdmins(c echo.Context) error {
 	as, err := httpx.DB(c).Admins(c.Request().Context())
 	if err != nil {
 		return err
@@ -210,7 +213,7 @@ func (s *server) apiAdmins(c echo.Context) error {
 // apiAddAdmin: POST /api/admins {"email", "role", "password"} (owners
 // only). Without a password one is generated and returned once, as
 // "password" next to the new admin's fields.
-func (s *server) apiAddAdmin(c echo.Context) error {
+func (h *handler) apiAddAdmin(c echo.Context) error {
 	var in struct {
 		Email    string `json:"email"`
 		Role     string `json:"role"`
@@ -219,7 +222,7 @@ func (s *server) apiAddAdmin(c echo.Context) error {
 	if err := httpx.BindJSON(c, &in); err != nil {
 		return err
 	}
-	a, generated, err := s.addAdmin(c.Request().Context(), httpx.DB(c).DB, in.Email, in.Role, in.Password)
+	a, generated, err := h.p.AddAdmin(c.Request().Context(), httpx.DB(c).DB, in.Email, in.Role, in.Password)
 	if err != nil {
 		return err
 	}
@@ -231,14 +234,8 @@ func (s *server) apiAddAdmin(c echo.Context) error {
 	return c.JSON(http.StatusCreated, out)
 }
 
-// addAdmin validates and adds an admin; an empty password is generated
-// and returned.
-func (s *server) addAdmin(ctx context.Context, db *tenantdb.DB, email, role, password string) (tenantdb.Admin, string, error) {
-	return platform.AddAdmin(ctx, s.p.Passwords, db, email, role, password)
-}
-
 // apiDeleteAdmin: DELETE /api/admins/:id (owners only; the last owner stays).
-func (s *server) apiDeleteAdmin(c echo.Context) error {
+func (h *handler) apiDeleteAdmin(c echo.Context) error {
 	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
@@ -247,4 +244,65 @@ func (s *server) apiDeleteAdmin(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// handler serves the admin JSON API of the request's tenant.
+type handler struct {
+	p *platform.Platform
+}
+
+// Deps are what the API needs.
+type Deps struct {
+	Platform *platform.Platform
+	Auth     *auth.Auth // checks the Bearer token of every route
+}
+
+// Register adds the API's routes to g (a tenant's group).
+func Register(g *echo.Group, d Deps) {
+	h, a := &handler{p: d.Platform}, d.Auth
+	g.GET("/api/site", h.apiSite, a.RequireAdmin)
+	g.PATCH("/api/site", h.apiUpdateSite, a.RequireAdmin)
+	g.GET("/api/posts", apiList(platform.Posts), a.RequireAdmin)
+	g.POST("/api/posts", apiCreate(platform.Posts), a.RequireAdmin)
+	g.GET("/api/posts/:id", apiGet(platform.Posts), a.RequireAdmin)
+	g.PATCH("/api/posts/:id", apiUpdate(platform.Posts), a.RequireAdmin)
+	g.DELETE("/api/posts/:id", apiDelete(platform.Posts), a.RequireAdmin)
+	g.GET("/api/events", apiList(platform.Events), a.RequireAdmin)
+	g.POST("/api/events", apiCreate(platform.Events), a.RequireAdmin)
+	g.GET("/api/events/:id", apiGet(platform.Events), a.RequireAdmin)
+	g.PATCH("/api/events/:id", apiUpdate(platform.Events), a.RequireAdmin)
+	g.DELETE("/api/events/:id", apiDelete(platform.Events), a.RequireAdmin)
+	g.GET("/api/officers", apiList(platform.Officers), a.RequireAdmin)
+	g.POST("/api/officers", apiCreate(platform.Officers), a.RequireAdmin)
+	g.GET("/api/officers/:id", apiGet(platform.Officers), a.RequireAdmin)
+	g.PATCH("/api/officers/:id", apiUpdate(platform.Officers), a.RequireAdmin)
+	g.DELETE("/api/officers/:id", apiDelete(platform.Officers), a.RequireAdmin)
+	g.GET("/api/pages", apiList(platform.Pages), a.RequireAdmin)
+	g.POST("/api/pages", apiCreate(platform.Pages), a.RequireAdmin)
+	g.GET("/api/pages/:id", apiGet(platform.Pages), a.RequireAdmin)
+	g.PATCH("/api/pages/:id", apiUpdate(platform.Pages), a.RequireAdmin)
+	g.DELETE("/api/pages/:id", apiDelete(platform.Pages), a.RequireAdmin)
+	g.GET("/api/media", h.apiMediaList, a.RequireAdmin)
+	g.POST("/api/media", h.apiUploadMedia, httpx.LimitBody(httpx.MaxUploadBody), a.RequireAdmin)
+	g.GET("/api/media/:id", h.apiMedia, a.RequireAdmin)
+	g.PATCH("/api/media/:id", h.apiUpdateMedia, a.RequireAdmin)
+	g.DELETE("/api/media/:id", h.apiDeleteMedia, a.RequireAdmin)
+	g.GET("/api/messages", h.apiMessages, a.RequireAdmin)
+	g.GET("/api/messages/:id", h.apiMessage, a.RequireAdmin)
+	g.PATCH("/api/messages/:id", h.apiUpdateMessage, a.RequireAdmin)
+	g.DELETE("/api/messages/:id", h.apiDeleteMessage, a.RequireAdmin)
+	g.GET("/api/admins", h.apiAdmins, a.RequireOwner)
+	g.POST("/api/admins", h.apiAddAdmin, a.RequireOwner)
+	g.DELETE("/api/admins/:id", h.apiDeleteAdmin, a.RequireOwner)
+	g.GET("/api/domains", h.apiDomains, a.RequireAdmin)
+	g.POST("/api/domains", h.apiAddDomain, a.RequireOwner)
+	g.GET("/api/domains/:host", h.apiDomain, a.RequireAdmin)
+	g.POST("/api/domains/:host/verify", h.apiVerifyDomain, a.RequireAdmin)
+	g.DELETE("/api/domains/:host", h.apiRemoveDomain, a.RequireOwner)
+	g.GET("/api/export", h.export, a.RequireOwner)
+}
+
+// export: GET /api/export (owners) downloads the site as one file.
+func (h *handler) export(c echo.Context) error {
+	return httpx.ExportDownload(c, h.p, auth.Actor(c))
 }

@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"net/http"
@@ -10,8 +10,8 @@ import (
 )
 
 // apiUploadMedia: POST /api/media (multipart) -> 201 with the stored image.
-func (s *server) apiUploadMedia(c echo.Context) error {
-	m, err := httpx.UploadImage(c, s.p)
+func (h *handler) apiUploadMedia(c echo.Context) error {
+	m, err := httpx.UploadImage(c, h.p)
 	if err != nil {
 		return err
 	}
@@ -19,7 +19,7 @@ func (s *server) apiUploadMedia(c echo.Context) error {
 }
 
 // apiMediaList: GET /api/media, newest first.
-func (s *server) apiMediaList(c echo.Context) error {
+func (h *handler) apiMediaList(c echo.Context) error {
 	ms, err := httpx.DB(c).MediaList(c.Request().Context())
 	if err != nil {
 		return err
@@ -31,7 +31,7 @@ func (s *server) apiMediaList(c echo.Context) error {
 }
 
 // apiMedia: GET /api/media/:id describes one image (its bytes are at /media/:id).
-func (s *server) apiMedia(c echo.Context) error {
+func (h *handler) apiMedia(c echo.Context) error {
 	m, err := httpx.DB(c).Media(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
@@ -41,7 +41,7 @@ func (s *server) apiMedia(c echo.Context) error {
 
 // apiUpdateMedia: PATCH /api/media/:id {"name", "alt"}; the other fields
 // describe the stored bytes and are read-only.
-func (s *server) apiUpdateMedia(c echo.Context) error {
+func (h *handler) apiUpdateMedia(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
 	m, err := db.Media(ctx, c.Param("id"))
 	if err != nil {
@@ -59,7 +59,7 @@ func (s *server) apiUpdateMedia(c echo.Context) error {
 }
 
 // apiDeleteMedia: DELETE /api/media/:id.
-func (s *server) apiDeleteMedia(c echo.Context) error {
+func (h *handler) apiDeleteMedia(c echo.Context) error {
 	if err := httpx.DB(c).DeleteMedia(c.Request().Context(), c.Param("id")); err != nil {
 		return err
 	}
