@@ -21,6 +21,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/admin"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/api"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
@@ -45,7 +46,8 @@ type server struct {
 	pages        *pageCache
 	contactLimit *ratelimit.Limiter
 
-	auth *auth.Auth
+	auth  *auth.Auth
+	admin *admin.Handler
 
 	opsEcho *echo.Echo // the ops listener: /tls/ask, /metrics, /healthz, /readyz
 
@@ -59,7 +61,7 @@ func newServer(cfg config, p *platform.Platform, log *slog.Logger) (*server, err
 	if cfg.noMarkdownMemo {
 		md = render.NewMarkdown(0)
 	}
-	v, err := render.New(views.FS, render.Funcs(md), siteFuncs(), adminFuncs())
+	v, err := render.New(views.FS, render.Funcs(md), siteFuncs(), admin.Funcs())
 	if err != nil {
 		return nil, err
 	}
@@ -146,35 +148,7 @@ func (s *server) routes() {
 	api.Register(t, api.Deps{Platform: s.p, Auth: s.auth})
 
 	// The dashboard (admin*.go): cookie login, CSRF-checked forms.
-	t.GET("/admin/login", s.showLogin, adminHeaders)
-	t.POST("/admin/login", s.doLogin, adminHeaders)
-	t.POST("/admin/logout", s.doLogout, adminHeaders, s.auth.RequireAdmin)
-	t.GET("/admin", s.showDashboard, adminHeaders, s.auth.RequireAdmin)
-	t.GET("/admin/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/admin") })
-	t.GET("/admin/site", s.showSiteSettings, adminHeaders, s.auth.RequireAdmin)
-	t.POST("/admin/site", s.saveSiteSettings, adminHeaders, s.auth.RequireAdmin)
-	postKind.routes(s, t, adminHeaders, s.auth.RequireAdmin)
-	eventKind.routes(s, t, adminHeaders, s.auth.RequireAdmin)
-	officerKind.routes(s, t, adminHeaders, s.auth.RequireAdmin)
-	pageKind.routes(s, t, adminHeaders, s.auth.RequireAdmin)
-	t.GET("/admin/media", s.showMediaLibrary, adminHeaders, s.auth.RequireAdmin)
-	t.POST("/admin/media", s.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), s.auth.RequireAdmin)
-	t.POST("/admin/media/:id", s.updateMediaForm, adminHeaders, s.auth.RequireAdmin)
-	t.POST("/admin/media/:id/delete", s.deleteMediaForm, adminHeaders, s.auth.RequireAdmin)
-	t.GET("/admin/messages", s.showMessages, adminHeaders, s.auth.RequireAdmin)
-	t.GET("/admin/messages/:id", s.showMessage, adminHeaders, s.auth.RequireAdmin)
-	t.POST("/admin/messages/:id/unread", s.markMessageUnread, adminHeaders, s.auth.RequireAdmin)
-	t.POST("/admin/messages/:id/delete", s.deleteMessageForm, adminHeaders, s.auth.RequireAdmin)
-	t.GET("/admin/admins", s.showAdmins, adminHeaders, s.auth.RequireOwner)
-	t.POST("/admin/admins", s.addAdminForm, adminHeaders, s.auth.RequireOwner)
-	t.POST("/admin/admins/:id/delete", s.deleteAdminForm, adminHeaders, s.auth.RequireOwner)
-	t.GET("/admin/domains", s.showDomains, adminHeaders, s.auth.RequireAdmin)
-	t.POST("/admin/domains", s.addDomainForm, adminHeaders, s.auth.RequireOwner)
-	t.POST("/admin/domains/:host/verify", s.checkDomainForm, adminHeaders, s.auth.RequireAdmin)
-	t.POST("/admin/domains/:host/delete", s.removeDomainForm, adminHeaders, s.auth.RequireOwner)
-	t.GET("/admin/export", s.exportDownload, adminHeaders, s.auth.RequireOwner)
-	t.GET("/admin/password", s.showPassword, adminHeaders, s.auth.RequireAdmin)
-	t.POST("/admin/password", s.changePasswordForm, adminHeaders, s.auth.RequireAdmin)
+	s.admin = admin.Register(t, admin.Deps{Platform: s.p, Auth: s.auth, Markdown: s.md, Now: s.now, Log: s.log, DomainRecheck: s.cfg.domainRecheck})
 
 	// The ops listener (--ask-addr) only.
 	s.opsEcho.GET("/tls/ask", s.tlsAsk)
@@ -366,8 +340,8 @@ func (s *server) siteError(err error, c echo.Context) {
 		c.JSON(status, body)
 		return
 	}
-	if isAdminPath(c) {
-		s.adminError(c, err, status, msg)
+	if admin.IsAdminPath(c) {
+		s.admin.Error(c, err, status, msg)
 		return
 	}
 	if errors.Is(err, httpx.ErrFrozen) && c.Path() == "/contact" {
@@ -531,10 +505,4 @@ func (s *server) fromTrustedProxy(r *http.Request) bool {
 		}
 	}
 	return false
-}
-
-// exportDownload: GET /api/export and /admin/export (owners) download the
-// site as one file.
-func (s *server) exportDownload(c echo.Context) error {
-	return httpx.ExportDownload(c, s.p, auth.Actor(c))
 }

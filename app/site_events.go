@@ -175,8 +175,6 @@ func (s *server) showEvent(c echo.Context) error {
 	return c.Render(http.StatusOK, "site/event.html", p)
 }
 
-var ordinals = map[int]string{1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
-
 // describeRule says in words how e repeats, or "" for a one-off event.
 func describeRule(e tenantdb.Event) string {
 	if e.RRule == "" {
@@ -204,7 +202,7 @@ func describeRule(e tenantdb.Event) string {
 			every = fmt.Sprintf("every %d months", r.Interval)
 		}
 		if r.ByDay {
-			s = fmt.Sprintf("The %s %s of %s", ordinals[r.Nth], r.Weekday, every)
+			s = fmt.Sprintf("The %s %s of %s", tenantdb.Ordinal(r.Nth), r.Weekday, every)
 		} else {
 			s = fmt.Sprintf("On day %d of %s", start.Day(), every)
 		}

@@ -194,3 +194,11 @@ func nthWeekday(first time.Time, n int, wd time.Weekday) (time.Time, bool) {
 	offset := (int(last.Weekday()) - int(wd) + 7) % 7
 	return last.AddDate(0, 0, -offset), true
 }
+
+// Ordinal is the word for the nth weekday of a month in a rule (BYDAY=2TU
+// is "second", -1 "last"), or "" for an n no rule has.
+func Ordinal(n int) string {
+	return ordinals[n]
+}
+
+var ordinals = map[int]string{1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}

@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"errors"
@@ -30,14 +30,14 @@ type domainsData struct {
 
 // renderDomains shows the domains page with status; problem (and field)
 // explain a refused form or a failed check.
-func (s *server) renderDomains(c echo.Context, status int, d domainsData, problem, field string) error {
-	views, err := s.p.TenantDomains(c.Request().Context(), httpx.Tenant(c))
+func (h *Handler) renderDomains(c echo.Context, status int, d domainsData, problem, field string) error {
+	views, err := h.p.TenantDomains(c.Request().Context(), httpx.Tenant(c))
 	if err != nil {
 		return err
 	}
-	d.Domains, d.Base = views, s.cfg.baseDomain
-	d.Recheck = humanDuration(s.cfg.domainRecheck)
-	p, err := s.page(c, "Custom domains", "domains", d)
+	d.Domains, d.Base = views, h.p.Base
+	d.Recheck = humanDuration(h.domainRecheck)
+	p, err := h.page(c, "Custom domains", "domains", d)
 	if err != nil {
 		return err
 	}
@@ -46,43 +46,43 @@ func (s *server) renderDomains(c echo.Context, status int, d domainsData, proble
 }
 
 // showDomains: GET /admin/domains.
-func (s *server) showDomains(c echo.Context) error {
-	return s.renderDomains(c, http.StatusOK, domainsData{}, "", "")
+func (h *Handler) showDomains(c echo.Context) error {
+	return h.renderDomains(c, http.StatusOK, domainsData{}, "", "")
 }
 
 // addDomainForm: POST /admin/domains (owners).
-func (s *server) addDomainForm(c echo.Context) error {
+func (h *Handler) addDomainForm(c echo.Context) error {
 	d := domainsData{Host: strings.TrimSpace(c.FormValue("host"))}
-	added, err := s.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), d.Host, auth.Actor(c))
+	added, err := h.p.AddTenantDomain(c.Request().Context(), httpx.Tenant(c), d.Host, auth.Actor(c))
 	var ve *tenantdb.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		return s.renderDomains(c, http.StatusUnprocessableEntity, d, ve.Message, "host")
+		return h.renderDomains(c, http.StatusUnprocessableEntity, d, ve.Message, "host")
 	case errors.Is(err, tenantdb.ErrConflict):
-		return s.renderDomains(c, http.StatusConflict, d, httpx.Message(err, http.StatusConflict), "host")
+		return h.renderDomains(c, http.StatusConflict, d, httpx.Message(err, http.StatusConflict), "host")
 	case err != nil:
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/domains?done=added#"+s.p.ViewDomain(added).Anchor)
+	return c.Redirect(http.StatusSeeOther, "/admin/domains?done=added#"+h.p.ViewDomain(added).Anchor)
 }
 
 // checkDomainForm: POST /admin/domains/:host/verify, the "Check now" button.
 // The page shows the outcome at once (no redirect: it is not stored as a
 // message anywhere).
-func (s *server) checkDomainForm(c echo.Context) error {
-	dom, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
+func (h *Handler) checkDomainForm(c echo.Context) error {
+	dom, err := h.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	res, err := s.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, auth.Actor(c))
+	res, err := h.p.CheckTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, auth.Actor(c))
 	d := domainsData{Checked: dom.Host, Passed: res.Passed}
 	var limited *ratelimit.Error
 	switch {
 	case errors.As(err, &limited):
 		httpx.SetRetryAfter(c, err)
-		return s.renderDomains(c, http.StatusTooManyRequests, d, limited.Error(), "")
+		return h.renderDomains(c, http.StatusTooManyRequests, d, limited.Error(), "")
 	case errors.Is(err, platform.ErrDNS):
-		return s.renderDomains(c, http.StatusServiceUnavailable, d, httpx.Message(err, http.StatusServiceUnavailable), "")
+		return h.renderDomains(c, http.StatusServiceUnavailable, d, httpx.Message(err, http.StatusServiceUnavailable), "")
 	case err != nil:
 		return err
 	}
@@ -90,16 +90,16 @@ func (s *server) checkDomainForm(c echo.Context) error {
 	if !res.Passed {
 		problem = fmt.Sprintf("%s is not verified: %s", dom.Host, res.Problem)
 	}
-	return s.renderDomains(c, http.StatusOK, d, problem, "")
+	return h.renderDomains(c, http.StatusOK, d, problem, "")
 }
 
 // removeDomainForm: POST /admin/domains/:host/delete (owners).
-func (s *server) removeDomainForm(c echo.Context) error {
-	dom, err := s.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
+func (h *Handler) removeDomainForm(c echo.Context) error {
+	dom, err := h.p.TenantDomain(c.Request().Context(), httpx.Tenant(c), c.Param("host"))
 	if err != nil {
 		return err
 	}
-	if err := s.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, auth.Actor(c)); err != nil {
+	if err := h.p.RemoveTenantDomain(c.Request().Context(), httpx.Tenant(c), dom, auth.Actor(c)); err != nil {
 		return err
 	}
 	return done(c, "/admin/domains", "deleted")

@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"fmt"
@@ -47,29 +47,29 @@ type editData[T any] struct {
 	Extra   any
 }
 
-func (k contentKind[T]) routes(s *server, g *echo.Group, mw ...echo.MiddlewareFunc) {
-	g.GET(k.path, k.showList(s), mw...)
-	g.GET(k.path+"/new", k.showEdit(s), mw...)
-	g.POST(k.path+"/new", k.save(s), mw...)
-	g.GET(k.path+"/:id", k.showEdit(s), mw...)
-	g.POST(k.path+"/:id", k.save(s), mw...)
-	g.POST(k.path+"/:id/delete", k.delete(s), mw...)
+func (k contentKind[T]) routes(h *Handler, g *echo.Group, mw ...echo.MiddlewareFunc) {
+	g.GET(k.path, k.showList(h), mw...)
+	g.GET(k.path+"/new", k.showEdit(h), mw...)
+	g.POST(k.path+"/new", k.save(h), mw...)
+	g.GET(k.path+"/:id", k.showEdit(h), mw...)
+	g.POST(k.path+"/:id", k.save(h), mw...)
+	g.POST(k.path+"/:id/delete", k.delete(h), mw...)
 }
 
-func (k contentKind[T]) showList(s *server) echo.HandlerFunc {
+func (k contentKind[T]) showList(h *Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		items, err := k.res.List(httpx.DB(c).DB, c.Request().Context())
 		if err != nil {
 			return err
 		}
-		return s.render(c, http.StatusOK, k.list, k.plural, k.section, items)
+		return h.render(c, http.StatusOK, k.list, k.plural, k.section, items)
 	}
 }
 
 // load returns the item of the path's :id, or a blank one for /new.
-func (k contentKind[T]) load(c echo.Context, site tenantdb.Site) (T, bool, error) {
+func (k contentKind[T]) load(c echo.Context, site tenantdb.Site, now time.Time) (T, bool, error) {
 	if c.Param("id") == "" {
-		return k.blank(site, time.Now()), true, nil
+		return k.blank(site, now), true, nil
 	}
 	id, err := httpx.IDParam(c)
 	if err != nil {
@@ -103,13 +103,13 @@ func (k contentKind[T]) editTitle(v T, isNew bool) string {
 	return "Edit " + k.noun + ": " + k.title(v)
 }
 
-func (k contentKind[T]) showEdit(s *server) echo.HandlerFunc {
+func (k contentKind[T]) showEdit(h *Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		site, err := httpx.DB(c).Site(c.Request().Context())
 		if err != nil {
 			return err
 		}
-		v, isNew, err := k.load(c, site)
+		v, isNew, err := k.load(c, site, h.now())
 		if err != nil {
 			return err
 		}
@@ -117,20 +117,20 @@ func (k contentKind[T]) showEdit(s *server) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return s.render(c, http.StatusOK, k.edit, k.editTitle(v, isNew), k.section, d)
+		return h.render(c, http.StatusOK, k.edit, k.editTitle(v, isNew), k.section, d)
 	}
 }
 
 // save stores the form, or with the Preview button shows it rendered
 // without storing anything.
-func (k contentKind[T]) save(s *server) echo.HandlerFunc {
+func (k contentKind[T]) save(h *Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, db := c.Request().Context(), httpx.DB(c)
 		site, err := db.Site(ctx)
 		if err != nil {
 			return err
 		}
-		v, isNew, err := k.load(c, site)
+		v, isNew, err := k.load(c, site, h.now())
 		if err != nil {
 			return err
 		}
@@ -141,20 +141,20 @@ func (k contentKind[T]) save(s *server) echo.HandlerFunc {
 			return derr
 		}
 		if err != nil {
-			return s.renderInvalid(c, err, k.edit, title, k.section, d)
+			return h.renderInvalid(c, err, k.edit, title, k.section, d)
 		}
 		if c.FormValue("action") == "preview" && k.markdown != nil {
-			d.Preview = s.md.HTML(k.markdown(v))
-			return s.render(c, http.StatusOK, k.edit, title, k.section, d)
+			d.Preview = h.md.HTML(k.markdown(v))
+			return h.render(c, http.StatusOK, k.edit, title, k.section, d)
 		}
 		if err := k.res.Save(db.DB, ctx, &v); err != nil {
-			return s.renderInvalid(c, err, k.edit, title, k.section, d)
+			return h.renderInvalid(c, err, k.edit, title, k.section, d)
 		}
 		return done(c, fmt.Sprintf("%s/%d", k.path, k.id(v)), "saved")
 	}
 }
 
-func (k contentKind[T]) delete(s *server) echo.HandlerFunc {
+func (k contentKind[T]) delete(h *Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := httpx.IDParam(c)
 		if err != nil {
@@ -362,7 +362,7 @@ func repeatChoices(start time.Time) []repeatChoice {
 		{"", "Does not repeat"},
 		{"weekly", "Every week on " + wd},
 		{"biweekly", "Every 2 weeks on " + wd},
-		{"monthly-nth", fmt.Sprintf("Monthly on the %s %s (like \"every %s %s\")", ordinals[n], wd, ordinals[n], wd)},
+		{"monthly-nth", fmt.Sprintf("Monthly on the %s %s (like \"every %s %s\")", tenantdb.Ordinal(n), wd, tenantdb.Ordinal(n), wd)},
 	}
 	if last {
 		cs = append(cs, repeatChoice{"monthly-last", "Monthly on the last " + wd})

@@ -1,16 +1,21 @@
-package main
+// Package admin serves the dashboard of one chapter at /admin on its own
+// host: server-rendered forms, no JavaScript, a CSRF token in every form.
+package admin
 
 import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -65,7 +70,7 @@ func adminHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // page builds the common part of a dashboard page.
-func (s *server) page(c echo.Context, title, section string, data any) (adminPage, error) {
+func (h *Handler) page(c echo.Context, title, section string, data any) (adminPage, error) {
 	p := adminPage{Title: title, Section: section, Data: data, Frozen: httpx.Tenant(c).Status == tenantdb.StatusFrozen}
 	site, err := httpx.DB(c).Site(c.Request().Context())
 	if err != nil {
@@ -74,15 +79,15 @@ func (s *server) page(c echo.Context, title, section string, data any) (adminPag
 	p.Site = site
 	if admin, sess, ok := auth.LoggedIn(c); ok {
 		p.Admin = admin
-		p.CSRF = s.auth.CSRFToken(httpx.Tenant(c).ID, sess.ID)
+		p.CSRF = h.auth.CSRFToken(httpx.Tenant(c).ID, sess.ID)
 	}
 	p.Flash = flashes[c.QueryParam("done")]
 	return p, nil
 }
 
 // render shows dashboard page name with status.
-func (s *server) render(c echo.Context, status int, name, title, section string, data any) error {
-	p, err := s.page(c, title, section, data)
+func (h *Handler) render(c echo.Context, status int, name, title, section string, data any) error {
+	p, err := h.page(c, title, section, data)
 	if err != nil {
 		return err
 	}
@@ -91,12 +96,12 @@ func (s *server) render(c echo.Context, status int, name, title, section string,
 
 // renderInvalid shows a form again after err, when err is a validation
 // error, with status 422; any other error is returned.
-func (s *server) renderInvalid(c echo.Context, err error, name, title, section string, data any) error {
+func (h *Handler) renderInvalid(c echo.Context, err error, name, title, section string, data any) error {
 	var ve *tenantdb.ValidationError
 	if !errors.As(err, &ve) {
 		return err
 	}
-	p, perr := s.page(c, title, section, data)
+	p, perr := h.page(c, title, section, data)
 	if perr != nil {
 		return perr
 	}
@@ -122,8 +127,8 @@ func done(c echo.Context, path, flash string) error {
 	return c.Redirect(http.StatusSeeOther, path+sep+"done="+flash)
 }
 
-// adminError shows an error on the dashboard's own page.
-func (s *server) adminError(c echo.Context, err error, status int, msg string) {
+// Error shows an error on the dashboard's own page.
+func (h *Handler) Error(c echo.Context, err error, status int, msg string) {
 	title := http.StatusText(status)
 	switch {
 	case status == http.StatusNotFound:
@@ -134,17 +139,17 @@ func (s *server) adminError(c echo.Context, err error, status int, msg string) {
 	p := adminPage{Title: title, Data: msg, Frozen: httpx.Tenant(c).Status == tenantdb.StatusFrozen,
 		Site: tenantdb.Site{Name: httpx.Tenant(c).Name}}
 	if httpx.DB(c) != nil {
-		if pp, err := s.page(c, title, "", msg); err == nil {
+		if pp, err := h.page(c, title, "", msg); err == nil {
 			p = pp
 		}
 	}
 	adminHeaders(func(echo.Context) error { return nil })(c)
 	if err := c.Render(status, "admin/error.html", p); err != nil {
-		s.log.Error("render admin error page", "err", err)
+		h.log.Error("render admin error page", "err", err)
 	}
 }
 
-func isAdminPath(c echo.Context) bool {
+func IsAdminPath(c echo.Context) bool {
 	p := c.Request().URL.Path
 	return p == "/admin" || strings.HasPrefix(p, "/admin/")
 }
@@ -157,21 +162,21 @@ type loginForm struct {
 }
 
 // showLogin: GET /admin/login. Already logged in: on to the dashboard.
-func (s *server) showLogin(c echo.Context) error {
-	if s.auth.LoggedInNow(c) {
+func (h *Handler) showLogin(c echo.Context) error {
+	if h.auth.LoggedInNow(c) {
 		return c.Redirect(http.StatusSeeOther, auth.SafeNext(c.QueryParam("next")))
 	}
-	return s.renderLogin(c, http.StatusOK, loginForm{Next: auth.SafeNext(c.QueryParam("next"))}, "")
+	return h.renderLogin(c, http.StatusOK, loginForm{Next: auth.SafeNext(c.QueryParam("next"))}, "")
 }
 
 // renderLogin shows the login form with a fresh double-submit token: the
 // same random value in a cookie and in the form, which a page on another
 // site can neither read nor set (over TLS the cookie has the __Host-
 // prefix), against login CSRF.
-func (s *server) renderLogin(c echo.Context, status int, f loginForm, problem string) error {
+func (h *Handler) renderLogin(c echo.Context, status int, f loginForm, problem string) error {
 	f.LoginToken = tenantdb.NewSessionID()
-	s.auth.SetCookie(c, auth.LoginCookie, f.LoginToken, time.Hour)
-	p, err := s.page(c, "Log in", "", f)
+	h.auth.SetCookie(c, auth.LoginCookie, f.LoginToken, time.Hour)
+	p, err := h.page(c, "Log in", "", f)
 	if err != nil {
 		return err
 	}
@@ -180,35 +185,35 @@ func (s *server) renderLogin(c echo.Context, status int, f loginForm, problem st
 }
 
 // doLogin: POST /admin/login.
-func (s *server) doLogin(c echo.Context) error {
+func (h *Handler) doLogin(c echo.Context) error {
 	f := loginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: auth.SafeNext(c.FormValue("next"))}
-	if err := s.auth.CheckOrigin(c); err != nil {
+	if err := h.auth.CheckOrigin(c); err != nil {
 		return err
 	}
-	ck, err := c.Cookie(s.auth.CookieName(c, auth.LoginCookie))
+	ck, err := c.Cookie(h.auth.CookieName(c, auth.LoginCookie))
 	sent := c.FormValue("login_token")
 	if err != nil || sent == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(sent)) != 1 {
-		return s.renderLogin(c, http.StatusForbidden, f, "The login form expired. Please try again.")
+		return h.renderLogin(c, http.StatusForbidden, f, "The login form expired. Please try again.")
 	}
-	_, sess, token, err := s.auth.Login(c, f.Email, c.FormValue("password"))
+	_, sess, token, err := h.auth.Login(c, f.Email, c.FormValue("password"))
 	var he *echo.HTTPError
 	if errors.As(err, &he) && (he.Code < 500 || he.Code == http.StatusServiceUnavailable) {
-		return s.renderLogin(c, he.Code, f, fmt.Sprint(he.Message))
+		return h.renderLogin(c, he.Code, f, fmt.Sprint(he.Message))
 	}
 	if err != nil {
 		return err
 	}
-	s.auth.ClearCookie(c, auth.LoginCookie)
-	s.auth.SetCookie(c, auth.SessionCookie, token, sess.ExpiresAt.Sub(s.now()))
+	h.auth.ClearCookie(c, auth.LoginCookie)
+	h.auth.SetCookie(c, auth.SessionCookie, token, sess.ExpiresAt.Sub(h.now()))
 	return c.Redirect(http.StatusSeeOther, f.Next)
 }
 
 // doLogout: POST /admin/logout.
-func (s *server) doLogout(c echo.Context) error {
+func (h *Handler) doLogout(c echo.Context) error {
 	if err := httpx.DB(c).DeleteSession(c.Request().Context(), auth.SessionOf(c).ID); err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
 		return err
 	}
-	s.auth.ClearCookie(c, auth.SessionCookie)
+	h.auth.ClearCookie(c, auth.SessionCookie)
 	return done(c, "/admin/login", "logout")
 }
 
@@ -219,7 +224,7 @@ type dashboardHome struct {
 }
 
 // showDashboard: GET /admin.
-func (s *server) showDashboard(c echo.Context) error {
+func (h *Handler) showDashboard(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
 	var d dashboardHome
 	posts, _, err := db.Posts(ctx, tenantdb.PostQuery{Limit: 10000})
@@ -260,11 +265,11 @@ func (s *server) showDashboard(c echo.Context) error {
 		}
 	}
 	d.Latest = msgs[:min(len(msgs), 5)]
-	return s.render(c, http.StatusOK, "home.html", "Dashboard", "home", d)
+	return h.render(c, http.StatusOK, "home.html", "Dashboard", "home", d)
 }
 
-// adminFuncs are the dashboard's template functions.
-func adminFuncs() template.FuncMap {
+// Funcs are the dashboard's template functions.
+func Funcs() template.FuncMap {
 	return template.FuncMap{
 		// inputTime formats a time (or *time.Time) for a datetime-local
 		// input in time zone tz.
@@ -308,4 +313,66 @@ func adminFuncs() template.FuncMap {
 			}{media, selected}
 		},
 	}
+}
+
+// Handler serves the dashboard of the request's tenant.
+type Handler struct {
+	p             *platform.Platform
+	auth          *auth.Auth
+	md            *render.Markdown
+	now           func() time.Time
+	log           *slog.Logger
+	domainRecheck time.Duration
+}
+
+// Deps are what the dashboard needs.
+type Deps struct {
+	Platform      *platform.Platform
+	Auth          *auth.Auth
+	Markdown      *render.Markdown // for the preview of posts and pages
+	Now           func() time.Time
+	Log           *slog.Logger
+	DomainRecheck time.Duration // how often the server checks custom domains, for the domains page
+}
+
+// Register adds the dashboard's routes to g (a tenant's group).
+func Register(g *echo.Group, d Deps) *Handler {
+	h := &Handler{p: d.Platform, auth: d.Auth, md: d.Markdown, now: d.Now, log: d.Log, domainRecheck: d.DomainRecheck}
+	a := d.Auth
+	g.GET("/admin/login", h.showLogin, adminHeaders)
+	g.POST("/admin/login", h.doLogin, adminHeaders)
+	g.POST("/admin/logout", h.doLogout, adminHeaders, a.RequireAdmin)
+	g.GET("/admin", h.showDashboard, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/admin") })
+	g.GET("/admin/site", h.showSiteSettings, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/site", h.saveSiteSettings, adminHeaders, a.RequireAdmin)
+	postKind.routes(h, g, adminHeaders, a.RequireAdmin)
+	eventKind.routes(h, g, adminHeaders, a.RequireAdmin)
+	officerKind.routes(h, g, adminHeaders, a.RequireAdmin)
+	pageKind.routes(h, g, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/media", h.showMediaLibrary, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/media", h.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), a.RequireAdmin)
+	g.POST("/admin/media/:id", h.updateMediaForm, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/media/:id/delete", h.deleteMediaForm, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/messages", h.showMessages, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/messages/:id", h.showMessage, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/messages/:id/unread", h.markMessageUnread, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/messages/:id/delete", h.deleteMessageForm, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/admins", h.showAdmins, adminHeaders, a.RequireOwner)
+	g.POST("/admin/admins", h.addAdminForm, adminHeaders, a.RequireOwner)
+	g.POST("/admin/admins/:id/delete", h.deleteAdminForm, adminHeaders, a.RequireOwner)
+	g.GET("/admin/domains", h.showDomains, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/domains", h.addDomainForm, adminHeaders, a.RequireOwner)
+	g.POST("/admin/domains/:host/verify", h.checkDomainForm, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/domains/:host/delete", h.removeDomainForm, adminHeaders, a.RequireOwner)
+	g.GET("/admin/export", h.export, adminHeaders, a.RequireOwner)
+	g.GET("/admin/password", h.showPassword, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/password", h.changePasswordForm, adminHeaders, a.RequireAdmin)
+	return h
+}
+
+// export: GET /admin/export (owners), the "Download a copy of the site"
+// button.
+func (h *Handler) export(c echo.Context) error {
+	return httpx.ExportDownload(c, h.p, auth.Actor(c))
 }

@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"errors"
@@ -54,26 +54,26 @@ func parseLinks(text string) ([]tenantdb.SocialLink, error) {
 	return links, nil
 }
 
-func (s *server) siteForm(c echo.Context, site tenantdb.Site, links string) (siteForm, error) {
+func (h *Handler) siteForm(c echo.Context, site tenantdb.Site, links string) (siteForm, error) {
 	media, err := httpx.DB(c).MediaList(c.Request().Context())
 	return siteForm{Site: site, Links: links, Media: media, Timezones: timezones(site.Timezone)}, err
 }
 
 // showSiteSettings: GET /admin/site.
-func (s *server) showSiteSettings(c echo.Context) error {
+func (h *Handler) showSiteSettings(c echo.Context) error {
 	site, err := httpx.DB(c).Site(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	f, err := s.siteForm(c, site, linksText(site.SocialLinks))
+	f, err := h.siteForm(c, site, linksText(site.SocialLinks))
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "site.html", "Site settings and theme", "site", f)
+	return h.render(c, http.StatusOK, "site.html", "Site settings and theme", "site", f)
 }
 
 // saveSiteSettings: POST /admin/site.
-func (s *server) saveSiteSettings(c echo.Context) error {
+func (h *Handler) saveSiteSettings(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
 	site, err := db.Site(ctx)
 	if err != nil {
@@ -97,27 +97,27 @@ func (s *server) saveSiteSettings(c echo.Context) error {
 		err = db.UpdateSite(ctx, &site)
 	}
 	if err != nil {
-		f, ferr := s.siteForm(c, site, text)
+		f, ferr := h.siteForm(c, site, text)
 		if ferr != nil {
 			return ferr
 		}
-		return s.renderInvalid(c, err, "site.html", "Site settings and theme", "site", f)
+		return h.renderInvalid(c, err, "site.html", "Site settings and theme", "site", f)
 	}
 	return done(c, "/admin/site", "saved")
 }
 
 // showMediaLibrary: GET /admin/media.
-func (s *server) showMediaLibrary(c echo.Context) error {
+func (h *Handler) showMediaLibrary(c echo.Context) error {
 	media, err := httpx.DB(c).MediaList(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "media.html", "Media library", "media", media)
+	return h.render(c, http.StatusOK, "media.html", "Media library", "media", media)
 }
 
 // uploadMediaForm: POST /admin/media.
-func (s *server) uploadMediaForm(c echo.Context) error {
-	_, err := httpx.UploadImage(c, s.p)
+func (h *Handler) uploadMediaForm(c echo.Context) error {
+	_, err := httpx.UploadImage(c, h.p)
 	var mbe *http.MaxBytesError
 	var he *echo.HTTPError
 	if errors.As(err, &mbe) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
@@ -126,7 +126,7 @@ func (s *server) uploadMediaForm(c echo.Context) error {
 		if lerr != nil {
 			return lerr
 		}
-		p, perr := s.page(c, "Media library", "media", media)
+		p, perr := h.page(c, "Media library", "media", media)
 		if perr != nil {
 			return perr
 		}
@@ -138,13 +138,13 @@ func (s *server) uploadMediaForm(c echo.Context) error {
 		if lerr != nil {
 			return lerr
 		}
-		return s.renderInvalid(c, err, "media.html", "Media library", "media", media)
+		return h.renderInvalid(c, err, "media.html", "Media library", "media", media)
 	}
 	return done(c, "/admin/media", "uploaded")
 }
 
 // updateMediaForm: POST /admin/media/:id changes the name and alt text.
-func (s *server) updateMediaForm(c echo.Context) error {
+func (h *Handler) updateMediaForm(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
 	m, err := db.Media(ctx, c.Param("id"))
 	if err != nil {
@@ -155,13 +155,13 @@ func (s *server) updateMediaForm(c echo.Context) error {
 		if lerr != nil {
 			return lerr
 		}
-		return s.renderInvalid(c, err, "media.html", "Media library", "media", media)
+		return h.renderInvalid(c, err, "media.html", "Media library", "media", media)
 	}
 	return done(c, "/admin/media", "saved")
 }
 
 // deleteMediaForm: POST /admin/media/:id/delete.
-func (s *server) deleteMediaForm(c echo.Context) error {
+func (h *Handler) deleteMediaForm(c echo.Context) error {
 	if err := httpx.DB(c).DeleteMedia(c.Request().Context(), c.Param("id")); err != nil {
 		return err
 	}
@@ -169,17 +169,17 @@ func (s *server) deleteMediaForm(c echo.Context) error {
 }
 
 // showMessages: GET /admin/messages.
-func (s *server) showMessages(c echo.Context) error {
+func (h *Handler) showMessages(c echo.Context) error {
 	ms, err := httpx.DB(c).Messages(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "messages.html", "Messages", "messages", ms)
+	return h.render(c, http.StatusOK, "messages.html", "Messages", "messages", ms)
 }
 
 // showMessage: GET /admin/messages/:id, which marks it read (unless the
 // site is read-only for maintenance).
-func (s *server) showMessage(c echo.Context) error {
+func (h *Handler) showMessage(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
 	id, err := httpx.IDParam(c)
 	if err != nil {
@@ -194,11 +194,11 @@ func (s *server) showMessage(c echo.Context) error {
 			return err
 		}
 	}
-	return s.render(c, http.StatusOK, "message.html", "Message from "+m.Name, "messages", m)
+	return h.render(c, http.StatusOK, "message.html", "Message from "+m.Name, "messages", m)
 }
 
 // markMessageUnread: POST /admin/messages/:id/unread.
-func (s *server) markMessageUnread(c echo.Context) error {
+func (h *Handler) markMessageUnread(c echo.Context) error {
 	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
@@ -210,7 +210,7 @@ func (s *server) markMessageUnread(c echo.Context) error {
 }
 
 // deleteMessageForm: POST /admin/messages/:id/delete.
-func (s *server) deleteMessageForm(c echo.Context) error {
+func (h *Handler) deleteMessageForm(c echo.Context) error {
 	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
@@ -230,7 +230,7 @@ type adminsData struct {
 	NewEmail  string
 }
 
-func (s *server) renderAdmins(c echo.Context, status int, d adminsData, err error) error {
+func (h *Handler) renderAdmins(c echo.Context, status int, d adminsData, err error) error {
 	as, lerr := httpx.DB(c).Admins(c.Request().Context())
 	if lerr != nil {
 		return lerr
@@ -240,64 +240,64 @@ func (s *server) renderAdmins(c echo.Context, status int, d adminsData, err erro
 		if errors.Is(err, tenantdb.ErrConflict) {
 			err = &tenantdb.ValidationError{Field: "email", Message: "there is already an admin with this email"}
 		}
-		return s.renderInvalid(c, err, "admins.html", "Admins", "admins", d)
+		return h.renderInvalid(c, err, "admins.html", "Admins", "admins", d)
 	}
-	return s.render(c, status, "admins.html", "Admins", "admins", d)
+	return h.render(c, status, "admins.html", "Admins", "admins", d)
 }
 
 // showAdmins: GET /admin/admins (owners).
-func (s *server) showAdmins(c echo.Context) error {
-	return s.renderAdmins(c, http.StatusOK, adminsData{Role: tenantdb.RoleEditor}, nil)
+func (h *Handler) showAdmins(c echo.Context) error {
+	return h.renderAdmins(c, http.StatusOK, adminsData{Role: tenantdb.RoleEditor}, nil)
 }
 
 // addAdminForm: POST /admin/admins (owners). A generated password is
 // shown once on the answer page, which is not cached.
-func (s *server) addAdminForm(c echo.Context) error {
+func (h *Handler) addAdminForm(c echo.Context) error {
 	d := adminsData{Email: strings.TrimSpace(c.FormValue("email")), Role: c.FormValue("role")}
-	a, generated, err := s.p.AddAdmin(c.Request().Context(), httpx.DB(c).DB, d.Email, d.Role, c.FormValue("password"))
+	a, generated, err := h.p.AddAdmin(c.Request().Context(), httpx.DB(c).DB, d.Email, d.Role, c.FormValue("password"))
 	if err != nil {
-		return s.renderAdmins(c, http.StatusUnprocessableEntity, d, err)
+		return h.renderAdmins(c, http.StatusUnprocessableEntity, d, err)
 	}
 	d = adminsData{Role: tenantdb.RoleEditor, Generated: generated, NewEmail: a.Email}
 	if generated == "" {
 		return done(c, "/admin/admins", "added")
 	}
-	return s.renderAdmins(c, http.StatusOK, d, nil)
+	return h.renderAdmins(c, http.StatusOK, d, nil)
 }
 
 // deleteAdminForm: POST /admin/admins/:id/delete (owners).
-func (s *server) deleteAdminForm(c echo.Context) error {
+func (h *Handler) deleteAdminForm(c echo.Context) error {
 	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
 	}
 	if err := httpx.DB(c).DeleteAdmin(c.Request().Context(), id); err != nil {
-		return s.renderAdmins(c, http.StatusUnprocessableEntity, adminsData{Role: tenantdb.RoleEditor}, err)
+		return h.renderAdmins(c, http.StatusUnprocessableEntity, adminsData{Role: tenantdb.RoleEditor}, err)
 	}
 	if id == auth.AdminOf(c).ID {
-		s.auth.ClearCookie(c, auth.SessionCookie)
+		h.auth.ClearCookie(c, auth.SessionCookie)
 		return done(c, "/admin/login", "deleted")
 	}
 	return done(c, "/admin/admins", "deleted")
 }
 
 // showPassword: GET /admin/password.
-func (s *server) showPassword(c echo.Context) error {
-	return s.render(c, http.StatusOK, "password.html", "Change your password", "password", nil)
+func (h *Handler) showPassword(c echo.Context) error {
+	return h.render(c, http.StatusOK, "password.html", "Change your password", "password", nil)
 }
 
 // changePasswordForm: POST /admin/password. All the admin's sessions end;
 // this browser gets a new one.
-func (s *server) changePasswordForm(c echo.Context) error {
+func (h *Handler) changePasswordForm(c echo.Context) error {
 	next := c.FormValue("new_password")
 	if next != c.FormValue("confirm_password") {
-		return s.renderInvalid(c, &tenantdb.ValidationError{Field: "confirm_password", Message: "the two new passwords differ"},
+		return h.renderInvalid(c, &tenantdb.ValidationError{Field: "confirm_password", Message: "the two new passwords differ"},
 			"password.html", "Change your password", "password", nil)
 	}
-	sess, token, err := s.auth.ChangePassword(c, c.FormValue("current_password"), next)
+	sess, token, err := h.auth.ChangePassword(c, c.FormValue("current_password"), next)
 	if err != nil {
-		return s.renderInvalid(c, err, "password.html", "Change your password", "password", nil)
+		return h.renderInvalid(c, err, "password.html", "Change your password", "password", nil)
 	}
-	s.auth.SetCookie(c, auth.SessionCookie, token, sess.ExpiresAt.Sub(s.now()))
+	h.auth.SetCookie(c, auth.SessionCookie, token, sess.ExpiresAt.Sub(h.now()))
 	return done(c, "/admin", "password")
 }
