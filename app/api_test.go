@@ -339,7 +339,7 @@ func serverRoutes(t *testing.T) []route {
 		t.Fatal(err)
 	}
 	var out []route
-	for _, r := range s.site.Routes() {
+	for _, r := range s.tenants.Routes() {
 		switch r.Method {
 		case "GET", "POST", "PUT", "PATCH", "DELETE":
 		default:

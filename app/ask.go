@@ -33,10 +33,10 @@ func (s *server) opsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		req := &httpx.Request{ID: newRequestID(), Kind: "ops"}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpx.StatusWriter{ResponseWriter: w}
 		r = r.WithContext(httpx.WithRequest(r.Context(), req))
 		s.opsEcho.ServeHTTP(sw, r)
-		s.p.Metrics.ObserveRequest(req.Kind, req.Route, r.Method, sw.code(), time.Since(start))
+		s.p.Metrics.ObserveRequest(req.Kind, req.Route, r.Method, sw.Code(), time.Since(start))
 	})
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"html"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/site"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -50,7 +53,11 @@ func TestContactFormStoresOnce(t *testing.T) {
 }
 
 func TestContactFormRejectsBadInput(t *testing.T) {
-	ts := newSiteServer(t)
+	// Each case comes from its own client address (through a trusted
+	// proxy), so that the rate limit does not end the table early.
+	ts := newSiteServer(t, func(c *config) {
+		c.trustedProxies = []*net.IPNet{{IP: net.IPv4(127, 0, 0, 1), Mask: net.CIDRMask(32, 32)}}
+	})
 	long := strings.Repeat("word ", 1001) // 5005 characters
 	tests := []struct {
 		name   string
@@ -72,13 +79,12 @@ func TestContactFormRejectsBadInput(t *testing.T) {
 			[]string{"&lt;script&gt;alert(1)&lt;/script&gt;"}},
 		{"honeypot", func(v url.Values) { v.Set("website", "http://spam.example") }, 303, nil},
 	}
-	for _, tc := range tests {
+	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ts.srv.contactLimit.Reset()
 			before := messageCount(t, ts, "demo")
 			v := validMessage()
 			tc.change(v)
-			r := ts.post(host("demo"), "/contact", v)
+			r := ts.post(host("demo"), "/contact", v, fmt.Sprintf("X-Forwarded-For: 198.51.100.%d", i+1))
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d\n%s", r.status, tc.status, r.body)
 			}
@@ -104,7 +110,7 @@ func TestContactFormRateLimit(t *testing.T) {
 	ts := newSiteServer(t)
 	ts.addTenant("lakeside", "Lakeside Lodge", nil)
 	before := messageCount(t, ts, "demo")
-	for i := 0; i < contactBurst; i++ {
+	for i := 0; i < site.ContactBurst; i++ {
 		if r := ts.post(host("demo"), "/contact", validMessage()); r.status != 303 {
 			t.Fatalf("message %d: %d, want 303", i+1, r.status)
 		}
@@ -117,14 +123,14 @@ func TestContactFormRateLimit(t *testing.T) {
 		t.Fatalf("message past the burst: %d, want 429", r.status)
 	}
 	retry, err := strconv.Atoi(r.header.Get("Retry-After"))
-	if err != nil || retry < 1 || retry > int(contactEvery/time.Second) {
-		t.Errorf("Retry-After %q, want 1..%d seconds", r.header.Get("Retry-After"), int(contactEvery/time.Second))
+	if err != nil || retry < 1 || retry > int(site.ContactEvery/time.Second) {
+		t.Errorf("Retry-After %q, want 1..%d seconds", r.header.Get("Retry-After"), int(site.ContactEvery/time.Second))
 	}
 	if !strings.Contains(r.body, "Too many messages") || !strings.Contains(r.body, "one too many") {
 		t.Errorf("429 page does not explain or lost the text")
 	}
-	if n := messageCount(t, ts, "demo"); n != before+contactBurst {
-		t.Errorf("%d messages stored, want %d", n-before, contactBurst)
+	if n := messageCount(t, ts, "demo"); n != before+site.ContactBurst {
+		t.Errorf("%d messages stored, want %d", n-before, site.ContactBurst)
 	}
 	// The limit is per tenant: the same address may write to another chapter.
 	if r := ts.post(host("lakeside"), "/contact", validMessage()); r.status != 303 {

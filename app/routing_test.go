@@ -152,7 +152,7 @@ func publicPaths(t testing.TB, ts *testServer, self, other tenantdb.Tenant) []st
 		h.Release()
 	}
 	var paths []string
-	for _, r := range ts.site.Routes() {
+	for _, r := range ts.tenants.Routes() {
 		if r.Method != http.MethodGet || strings.HasPrefix(r.Path, "/api") || strings.HasPrefix(r.Path, "/admin") || strings.Contains(r.Path, "*") {
 			continue
 		}

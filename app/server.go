@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,12 +18,12 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
-	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/admin"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/api"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/site"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/views"
 )
@@ -39,15 +38,14 @@ type server struct {
 	md      *render.Markdown
 	log     *slog.Logger
 	now     func() time.Time
-	site    *echo.Echo // tenant sites
+	tenants *echo.Echo // tenant sites
 	landing *echo.Echo // the platform's own pages on the bare base domain
-	// pages caches rendered public pages (nil: off); contactLimit
-	// throttles contact messages per tenant and client address.
-	pages        *pageCache
-	contactLimit *ratelimit.Limiter
 
-	auth  *auth.Auth
+	// The interfaces of a tenant's site: its public pages, dashboard and
+	// login (the API needs no state of its own).
+	pub   *site.Handler
 	admin *admin.Handler
+	auth  *auth.Auth
 
 	opsEcho *echo.Echo // the ops listener: /tls/ask, /metrics, /healthz, /readyz
 
@@ -61,7 +59,7 @@ func newServer(cfg config, p *platform.Platform, log *slog.Logger) (*server, err
 	if cfg.noMarkdownMemo {
 		md = render.NewMarkdown(0)
 	}
-	v, err := render.New(views.FS, render.Funcs(md), siteFuncs(), admin.Funcs())
+	v, err := render.New(views.FS, render.Funcs(md), site.Funcs(), admin.Funcs())
 	if err != nil {
 		return nil, err
 	}
@@ -74,18 +72,13 @@ func newServer(cfg config, p *platform.Platform, log *slog.Logger) (*server, err
 		now = time.Now
 	}
 	s := &server{cfg: cfg, p: p, views: v, md: md, log: log, now: now,
-		auth:         auth.New(p, keys, now),
-		pages:        newPageCache(int64(cfg.pageCacheMB) << 20),
-		contactLimit: ratelimit.New(contactBurst, contactEvery, 100_000),
-		askLimit:     rate.NewLimiter(askRate, askBurst),
-		ipOf:         cfg.ipExtractor(),
+		auth:     auth.New(p, keys, now),
+		askLimit: rate.NewLimiter(askRate, askBurst),
+		ipOf:     cfg.ipExtractor(),
 	}
-	s.site = s.newEcho(s.siteError)
+	s.tenants = s.newEcho(s.siteError)
 	s.landing = s.newEcho(s.landingError)
 	s.opsEcho = s.newEcho(s.opsError)
-	if s.pages != nil {
-		p.Metrics.WatchPageCache(s.pages)
-	}
 	s.routes()
 	return s, nil
 }
@@ -117,31 +110,10 @@ func (s *server) routes() {
 	s.landing.GET("/", s.showLanding)
 	s.landing.GET("/static/*", static)
 
-	s.site.GET("/static/*", static)
-	t := s.site.Group("", s.withTenant)
+	s.tenants.GET("/static/*", static)
+	t := s.tenants.Group("", s.withTenant)
 
-	// The public site: security headers on everything, and the page
-	// cache on what an anonymous visitor reads.
-	read := []string{http.MethodGet, http.MethodHead}
-	page := func(path string, h echo.HandlerFunc) {
-		t.Match(read, path, h, publicHeaders, s.cachePage)
-	}
-	page("/", s.showHome)
-	page("/about", s.showAbout)
-	page("/news", s.showNews)
-	page("/news/:slug", s.showPost)
-	page("/events", s.showEvents)
-	page("/events/:id", s.showEvent)
-	page("/contact", s.showContact)
-	page("/contact/thanks", s.showContactThanks)
-	page("/p/:slug", s.showPage)
-	page("/theme.css", s.showTheme)
-	page("/feed.xml", s.showFeed)
-	page("/events.ics", s.showCalendar)
-	page("/sitemap.xml", s.showSitemap)
-	page("/robots.txt", s.showRobots)
-	t.POST("/contact", s.sendContact, publicHeaders)
-	t.Match(read, "/media/:id", s.showMedia)
+	s.pub = site.Register(t, site.Deps{Platform: s.p, Markdown: s.md, Now: s.now, Log: s.log, PageCacheBytes: int64(s.cfg.pageCacheMB) << 20})
 
 	// The admin API (auth.go, api.go, api_media.go): Bearer token.
 	s.auth.Register(t)
@@ -173,7 +145,7 @@ func staticHandler() http.Handler {
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req := &httpx.Request{ID: newRequestID()}
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpx.StatusWriter{ResponseWriter: w}
 	r = r.WithContext(httpx.WithRequest(r.Context(), req))
 	sw.Header().Set("X-Request-Id", req.ID)
 	defer func() {
@@ -182,7 +154,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.log.Error("panic", "request_id", req.ID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			if sw.status == 0 {
+			if !sw.Written() {
 				http.Error(sw, "internal server error", http.StatusInternalServerError)
 			}
 		}
@@ -197,13 +169,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.String("route", req.Route),
-			slog.Int("status", sw.code()),
-			slog.Int64("bytes", sw.bytes),
+			slog.Int("status", sw.Code()),
+			slog.Int64("bytes", sw.Bytes()),
 			slog.Duration("duration", elapsed),
 			slog.String("ip", req.IP),
 			slog.String("user_agent", r.UserAgent()),
 		)
-		s.p.Metrics.ObserveRequest(req.Kind, req.Route, r.Method, sw.code(), elapsed)
+		s.p.Metrics.ObserveRequest(req.Kind, req.Route, r.Method, sw.Code(), elapsed)
 		if req.Tenant.ID != "" {
 			s.p.Metrics.Tenants.Add(req.Tenant.ID, start)
 		}
@@ -235,7 +207,7 @@ func (s *server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Req
 	case hostTenant:
 		req.Kind = "tenant"
 		req.Tenant = t
-		s.site.ServeHTTP(w, r)
+		s.tenants.ServeHTTP(w, r)
 	default:
 		req.Kind = "unknown"
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -277,7 +249,7 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		t := httpx.Tenant(c)
 		switch {
 		case t.Status == tenantdb.StatusSuspended:
-			return s.suspended(c, t)
+			return s.pub.Suspended(c, t)
 		case t.Status == tenantdb.StatusFrozen && !httpx.SafeMethod(c.Request().Method):
 			return httpx.ErrFrozen
 		}
@@ -310,17 +282,6 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (s *server) suspended(c echo.Context, t tenantdb.Tenant) error {
-	c.Response().Header().Set("Retry-After", "3600")
-	setPageHeaders(c.Response().Header())
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Render(http.StatusServiceUnavailable, "site/error.html", sitePage{
-		Site:  tenantdb.Site{Name: t.Name, AccentColor: tenantdb.DefaultAccent},
-		Title: "Temporarily unavailable",
-		Data:  errorData{Message: "This chapter's website is temporarily unavailable. Please check back later."},
-	})
-}
-
 // siteError renders an error on a tenant's site: JSON under /api/, else
 // the tenant's themed error page. Only 5xx are logged.
 func (s *server) siteError(err error, c echo.Context) {
@@ -331,65 +292,15 @@ func (s *server) siteError(err error, c echo.Context) {
 	s.logError(c, err, status)
 	httpx.SetRetryAfter(c, err)
 	msg := httpx.Message(err, status)
-	if strings.HasPrefix(c.Path(), "/api/") || strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		body := map[string]string{"error": msg}
-		var ve *tenantdb.ValidationError
-		if errors.As(err, &ve) {
-			body["field"] = ve.Field
-		}
-		c.JSON(status, body)
+	if strings.HasPrefix(c.Path(), "/api/") || httpx.IsAPI(c) {
+		httpx.JSONError(c, err, status)
 		return
 	}
 	if admin.IsAdminPath(c) {
 		s.admin.Error(c, err, status, msg)
 		return
 	}
-	if errors.Is(err, httpx.ErrFrozen) && c.Path() == "/contact" {
-		s.contactFrozen(c)
-		return
-	}
-	s.siteErrorPage(c, status, msg)
-}
-
-// errorData is what the error page says: the message, and whether links
-// into the site would help (not while the whole site is unavailable).
-type errorData struct {
-	Message string
-	Links   bool
-}
-
-// siteErrorPage renders the tenant's themed error page: its name, colours
-// and menu when its database is open, the bare name from the catalog
-// otherwise.
-func (s *server) siteErrorPage(c echo.Context, status int, msg string) {
-	page := sitePage{Site: tenantdb.Site{Name: httpx.Tenant(c).Name, AccentColor: tenantdb.DefaultAccent}}
-	if h := httpx.DB(c); h != nil {
-		ctx := c.Request().Context()
-		if site, err := h.Site(ctx); err == nil {
-			page.Site = site
-		}
-		page.Nav, _ = h.NavPages(ctx)
-	}
-	page.Title = http.StatusText(status)
-	switch status {
-	case http.StatusNotFound:
-		page.Title = "Page not found"
-		msg = "Sorry, there is no page at this address. It may have moved, or the link may be mistyped."
-	case http.StatusServiceUnavailable:
-		page.Title = "Temporarily unavailable"
-	}
-	page.Data = errorData{Message: msg, Links: status < 500}
-	h := c.Response().Header()
-	setPageHeaders(h)
-	h.Del("ETag")
-	h.Set("Cache-Control", "no-store")
-	if c.Request().Method == http.MethodHead {
-		c.NoContent(status)
-		return
-	}
-	if err := c.Render(status, "site/error.html", page); err != nil {
-		s.log.Error("render error page", "err", err)
-	}
+	s.pub.Error(c, err, status)
 }
 
 func (s *server) landingError(err error, c echo.Context) {
@@ -409,45 +320,6 @@ func (s *server) logError(c echo.Context, err error, status int) {
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", httpx.From(c).ID,
 			"tenant", httpx.Tenant(c).ID, "path", c.Request().URL.Path, "status", status, "err", err)
-	}
-}
-
-// statusWriter remembers the status and size of a response for the log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-func (w *statusWriter) code() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
-}
-
-// Unwrap lets http.ResponseController reach Flush and deadlines.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
 	}
 }
 
@@ -505,4 +377,14 @@ func (s *server) fromTrustedProxy(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// platformPage is what the platform's own pages render from.
+type platformPage struct {
+	Title string
+	Data  any
+}
+
+func (s *server) showLanding(c echo.Context) error {
+	return c.Render(http.StatusOK, "platform/landing.html", platformPage{})
 }

@@ -33,8 +33,8 @@ func BenchmarkSiteHomeWarm(b *testing.B) {
 	ts := newSiteServer(b)
 	page := ts.get(host("demo"), "/").body
 	load(b, ts.http.URL+"/", len(page)/2, func(*rand.Rand) string { return host("demo") })
-	if ts.srv.pages.hits.Load() < int64(b.N) {
-		b.Fatalf("only %d cache hits for %d requests", ts.srv.pages.hits.Load(), b.N)
+	if ts.cacheHits() < int64(b.N) {
+		b.Fatalf("only %d cache hits for %d requests", ts.cacheHits(), b.N)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -188,3 +189,27 @@ func newTestClock(t time.Time) *testClock {
 
 func (c *testClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// metric is the value of the sample named name (with its labels, as the
+// exposition format writes them) on the server's /metrics, "" if absent.
+func (ts *siteServer) metric(name string) string {
+	ts.t.Helper()
+	rec := httptest.NewRecorder()
+	ts.p.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// cacheHits is how many requests the page cache has answered.
+func (ts *siteServer) cacheHits() int64 {
+	ts.t.Helper()
+	n, err := strconv.ParseFloat(ts.metric(`chapterhouse_page_cache_requests_total{result="hit"}`), 64)
+	if err != nil {
+		ts.t.Fatalf("page cache hits: %v", err)
+	}
+	return int64(n)
+}

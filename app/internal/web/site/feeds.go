@@ -1,4 +1,4 @@
-package main
+package site
 
 import (
 	"bytes"
@@ -57,7 +57,7 @@ type atomText struct {
 // showFeed is an Atom feed of the latest published posts. Links are
 // absolute on the request's host; the posts' own relative links (to
 // /media/...) resolve through xml:base.
-func (s *server) showFeed(c echo.Context) error {
+func (s *Handler) showFeed(c echo.Context) error {
 	ctx := c.Request().Context()
 	db := httpx.DB(c)
 	site, err := db.Site(ctx)
@@ -117,7 +117,7 @@ type sitemapURL struct {
 }
 
 // showSitemap lists every public page of the tenant, with absolute URLs.
-func (s *server) showSitemap(c echo.Context) error {
+func (s *Handler) showSitemap(c echo.Context) error {
 	ctx := c.Request().Context()
 	db := httpx.DB(c)
 	base := httpx.BaseURL(c)
@@ -162,7 +162,7 @@ func (s *server) showSitemap(c echo.Context) error {
 
 // showRobots lets crawlers read the public site, keeps them out of the
 // admin and the API, and points them at the sitemap.
-func (s *server) showRobots(c echo.Context) error {
+func (s *Handler) showRobots(c echo.Context) error {
 	body := "User-agent: *\nAllow: /\nDisallow: /admin\nDisallow: /api/\nDisallow: /contact/thanks\n\nSitemap: " +
 		httpx.BaseURL(c) + "/sitemap.xml\n"
 	c.Response().Header().Set("Cache-Control", "no-cache")
@@ -186,7 +186,7 @@ func writeXML(c echo.Context, contentType string, v any) error {
 // showCalendar serves every event of the tenant as one iCalendar file.
 // Timed events carry their TZID (recurring ones repeat at the same wall
 // clock time there, as on the site) with a VTIMEZONE for each zone used.
-func (s *server) showCalendar(c echo.Context) error {
+func (s *Handler) showCalendar(c echo.Context) error {
 	ctx := c.Request().Context()
 	db := httpx.DB(c)
 	site, err := db.Site(ctx)

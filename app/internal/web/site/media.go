@@ -1,4 +1,4 @@
-package main
+package site
 
 import (
 	"fmt"
@@ -40,7 +40,7 @@ func setPageHeaders(h http.Header) {
 // showMedia serves an image of the tenant's media library. Its bytes never
 // change under an id, so the sha256 is a strong ETag; the policy headers
 // keep a browser from treating it as anything but an image.
-func (s *server) showMedia(c echo.Context) error {
+func (s *Handler) showMedia(c echo.Context) error {
 	ctx := c.Request().Context()
 	db := httpx.DB(c)
 	id := c.Param("id")
@@ -89,7 +89,7 @@ func etagMatches(header, etag string) bool {
 // showTheme serves the tenant's colours as CSS variables. The layout links
 // it with the accent in the query, so a browser may keep it for a long
 // time: a new colour is a new URL.
-func (s *server) showTheme(c echo.Context) error {
+func (s *Handler) showTheme(c echo.Context) error {
 	site, err := httpx.DB(c).Site(c.Request().Context())
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package site
 
 import (
 	"fmt"
@@ -25,7 +25,7 @@ type newsData struct {
 // /news), and anything that is not a page that exists (0, -1, "x", 1.5,
 // past the last page, or ?page=1 spelled out) is a 404, so that every list
 // has exactly one URL and crawlers are not sent round in circles.
-func (s *server) showNews(c echo.Context) error {
+func (s *Handler) showNews(c echo.Context) error {
 	page := 1
 	if q := c.Request().URL.Query(); q.Has("page") {
 		n, err := strconv.Atoi(q.Get("page"))
@@ -73,7 +73,7 @@ type postData struct {
 	Image *tenantdb.Media
 }
 
-func (s *server) showPost(c echo.Context) error {
+func (s *Handler) showPost(c echo.Context) error {
 	post, err := httpx.DB(c).PublishedPost(c.Request().Context(), c.Param("slug"))
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package site
 
 import (
 	"bytes"
@@ -128,7 +128,7 @@ func (pc *pageCache) Size() int64 {
 // the page cache, and stores what it renders (status 200 only). Requests
 // with credentials (a cookie or an Authorization header) always render:
 // whatever a signed-in person sees is never shared.
-func (s *server) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if s.pages == nil || r.Method != http.MethodGet && r.Method != http.MethodHead ||
@@ -141,12 +141,12 @@ func (s *server) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 		if e := s.pages.get(key, gen, s.now()); e != nil {
 			return writeCached(c, e)
 		}
-		w := &teeWriter{statusWriter: statusWriter{ResponseWriter: c.Response().Writer}}
+		w := &teeWriter{StatusWriter: httpx.StatusWriter{ResponseWriter: c.Response().Writer}}
 		c.Response().Writer = w
 		err := next(c)
 		c.Response().Writer = w.ResponseWriter
 		res := c.Response()
-		if err != nil || res.Status != http.StatusOK || w.code() != http.StatusOK || w.buf.Len() == 0 {
+		if err != nil || res.Status != http.StatusOK || w.Code() != http.StatusOK || w.buf.Len() == 0 {
 			return err
 		}
 		e := &cachedPage{
@@ -188,13 +188,13 @@ func writeCached(c echo.Context, e *cachedPage) error {
 }
 
 // teeWriter keeps a copy of the body a handler writes, and its status as
-// statusWriter does.
+// httpx.StatusWriter does.
 type teeWriter struct {
-	statusWriter
+	httpx.StatusWriter
 	buf bytes.Buffer
 }
 
 func (w *teeWriter) Write(b []byte) (int, error) {
 	w.buf.Write(b)
-	return w.statusWriter.Write(b)
+	return w.StatusWriter.Write(b)
 }

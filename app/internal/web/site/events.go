@@ -1,4 +1,4 @@
-package main
+package site
 
 import (
 	"fmt"
@@ -116,7 +116,7 @@ type eventsData struct {
 	Past     []occurrence
 }
 
-func (s *server) showEvents(c echo.Context) error {
+func (s *Handler) showEvents(c echo.Context) error {
 	p, err := s.newPage(c, "/events", "Events")
 	if err != nil {
 		return err
@@ -143,7 +143,7 @@ type eventData struct {
 	IsMultiDay bool
 }
 
-func (s *server) showEvent(c echo.Context) error {
+func (s *Handler) showEvent(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id < 1 || c.Param("id") != strconv.FormatInt(id, 10) {
 		return echo.ErrNotFound

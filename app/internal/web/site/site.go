@@ -1,7 +1,12 @@
-package main
+// Package site serves the public website of one chapter: its pages,
+// feeds and calendar, media, the contact form, and a cache of rendered
+// pages for anonymous visitors. It runs no script in the browser.
+package site
 
 import (
+	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -9,6 +14,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -73,19 +80,9 @@ func postItems(md *render.Markdown, posts []tenantdb.Post) []postItem {
 	return items
 }
 
-// platformPage is what the platform's own pages render from.
-type platformPage struct {
-	Title string
-	Data  any
-}
-
-func (s *server) showLanding(c echo.Context) error {
-	return c.Render(http.StatusOK, "platform/landing.html", platformPage{})
-}
-
 // newPage starts the page at path with what the layout needs: the site
 // settings, the menu, the request's base URL and canonical address.
-func (s *server) newPage(c echo.Context, path, title string) (sitePage, error) {
+func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) {
 	ctx := c.Request().Context()
 	db := httpx.DB(c)
 	site, err := db.Site(ctx)
@@ -114,7 +111,7 @@ func (s *server) newPage(c echo.Context, path, title string) (sitePage, error) {
 	return p, nil
 }
 
-func (s *server) showHome(c echo.Context) error {
+func (s *Handler) showHome(c echo.Context) error {
 	ctx := c.Request().Context()
 	db := httpx.DB(c)
 	p, err := s.newPage(c, "/", "")
@@ -147,7 +144,7 @@ type homeData struct {
 	Posts       []postItem
 }
 
-func (s *server) showAbout(c echo.Context) error {
+func (s *Handler) showAbout(c echo.Context) error {
 	p, err := s.newPage(c, "/about", "About us")
 	if err != nil {
 		return err
@@ -163,7 +160,7 @@ func (s *server) showAbout(c echo.Context) error {
 	return c.Render(http.StatusOK, "site/about.html", p)
 }
 
-func (s *server) showPage(c echo.Context) error {
+func (s *Handler) showPage(c echo.Context) error {
 	page, err := httpx.DB(c).PublishedPage(c.Request().Context(), c.Param("slug"))
 	if err != nil {
 		return err
@@ -181,7 +178,7 @@ func (s *server) showPage(c echo.Context) error {
 
 // expireAt tells the page cache that what this request rendered stops
 // being true at t (an event starts or ends), even without a write.
-func (s *server) expireAt(c echo.Context, t time.Time) {
+func (s *Handler) expireAt(c echo.Context, t time.Time) {
 	if !t.IsZero() {
 		c.Set(expiresKey, t)
 	}
@@ -203,12 +200,78 @@ func initials(name string) string {
 	return strings.ToUpper(string(out))
 }
 
-// siteFuncs are the public site's template functions.
-func siteFuncs() template.FuncMap {
+// Funcs are the public site's template functions.
+func Funcs() template.FuncMap {
 	return template.FuncMap{
 		"themeVersion": func(accent string) string { return strings.TrimPrefix(render.SafeColor(accent), "#") },
 		"tel":          telURL,
 		"mapurl":       mapURL,
 		"initials":     initials,
 	}
+}
+
+// Handler serves the public site of the request's tenant.
+type Handler struct {
+	p   *platform.Platform
+	md  *render.Markdown
+	now func() time.Time
+	log *slog.Logger
+	// pages caches rendered public pages (nil: off); contactLimit
+	// throttles contact messages per tenant and client address.
+	pages        *pageCache
+	contactLimit *ratelimit.Limiter
+}
+
+// Deps are what the public site needs.
+type Deps struct {
+	Platform       *platform.Platform
+	Markdown       *render.Markdown
+	Now            func() time.Time
+	Log            *slog.Logger
+	PageCacheBytes int64 // memory for rendered pages; 0: no cache
+}
+
+// Register adds the public site's routes to g (a tenant's group).
+func Register(g *echo.Group, d Deps) *Handler {
+	h := &Handler{p: d.Platform, md: d.Markdown, now: d.Now, log: d.Log,
+		pages:        newPageCache(d.PageCacheBytes),
+		contactLimit: ratelimit.New(ContactBurst, ContactEvery, 100_000),
+	}
+	if h.pages != nil {
+		d.Platform.Metrics.WatchPageCache(h.pages)
+	}
+	// The public site: security headers on everything, and the page
+	// cache on what an anonymous visitor reads.
+	read := []string{http.MethodGet, http.MethodHead}
+	page := func(path string, handle echo.HandlerFunc) {
+		g.Match(read, path, handle, publicHeaders, h.cachePage)
+	}
+	page("/", h.showHome)
+	page("/about", h.showAbout)
+	page("/news", h.showNews)
+	page("/news/:slug", h.showPost)
+	page("/events", h.showEvents)
+	page("/events/:id", h.showEvent)
+	page("/contact", h.showContact)
+	page("/contact/thanks", h.showContactThanks)
+	page("/p/:slug", h.showPage)
+	page("/theme.css", h.showTheme)
+	page("/feed.xml", h.showFeed)
+	page("/events.ics", h.showCalendar)
+	page("/sitemap.xml", h.showSitemap)
+	page("/robots.txt", h.showRobots)
+	g.POST("/contact", h.sendContact, publicHeaders)
+	g.Match(read, "/media/:id", h.showMedia)
+	return h
+}
+
+// Error renders err on the public site: the contact form again, with the
+// visitor's text, when a message could not be sent during a freeze; the
+// tenant's themed error page otherwise.
+func (s *Handler) Error(c echo.Context, err error, status int) {
+	if errors.Is(err, httpx.ErrFrozen) && c.Path() == "/contact" {
+		s.contactFrozen(c)
+		return
+	}
+	s.siteErrorPage(c, status, httpx.Message(err, status))
 }

@@ -1,4 +1,4 @@
-package main
+package site
 
 import (
 	"errors"
@@ -35,11 +35,11 @@ const honeypotField = "website"
 
 var contactLabels = map[string]string{"name": "Your name", "email": "Your email", "subject": "Subject", "body": "Message"}
 
-func (s *server) showContact(c echo.Context) error {
+func (s *Handler) showContact(c echo.Context) error {
 	return s.renderContact(c, http.StatusOK, contactForm{}, nil)
 }
 
-func (s *server) renderContact(c echo.Context, status int, f contactForm, errs []error) error {
+func (s *Handler) renderContact(c echo.Context, status int, f contactForm, errs []error) error {
 	p, err := s.newPage(c, "/contact", "Contact us")
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func fieldMessage(ve *tenantdb.ValidationError) string {
 // sendContact stores a visitor's message once and redirects to the thank
 // you page (POST-redirect-GET: reloading it sends nothing again). A filled
 // honeypot gets the same answer and stores nothing.
-func (s *server) sendContact(c echo.Context) error {
+func (s *Handler) sendContact(c echo.Context) error {
 	t := httpx.Tenant(c)
 	if ok, wait := s.contactLimit.Take(t.ID+"|"+ratelimit.ClientKey(c.RealIP()), s.now()); !ok {
 		httpx.SetRetryAfter(c, &ratelimit.Error{What: "too many messages", Wait: wait})
@@ -107,7 +107,7 @@ func formOf(c echo.Context) contactForm {
 		Subject: c.FormValue("subject"), Body: c.FormValue("body")}
 }
 
-func (s *server) showContactThanks(c echo.Context) error {
+func (s *Handler) showContactThanks(c echo.Context) error {
 	p, err := s.newPage(c, "/contact", "Thank you")
 	if err != nil {
 		return err
@@ -117,7 +117,7 @@ func (s *server) showContactThanks(c echo.Context) error {
 
 // contactFrozen answers a message sent while the tenant is read-only: the
 // form again, with the visitor's text kept, and why it cannot be sent now.
-func (s *server) contactFrozen(c echo.Context) {
+func (s *Handler) contactFrozen(c echo.Context) {
 	t := httpx.Tenant(c)
 	h, err := s.p.Pool.Acquire(c.Request().Context(), t.ID)
 	if err != nil {
@@ -148,9 +148,9 @@ func telURL(phone string) template.URL {
 	return template.URL("tel:" + b.String())
 }
 
-// A visitor may send contactBurst messages at once from one address to one
-// chapter; after that one more every contactEvery.
+// A visitor may send ContactBurst messages at once from one address to one
+// chapter; after that one more every ContactEvery.
 const (
-	contactBurst = 5
-	contactEvery = 2 * time.Minute
+	ContactBurst = 5
+	ContactEvery = 2 * time.Minute
 )
