@@ -7,13 +7,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/testdns"
 )
 
 // The dashboard's domains page: add, see the records and the live status,
 // check now, remove; every form CSRF-checked; owners only for changes.
 func TestDashboardDomains(t *testing.T) {
-	ns := startTestDNS(t)
-	ls := startLive(t, "--dns-resolver", ns.addr)
+	ns := testdns.Start(t)
+	ls := startLive(t, "--dns-resolver", ns.Addr)
 	email, password := ls.newTenant(t, "riverside")
 	ls.newTenant(t, "sibling")
 	host := ls.host("riverside")
@@ -96,7 +98,7 @@ func TestDashboardDomains(t *testing.T) {
 	if code := site("www.riversidepost42.org"); code != http.StatusNotFound {
 		t.Errorf("pending domain serves: %d", code)
 	}
-	ns.set("_chapterhouse.www.riversidepost42.org", token)
+	ns.Set("_chapterhouse.www.riversidepost42.org", token)
 	p = check()
 	if p.status != 200 || !strings.Contains(p.body, "is verified: it serves your site now") || !strings.Contains(p.body, `class="status verified"`) {
 		t.Fatalf("check with the record: %d %.800s", p.status, p.body)
@@ -107,7 +109,7 @@ func TestDashboardDomains(t *testing.T) {
 
 	// The record vanishes: the next check shows it misconfigured, still
 	// serving within the grace period.
-	ns.set("_chapterhouse.www.riversidepost42.org")
+	ns.Set("_chapterhouse.www.riversidepost42.org")
 	p = check()
 	if !strings.Contains(p.body, `class="status misconfigured"`) || !strings.Contains(p.body, "keeps serving your site until") {
 		t.Errorf("check after the record vanished: %.1000s", p.body)

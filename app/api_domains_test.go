@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/testdns"
 )
 
 type apiDomain struct {
@@ -21,8 +22,8 @@ type apiDomain struct {
 // Self-service custom domains over the API, on the real server, with a
 // DNS server on loopback.
 func TestDomainsAPI(t *testing.T) {
-	ns := startTestDNS(t)
-	ls := startLive(t, "--dns-resolver", ns.addr)
+	ns := testdns.Start(t)
+	ls := startLive(t, "--dns-resolver", ns.Addr)
 	alphaEmail, alphaPW := ls.newTenant(t, "alpha")
 	betaEmail, betaPW := ls.newTenant(t, "beta")
 	alpha := ls.login(t, "alpha", alphaEmail, alphaPW)
@@ -117,7 +118,7 @@ func TestDomainsAPI(t *testing.T) {
 	r.json(t, &betaDomain)
 	verify := func(records ...string) apiDomain {
 		t.Helper()
-		ns.set("_chapterhouse.www.alpha-post.example", records...)
+		ns.Set("_chapterhouse.www.alpha-post.example", records...)
 		r := api("alpha", alpha, "POST", "/api/domains/www.alpha-post.example/verify", nil)
 		if r.status != http.StatusOK {
 			t.Fatalf("verify: %d %s", r.status, r.body)
@@ -151,12 +152,12 @@ func TestDomainsAPI(t *testing.T) {
 	}
 
 	// A DNS failure concludes nothing and says so without internals.
-	ns.fail(true)
+	ns.Fail(true)
 	r = api("beta", beta, "POST", "/api/domains/www.beta-lodge.example/verify", nil)
-	if msg, _ := r.errField(t); r.status != http.StatusServiceUnavailable || strings.Contains(msg, ns.addr) {
+	if msg, _ := r.errField(t); r.status != http.StatusServiceUnavailable || strings.Contains(msg, ns.Addr) {
 		t.Errorf("verify with DNS failing: %d %s", r.status, r.body)
 	}
-	ns.fail(false)
+	ns.Fail(false)
 
 	// Editors see and check domains; only owners add and remove them.
 	out, errOut, err := ls.cli(t, "editor-password-1234\n", "admin", "add", "alpha", "ed@alpha.example.org", "--role", "editor", "--password-stdin")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -73,7 +74,7 @@ func TestAPIExportDownload(t *testing.T) {
 	if !auditHas(t, ls.dir, "tenant.export.download", tenantID(t, ls.dir, "alpha")) {
 		t.Error("no tenant.export.download in the audit log")
 	}
-	if files := dirFiles(t, filepath.Join(ls.dir, "tmp")); len(files) != 0 {
+	if files := webtest.Files(t, filepath.Join(ls.dir, "tmp")); len(files) != 0 {
 		t.Errorf("download left %v in DATA/tmp", files)
 	}
 	// The download is an export like any: it imports.

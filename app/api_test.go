@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 )
 
@@ -334,12 +335,12 @@ func serverRoutes(t *testing.T) []route {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	s, err := newServer(config{baseDomain: liveBase, acquireTimeout: time.Second, maxBody: 1 << 20}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := web.New(web.Config{BaseDomain: liveBase, AcquireTimeout: time.Second, MaxBody: 1 << 20}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []route
-	for _, r := range s.tenants.Routes() {
+	for _, r := range s.Routes() {
 		switch r.Method {
 		case "GET", "POST", "PUT", "PATCH", "DELETE":
 		default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -169,7 +171,7 @@ func BenchmarkColdPath(b *testing.B) {
 	p.Base = "localhost"
 	cfg := serveFlags(newFlagSet(), func(string) string { return "" })
 	cfg.validate()
-	s, err := newServer(*cfg, p, discardLog())
+	s, err := web.New(cfg.webConfig(), p, discardLog())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -256,3 +258,5 @@ func rssKB(b *testing.B) int {
 	b.Skip("no VmRSS")
 	return 0
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/testdns"
 )
 
 // caddyBinary returns the caddy command, or skips the test where Caddy is
@@ -196,9 +198,9 @@ func caddyClient(t *testing.T, httpsPort int, storage string) *http.Client {
 // over HTTPS; pending, unknown and suspended names get no certificate.
 func TestCaddyOnDemandTLS(t *testing.T) {
 	caddyBinary(t)
-	ns := startTestDNS(t)
+	ns := testdns.Start(t)
 	s := startServer(t, "--no-demo", "--base-domain", "chapters.test", "--trusted-proxy", "127.0.0.1",
-		"--dns-resolver", ns.addr, "--log-format", "json")
+		"--dns-resolver", ns.Addr, "--log-format", "json")
 	upstream := strings.TrimPrefix(s.url, "http://")
 	ask := s.ops + "/tls/ask"
 
@@ -208,7 +210,7 @@ func TestCaddyOnDemandTLS(t *testing.T) {
 	mustCLI(t, s.dir, "domain", "add", "alpha", "www.alpha-post.example")
 	mustCLI(t, s.dir, "domain", "add", "alpha", "pending.alpha-post.example")
 	token := domainsJSON(t, s.dir)["www.alpha-post.example"].Token
-	ns.set("_chapterhouse.www.alpha-post.example", token)
+	ns.Set("_chapterhouse.www.alpha-post.example", token)
 	mustCLI(t, s.dir, "domain", "verify", "www.alpha-post.example")
 
 	port, storage := runCaddy(t, fmt.Sprintf(`	on_demand_tls {
@@ -273,7 +275,7 @@ https:// {
 
 	// Verifying the pending domain gives it a certificate at once.
 	token = domainsJSON(t, s.dir)["pending.alpha-post.example"].Token
-	ns.set("_chapterhouse.pending.alpha-post.example", token)
+	ns.Set("_chapterhouse.pending.alpha-post.example", token)
 	mustCLI(t, s.dir, "domain", "verify", "pending.alpha-post.example")
 	if resp, body, err := get("pending.alpha-post.example"); err != nil || resp.StatusCode != 200 || !strings.Contains(body, "Alpha Post 17") {
 		t.Fatalf("newly verified domain: %v", err)

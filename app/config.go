@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +11,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
-	"github.com/labstack/echo/v4"
+	"github.com/chapterhouse/chapterhouse/app/internal/web"
 )
 
 // config is how serve was asked to run. loadServeConfig is the one place
@@ -30,11 +28,6 @@ type config struct {
 	logFormat      string
 	trustedProxies []*net.IPNet
 	pageCacheMB    int
-	// now is the server's clock; nil is time.Now. Tests pass their own.
-	now func() time.Time
-	// noMarkdownMemo turns off the memory of rendered markdown, so that
-	// a benchmark measures the rendering itself.
-	noMarkdownMemo bool
 
 	// askAddr is the ops listener: /tls/ask for Caddy, /metrics, /healthz,
 	// /readyz. Empty: none.
@@ -49,9 +42,6 @@ type config struct {
 	// DATA/token-secrets, created on first run.
 	secretFile string
 }
-
-// markdownMemoBytes is the memory for rendered markdown and summaries.
-const markdownMemoBytes = 10 << 20
 
 // ipList is a repeatable --public-ip flag.
 type ipList []netip.Addr
@@ -168,32 +158,11 @@ func (cfg *config) validate() error {
 	return nil
 }
 
-// ipExtractor finds the client's address: the connection's peer, unless
-// that peer is a trusted proxy, in which case X-Forwarded-For is read back
-// to the first address that is not a trusted proxy. A client cannot reset a
-// limit by sending its own X-Forwarded-For.
-func (cfg *config) ipExtractor() echo.IPExtractor {
-	if len(cfg.trustedProxies) == 0 {
-		return echo.ExtractIPDirect()
-	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, n := range cfg.trustedProxies {
-		opts = append(opts, echo.TrustIPRange(n))
-	}
-	return echo.ExtractIPFromXFFHeader(opts...)
-}
-
 func envOr(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {
 		return v
 	}
 	return def
-}
-
-func newRequestID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func newFlagSet() *flag.FlagSet {
@@ -210,5 +179,19 @@ func (cfg *config) platformSettings() platform.Settings {
 		Resolver:    cfg.resolver,
 		PublicIPs:   cfg.publicIPs,
 		DomainGrace: cfg.domainGrace,
+	}
+}
+
+// webConfig is what the config says about the web server.
+func (cfg *config) webConfig() web.Config {
+	return web.Config{
+		BaseDomain:     cfg.baseDomain,
+		MaxBody:        cfg.maxBody,
+		AcquireTimeout: cfg.acquireTimeout,
+		TrustedProxies: cfg.trustedProxies,
+		PageCacheMB:    cfg.pageCacheMB,
+		DomainRecheck:  cfg.domainRecheck,
+		DataDir:        cfg.dataDir,
+		SecretFile:     cfg.secretFile,
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -126,18 +125,6 @@ func runCLI(t testing.TB, dir, stdin string, args ...string) (int, string, strin
 	args = append(args, "--data", dir)
 	err := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(stdin), &out, &errOut)
 	return exitCode(&errOut, err), out.String(), errOut.String()
-}
-
-func dirFiles(t testing.TB, dir string) []string {
-	t.Helper()
-	var files []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			files = append(files, strings.TrimPrefix(p, dir))
-		}
-		return nil
-	})
-	return files
 }
 
 func TestFirstRunSeedsDemoAndSecondRunReusesIt(t *testing.T) {

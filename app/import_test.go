@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/tenanttest"
 )
@@ -198,10 +199,10 @@ func TestImportRejectsHostileFilesWhileServing(t *testing.T) {
 	if n := countRows(t, ls.dir, "target", "messages"); n != 0 {
 		t.Errorf("the trigger's target table has %d rows, want 0", n)
 	}
-	if files := dirFiles(t, filepath.Join(ls.dir, "tmp")); len(files) != 0 {
+	if files := webtest.Files(t, filepath.Join(ls.dir, "tmp")); len(files) != 0 {
 		t.Errorf("rejected imports left %v in DATA/tmp", files)
 	}
-	if files := dirFiles(t, filepath.Join(ls.dir, "trash")); len(files) != 0 {
+	if files := webtest.Files(t, filepath.Join(ls.dir, "trash")); len(files) != 0 {
 		t.Errorf("rejected imports put %v in the trash", files)
 	}
 	if r := ls.do(t, c, "GET", ls.url("live", "/news"), nil); r.status != http.StatusOK || !strings.Contains(string(r.body), "Live post 2") {

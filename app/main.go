@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -223,7 +224,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("creating the demo tenant: %w", err)
 		}
 	}
-	s, err := newServer(*cfg, p, log)
+	s, err := web.New(cfg.webConfig(), p, log)
 	if err != nil {
 		return err
 	}
@@ -244,7 +245,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	srv := newHTTPServer(s)
-	opsSrv := newHTTPServer(s.opsHandler())
+	opsSrv := newHTTPServer(s.OpsHandler())
 	fmt.Fprintf(stdout, "chapterhouse: serving %s\n", cfg.dataDir)
 	if opsLn != nil {
 		// Printed before "listening on", which tells a waiting test or
@@ -274,7 +275,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	// /readyz fails from now on, while the ops listener stays up until
 	// the public requests have finished.
-	s.draining.Store(true)
+	s.Drain()
 	log.Info("shutting down: finishing requests")
 	stopRecheck()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -81,7 +82,7 @@ func TestMoveBetweenServersUnderWriteLoad(t *testing.T) {
 	if !auditHas(t, a.dir, "tenant.move", id) || !auditHas(t, b.dir, "tenant.import", id) {
 		t.Error("the move is not in both audit logs")
 	}
-	if files := dirFiles(t, filepath.Join(a.dir, "tmp")); len(files) != 0 {
+	if files := webtest.Files(t, filepath.Join(a.dir, "tmp")); len(files) != 0 {
 		t.Errorf("move left %v in the source's tmp", files)
 	}
 }

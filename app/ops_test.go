@@ -76,7 +76,7 @@ func apiWriters(t testing.TB, addr, base, port, slug, token string, n int) *post
 		Timeout: 60 * time.Second,
 	}
 	url := "http://" + slug + "." + base + ":" + port + "/api/posts"
-	tag := newRequestID()[:6] // titles never repeat across writers
+	tag := tenantdb.NewTenantID()[:6] // titles never repeat across writers
 	for i := range n {
 		w.wg.Add(1)
 		go func() {

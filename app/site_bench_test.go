@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/labstack/echo/v4"
 )
 
@@ -18,8 +20,8 @@ import (
 // BenchmarkSiteBare is the ceiling: a bare echo handler that returns a
 // page as large as the demo home page.
 func BenchmarkSiteBare(b *testing.B) {
-	ts := newSiteServer(b)
-	page := ts.get(host("demo"), "/").body
+	ts := webtest.New(b)
+	page := ts.Get(webtest.Host("demo"), "/").Body
 	e := echo.New()
 	e.HideBanner = true
 	e.GET("/", func(c echo.Context) error { return c.HTML(http.StatusOK, page) })
@@ -30,27 +32,27 @@ func BenchmarkSiteBare(b *testing.B) {
 
 // BenchmarkSiteHomeWarm is the demo's home page from the page cache.
 func BenchmarkSiteHomeWarm(b *testing.B) {
-	ts := newSiteServer(b)
-	page := ts.get(host("demo"), "/").body
-	load(b, ts.http.URL+"/", len(page)/2, func(*rand.Rand) string { return host("demo") })
-	if ts.cacheHits() < int64(b.N) {
-		b.Fatalf("only %d cache hits for %d requests", ts.cacheHits(), b.N)
+	ts := webtest.New(b)
+	page := ts.Get(webtest.Host("demo"), "/").Body
+	load(b, ts.URL+"/", len(page)/2, func(*rand.Rand) string { return webtest.Host("demo") })
+	if ts.CacheHits() < int64(b.N) {
+		b.Fatalf("only %d cache hits for %d requests", ts.CacheHits(), b.N)
 	}
 }
 
 // BenchmarkSiteHomeUncached renders the demo's home page every time
 // (--page-cache-mb 0): queries, markdown and templates.
 func BenchmarkSiteHomeUncached(b *testing.B) {
-	ts := newSiteServer(b, func(c *config) { c.pageCacheMB = 0 })
-	page := ts.get(host("demo"), "/").body
-	load(b, ts.http.URL+"/", len(page)/2, func(*rand.Rand) string { return host("demo") })
+	ts := webtest.New(b, func(c *web.Config) { c.PageCacheMB = 0 })
+	page := ts.Get(webtest.Host("demo"), "/").Body
+	load(b, ts.URL+"/", len(page)/2, func(*rand.Rand) string { return webtest.Host("demo") })
 }
 
 // BenchmarkSiteHomeUncachedNoMemo is the uncached render with the
 // markdown memo off too: every request converts and sanitises its
 // markdown.
 func BenchmarkSiteHomeUncachedNoMemo(b *testing.B) {
-	ts := newSiteServer(b, func(c *config) { c.pageCacheMB, c.noMarkdownMemo = 0, true })
-	page := ts.get(host("demo"), "/").body
-	load(b, ts.http.URL+"/", len(page)/2, func(*rand.Rand) string { return host("demo") })
+	ts := webtest.New(b, func(c *web.Config) { c.PageCacheMB, c.NoMarkdownMemo = 0, true })
+	page := ts.Get(webtest.Host("demo"), "/").Body
+	load(b, ts.URL+"/", len(page)/2, func(*rand.Rand) string { return webtest.Host("demo") })
 }

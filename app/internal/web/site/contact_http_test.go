@@ -1,4 +1,4 @@
-package main
+package site_test
 
 import (
 	"context"
@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
+	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/site"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-func messageCount(t *testing.T, ts *siteServer, slug string) int {
+func messageCount(t *testing.T, ts *webtest.Server, slug string) int {
 	t.Helper()
-	ms, err := ts.db(slug).Messages(context.Background())
-	must(t, err)
+	ms, err := ts.DB(slug).Messages(context.Background())
+	webtest.Must(t, err)
 	return len(ms)
 }
 
@@ -29,17 +31,17 @@ func validMessage() url.Values {
 }
 
 func TestContactFormStoresOnce(t *testing.T) {
-	ts := newSiteServer(t)
+	ts := webtest.New(t)
 	before := messageCount(t, ts, "demo")
-	r := ts.post(host("demo"), "/contact", validMessage(), "X-Forwarded-For: 203.0.113.9")
-	if r.status != 303 || r.header.Get("Location") != "/contact/thanks" {
-		t.Fatalf("POST: %d to %q, want 303 to /contact/thanks\n%s", r.status, r.header.Get("Location"), r.body)
+	r := ts.Post(webtest.Host("demo"), "/contact", validMessage(), "X-Forwarded-For: 203.0.113.9")
+	if r.Status != 303 || r.Header.Get("Location") != "/contact/thanks" {
+		t.Fatalf("POST: %d to %q, want 303 to /contact/thanks\n%s", r.Status, r.Header.Get("Location"), r.Body)
 	}
-	if got := ts.get(host("demo"), "/contact/thanks"); got.status != 200 || !strings.Contains(got.body, "Your message has been sent") {
-		t.Errorf("thanks page: %d", got.status)
+	if got := ts.Get(webtest.Host("demo"), "/contact/thanks"); got.Status != 200 || !strings.Contains(got.Body, "Your message has been sent") {
+		t.Errorf("thanks page: %d", got.Status)
 	}
-	ms, err := ts.db("demo").Messages(context.Background())
-	must(t, err)
+	ms, err := ts.DB("demo").Messages(context.Background())
+	webtest.Must(t, err)
 	if len(ms) != before+1 {
 		t.Fatalf("%d messages, want %d: stored exactly once", len(ms), before+1)
 	}
@@ -55,8 +57,8 @@ func TestContactFormStoresOnce(t *testing.T) {
 func TestContactFormRejectsBadInput(t *testing.T) {
 	// Each case comes from its own client address (through a trusted
 	// proxy), so that the rate limit does not end the table early.
-	ts := newSiteServer(t, func(c *config) {
-		c.trustedProxies = []*net.IPNet{{IP: net.IPv4(127, 0, 0, 1), Mask: net.CIDRMask(32, 32)}}
+	ts := webtest.New(t, func(c *web.Config) {
+		c.TrustedProxies = []*net.IPNet{{IP: net.IPv4(127, 0, 0, 1), Mask: net.CIDRMask(32, 32)}}
 	})
 	long := strings.Repeat("word ", 1001) // 5005 characters
 	tests := []struct {
@@ -84,20 +86,20 @@ func TestContactFormRejectsBadInput(t *testing.T) {
 			before := messageCount(t, ts, "demo")
 			v := validMessage()
 			tc.change(v)
-			r := ts.post(host("demo"), "/contact", v, fmt.Sprintf("X-Forwarded-For: 198.51.100.%d", i+1))
-			if r.status != tc.status {
-				t.Fatalf("status %d, want %d\n%s", r.status, tc.status, r.body)
+			r := ts.Post(webtest.Host("demo"), "/contact", v, fmt.Sprintf("X-Forwarded-For: 198.51.100.%d", i+1))
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d\n%s", r.Status, tc.status, r.Body)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(r.body, w) {
-					t.Errorf("response lacks %q", w)
+				if !strings.Contains(r.Body, w) {
+					t.Errorf("webtest.Response lacks %q", w)
 				}
 			}
-			if strings.Contains(r.body, "<script>alert") {
+			if strings.Contains(r.Body, "<script>alert") {
 				t.Errorf("the visitor's markup came back live")
 			}
-			if tc.status == 303 && r.header.Get("Location") != "/contact/thanks" {
-				t.Errorf("honeypot: redirected to %q, want the thank-you page as if sent", r.header.Get("Location"))
+			if tc.status == 303 && r.Header.Get("Location") != "/contact/thanks" {
+				t.Errorf("honeypot: redirected to %q, want the thank-you page as if sent", r.Header.Get("Location"))
 			}
 			if n := messageCount(t, ts, "demo"); n != before {
 				t.Errorf("%d messages after, %d before: nothing may be stored", n, before)
@@ -107,34 +109,34 @@ func TestContactFormRejectsBadInput(t *testing.T) {
 }
 
 func TestContactFormRateLimit(t *testing.T) {
-	ts := newSiteServer(t)
-	ts.addTenant("lakeside", "Lakeside Lodge", nil)
+	ts := webtest.New(t)
+	ts.AddTenant("lakeside", "Lakeside Lodge", nil)
 	before := messageCount(t, ts, "demo")
 	for i := 0; i < site.ContactBurst; i++ {
-		if r := ts.post(host("demo"), "/contact", validMessage()); r.status != 303 {
-			t.Fatalf("message %d: %d, want 303", i+1, r.status)
+		if r := ts.Post(webtest.Host("demo"), "/contact", validMessage()); r.Status != 303 {
+			t.Fatalf("message %d: %d, want 303", i+1, r.Status)
 		}
 	}
 	v := validMessage()
 	v.Set("body", "one too many")
 	// A client-chosen X-Forwarded-For does not reset the limit.
-	r := ts.post(host("demo"), "/contact", v, "X-Forwarded-For: 198.51.100.7")
-	if r.status != 429 {
-		t.Fatalf("message past the burst: %d, want 429", r.status)
+	r := ts.Post(webtest.Host("demo"), "/contact", v, "X-Forwarded-For: 198.51.100.7")
+	if r.Status != 429 {
+		t.Fatalf("message past the burst: %d, want 429", r.Status)
 	}
-	retry, err := strconv.Atoi(r.header.Get("Retry-After"))
+	retry, err := strconv.Atoi(r.Header.Get("Retry-After"))
 	if err != nil || retry < 1 || retry > int(site.ContactEvery/time.Second) {
-		t.Errorf("Retry-After %q, want 1..%d seconds", r.header.Get("Retry-After"), int(site.ContactEvery/time.Second))
+		t.Errorf("Retry-After %q, want 1..%d seconds", r.Header.Get("Retry-After"), int(site.ContactEvery/time.Second))
 	}
-	if !strings.Contains(r.body, "Too many messages") || !strings.Contains(r.body, "one too many") {
+	if !strings.Contains(r.Body, "Too many messages") || !strings.Contains(r.Body, "one too many") {
 		t.Errorf("429 page does not explain or lost the text")
 	}
 	if n := messageCount(t, ts, "demo"); n != before+site.ContactBurst {
 		t.Errorf("%d messages stored, want %d", n-before, site.ContactBurst)
 	}
 	// The limit is per tenant: the same address may write to another chapter.
-	if r := ts.post(host("lakeside"), "/contact", validMessage()); r.status != 303 {
-		t.Errorf("another tenant from the same address: %d, want 303", r.status)
+	if r := ts.Post(webtest.Host("lakeside"), "/contact", validMessage()); r.Status != 303 {
+		t.Errorf("another tenant from the same address: %d, want 303", r.Status)
 	}
 }
 
@@ -165,23 +167,23 @@ func TestRateLimiterRefillsAndStaysBounded(t *testing.T) {
 }
 
 func TestContactOnFrozenTenant(t *testing.T) {
-	ts := newSiteServer(t)
-	ts.get(host("demo"), "/contact") // cached while active
+	ts := webtest.New(t)
+	ts.Get(webtest.Host("demo"), "/contact") // cached while active
 	before := messageCount(t, ts, "demo")
-	_, err := ts.p.Catalog.SetStatus(context.Background(), "demo", tenantdb.StatusFrozen)
-	must(t, err)
-	page := ts.get(host("demo"), "/contact")
-	if page.status != 200 || !strings.Contains(page.body, "Messages cannot be sent right now") || !strings.Contains(page.body, "disabled") {
-		t.Errorf("GET /contact on a frozen tenant: %d, no read-only notice", page.status)
+	_, err := ts.Platform.Catalog.SetStatus(context.Background(), "demo", tenantdb.StatusFrozen)
+	webtest.Must(t, err)
+	page := ts.Get(webtest.Host("demo"), "/contact")
+	if page.Status != 200 || !strings.Contains(page.Body, "Messages cannot be sent right now") || !strings.Contains(page.Body, "disabled") {
+		t.Errorf("GET /contact on a frozen tenant: %d, no read-only notice", page.Status)
 	}
 	v := validMessage()
 	v.Set("body", "sent during maintenance")
-	r := ts.post(host("demo"), "/contact", v)
-	if r.status != 503 || r.header.Get("Retry-After") == "" {
-		t.Fatalf("POST on a frozen tenant: %d, want 503 with Retry-After", r.status)
+	r := ts.Post(webtest.Host("demo"), "/contact", v)
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("POST on a frozen tenant: %d, want 503 with Retry-After", r.Status)
 	}
-	if !strings.Contains(r.body, "Messages cannot be sent right now") || !strings.Contains(r.body, "sent during maintenance") {
-		t.Errorf("503 contact page lacks the notice or the visitor's text:\n%s", r.body)
+	if !strings.Contains(r.Body, "Messages cannot be sent right now") || !strings.Contains(r.Body, "sent during maintenance") {
+		t.Errorf("503 contact page lacks the notice or the visitor's text:\n%s", r.Body)
 	}
 	if n := messageCount(t, ts, "demo"); n != before {
 		t.Errorf("a message was stored on a frozen tenant")

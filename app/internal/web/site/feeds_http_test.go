@@ -1,4 +1,4 @@
-package main
+package site_test
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/ical"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 )
 
 func TestAtomFeed(t *testing.T) {
-	ts := newSiteServer(t)
-	r := ts.get(host("demo"), "/feed.xml")
-	if r.status != 200 || r.header.Get("Content-Type") != "application/atom+xml; charset=utf-8" {
-		t.Fatalf("status %d, type %q", r.status, r.header.Get("Content-Type"))
+	ts := webtest.New(t)
+	r := ts.Get(webtest.Host("demo"), "/feed.xml")
+	if r.Status != 200 || r.Header.Get("Content-Type") != "application/atom+xml; charset=utf-8" {
+		t.Fatalf("status %d, type %q", r.Status, r.Header.Get("Content-Type"))
 	}
 	var feed struct {
 		XMLName xml.Name `xml:"http://www.w3.org/2005/Atom feed"`
@@ -38,10 +39,10 @@ func TestAtomFeed(t *testing.T) {
 			} `xml:"content"`
 		} `xml:"entry"`
 	}
-	if err := xml.Unmarshal([]byte(r.body), &feed); err != nil {
-		t.Fatalf("feed is not well-formed Atom: %v\n%s", err, r.body)
+	if err := xml.Unmarshal([]byte(r.Body), &feed); err != nil {
+		t.Fatalf("feed is not well-formed Atom: %v\n%s", err, r.Body)
 	}
-	base := "http://" + host("demo")
+	base := "http://" + webtest.Host("demo")
 	if feed.Title != "Riverside Veterans Post 42" || feed.ID != base+"/news" {
 		t.Errorf("feed title %q id %q", feed.Title, feed.ID)
 	}
@@ -76,10 +77,10 @@ func TestAtomFeed(t *testing.T) {
 }
 
 func TestSitemapAndRobots(t *testing.T) {
-	ts := newSiteServer(t)
-	r := ts.get(host("demo"), "/sitemap.xml")
-	if r.status != 200 {
-		t.Fatalf("status %d", r.status)
+	ts := webtest.New(t)
+	r := ts.Get(webtest.Host("demo"), "/sitemap.xml")
+	if r.Status != 200 {
+		t.Fatalf("status %d", r.Status)
 	}
 	var set struct {
 		XMLName xml.Name `xml:"http://www.sitemaps.org/schemas/sitemap/0.9 urlset"`
@@ -88,10 +89,10 @@ func TestSitemapAndRobots(t *testing.T) {
 			LastMod string `xml:"lastmod"`
 		} `xml:"url"`
 	}
-	if err := xml.Unmarshal([]byte(r.body), &set); err != nil {
+	if err := xml.Unmarshal([]byte(r.Body), &set); err != nil {
 		t.Fatalf("sitemap is not well-formed: %v", err)
 	}
-	base := "http://" + host("demo")
+	base := "http://" + webtest.Host("demo")
 	locs := map[string]bool{}
 	for _, u := range set.URLs {
 		locs[u.Loc] = true
@@ -104,8 +105,8 @@ func TestSitemapAndRobots(t *testing.T) {
 			}
 		}
 		// Every listed URL is a page that exists.
-		if got := ts.get(host("demo"), strings.TrimPrefix(u.Loc, base)); got.status != 200 {
-			t.Errorf("sitemap lists %s, which is %d", u.Loc, got.status)
+		if got := ts.Get(webtest.Host("demo"), strings.TrimPrefix(u.Loc, base)); got.Status != 200 {
+			t.Errorf("sitemap lists %s, which is %d", u.Loc, got.Status)
 		}
 	}
 	for _, want := range []string{"/", "/about", "/news", "/events", "/contact", "/p/hall-rental", "/news/welcome-to-our-new-website", "/events/1"} {
@@ -113,13 +114,13 @@ func TestSitemapAndRobots(t *testing.T) {
 			t.Errorf("sitemap lacks %s", want)
 		}
 	}
-	if locs[base+"/news/"+draftSlug(t, ts.db("demo"))] {
+	if locs[base+"/news/"+draftSlug(t, ts.DB("demo"))] {
 		t.Errorf("sitemap lists the draft post")
 	}
-	robots := ts.get(host("demo"), "/robots.txt")
-	if robots.status != 200 || !strings.Contains(robots.body, "Sitemap: "+base+"/sitemap.xml\n") ||
-		!strings.HasPrefix(robots.header.Get("Content-Type"), "text/plain") {
-		t.Errorf("robots.txt: %d %q", robots.status, robots.body)
+	robots := ts.Get(webtest.Host("demo"), "/robots.txt")
+	if robots.Status != 200 || !strings.Contains(robots.Body, "Sitemap: "+base+"/sitemap.xml\n") ||
+		!strings.HasPrefix(robots.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("robots.txt: %d %q", robots.Status, robots.Body)
 	}
 }
 
@@ -127,18 +128,18 @@ func TestSitemapAndRobots(t *testing.T) {
 // an iCalendar file: one VEVENT per stored event, with its UID. The
 // content itself is checked by package ical's tests.
 func TestCalendarRoute(t *testing.T) {
-	ts := newSiteServer(t)
-	events, err := ts.db("demo").Events(context.Background())
-	must(t, err)
-	r := ts.get(host("demo"), "/events.ics")
-	if r.status != 200 || r.header.Get("Content-Type") != "text/calendar; charset=utf-8" {
-		t.Fatalf("status %d, type %q", r.status, r.header.Get("Content-Type"))
+	ts := webtest.New(t)
+	events, err := ts.DB("demo").Events(context.Background())
+	webtest.Must(t, err)
+	r := ts.Get(webtest.Host("demo"), "/events.ics")
+	if r.Status != 200 || r.Header.Get("Content-Type") != "text/calendar; charset=utf-8" {
+		t.Fatalf("status %d, type %q", r.Status, r.Header.Get("Content-Type"))
 	}
-	if n := strings.Count(r.body, "BEGIN:VEVENT\r\n"); n != len(events) || n == 0 {
+	if n := strings.Count(r.Body, "BEGIN:VEVENT\r\n"); n != len(events) || n == 0 {
 		t.Fatalf("%d VEVENTs for %d events", n, len(events))
 	}
 	for _, e := range events {
-		if !strings.Contains(r.body, "UID:"+ical.UID(e)+"\r\n") {
+		if !strings.Contains(r.Body, "UID:"+ical.UID(e)+"\r\n") {
 			t.Errorf("no VEVENT for event %d", e.ID)
 		}
 	}

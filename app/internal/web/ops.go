@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"context"
@@ -23,13 +23,13 @@ import (
 // certificate orders, so answers are rate-limited (Caddy treats the 429
 // as a no and asks again on a later handshake).
 const (
-	askRate  = 10 // answers per second, sustained
-	askBurst = 50
+	AskRate  = 10 // answers per second, sustained
+	AskBurst = 50
 )
 
-// opsHandler serves the ops listener: counted in the metrics like the
+// OpsHandler serves the ops listener: counted in the metrics like the
 // public listener, under kind "ops".
-func (s *server) opsHandler() http.Handler {
+func (s *Server) OpsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		req := &httpx.Request{ID: newRequestID(), Kind: "ops"}
@@ -45,7 +45,7 @@ func (s *server) opsHandler() http.Handler {
 // that is not suspended and for a custom domain that routes (verified, or
 // misconfigured within its grace period); 404 for anything else, the bare
 // base domain included (give it a certificate in its own Caddy site block).
-func (s *server) tlsAsk(c echo.Context) error {
+func (s *Server) tlsAsk(c echo.Context) error {
 	raw := c.QueryParam("domain")
 	if !s.askLimit.AllowN(s.now(), 1) {
 		s.p.Metrics.TLSAsk.WithLabelValues("limited").Inc()
@@ -65,7 +65,7 @@ func (s *server) tlsAsk(c echo.Context) error {
 }
 
 // certAllowed says whether host is a name a certificate may be issued for.
-func (s *server) certAllowed(raw string) (tenantdb.Tenant, bool) {
+func (s *Server) certAllowed(raw string) (tenantdb.Tenant, bool) {
 	// Caddy sends the bare name: a port or anything else is not one.
 	if strings.ContainsRune(raw, ':') {
 		return tenantdb.Tenant{}, false
@@ -82,13 +82,13 @@ func (s *server) certAllowed(raw string) (tenantdb.Tenant, bool) {
 }
 
 // healthz says the process is up.
-func (s *server) healthz(c echo.Context) error {
+func (s *Server) healthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
 // readyz says whether to send this server traffic: not while it shuts
 // down, and not while its catalog does not answer.
-func (s *server) readyz(c echo.Context) error {
+func (s *Server) readyz(c echo.Context) error {
 	if s.draining.Load() {
 		return c.String(http.StatusServiceUnavailable, "shutting down\n")
 	}
@@ -102,7 +102,7 @@ func (s *server) readyz(c echo.Context) error {
 }
 
 // opsError answers errors on the ops listener in plain text.
-func (s *server) opsError(err error, c echo.Context) {
+func (s *Server) opsError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}

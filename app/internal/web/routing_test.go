@@ -1,13 +1,11 @@
-package main
+package web_test
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -15,69 +13,40 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// testServer is the server's handler on a real loopback listener, with its
-// platform at hand for setting up tenants.
+// testServer is the web test server over base domain "localhost", with
+// no tenant until a test adds one, and the helpers these tests use.
 type testServer struct {
-	*server
-	http *httptest.Server
+	*webtest.Server
+	p *platform.Platform
 }
 
-func newTestServer(t testing.TB) *testServer {
+func newTestServer(t testing.TB, opts ...webtest.Option) *testServer {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	p, err := platform.Open(ctx, dir, 64, time.Minute, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Base = "localhost"
-	cfg := serveFlags(newFlagSet(), func(string) string { return "" })
-	cfg.dataDir = dir
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := newServer(*cfg, p, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{server: s, http: httptest.NewServer(s)}
-	t.Cleanup(func() {
-		ts.http.Close()
-		p.Close()
-	})
-	return ts
+	opts = append([]webtest.Option{func(c *web.Config) { c.BaseDomain = "localhost" }}, opts...)
+	ts := webtest.NewEmpty(t, opts...)
+	return &testServer{Server: ts, p: ts.Platform}
 }
 
 // tenant creates a tenant and fills it with fn.
 func (ts *testServer) tenant(t testing.TB, slug, name string, fill func(db *tenantdb.DB)) tenantdb.Tenant {
 	t.Helper()
-	tn, err := ts.p.CreateTenant(context.Background(), slug, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fill != nil {
-		h, err := ts.p.Pool.Acquire(context.Background(), tn.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fill(h.DB)
-		h.Release()
-	}
-	return tn
+	return ts.AddTenant(slug, name, fill)
 }
 
+// do sends a request to host, following redirects.
 func (ts *testServer) do(t testing.TB, method, host, path string, body io.Reader) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, ts.http.URL+path, body)
+	req, err := http.NewRequest(method, ts.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Host = host
-	resp, err := ts.http.Client().Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, host, path, err)
 	}
@@ -152,7 +121,7 @@ func publicPaths(t testing.TB, ts *testServer, self, other tenantdb.Tenant) []st
 		h.Release()
 	}
 	var paths []string
-	for _, r := range ts.tenants.Routes() {
+	for _, r := range ts.Web.Routes() {
 		if r.Method != http.MethodGet || strings.HasPrefix(r.Path, "/api") || strings.HasPrefix(r.Path, "/admin") || strings.Contains(r.Path, "*") {
 			continue
 		}
@@ -242,7 +211,7 @@ func TestHostVariantsReachTheirTenant(t *testing.T) {
 func TestUnknownAndHostileHostsTouchNoFile(t *testing.T) {
 	ts := newTestServer(t)
 	markerTenant(t, ts, "alpha", "ALPHAMARK")
-	before := dirFiles(t, ts.p.Dir)
+	before := webtest.Files(t, ts.p.Dir)
 	opensBefore := ts.p.Pool.Stats.Opens.Load()
 	rng := rand.New(rand.NewPCG(1, 2))
 	const letters = "abcdefghijklmnopqrstuvwxyz0123456789-"
@@ -263,9 +232,9 @@ func TestUnknownAndHostileHostsTouchNoFile(t *testing.T) {
 		"alpha\x00.localhost", strings.Repeat("a", 64) + ".localhost", "tenants.localhost", "catalog.localhost",
 		"-alpha.localhost", "alpha..localhost", "[::1]", "alpha.localhost:80:80", ".localhost", "xn--.localhost"}
 	for _, host := range hostile {
-		req, _ := http.NewRequest(http.MethodGet, ts.http.URL+"/", nil)
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
 		req.Host = host
-		resp, err := ts.http.Client().Do(req)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			continue // the client itself refused the header
 		}
@@ -274,12 +243,10 @@ func TestUnknownAndHostileHostsTouchNoFile(t *testing.T) {
 			t.Errorf("hostile host %q: %d, want 400 or 404", host, resp.StatusCode)
 		}
 	}
-	if after := dirFiles(t, ts.p.Dir); !slices.Equal(before, after) {
+	if after := webtest.Files(t, ts.p.Dir); !slices.Equal(before, after) {
 		t.Errorf("files changed by unknown hosts:\nbefore %v\nafter  %v", before, after)
 	}
 	if opens := ts.p.Pool.Stats.Opens.Load(); opens != opensBefore {
 		t.Errorf("%d tenant opens for unknown hosts, want 0", opens-opensBefore)
 	}
 }
-
-func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,4 +1,4 @@
-package main
+package site_test
 
 import (
 	"context"
@@ -13,14 +13,15 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // TestSiteRoutesRender opens every public route of the demo tenant and
 // checks the status and the content that must be on it.
 func TestSiteRoutesRender(t *testing.T) {
-	ts := newSiteServer(t)
-	db := ts.db("demo")
+	ts := webtest.New(t)
+	db := ts.DB("demo")
 	ctx := context.Background()
 	site, err := db.Site(ctx)
 	if err != nil {
@@ -34,7 +35,7 @@ func TestSiteRoutesRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := host("demo")
+	h := webtest.Host("demo")
 	tests := []struct {
 		name, path string
 		status     int
@@ -74,19 +75,19 @@ func TestSiteRoutesRender(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := ts.get(h, tc.path)
-			if r.status != tc.status {
-				t.Fatalf("GET %s: status %d, want %d\n%s", tc.path, r.status, tc.status, r.body)
+			r := ts.Get(h, tc.path)
+			if r.Status != tc.status {
+				t.Fatalf("GET %s: status %d, want %d\n%s", tc.path, r.Status, tc.status, r.Body)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(r.body, w) {
+				if !strings.Contains(r.Body, w) {
 					t.Errorf("GET %s: body lacks %q", tc.path, w)
 				}
 			}
-			if ct := r.header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
+			if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
 				checkPageHeaders(t, tc.path, r)
 				if tc.status == 200 {
-					checkHead(t, tc.path, r.body, h)
+					checkHead(t, tc.path, r.Body, h)
 				}
 			}
 		})
@@ -109,9 +110,9 @@ func draftSlug(t *testing.T, db *tenantdb.Handle) string {
 }
 
 // checkPageHeaders checks the security headers every HTML page carries.
-func checkPageHeaders(t *testing.T, path string, r response) {
+func checkPageHeaders(t *testing.T, path string, r webtest.Response) {
 	t.Helper()
-	csp := r.header.Get("Content-Security-Policy")
+	csp := r.Header.Get("Content-Security-Policy")
 	for _, want := range []string{"default-src 'none'", "style-src 'self'", "frame-ancestors 'none'", "form-action 'self'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("GET %s: CSP %q lacks %q", path, csp, want)
@@ -120,12 +121,12 @@ func checkPageHeaders(t *testing.T, path string, r response) {
 	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "script-src") {
 		t.Errorf("GET %s: CSP %q allows scripts or inline code", path, csp)
 	}
-	if strings.Contains(r.body, "<style") || strings.Contains(r.body, "<script") || strings.Contains(r.body, " style=") {
+	if strings.Contains(r.Body, "<style") || strings.Contains(r.Body, "<script") || strings.Contains(r.Body, " style=") {
 		t.Errorf("GET %s: inline style or script, which the CSP blocks", path)
 	}
 	for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
 		"Referrer-Policy": "strict-origin-when-cross-origin"} {
-		if got := r.header.Get(k); got != v {
+		if got := r.Header.Get(k); got != v {
 			t.Errorf("GET %s: %s = %q, want %q", path, k, got, v)
 		}
 	}
@@ -155,8 +156,8 @@ func checkHead(t *testing.T, path, body, host string) {
 
 // TestNewsPagination pages through 25 posts, 10 to a page.
 func TestNewsPagination(t *testing.T) {
-	ts := newSiteServer(t)
-	ts.addTenant("many", "Many Posts Club", func(db *tenantdb.DB) {
+	ts := webtest.New(t)
+	ts.AddTenant("many", "Many Posts Club", func(db *tenantdb.DB) {
 		base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 		for i := 1; i <= 25; i++ {
 			at := base.Add(time.Duration(i) * time.Hour)
@@ -166,7 +167,7 @@ func TestNewsPagination(t *testing.T) {
 			}
 		}
 	})
-	h := host("many")
+	h := webtest.Host("many")
 	pages := []struct {
 		path        string
 		first, last string
@@ -177,28 +178,28 @@ func TestNewsPagination(t *testing.T) {
 		{"/news?page=3", "Post number 05", "Post number 01", `href="/news?page=2"`, ""},
 	}
 	for _, pg := range pages {
-		r := ts.get(h, pg.path)
-		if r.status != 200 {
-			t.Fatalf("GET %s: %d", pg.path, r.status)
+		r := ts.Get(h, pg.path)
+		if r.Status != 200 {
+			t.Fatalf("GET %s: %d", pg.path, r.Status)
 		}
-		if !strings.Contains(r.body, pg.first) || !strings.Contains(r.body, pg.last) {
+		if !strings.Contains(r.Body, pg.first) || !strings.Contains(r.Body, pg.last) {
 			t.Errorf("GET %s: lacks %q..%q", pg.path, pg.first, pg.last)
 		}
-		if n := strings.Count(r.body, `<h3><a href="/news/`); n != 10 && pg.path != "/news?page=3" || pg.path == "/news?page=3" && n != 5 {
+		if n := strings.Count(r.Body, `<h3><a href="/news/`); n != 10 && pg.path != "/news?page=3" || pg.path == "/news?page=3" && n != 5 {
 			t.Errorf("GET %s: %d posts", pg.path, n)
 		}
-		if pg.prev != "" && !strings.Contains(r.body, `rel="prev" `+pg.prev) {
+		if pg.prev != "" && !strings.Contains(r.Body, `rel="prev" `+pg.prev) {
 			t.Errorf("GET %s: no prev link %s", pg.path, pg.prev)
 		}
-		if pg.next != "" && !strings.Contains(r.body, `rel="next" `+pg.next) {
+		if pg.next != "" && !strings.Contains(r.Body, `rel="next" `+pg.next) {
 			t.Errorf("GET %s: no next link %s", pg.path, pg.next)
 		}
-		if pg.next == "" && strings.Contains(r.body, `rel="next"`) {
+		if pg.next == "" && strings.Contains(r.Body, `rel="next"`) {
 			t.Errorf("GET %s: a next link on the last page", pg.path)
 		}
 	}
-	if r := ts.get(h, "/news?page=4"); r.status != 404 {
-		t.Errorf("GET /news?page=4: %d, want 404", r.status)
+	if r := ts.Get(h, "/news?page=4"); r.Status != 404 {
+		t.Errorf("GET /news?page=4: %d, want 404", r.Status)
 	}
 }
 
@@ -206,10 +207,10 @@ func TestNewsPagination(t *testing.T) {
 // none of it shows on the demo's host, and that its media is not served
 // there.
 func TestSiteIsolation(t *testing.T) {
-	ts := newSiteServer(t)
+	ts := webtest.New(t)
 	const marker = "Zanzibar7731"
 	var media tenantdb.Media
-	ts.addTenant("lakeside", "Lakeside Lodge "+marker, func(db *tenantdb.DB) {
+	ts.AddTenant("lakeside", "Lakeside Lodge "+marker, func(db *tenantdb.DB) {
 		ctx := context.Background()
 		media = tenantdb.Media{Name: "b.png", Alt: "alt " + marker, ContentType: "image/png", Width: 8, Height: 8}
 		if err := db.AddMedia(ctx, &media, platform.StarPNG(8, color.RGBA{0, 0, 0, 255})); err != nil {
@@ -217,49 +218,42 @@ func TestSiteIsolation(t *testing.T) {
 		}
 		site, _ := db.Site(ctx)
 		site.Tagline, site.MeetingInfo, site.LogoID = "tagline "+marker, "meets "+marker, media.ID
-		must(t, db.UpdateSite(ctx, &site))
+		webtest.Must(t, db.UpdateSite(ctx, &site))
 		now := time.Now().UTC()
-		must(t, db.SavePost(ctx, &tenantdb.Post{Title: "Post " + marker, Slug: "memorial-day-ceremony-thank-you-riverside", Body: marker, Published: true, PublishedAt: &now, ImageID: media.ID}))
-		must(t, db.SavePage(ctx, &tenantdb.Page{Title: "Page " + marker, Slug: "hall-rental", Body: marker, Published: true, ShowInNav: true}))
+		webtest.Must(t, db.SavePost(ctx, &tenantdb.Post{Title: "Post " + marker, Slug: "memorial-day-ceremony-thank-you-riverside", Body: marker, Published: true, PublishedAt: &now, ImageID: media.ID}))
+		webtest.Must(t, db.SavePage(ctx, &tenantdb.Page{Title: "Page " + marker, Slug: "hall-rental", Body: marker, Published: true, ShowInNav: true}))
 		start := now.Add(48 * time.Hour)
-		must(t, db.SaveEvent(ctx, &tenantdb.Event{Title: "Event " + marker, StartsAt: start, EndsAt: start.Add(time.Hour), Timezone: "UTC", Location: marker}))
-		must(t, db.SaveOfficer(ctx, &tenantdb.Officer{Name: "Officer " + marker, Role: "Grand " + marker, PhotoID: media.ID}))
+		webtest.Must(t, db.SaveEvent(ctx, &tenantdb.Event{Title: "Event " + marker, StartsAt: start, EndsAt: start.Add(time.Hour), Timezone: "UTC", Location: marker}))
+		webtest.Must(t, db.SaveOfficer(ctx, &tenantdb.Officer{Name: "Officer " + marker, Role: "Grand " + marker, PhotoID: media.ID}))
 	})
 	// The marker is on B's own pages...
 	for _, path := range []string{"/", "/about", "/news", "/events", "/p/hall-rental", "/news/memorial-day-ceremony-thank-you-riverside"} {
-		if r := ts.get(host("lakeside"), path); r.status != 200 || !strings.Contains(r.body, marker) {
-			t.Fatalf("GET lakeside%s: %d, marker missing: the test would prove nothing", path, r.status)
+		if r := ts.Get(webtest.Host("lakeside"), path); r.Status != 200 || !strings.Contains(r.Body, marker) {
+			t.Fatalf("GET lakeside%s: %d, marker missing: the test would prove nothing", path, r.Status)
 		}
 	}
-	if r := ts.get(host("lakeside"), "/media/"+media.ID); r.status != 200 {
-		t.Fatalf("GET lakeside/media/%s: %d", media.ID, r.status)
+	if r := ts.Get(webtest.Host("lakeside"), "/media/"+media.ID); r.Status != 200 {
+		t.Fatalf("GET lakeside/media/%s: %d", media.ID, r.Status)
 	}
 	// ... and on none of A's, not even under the same slugs.
 	paths := []string{"/", "/about", "/news", "/events", "/contact", "/p/hall-rental", "/events/1",
 		"/news/memorial-day-ceremony-thank-you-riverside", "/feed.xml", "/events.ics", "/sitemap.xml", "/robots.txt", "/nope"}
 	for _, path := range paths {
-		r := ts.get(host("demo"), path)
-		if strings.Contains(r.body, marker) || strings.Contains(r.body, media.ID) {
+		r := ts.Get(webtest.Host("demo"), path)
+		if strings.Contains(r.Body, marker) || strings.Contains(r.Body, media.ID) {
 			t.Errorf("GET demo%s shows tenant B's content", path)
 		}
 	}
-	if r := ts.get(host("demo"), "/media/"+media.ID); r.status != 404 {
-		t.Errorf("GET demo/media/<B's id>: %d, want 404", r.status)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
+	if r := ts.Get(webtest.Host("demo"), "/media/"+media.ID); r.Status != 404 {
+		t.Errorf("GET demo/media/<B's id>: %d, want 404", r.Status)
 	}
 }
 
 // TestHostileMarkdownIsInert publishes a post full of script and checks
 // that nothing of it can run.
 func TestHostileMarkdownIsInert(t *testing.T) {
-	ts := newSiteServer(t)
-	db := ts.db("demo")
+	ts := webtest.New(t)
+	db := ts.DB("demo")
 	now := time.Now().UTC()
 	body := strings.Join([]string{
 		"Hello <script>alert('x')</script> world",
@@ -284,12 +278,12 @@ func TestHostileMarkdownIsInert(t *testing.T) {
 		"[ok link](https://example.org/safe)",
 	}, "\n\n")
 	p := &tenantdb.Post{Title: "Hostile", Slug: "hostile", Body: body, Published: true, PublishedAt: &now}
-	must(t, db.SavePost(context.Background(), p))
-	r := ts.get(host("demo"), "/news/hostile")
-	if r.status != 200 {
-		t.Fatalf("status %d", r.status)
+	webtest.Must(t, db.SavePost(context.Background(), p))
+	r := ts.Get(webtest.Host("demo"), "/news/hostile")
+	if r.Status != 200 {
+		t.Fatalf("status %d", r.Status)
 	}
-	article := r.body[strings.Index(r.body, "<article"):strings.Index(r.body, "</article>")]
+	article := r.Body[strings.Index(r.Body, "<article"):strings.Index(r.Body, "</article>")]
 	lower := strings.ToLower(article)
 	for _, bad := range []string{"<script", "javascript:", "vbscript:", "data:text", "onerror", "onload", "onmouseover",
 		"<iframe", "<svg", "<style", "<form", "style=", "evil.example"} {
@@ -309,7 +303,7 @@ func TestHostileMarkdownIsInert(t *testing.T) {
 		t.Errorf("a safe link was removed:\n%s", article)
 	}
 	// The feed carries the same sanitised HTML (escaped inside the XML).
-	feed := ts.get(host("demo"), "/feed.xml").body
+	feed := ts.Get(webtest.Host("demo"), "/feed.xml").Body
 	for _, bad := range []string{"&lt;script", "javascript:", "onerror"} {
 		if strings.Contains(strings.ToLower(feed), bad) {
 			t.Errorf("feed contains %q", bad)
@@ -320,44 +314,44 @@ func TestHostileMarkdownIsInert(t *testing.T) {
 // TestMediaHeaders checks the caching and policy headers of an image and
 // the conditional request.
 func TestMediaHeaders(t *testing.T) {
-	ts := newSiteServer(t)
-	db := ts.db("demo")
+	ts := webtest.New(t)
+	db := ts.DB("demo")
 	site, _ := db.Site(context.Background())
 	_, data, err := db.MediaData(context.Background(), site.LogoID)
-	must(t, err)
+	webtest.Must(t, err)
 	sum := sha256.Sum256(data)
 	etag := `"` + hex.EncodeToString(sum[:]) + `"`
-	r := ts.get(host("demo"), "/media/"+site.LogoID)
-	if r.status != 200 || r.body != string(data) {
-		t.Fatalf("status %d, %d bytes; want 200 and the stored %d bytes", r.status, len(r.body), len(data))
+	r := ts.Get(webtest.Host("demo"), "/media/"+site.LogoID)
+	if r.Status != 200 || r.Body != string(data) {
+		t.Fatalf("status %d, %d bytes; want 200 and the stored %d bytes", r.Status, len(r.Body), len(data))
 	}
 	for k, v := range map[string]string{"Content-Type": "image/png", "ETag": etag, "X-Content-Type-Options": "nosniff",
 		"Cache-Control": "public, max-age=3600", "Content-Security-Policy": "default-src 'none'; sandbox"} {
-		if got := r.header.Get(k); got != v {
+		if got := r.Header.Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
 	for _, inm := range []string{etag, "W/" + etag, `"other", ` + etag, "*"} {
-		r := ts.get(host("demo"), "/media/"+site.LogoID, "If-None-Match: "+inm)
-		if r.status != http.StatusNotModified || r.body != "" {
-			t.Errorf("If-None-Match %s: %d with %d bytes, want 304 and none", inm, r.status, len(r.body))
+		r := ts.Get(webtest.Host("demo"), "/media/"+site.LogoID, "If-None-Match: "+inm)
+		if r.Status != http.StatusNotModified || r.Body != "" {
+			t.Errorf("If-None-Match %s: %d with %d bytes, want 304 and none", inm, r.Status, len(r.Body))
 		}
 	}
-	if r := ts.get(host("demo"), "/media/"+site.LogoID, `If-None-Match: "stale"`); r.status != 200 {
-		t.Errorf("stale If-None-Match: %d, want 200", r.status)
+	if r := ts.Get(webtest.Host("demo"), "/media/"+site.LogoID, `If-None-Match: "stale"`); r.Status != 200 {
+		t.Errorf("stale If-None-Match: %d, want 200", r.Status)
 	}
 }
 
 func TestSuspendedTenantGets503(t *testing.T) {
-	ts := newSiteServer(t)
-	_, err := ts.p.Catalog.SetStatus(context.Background(), "demo", tenantdb.StatusSuspended)
-	must(t, err)
+	ts := webtest.New(t)
+	_, err := ts.Platform.Catalog.SetStatus(context.Background(), "demo", tenantdb.StatusSuspended)
+	webtest.Must(t, err)
 	for _, path := range []string{"/", "/news", "/contact", "/feed.xml"} {
-		r := ts.get(host("demo"), path)
-		if r.status != 503 || !strings.Contains(r.body, "temporarily unavailable") || r.header.Get("Retry-After") == "" {
-			t.Errorf("GET %s on a suspended tenant: %d, want the 503 page with Retry-After", path, r.status)
+		r := ts.Get(webtest.Host("demo"), path)
+		if r.Status != 503 || !strings.Contains(r.Body, "temporarily unavailable") || r.Header.Get("Retry-After") == "" {
+			t.Errorf("GET %s on a suspended tenant: %d, want the 503 page with Retry-After", path, r.Status)
 		}
-		if strings.Contains(r.body, "Memorial Day") {
+		if strings.Contains(r.Body, "Memorial Day") {
 			t.Errorf("GET %s on a suspended tenant shows its content", path)
 		}
 	}

@@ -1,7 +1,9 @@
-package main
+package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,11 +30,29 @@ import (
 	"github.com/chapterhouse/chapterhouse/views"
 )
 
-// server answers HTTP for every tenant. It routes each request by Host:
+// Config is how the web server runs.
+type Config struct {
+	BaseDomain     string        // tenants are served at <slug>.<BaseDomain>
+	MaxBody        int64         // the largest request body
+	AcquireTimeout time.Duration // how long a request waits for a tenant slot
+	TrustedProxies []*net.IPNet  // whose X-Forwarded-For and -Proto are believed
+	PageCacheMB    int           // memory for rendered public pages; 0: no cache
+	DomainRecheck  time.Duration // how often custom domains are checked (for the dashboard's words)
+	// DataDir and SecretFile find the login-token secrets: SecretFile,
+	// else DATA/token-secrets, generated on first use.
+	DataDir, SecretFile string
+	// Now is the clock; nil is time.Now. Tests pass their own.
+	Now func() time.Time
+	// NoMarkdownMemo turns off the memory of rendered markdown, so that
+	// a benchmark measures the rendering itself.
+	NoMarkdownMemo bool
+}
+
+// Server answers HTTP for every tenant. It routes each request by Host:
 // the bare base domain gets the platform's own pages, a tenant's host its
 // site, anything else a 404 that opens no file.
-type server struct {
-	cfg     config
+type Server struct {
+	cfg     Config
 	p       *platform.Platform
 	views   *render.Renderer
 	md      *render.Markdown
@@ -54,26 +74,26 @@ type server struct {
 	draining atomic.Bool // set when shutdown begins: /readyz fails
 }
 
-func newServer(cfg config, p *platform.Platform, log *slog.Logger) (*server, error) {
+func New(cfg Config, p *platform.Platform, log *slog.Logger) (*Server, error) {
 	md := render.NewMarkdown(markdownMemoBytes)
-	if cfg.noMarkdownMemo {
+	if cfg.NoMarkdownMemo {
 		md = render.NewMarkdown(0)
 	}
 	v, err := render.New(views.FS, render.Funcs(md), site.Funcs(), admin.Funcs())
 	if err != nil {
 		return nil, err
 	}
-	keys, err := auth.LoadKeyring(cfg.dataDir, cfg.secretFile)
+	keys, err := auth.LoadKeyring(cfg.DataDir, cfg.SecretFile)
 	if err != nil {
 		return nil, err
 	}
-	now := cfg.now
+	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	s := &server{cfg: cfg, p: p, views: v, md: md, log: log, now: now,
+	s := &Server{cfg: cfg, p: p, views: v, md: md, log: log, now: now,
 		auth:     auth.New(p, keys, now),
-		askLimit: rate.NewLimiter(askRate, askBurst),
+		askLimit: rate.NewLimiter(AskRate, AskBurst),
 		ipOf:     cfg.ipExtractor(),
 	}
 	s.tenants = s.newEcho(s.siteError)
@@ -83,7 +103,7 @@ func newServer(cfg config, p *platform.Platform, log *slog.Logger) (*server, err
 	return s, nil
 }
 
-func (s *server) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
+func (s *Server) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Renderer = echoRenderer{s.views}
@@ -105,7 +125,7 @@ func recordRoute(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // routes lists every route of the platform and of the tenant sites.
-func (s *server) routes() {
+func (s *Server) routes() {
 	static := echo.WrapHandler(staticHandler())
 	s.landing.GET("/", s.showLanding)
 	s.landing.GET("/static/*", static)
@@ -113,14 +133,14 @@ func (s *server) routes() {
 	s.tenants.GET("/static/*", static)
 	t := s.tenants.Group("", s.withTenant)
 
-	s.pub = site.Register(t, site.Deps{Platform: s.p, Markdown: s.md, Now: s.now, Log: s.log, PageCacheBytes: int64(s.cfg.pageCacheMB) << 20})
+	s.pub = site.Register(t, site.Deps{Platform: s.p, Markdown: s.md, Now: s.now, Log: s.log, PageCacheBytes: int64(s.cfg.PageCacheMB) << 20})
 
 	// The admin API (auth.go, api.go, api_media.go): Bearer token.
 	s.auth.Register(t)
 	api.Register(t, api.Deps{Platform: s.p, Auth: s.auth})
 
 	// The dashboard (admin*.go): cookie login, CSRF-checked forms.
-	s.admin = admin.Register(t, admin.Deps{Platform: s.p, Auth: s.auth, Markdown: s.md, Now: s.now, Log: s.log, DomainRecheck: s.cfg.domainRecheck})
+	s.admin = admin.Register(t, admin.Deps{Platform: s.p, Auth: s.auth, Markdown: s.md, Now: s.now, Log: s.log, DomainRecheck: s.cfg.DomainRecheck})
 
 	// The ops listener (--ask-addr) only.
 	s.opsEcho.GET("/tls/ask", s.tlsAsk)
@@ -142,7 +162,7 @@ func staticHandler() http.Handler {
 }
 
 // ServeHTTP logs, recovers and routes every request by its Host.
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req := &httpx.Request{ID: newRequestID()}
 	sw := &httpx.StatusWriter{ResponseWriter: w}
@@ -180,11 +200,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.p.Metrics.Tenants.Add(req.Tenant.ID, start)
 		}
 	}()
-	r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.maxBody)
+	r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBody)
 	s.dispatch(sw, r, req)
 }
 
-func (s *server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Request) {
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Request) {
 	if r.URL.Path == "/healthz" {
 		req.Kind, req.Route = "health", "/healthz"
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -221,8 +241,8 @@ func (s *server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Req
 
 // resolve maps a normalised host to a tenant from the catalog's memory:
 // <slug>.<base domain> by slug, any other host by verified custom domain.
-func (s *server) resolve(host string) (tenantdb.Tenant, hostKind) {
-	base := s.cfg.baseDomain
+func (s *Server) resolve(host string) (tenantdb.Tenant, hostKind) {
+	base := s.cfg.BaseDomain
 	if host == base {
 		return tenantdb.Tenant{}, hostPlatform
 	}
@@ -244,7 +264,7 @@ func (s *server) resolve(host string) (tenantdb.Tenant, hostKind) {
 // withTenant holds the request's tenant database open for the whole
 // request, error page included. A suspended tenant gets a 503 page and a
 // frozen one refuses writes, without opening anything.
-func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t := httpx.Tenant(c)
 		switch {
@@ -253,7 +273,7 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		case t.Status == tenantdb.StatusFrozen && !httpx.SafeMethod(c.Request().Method):
 			return httpx.ErrFrozen
 		}
-		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.acquireTimeout)
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.AcquireTimeout)
 		h, err := s.p.Pool.Acquire(ctx, t.ID)
 		cancel()
 		if err != nil {
@@ -284,7 +304,7 @@ func (s *server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 
 // siteError renders an error on a tenant's site: JSON under /api/, else
 // the tenant's themed error page. Only 5xx are logged.
-func (s *server) siteError(err error, c echo.Context) {
+func (s *Server) siteError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
@@ -303,7 +323,7 @@ func (s *server) siteError(err error, c echo.Context) {
 	s.pub.Error(c, err, status)
 }
 
-func (s *server) landingError(err error, c echo.Context) {
+func (s *Server) landingError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
@@ -316,7 +336,7 @@ func (s *server) landingError(err error, c echo.Context) {
 	c.Render(status, "platform/error.html", platformPage{Title: title, Data: httpx.Message(err, status)})
 }
 
-func (s *server) logError(c echo.Context, err error, status int) {
+func (s *Server) logError(c echo.Context, err error, status int) {
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", httpx.From(c).ID,
 			"tenant", httpx.Tenant(c).ID, "path", c.Request().URL.Path, "status", status, "err", err)
@@ -342,7 +362,7 @@ func (r echoRenderer) Render(w io.Writer, name string, data any, _ echo.Context)
 // origin is how the client reached us: over TLS or not (directly, or as
 // a trusted proxy's X-Forwarded-Proto says), and the base URL
 // scheme://host[:port] of the request, for absolute URLs.
-func (s *server) origin(r *http.Request) (secure bool, baseURL string) {
+func (s *Server) origin(r *http.Request) (secure bool, baseURL string) {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -362,8 +382,8 @@ func (s *server) origin(r *http.Request) (secure bool, baseURL string) {
 }
 
 // fromTrustedProxy reports whether the request's peer is a --trusted-proxy.
-func (s *server) fromTrustedProxy(r *http.Request) bool {
-	if len(s.cfg.trustedProxies) == 0 {
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	if len(s.cfg.TrustedProxies) == 0 {
 		return false
 	}
 	h, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -371,7 +391,7 @@ func (s *server) fromTrustedProxy(r *http.Request) bool {
 		return false
 	}
 	ip := net.ParseIP(h)
-	for _, n := range s.cfg.trustedProxies {
+	for _, n := range s.cfg.TrustedProxies {
 		if ip != nil && n.Contains(ip) {
 			return true
 		}
@@ -385,6 +405,38 @@ type platformPage struct {
 	Data  any
 }
 
-func (s *server) showLanding(c echo.Context) error {
+func (s *Server) showLanding(c echo.Context) error {
 	return c.Render(http.StatusOK, "platform/landing.html", platformPage{})
 }
+
+// ipExtractor finds the client's address: the connection's peer, unless
+// that peer is a trusted proxy, in which case X-Forwarded-For is read back
+// to the first address that is not a trusted proxy. A client cannot reset a
+// limit by sending its own X-Forwarded-For.
+func (cfg *Config) ipExtractor() echo.IPExtractor {
+	if len(cfg.TrustedProxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range cfg.TrustedProxies {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// markdownMemoBytes is the memory for rendered markdown and summaries.
+const markdownMemoBytes = 10 << 20
+
+// Routes are the routes of the tenant sites: public pages, dashboard,
+// API.
+func (s *Server) Routes() []*echo.Route { return s.tenants.Routes() }
+
+// Drain makes /readyz fail from now on, as shutdown begins: the ops
+// listener stays up until the public requests have finished.
+func (s *Server) Drain() { s.draining.Store(true) }

@@ -1,0 +1,162 @@
+package site_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/web"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// TestPageCacheNeverStale reads pages, writes, and reads again: every read
+// after a write shows it, while reads without writes come from the cache.
+func TestPageCacheNeverStale(t *testing.T) {
+	ts := webtest.New(t)
+	db := ts.DB("demo")
+	ctx := context.Background()
+	h := webtest.Host("demo")
+	first := ts.Get(h, "/")
+	hits := ts.CacheHits()
+	second := ts.Get(h, "/")
+	if ts.CacheHits() != hits+1 || second.Body != first.Body {
+		t.Fatalf("a second read of / was not served from the cache")
+	}
+	etag := second.Header.Get("ETag")
+	if etag == "" || second.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("cached page: ETag %q, CSP %q", etag, second.Header.Get("Content-Security-Policy"))
+	}
+	if r := ts.Get(h, "/", "If-None-Match: "+etag); r.Status != 304 || r.Body != "" {
+		t.Errorf("If-None-Match on a cached page: %d", r.Status)
+	}
+	if r := ts.Do("HEAD", h, "/", nil); r.Status != 200 || r.Body != "" || r.Header.Get("Content-Length") != fmt.Sprint(len(first.Body)) {
+		t.Errorf("HEAD from the cache: %d, %d bytes, Content-Length %q", r.Status, len(r.Body), r.Header.Get("Content-Length"))
+	}
+	for _, path := range []string{"/news", "/feed.xml", "/sitemap.xml", "/events.ics"} {
+		a, b := ts.Get(h, path), ts.Get(h, path) // the second from the cache
+		for _, k := range []string{"Content-Type", "Cache-Control", "Content-Disposition", "Content-Security-Policy", "X-Content-Type-Options"} {
+			if a.Header.Get(k) != b.Header.Get(k) {
+				t.Errorf("GET %s: %s is %q rendered, %q from the cache", path, k, a.Header.Get(k), b.Header.Get(k))
+			}
+		}
+	}
+	for i := 0; i < 10; i++ {
+		now := time.Now().UTC()
+		title := fmt.Sprintf("Fresh news number %d", i)
+		p := &tenantdb.Post{Title: title, Body: "body", Published: true, PublishedAt: &now}
+		webtest.Must(t, db.SavePost(ctx, p))
+		for _, path := range []string{"/", "/news", "/feed.xml", "/sitemap.xml", "/news/" + p.Slug} {
+			if r := ts.Get(h, path); r.Status != 200 || !strings.Contains(r.Body, title) && !strings.Contains(r.Body, p.Slug) {
+				t.Fatalf("write %d: GET %s is stale (status %d)", i, path, r.Status)
+			}
+		}
+		if r := ts.Get(h, "/", "If-None-Match: "+etag); r.Status == 304 {
+			t.Fatalf("write %d: a stale ETag still matched", i)
+		}
+		site, err := db.Site(ctx)
+		webtest.Must(t, err)
+		site.Tagline = fmt.Sprintf("Tagline version %d", i)
+		webtest.Must(t, db.UpdateSite(ctx, &site))
+		if r := ts.Get(h, "/"); !strings.Contains(r.Body, site.Tagline) {
+			t.Fatalf("write %d: / does not show the new tagline", i)
+		}
+		webtest.Must(t, db.DeletePost(ctx, p.ID))
+		if r := ts.Get(h, "/news/"+p.Slug); r.Status != 404 {
+			t.Fatalf("write %d: deleted post still served: %d", i, r.Status)
+		}
+		if r := ts.Get(h, "/"); strings.Contains(r.Body, title) {
+			t.Fatalf("write %d: deleted post still on /", i)
+		}
+	}
+}
+
+// TestPageCacheUnderConcurrentWrites reads while a writer writes; once a
+// write has returned, a read that starts after it must show it.
+func TestPageCacheUnderConcurrentWrites(t *testing.T) {
+	ts := webtest.New(t)
+	db := ts.DB("demo")
+	h := webtest.Host("demo")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					ts.Get(h, "/")
+				}
+			}
+		}()
+	}
+	ctx := context.Background()
+	for i := 0; i < 30; i++ {
+		site, err := db.Site(ctx)
+		webtest.Must(t, err)
+		site.Tagline = fmt.Sprintf("Concurrent tagline %d", i)
+		webtest.Must(t, db.UpdateSite(ctx, &site))
+		if r := ts.Get(h, "/"); !strings.Contains(r.Body, site.Tagline) {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("write %d: stale /", i)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// TestPageCacheExpiresWithTime caches a home page listing an event and
+// moves the clock: the page changes when the event starts and when it
+// ends, with no write in between.
+func TestPageCacheExpiresWithTime(t *testing.T) {
+	t0 := time.Date(2027, 5, 4, 15, 0, 0, 0, time.UTC)
+	clock := webtest.NewClock(t0)
+	ts := webtest.New(t, func(c *web.Config) { c.Now = clock.Now })
+	ts.AddTenant("timed", "Timed Club", func(db *tenantdb.DB) {
+		e := &tenantdb.Event{Title: "Soon event", StartsAt: t0.Add(30 * time.Minute), EndsAt: t0.Add(90 * time.Minute), Timezone: "UTC"}
+		webtest.Must(t, db.SaveEvent(context.Background(), e))
+	})
+	h := webtest.Host("timed")
+	r := ts.Get(h, "/")
+	if !strings.Contains(r.Body, "Soon event") || strings.Contains(r.Body, "happening now") {
+		t.Fatalf("before the event: not listed as upcoming")
+	}
+	clock.Advance(10 * time.Minute)
+	ts.Get(h, "/") // still valid: from the cache
+	clock.Advance(35 * time.Minute)
+	if r := ts.Get(h, "/"); !strings.Contains(r.Body, "happening now") {
+		t.Errorf("during the event: the cached page was served")
+	}
+	clock.Advance(time.Hour)
+	if r := ts.Get(h, "/"); strings.Contains(r.Body, "Soon event") {
+		t.Errorf("after the event: still listed as upcoming")
+	}
+}
+
+func TestPageCacheSkipsCredentialsAndCanBeOff(t *testing.T) {
+	ts := webtest.New(t)
+	h := webtest.Host("demo")
+	ts.Get(h, "/")
+	hits := ts.CacheHits()
+	ts.Get(h, "/", "Cookie: session=abc")
+	ts.Get(h, "/", "Authorization: Bearer x")
+	if ts.CacheHits() != hits {
+		t.Errorf("a request with credentials was served from the cache")
+	}
+	off := webtest.New(t, func(c *web.Config) { c.PageCacheMB = 0 })
+	if off.Metric(`chapterhouse_page_cache_entries`) != "" {
+		t.Fatalf("--page-cache-mb 0 still made a cache")
+	}
+	for i := 0; i < 2; i++ {
+		if r := off.Get(h, "/"); r.Status != 200 || !strings.Contains(r.Body, "Riverside") {
+			t.Fatalf("without a cache: %d", r.Status)
+		}
+	}
+}
