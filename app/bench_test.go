@@ -169,9 +169,9 @@ func BenchmarkColdPath(b *testing.B) {
 	}
 	defer p.Close()
 	p.Base = "localhost"
-	cfg := serveFlags(newFlagSet(), func(string) string { return "" })
-	cfg.validate()
-	s, err := web.New(cfg.webConfig(), p, discardLog())
+	// serve's defaults (--page-cache-mb 64, --acquire-timeout 5s, ...).
+	s, err := web.New(web.Config{BaseDomain: "localhost", DataDir: dir, MaxBody: 12 << 20,
+		AcquireTimeout: 5 * time.Second, PageCacheMB: 64}, p, discardLog())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/cli"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -29,7 +30,7 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("the child server process of TestCrashRecovery")
 	}
 	err := run(context.Background(), strings.Split(args, "\n"), noEnv, strings.NewReader(""), os.Stdout, os.Stderr)
-	os.Exit(exitCode(os.Stderr, err))
+	os.Exit(cli.ExitCode(os.Stderr, err))
 }
 
 // startChild starts a server process on data dir dir and waits until it

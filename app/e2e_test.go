@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/cli"
 )
 
 // liveServer is the real program, run() with serve, on a loopback port and
@@ -124,7 +126,7 @@ func runCLI(t testing.TB, dir, stdin string, args ...string) (int, string, strin
 	var out, errOut bytes.Buffer
 	args = append(args, "--data", dir)
 	err := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(stdin), &out, &errOut)
-	return exitCode(&errOut, err), out.String(), errOut.String()
+	return cli.ExitCode(&errOut, err), out.String(), errOut.String()
 }
 
 func TestFirstRunSeedsDemoAndSecondRunReusesIt(t *testing.T) {

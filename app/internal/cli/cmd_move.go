@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -98,7 +98,7 @@ func (d *dataDir) Run(ctx context.Context, args ...string) (string, error) {
 		e := &cmdEnv{p: d.local, stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, cwd: d.dir, actor: "cli"}
 		err = runCommand(ctx, e, args)
 		if err != nil {
-			exitCode(&errOut, err) // prints the one line, as the CLI would
+			ExitCode(&errOut, err) // prints the one line, as the CLI would
 		}
 	}
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -130,7 +130,7 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, stderr 
 				actor:  "cli",
 			}
 			start := time.Now()
-			code := exitCode(e.stderr, runCommand(r.Context(), e, req.Args))
+			code := ExitCode(e.stderr, runCommand(r.Context(), e, req.Args))
 			frameWriter{mu, w, fl, frameExit}.Write([]byte{byte(code)})
 			// The command's name only: its arguments may be private.
 			name := "unknown"
@@ -151,7 +151,7 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, stderr 
 
 // exitCode prints err as the one line an operator reads and returns the
 // exit status: 0 for success, 2 for a usage mistake, 1 for the rest.
-func exitCode(stderr io.Writer, err error) int {
+func ExitCode(stderr io.Writer, err error) int {
 	if err == nil {
 		return 0
 	}

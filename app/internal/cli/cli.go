@@ -1,4 +1,8 @@
-package main
+// Package cli is the chapterhouse program: the serve command and the
+// operator commands (their table, flags and output), the control socket
+// through which a running server runs them, and the lock that makes one
+// process the owner of a data dir. The work itself is platform's.
+package cli
 
 import (
 	"context"

@@ -1,0 +1,315 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// run is the whole program: serve (the default) or one operator command.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help":
+		return serve(ctx, args, getenv, stdout, stderr)
+	case args[0] == "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case args[0] == "healthcheck":
+		return healthcheck(ctx, getenv)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		fmt.Fprint(stdout, usage())
+		return nil
+	}
+	return operate(ctx, args, getenv, stdin, stdout, stderr)
+}
+
+// dataDirOf finds --data in args (anywhere, as with every flag), else the
+// environment, else ./data, and makes it absolute.
+func dataDirOf(args []string, getenv func(string) string) (string, error) {
+	dir := envOr(getenv, "CHAPTERHOUSE_DATA", "data")
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "data" {
+			continue
+		}
+		if hasVal {
+			dir = val
+		} else if i+1 < len(args) {
+			dir = args[i+1]
+		} else {
+			return "", &usageError{"--data needs a directory"}
+		}
+	}
+	if dir == "" {
+		return "", &usageError{"--data needs a directory"}
+	}
+	return filepath.Abs(dir)
+}
+
+// operate runs an operator command: in the server that owns the data dir
+// if one runs, else here.
+func operate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd, _, ok := findCommand(args)
+	if !ok {
+		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", strings.Join(args, " "), usage())}
+	}
+	if cmd.local {
+		cwd, _ := os.Getwd()
+		e := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, cwd: cwd, tty: isTerminal(stdout), actor: "cli"}
+		return runCommand(ctx, e, args)
+	}
+	dir, err := dataDirOf(args, getenv)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(tenantdb.CatalogPath(dir)); err != nil && cmd.name != "tenant create" {
+		return fmt.Errorf("no Chapterhouse data in %s (use --data DIR or CHAPTERHOUSE_DATA; `chapterhouse serve` creates a data dir)", dir)
+	}
+	cwd, _ := os.Getwd()
+	req := controlRequest{Args: args, Cwd: cwd, TTY: isTerminal(stdout)}
+	if cmd.stdin && (cmd.stdinFlag == "" || hasFlag(args, cmd.stdinFlag)) {
+		if req.Stdin, err = io.ReadAll(io.LimitReader(stdin, 1<<20)); err != nil {
+			return err
+		}
+	}
+	var unlock func()
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		code, served, err := sendControl(ctx, dir, req, stdout, stderr)
+		if served {
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return errExit{code}
+			}
+			return nil
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		unlock, err = lockDataDir(dir)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errDirBusy) {
+			return err
+		}
+		// A server is starting (it locks before it listens) or another
+		// command runs here: wait for either to settle.
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w; try again when it has finished", dir, errDirBusy)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	defer unlock()
+	cfg := serveFlags(flag.NewFlagSet("", flag.ContinueOnError), getenv)
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	p, err := platform.Open(ctx, dir, 16, 0, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	p.Configure(cfg.platformSettings())
+	defer p.Close()
+	e := &cmdEnv{p: p, stdin: bytesOf(req.Stdin), stdout: stdout, stderr: stderr, cwd: cwd, tty: req.TTY, actor: "cli"}
+	return runCommand(ctx, e, args)
+}
+
+func bytesOf(b []byte) io.Reader { return strings.NewReader(string(b)) }
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// serve runs the server until ctx is done, then drains requests and closes
+// every tenant cleanly.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataFlag := fs.String("data", envOr(getenv, "CHAPTERHOUSE_DATA", "data"), "data `dir` (env CHAPTERHOUSE_DATA)")
+	cfg := serveFlags(fs, getenv)
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return &usageError{fmt.Sprintf("serve: %v", err)}
+	}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("serve: unexpected argument %q", pos[0])}
+	}
+	if err := cfg.validate(); err != nil {
+		return &usageError{"serve: " + err.Error()}
+	}
+	if cfg.dataDir, err = filepath.Abs(*dataFlag); err != nil {
+		return err
+	}
+	log := newLogger(cfg.logFormat, stderr)
+
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return err
+	}
+	_, statErr := os.Stat(tenantdb.CatalogPath(cfg.dataDir))
+	fresh := errors.Is(statErr, os.ErrNotExist)
+	unlock, err := lockDataDir(cfg.dataDir)
+	if err != nil {
+		return fmt.Errorf("%s: %w (is a server already running on it?)", cfg.dataDir, err)
+	}
+	defer unlock()
+
+	p, err := platform.Open(ctx, cfg.dataDir, cfg.maxOpen, cfg.idleTimeout, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	p.Configure(cfg.platformSettings())
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var opsLn net.Listener
+	if cfg.askAddr != "" {
+		if opsLn, err = net.Listen("tcp", cfg.askAddr); err != nil {
+			return fmt.Errorf("ops listener (--ask-addr): %w", err)
+		}
+		defer opsLn.Close()
+	}
+	p.PortSuffix = platform.PortSuffix(ln.Addr().String())
+	if fresh && !cfg.noDemo {
+		if err := platform.SeedDemo(ctx, p, stdout); err != nil {
+			return fmt.Errorf("creating the demo tenant: %w", err)
+		}
+	}
+	s, err := web.New(cfg.webConfig(), p, log)
+	if err != nil {
+		return err
+	}
+	p.Started = p.Now()
+	stopControl, err := serveControl(ctx, cfg.dataDir, p, stderr)
+	if err != nil {
+		return err
+	}
+	newHTTPServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       2 * time.Minute,
+			WriteTimeout:      2 * time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+	}
+	srv := newHTTPServer(s)
+	opsSrv := newHTTPServer(s.OpsHandler())
+	fmt.Fprintf(stdout, "chapterhouse: serving %s\n", cfg.dataDir)
+	if opsLn != nil {
+		// Printed before "listening on", which tells a waiting test or
+		// script that everything is up.
+		fmt.Fprintf(stdout, "ops listener: http://%s (/tls/ask /metrics /healthz /readyz)\n", opsLn.Addr())
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	if _, ok := p.Catalog.TenantBySlug("demo"); ok {
+		fmt.Fprintf(stdout, "demo site: %s\n", p.SiteURL("demo"))
+	}
+	log.Info("serving", "data", cfg.dataDir, "addr", ln.Addr().String(), "ops_addr", addrOf(opsLn),
+		"base_domain", cfg.baseDomain, "max_open_tenants", cfg.maxOpen)
+	recheckCtx, stopRecheck := context.WithCancel(ctx)
+	recheckDone := make(chan struct{})
+	go func() {
+		defer close(recheckDone)
+		p.RecheckLoop(recheckCtx, cfg.domainRecheck)
+	}()
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if opsLn != nil {
+		go func() { errc <- opsSrv.Serve(opsLn) }()
+	}
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	// /readyz fails from now on, while the ops listener stays up until
+	// the public requests have finished.
+	s.Drain()
+	log.Info("shutting down: finishing requests")
+	stopRecheck()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	serr := srv.Shutdown(sctx)
+	stopControl()
+	oerr := opsSrv.Shutdown(sctx)
+	<-recheckDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, serr, oerr)
+}
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
+// describeError is the one line an operator reads for err.
+func describeError(err error) string {
+	return err.Error()
+}
+
+// healthcheck asks the local server's /healthz, for container health checks
+// in images that have no curl.
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	_, port, err := net.SplitHostPort(envOr(getenv, "CHAPTERHOUSE_ADDR", ":8080"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz: %s", resp.Status)
+	}
+	return nil
+}
