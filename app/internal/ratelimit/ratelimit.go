@@ -96,19 +96,6 @@ func (l *Limiter) evict(now time.Time) {
 	}
 }
 
-// Reset forgets every key.
-func (l *Limiter) Reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	clear(l.buckets)
-}
-
-func (l *Limiter) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
-}
-
 // ClientKey groups an IPv6 client by its /64, which one subscriber
 // usually holds whole; an IPv4 client is its address.
 func ClientKey(ip string) string {
