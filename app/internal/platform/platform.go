@@ -1,3 +1,8 @@
+// Package platform is a data dir opened for work: its catalog and its pool
+// of tenant databases, and every operation on tenants that the CLI, the
+// control socket and the HTTP interfaces share: create, suspend, freeze,
+// delete and the trash, export, import, backup, restore, move, custom
+// domains and their DNS checks, admins and image uploads. It knows no HTTP.
 package platform
 
 import (

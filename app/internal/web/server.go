@@ -1,3 +1,9 @@
+// Package web answers HTTP for every chapter: it normalises the Host,
+// routes the request to the platform's own pages or a tenant's site (404
+// without opening anything otherwise), logs, recovers and counts it, holds
+// the tenant's database open for the request, and maps errors to pages.
+// It composes the interfaces of a site (site, admin, api, auth), and
+// serves the ops listener (/tls/ask, /metrics, /healthz, /readyz).
 package web
 
 import (
