@@ -14,8 +14,6 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique name (slug, host, email) is taken.
 	ErrConflict = errors.New("already exists")
-	// ErrPoolFull: every open slot is in use and the caller's deadline passed.
-	ErrPoolFull = errors.New("too many tenants open at once")
 	// ErrSchemaTooNew: the file was migrated by a newer Chapterhouse.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 	// ErrClosed: the pool or catalog was closed.

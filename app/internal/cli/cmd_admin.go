@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -15,7 +17,7 @@ import (
 // withWritableTenant runs fn on tenant slug's database unless the tenant is
 // read-only for maintenance, when a change could be lost.
 func (e *cmdEnv) withWritableTenant(ctx context.Context, slug string, fn func(t tenantdb.Tenant, db *tenantdb.DB) error) error {
-	return e.p.WithTenant(ctx, slug, func(t tenantdb.Tenant, h *tenantdb.Handle) error {
+	return e.p.WithTenant(ctx, slug, func(t tenantdb.Tenant, h *pool.Handle) error {
 		if t.Status == tenantdb.StatusFrozen {
 			return fmt.Errorf("tenant %s is read-only for maintenance; try again when it is active", t.Slug)
 		}
@@ -121,7 +123,7 @@ func cmdAdminList(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return e.p.WithTenant(ctx, pos[0], func(t tenantdb.Tenant, db *tenantdb.Handle) error {
+	return e.p.WithTenant(ctx, pos[0], func(t tenantdb.Tenant, db *pool.Handle) error {
 		as, err := db.Admins(ctx)
 		if err != nil {
 			return err

@@ -9,11 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // Metrics are the Prometheus metrics of one platform, served at /metrics
@@ -38,7 +38,7 @@ type Metrics struct {
 	Tenants *TenantCounters
 }
 
-func New(pool *tenantdb.Pool) *Metrics {
+func New(tenants *pool.Pool) *Metrics {
 	const ns = "chapterhouse"
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
@@ -81,11 +81,11 @@ func New(pool *tenantdb.Pool) *Metrics {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help},
 			func() float64 { return float64(v()) })
 	}
-	s := &pool.Stats
+	s := &tenants.Stats
 	m.reg.MustRegister(
 		m.requests, m.latency, m.openTime, m.opDuration, m.TLSAsk, m.DomainChecks,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "tenants_open",
-			Help: "Tenant databases open (or opening) now."}, func() float64 { return float64(pool.Len()) }),
+			Help: "Tenant databases open (or opening) now."}, func() float64 { return float64(tenants.Len()) }),
 		poolCounter("tenant_opens_total", "Tenant databases opened.", s.Opens.Load),
 		poolCounter("tenant_open_errors_total", "Tenant database opens that failed.", s.OpenErrors.Load),
 		poolCounter("tenant_migrations_total", "Tenant opens that ran migrations.", s.Migrations.Load),
@@ -95,7 +95,7 @@ func New(pool *tenantdb.Pool) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	pool.ObserveOpens(func(d time.Duration) { m.openTime.Observe(d.Seconds()) })
+	tenants.ObserveOpens(func(d time.Duration) { m.openTime.Observe(d.Seconds()) })
 	return m
 }
 

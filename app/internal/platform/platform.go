@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+
 	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
@@ -28,7 +30,7 @@ import (
 type Platform struct {
 	Dir     string
 	Catalog *tenantdb.Catalog
-	Pool    *tenantdb.Pool
+	Pool    *pool.Pool
 	Log     *slog.Logger
 	Now     func() time.Time
 	// Passwords hashes admin passwords, with one bound on concurrent
@@ -61,7 +63,7 @@ func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log 
 	if err != nil {
 		return nil, err
 	}
-	pool := tenantdb.NewPool(dir, maxOpen, idle)
+	pool := pool.New(dir, maxOpen, idle)
 	p := &Platform{
 		Dir:     dir,
 		Catalog: cat,
@@ -117,7 +119,7 @@ func (p *Platform) Close() error {
 }
 
 // WithTenant runs fn on the open database of tenant slug.
-func (p *Platform) WithTenant(ctx context.Context, slug string, fn func(t tenantdb.Tenant, db *tenantdb.Handle) error) error {
+func (p *Platform) WithTenant(ctx context.Context, slug string, fn func(t tenantdb.Tenant, db *pool.Handle) error) error {
 	t, err := p.Catalog.Tenant(slug)
 	if err != nil {
 		return err

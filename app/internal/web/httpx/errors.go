@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+
 	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
@@ -37,7 +39,7 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, tenantdb.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, ErrFrozen), errors.Is(err, platform.ErrDNS),
+	case errors.Is(err, pool.ErrFull), errors.Is(err, ErrFrozen), errors.Is(err, platform.ErrDNS),
 		errors.Is(err, password.ErrBusy):
 		return http.StatusServiceUnavailable
 	}
@@ -88,7 +90,7 @@ func SetRetryAfter(c echo.Context, err error) {
 		secs = rle.RetryAfter()
 	case errors.Is(err, ErrFrozen):
 		secs = 120
-	case errors.Is(err, tenantdb.ErrPoolFull), errors.Is(err, password.ErrBusy):
+	case errors.Is(err, pool.ErrFull), errors.Is(err, password.ErrBusy):
 		secs = 5
 	default:
 		return

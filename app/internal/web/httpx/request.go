@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -35,7 +37,7 @@ type Request struct {
 	Tenant tenantdb.Tenant
 	// DB is the tenant's open database while the tenant middleware holds
 	// it: nil before and after.
-	DB *tenantdb.Handle
+	DB *pool.Handle
 }
 
 // WithRequest returns ctx carrying req.
@@ -59,7 +61,7 @@ func Tenant(c echo.Context) tenantdb.Tenant { return From(c).Tenant }
 
 // DB is the open database of the request's tenant; only valid behind the
 // tenant middleware.
-func DB(c echo.Context) *tenantdb.Handle { return From(c).DB }
+func DB(c echo.Context) *pool.Handle { return From(c).DB }
 
 // BaseURL is scheme://host[:port] of the request, for the absolute URLs of
 // canonical links, feeds and the sitemap.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -94,7 +96,7 @@ func TestSiteRoutesRender(t *testing.T) {
 	}
 }
 
-func draftSlug(t *testing.T, db *tenantdb.Handle) string {
+func draftSlug(t *testing.T, db *pool.Handle) string {
 	t.Helper()
 	all, _, err := db.Posts(context.Background(), tenantdb.PostQuery{})
 	if err != nil {

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -135,7 +137,7 @@ func (ts *Server) AddTenant(slug, name string, fill func(db *tenantdb.DB)) tenan
 
 // DB returns tenant slug's open database, the same one the server uses,
 // released when the test ends.
-func (ts *Server) DB(slug string) *tenantdb.Handle {
+func (ts *Server) DB(slug string) *pool.Handle {
 	ts.t.Helper()
 	t, ok := ts.Platform.Catalog.TenantBySlug(slug)
 	if !ok {

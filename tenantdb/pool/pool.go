@@ -1,4 +1,9 @@
-package tenantdb
+// Package pool keeps tenant databases open for requests: at most a
+// maximum at once, opened lazily and once however many ask together,
+// the least recently used idle ones closed first, and none closed while
+// in use. A tenant can be drained (its users finish, new ones wait) so
+// that its file can be replaced.
+package pool
 
 import (
 	"container/list"
@@ -8,10 +13,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
+// ErrPoolFull is every open slot in use until the caller's deadline passed.
+var ErrFull = errors.New("too many tenants open at once")
+
 // PoolStats counts what a pool did since it started.
-type PoolStats struct {
+type Stats struct {
 	Opens       atomic.Int64 // files opened
 	OpenErrors  atomic.Int64
 	OpenNanos   atomic.Int64 // total time spent opening
@@ -29,7 +39,7 @@ type Pool struct {
 	max     int
 	idleTTL time.Duration
 	now     func() time.Time
-	Stats   PoolStats
+	Stats   Stats
 	onOpen  atomic.Pointer[func(time.Duration)]
 
 	mu      sync.Mutex
@@ -45,7 +55,7 @@ type Pool struct {
 
 type entry struct {
 	id       string
-	db       *DB
+	db       *tenantdb.DB
 	err      error
 	ready    chan struct{} // closed once the open finished
 	refs     int
@@ -60,7 +70,7 @@ type entry struct {
 
 // NewPool returns a pool over the tenant files of data dir dir. It closes
 // tenants idle for longer than idleTTL (never, if idleTTL is 0).
-func NewPool(dir string, max int, idleTTL time.Duration) *Pool {
+func New(dir string, max int, idleTTL time.Duration) *Pool {
 	if max < 1 {
 		max = 1
 	}
@@ -80,7 +90,7 @@ func NewPool(dir string, max int, idleTTL time.Duration) *Pool {
 
 // Handle is a tenant database in use. Release it when done.
 type Handle struct {
-	*DB
+	*tenantdb.DB
 	p *Pool
 	e *entry
 }
@@ -93,7 +103,7 @@ func (h *Handle) Release() {
 // Acquire returns the open database of tenant id, opening it if needed. Many
 // concurrent first acquires of one tenant share one open. When the pool is
 // full and no tenant is idle, Acquire waits for a free slot until ctx is
-// done and then returns ErrPoolFull.
+// done and then returns ErrFull.
 func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
@@ -102,14 +112,14 @@ func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, ErrClosed
+			return nil, tenantdb.ErrClosed
 		}
 		if e := p.entries[id]; e != nil {
 			if e.draining != nil {
 				ch := e.draining
 				p.mu.Unlock()
 				if err := wait(ctx, ch); err != nil {
-					return nil, fmt.Errorf("tenant %s: %w", id, ErrPoolFull)
+					return nil, fmt.Errorf("tenant %s: %w", id, ErrFull)
 				}
 				continue
 			}
@@ -121,7 +131,7 @@ func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
 			p.mu.Unlock()
 			if err := wait(ctx, e.ready); err != nil {
 				p.release(e)
-				return nil, fmt.Errorf("tenant %s: %w", id, ErrPoolFull)
+				return nil, fmt.Errorf("tenant %s: %w", id, ErrFull)
 			}
 			if e.err != nil {
 				p.release(e)
@@ -147,7 +157,7 @@ func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
 			p.mu.Unlock()
 			if err != nil {
 				p.Stats.FullRejects.Add(1)
-				return nil, fmt.Errorf("tenant %s: %w", id, ErrPoolFull)
+				return nil, fmt.Errorf("tenant %s: %w", id, ErrFull)
 			}
 			continue
 		}
@@ -164,7 +174,7 @@ func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
 func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	db, err := Open(ctx, p.dir, e.id)
+	db, err := tenantdb.Open(ctx, p.dir, e.id)
 	cancel()
 	elapsed := time.Since(start)
 	p.Stats.OpenNanos.Add(int64(elapsed))
@@ -388,7 +398,7 @@ func (p *Pool) Close() error {
 		return nil
 	}
 	p.closed = true
-	var dbs []*DB
+	var dbs []*tenantdb.DB
 	for _, e := range p.entries {
 		if e.db != nil {
 			dbs = append(dbs, e.db)
@@ -406,4 +416,12 @@ func (p *Pool) Close() error {
 		errs = append(errs, db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// checkID refuses an id that no tenant can have, before it names a file.
+func checkID(id string) error {
+	if !tenantdb.ValidTenantID(id) {
+		return fmt.Errorf("tenant id %q: %w", id, tenantdb.ErrNotFound)
+	}
+	return nil
 }

@@ -1,11 +1,15 @@
-package tenantdb
+package pool
 
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // newTenants creates n migrated tenant files in one data dir.
@@ -14,8 +18,8 @@ func newTenants(t *testing.T, n int) (string, []string) {
 	dir := t.TempDir()
 	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = NewTenantID()
-		db, err := Create(context.Background(), dir, ids[i])
+		ids[i] = tenantdb.NewTenantID()
+		db, err := tenantdb.Create(context.Background(), dir, ids[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -26,7 +30,7 @@ func newTenants(t *testing.T, n int) (string, []string) {
 
 func TestPoolCapsOpenTenants(t *testing.T) {
 	dir, ids := newTenants(t, 10)
-	p := NewPool(dir, 3, 0)
+	p := New(dir, 3, 0)
 	defer p.Close()
 	ctx := context.Background()
 	for round := range 3 {
@@ -51,7 +55,7 @@ func TestPoolCapsOpenTenants(t *testing.T) {
 
 func TestPoolNeverClosesTenantInUse(t *testing.T) {
 	dir, ids := newTenants(t, 2)
-	p := NewPool(dir, 1, 0)
+	p := New(dir, 1, 0)
 	defer p.Close()
 	ctx := context.Background()
 	held, err := p.Acquire(ctx, ids[0])
@@ -60,7 +64,7 @@ func TestPoolNeverClosesTenantInUse(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	if _, err := p.Acquire(short, ids[1]); !errors.Is(err, ErrPoolFull) {
+	if _, err := p.Acquire(short, ids[1]); !errors.Is(err, ErrFull) {
 		t.Fatalf("Acquire with the only slot in use: %v, want ErrPoolFull", err)
 	}
 	if _, err := held.Site(ctx); err != nil {
@@ -89,8 +93,15 @@ func TestPoolNeverClosesTenantInUse(t *testing.T) {
 
 func TestPoolSingleFlightOpen(t *testing.T) {
 	dir := t.TempDir()
-	id := emptyTenantFile(t, dir) // cold and unmigrated
-	p := NewPool(dir, 8, 0)
+	// A zero-length file: a valid SQLite database, cold and unmigrated.
+	id := tenantdb.NewTenantID()
+	if err := os.MkdirAll(filepath.Join(dir, "tenants"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tenantdb.TenantPath(dir, id), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := New(dir, 8, 0)
 	defer p.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
@@ -125,7 +136,7 @@ func TestPoolSingleFlightOpen(t *testing.T) {
 
 func TestPoolClosesIdleTenants(t *testing.T) {
 	dir, ids := newTenants(t, 3)
-	p := NewPool(dir, 10, time.Hour) // the janitor ticks every 15 minutes: it stays out of the way
+	p := New(dir, 10, time.Hour) // the janitor ticks every 15 minutes: it stays out of the way
 	defer p.Close()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	p.now = func() time.Time { return now }
@@ -169,7 +180,7 @@ func TestPoolClosesIdleTenants(t *testing.T) {
 func TestPoolDrainWaitsForUsersAndBlocksOpens(t *testing.T) {
 	dir, ids := newTenants(t, 1)
 	id := ids[0]
-	p := NewPool(dir, 4, 0)
+	p := New(dir, 4, 0)
 	defer p.Close()
 	ctx := context.Background()
 	user, err := p.Acquire(ctx, id)
@@ -197,7 +208,7 @@ func TestPoolDrainWaitsForUsersAndBlocksOpens(t *testing.T) {
 	}()
 	time.Sleep(30 * time.Millisecond)
 	// The user finishes its write: the drain may only proceed now.
-	if err := user.SavePost(ctx, &Post{Title: "written during drain", Published: true}); err != nil {
+	if err := user.SavePost(ctx, &tenantdb.Post{Title: "written during drain", Published: true}); err != nil {
 		t.Fatal(err)
 	}
 	note("released")
