@@ -19,6 +19,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/cli"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // TestCrashChild is not a test of its own: it is the server process of
@@ -131,7 +132,7 @@ func TestCrashRecovery(t *testing.T) {
 		if mode == "migration" {
 			for _, slug := range scratch {
 				path := tenantdb.TenantPath(dir, ids[slug])
-				tenantdb.RemoveFiles(path)
+				sqlitefile.RemoveFiles(path)
 				if err := os.WriteFile(path, nil, 0o600); err != nil {
 					t.Fatal(err)
 				}

@@ -135,6 +135,15 @@ func TestLayout(t *testing.T) {
 			forbid(path, "app", "tenantdb is below the app")
 		}
 	}
+	forbid("tenantdb/sqlitefile", "tenantdb", "the file mechanics are below the tenant file, the catalog and the pool")
+	forbid("tenantdb", "tenantdb/pool", "a tenant file knows no pool")
+	for path := range pkgs {
+		if path == "tenantdb/catalog" {
+			forbid("tenantdb", "tenantdb/catalog", "a tenant file knows no catalog")
+			forbid("tenantdb/pool", "tenantdb/catalog", "the pool opens files by id; the catalog is not its business")
+			forbid("tenantdb/catalog", "tenantdb/pool", "the catalog opens no tenant")
+		}
+	}
 	for _, leaf := range leaves {
 		for _, d := range pkgs[leaf].Deps {
 			if strings.HasPrefix(d, "app/") {

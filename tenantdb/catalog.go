@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -86,11 +87,11 @@ func OpenCatalog(ctx context.Context, dir string) (*Catalog, error) {
 			return nil, err
 		}
 	}
-	db, err := openWriter(catalogSchema, CatalogPath(dir), "rwc")
+	db, err := sqlitefile.OpenWriter(catalogSchema, CatalogPath(dir), "rwc")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := migrate(ctx, db, db, catalogSchema, dir, "catalog"); err != nil {
+	if _, err := sqlitefile.Migrate(ctx, db, db, catalogSchema, dir, "catalog"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // AddTrash records a tenant file kept in DATA/trash/ (a replaced or moved
@@ -74,46 +75,10 @@ func (c *Catalog) PutDomains(ctx context.Context, t Tenant, ds []Domain) error {
 	return nil
 }
 
-// SettleWAL makes sure the closed tenant database at path keeps nothing
-// in a WAL file, so the file alone is the whole database and can be
-// renamed, linked or replaced. A WAL left by a crash is checkpointed into
-// it.
-func SettleWAL(path string) error {
-	fi, err := os.Stat(path + "-wal")
-	if errors.Is(err, os.ErrNotExist) {
-		os.Remove(path + "-shm")
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if fi.Size() > 0 {
-		db, err := sql.Open("sqlite", dsn(tenantSchema, path, "rw"))
-		if err != nil {
-			return err
-		}
-		var busy, logFrames, done int
-		err = db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
-		err = errors.Join(err, db.Close())
-		if err != nil {
-			return fmt.Errorf("checkpointing %s: %w", path, err)
-		}
-		if busy != 0 {
-			return fmt.Errorf("%s is held open by another process; stop it and try again", path)
-		}
-	}
-	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
-		return fmt.Errorf("%s is held open by another process; stop it and try again", path)
-	}
-	os.Remove(path + "-wal")
-	os.Remove(path + "-shm")
-	return nil
-}
-
 // ReadCatalogFile reads the tenants and custom domains of a catalog file
 // that nothing writes (a backup's catalog.db).
 func ReadCatalogFile(ctx context.Context, path string) ([]Tenant, []Domain, error) {
-	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?mode=ro&immutable=1&_pragma=trusted_schema(0)")
+	db, err := sqlitefile.OpenImmutable(path)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Digest is a logical digest of a database's content: one hash per table
@@ -72,7 +74,7 @@ func (db *DB) Digest(ctx context.Context) (Digest, error) {
 // FileDigest computes the logical digest of a database file that nothing
 // writes (an export, a backup).
 func FileDigest(ctx context.Context, path string) (Digest, error) {
-	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?mode=ro&immutable=1&_pragma=trusted_schema(0)")
+	db, err := sqlitefile.OpenImmutable(path)
 	if err != nil {
 		return Digest{}, err
 	}

@@ -6,6 +6,8 @@ package tenantdb
 import (
 	"errors"
 	"fmt"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Errors that callers map to statuses and exit codes with errors.Is.
@@ -13,9 +15,9 @@ var (
 	// ErrNotFound: no such tenant, domain, post, event, ...
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique name (slug, host, email) is taken.
-	ErrConflict = errors.New("already exists")
+	ErrConflict = sqlitefile.ErrExists
 	// ErrSchemaTooNew: the file was migrated by a newer Chapterhouse.
-	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+	ErrSchemaTooNew = sqlitefile.ErrTooNew
 	// ErrClosed: the pool or catalog was closed.
 	ErrClosed = errors.New("closed")
 )

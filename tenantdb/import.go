@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 )
@@ -194,7 +195,7 @@ func checkHeader(path string) (version int64, err error) {
 		return 0, err
 	}
 	var hdr [100]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:16]) != sqliteMagic {
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:16]) != sqlitefile.Magic {
 		return 0, reject("not a SQLite database (the file does not start with the SQLite header)")
 	}
 	pageSize := int64(binary.BigEndian.Uint16(hdr[16:18]))
@@ -216,12 +217,12 @@ func checkHeader(path string) (version int64, err error) {
 		}
 		return 0, reject("the file is longer than its header says (%d pages, the file holds %d)", pages, fi.Size()/pageSize)
 	}
-	if id := binary.BigEndian.Uint32(hdr[68:72]); id != ApplicationID {
-		return 0, reject("not a Chapterhouse tenant file (application_id %#x, want %#x)", id, ApplicationID)
+	if id := binary.BigEndian.Uint32(hdr[68:72]); id != sqlitefile.ApplicationID {
+		return 0, reject("not a Chapterhouse tenant file (application_id %#x, want %#x)", id, sqlitefile.ApplicationID)
 	}
 	version = int64(int32(binary.BigEndian.Uint32(hdr[60:64])))
-	if version > tenantSchema.latest {
-		return 0, reject("the file's schema version %d is newer than this Chapterhouse knows (%d); upgrade Chapterhouse first", version, tenantSchema.latest)
+	if version > tenantSchema.Latest {
+		return 0, reject("the file's schema version %d is newer than this Chapterhouse knows (%d); upgrade Chapterhouse first", version, tenantSchema.Latest)
 	}
 	if version < 1 {
 		return 0, reject("the file has schema version %d; it was never migrated", version)
@@ -261,7 +262,7 @@ func (u *untrusted) Close() error {
 // statements read tables and nothing else: not through a view, not via a
 // trigger, no ATTACH, no writes.
 func openUntrusted(ctx context.Context, path string) (*untrusted, error) {
-	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?mode=ro&immutable=1&_defensive=1"+
+	db, err := sql.Open("sqlite", "file:"+sqlitefile.EscapePath(path)+"?mode=ro&immutable=1&_defensive=1"+
 		"&_pragma=trusted_schema(0)&_pragma=cell_size_check(1)&_pragma=mmap_size(0)&_pragma=query_only(1)")
 	if err != nil {
 		return nil, err
@@ -320,7 +321,7 @@ func checkUntrusted(ctx context.Context, c *untrusted, version int64) error {
 	if err := compareSchema(got, ref); err != nil {
 		return err
 	}
-	if err := integrityCheck(ctx, c); err != nil {
+	if err := sqlitefile.IntegrityCheck(ctx, c); err != nil {
 		return reject("%v", err)
 	}
 	var appID, userVersion int64
@@ -330,7 +331,7 @@ func checkUntrusted(ctx context.Context, c *untrusted, version int64) error {
 	if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&userVersion); err != nil {
 		return reject("reading user_version: %v", err)
 	}
-	if appID != ApplicationID || userVersion != version {
+	if appID != sqlitefile.ApplicationID || userVersion != version {
 		return reject("the file's header and its pragmas disagree")
 	}
 	var gooseMax sql.NullInt64
@@ -447,16 +448,16 @@ func freshAt(ctx context.Context, path string, version int64) (*sql.DB, error) {
 		return nil, err
 	}
 	f.Close()
-	w, err := openWriter(tenantSchema, path, "rw")
+	w, err := sqlitefile.OpenWriter(tenantSchema, path, "rw")
 	if err != nil {
 		return nil, err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, w, tenantSchema.fsys, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(goose.DialectSQLite3, w, tenantSchema.FS, goose.WithDisableGlobalRegistry(true))
 	if err == nil {
 		_, err = p.UpTo(ctx, version)
 	}
 	if err == nil {
-		_, err = w.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", ApplicationID, version))
+		_, err = w.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", sqlitefile.ApplicationID, version))
 	}
 	if err != nil {
 		w.Close()
@@ -645,13 +646,13 @@ func finishImport(ctx context.Context, path string, want Digest, version int64) 
 	if siteName, err = db.validateAll(ctx); err != nil {
 		return "", 0, err
 	}
-	if err := integrityCheck(ctx, db.r); err != nil {
+	if err := sqlitefile.IntegrityCheck(ctx, db.r); err != nil {
 		return "", 0, err
 	}
 	if err := db.Close(); err != nil {
 		return "", 0, err
 	}
-	if err := syncFile(path); err != nil {
+	if err := sqlitefile.SyncFile(path); err != nil {
 		return "", 0, err
 	}
 	fi, err := os.Stat(path)

@@ -2,11 +2,12 @@ package tenantdb
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // FuzzImport feeds PrepareImport valid exports with bytes overwritten at
@@ -58,12 +59,12 @@ func FuzzImport(f *testing.F) {
 func assertSound(t *testing.T, path string, latest, version int64) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?mode=ro&immutable=1&_pragma=trusted_schema(0)")
+	db, err := sqlitefile.OpenImmutable(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := integrityCheck(ctx, db); err != nil {
+	if err := sqlitefile.IntegrityCheck(ctx, db); err != nil {
 		t.Fatalf("accepted %s: %v", filepath.Base(path), err)
 	}
 	var appID, uv int64
@@ -73,7 +74,7 @@ func assertSound(t *testing.T, path string, latest, version int64) {
 	if err := db.QueryRow("PRAGMA user_version").Scan(&uv); err != nil {
 		t.Fatal(err)
 	}
-	if appID != ApplicationID || uv != version || uv > latest {
+	if appID != sqlitefile.ApplicationID || uv != version || uv > latest {
 		t.Fatalf("accepted %s: application_id %#x, version %d", filepath.Base(path), appID, uv)
 	}
 	got, err := readSchema(ctx, db)

@@ -14,6 +14,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 	"github.com/chapterhouse/chapterhouse/tenantdb/tenanttest"
 )
 
@@ -226,7 +227,7 @@ func TestImportOlderVersionIsMigratedUp(t *testing.T) {
 		must(t, w.Close())
 		// An export of an older version is self-contained, like any export.
 		old := filepath.Join(t.TempDir(), "old-export.db")
-		must(t, vacuumInto(ctx, tenantSchema, path, old))
+		must(t, sqlitefile.VacuumInto(ctx, tenantSchema, path, old))
 
 		im, err := PrepareImport(ctx, old, t.TempDir(), 1<<30)
 		if err != nil {
@@ -264,11 +265,11 @@ func TestImportOlderVersionIsMigratedUp(t *testing.T) {
 func withTestMigration(t *testing.T) {
 	t.Helper()
 	real := tenantSchema
-	init, err := fs.ReadFile(real.fsys, "00001_init.sql")
+	init, err := fs.ReadFile(real.FS, "00001_init.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenantSchema = newSchema("tenant", fstest.MapFS{
+	tenantSchema = sqlitefile.NewSchema("tenant", fstest.MapFS{
 		"00001_init.sql": {Data: init},
 		"00002_subtitle.sql": {Data: []byte("-- +goose Up\nALTER TABLE posts ADD COLUMN subtitle TEXT NOT NULL DEFAULT '';\n" +
 			"-- +goose Down\nALTER TABLE posts DROP COLUMN subtitle;\n")},

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 func TestCreateMigratesAndMarks(t *testing.T) {
@@ -27,8 +29,8 @@ func TestCreateMigratesAndMarks(t *testing.T) {
 	var appID, version int64
 	db.r.QueryRow("PRAGMA application_id").Scan(&appID)
 	db.r.QueryRow("PRAGMA user_version").Scan(&version)
-	if appID != ApplicationID || version != LatestVersion() {
-		t.Errorf("application_id %x, user_version %d; want %x, %d", appID, version, ApplicationID, LatestVersion())
+	if appID != sqlitefile.ApplicationID || version != LatestVersion() {
+		t.Errorf("application_id %x, user_version %d; want %x, %d", appID, version, sqlitefile.ApplicationID, LatestVersion())
 	}
 	var mode string
 	db.r.QueryRow("PRAGMA journal_mode").Scan(&mode)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Progress hears of each finished step of a long operation: a bar on a
@@ -160,7 +161,7 @@ func WriteFileAtomic(path string, v any) error {
 		os.Remove(tmp)
 		return err
 	}
-	return tenantdb.SyncDir(filepath.Dir(path))
+	return sqlitefile.SyncDir(filepath.Dir(path))
 }
 
 // ReadManifest reads DIR/manifest.json and checks that its file names stay

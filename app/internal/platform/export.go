@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // TmpDir is DATA/tmp: work files of imports, downloads and moves. It is on
@@ -26,11 +27,11 @@ func (p *Platform) cleanTmp() {
 // Export writes a consistent snapshot of tenant t to the new file
 // dst while the tenant keeps being served. It holds the tenant open, so a
 // drain (replace, move, delete) waits for it.
-func (p *Platform) Export(ctx context.Context, t tenantdb.Tenant, dst string) (tenantdb.FileInfo, error) {
+func (p *Platform) Export(ctx context.Context, t tenantdb.Tenant, dst string) (sqlitefile.FileInfo, error) {
 	defer p.Metrics.TimeOp("export")()
 	h, err := p.Pool.Acquire(ctx, t.ID)
 	if err != nil {
-		return tenantdb.FileInfo{}, err
+		return sqlitefile.FileInfo{}, err
 	}
 	defer h.Release()
 	return h.Export(ctx, dst)

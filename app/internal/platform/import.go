@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // DefaultMaxImport caps the size of an imported file unless --max-size
@@ -119,10 +120,10 @@ func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportR
 		t.ID = tenantdb.NewTenantID()
 	}
 	dst := tenantdb.TenantPath(p.Dir, t.ID)
-	if err := tenantdb.RenameNoReplace(path, dst); err != nil {
+	if err := sqlitefile.RenameNoReplace(path, dst); err != nil {
 		return t, err
 	}
-	err := tenantdb.SyncDir(filepath.Dir(dst))
+	err := sqlitefile.SyncDir(filepath.Dir(dst))
 	if err == nil {
 		err = p.Catalog.AddTenant(ctx, t)
 	}
@@ -132,7 +133,7 @@ func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportR
 		}
 	}
 	if err != nil {
-		tenantdb.RemoveFiles(dst)
+		sqlitefile.RemoveFiles(dst)
 		return t, err
 	}
 	return t, nil
@@ -160,14 +161,14 @@ func (p *Platform) replaceTenantFile(ctx context.Context, t tenantdb.Tenant, pat
 		if err := os.Link(live, trashed); err != nil {
 			return fmt.Errorf("keeping the old file: %w", err)
 		}
-		if err := tenantdb.SyncDir(filepath.Dir(trashed)); err != nil {
+		if err := sqlitefile.SyncDir(filepath.Dir(trashed)); err != nil {
 			return err
 		}
 		if err := os.Rename(path, live); err != nil {
 			os.Remove(trashed)
 			return err
 		}
-		return tenantdb.SyncDir(filepath.Dir(live))
+		return sqlitefile.SyncDir(filepath.Dir(live))
 	})
 	if err != nil {
 		return "", err

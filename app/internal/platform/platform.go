@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
@@ -169,7 +170,7 @@ func (p *Platform) CreateTenant(ctx context.Context, slug, name string, admins .
 		err = p.Catalog.AddTenant(ctx, t)
 	}
 	if err != nil {
-		tenantdb.RemoveFiles(tenantdb.TenantPath(p.Dir, t.ID))
+		sqlitefile.RemoveFiles(tenantdb.TenantPath(p.Dir, t.ID))
 		return t, err
 	}
 	return t, nil

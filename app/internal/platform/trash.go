@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // TrashItem is a trash entry with what is on disk for it.
@@ -85,14 +86,14 @@ func (p *Platform) RestoreTrash(ctx context.Context, entry tenantdb.TrashEntry, 
 		t.Name = slug
 	}
 	dst := tenantdb.TenantPath(p.Dir, t.ID)
-	if err := tenantdb.RenameNoReplace(src, dst); err != nil {
+	if err := sqlitefile.RenameNoReplace(src, dst); err != nil {
 		return t, err
 	}
 	if err := p.Catalog.AddTenant(ctx, t); err != nil {
 		os.Rename(dst, src)
 		return t, err
 	}
-	tenantdb.SyncDir(filepath.Dir(dst))
+	sqlitefile.SyncDir(filepath.Dir(dst))
 	if err := p.Catalog.RemoveTrash(ctx, entry.File); err != nil {
 		return t, fmt.Errorf("the tenant is back, but its trash entry stays: %w", err)
 	}
@@ -120,7 +121,7 @@ func (p *Platform) PurgeTrash(ctx context.Context, age time.Duration, purged fun
 			errs = append(errs, err)
 			continue
 		}
-		tenantdb.RemoveFiles(path)
+		sqlitefile.RemoveFiles(path)
 		if it.Recorded {
 			if err := p.Catalog.RemoveTrash(ctx, it.File); err != nil {
 				errs = append(errs, err)

@@ -1,4 +1,4 @@
-package tenantdb
+package sqlitefile
 
 import (
 	"context"
@@ -11,17 +11,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// migrateLockFile serialises migrations across processes. Each database owns
+// LockFile serialises migrations across processes. Each database owns
 // one byte of it (by hash of its name) under an open file description lock:
 // unlike POSIX record locks, those are not dropped when the process closes
 // some other descriptor of the file, and unlike flock they lock ranges, so
-// unrelated tenants migrate in parallel.
-const migrateLockFile = ".migrate.lock"
+// unrelated tenants Migrate in parallel.
+const LockFile = ".migrate.lock"
 
-// lockMigration takes the cross-process migration lock of name in dir,
+// LockMigration takes the cross-process migration lock of name in dir,
 // waiting until ctx is done.
-func lockMigration(ctx context.Context, dir, name string) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(dir, migrateLockFile), os.O_RDWR|os.O_CREATE, 0o600)
+func LockMigration(ctx context.Context, dir, name string) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package tenantdb
+package sqlitefile
 
 import (
 	"errors"
