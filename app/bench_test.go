@@ -24,6 +24,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // The benchmarks serve over real loopback HTTP, client and server in this
@@ -138,7 +139,7 @@ func coldFixture(b *testing.B, n int) (dir string, slugs []string) {
 		b.Fatal(err)
 	}
 	for i := 1; i < n; i++ {
-		t := tenantdb.Tenant{ID: tenantdb.NewTenantID(), Slug: slugs[i], Name: "Chapter " + strconv.Itoa(i), Status: tenantdb.StatusActive, CreatedAt: time.Now()}
+		t := catalog.Tenant{ID: tenantdb.NewTenantID(), Slug: slugs[i], Name: "Chapter " + strconv.Itoa(i), Status: catalog.StatusActive, CreatedAt: time.Now()}
 		path := tenantdb.TenantPath(dir, t.ID)
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			b.Fatal(err)

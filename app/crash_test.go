@@ -19,6 +19,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/cli"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
@@ -237,7 +238,7 @@ func userVersionOf(t *testing.T, path string) string {
 // no server owns.
 func tenantIDOffline(t *testing.T, dir, slug string) string {
 	t.Helper()
-	cat, err := tenantdb.OpenCatalog(context.Background(), dir)
+	cat, err := catalog.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +255,7 @@ func tenantIDOffline(t *testing.T, dir, slug string) string {
 func checkAfterCrash(t *testing.T, dir string, round int, mode string, acked map[string][]string, exports []string) {
 	t.Helper()
 	ctx := context.Background()
-	cat, err := tenantdb.OpenCatalog(ctx, dir)
+	cat, err := catalog.Open(ctx, dir)
 	if err != nil {
 		t.Fatalf("round %d: catalog: %v", round, err)
 	}

@@ -6,20 +6,20 @@ import (
 	"testing"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/testdns"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
-func domainsJSON(t testing.TB, dir string) map[string]tenantdb.Domain {
+func domainsJSON(t testing.TB, dir string) map[string]catalog.Domain {
 	t.Helper()
 	code, out, errOut := runCLI(t, dir, "", "domain", "list", "--json")
 	if code != 0 {
 		t.Fatalf("domain list: %s", errOut)
 	}
-	var ds []tenantdb.Domain
+	var ds []catalog.Domain
 	if err := json.Unmarshal([]byte(out), &ds); err != nil {
 		t.Fatalf("domain list --json: %v\n%s", err, out)
 	}
-	m := map[string]tenantdb.Domain{}
+	m := map[string]catalog.Domain{}
 	for _, d := range ds {
 		m[d.Host] = d
 	}
@@ -36,7 +36,7 @@ func TestDomainVerifyCLI(t *testing.T) {
 	out := mustCLI(t, dir, "domain", "add", "alpha", "WWW.Alpha-Post.example")
 	ds := domainsJSON(t, dir)
 	alpha := ds["www.alpha-post.example"]
-	if alpha.Slug != "alpha" || alpha.Status != tenantdb.DomainPending || !strings.HasPrefix(alpha.Token, "chapterhouse-verify=") {
+	if alpha.Slug != "alpha" || alpha.Status != catalog.DomainPending || !strings.HasPrefix(alpha.Token, "chapterhouse-verify=") {
 		t.Fatalf("domain list --json after add: %+v", alpha)
 	}
 	for _, want := range []string{"_chapterhouse.www.alpha-post.example", "TXT", alpha.Token, "CNAME", "alpha.localhost", "domain verify www.alpha-post.example"} {
@@ -71,7 +71,7 @@ func TestDomainVerifyCLI(t *testing.T) {
 			if code != 1 || !strings.Contains(out, tc.want) || !strings.Contains(out, "pending") {
 				t.Errorf("verify: exit %d %q; want 1 and %q", code, out, tc.want)
 			}
-			if d := domainsJSON(t, dir)[tc.host]; d.Status != tenantdb.DomainPending || d.Verified {
+			if d := domainsJSON(t, dir)[tc.host]; d.Status != catalog.DomainPending || d.Verified {
 				t.Errorf("after a failed check: %s verified=%v, want pending", d.Status, d.Verified)
 			}
 		})
@@ -91,10 +91,10 @@ func TestDomainVerifyCLI(t *testing.T) {
 	if code, out := verify("www.alpha-post.example."); code != 0 || !strings.Contains(out, "verified and routes to tenant alpha") {
 		t.Fatalf("verify with the record: exit %d %q", code, out)
 	}
-	if d := domainsJSON(t, dir)[alpha.Host]; d.Status != tenantdb.DomainVerified || !d.Verified || d.VerifiedAt == nil {
+	if d := domainsJSON(t, dir)[alpha.Host]; d.Status != catalog.DomainVerified || !d.Verified || d.VerifiedAt == nil {
 		t.Errorf("after verify: %+v", d)
 	}
-	if d := domainsJSON(t, dir)[beta.Host]; d.Status != tenantdb.DomainPending {
+	if d := domainsJSON(t, dir)[beta.Host]; d.Status != catalog.DomainPending {
 		t.Errorf("beta's domain changed too: %+v", d)
 	}
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // tenantID looks up the id of tenant slug through the CLI.
@@ -26,7 +27,7 @@ func tenantID(t testing.TB, dir, slug string) string {
 	if code != 0 {
 		t.Fatalf("tenant list: %s", errOut)
 	}
-	var ts []tenantdb.Tenant
+	var ts []catalog.Tenant
 	if err := json.Unmarshal([]byte(out), &ts); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +245,7 @@ func TestExportWhileServingAndWriting(t *testing.T) {
 // auditHas reports whether the catalog's audit log has action for tenant id.
 func auditHas(t testing.TB, dir, action, id string) bool {
 	t.Helper()
-	raw, err := sql.Open("sqlite", "file:"+tenantdb.CatalogPath(dir)+"?mode=ro")
+	raw, err := sql.Open("sqlite", "file:"+catalog.Path(dir)+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Admin roles.
@@ -38,7 +40,7 @@ func scanAdmin(s scanner) (Admin, error) {
 	var a Admin
 	var created, changed string
 	err := s.Scan(&a.ID, &a.Email, &a.Role, &a.PasswordHash, &created, &changed)
-	a.CreatedAt, a.PasswordChangedAt = parseTime(created), parseTime(changed)
+	a.CreatedAt, a.PasswordChangedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(changed)
 	return a, err
 }
 
@@ -88,8 +90,8 @@ func (db *DB) AddAdmin(ctx context.Context, a *Admin) error {
 	a.CreatedAt, a.PasswordChangedAt = now, now
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO admins (email, role, password_hash, created_at, password_changed_at)
-			VALUES (?, ?, ?, ?, ?)`, a.Email, a.Role, a.PasswordHash, formatTime(now), formatTime(now))
-		if isUnique(err) {
+			VALUES (?, ?, ?, ?, ?)`, a.Email, a.Role, a.PasswordHash, sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
+		if sqlitefile.IsUnique(err) {
 			return fmt.Errorf("admin %q: %w", a.Email, ErrConflict)
 		}
 		if err != nil {
@@ -108,7 +110,7 @@ func (db *DB) SetPassword(ctx context.Context, id int64, hash string) error {
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE admins SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
-			hash, formatTime(db.now()), id)
+			hash, sqlitefile.FormatTime(db.now()), id)
 		if err != nil {
 			return err
 		}
@@ -157,7 +159,7 @@ type Session struct {
 }
 
 // NewSessionID returns a fresh random session id.
-func NewSessionID() string { return newID(26) }
+func NewSessionID() string { return NewToken() }
 
 // CreateSession stores s, and drops the expired sessions of its admin.
 func (db *DB) CreateSession(ctx context.Context, s Session) error {
@@ -166,11 +168,11 @@ func (db *DB) CreateSession(ctx context.Context, s Session) error {
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE admin_id = ? AND expires_at < ?`,
-			s.AdminID, formatTime(db.now())); err != nil {
+			s.AdminID, sqlitefile.FormatTime(db.now())); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, admin_id, created_at, expires_at, ip, user_agent)
-			VALUES (?, ?, ?, ?, ?, ?)`, s.ID, s.AdminID, formatTime(s.CreatedAt), formatTime(s.ExpiresAt), s.IP, s.UserAgent)
+			VALUES (?, ?, ?, ?, ?, ?)`, s.ID, s.AdminID, sqlitefile.FormatTime(s.CreatedAt), sqlitefile.FormatTime(s.ExpiresAt), s.IP, s.UserAgent)
 		return err
 	})
 }
@@ -189,8 +191,8 @@ func (db *DB) Session(ctx context.Context, id string) (Session, Admin, error) {
 		return s, a, notFound(err, "session")
 	}
 	s.AdminID = a.ID
-	a.CreatedAt, a.PasswordChangedAt = parseTime(adminCreated), parseTime(changed)
-	s.CreatedAt, s.ExpiresAt = parseTime(created), parseTime(expires)
+	a.CreatedAt, a.PasswordChangedAt = sqlitefile.ParseTime(adminCreated), sqlitefile.ParseTime(changed)
+	s.CreatedAt, s.ExpiresAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(expires)
 	if !db.now().Before(s.ExpiresAt) {
 		return s, a, fmt.Errorf("session expired: %w", ErrNotFound)
 	}

@@ -1,6 +1,9 @@
-// Package tenantdb stores Chapterhouse's data: the catalog of tenants and
-// domains, and one SQLite file per tenant, opened from a pool and migrated on
-// first use.
+// Package tenantdb is one tenant's SQLite file: created and migrated on
+// open, its content (site, pages, posts, events, officers, media, admins,
+// sessions, messages) read and written with validation, exported,
+// imported from a hostile copy, and digested. The catalog of tenants and
+// the pool of open files are its subpackages; the SQLite mechanics they
+// share are in sqlitefile.
 package tenantdb
 
 import (

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Event is something on the chapter's calendar. Times are instants; Timezone
@@ -88,8 +90,8 @@ func scanEvent(s scanner) (Event, error) {
 	err := s.Scan(&e.ID, &e.Title, &starts, &ends, &e.Timezone, &e.AllDay, &e.Location, &e.Description,
 		&e.Category, &e.RRule, &created, &updated)
 	loc := e.Zone()
-	e.StartsAt, e.EndsAt = parseTime(starts).In(loc), parseTime(ends).In(loc)
-	e.CreatedAt, e.UpdatedAt = parseTime(created), parseTime(updated)
+	e.StartsAt, e.EndsAt = sqlitefile.ParseTime(starts).In(loc), sqlitefile.ParseTime(ends).In(loc)
+	e.CreatedAt, e.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
 	return e, err
 }
 
@@ -129,8 +131,8 @@ func (db *DB) SaveEvent(ctx context.Context, e *Event) error {
 			e.CreatedAt = now
 			res, err := tx.ExecContext(ctx, `INSERT INTO events (title, starts_at, ends_at, timezone, all_day, location,
 				description, category, rrule, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				e.Title, formatTime(e.StartsAt), formatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
-				e.Description, e.Category, e.RRule, formatTime(now), formatTime(now))
+				e.Title, sqlitefile.FormatTime(e.StartsAt), sqlitefile.FormatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
+				e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
 			if err != nil {
 				return err
 			}
@@ -139,8 +141,8 @@ func (db *DB) SaveEvent(ctx context.Context, e *Event) error {
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, starts_at = ?, ends_at = ?, timezone = ?, all_day = ?,
 			location = ?, description = ?, category = ?, rrule = ?, updated_at = ? WHERE id = ?`,
-			e.Title, formatTime(e.StartsAt), formatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
-			e.Description, e.Category, e.RRule, formatTime(now), e.ID)
+			e.Title, sqlitefile.FormatTime(e.StartsAt), sqlitefile.FormatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
+			e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), e.ID)
 		if err != nil {
 			return err
 		}

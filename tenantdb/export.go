@@ -17,12 +17,6 @@ func (db *DB) Export(ctx context.Context, dst string) (sqlitefile.FileInfo, erro
 	return sqlitefile.Export(ctx, db.path, dst, tenantSchema)
 }
 
-// Export writes a consistent snapshot of the catalog to the new file dst,
-// as DB.Export does for a tenant.
-func (c *Catalog) Export(ctx context.Context, dst string) (sqlitefile.FileInfo, error) {
-	return sqlitefile.Export(ctx, CatalogPath(c.dir), dst, catalogSchema)
-}
-
 // CheckTenantFile is CheckFile for a tenant's file.
 func CheckTenantFile(ctx context.Context, path string) (sqlitefile.FileInfo, error) {
 	return sqlitefile.Check(ctx, path, tenantSchema, false)
@@ -35,19 +29,9 @@ func CheckClosedTenantFile(ctx context.Context, path string) (sqlitefile.FileInf
 	return sqlitefile.Check(ctx, path, tenantSchema, true)
 }
 
-// CheckCatalogFile is CheckFile for a catalog's file.
-func CheckCatalogFile(ctx context.Context, path string) (sqlitefile.FileInfo, error) {
-	return sqlitefile.Check(ctx, path, catalogSchema, false)
-}
-
 // Check runs integrity_check on the tenant's file as it is now.
 func (db *DB) Check(ctx context.Context) error {
 	return sqlitefile.IntegrityCheck(ctx, db.r)
-}
-
-// Check runs integrity_check on the catalog's file.
-func (c *Catalog) Check(ctx context.Context) error {
-	return sqlitefile.IntegrityCheck(ctx, c.db)
 }
 
 // SettleWAL makes sure the closed tenant database at path keeps nothing

@@ -24,6 +24,10 @@ func newID(n int) string {
 // NewTenantID returns a fresh tenant id: 16 characters, 80 bits.
 func NewTenantID() string { return newID(16) }
 
+// NewToken is a random token of 26 base32 letters (130 bits): session ids,
+// custom domains' ownership tokens.
+func NewToken() string { return newID(26) }
+
 var tenantIDPattern = regexp.MustCompile(`^[a-z2-7]{16}$`)
 
 // ValidTenantID reports whether id has the shape of a server-made tenant id.

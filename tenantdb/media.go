@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // MaxMediaSize caps one stored image.
@@ -35,7 +37,7 @@ func scanMedia(s scanner, extra ...any) (Media, error) {
 	var m Media
 	var created string
 	err := s.Scan(append([]any{&m.ID, &m.Name, &m.Alt, &m.ContentType, &m.Size, &m.Width, &m.Height, &m.SHA256, &created}, extra...)...)
-	m.CreatedAt = parseTime(created)
+	m.CreatedAt = sqlitefile.ParseTime(created)
 	return m, err
 }
 
@@ -92,7 +94,7 @@ func (db *DB) AddMedia(ctx context.Context, m *Media, data []byte) error {
 	m.CreatedAt = db.now().UTC()
 	return db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO media (`+mediaColumns+`, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.Name, m.Alt, m.ContentType, m.Size, m.Width, m.Height, m.SHA256, formatTime(m.CreatedAt), data)
+			m.ID, m.Name, m.Alt, m.ContentType, m.Size, m.Width, m.Height, m.SHA256, sqlitefile.FormatTime(m.CreatedAt), data)
 		return err
 	})
 }

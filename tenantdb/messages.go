@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Message is a contact-form message from a visitor.
@@ -46,7 +48,7 @@ func scanMessage(s scanner) (Message, error) {
 	var m Message
 	var created string
 	err := s.Scan(&m.ID, &m.Name, &m.Email, &m.Subject, &m.Body, &m.IP, &m.Read, &created)
-	m.CreatedAt = parseTime(created)
+	m.CreatedAt = sqlitefile.ParseTime(created)
 	return m, err
 }
 
@@ -58,7 +60,7 @@ func (db *DB) AddMessage(ctx context.Context, m *Message) error {
 	m.CreatedAt = db.now().UTC()
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO messages (name, email, subject, body, ip, read, created_at)
-			VALUES (?, ?, ?, ?, ?, 0, ?)`, m.Name, m.Email, m.Subject, m.Body, m.IP, formatTime(m.CreatedAt))
+			VALUES (?, ?, ?, ?, ?, 0, ?)`, m.Name, m.Email, m.Subject, m.Body, m.IP, sqlitefile.FormatTime(m.CreatedAt))
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Officer is a member holding a role: Commander, Adjutant, Chaplain, ...
@@ -41,7 +43,7 @@ func scanOfficer(s scanner) (Officer, error) {
 	var created, updated string
 	err := s.Scan(&o.ID, &o.Name, &o.Role, &o.Position, &o.Email, &photo, &created, &updated)
 	o.PhotoID = photo.String
-	o.CreatedAt, o.UpdatedAt = parseTime(created), parseTime(updated)
+	o.CreatedAt, o.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
 	return o, err
 }
 
@@ -86,7 +88,7 @@ func (db *DB) SaveOfficer(ctx context.Context, o *Officer) error {
 			o.CreatedAt = now
 			res, err := tx.ExecContext(ctx, `INSERT INTO officers (name, role, position, email, photo_id, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?)`, o.Name, o.Role, o.Position, o.Email, nullString(o.PhotoID),
-				formatTime(now), formatTime(now))
+				sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
 			if err != nil {
 				return err
 			}
@@ -94,7 +96,7 @@ func (db *DB) SaveOfficer(ctx context.Context, o *Officer) error {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE officers SET name = ?, role = ?, position = ?, email = ?, photo_id = ?,
-			updated_at = ? WHERE id = ?`, o.Name, o.Role, o.Position, o.Email, nullString(o.PhotoID), formatTime(now), o.ID)
+			updated_at = ? WHERE id = ?`, o.Name, o.Role, o.Position, o.Email, nullString(o.PhotoID), sqlitefile.FormatTime(now), o.ID)
 		if err != nil {
 			return err
 		}

@@ -31,8 +31,7 @@ import (
 const tenantVFS = "unix-excl"
 
 var (
-	tenantSchema  = sqlitefile.NewSchema("tenant", migrations.Tenant(), tenantVFS)
-	catalogSchema = sqlitefile.NewSchema("catalog", migrations.Catalog(), "")
+	tenantSchema = sqlitefile.NewSchema("tenant", migrations.Tenant(), tenantVFS)
 )
 
 // LatestVersion is the tenant schema version this binary migrates to.

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Page is a custom page at /p/<slug>, such as hall rental or history.
@@ -39,7 +41,7 @@ func scanPage(s scanner) (Page, error) {
 	var p Page
 	var created, updated string
 	err := s.Scan(&p.ID, &p.Title, &p.Slug, &p.Body, &p.Published, &p.ShowInNav, &p.Position, &created, &updated)
-	p.CreatedAt, p.UpdatedAt = parseTime(created), parseTime(updated)
+	p.CreatedAt, p.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
 	return p, err
 }
 
@@ -99,13 +101,13 @@ func (db *DB) SavePage(ctx context.Context, p *Page) error {
 			p.CreatedAt = now
 			res, err = tx.ExecContext(ctx, `INSERT INTO pages (title, slug, body, published, show_in_nav, position, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.Title, p.Slug, p.Body, p.Published, p.ShowInNav, p.Position,
-				formatTime(now), formatTime(now))
+				sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
 		} else {
 			res, err = tx.ExecContext(ctx, `UPDATE pages SET title = ?, slug = ?, body = ?, published = ?, show_in_nav = ?,
 				position = ?, updated_at = ? WHERE id = ?`, p.Title, p.Slug, p.Body, p.Published, p.ShowInNav, p.Position,
-				formatTime(now), p.ID)
+				sqlitefile.FormatTime(now), p.ID)
 		}
-		if isUnique(err) {
+		if sqlitefile.IsUnique(err) {
 			return fmt.Errorf("page slug %q: %w", p.Slug, ErrConflict)
 		}
 		if err != nil {

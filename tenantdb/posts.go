@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Post is a news item. Body is markdown.
@@ -41,9 +43,9 @@ func scanPost(s scanner) (Post, error) {
 	var publishedAt, image sql.NullString
 	var created, updated string
 	err := s.Scan(&p.ID, &p.Title, &p.Slug, &p.Body, &p.Published, &publishedAt, &image, &created, &updated)
-	p.PublishedAt = parseNullTime(publishedAt)
+	p.PublishedAt = sqlitefile.ParseNullTime(publishedAt)
 	p.ImageID = image.String
-	p.CreatedAt, p.UpdatedAt = parseTime(created), parseTime(updated)
+	p.CreatedAt, p.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
 	return p, err
 }
 
@@ -125,14 +127,14 @@ func (db *DB) SavePost(ctx context.Context, p *Post) error {
 		if p.ID == 0 {
 			p.CreatedAt = now
 			res, err = tx.ExecContext(ctx, `INSERT INTO posts (title, slug, body, published, published_at, image_id, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.Title, p.Slug, p.Body, p.Published, nullTime(p.PublishedAt),
-				nullString(p.ImageID), formatTime(now), formatTime(now))
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.Title, p.Slug, p.Body, p.Published, sqlitefile.NullTime(p.PublishedAt),
+				nullString(p.ImageID), sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
 		} else {
 			res, err = tx.ExecContext(ctx, `UPDATE posts SET title = ?, slug = ?, body = ?, published = ?, published_at = ?,
-				image_id = ?, updated_at = ? WHERE id = ?`, p.Title, p.Slug, p.Body, p.Published, nullTime(p.PublishedAt),
-				nullString(p.ImageID), formatTime(now), p.ID)
+				image_id = ?, updated_at = ? WHERE id = ?`, p.Title, p.Slug, p.Body, p.Published, sqlitefile.NullTime(p.PublishedAt),
+				nullString(p.ImageID), sqlitefile.FormatTime(now), p.ID)
 		}
-		if isUnique(err) {
+		if sqlitefile.IsUnique(err) {
 			return fmt.Errorf("post slug %q: %w", p.Slug, ErrConflict)
 		}
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"regexp"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // Site holds a chapter's settings: who it is, where and when it meets, how
@@ -120,7 +122,7 @@ func (db *DB) Site(ctx context.Context) (Site, error) {
 		return s, err
 	}
 	s.LogoID = logo.String
-	s.UpdatedAt = parseTime(updated)
+	s.UpdatedAt = sqlitefile.ParseTime(updated)
 	if err := json.Unmarshal([]byte(links), &s.SocialLinks); err != nil || s.SocialLinks == nil {
 		s.SocialLinks = []SocialLink{}
 	}
@@ -153,7 +155,7 @@ func (db *DB) UpdateSite(ctx context.Context, s *Site) error {
 			social_links = excluded.social_links, accent_color = excluded.accent_color,
 			logo_id = excluded.logo_id, timezone = excluded.timezone, updated_at = excluded.updated_at`,
 			s.Name, s.Tagline, s.About, s.Address, s.Phone, s.Email, s.MeetingInfo, s.MembershipInfo,
-			string(links), s.AccentColor, nullString(s.LogoID), s.Timezone, formatTime(s.UpdatedAt))
+			string(links), s.AccentColor, nullString(s.LogoID), s.Timezone, sqlitefile.FormatTime(s.UpdatedAt))
 		return err
 	})
 }

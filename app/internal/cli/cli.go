@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // command is one operator command. Every command other than serve runs the
@@ -42,8 +42,8 @@ func commands() []command {
 	return []command{
 		{name: "tenant create", args: "SLUG --name NAME [--admin-email EMAIL]", summary: "create a tenant, served at once at SLUG.<base domain>; prints its owner's password", run: cmdTenantCreate},
 		{name: "tenant list", args: "[--json]", summary: "list the tenants", run: cmdTenantList},
-		{name: "tenant suspend", args: "SLUG", summary: "take a tenant's site offline (503 page)", run: cmdTenantStatus(tenantdb.StatusSuspended)},
-		{name: "tenant resume", args: "SLUG", summary: "bring a suspended tenant's site back", run: cmdTenantStatus(tenantdb.StatusActive)},
+		{name: "tenant suspend", args: "SLUG", summary: "take a tenant's site offline (503 page)", run: cmdTenantStatus(catalog.StatusSuspended)},
+		{name: "tenant resume", args: "SLUG", summary: "bring a suspended tenant's site back", run: cmdTenantStatus(catalog.StatusActive)},
 		{name: "tenant stats", args: "SLUG [--json]", summary: "a tenant's size on disk, whether it is open, its requests and last access", run: cmdTenantStats},
 		{name: "tenant delete", args: "SLUG", summary: "delete a tenant; its file goes to DATA/trash/", run: cmdTenantDelete},
 		{name: "domain add", args: "SLUG HOST", summary: "add a custom domain to a tenant (unverified)", run: cmdDomainAdd},
@@ -149,10 +149,10 @@ func (e *cmdEnv) parse(fs *flag.FlagSet, args []string, positionals int) ([]stri
 
 // parseTenant parses like parse and looks up the tenant whose slug is the
 // first positional argument.
-func (e *cmdEnv) parseTenant(fs *flag.FlagSet, args []string, positionals int) (tenantdb.Tenant, []string, error) {
+func (e *cmdEnv) parseTenant(fs *flag.FlagSet, args []string, positionals int) (catalog.Tenant, []string, error) {
 	pos, err := e.parse(fs, args, positionals)
 	if err != nil {
-		return tenantdb.Tenant{}, nil, err
+		return catalog.Tenant{}, nil, err
 	}
 	t, err := e.p.Catalog.Tenant(pos[0])
 	return t, pos, err

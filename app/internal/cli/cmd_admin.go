@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
@@ -16,9 +17,9 @@ import (
 
 // withWritableTenant runs fn on tenant slug's database unless the tenant is
 // read-only for maintenance, when a change could be lost.
-func (e *cmdEnv) withWritableTenant(ctx context.Context, slug string, fn func(t tenantdb.Tenant, db *tenantdb.DB) error) error {
-	return e.p.WithTenant(ctx, slug, func(t tenantdb.Tenant, h *pool.Handle) error {
-		if t.Status == tenantdb.StatusFrozen {
+func (e *cmdEnv) withWritableTenant(ctx context.Context, slug string, fn func(t catalog.Tenant, db *tenantdb.DB) error) error {
+	return e.p.WithTenant(ctx, slug, func(t catalog.Tenant, h *pool.Handle) error {
+		if t.Status == catalog.StatusFrozen {
 			return fmt.Errorf("tenant %s is read-only for maintenance; try again when it is active", t.Slug)
 		}
 		return fn(t, h.DB)
@@ -59,7 +60,7 @@ func cmdAdminAdd(ctx context.Context, e *cmdEnv, args []string) error {
 			return err
 		}
 	}
-	return e.withWritableTenant(ctx, pos[0], func(t tenantdb.Tenant, db *tenantdb.DB) error {
+	return e.withWritableTenant(ctx, pos[0], func(t catalog.Tenant, db *tenantdb.DB) error {
 		a, generated, err := e.p.AddAdmin(ctx, db, pos[1], *role, password)
 		if err != nil {
 			return err
@@ -89,7 +90,7 @@ func cmdAdminResetPassword(ctx context.Context, e *cmdEnv, args []string) error 
 			return err
 		}
 	}
-	return e.withWritableTenant(ctx, pos[0], func(t tenantdb.Tenant, db *tenantdb.DB) error {
+	return e.withWritableTenant(ctx, pos[0], func(t catalog.Tenant, db *tenantdb.DB) error {
 		a, err := db.AdminByEmail(ctx, pos[1])
 		if err != nil {
 			return fmt.Errorf("%s has no admin %s", t.Slug, pos[1])
@@ -123,7 +124,7 @@ func cmdAdminList(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return e.p.WithTenant(ctx, pos[0], func(t tenantdb.Tenant, db *pool.Handle) error {
+	return e.p.WithTenant(ctx, pos[0], func(t catalog.Tenant, db *pool.Handle) error {
 		as, err := db.Admins(ctx)
 		if err != nil {
 			return err
@@ -147,7 +148,7 @@ func cmdAdminRemove(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return e.withWritableTenant(ctx, pos[0], func(t tenantdb.Tenant, db *tenantdb.DB) error {
+	return e.withWritableTenant(ctx, pos[0], func(t catalog.Tenant, db *tenantdb.DB) error {
 		a, err := db.AdminByEmail(ctx, pos[1])
 		if err != nil {
 			return fmt.Errorf("%s has no admin %s", t.Slug, pos[1])

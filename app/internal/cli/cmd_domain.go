@@ -10,6 +10,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 func cmdDomainAdd(ctx context.Context, e *cmdEnv, args []string) error {
@@ -83,7 +84,7 @@ func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 		return &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name", pos[0])}
 	}
 	if *force {
-		d, err := e.p.Catalog.SetDomainStatus(ctx, host, tenantdb.DomainVerified)
+		d, err := e.p.Catalog.SetDomainStatus(ctx, host, catalog.DomainVerified)
 		if err != nil {
 			return err
 		}

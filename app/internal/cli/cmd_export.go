@@ -10,6 +10,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 func cmdExport(ctx context.Context, e *cmdEnv, args []string) error {
@@ -35,7 +36,7 @@ func cmdTenantFreeze(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if t.Status == tenantdb.StatusFrozen {
+	if t.Status == catalog.StatusFrozen {
 		e.printf("tenant %s is already frozen\n", t.Slug)
 		return nil
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // run is the whole program: serve (the default) or one operator command.
@@ -79,7 +79,7 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(tenantdb.CatalogPath(dir)); err != nil && cmd.name != "tenant create" {
+	if _, err := os.Stat(catalog.Path(dir)); err != nil && cmd.name != "tenant create" {
 		return fmt.Errorf("no Chapterhouse data in %s (use --data DIR or CHAPTERHOUSE_DATA; `chapterhouse serve` creates a data dir)", dir)
 	}
 	cwd, _ := os.Getwd()
@@ -179,7 +179,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return err
 	}
-	_, statErr := os.Stat(tenantdb.CatalogPath(cfg.dataDir))
+	_, statErr := os.Stat(catalog.Path(cfg.dataDir))
 	fresh := errors.Is(statErr, os.ErrNotExist)
 	unlock, err := lockDataDir(cfg.dataDir)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
@@ -77,7 +78,7 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	m.Catalog = BackupFile{File: "catalog.db", Size: info.Size, SHA256: info.SHA256, SchemaVersion: info.Version, Time: at}
 	// The tenants are those of the catalog snapshot, so that the manifest
 	// and the catalog in the backup agree.
-	tenants, _, err := tenantdb.ReadCatalogFile(ctx, filepath.Join(dir, "catalog.db"))
+	tenants, _, err := catalog.ReadFile(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		return m, nil, err
 	}
@@ -194,7 +195,7 @@ func ReadManifest(dir string) (Manifest, error) {
 }
 
 // VerifyBackupFile checks one file of a backup against its manifest entry.
-func VerifyBackupFile(ctx context.Context, dir string, want BackupFile, catalog bool) error {
+func VerifyBackupFile(ctx context.Context, dir string, want BackupFile, isCatalog bool) error {
 	path := filepath.Join(dir, want.File)
 	size, sum, err := HashFile(path)
 	if err != nil {
@@ -207,8 +208,8 @@ func VerifyBackupFile(ctx context.Context, dir string, want BackupFile, catalog 
 		return fmt.Errorf("sha256 %s, manifest says %s", sum, want.SHA256)
 	}
 	check := tenantdb.CheckTenantFile
-	if catalog {
-		check = tenantdb.CheckCatalogFile
+	if isCatalog {
+		check = catalog.CheckFile
 	}
 	info, err := check(ctx, path)
 	if err != nil {
@@ -234,9 +235,9 @@ func HashFile(path string) (int64, string, error) {
 // RestoreResult says what a restore did.
 type RestoreResult struct {
 	ImportResult
-	Entry   BackupEntry       // the tenant's entry in the manifest
-	Domains []tenantdb.Domain // custom domains given back to a deleted tenant
-	Taken   []string          // its domains that another tenant took meanwhile
+	Entry   BackupEntry      // the tenant's entry in the manifest
+	Domains []catalog.Domain // custom domains given back to a deleted tenant
+	Taken   []string         // its domains that another tenant took meanwhile
 }
 
 // Restore brings tenant slug back from the backup in dir, through the
@@ -272,12 +273,12 @@ func (p *Platform) Restore(ctx context.Context, dir, slug string, maxSize int64)
 	req := ImportRequest{Slug: slug, Src: src, Replace: exists, MaxSize: maxSize}
 	if !exists {
 		req.ID, req.Name, req.Status = entry.ID, entry.Name, entry.Status
-		if req.Status == tenantdb.StatusFrozen {
-			req.Status = tenantdb.StatusActive
+		if req.Status == catalog.StatusFrozen {
+			req.Status = catalog.StatusActive
 		}
 		// A tenant deleted since gets back the custom domains it had,
 		// when no other tenant took them meanwhile.
-		_, all, err := tenantdb.ReadCatalogFile(ctx, filepath.Join(dir, m.Catalog.File))
+		_, all, err := catalog.ReadFile(ctx, filepath.Join(dir, m.Catalog.File))
 		if err == nil {
 			for _, d := range all {
 				if d.TenantID != entry.ID {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // Ownership of a custom domain is proven by a TXT record at
@@ -56,14 +56,14 @@ func NewResolver(addr string) (*net.Resolver, error) {
 
 // DomainCheck is the outcome of one DNS check of a custom domain.
 type DomainCheck struct {
-	Domain  tenantdb.Domain `json:"domain"`
-	Passed  bool            `json:"passed"`
-	Problem string          `json:"problem,omitempty"` // why it did not pass, for the person who reads it
+	Domain  catalog.Domain `json:"domain"`
+	Passed  bool           `json:"passed"`
+	Problem string         `json:"problem,omitempty"` // why it did not pass, for the person who reads it
 }
 
 // lookupToken looks for d's token in the TXT records of _chapterhouse.<host>.
 // problem says why it is not there; err is a failed lookup (errDNS).
-func lookupToken(ctx context.Context, r *net.Resolver, d tenantdb.Domain) (problem string, err error) {
+func lookupToken(ctx context.Context, r *net.Resolver, d catalog.Domain) (problem string, err error) {
 	name := TXTPrefix + d.Host
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -193,7 +193,7 @@ type DNSRecord struct {
 
 // DomainRecords lists the records that prove ownership of d and point it
 // at the platform.
-func (p *Platform) DomainRecords(d tenantdb.Domain) []DNSRecord {
+func (p *Platform) DomainRecords(d catalog.Domain) []DNSRecord {
 	recs := []DNSRecord{
 		{Name: TXTPrefix + d.Host, Type: "TXT", Value: d.Token,
 			Note: "proves the domain is yours; keep it, it is checked again regularly"},

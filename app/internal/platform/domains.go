@@ -10,6 +10,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // CheckCustomHost validates a custom domain typed by an operator or admin.
@@ -26,10 +27,10 @@ func (p *Platform) CheckCustomHost(raw string) (string, error) {
 
 // AddDomain adds custom domain raw to tenant t, unverified. A host that
 // belongs to a site already is a conflict.
-func (p *Platform) AddDomain(ctx context.Context, t tenantdb.Tenant, raw string) (tenantdb.Domain, error) {
+func (p *Platform) AddDomain(ctx context.Context, t catalog.Tenant, raw string) (catalog.Domain, error) {
 	host, err := p.CheckCustomHost(raw)
 	if err != nil {
-		return tenantdb.Domain{}, err
+		return catalog.Domain{}, err
 	}
 	d, err := p.Catalog.AddDomain(ctx, t, host)
 	if errors.Is(err, tenantdb.ErrConflict) {
@@ -65,7 +66,7 @@ type DomainView struct {
 	Anchor string `json:"-"`
 }
 
-func (p *Platform) ViewDomain(d tenantdb.Domain) DomainView {
+func (p *Platform) ViewDomain(d catalog.Domain) DomainView {
 	v := DomainView{
 		Host: d.Host, Status: d.Status, Routes: d.Verified, Token: d.Token,
 		Records: p.DomainRecords(d), CreatedAt: d.CreatedAt,
@@ -89,10 +90,10 @@ const (
 // TenantDomain is tenant t's custom domain raw (as an admin typed it or a
 // URL names it); another tenant's domain is not found, as if it did not
 // exist.
-func (p *Platform) TenantDomain(ctx context.Context, t tenantdb.Tenant, raw string) (tenantdb.Domain, error) {
+func (p *Platform) TenantDomain(ctx context.Context, t catalog.Tenant, raw string) (catalog.Domain, error) {
 	host, err := hostname.Normalize(raw)
 	if err != nil {
-		return tenantdb.Domain{}, fmt.Errorf("domain %q: %w", raw, tenantdb.ErrNotFound)
+		return catalog.Domain{}, fmt.Errorf("domain %q: %w", raw, tenantdb.ErrNotFound)
 	}
 	d, err := p.Catalog.Domain(ctx, host)
 	if err == nil && d.TenantID != t.ID {
@@ -102,7 +103,7 @@ func (p *Platform) TenantDomain(ctx context.Context, t tenantdb.Tenant, raw stri
 }
 
 // TenantDomains lists tenant t's custom domains.
-func (p *Platform) TenantDomains(ctx context.Context, t tenantdb.Tenant) ([]DomainView, error) {
+func (p *Platform) TenantDomains(ctx context.Context, t catalog.Tenant) ([]DomainView, error) {
 	ds, err := p.Catalog.Domains(ctx, t.ID)
 	if err != nil {
 		return nil, err
@@ -116,13 +117,13 @@ func (p *Platform) TenantDomains(ctx context.Context, t tenantdb.Tenant) ([]Doma
 
 // AddTenantDomain adds custom domain raw to tenant t for one of its
 // admins (actor), within the per-site limit.
-func (p *Platform) AddTenantDomain(ctx context.Context, t tenantdb.Tenant, raw, actor string) (tenantdb.Domain, error) {
+func (p *Platform) AddTenantDomain(ctx context.Context, t catalog.Tenant, raw, actor string) (catalog.Domain, error) {
 	ds, err := p.Catalog.Domains(ctx, t.ID)
 	if err != nil {
-		return tenantdb.Domain{}, err
+		return catalog.Domain{}, err
 	}
 	if len(ds) >= MaxDomainsPerTenant {
-		return tenantdb.Domain{}, &tenantdb.ValidationError{Field: "host",
+		return catalog.Domain{}, &tenantdb.ValidationError{Field: "host",
 			Message: fmt.Sprintf("a site can have at most %d custom domains; remove one first", MaxDomainsPerTenant)}
 	}
 	d, err := p.AddDomain(ctx, t, raw)
@@ -136,7 +137,7 @@ func (p *Platform) AddTenantDomain(ctx context.Context, t tenantdb.Tenant, raw, 
 // CheckTenantDomain runs the DNS check of tenant t's domain d for one of
 // its admins, within the tenant's allowance of checks (a *ratelimit.Error
 // past it).
-func (p *Platform) CheckTenantDomain(ctx context.Context, t tenantdb.Tenant, d tenantdb.Domain, actor string) (DomainCheck, error) {
+func (p *Platform) CheckTenantDomain(ctx context.Context, t catalog.Tenant, d catalog.Domain, actor string) (DomainCheck, error) {
 	if ok, wait := p.domainChecks.Take(t.ID, p.Now()); !ok {
 		return DomainCheck{}, &ratelimit.Error{Wait: wait, What: "too many DNS checks"}
 	}
@@ -152,7 +153,7 @@ func (p *Platform) CheckTenantDomain(ctx context.Context, t tenantdb.Tenant, d t
 
 // RemoveTenantDomain removes tenant t's domain d for one of its admins: it
 // stops routing at once.
-func (p *Platform) RemoveTenantDomain(ctx context.Context, t tenantdb.Tenant, d tenantdb.Domain, actor string) error {
+func (p *Platform) RemoveTenantDomain(ctx context.Context, t catalog.Tenant, d catalog.Domain, actor string) error {
 	if _, err := p.Catalog.RemoveDomain(ctx, d.Host); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
@@ -27,7 +28,7 @@ func (p *Platform) cleanTmp() {
 // Export writes a consistent snapshot of tenant t to the new file
 // dst while the tenant keeps being served. It holds the tenant open, so a
 // drain (replace, move, delete) waits for it.
-func (p *Platform) Export(ctx context.Context, t tenantdb.Tenant, dst string) (sqlitefile.FileInfo, error) {
+func (p *Platform) Export(ctx context.Context, t catalog.Tenant, dst string) (sqlitefile.FileInfo, error) {
 	defer p.Metrics.TimeOp("export")()
 	h, err := p.Pool.Acquire(ctx, t.ID)
 	if err != nil {
@@ -38,7 +39,7 @@ func (p *Platform) Export(ctx context.Context, t tenantdb.Tenant, dst string) (s
 }
 
 // Digest is the logical digest of tenant t's rows as they are now.
-func (p *Platform) Digest(ctx context.Context, t tenantdb.Tenant) (tenantdb.Digest, error) {
+func (p *Platform) Digest(ctx context.Context, t catalog.Tenant) (tenantdb.Digest, error) {
 	h, err := p.Pool.Acquire(ctx, t.ID)
 	if err != nil {
 		return tenantdb.Digest{}, err

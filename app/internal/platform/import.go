@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
@@ -26,14 +27,14 @@ type ImportRequest struct {
 	Name    string
 	ID      string
 	Status  string
-	Domains []tenantdb.Domain
+	Domains []catalog.Domain
 	// ExpectDigest, when set, must equal the digest of the imported rows.
 	ExpectDigest string
 }
 
 // ImportResult says what an import did.
 type ImportResult struct {
-	Tenant  tenantdb.Tenant
+	Tenant  catalog.Tenant
 	From    *tenantdb.Imported
 	Trashed string // the replaced file's name in DATA/trash/
 }
@@ -92,8 +93,8 @@ func (p *Platform) Import(ctx context.Context, req ImportRequest) (ImportResult,
 // adoptTenantFile makes the finished tenant file at path the new tenant
 // req.slug: it is renamed into DATA/tenants/ and then recorded in the
 // Catalog with its domains, which makes it routable.
-func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportRequest, siteName string) (tenantdb.Tenant, error) {
-	t := tenantdb.Tenant{
+func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportRequest, siteName string) (catalog.Tenant, error) {
+	t := catalog.Tenant{
 		ID:        req.ID,
 		Slug:      req.Slug,
 		Name:      req.Name,
@@ -108,12 +109,12 @@ func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportR
 	}
 	switch t.Status {
 	case "":
-		t.Status = tenantdb.StatusActive
-	case tenantdb.StatusActive, tenantdb.StatusSuspended, tenantdb.StatusFrozen:
+		t.Status = catalog.StatusActive
+	case catalog.StatusActive, catalog.StatusSuspended, catalog.StatusFrozen:
 	default:
 		return t, &tenantdb.ValidationError{Field: "status", Message: fmt.Sprintf("%q is not one of active, suspended, frozen", t.Status)}
 	}
-	if err := tenantdb.ValidateName(t.Name); err != nil {
+	if err := catalog.ValidateName(t.Name); err != nil {
 		return t, err
 	}
 	if _, taken := p.Catalog.TenantByID(t.ID); !tenantdb.ValidTenantID(t.ID) || taken || fileExists(tenantdb.TenantPath(p.Dir, t.ID)) {
@@ -149,7 +150,7 @@ func fileExists(path string) bool {
 // file at path over it and lets requests through again: they reopen the
 // new file. The rename is atomic: a crash leaves the old or the new file
 // in place, never neither.
-func (p *Platform) replaceTenantFile(ctx context.Context, t tenantdb.Tenant, path, why string) (string, error) {
+func (p *Platform) replaceTenantFile(ctx context.Context, t catalog.Tenant, path, why string) (string, error) {
 	now := p.Now().UTC()
 	name := fmt.Sprintf("%s-%s-%s.db", t.ID, now.Format("20060102T150405.000Z"), why)
 	trashed := filepath.Join(p.Dir, "trash", name)
@@ -173,7 +174,7 @@ func (p *Platform) replaceTenantFile(ctx context.Context, t tenantdb.Tenant, pat
 	if err != nil {
 		return "", err
 	}
-	if err := p.Catalog.AddTrash(ctx, tenantdb.TrashEntry{File: name, TenantID: t.ID, Slug: t.Slug, Name: t.Name, DeletedAt: now}); err != nil {
+	if err := p.Catalog.AddTrash(ctx, catalog.TrashEntry{File: name, TenantID: t.ID, Slug: t.Slug, Name: t.Name, DeletedAt: now}); err != nil {
 		return name, fmt.Errorf("the new file is in place, but recording the old one in the trash failed: %w", err)
 	}
 	return name, nil

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // mover moves one tenant to another data dir: freeze, drain, export, import
 // there (frozen, digest checked), verify, thaw there, remove here.
 type mover struct {
 	p         *Platform
-	t         tenantdb.Tenant
+	t         catalog.Tenant
 	dest      Remote
 	out, warn io.Writer
 	actor     string
@@ -40,7 +41,7 @@ type Remote interface {
 // there, remove here (the file goes to the trash). A failure before the
 // end deletes the copy there and thaws the tenant here. Progress is
 // written to out, warnings to warn; actor is who asked, for the audit log.
-func (p *Platform) Move(ctx context.Context, t tenantdb.Tenant, dest Remote, out, warn io.Writer, actor string) error {
+func (p *Platform) Move(ctx context.Context, t catalog.Tenant, dest Remote, out, warn io.Writer, actor string) error {
 	m := &mover{p: p, t: t, dest: dest, out: out, warn: warn, actor: actor}
 	return m.move(ctx)
 }
@@ -76,8 +77,8 @@ func (m *mover) move(ctx context.Context) (err error) {
 	// was acknowledged.
 	start := time.Now()
 	status := t.Status
-	if status == tenantdb.StatusActive {
-		if _, err := p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusFrozen); err != nil {
+	if status == catalog.StatusActive {
+		if _, err := p.Catalog.SetStatus(ctx, t.Slug, catalog.StatusFrozen); err != nil {
 			return err
 		}
 		m.frozen = true
@@ -116,8 +117,8 @@ func (m *mover) move(ctx context.Context) (err error) {
 	}
 	// The destination imports it frozen: nothing is written there before
 	// its digest is checked.
-	destStatus := tenantdb.StatusFrozen
-	if status == tenantdb.StatusSuspended {
+	destStatus := catalog.StatusFrozen
+	if status == catalog.StatusSuspended {
 		destStatus = status
 	}
 	if _, err := m.dest.Run(ctx, "import", t.Slug, file, "--id", t.ID, "--name", t.Name, "--status", destStatus,
@@ -133,7 +134,7 @@ func (m *mover) move(ctx context.Context) (err error) {
 		return fmt.Errorf("the destination's digest %q is not the source's %s", strings.TrimSpace(out), sum)
 	}
 	m.printf("verified: the destination's digest equals the source's\n")
-	if status == tenantdb.StatusActive {
+	if status == catalog.StatusActive {
 		if _, err := m.dest.Run(ctx, "tenant", "thaw", t.Slug); err != nil {
 			return fmt.Errorf("thawing at the destination: %v", err)
 		}
@@ -167,7 +168,7 @@ func (m *mover) move(ctx context.Context) (err error) {
 		m.printf("custom domains now routed there: %s\n", strings.Join(hosts, ", "))
 	}
 	m.printf("the source file is kept in the trash as %s\n", name)
-	if status == tenantdb.StatusActive {
+	if status == catalog.StatusActive {
 		m.printf("freeze window (writes refused): %s\n", window.Round(time.Millisecond))
 	}
 	m.printf("point %s.%s (and the custom domains' DNS) at the destination's server if it is another machine\n", t.Slug, p.Base)
@@ -176,12 +177,12 @@ func (m *mover) move(ctx context.Context) (err error) {
 
 // preflight checks that the destination can take the tenant: the slug and
 // every custom domain are free there.
-func (m *mover) preflight(ctx context.Context, domains []tenantdb.Domain) error {
+func (m *mover) preflight(ctx context.Context, domains []catalog.Domain) error {
 	out, err := m.dest.Run(ctx, "tenant", "list", "--json")
 	if err != nil {
 		return fmt.Errorf("destination: %v", err)
 	}
-	var ts []tenantdb.Tenant
+	var ts []catalog.Tenant
 	if err := json.Unmarshal([]byte(out), &ts); err != nil {
 		return fmt.Errorf("destination tenant list: %w", err)
 	}
@@ -197,7 +198,7 @@ func (m *mover) preflight(ctx context.Context, domains []tenantdb.Domain) error 
 	if err != nil {
 		return fmt.Errorf("destination: %v", err)
 	}
-	var ds []tenantdb.Domain
+	var ds []catalog.Domain
 	if err := json.Unmarshal([]byte(out), &ds); err != nil {
 		return fmt.Errorf("destination domain list: %w", err)
 	}
@@ -222,7 +223,7 @@ func (m *mover) undo(ctx context.Context) {
 		}
 	}
 	if m.frozen {
-		if _, err := m.p.Catalog.SetStatus(ctx, m.t.Slug, tenantdb.StatusActive); err != nil {
+		if _, err := m.p.Catalog.SetStatus(ctx, m.t.Slug, catalog.StatusActive); err != nil {
 			fmt.Fprintf(m.warn, "warning: thawing %s again: %v\n", m.t.Slug, err)
 		}
 	}

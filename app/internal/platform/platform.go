@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 
@@ -30,7 +31,7 @@ import (
 // operator command run without a server opens its own.
 type Platform struct {
 	Dir     string
-	Catalog *tenantdb.Catalog
+	Catalog *catalog.Catalog
 	Pool    *pool.Pool
 	Log     *slog.Logger
 	Now     func() time.Time
@@ -60,7 +61,7 @@ type Platform struct {
 }
 
 func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log *slog.Logger) (*Platform, error) {
-	cat, err := tenantdb.OpenCatalog(ctx, dir)
+	cat, err := catalog.Open(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func (p *Platform) Close() error {
 }
 
 // WithTenant runs fn on the open database of tenant slug.
-func (p *Platform) WithTenant(ctx context.Context, slug string, fn func(t tenantdb.Tenant, db *pool.Handle) error) error {
+func (p *Platform) WithTenant(ctx context.Context, slug string, fn func(t catalog.Tenant, db *pool.Handle) error) error {
 	t, err := p.Catalog.Tenant(slug)
 	if err != nil {
 		return err
@@ -136,21 +137,21 @@ func (p *Platform) WithTenant(ctx context.Context, slug string, fn func(t tenant
 // CreateTenant makes a tenant's file, migrated and named, with its first
 // admins (password hashes ready), and then records it in the catalog,
 // which makes it routable.
-func (p *Platform) CreateTenant(ctx context.Context, slug, name string, admins ...tenantdb.Admin) (tenantdb.Tenant, error) {
+func (p *Platform) CreateTenant(ctx context.Context, slug, name string, admins ...tenantdb.Admin) (catalog.Tenant, error) {
 	if err := tenantdb.ValidateSlug(slug); err != nil {
-		return tenantdb.Tenant{}, err
+		return catalog.Tenant{}, err
 	}
-	if err := tenantdb.ValidateName(name); err != nil {
-		return tenantdb.Tenant{}, err
+	if err := catalog.ValidateName(name); err != nil {
+		return catalog.Tenant{}, err
 	}
 	if _, taken := p.Catalog.TenantBySlug(slug); taken {
-		return tenantdb.Tenant{}, fmt.Errorf("tenant %q: %w", slug, tenantdb.ErrConflict)
+		return catalog.Tenant{}, fmt.Errorf("tenant %q: %w", slug, tenantdb.ErrConflict)
 	}
-	t := tenantdb.Tenant{
+	t := catalog.Tenant{
 		ID:        tenantdb.NewTenantID(),
 		Slug:      slug,
 		Name:      name,
-		Status:    tenantdb.StatusActive,
+		Status:    catalog.StatusActive,
 		CreatedAt: p.Now().UTC(),
 	}
 	db, err := tenantdb.Create(ctx, p.Dir, t.ID)
@@ -215,17 +216,17 @@ func (p *Platform) SiteURL(slug string) string {
 
 // Freeze makes tenant t read-only: its pages are served, every change
 // gets 503 until Thaw. A suspended tenant cannot be frozen.
-func (p *Platform) Freeze(ctx context.Context, t tenantdb.Tenant) (tenantdb.Tenant, error) {
-	if t.Status == tenantdb.StatusSuspended {
+func (p *Platform) Freeze(ctx context.Context, t catalog.Tenant) (catalog.Tenant, error) {
+	if t.Status == catalog.StatusSuspended {
 		return t, fmt.Errorf("tenant %s is suspended (its site is offline); resume it before freezing it", t.Slug)
 	}
-	return p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusFrozen)
+	return p.Catalog.SetStatus(ctx, t.Slug, catalog.StatusFrozen)
 }
 
 // Thaw ends a freeze of tenant t.
-func (p *Platform) Thaw(ctx context.Context, t tenantdb.Tenant) (tenantdb.Tenant, error) {
-	if t.Status != tenantdb.StatusFrozen {
+func (p *Platform) Thaw(ctx context.Context, t catalog.Tenant) (catalog.Tenant, error) {
+	if t.Status != catalog.StatusFrozen {
 		return t, fmt.Errorf("tenant %s is %s, not frozen", t.Slug, t.Status)
 	}
-	return p.Catalog.SetStatus(ctx, t.Slug, tenantdb.StatusActive)
+	return p.Catalog.SetStatus(ctx, t.Slug, catalog.StatusActive)
 }

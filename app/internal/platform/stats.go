@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // TenantStats is what `tenant stats` tells about one tenant. Request
@@ -33,7 +34,7 @@ type TenantStats struct {
 }
 
 // TenantStats gathers what is known about tenant t without opening it.
-func (p *Platform) TenantStats(ctx context.Context, t tenantdb.Tenant) (TenantStats, error) {
+func (p *Platform) TenantStats(ctx context.Context, t catalog.Tenant) (TenantStats, error) {
 	st := TenantStats{Slug: t.Slug, ID: t.ID, Status: t.Status, File: tenantdb.TenantPath(p.Dir, t.ID), Domains: []string{}}
 	for _, f := range []struct {
 		suffix string

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // TrashItem is a trash entry with what is on disk for it.
 type TrashItem struct {
-	tenantdb.TrashEntry
+	catalog.TrashEntry
 	Size     int64 `json:"size"`
 	Missing  bool  `json:"missing,omitempty"` // recorded, but the file is gone
 	Recorded bool  `json:"recorded"`          // in the catalog's trash table
@@ -51,7 +52,7 @@ func (p *Platform) TrashItems(ctx context.Context) ([]TrashItem, error) {
 		if err != nil {
 			continue
 		}
-		items = append(items, TrashItem{TrashEntry: tenantdb.TrashEntry{File: name, DeletedAt: fi.ModTime().UTC()}, Size: fi.Size(), Orphan: true})
+		items = append(items, TrashItem{TrashEntry: catalog.TrashEntry{File: name, DeletedAt: fi.ModTime().UTC()}, Size: fi.Size(), Orphan: true})
 	}
 	return items, nil
 }
@@ -59,30 +60,30 @@ func (p *Platform) TrashItems(ctx context.Context) ([]TrashItem, error) {
 // RestoreTrash makes the trashed file of entry the tenant slug again, with
 // its old id when that is free. The file was ours; it is checked and then
 // moved (not copied) back into DATA/tenants/, and opens migrated.
-func (p *Platform) RestoreTrash(ctx context.Context, entry tenantdb.TrashEntry, slug string) (tenantdb.Tenant, error) {
+func (p *Platform) RestoreTrash(ctx context.Context, entry catalog.TrashEntry, slug string) (catalog.Tenant, error) {
 	if err := tenantdb.ValidateSlug(slug); err != nil {
-		return tenantdb.Tenant{}, err
+		return catalog.Tenant{}, err
 	}
 	if _, taken := p.Catalog.TenantBySlug(slug); taken {
-		return tenantdb.Tenant{}, fmt.Errorf("tenant %q: %w (restore under another name with --slug)", slug, tenantdb.ErrConflict)
+		return catalog.Tenant{}, fmt.Errorf("tenant %q: %w (restore under another name with --slug)", slug, tenantdb.ErrConflict)
 	}
 	end, err := p.Ops.Begin("a trash restore", "slug "+slug, "trash "+entry.File)
 	if err != nil {
-		return tenantdb.Tenant{}, err
+		return catalog.Tenant{}, err
 	}
 	defer end()
 	src := filepath.Join(p.Dir, "trash", entry.File)
 	if err := tenantdb.SettleWAL(src); err != nil {
-		return tenantdb.Tenant{}, err
+		return catalog.Tenant{}, err
 	}
 	if _, err := tenantdb.CheckClosedTenantFile(ctx, src); err != nil {
-		return tenantdb.Tenant{}, fmt.Errorf("the trashed file fails its check: %w", err)
+		return catalog.Tenant{}, fmt.Errorf("the trashed file fails its check: %w", err)
 	}
-	t := tenantdb.Tenant{ID: entry.TenantID, Slug: slug, Name: entry.Name, Status: tenantdb.StatusActive, CreatedAt: p.Now().UTC()}
+	t := catalog.Tenant{ID: entry.TenantID, Slug: slug, Name: entry.Name, Status: catalog.StatusActive, CreatedAt: p.Now().UTC()}
 	if _, taken := p.Catalog.TenantByID(t.ID); taken || !tenantdb.ValidTenantID(t.ID) || fileExists(tenantdb.TenantPath(p.Dir, t.ID)) {
 		t.ID = tenantdb.NewTenantID()
 	}
-	if tenantdb.ValidateName(t.Name) != nil {
+	if catalog.ValidateName(t.Name) != nil {
 		t.Name = slug
 	}
 	dst := tenantdb.TenantPath(p.Dir, t.ID)

@@ -11,7 +11,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/testdns"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // Only a verified custom domain routes, and an unverified one opens no
@@ -82,7 +82,7 @@ func TestRecheckDomains(t *testing.T) {
 	vanishing, _ := ts.p.AddDomain(ctx, alpha, "vanishing.alpha.example")
 	late, _ := ts.p.AddDomain(ctx, alpha, "late.alpha.example")
 	flaky, _ := ts.p.AddDomain(ctx, alpha, "flaky.alpha.example")
-	for _, d := range []tenantdb.Domain{kept, vanishing, flaky} {
+	for _, d := range []catalog.Domain{kept, vanishing, flaky} {
 		ns.Set("_chapterhouse."+d.Host, d.Token)
 		if res, err := ts.p.CheckDomain(ctx, nil, d.Host); err != nil || !res.Passed {
 			t.Fatalf("verify %s: %+v %v", d.Host, res, err)
@@ -97,10 +97,10 @@ func TestRecheckDomains(t *testing.T) {
 		status string
 		routes bool
 	}{
-		kept.Host:      {tenantdb.DomainVerified, true},
-		vanishing.Host: {tenantdb.DomainMisconfigured, true}, // within the grace period
-		late.Host:      {tenantdb.DomainVerified, true},
-		flaky.Host:     {tenantdb.DomainVerified, true},
+		kept.Host:      {catalog.DomainVerified, true},
+		vanishing.Host: {catalog.DomainMisconfigured, true}, // within the grace period
+		late.Host:      {catalog.DomainVerified, true},
+		flaky.Host:     {catalog.DomainVerified, true},
 	}
 	check := func(when string) {
 		t.Helper()
@@ -128,7 +128,7 @@ func TestRecheckDomains(t *testing.T) {
 	want[vanishing.Host] = struct {
 		status string
 		routes bool
-	}{tenantdb.DomainMisconfigured, false}
+	}{catalog.DomainMisconfigured, false}
 	check("re-check without grace")
 
 	// The record back: verified and routing again.
@@ -137,7 +137,7 @@ func TestRecheckDomains(t *testing.T) {
 	want[vanishing.Host] = struct {
 		status string
 		routes bool
-	}{tenantdb.DomainVerified, true}
+	}{catalog.DomainVerified, true}
 	check("record restored")
 	log, err := ts.p.Catalog.AuditLog(ctx, 20)
 	if err != nil {

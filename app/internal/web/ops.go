@@ -10,7 +10,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // The ops listener (--ask-addr, 127.0.0.1:8081 by default) serves what only
@@ -65,18 +65,18 @@ func (s *Server) tlsAsk(c echo.Context) error {
 }
 
 // certAllowed says whether host is a name a certificate may be issued for.
-func (s *Server) certAllowed(raw string) (tenantdb.Tenant, bool) {
+func (s *Server) certAllowed(raw string) (catalog.Tenant, bool) {
 	// Caddy sends the bare name: a port or anything else is not one.
 	if strings.ContainsRune(raw, ':') {
-		return tenantdb.Tenant{}, false
+		return catalog.Tenant{}, false
 	}
 	host, err := hostname.Normalize(raw)
 	if err != nil {
-		return tenantdb.Tenant{}, false
+		return catalog.Tenant{}, false
 	}
 	t, kind := s.resolve(host)
-	if kind != hostTenant || t.Status == tenantdb.StatusSuspended {
-		return tenantdb.Tenant{}, false
+	if kind != hostTenant || t.Status == catalog.StatusSuspended {
+		return catalog.Tenant{}, false
 	}
 	return t, true
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // opsServer serves ts's ops listener on a loopback port of its own.
@@ -51,29 +51,29 @@ func domainsFixture(t testing.TB, opts ...webtest.Option) *testServer {
 	alpha := markerTenant(t, ts, "alpha", "ALPHAMARK")
 	frozen := ts.tenant(t, "frozen", "Frozen Lodge", nil)
 	gone := ts.tenant(t, "gone", "Suspended Troop", nil)
-	add := func(tn tenantdb.Tenant, host string, status string) {
+	add := func(tn catalog.Tenant, host string, status string) {
 		t.Helper()
 		if _, err := ts.p.AddDomain(ctx, tn, host); err != nil {
 			t.Fatal(err)
 		}
-		if status != tenantdb.DomainPending {
+		if status != catalog.DomainPending {
 			if _, err := ts.p.Catalog.SetDomainStatus(ctx, host, status); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	add(alpha, "www.alpha.example", tenantdb.DomainVerified)
-	add(alpha, "pending.alpha.example", tenantdb.DomainPending)
-	add(alpha, "lapsed.alpha.example", tenantdb.DomainVerified)
+	add(alpha, "www.alpha.example", catalog.DomainVerified)
+	add(alpha, "pending.alpha.example", catalog.DomainPending)
+	add(alpha, "lapsed.alpha.example", catalog.DomainVerified)
 	if _, err := ts.p.Catalog.RecordDomainCheck(ctx, "lapsed.alpha.example", false, 0); err != nil {
 		t.Fatal(err)
 	}
-	add(alpha, "grace.alpha.example", tenantdb.DomainVerified)
+	add(alpha, "grace.alpha.example", catalog.DomainVerified)
 	if _, err := ts.p.Catalog.RecordDomainCheck(ctx, "grace.alpha.example", false, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	add(gone, "www.gone.example", tenantdb.DomainVerified)
-	for slug, status := range map[string]string{frozen.Slug: tenantdb.StatusFrozen, gone.Slug: tenantdb.StatusSuspended} {
+	add(gone, "www.gone.example", catalog.DomainVerified)
+	for slug, status := range map[string]string{frozen.Slug: catalog.StatusFrozen, gone.Slug: catalog.StatusSuspended} {
 		if _, err := ts.p.Catalog.SetStatus(ctx, slug, status); err != nil {
 			t.Fatal(err)
 		}

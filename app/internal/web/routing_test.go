@@ -16,6 +16,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // testServer is the web test server over base domain "localhost", with
@@ -33,7 +34,7 @@ func newTestServer(t testing.TB, opts ...webtest.Option) *testServer {
 }
 
 // tenant creates a tenant and fills it with fn.
-func (ts *testServer) tenant(t testing.TB, slug, name string, fill func(db *tenantdb.DB)) tenantdb.Tenant {
+func (ts *testServer) tenant(t testing.TB, slug, name string, fill func(db *tenantdb.DB)) catalog.Tenant {
 	t.Helper()
 	return ts.AddTenant(slug, name, fill)
 }
@@ -63,7 +64,7 @@ func (ts *testServer) get(t testing.TB, host, path string) (int, string) {
 
 // markerTenant creates a tenant whose content carries marker everywhere
 // a visitor could see it.
-func markerTenant(t testing.TB, ts *testServer, slug, marker string) tenantdb.Tenant {
+func markerTenant(t testing.TB, ts *testServer, slug, marker string) catalog.Tenant {
 	return ts.tenant(t, slug, "Chapter "+marker, func(db *tenantdb.DB) {
 		ctx := context.Background()
 		site, _ := db.Site(ctx)
@@ -93,10 +94,10 @@ func markerTenant(t testing.TB, ts *testServer, slug, marker string) tenantdb.Te
 // publicPaths lists a GET path for every public route of the tenant site,
 // filling parameters with values that exist in some tenant: slugs and ids
 // of tenant other (so a leak would show) and of the tenant itself.
-func publicPaths(t testing.TB, ts *testServer, self, other tenantdb.Tenant) []string {
+func publicPaths(t testing.TB, ts *testServer, self, other catalog.Tenant) []string {
 	t.Helper()
 	params := map[string][]string{}
-	for _, tn := range []tenantdb.Tenant{self, other} {
+	for _, tn := range []catalog.Tenant{self, other} {
 		h, err := ts.p.Pool.Acquire(context.Background(), tn.ID)
 		if err != nil {
 			t.Fatal(err)

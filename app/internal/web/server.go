@@ -33,6 +33,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/site"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/views"
 )
 
@@ -247,24 +248,24 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Req
 
 // resolve maps a normalised host to a tenant from the catalog's memory:
 // <slug>.<base domain> by slug, any other host by verified custom domain.
-func (s *Server) resolve(host string) (tenantdb.Tenant, hostKind) {
+func (s *Server) resolve(host string) (catalog.Tenant, hostKind) {
 	base := s.cfg.BaseDomain
 	if host == base {
-		return tenantdb.Tenant{}, hostPlatform
+		return catalog.Tenant{}, hostPlatform
 	}
 	if label, ok := strings.CutSuffix(host, "."+base); ok {
 		if strings.Contains(label, ".") {
-			return tenantdb.Tenant{}, hostUnknown
+			return catalog.Tenant{}, hostUnknown
 		}
 		if t, ok := s.p.Catalog.TenantBySlug(label); ok {
 			return t, hostTenant
 		}
-		return tenantdb.Tenant{}, hostUnknown
+		return catalog.Tenant{}, hostUnknown
 	}
 	if t, ok := s.p.Catalog.TenantByHost(host); ok {
 		return t, hostTenant
 	}
-	return tenantdb.Tenant{}, hostUnknown
+	return catalog.Tenant{}, hostUnknown
 }
 
 // withTenant holds the request's tenant database open for the whole
@@ -274,9 +275,9 @@ func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t := httpx.Tenant(c)
 		switch {
-		case t.Status == tenantdb.StatusSuspended:
+		case t.Status == catalog.StatusSuspended:
 			return s.pub.Suspended(c, t)
-		case t.Status == tenantdb.StatusFrozen && !httpx.SafeMethod(c.Request().Method):
+		case t.Status == catalog.StatusFrozen && !httpx.SafeMethod(c.Request().Method):
 			return httpx.ErrFrozen
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.AcquireTimeout)
@@ -294,7 +295,7 @@ func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 			if !ok {
 				return tenantdb.ErrNotFound
 			}
-			if cur.Status == tenantdb.StatusFrozen {
+			if cur.Status == catalog.StatusFrozen {
 				return httpx.ErrFrozen
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // The dashboard: server-rendered forms at /admin on every tenant host, no
@@ -71,7 +72,7 @@ func adminHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // page builds the common part of a dashboard page.
 func (h *Handler) page(c echo.Context, title, section string, data any) (adminPage, error) {
-	p := adminPage{Title: title, Section: section, Data: data, Frozen: httpx.Tenant(c).Status == tenantdb.StatusFrozen}
+	p := adminPage{Title: title, Section: section, Data: data, Frozen: httpx.Tenant(c).Status == catalog.StatusFrozen}
 	site, err := httpx.DB(c).Site(c.Request().Context())
 	if err != nil {
 		return p, err
@@ -136,7 +137,7 @@ func (h *Handler) Error(c echo.Context, err error, status int, msg string) {
 	case errors.Is(err, httpx.ErrFrozen):
 		title = "Read-only for maintenance"
 	}
-	p := adminPage{Title: title, Data: msg, Frozen: httpx.Tenant(c).Status == tenantdb.StatusFrozen,
+	p := adminPage{Title: title, Data: msg, Frozen: httpx.Tenant(c).Status == catalog.StatusFrozen,
 		Site: tenantdb.Site{Name: httpx.Tenant(c).Name}}
 	if httpx.DB(c) != nil {
 		if pp, err := h.page(c, title, "", msg); err == nil {

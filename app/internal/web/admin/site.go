@@ -11,6 +11,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // siteForm is the settings page's data.
@@ -189,7 +190,7 @@ func (h *Handler) showMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !m.Read && httpx.Tenant(c).Status == tenantdb.StatusActive {
+	if !m.Read && httpx.Tenant(c).Status == catalog.StatusActive {
 		if err := db.MarkMessageRead(ctx, id, true); err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // Login tokens are JWTs signed with HS256 only. The key is derived per
@@ -147,7 +148,7 @@ type tokenClaims struct {
 }
 
 // mintToken signs a login token for admin's session sess on tenant t.
-func (a *Auth) mintToken(t tenantdb.Tenant, admin tenantdb.Admin, sess tenantdb.Session) (string, error) {
+func (a *Auth) mintToken(t catalog.Tenant, admin tenantdb.Admin, sess tenantdb.Session) (string, error) {
 	kid := a.keys.Current()
 	key, _ := a.keys.TenantKey(kid, t.ID)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, tokenClaims{

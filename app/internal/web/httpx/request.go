@@ -8,11 +8,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 type ctxKey struct{}
@@ -34,7 +33,7 @@ type Request struct {
 	Secure  bool
 	BaseURL string
 
-	Tenant tenantdb.Tenant
+	Tenant catalog.Tenant
 	// DB is the tenant's open database while the tenant middleware holds
 	// it: nil before and after.
 	DB *pool.Handle
@@ -57,7 +56,7 @@ func RequestOf(ctx context.Context) *Request {
 func From(c echo.Context) *Request { return RequestOf(c.Request().Context()) }
 
 // Tenant is the catalog entry of the request's tenant.
-func Tenant(c echo.Context) tenantdb.Tenant { return From(c).Tenant }
+func Tenant(c echo.Context) catalog.Tenant { return From(c).Tenant }
 
 // DB is the open database of the request's tenant; only valid behind the
 // tenant middleware.

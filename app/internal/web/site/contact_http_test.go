@@ -14,7 +14,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/site"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 func messageCount(t *testing.T, ts *webtest.Server, slug string) int {
@@ -143,7 +143,7 @@ func TestContactOnFrozenTenant(t *testing.T) {
 	ts := webtest.New(t)
 	ts.Get(webtest.Host("demo"), "/contact") // cached while active
 	before := messageCount(t, ts, "demo")
-	_, err := ts.Platform.Catalog.SetStatus(context.Background(), "demo", tenantdb.StatusFrozen)
+	_, err := ts.Platform.Catalog.SetStatus(context.Background(), "demo", catalog.StatusFrozen)
 	webtest.Must(t, err)
 	page := ts.Get(webtest.Host("demo"), "/contact")
 	if page.Status != 200 || !strings.Contains(page.Body, "Messages cannot be sent right now") || !strings.Contains(page.Body, "disabled") {

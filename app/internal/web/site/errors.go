@@ -5,10 +5,11 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/labstack/echo/v4"
 )
 
-func (s *Handler) Suspended(c echo.Context, t tenantdb.Tenant) error {
+func (s *Handler) Suspended(c echo.Context, t catalog.Tenant) error {
 	c.Response().Header().Set("Retry-After", "3600")
 	setPageHeaders(c.Response().Header())
 	c.Response().Header().Set("Cache-Control", "no-store")

@@ -19,6 +19,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // sitePage is what every page of a tenant's site renders from: the site
@@ -103,7 +104,7 @@ func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) 
 		BaseURL:     base,
 		Canonical:   base + c.Request().URL.Path,
 		OGType:      "website",
-		Frozen:      httpx.Tenant(c).Status == tenantdb.StatusFrozen,
+		Frozen:      httpx.Tenant(c).Status == catalog.StatusFrozen,
 	}
 	if site.LogoID != "" {
 		p.Image = base + "/media/" + site.LogoID

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
@@ -346,7 +347,7 @@ func TestMediaHeaders(t *testing.T) {
 
 func TestSuspendedTenantGets503(t *testing.T) {
 	ts := webtest.New(t)
-	_, err := ts.Platform.Catalog.SetStatus(context.Background(), "demo", tenantdb.StatusSuspended)
+	_, err := ts.Platform.Catalog.SetStatus(context.Background(), "demo", catalog.StatusSuspended)
 	webtest.Must(t, err)
 	for _, path := range []string{"/", "/news", "/contact", "/feed.xml"} {
 		r := ts.Get(webtest.Host("demo"), path)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 
 	dto "github.com/prometheus/client_model/go"
@@ -46,7 +47,7 @@ type Server struct {
 	Web      *web.Server
 	URL      string       // http://127.0.0.1:PORT
 	Client   *http.Client // does not follow redirects
-	Demo     tenantdb.Tenant
+	Demo     catalog.Tenant
 	Dir      string // the data dir
 }
 
@@ -118,7 +119,7 @@ func start(t testing.TB, demo bool, opts []Option) *Server {
 }
 
 // AddTenant creates tenant slug and lets fill write its content.
-func (ts *Server) AddTenant(slug, name string, fill func(db *tenantdb.DB)) tenantdb.Tenant {
+func (ts *Server) AddTenant(slug, name string, fill func(db *tenantdb.DB)) catalog.Tenant {
 	ts.t.Helper()
 	t, err := ts.Platform.CreateTenant(context.Background(), slug, name)
 	if err != nil {

@@ -1,4 +1,8 @@
-package tenantdb
+// Package catalog is the platform's catalog.db: the tenants (id, slug,
+// name, status) and their custom domains, kept in memory as the host map
+// every request is routed by, and the trash and audit log. Any process may
+// open it; the server that owns the data dir writes it.
+package catalog
 
 import (
 	"context"
@@ -11,9 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Tenant statuses.
@@ -77,17 +80,17 @@ type Catalog struct {
 }
 
 // CatalogPath is the catalog file of data dir dir.
-func CatalogPath(dir string) string { return filepath.Join(dir, "catalog.db") }
+func Path(dir string) string { return filepath.Join(dir, "catalog.db") }
 
 // OpenCatalog opens (creating and migrating if needed) the catalog of data
 // dir dir, creating the directory too.
-func OpenCatalog(ctx context.Context, dir string) (*Catalog, error) {
+func Open(ctx context.Context, dir string) (*Catalog, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "tenants"), filepath.Join(dir, "trash")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
 	}
-	db, err := sqlitefile.OpenWriter(catalogSchema, CatalogPath(dir), "rwc")
+	db, err := sqlitefile.OpenWriter(catalogSchema, Path(dir), "rwc")
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +178,7 @@ func (c *Catalog) TenantByHost(host string) (Tenant, bool) {
 func (c *Catalog) Tenant(slug string) (Tenant, error) {
 	t, ok := c.TenantBySlug(slug)
 	if !ok {
-		return Tenant{}, fmt.Errorf("tenant %q: %w", slug, ErrNotFound)
+		return Tenant{}, fmt.Errorf("tenant %q: %w", slug, tenantdb.ErrNotFound)
 	}
 	return t, nil
 }
@@ -188,7 +191,7 @@ func scanTenant(s interface{ Scan(...any) error }) (Tenant, error) {
 	if err := s.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &created); err != nil {
 		return t, err
 	}
-	t.CreatedAt = parseTime(created)
+	t.CreatedAt = sqlitefile.ParseTime(created)
 	return t, nil
 }
 
@@ -220,19 +223,19 @@ func ValidateName(name string) error {
 
 // AddTenant records tenant t, whose file exists already.
 func (c *Catalog) AddTenant(ctx context.Context, t Tenant) error {
-	if err := ValidateSlug(t.Slug); err != nil {
+	if err := tenantdb.ValidateSlug(t.Slug); err != nil {
 		return err
 	}
 	if err := ValidateName(t.Name); err != nil {
 		return err
 	}
-	if !ValidTenantID(t.ID) {
+	if !tenantdb.ValidTenantID(t.ID) {
 		return invalid("id", "%q is not a tenant id", t.ID)
 	}
 	_, err := c.db.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, t.Slug, t.Name, t.Status, formatTime(t.CreatedAt))
-	if isUnique(err) {
-		return fmt.Errorf("tenant %q: %w", t.Slug, ErrConflict)
+		t.ID, t.Slug, t.Name, t.Status, sqlitefile.FormatTime(t.CreatedAt))
+	if sqlitefile.IsUnique(err) {
+		return fmt.Errorf("tenant %q: %w", t.Slug, tenantdb.ErrConflict)
 	}
 	if err != nil {
 		return err
@@ -281,11 +284,11 @@ func (c *Catalog) RemoveTenant(ctx context.Context, t Tenant, trashFile string) 
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("tenant %q: %w", t.Slug, ErrNotFound)
+		return fmt.Errorf("tenant %q: %w", t.Slug, tenantdb.ErrNotFound)
 	}
 	if trashFile != "" {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO trash (file, tenant_id, slug, name, deleted_at) VALUES (?, ?, ?, ?, ?)`,
-			trashFile, t.ID, t.Slug, t.Name, formatTime(c.now())); err != nil {
+			trashFile, t.ID, t.Slug, t.Name, sqlitefile.FormatTime(c.now())); err != nil {
 			return err
 		}
 	}
@@ -313,10 +316,10 @@ func scanDomain(s interface{ Scan(...any) error }) (Domain, error) {
 	if err := s.Scan(&d.Host, &d.TenantID, &d.Slug, &d.Status, &d.Verified, &d.Token, &created, &verifiedAt, &checkedAt, &misSince); err != nil {
 		return d, err
 	}
-	d.CreatedAt = parseTime(created)
-	d.VerifiedAt = parseNullTime(verifiedAt)
-	d.CheckedAt = parseNullTime(checkedAt)
-	d.MisconfiguredSince = parseNullTime(misSince)
+	d.CreatedAt = sqlitefile.ParseTime(created)
+	d.VerifiedAt = sqlitefile.ParseNullTime(verifiedAt)
+	d.CheckedAt = sqlitefile.ParseNullTime(checkedAt)
+	d.MisconfiguredSince = sqlitefile.ParseNullTime(misSince)
 	return d, nil
 }
 
@@ -343,7 +346,7 @@ func (c *Catalog) Domains(ctx context.Context, tenantID string) ([]Domain, error
 func (c *Catalog) Domain(ctx context.Context, host string) (Domain, error) {
 	d, err := scanDomain(c.db.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.host = ?`, host))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("domain %s: %w", host, ErrNotFound)
+		return d, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
 	}
 	return d, err
 }
@@ -352,9 +355,9 @@ func (c *Catalog) Domain(ctx context.Context, host string) (Domain, error) {
 // belongs to at most one tenant.
 func (c *Catalog) AddDomain(ctx context.Context, t Tenant, host string) (Domain, error) {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO domains (host, tenant_id, token, created_at) VALUES (?, ?, ?, ?)`,
-		host, t.ID, "chapterhouse-verify="+newID(26), formatTime(c.now()))
-	if isUnique(err) {
-		return Domain{}, fmt.Errorf("domain %s: %w", host, ErrConflict)
+		host, t.ID, "chapterhouse-verify="+tenantdb.NewToken(), sqlitefile.FormatTime(c.now()))
+	if sqlitefile.IsUnique(err) {
+		return Domain{}, fmt.Errorf("domain %s: %w", host, tenantdb.ErrConflict)
 	}
 	if err != nil {
 		return Domain{}, err
@@ -389,7 +392,7 @@ func (c *Catalog) SetDomainStatus(ctx context.Context, host, status string) (Dom
 	}
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
-	now := formatTime(c.now())
+	now := sqlitefile.FormatTime(c.now())
 	verified := status == DomainVerified
 	res, err := c.db.ExecContext(ctx, `UPDATE domains SET status = ?, verified = ?, checked_at = ?,
 		verified_at = CASE WHEN ? THEN coalesce(verified_at, ?) ELSE verified_at END,
@@ -399,7 +402,7 @@ func (c *Catalog) SetDomainStatus(ctx context.Context, host, status string) (Dom
 		return Domain{}, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Domain{}, fmt.Errorf("domain %s: %w", host, ErrNotFound)
+		return Domain{}, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
 	}
 	d, err := c.Domain(ctx, host)
 	if err != nil {
@@ -440,7 +443,7 @@ func (c *Catalog) RecordDomainCheck(ctx context.Context, host string, passed boo
 	defer tx.Rollback()
 	d, err := scanDomain(tx.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.host = ?`, host))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("domain %s: %w", host, ErrNotFound)
+		return d, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
 	}
 	if err != nil {
 		return d, err
@@ -458,10 +461,10 @@ func (c *Catalog) RecordDomainCheck(ctx context.Context, host string, passed boo
 	d.CheckedAt = &now
 	var since any
 	if d.MisconfiguredSince != nil {
-		since = formatTime(*d.MisconfiguredSince)
+		since = sqlitefile.FormatTime(*d.MisconfiguredSince)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?, verified = ?, checked_at = ?, misconfigured_since = ? WHERE host = ?`,
-		d.Status, d.Verified, formatTime(now), since, host); err != nil {
+		d.Status, d.Verified, sqlitefile.FormatTime(now), since, host); err != nil {
 		return d, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -480,7 +483,7 @@ func (c *Catalog) Ping(ctx context.Context) error {
 // Audit appends an entry to the audit log.
 func (c *Catalog) Audit(ctx context.Context, actor, action, tenantID, detail string) error {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, tenant_id, detail) VALUES (?, ?, ?, ?, ?)`,
-		formatTime(c.now()), actor, action, tenantID, detail)
+		sqlitefile.FormatTime(c.now()), actor, action, tenantID, detail)
 	return err
 }
 
@@ -507,7 +510,7 @@ func (c *Catalog) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
 		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.TenantID, &e.Detail); err != nil {
 			return nil, err
 		}
-		e.At = parseTime(at)
+		e.At = sqlitefile.ParseTime(at)
 		es = append(es, e)
 	}
 	return es, rows.Err()
@@ -536,7 +539,7 @@ func (c *Catalog) Trash(ctx context.Context) ([]TrashEntry, error) {
 		if err := rows.Scan(&e.File, &e.TenantID, &e.Slug, &e.Name, &at); err != nil {
 			return nil, err
 		}
-		e.DeletedAt = parseTime(at)
+		e.DeletedAt = sqlitefile.ParseTime(at)
 		es = append(es, e)
 	}
 	sort.SliceStable(es, func(i, j int) bool { return es[i].DeletedAt.Before(es[j].DeletedAt) })
@@ -549,29 +552,7 @@ func (c *Catalog) RemoveTrash(ctx context.Context, file string) error {
 	return err
 }
 
-func isUnique(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-}
-
-// storedTime is how times are stored: UTC with a fixed width, so that text
-// order is time order.
-const storedTime = "2006-01-02T15:04:05.000Z"
-
-func formatTime(t time.Time) string { return t.UTC().Format(storedTime) }
-
-func parseTime(s string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
-}
-
-func parseNullTime(s sql.NullString) *time.Time {
-	if !s.Valid {
-		return nil
-	}
-	t := parseTime(s.String)
-	return &t
+// invalid is a validation error of field.
+func invalid(field, format string, args ...any) error {
+	return &tenantdb.ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
 }

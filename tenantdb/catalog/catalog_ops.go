@@ -1,4 +1,4 @@
-package tenantdb
+package catalog
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/chapterhouse/chapterhouse/migrations"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
@@ -13,9 +15,9 @@ import (
 // tenant's old file).
 func (c *Catalog) AddTrash(ctx context.Context, e TrashEntry) error {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO trash (file, tenant_id, slug, name, deleted_at) VALUES (?, ?, ?, ?, ?)`,
-		e.File, e.TenantID, e.Slug, e.Name, formatTime(e.DeletedAt))
-	if isUnique(err) {
-		return fmt.Errorf("trash file %s: %w", e.File, ErrConflict)
+		e.File, e.TenantID, e.Slug, e.Name, sqlitefile.FormatTime(e.DeletedAt))
+	if sqlitefile.IsUnique(err) {
+		return fmt.Errorf("trash file %s: %w", e.File, tenantdb.ErrConflict)
 	}
 	return err
 }
@@ -27,9 +29,9 @@ func (c *Catalog) TrashEntry(ctx context.Context, file string) (TrashEntry, erro
 	err := c.db.QueryRowContext(ctx, `SELECT file, tenant_id, slug, name, deleted_at FROM trash WHERE file = ?`, file).
 		Scan(&e.File, &e.TenantID, &e.Slug, &e.Name, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return e, fmt.Errorf("trash entry %q: %w (see `chapterhouse trash list`)", file, ErrNotFound)
+		return e, fmt.Errorf("trash entry %q: %w (see `chapterhouse trash list`)", file, tenantdb.ErrNotFound)
 	}
-	e.DeletedAt = parseTime(at)
+	e.DeletedAt = sqlitefile.ParseTime(at)
 	return e, err
 }
 
@@ -54,9 +56,9 @@ func (c *Catalog) PutDomains(ctx context.Context, t Tenant, ds []Domain) error {
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO domains (host, tenant_id, verified, token, status, created_at, verified_at, checked_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.Host, t.ID, d.Status == DomainVerified, d.Token, d.Status,
-			formatTime(d.CreatedAt), nullTime(d.VerifiedAt), nullTime(d.CheckedAt))
-		if isUnique(err) {
-			return fmt.Errorf("domain %s: %w", d.Host, ErrConflict)
+			sqlitefile.FormatTime(d.CreatedAt), sqlitefile.NullTime(d.VerifiedAt), sqlitefile.NullTime(d.CheckedAt))
+		if sqlitefile.IsUnique(err) {
+			return fmt.Errorf("domain %s: %w", d.Host, tenantdb.ErrConflict)
 		}
 		if err != nil {
 			return err
@@ -77,7 +79,7 @@ func (c *Catalog) PutDomains(ctx context.Context, t Tenant, ds []Domain) error {
 
 // ReadCatalogFile reads the tenants and custom domains of a catalog file
 // that nothing writes (a backup's catalog.db).
-func ReadCatalogFile(ctx context.Context, path string) ([]Tenant, []Domain, error) {
+func ReadFile(ctx context.Context, path string) ([]Tenant, []Domain, error) {
 	db, err := sqlitefile.OpenImmutable(path)
 	if err != nil {
 		return nil, nil, err
@@ -91,3 +93,23 @@ func ReadCatalogFile(ctx context.Context, path string) ([]Tenant, []Domain, erro
 	ds, err := c.Domains(ctx, "")
 	return ts, ds, err
 }
+
+// Export writes a consistent snapshot of the catalog to the new file dst,
+// as DB.Export does for a tenant.
+func (c *Catalog) Export(ctx context.Context, dst string) (sqlitefile.FileInfo, error) {
+	return sqlitefile.Export(ctx, Path(c.dir), dst, catalogSchema)
+}
+
+// CheckCatalogFile is CheckFile for a catalog's file.
+func CheckFile(ctx context.Context, path string) (sqlitefile.FileInfo, error) {
+	return sqlitefile.Check(ctx, path, catalogSchema, false)
+}
+
+// Check runs integrity_check on the catalog's file.
+func (c *Catalog) Check(ctx context.Context) error {
+	return sqlitefile.IntegrityCheck(ctx, c.db)
+}
+
+// catalogSchema is the catalog's kind of database: the default VFS, since
+// any process may open the catalog.
+var catalogSchema = sqlitefile.NewSchema("catalog", migrations.Catalog(), "")

@@ -1,10 +1,12 @@
-package tenantdb
+package catalog
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // catalogWithDomain opens a catalog in a temp dir with one tenant and one
@@ -12,14 +14,14 @@ import (
 func catalogWithDomain(t *testing.T, host string) (*Catalog, Tenant, *time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := OpenCatalog(ctx, t.TempDir())
+	c, err := Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return now }
-	tn := Tenant{ID: NewTenantID(), Slug: "alpha", Name: "Alpha", Status: StatusActive, CreatedAt: now}
+	tn := Tenant{ID: tenantdb.NewTenantID(), Slug: "alpha", Name: "Alpha", Status: StatusActive, CreatedAt: now}
 	if err := c.AddTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestDomainCheckLifecycle(t *testing.T) {
 
 	// Reopening the catalog routes from what was stored.
 	c.SetDomainStatus(ctx, host, DomainVerified)
-	c2, err := OpenCatalog(ctx, c.Dir())
+	c2, err := Open(ctx, c.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func TestDomainCheckLifecycle(t *testing.T) {
 		t.Fatalf("after reopen: %v %v", got, ok)
 	}
 
-	if _, err := c.RecordDomainCheck(ctx, "nosuch.example", false, grace); !errors.Is(err, ErrNotFound) {
+	if _, err := c.RecordDomainCheck(ctx, "nosuch.example", false, grace); !errors.Is(err, tenantdb.ErrNotFound) {
 		t.Fatalf("unknown host: %v, want ErrNotFound", err)
 	}
 }
@@ -124,7 +126,7 @@ func TestRemovedDomainStaysRemoved(t *testing.T) {
 	if _, ok := c.TenantByHost(host); ok {
 		t.Fatal("removed domain routes again")
 	}
-	if _, err := c.Domain(ctx, host); !errors.Is(err, ErrNotFound) {
+	if _, err := c.Domain(ctx, host); !errors.Is(err, tenantdb.ErrNotFound) {
 		t.Fatalf("removed domain: %v", err)
 	}
 }
