@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 )
@@ -28,35 +26,20 @@ type dataDir struct {
 
 // reachDataDir connects to data dir dir, creating it if it does not exist.
 func reachDataDir(ctx context.Context, dir string, like *platform.Platform) (*dataDir, error) {
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if isServed(ctx, dir) {
-			return &dataDir{dir: dir, served: true}, nil
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		unlock, err := lockDataDir(dir)
-		if err == nil {
-			p, err := platform.Open(ctx, dir, 16, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				unlock()
-				return nil, err
-			}
-			p.Base, p.PortSuffix = like.Base, ""
-			return &dataDir{dir: dir, local: p, unlock: unlock}, nil
-		}
-		if !errors.Is(err, errDirBusy) {
-			return nil, err
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s: %w; try again when it has finished", dir, errDirBusy)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	unlock, err := lockOrForward(ctx, dir, func() (bool, error) { return isServed(ctx, dir), nil })
+	if err != nil {
+		return nil, err
 	}
+	if unlock == nil {
+		return &dataDir{dir: dir, served: true}, nil
+	}
+	p, err := platform.Open(ctx, dir, 16, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	p.Base, p.PortSuffix = like.Base, ""
+	return &dataDir{dir: dir, local: p, unlock: unlock}, nil
 }
 
 // isServed reports whether a server answers on dir's control socket.

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -91,7 +93,7 @@ func (fw frameWriter) Write(p []byte) (int, error) {
 }
 
 // serveControl runs operator commands sent to the control socket on p.
-func serveControl(ctx context.Context, dir string, p *platform.Platform, stderr io.Writer) (stop func(), err error) {
+func serveControl(ctx context.Context, dir string, p *platform.Platform, log *slog.Logger) (stop func() error, err error) {
 	path := filepath.Join(dir, socketFile)
 	if len(path) >= maxSocketPath {
 		return nil, fmt.Errorf("control socket %s is longer than the %d bytes a unix socket path may have; use a shorter --data path", path, maxSocketPath-1)
@@ -131,21 +133,36 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, stderr 
 			}
 			start := time.Now()
 			code := ExitCode(e.stderr, runCommand(r.Context(), e, req.Args))
-			frameWriter{mu, w, fl, frameExit}.Write([]byte{byte(code)})
+			if _, err := (frameWriter{mu, w, fl, frameExit}).Write([]byte{byte(code)}); err != nil {
+				log.Warn("operator command: the client left before its exit status", "err", err)
+			}
 			// The command's name only: its arguments may be private.
 			name := "unknown"
 			if cmd, _, ok := findCommand(req.Args); ok {
 				name = cmd.name
 			}
-			p.Log.Info("operator command", "command", name, "exit", code, "duration", time.Since(start))
+			log.Info("operator command", "command", name, "exit", code, "duration", time.Since(start))
 		}),
 	}
-	go srv.Serve(ln)
-	return func() {
+	done := make(chan error, 1)
+	go func() {
+		err := srv.Serve(ln)
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("control socket: operator commands cannot reach this server", "err", err)
+		}
+		done <- err
+	}()
+	return func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		srv.Shutdown(ctx)
-		os.Remove(path)
+		err := srv.Shutdown(ctx)
+		if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, fmt.Errorf("control socket: %w", serr))
+		}
+		if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+		return err
 	}, nil
 }
 
@@ -222,6 +239,39 @@ func sendControl(ctx context.Context, dir string, req controlRequest, stdout, st
 				return 0, true, errors.New("bad exit frame from server")
 			}
 			return int(payload[0]), true, nil
+		}
+	}
+}
+
+// lockOrForward waits until the work on data dir dir can go one of two
+// ways: to the server that owns dir (forward reports that it was served;
+// lockOrForward then returns a nil unlock), or to this process, under the
+// dir's lock (it returns the unlock). A server that is starting (it locks
+// before it listens) or another command holding the lock is waited for,
+// 15 seconds at most.
+func lockOrForward(ctx context.Context, dir string, forward func() (served bool, err error)) (unlock func(), err error) {
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		served, err := forward()
+		if served || err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		unlock, err := lockDataDir(dir)
+		if err == nil {
+			return unlock, nil
+		}
+		if !errors.Is(err, errDirBusy) {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s: %w; try again when it has finished", dir, errDirBusy)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

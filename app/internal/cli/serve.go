@@ -89,38 +89,20 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 	}
-	var unlock func()
-	for deadline := time.Now().Add(15 * time.Second); ; {
+	var result error
+	unlock, err := lockOrForward(ctx, dir, func() (bool, error) {
 		code, served, err := sendControl(ctx, dir, req, stdout, stderr)
-		if served {
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return errExit{code}
-			}
-			return nil
+		if served && err == nil && code != 0 {
+			err = errExit{code}
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-		unlock, err = lockDataDir(dir)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, errDirBusy) {
-			return err
-		}
-		// A server is starting (it locks before it listens) or another
-		// command runs here: wait for either to settle.
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %w; try again when it has finished", dir, errDirBusy)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		result = err
+		return served, nil
+	})
+	if err != nil {
+		return err
+	}
+	if unlock == nil { // the server that owns dir ran the command
+		return result
 	}
 	defer unlock()
 	cfg := serveFlags(flag.NewFlagSet("", flag.ContinueOnError), getenv)
@@ -154,59 +136,28 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // serve runs the server until ctx is done, then drains requests and closes
 // every tenant cleanly.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataFlag := fs.String("data", envOr(getenv, "CHAPTERHOUSE_DATA", "data"), "data `dir` (env CHAPTERHOUSE_DATA)")
-	cfg := serveFlags(fs, getenv)
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return &usageError{fmt.Sprintf("serve: %v", err)}
-	}
-	if len(pos) > 0 {
-		return &usageError{fmt.Sprintf("serve: unexpected argument %q", pos[0])}
-	}
-	if err := cfg.validate(); err != nil {
-		return &usageError{"serve: " + err.Error()}
-	}
-	if cfg.dataDir, err = filepath.Abs(*dataFlag); err != nil {
-		return err
+	cfg, err := parseServe(args, getenv, stderr)
+	if cfg == nil || err != nil {
+		return err // nil for --help
 	}
 	log := newLogger(cfg.logFormat, stderr)
-
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+	unlock, fresh, err := ownDataDir(cfg.dataDir)
+	if err != nil {
 		return err
 	}
-	_, statErr := os.Stat(catalog.Path(cfg.dataDir))
-	fresh := errors.Is(statErr, os.ErrNotExist)
-	unlock, err := lockDataDir(cfg.dataDir)
-	if err != nil {
-		return fmt.Errorf("%s: %w (is a server already running on it?)", cfg.dataDir, err)
-	}
 	defer unlock()
-
 	p, err := platform.Open(ctx, cfg.dataDir, cfg.maxOpen, cfg.idleTimeout, log)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	p.Configure(cfg.platformSettings())
-
-	ln, err := net.Listen("tcp", cfg.addr)
+	l, err := listen(cfg)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	var opsLn net.Listener
-	if cfg.askAddr != "" {
-		if opsLn, err = net.Listen("tcp", cfg.askAddr); err != nil {
-			return fmt.Errorf("ops listener (--ask-addr): %w", err)
-		}
-		defer opsLn.Close()
-	}
-	p.PortSuffix = platform.PortSuffix(ln.Addr().String())
+	defer l.close()
+	p.PortSuffix = platform.PortSuffix(l.public.Addr().String())
 	if fresh && !cfg.noDemo {
 		if err := platform.SeedDemo(ctx, p, stdout); err != nil {
 			return fmt.Errorf("creating the demo tenant: %w", err)
@@ -217,10 +168,108 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	p.Started = p.Now()
-	stopControl, err := serveControl(ctx, cfg.dataDir, p, stderr)
+	stopControl, err := serveControl(ctx, cfg.dataDir, p, log)
 	if err != nil {
 		return err
 	}
+	announce(stdout, log, cfg, p, l)
+	return runUntilDone(ctx, log, s, p, l, cfg.domainRecheck, stopControl)
+}
+
+// parseServe reads serve's flags and environment; a nil config without an
+// error is --help.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataFlag := fs.String("data", envOr(getenv, "CHAPTERHOUSE_DATA", "data"), "data `dir` (env CHAPTERHOUSE_DATA)")
+	cfg := serveFlags(fs, getenv)
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("serve: %v", err)}
+	}
+	if len(pos) > 0 {
+		return nil, &usageError{fmt.Sprintf("serve: unexpected argument %q", pos[0])}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, &usageError{"serve: " + err.Error()}
+	}
+	if cfg.dataDir, err = filepath.Abs(*dataFlag); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ownDataDir creates dir if need be and takes its lock for this server;
+// fresh says it held no catalog yet (a first run).
+func ownDataDir(dir string) (unlock func(), fresh bool, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, err
+	}
+	_, statErr := os.Stat(catalog.Path(dir))
+	fresh = errors.Is(statErr, os.ErrNotExist)
+	unlock, err = lockDataDir(dir)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w (is a server already running on it?)", dir, err)
+	}
+	return unlock, fresh, nil
+}
+
+// listeners are the public listener and the ops listener (nil without
+// --ask-addr).
+type listeners struct {
+	public, ops net.Listener
+}
+
+func listen(cfg *config) (*listeners, error) {
+	public, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return nil, err
+	}
+	l := &listeners{public: public}
+	if cfg.askAddr != "" {
+		if l.ops, err = net.Listen("tcp", cfg.askAddr); err != nil {
+			public.Close()
+			return nil, fmt.Errorf("ops listener (--ask-addr): %w", err)
+		}
+	}
+	return l, nil
+}
+
+// close closes the listeners that http.Server.Shutdown has not closed
+// already (when serving never started).
+func (l *listeners) close() {
+	l.public.Close()
+	if l.ops != nil {
+		l.ops.Close()
+	}
+}
+
+// announce prints where the server is, for the operator (stdout) and the
+// log.
+func announce(stdout io.Writer, log *slog.Logger, cfg *config, p *platform.Platform, l *listeners) {
+	fmt.Fprintf(stdout, "chapterhouse: serving %s\n", cfg.dataDir)
+	if l.ops != nil {
+		// Printed before "listening on", which tells a waiting test or
+		// script that everything is up.
+		fmt.Fprintf(stdout, "ops listener: http://%s (/tls/ask /metrics /healthz /readyz)\n", l.ops.Addr())
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", l.public.Addr())
+	if _, ok := p.Catalog.TenantBySlug("demo"); ok {
+		fmt.Fprintf(stdout, "demo site: %s\n", p.SiteURL("demo"))
+	}
+	log.Info("serving", "data", cfg.dataDir, "addr", l.public.Addr().String(), "ops_addr", addrOf(l.ops),
+		"base_domain", cfg.baseDomain, "max_open_tenants", cfg.maxOpen)
+}
+
+// runUntilDone serves the public and ops listeners and rechecks custom
+// domains every recheck, until ctx is done or a listener fails; then it
+// shuts down in order: /readyz fails at once, public requests finish (up
+// to 30 seconds), the control socket closes, then the ops listener.
+func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platform.Platform, l *listeners,
+	recheck time.Duration, stopControl func() error) error {
 	newHTTPServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
@@ -234,48 +283,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := newHTTPServer(s)
 	opsSrv := newHTTPServer(s.OpsHandler())
-	fmt.Fprintf(stdout, "chapterhouse: serving %s\n", cfg.dataDir)
-	if opsLn != nil {
-		// Printed before "listening on", which tells a waiting test or
-		// script that everything is up.
-		fmt.Fprintf(stdout, "ops listener: http://%s (/tls/ask /metrics /healthz /readyz)\n", opsLn.Addr())
-	}
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	if _, ok := p.Catalog.TenantBySlug("demo"); ok {
-		fmt.Fprintf(stdout, "demo site: %s\n", p.SiteURL("demo"))
-	}
-	log.Info("serving", "data", cfg.dataDir, "addr", ln.Addr().String(), "ops_addr", addrOf(opsLn),
-		"base_domain", cfg.baseDomain, "max_open_tenants", cfg.maxOpen)
 	recheckCtx, stopRecheck := context.WithCancel(ctx)
 	recheckDone := make(chan struct{})
 	go func() {
 		defer close(recheckDone)
-		p.RecheckLoop(recheckCtx, cfg.domainRecheck)
+		p.RecheckLoop(recheckCtx, recheck)
 	}()
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	if opsLn != nil {
-		go func() { errc <- opsSrv.Serve(opsLn) }()
+	go func() { errc <- srv.Serve(l.public) }()
+	if l.ops != nil {
+		go func() { errc <- opsSrv.Serve(l.ops) }()
 	}
+	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
 	}
-	// /readyz fails from now on, while the ops listener stays up until
-	// the public requests have finished.
 	s.Drain()
 	log.Info("shutting down: finishing requests")
 	stopRecheck()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	serr := srv.Shutdown(sctx)
-	stopControl()
+	cerr := stopControl()
 	oerr := opsSrv.Shutdown(sctx)
 	<-recheckDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return errors.Join(err, serr, oerr)
+	return errors.Join(err, serr, cerr, oerr)
 }
 
 func addrOf(ln net.Listener) string {

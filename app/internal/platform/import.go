@@ -152,7 +152,7 @@ func fileExists(path string) bool {
 // in place, never neither.
 func (p *Platform) replaceTenantFile(ctx context.Context, t catalog.Tenant, path, why string) (string, error) {
 	now := p.Now().UTC()
-	name := fmt.Sprintf("%s-%s-%s.db", t.ID, now.Format("20060102T150405.000Z"), why)
+	name := trashName(t, now, why)
 	trashed := filepath.Join(p.Dir, "trash", name)
 	live := tenantdb.TenantPath(p.Dir, t.ID)
 	err := p.Pool.Drain(ctx, t.ID, func() error {

@@ -49,7 +49,6 @@ func (p *Platform) Move(ctx context.Context, t catalog.Tenant, dest Remote, out,
 func (m *mover) printf(format string, args ...any) { fmt.Fprintf(m.out, format, args...) }
 
 func (m *mover) move(ctx context.Context) (err error) {
-	p, t := m.p, m.t
 	defer func() {
 		for _, f := range m.files {
 			os.Remove(f)
@@ -62,64 +61,99 @@ func (m *mover) move(ctx context.Context) (err error) {
 	if !m.dest.Served() {
 		how = "this process (no server runs there)"
 	}
-	m.printf("moving %s to %s through %s\n", t.Slug, m.dest.Dir(), how)
-
-	domains, err := p.Catalog.Domains(ctx, t.ID)
+	m.printf("moving %s to %s through %s\n", m.t.Slug, m.dest.Dir(), how)
+	domains, err := m.p.Catalog.Domains(ctx, m.t.ID)
 	if err != nil {
 		return err
 	}
 	if err := m.preflight(ctx, domains); err != nil {
 		return err
 	}
-
-	// Freeze: writes get 503 from now on; the drain waits for the writes
-	// already past the check, so the export below holds every write that
-	// was acknowledged.
 	start := time.Now()
-	status := t.Status
-	if status == catalog.StatusActive {
-		if _, err := p.Catalog.SetStatus(ctx, t.Slug, catalog.StatusFrozen); err != nil {
+	if err := m.freeze(ctx); err != nil {
+		return err
+	}
+	file, sum, err := m.export(ctx)
+	if err != nil {
+		return err
+	}
+	if err := m.importThere(ctx, file, sum, domains); err != nil {
+		return err
+	}
+	if err := m.thawThere(ctx); err != nil {
+		return err
+	}
+	window := time.Since(start)
+	name, err := m.p.retire(ctx, m.t, "moved")
+	if name == "" {
+		return fmt.Errorf("the tenant is served at the destination, but removing it here failed (it stays frozen here): %w", err)
+	}
+	m.created, m.frozen = false, false // past the point of undoing
+	if err != nil {
+		return fmt.Errorf("the tenant is served at the destination; moving its old file to the trash failed: %w", err)
+	}
+	m.report(ctx, domains, sum, name, window)
+	return nil
+}
+
+// freeze makes the source refuse writes (503) and drains it, so that the
+// export holds every write that was acknowledged.
+func (m *mover) freeze(ctx context.Context) error {
+	if m.t.Status == catalog.StatusActive {
+		if _, err := m.p.Catalog.SetStatus(ctx, m.t.Slug, catalog.StatusFrozen); err != nil {
 			return err
 		}
 		m.frozen = true
 	}
-	if err := p.Pool.Drain(ctx, t.ID, func() error { return nil }); err != nil {
+	if err := m.p.Pool.Drain(ctx, m.t.ID, func() error { return nil }); err != nil {
 		return fmt.Errorf("draining the writes in flight: %w", err)
 	}
+	return nil
+}
+
+// export writes the frozen source to a work file and checks that the
+// file's logical digest is the live tenant's; it returns the digest.
+func (m *mover) export(ctx context.Context) (file, sum string, err error) {
+	p, t := m.p, m.t
 	tmp, err := p.TmpDir()
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	file := filepath.Join(tmp, fmt.Sprintf("move-%s-%d.db", t.ID, time.Now().UnixNano()))
+	file = filepath.Join(tmp, fmt.Sprintf("move-%s-%d.db", t.ID, time.Now().UnixNano()))
 	m.files = append(m.files, file)
 	info, err := p.Export(ctx, t, file)
 	if err != nil {
-		return fmt.Errorf("export: %w", err)
+		return "", "", fmt.Errorf("export: %w", err)
 	}
 	live, err := p.Digest(ctx, t)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	exported, err := tenantdb.FileDigest(ctx, file)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	if live.Sum() != exported.Sum() {
-		return fmt.Errorf("the tenant changed while frozen (tables %v); nothing was moved", live.Diff(exported))
+		return "", "", fmt.Errorf("the tenant changed while frozen (tables %v); nothing was moved", live.Diff(exported))
 	}
-	sum := exported.Sum()
+	sum = exported.Sum()
 	m.printf("exported %s (%s, digest %s)\n", t.Slug, HumanSize(info.Size), sum)
+	return file, sum, nil
+}
 
+// importThere imports the export at the destination, frozen (nothing is
+// written there before its digest is checked), with the tenant's id, name
+// and custom domains, and then checks the destination's digest.
+func (m *mover) importThere(ctx context.Context, file, sum string, domains []catalog.Domain) error {
+	t := m.t
 	domainsFile := file + ".domains.json"
 	m.files = append(m.files, domainsFile)
 	if err := WriteFileAtomic(domainsFile, domains); err != nil {
 		return err
 	}
-	// The destination imports it frozen: nothing is written there before
-	// its digest is checked.
 	destStatus := catalog.StatusFrozen
-	if status == catalog.StatusSuspended {
-		destStatus = status
+	if t.Status == catalog.StatusSuspended {
+		destStatus = t.Status
 	}
 	if _, err := m.dest.Run(ctx, "import", t.Slug, file, "--id", t.ID, "--name", t.Name, "--status", destStatus,
 		"--expect-digest", sum, "--domains", domainsFile); err != nil {
@@ -134,45 +168,39 @@ func (m *mover) move(ctx context.Context) (err error) {
 		return fmt.Errorf("the destination's digest %q is not the source's %s", strings.TrimSpace(out), sum)
 	}
 	m.printf("verified: the destination's digest equals the source's\n")
-	if status == catalog.StatusActive {
-		if _, err := m.dest.Run(ctx, "tenant", "thaw", t.Slug); err != nil {
-			return fmt.Errorf("thawing at the destination: %v", err)
-		}
-	}
-	window := time.Since(start)
+	return nil
+}
 
-	// The destination serves the tenant; here it stops routing, and its
-	// file goes to the trash.
-	name := fmt.Sprintf("%s-%s-moved.db", t.ID, p.Now().UTC().Format("20060102T150405.000Z"))
-	if err := p.Catalog.RemoveTenant(ctx, t, name); err != nil {
-		return fmt.Errorf("the tenant is served at the destination, but removing it here failed (it stays frozen here): %w", err)
+// thawThere lets the destination take writes, if the source took them.
+func (m *mover) thawThere(ctx context.Context) error {
+	if m.t.Status != catalog.StatusActive {
+		return nil
 	}
-	m.created, m.frozen = false, false // past the point of undoing
-	err = p.Pool.Drain(ctx, t.ID, func() error {
-		live := tenantdb.TenantPath(p.Dir, t.ID)
-		if err := tenantdb.SettleWAL(live); err != nil {
-			return err
-		}
-		return moveTenantFiles(live, filepath.Join(p.Dir, "trash", name))
-	})
-	if err != nil {
-		return fmt.Errorf("the tenant is served at the destination; moving its old file to the trash failed: %w", err)
+	if _, err := m.dest.Run(ctx, "tenant", "thaw", m.t.Slug); err != nil {
+		return fmt.Errorf("thawing at the destination: %v", err)
 	}
+	return nil
+}
+
+// report records the move in the audit log and tells the operator what
+// happened and what is left to do.
+func (m *mover) report(ctx context.Context, domains []catalog.Domain, sum, trashed string, window time.Duration) {
+	t := m.t
 	hosts := make([]string, len(domains))
 	for i, d := range domains {
 		hosts[i] = d.Host
 	}
-	p.Audit(ctx, m.actor, "tenant.move", t.ID, fmt.Sprintf("%s to %s (digest %s, %d domains, writes refused for %s)", t.Slug, m.dest.Dir(), sum, len(domains), window.Round(time.Millisecond)))
+	m.p.Audit(ctx, m.actor, "tenant.move", t.ID, fmt.Sprintf("%s to %s (digest %s, %d domains, writes refused for %s)",
+		t.Slug, m.dest.Dir(), sum, len(domains), window.Round(time.Millisecond)))
 	m.printf("moved %s to %s\n", t.Slug, m.dest.Dir())
 	if len(hosts) > 0 {
 		m.printf("custom domains now routed there: %s\n", strings.Join(hosts, ", "))
 	}
-	m.printf("the source file is kept in the trash as %s\n", name)
-	if status == catalog.StatusActive {
+	m.printf("the source file is kept in the trash as %s\n", trashed)
+	if t.Status == catalog.StatusActive {
 		m.printf("freeze window (writes refused): %s\n", window.Round(time.Millisecond))
 	}
-	m.printf("point %s.%s (and the custom domains' DNS) at the destination's server if it is another machine\n", t.Slug, p.Base)
-	return nil
+	m.printf("point %s.%s (and the custom domains' DNS) at the destination's server if it is another machine\n", t.Slug, m.p.Base)
 }
 
 // preflight checks that the destination can take the tenant: the slug and

@@ -184,16 +184,38 @@ func (p *Platform) DeleteTenant(ctx context.Context, slug string) (string, error
 	if err != nil {
 		return "", err
 	}
-	name := fmt.Sprintf("%s-%s.db", t.ID, p.Now().UTC().Format("20060102T150405Z"))
-	trashed := filepath.Join(p.Dir, "trash", name)
+	name, err := p.retire(ctx, t, "")
+	return filepath.Join(p.Dir, "trash", name), err
+}
+
+// retire takes tenant t out of service for good (deleted, or moved to
+// another data dir): it stops routing at once, the catalog records its
+// file in the trash, its requests in flight finish, and its file (its WAL
+// checkpointed) goes to DATA/trash/<name>.
+func (p *Platform) retire(ctx context.Context, t catalog.Tenant, why string) (name string, err error) {
+	name = trashName(t, p.Now(), why)
 	if err := p.Catalog.RemoveTenant(ctx, t, name); err != nil {
 		return "", err
 	}
 	p.Metrics.Tenants.Forget(t.ID)
 	err = p.Pool.Drain(ctx, t.ID, func() error {
-		return moveTenantFiles(tenantdb.TenantPath(p.Dir, t.ID), trashed)
+		live := tenantdb.TenantPath(p.Dir, t.ID)
+		if err := tenantdb.SettleWAL(live); err != nil {
+			return err
+		}
+		return moveTenantFiles(live, filepath.Join(p.Dir, "trash", name))
 	})
-	return trashed, err
+	return name, err
+}
+
+// trashName is the name in DATA/trash/ of tenant t's file retired at now:
+// <id>-<time>.db, or <id>-<time>-<why>.db (why: moved, replaced).
+func trashName(t catalog.Tenant, now time.Time, why string) string {
+	name := t.ID + "-" + now.UTC().Format("20060102T150405.000Z")
+	if why != "" {
+		name += "-" + why
+	}
+	return name + ".db"
 }
 
 // moveTenantFiles renames a closed database file to dst, with its WAL if
