@@ -18,15 +18,15 @@ func TestAPIExportDownload(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "alpha")
 	otherEmail, otherPassword := ls.newTenant(t, "beta")
-	token := ls.login(t, "alpha", email, password)
+	token := ls.Login(t, "alpha", email, password)
 	out, errOut, err := ls.cli(t, "", "admin", "add", "alpha", "editor@alpha.example.org", "--role", "editor")
 	if err != nil {
 		t.Fatalf("admin add: %v %s", err, errOut)
 	}
-	editor := ls.login(t, "alpha", "editor@alpha.example.org", passwordLine.FindStringSubmatch(out)[1])
-	betaOwner := ls.login(t, "beta", otherEmail, otherPassword)
-	c := ls.client()
-	url := ls.url("alpha", "/api/export")
+	editor := ls.Login(t, "alpha", "editor@alpha.example.org", passwordLine.FindStringSubmatch(out)[1])
+	betaOwner := ls.Login(t, "beta", otherEmail, otherPassword)
+	c := ls.Browser()
+	url := ls.SiteURL("alpha", "/api/export")
 
 	for _, tc := range []struct {
 		name    string
@@ -34,34 +34,34 @@ func TestAPIExportDownload(t *testing.T) {
 		want    int
 	}{
 		{"anonymous", nil, http.StatusUnauthorized},
-		{"editor", bearer(editor), http.StatusForbidden},
-		{"another tenant's owner", bearer(betaOwner), http.StatusUnauthorized},
+		{"editor", webtest.Bearer(editor), http.StatusForbidden},
+		{"another tenant's owner", webtest.Bearer(betaOwner), http.StatusUnauthorized},
 	} {
-		if r := ls.do(t, c, "GET", url, nil, tc.headers...); r.status != tc.want || len(r.body) > 1000 {
-			t.Errorf("%s: %d (%d bytes), want %d", tc.name, r.status, len(r.body), tc.want)
+		if r := ls.Call(t, c, "GET", url, nil, tc.headers...); r.Status != tc.want || len(r.Body) > 1000 {
+			t.Errorf("%s: %d (%d bytes), want %d", tc.name, r.Status, len(r.Body), tc.want)
 		}
 	}
 
-	w := apiWriters(t, ls.addr, ls.base, ls.port, "alpha", token, 3)
+	w := apiWriters(t, ls.Addr, ls.base, ls.Port(), "alpha", token, 3)
 	w.waitFor(t, 20)
 	before := w.snapshot()
-	r := ls.do(t, c, "GET", url, nil, bearer(token)...)
+	r := ls.Call(t, c, "GET", url, nil, webtest.Bearer(token)...)
 	w.halt()
-	if r.status != http.StatusOK {
-		t.Fatalf("owner download: %d %s", r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("owner download: %d %s", r.Status, r.Body)
 	}
-	if cd := r.header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="alpha-`) || !strings.HasSuffix(cd, `.chapterhouse.db"`) {
+	if cd := r.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="alpha-`) || !strings.HasSuffix(cd, `.chapterhouse.db"`) {
 		t.Errorf("Content-Disposition %q", cd)
 	}
-	if r.header.Get("Content-Type") != "application/vnd.sqlite3" || r.header.Get("Cache-Control") != "no-store" {
-		t.Errorf("headers %v", r.header)
+	if r.Header.Get("Content-Type") != "application/vnd.sqlite3" || r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers %v", r.Header)
 	}
-	sum := sha256.Sum256(r.body)
-	if got := hex.EncodeToString(sum[:]); got != r.header.Get("X-Content-SHA256") {
-		t.Errorf("body sha256 %s, header says %s", got, r.header.Get("X-Content-SHA256"))
+	sum := sha256.Sum256(r.Body)
+	if got := hex.EncodeToString(sum[:]); got != r.Header.Get("X-Content-SHA256") {
+		t.Errorf("body sha256 %s, header says %s", got, r.Header.Get("X-Content-SHA256"))
 	}
 	file := filepath.Join(t.TempDir(), "download.db")
-	writeFile(t, file, string(r.body))
+	writeFile(t, file, string(r.Body))
 	if _, err := tenantdb.CheckTenantFile(context.Background(), file); err != nil {
 		t.Fatalf("downloaded export: %v", err)
 	}
@@ -81,8 +81,8 @@ func TestAPIExportDownload(t *testing.T) {
 	if out, errOut, err := ls.cli(t, "", "import", "alpha-copy", file); err != nil {
 		t.Fatalf("import of the download: %v %s %s", err, out, errOut)
 	}
-	if r := ls.do(t, c, "POST", url, nil, bearer(token)...); r.status != http.StatusMethodNotAllowed && r.status != http.StatusNotFound {
-		t.Errorf("POST /api/export: %d", r.status)
+	if r := ls.Call(t, c, "POST", url, nil, webtest.Bearer(token)...); r.Status != http.StatusMethodNotAllowed && r.Status != http.StatusNotFound {
+		t.Errorf("POST /api/export: %d", r.Status)
 	}
 	os.Remove(file)
 }
@@ -96,25 +96,25 @@ func TestDashboardDownloadButton(t *testing.T) {
 		t.Fatal(out)
 	}
 	editorPassword := passwordLine.FindStringSubmatch(out)[1]
-	owner, editor := ls.client(), ls.client()
-	ls.dashLogin(t, owner, ls.host("alpha"), email, password)
-	ls.dashLogin(t, editor, ls.host("alpha"), "editor@alpha.example.org", editorPassword)
+	owner, editor := ls.Browser(), ls.Browser()
+	ls.DashLogin(t, owner, webtest.Host("alpha"), email, password)
+	ls.DashLogin(t, editor, webtest.Host("alpha"), "editor@alpha.example.org", editorPassword)
 
-	home := ls.form(t, owner, ls.host("alpha"), "/admin", nil)
-	if !strings.Contains(home.body, `href="/admin/export"`) {
-		t.Fatalf("the owner's dashboard has no download button:\n%.2000s", home.body)
+	home := ls.Form(t, owner, webtest.Host("alpha"), "/admin", nil)
+	if !strings.Contains(home.Body, `href="/admin/export"`) {
+		t.Fatalf("the owner's dashboard has no download button:\n%.2000s", home.Body)
 	}
-	p := ls.form(t, owner, ls.host("alpha"), "/admin/export", nil)
-	if p.status != http.StatusOK || !strings.HasPrefix(p.header.Get("Content-Disposition"), "attachment;") || !strings.HasPrefix(p.body, "SQLite format 3\x00") {
-		t.Fatalf("download from the dashboard: %d %v", p.status, p.header)
+	p := ls.Form(t, owner, webtest.Host("alpha"), "/admin/export", nil)
+	if p.Status != http.StatusOK || !strings.HasPrefix(p.Header.Get("Content-Disposition"), "attachment;") || !strings.HasPrefix(p.Body, "SQLite format 3\x00") {
+		t.Fatalf("download from the dashboard: %d %v", p.Status, p.Header)
 	}
-	if home := ls.form(t, editor, ls.host("alpha"), "/admin", nil); strings.Contains(home.body, "/admin/export") {
+	if home := ls.Form(t, editor, webtest.Host("alpha"), "/admin", nil); strings.Contains(home.Body, "/admin/export") {
 		t.Error("an editor's dashboard offers the download")
 	}
-	if p := ls.form(t, editor, ls.host("alpha"), "/admin/export", nil); p.status != http.StatusForbidden || strings.HasPrefix(p.body, "SQLite") {
-		t.Errorf("editor download: %d", p.status)
+	if p := ls.Form(t, editor, webtest.Host("alpha"), "/admin/export", nil); p.Status != http.StatusForbidden || strings.HasPrefix(p.Body, "SQLite") {
+		t.Errorf("editor download: %d", p.Status)
 	}
-	if p := ls.form(t, ls.client(), ls.host("alpha"), "/admin/export", nil); p.status != http.StatusSeeOther {
-		t.Errorf("anonymous download: %d, want a redirect to the login", p.status)
+	if p := ls.Form(t, ls.Browser(), webtest.Host("alpha"), "/admin/export", nil); p.Status != http.StatusSeeOther {
+		t.Errorf("anonymous download: %d, want a redirect to the login", p.Status)
 	}
 }

@@ -18,57 +18,58 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestLoginLogout(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "riverside")
-	c := ls.client()
+	c := ls.Browser()
 
 	for _, tc := range []struct{ name, email, password string }{
 		{"wrong password", email, password + "x"},
 		{"unknown email", "nobody@riverside.example.org", password},
 		{"empty", "", ""},
 	} {
-		r := ls.do(t, c, "POST", ls.url("riverside", "/api/login"), map[string]string{"email": tc.email, "password": tc.password})
-		if msg, _ := r.errField(t); r.status != http.StatusUnauthorized || msg != "wrong email or password" {
-			t.Errorf("%s: got %d %s, want 401 wrong email or password", tc.name, r.status, r.body)
+		r := ls.Call(t, c, "POST", ls.SiteURL("riverside", "/api/login"), map[string]string{"email": tc.email, "password": tc.password})
+		if msg, _ := r.ErrField(t); r.Status != http.StatusUnauthorized || msg != "wrong email or password" {
+			t.Errorf("%s: got %d %s, want 401 wrong email or password", tc.name, r.Status, r.Body)
 		}
 	}
 
-	token := ls.login(t, "riverside", strings.ToUpper(email), password) // emails match in any case
-	r := ls.do(t, c, "GET", ls.url("riverside", "/api/me"), nil, bearer(token)...)
-	if r.status != http.StatusOK || !strings.Contains(string(r.body), email) {
-		t.Fatalf("GET /api/me: %d %s", r.status, r.body)
+	token := ls.Login(t, "riverside", strings.ToUpper(email), password) // emails match in any case
+	r := ls.Call(t, c, "GET", ls.SiteURL("riverside", "/api/me"), nil, webtest.Bearer(token)...)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), email) {
+		t.Fatalf("GET /api/me: %d %s", r.Status, r.Body)
 	}
-	if strings.Contains(string(r.body), "argon2") {
-		t.Errorf("GET /api/me leaks the password hash: %s", r.body)
+	if strings.Contains(string(r.Body), "argon2") {
+		t.Errorf("GET /api/me leaks the password hash: %s", r.Body)
 	}
-	if r := ls.do(t, c, "GET", ls.url("riverside", "/api/me"), nil); r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
-		t.Errorf("no token: got %d (WWW-Authenticate %q), want 401 with a challenge", r.status, r.header.Get("WWW-Authenticate"))
+	if r := ls.Call(t, c, "GET", ls.SiteURL("riverside", "/api/me"), nil); r.Status != http.StatusUnauthorized || r.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("no token: got %d (WWW-Authenticate %q), want 401 with a challenge", r.Status, r.Header.Get("WWW-Authenticate"))
 	}
 
-	if r := ls.do(t, c, "POST", ls.url("riverside", "/api/logout"), nil, bearer(token)...); r.status != http.StatusNoContent {
-		t.Fatalf("logout: %d %s", r.status, r.body)
+	if r := ls.Call(t, c, "POST", ls.SiteURL("riverside", "/api/logout"), nil, webtest.Bearer(token)...); r.Status != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.Status, r.Body)
 	}
 	for _, path := range []string{"/api/me", "/api/site", "/api/posts"} {
-		if r := ls.do(t, c, "GET", ls.url("riverside", path), nil, bearer(token)...); r.status != http.StatusUnauthorized {
-			t.Errorf("GET %s after logout: %d, want 401", path, r.status)
+		if r := ls.Call(t, c, "GET", ls.SiteURL("riverside", path), nil, webtest.Bearer(token)...); r.Status != http.StatusUnauthorized {
+			t.Errorf("GET %s after logout: %d, want 401", path, r.Status)
 		}
 	}
-	if r := ls.do(t, c, "POST", ls.url("riverside", "/api/logout"), nil, bearer(token)...); r.status != http.StatusUnauthorized {
-		t.Errorf("second logout: %d, want 401", r.status)
+	if r := ls.Call(t, c, "POST", ls.SiteURL("riverside", "/api/logout"), nil, webtest.Bearer(token)...); r.Status != http.StatusUnauthorized {
+		t.Errorf("second logout: %d, want 401", r.Status)
 	}
 }
 
 func TestPasswordChangeRevokesSessions(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "lodge")
-	c := ls.client()
-	first := ls.login(t, "lodge", email, password)
-	second := ls.login(t, "lodge", email, password)
-	url := ls.url("lodge", "/api/password")
+	c := ls.Browser()
+	first := ls.Login(t, "lodge", email, password)
+	second := ls.Login(t, "lodge", email, password)
+	url := ls.SiteURL("lodge", "/api/password")
 
 	bad := []struct {
 		name, current, next, field string
@@ -79,38 +80,38 @@ func TestPasswordChangeRevokesSessions(t *testing.T) {
 		{"the email", password, email, "new_password"},
 	}
 	for _, tc := range bad {
-		r := ls.do(t, c, "POST", url, map[string]string{"current_password": tc.current, "new_password": tc.next}, bearer(first)...)
-		if _, field := r.errField(t); r.status != http.StatusUnprocessableEntity || field != tc.field {
-			t.Errorf("%s: got %d %s, want 422 naming %s", tc.name, r.status, r.body, tc.field)
+		r := ls.Call(t, c, "POST", url, map[string]string{"current_password": tc.current, "new_password": tc.next}, webtest.Bearer(first)...)
+		if _, field := r.ErrField(t); r.Status != http.StatusUnprocessableEntity || field != tc.field {
+			t.Errorf("%s: got %d %s, want 422 naming %s", tc.name, r.Status, r.Body, tc.field)
 		}
 	}
 	// A refused change ends nothing.
-	if r := ls.do(t, c, "GET", ls.url("lodge", "/api/me"), nil, bearer(second)...); r.status != http.StatusOK {
-		t.Fatalf("session ended by a refused change: %d", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("lodge", "/api/me"), nil, webtest.Bearer(second)...); r.Status != http.StatusOK {
+		t.Fatalf("session ended by a refused change: %d", r.Status)
 	}
 
 	const next = "correct horse battery staple"
-	r := ls.do(t, c, "POST", url, map[string]string{"current_password": password, "new_password": next}, bearer(first)...)
-	if r.status != http.StatusOK {
-		t.Fatalf("change password: %d %s", r.status, r.body)
+	r := ls.Call(t, c, "POST", url, map[string]string{"current_password": password, "new_password": next}, webtest.Bearer(first)...)
+	if r.Status != http.StatusOK {
+		t.Fatalf("change password: %d %s", r.Status, r.Body)
 	}
 	var out struct{ Token string }
-	r.json(t, &out)
+	r.JSON(t, &out)
 	for name, tok := range map[string]string{"the token that changed it": first, "another session": second} {
-		if r := ls.do(t, c, "GET", ls.url("lodge", "/api/me"), nil, bearer(tok)...); r.status != http.StatusUnauthorized {
-			t.Errorf("%s after the change: %d, want 401", name, r.status)
+		if r := ls.Call(t, c, "GET", ls.SiteURL("lodge", "/api/me"), nil, webtest.Bearer(tok)...); r.Status != http.StatusUnauthorized {
+			t.Errorf("%s after the change: %d, want 401", name, r.Status)
 		}
 	}
-	if r := ls.do(t, c, "GET", ls.url("lodge", "/api/me"), nil, bearer(out.Token)...); r.status != http.StatusOK {
-		t.Errorf("the new token: %d, want 200", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("lodge", "/api/me"), nil, webtest.Bearer(out.Token)...); r.Status != http.StatusOK {
+		t.Errorf("the new token: %d, want 200", r.Status)
 	}
-	if r := ls.do(t, c, "POST", ls.url("lodge", "/api/login"), map[string]string{"email": email, "password": password}); r.status != http.StatusUnauthorized {
-		t.Errorf("old password still logs in: %d", r.status)
+	if r := ls.Call(t, c, "POST", ls.SiteURL("lodge", "/api/login"), map[string]string{"email": email, "password": password}); r.Status != http.StatusUnauthorized {
+		t.Errorf("old password still logs in: %d", r.Status)
 	}
-	ls.login(t, "lodge", email, next)
+	ls.Login(t, "lodge", email, next)
 
 	// The operator's reset does the same.
-	tok := ls.login(t, "lodge", email, next)
+	tok := ls.Login(t, "lodge", email, next)
 	stdout, stderr, err := ls.cli(t, "", "admin", "reset-password", "lodge", email)
 	if err != nil {
 		t.Fatalf("admin reset-password: %v %s", err, stderr)
@@ -119,10 +120,10 @@ func TestPasswordChangeRevokesSessions(t *testing.T) {
 	if m == nil {
 		t.Fatalf("reset-password printed no password: %s", stdout)
 	}
-	if r := ls.do(t, c, "GET", ls.url("lodge", "/api/me"), nil, bearer(tok)...); r.status != http.StatusUnauthorized {
-		t.Errorf("session survived reset-password: %d", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("lodge", "/api/me"), nil, webtest.Bearer(tok)...); r.Status != http.StatusUnauthorized {
+		t.Errorf("session survived reset-password: %d", r.Status)
 	}
-	ls.login(t, "lodge", email, m[1])
+	ls.Login(t, "lodge", email, m[1])
 }
 
 func TestAdminCLI(t *testing.T) {
@@ -138,9 +139,9 @@ func TestAdminCLI(t *testing.T) {
 	if err != nil || strings.Contains(out, "password:") {
 		t.Fatalf("admin add --password-stdin: %v %s %s", err, out, errOut)
 	}
-	tok := ls.login(t, "troop", "ed@troop.example.org", pw)
+	tok := ls.Login(t, "troop", "ed@troop.example.org", pw)
 	var me struct{ Role string }
-	ls.do(t, ls.client(), "GET", ls.url("troop", "/api/me"), nil, bearer(tok)...).json(t, &me)
+	ls.Call(t, ls.Browser(), "GET", ls.SiteURL("troop", "/api/me"), nil, webtest.Bearer(tok)...).JSON(t, &me)
 	if me.Role != "editor" {
 		t.Errorf("default role = %q, want editor", me.Role)
 	}
@@ -155,7 +156,7 @@ func TestAdminCLI(t *testing.T) {
 	if err != nil || m == nil {
 		t.Fatalf("admin add without stdin: %v %s", err, out)
 	}
-	ls.login(t, "troop", "second@troop.example.org", m[1])
+	ls.Login(t, "troop", "second@troop.example.org", m[1])
 
 	out, _, err = ls.cli(t, "", "admin", "list", "troop", "--json")
 	if err != nil {
@@ -190,12 +191,12 @@ func TestDemoPrintsItsLogin(t *testing.T) {
 	out := ls.stdout.String()
 	email := regexp.MustCompile(`(?m)^email: (\S+)$`).FindStringSubmatch(out)
 	pw := passwordLine.FindStringSubmatch(out)
-	if email == nil || pw == nil || !strings.Contains(out, ls.url("demo", "/admin")) {
+	if email == nil || pw == nil || !strings.Contains(out, ls.SiteURL("demo", "/admin")) {
 		t.Fatalf("serve did not print the demo login:\n%s", out)
 	}
-	tok := ls.login(t, "demo", email[1], pw[1])
+	tok := ls.Login(t, "demo", email[1], pw[1])
 	var me struct{ Role string }
-	ls.do(t, ls.client(), "GET", ls.url("demo", "/api/me"), nil, bearer(tok)...).json(t, &me)
+	ls.Call(t, ls.Browser(), "GET", ls.SiteURL("demo", "/api/me"), nil, webtest.Bearer(tok)...).JSON(t, &me)
 	if me.Role != "owner" {
 		t.Errorf("demo admin role %q, want owner", me.Role)
 	}
@@ -224,8 +225,8 @@ func TestTokenAttacks(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "alpha")
 	ls.newTenant(t, "beta")
-	c := ls.client()
-	good := ls.login(t, "alpha", email, password)
+	c := ls.Browser()
+	good := ls.Login(t, "alpha", email, password)
 
 	// What a valid token holds, to forge variants of it.
 	parts := strings.Split(good, ".")
@@ -266,8 +267,8 @@ func TestTokenAttacks(t *testing.T) {
 	}
 	// The control: a token forged with the real key and unchanged claims
 	// is accepted, so each refusal below is due to its one change.
-	if r := ls.do(t, c, "GET", ls.url("alpha", "/api/me"), nil, bearer(forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(nil)))...); r.status != http.StatusOK {
-		t.Fatalf("control token refused: %d %s", r.status, r.body)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("alpha", "/api/me"), nil, webtest.Bearer(forge(t, jwt.SigningMethodHS256, alphaKey, kid, with(nil)))...); r.Status != http.StatusOK {
+		t.Fatalf("control token refused: %d %s", r.Status, r.Body)
 	}
 
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -305,14 +306,14 @@ func TestTokenAttacks(t *testing.T) {
 	}
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
-			r := ls.do(t, c, "GET", ls.url(a.host, "/api/site"), nil, bearer(a.token)...)
-			if r.status != http.StatusUnauthorized {
-				t.Errorf("got %d %s, want 401", r.status, r.body)
+			r := ls.Call(t, c, "GET", ls.SiteURL(a.host, "/api/site"), nil, webtest.Bearer(a.token)...)
+			if r.Status != http.StatusUnauthorized {
+				t.Errorf("got %d %s, want 401", r.Status, r.Body)
 			}
 			// The same token as the dashboard cookie.
-			r = ls.do(t, c, "GET", ls.url(a.host, "/api/site"), nil, "Cookie", auth.SessionCookie+"="+a.token)
-			if r.status != http.StatusUnauthorized {
-				t.Errorf("as a cookie: got %d %s, want 401", r.status, r.body)
+			r = ls.Call(t, c, "GET", ls.SiteURL(a.host, "/api/site"), nil, "Cookie", auth.SessionCookie+"="+a.token)
+			if r.Status != http.StatusUnauthorized {
+				t.Errorf("as a cookie: got %d %s, want 401", r.Status, r.Body)
 			}
 		})
 	}
@@ -320,13 +321,13 @@ func TestTokenAttacks(t *testing.T) {
 		old, _ := auth.NewKeyring(auth.NewSecret())
 		oldKey, _ := old.TenantKey(old.Current(), alphaID)
 		tok := forge(t, jwt.SigningMethodHS256, oldKey, old.Current(), with(nil))
-		if r := ls.do(t, c, "GET", ls.url("alpha", "/api/site"), nil, bearer(tok)...); r.status != http.StatusUnauthorized {
-			t.Errorf("got %d, want 401", r.status)
+		if r := ls.Call(t, c, "GET", ls.SiteURL("alpha", "/api/site"), nil, webtest.Bearer(tok)...); r.Status != http.StatusUnauthorized {
+			t.Errorf("got %d, want 401", r.Status)
 		}
 	})
 	// After all that, the real token still works.
-	if r := ls.do(t, c, "GET", ls.url("alpha", "/api/site"), nil, bearer(good)...); r.status != http.StatusOK {
-		t.Errorf("the real token: %d", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("alpha", "/api/site"), nil, webtest.Bearer(good)...); r.Status != http.StatusOK {
+		t.Errorf("the real token: %d", r.Status)
 	}
 }
 
@@ -363,17 +364,17 @@ func TestKeyRotation(t *testing.T) {
 	writeFile(t, secrets, oldSecret+"\n")
 	ls := startLiveIn(t, dir, "--secret-file", secrets)
 	email, password := ls.newTenant(t, "rot")
-	tok := ls.login(t, "rot", email, password)
+	tok := ls.Login(t, "rot", email, password)
 	ls.stop()
 
 	// Restarted with a new signing secret and the old one kept: old
 	// tokens still verify, new ones are signed with the new kid.
 	writeFile(t, secrets, "# rotated\n"+newSecret+"\n"+oldSecret+"\n")
 	ls = startLiveIn(t, dir, "--secret-file", secrets)
-	if r := ls.do(t, ls.client(), "GET", ls.url("rot", "/api/me"), nil, bearer(tok)...); r.status != http.StatusOK {
-		t.Fatalf("old token after rotation: %d %s", r.status, r.body)
+	if r := ls.Call(t, ls.Browser(), "GET", ls.SiteURL("rot", "/api/me"), nil, webtest.Bearer(tok)...); r.Status != http.StatusOK {
+		t.Fatalf("old token after rotation: %d %s", r.Status, r.Body)
 	}
-	fresh := ls.login(t, "rot", email, password)
+	fresh := ls.Login(t, "rot", email, password)
 	if kidOf(t, fresh) == kidOf(t, tok) {
 		t.Error("the new secret does not sign new tokens")
 	}
@@ -382,11 +383,11 @@ func TestKeyRotation(t *testing.T) {
 	// The old secret dropped: its tokens are dead, the new ones live.
 	writeFile(t, secrets, newSecret+"\n")
 	ls = startLiveIn(t, dir, "--secret-file", secrets)
-	if r := ls.do(t, ls.client(), "GET", ls.url("rot", "/api/me"), nil, bearer(tok)...); r.status != http.StatusUnauthorized {
-		t.Errorf("token of a dropped secret: %d, want 401", r.status)
+	if r := ls.Call(t, ls.Browser(), "GET", ls.SiteURL("rot", "/api/me"), nil, webtest.Bearer(tok)...); r.Status != http.StatusUnauthorized {
+		t.Errorf("token of a dropped secret: %d, want 401", r.Status)
 	}
-	if r := ls.do(t, ls.client(), "GET", ls.url("rot", "/api/me"), nil, bearer(fresh)...); r.status != http.StatusOK {
-		t.Errorf("token of the current secret: %d, want 200", r.status)
+	if r := ls.Call(t, ls.Browser(), "GET", ls.SiteURL("rot", "/api/me"), nil, webtest.Bearer(fresh)...); r.Status != http.StatusOK {
+		t.Errorf("token of the current secret: %d, want 200", r.Status)
 	}
 
 	if _, err := auth.ParseKeyring([]byte("short\n")); err == nil {
@@ -427,54 +428,54 @@ func TestLoginThrottle(t *testing.T) {
 	t.Run("per client, spoofed X-Forwarded-For ignored", func(t *testing.T) {
 		ls := startLive(t)
 		ls.newTenant(t, "post")
-		c := ls.client()
-		var last apiResult
+		c := ls.Browser()
+		var last webtest.APIResult
 		for i := 0; i < 30; i++ {
-			last = ls.do(t, c, "POST", ls.url("post", "/api/login"),
+			last = ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"),
 				map[string]string{"email": fmt.Sprintf("guess%d@post.example.org", i), "password": "wrong password"},
 				"X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
-			if last.status == http.StatusTooManyRequests {
+			if last.Status == http.StatusTooManyRequests {
 				break
 			}
-			if last.status != http.StatusUnauthorized {
-				t.Fatalf("attempt %d: %d %s", i, last.status, last.body)
+			if last.Status != http.StatusUnauthorized {
+				t.Fatalf("attempt %d: %d %s", i, last.Status, last.Body)
 			}
 		}
-		if last.status != http.StatusTooManyRequests {
+		if last.Status != http.StatusTooManyRequests {
 			t.Fatalf("30 guesses from one client with rotating X-Forwarded-For were never throttled")
 		}
-		if n, err := strconv.Atoi(last.header.Get("Retry-After")); err != nil || n < 1 {
-			t.Errorf("Retry-After = %q, want seconds", last.header.Get("Retry-After"))
+		if n, err := strconv.Atoi(last.Header.Get("Retry-After")); err != nil || n < 1 {
+			t.Errorf("Retry-After = %q, want seconds", last.Header.Get("Retry-After"))
 		}
 	})
 	t.Run("per account, behind a trusted proxy", func(t *testing.T) {
 		ls := startLive(t, "--trusted-proxy", "127.0.0.1/32")
 		email, password := ls.newTenant(t, "post")
-		c := ls.client()
+		c := ls.Browser()
 		// Many clients behind the proxy each get their own allowance...
 		for i := 0; i < 25; i++ {
-			r := ls.do(t, c, "POST", ls.url("post", "/api/login"),
+			r := ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"),
 				map[string]string{"email": fmt.Sprintf("guess%d@post.example.org", i), "password": "wrong password"},
 				"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
-			if r.status != http.StatusUnauthorized {
-				t.Fatalf("client %d behind the proxy: %d, want 401", i, r.status)
+			if r.Status != http.StatusUnauthorized {
+				t.Fatalf("client %d behind the proxy: %d, want 401", i, r.Status)
 			}
 		}
 		// ...but one account's guesses are limited whichever client sends them.
-		var last apiResult
-		for i := 0; i < 15 && last.status != http.StatusTooManyRequests; i++ {
-			last = ls.do(t, c, "POST", ls.url("post", "/api/login"),
+		var last webtest.APIResult
+		for i := 0; i < 15 && last.Status != http.StatusTooManyRequests; i++ {
+			last = ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"),
 				map[string]string{"email": email, "password": "wrong password"},
 				"X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i+1))
 		}
-		if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
-			t.Fatalf("15 wrong passwords for one account: last %d, Retry-After %q", last.status, last.header.Get("Retry-After"))
+		if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+			t.Fatalf("15 wrong passwords for one account: last %d, Retry-After %q", last.Status, last.Header.Get("Retry-After"))
 		}
 		// While it is throttled, even the right password waits.
-		r := ls.do(t, c, "POST", ls.url("post", "/api/login"), map[string]string{"email": email, "password": password},
+		r := ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"), map[string]string{"email": email, "password": password},
 			"X-Forwarded-For", "192.0.2.200")
-		if r.status != http.StatusTooManyRequests {
-			t.Errorf("right password on a throttled account: %d, want 429", r.status)
+		if r.Status != http.StatusTooManyRequests {
+			t.Errorf("right password on a throttled account: %d, want 429", r.Status)
 		}
 	})
 }
@@ -482,19 +483,19 @@ func TestLoginThrottle(t *testing.T) {
 func TestPasswordChangeThrottled(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "guess")
-	tok := ls.login(t, "guess", email, password)
-	c := ls.client()
-	var last apiResult
-	for i := 0; i < 15 && last.status != http.StatusTooManyRequests; i++ {
-		last = ls.do(t, c, "POST", ls.url("guess", "/api/password"),
-			map[string]string{"current_password": fmt.Sprintf("guess number %d", i), "new_password": "a brand new long password"}, bearer(tok)...)
+	tok := ls.Login(t, "guess", email, password)
+	c := ls.Browser()
+	var last webtest.APIResult
+	for i := 0; i < 15 && last.Status != http.StatusTooManyRequests; i++ {
+		last = ls.Call(t, c, "POST", ls.SiteURL("guess", "/api/password"),
+			map[string]string{"current_password": fmt.Sprintf("guess number %d", i), "new_password": "a brand new long password"}, webtest.Bearer(tok)...)
 	}
-	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
-		t.Fatalf("15 wrong current passwords: last %d %s", last.status, last.body)
+	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("15 wrong current passwords: last %d %s", last.Status, last.Body)
 	}
-	if r := ls.do(t, c, "POST", ls.url("guess", "/api/password"),
-		map[string]string{"current_password": password, "new_password": "a brand new long password"}, bearer(tok)...); r.status != http.StatusTooManyRequests {
-		t.Errorf("the right current password while throttled: %d, want 429", r.status)
+	if r := ls.Call(t, c, "POST", ls.SiteURL("guess", "/api/password"),
+		map[string]string{"current_password": password, "new_password": "a brand new long password"}, webtest.Bearer(tok)...); r.Status != http.StatusTooManyRequests {
+		t.Errorf("the right current password while throttled: %d, want 429", r.Status)
 	}
 }
 

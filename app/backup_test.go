@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
@@ -26,7 +27,7 @@ func digestOf(t *testing.T, ls *adminLive, slug string) string {
 func TestBackupVerifyRestoreWhileServing(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "busy")
-	token := ls.login(t, "busy", email, password)
+	token := ls.Login(t, "busy", email, password)
 	const quiet = 11
 	for i := range quiet {
 		if out, errOut, err := ls.cli(t, "", "tenant", "create", fmt.Sprintf("chapter%02d", i), "--name", fmt.Sprintf("Chapter %d", i)); err != nil {
@@ -38,7 +39,7 @@ func TestBackupVerifyRestoreWhileServing(t *testing.T) {
 	}
 	ls.cli(t, "", "domain", "verify", "www.chapter3.example", "--force")
 
-	w := apiWriters(t, ls.addr, ls.base, ls.port, "busy", token, 3)
+	w := apiWriters(t, ls.Addr, ls.base, ls.Port(), "busy", token, 3)
 	w.waitFor(t, 20)
 	before := w.snapshot()
 	backup := filepath.Join(t.TempDir(), "backup")
@@ -111,9 +112,9 @@ func TestBackupVerifyRestoreWhileServing(t *testing.T) {
 
 	// Restore one tenant: it gets its backed-up content back, the others
 	// keep theirs.
-	c := ls.client()
-	if r := ls.do(t, c, "POST", ls.url("busy", "/api/posts"), map[string]any{"title": "After the backup", "published": true}, bearer(token)...); r.status != http.StatusCreated {
-		t.Fatalf("create: %d", r.status)
+	c := ls.Browser()
+	if r := ls.Call(t, c, "POST", ls.SiteURL("busy", "/api/posts"), map[string]any{"title": "After the backup", "published": true}, webtest.Bearer(token)...); r.Status != http.StatusCreated {
+		t.Fatalf("create: %d", r.Status)
 	}
 	others := map[string]string{}
 	for i := range quiet {
@@ -134,7 +135,7 @@ func TestBackupVerifyRestoreWhileServing(t *testing.T) {
 	if got := digestOf(t, ls, "busy"); got != want.Sum() {
 		t.Errorf("restored tenant digest %s, want the backup's %s", got, want.Sum())
 	}
-	if r := ls.do(t, c, "GET", ls.url("busy", "/news"), nil); strings.Contains(string(r.body), "After the backup") {
+	if r := ls.Call(t, c, "GET", ls.SiteURL("busy", "/news"), nil); strings.Contains(string(r.Body), "After the backup") {
 		t.Error("restored tenant still shows a post made after the backup")
 	}
 	for slug, d := range others {
@@ -149,8 +150,8 @@ func TestBackupVerifyRestoreWhileServing(t *testing.T) {
 	// A deleted tenant comes back with its id and custom domain.
 	id3 := tenantID(t, ls.dir, "chapter03")
 	ls.cli(t, "", "tenant", "delete", "chapter03")
-	if r := ls.do(t, c, "GET", "http://www.chapter3.example:"+ls.port+"/", nil); r.status != http.StatusNotFound {
-		t.Fatalf("deleted tenant's domain: %d", r.status)
+	if r := ls.Call(t, c, "GET", "http://www.chapter3.example:"+ls.Port()+"/", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("deleted tenant's domain: %d", r.Status)
 	}
 	if out, errOut, err := ls.cli(t, "", "restore", "chapter03", "--from", backup); err != nil || !strings.Contains(out, "www.chapter3.example") {
 		t.Fatalf("restore of a deleted tenant: %v\n%s%s", err, out, errOut)
@@ -158,8 +159,8 @@ func TestBackupVerifyRestoreWhileServing(t *testing.T) {
 	if got := tenantID(t, ls.dir, "chapter03"); got != id3 {
 		t.Errorf("restored tenant id %s, want its old %s", got, id3)
 	}
-	if r := ls.do(t, c, "GET", "http://www.chapter3.example:"+ls.port+"/", nil); r.status != http.StatusOK || !strings.Contains(string(r.body), "Chapter 3") {
-		t.Errorf("restored tenant's domain: %d", r.status)
+	if r := ls.Call(t, c, "GET", "http://www.chapter3.example:"+ls.Port()+"/", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "Chapter 3") {
+		t.Errorf("restored tenant's domain: %d", r.Status)
 	}
 	if _, errOut, err := ls.cli(t, "", "restore", "nosuch", "--from", backup); err == nil || !strings.Contains(errOut, "has no tenant") {
 		t.Errorf("restore of a tenant not in the backup: %v %q", err, errOut)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chromedp/chromedp"
 )
 
@@ -72,9 +73,9 @@ func TestBrowserAdminFlow(t *testing.T) {
 	browser, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
 	defer cancelBrowser()
 
-	site := func(path string) string { return ls.url("riverside", path) }
+	site := func(path string) string { return ls.SiteURL("riverside", path) }
 	img := filepath.Join(t.TempDir(), "emblem.png")
-	writeFile(t, img, string(testPNG(120, 90)))
+	writeFile(t, img, string(webtest.PNG(120, 90)))
 	// The first run starts the browser and must not carry a deadline; each
 	// later step gets one, so a hung browser fails the test instead of
 	// hanging it. Nothing is asserted about speed.

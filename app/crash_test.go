@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/cli"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
@@ -56,12 +57,11 @@ func startChild(t *testing.T, dir string) (*adminLive, *exec.Cmd) {
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
 		if u, ok := strings.CutPrefix(lines.Text(), "listening on http://"); ok {
-			ls.addr = u
-			ls.port = u[strings.LastIndexByte(u, ':')+1:]
+			ls.Client = webtest.Client{Addr: u}
 			break
 		}
 	}
-	if ls.addr == "" {
+	if ls.Addr == "" {
 		kill(cmd)
 		t.Fatalf("child server did not start:\n%s", stderr)
 	}
@@ -106,7 +106,7 @@ func TestCrashRecovery(t *testing.T) {
 	tokens := map[string]string{}
 	for _, slug := range writable {
 		email, password := ls.newTenant(t, slug)
-		tokens[slug] = ls.login(t, slug, email, password)
+		tokens[slug] = ls.Login(t, slug, email, password)
 	}
 	scratch := []string{"mig0", "mig1", "mig2", "mig3"}
 	for _, slug := range scratch {
@@ -142,7 +142,7 @@ func TestCrashRecovery(t *testing.T) {
 		ls, cmd := startChild(t, dir)
 		var writers []*postWriters
 		for _, slug := range writable {
-			writers = append(writers, apiWriters(t, ls.addr, ls.base, ls.port, slug, tokens[slug], 2))
+			writers = append(writers, apiWriters(t, ls.Addr, ls.base, ls.Port(), slug, tokens[slug], 2))
 		}
 		var wg sync.WaitGroup
 		switch mode {
@@ -156,12 +156,12 @@ func TestCrashRecovery(t *testing.T) {
 				ls.cli(t, "", "export", "alpha", file) // fails when the server dies under it
 			}()
 		case "migration":
-			c := ls.client()
+			c := ls.Browser()
 			for _, slug := range scratch {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if resp, err := c.Get(ls.url(slug, "/")); err == nil {
+					if resp, err := c.Get(ls.SiteURL(slug, "/")); err == nil {
 						resp.Body.Close()
 					}
 				}()

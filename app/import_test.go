@@ -21,7 +21,7 @@ import (
 // (host names replaced by HOST).
 func crawl(t *testing.T, ls *adminLive, slug string) map[string]string {
 	t.Helper()
-	c := ls.client()
+	c := ls.Browser()
 	link := regexp.MustCompile(`(?:href|src)="(/[^"/][^"]*|/)"`)
 	hostName := slug + "." + ls.base
 	seen := map[string]string{}
@@ -32,13 +32,13 @@ func crawl(t *testing.T, ls *adminLive, slug string) map[string]string {
 		if _, ok := seen[path]; ok {
 			continue
 		}
-		r := ls.do(t, c, "GET", ls.url(slug, path), nil)
-		body := strings.ReplaceAll(string(r.body), hostName, "HOST")
-		seen[path] = fmt.Sprintf("%d\n%s", r.status, body)
-		if !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		r := ls.Call(t, c, "GET", ls.SiteURL(slug, path), nil)
+		body := strings.ReplaceAll(string(r.Body), hostName, "HOST")
+		seen[path] = fmt.Sprintf("%d\n%s", r.Status, body)
+		if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
 			continue
 		}
-		for _, m := range link.FindAllStringSubmatch(string(r.body), -1) {
+		for _, m := range link.FindAllStringSubmatch(string(r.Body), -1) {
 			p := strings.ReplaceAll(m[1], "&amp;", "&")
 			if strings.HasPrefix(p, "/admin") || strings.HasPrefix(p, "/api/") {
 				continue
@@ -126,11 +126,11 @@ func countRows(t *testing.T, dir, slug, table string) int {
 func TestImportRejectsHostileFilesWhileServing(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "live")
-	token := ls.login(t, "live", email, password)
-	c := ls.client()
+	token := ls.Login(t, "live", email, password)
+	c := ls.Browser()
 	for i := range 3 {
-		if r := ls.do(t, c, "POST", ls.url("live", "/api/posts"), map[string]any{"title": fmt.Sprintf("Live post %d", i), "published": true}, bearer(token)...); r.status != http.StatusCreated {
-			t.Fatalf("create: %d %s", r.status, r.body)
+		if r := ls.Call(t, c, "POST", ls.SiteURL("live", "/api/posts"), map[string]any{"title": fmt.Sprintf("Live post %d", i), "published": true}, webtest.Bearer(token)...); r.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
 	}
 	ls.newTenant(t, "target") // no contact messages
@@ -205,8 +205,8 @@ func TestImportRejectsHostileFilesWhileServing(t *testing.T) {
 	if files := webtest.Files(t, filepath.Join(ls.dir, "trash")); len(files) != 0 {
 		t.Errorf("rejected imports put %v in the trash", files)
 	}
-	if r := ls.do(t, c, "GET", ls.url("live", "/news"), nil); r.status != http.StatusOK || !strings.Contains(string(r.body), "Live post 2") {
-		t.Errorf("live site after the rejections: %d", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("live", "/news"), nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "Live post 2") {
+		t.Errorf("live site after the rejections: %d", r.Status)
 	}
 
 	// A valid file replaces a tenant's content at once; the old file is
@@ -221,8 +221,8 @@ func TestImportRejectsHostileFilesWhileServing(t *testing.T) {
 	if !strings.Contains(out, "trash") {
 		t.Errorf("replace output does not say where the old file went:\n%s", out)
 	}
-	if r := ls.do(t, c, "GET", ls.url("target", "/news"), nil); !strings.Contains(string(r.body), "Live post 2") {
-		t.Errorf("replaced tenant does not serve the new content: %d", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("target", "/news"), nil); !strings.Contains(string(r.Body), "Live post 2") {
+		t.Errorf("replaced tenant does not serve the new content: %d", r.Status)
 	}
 	liveD, _, _ := ls.cli(t, "", "tenant", "digest", "live")
 	targetD, _, _ := ls.cli(t, "", "tenant", "digest", "target")

@@ -3,27 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net"
-	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 )
 
 // adminLive is the real program serving a temp data dir on a loopback
 // port, started through run() as `chapterhouse serve` is; operator
 // commands reach it over its control socket as they would from a shell.
 type adminLive struct {
+	webtest.Client
 	stop   func() // ends the server; also run at the end of the test
 	dir    string
-	addr   string // 127.0.0.1:PORT
-	port   string
 	base   string
 	stdout *syncBuffer
 }
@@ -64,7 +60,7 @@ func startLiveIn(t *testing.T, dir string, args ...string) *adminLive {
 	re := regexp.MustCompile(`listening on http://(127\.0\.0\.1:(\d+))`)
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		if m := re.FindStringSubmatch(ls.stdout.String()); m != nil {
-			ls.addr, ls.port = m[1], m[2]
+			ls.Client = webtest.Client{Addr: m[1]}
 			break
 		}
 		select {
@@ -108,28 +104,6 @@ func removeArg(args []string, a string) []string {
 	return out
 }
 
-// url is the address of path on tenant slug's platform host.
-func (ls *adminLive) url(slug, path string) string {
-	return "http://" + slug + "." + ls.base + ":" + ls.port + path
-}
-
-// client returns an HTTP client that reaches this server whatever the
-// host name, keeps cookies and does not follow redirects.
-func (ls *adminLive) client() *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{
-		Jar: jar,
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "tcp", ls.addr)
-			},
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       60 * time.Second,
-	}
-}
-
 // cli runs an operator command against the server's data dir, with stdin.
 func (ls *adminLive) cli(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
@@ -156,86 +130,3 @@ func (ls *adminLive) newTenant(t *testing.T, slug string) (email, password strin
 	}
 	return email, m[1]
 }
-
-// apiResult is one API response.
-type apiResult struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r apiResult) json(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("response %d is not JSON (%v): %s", r.status, err, r.body)
-	}
-}
-
-func (r apiResult) errField(t *testing.T) (msg, field string) {
-	t.Helper()
-	var e struct {
-		Error string `json:"error"`
-		Field string `json:"field"`
-	}
-	r.json(t, &e)
-	return e.Error, e.Field
-}
-
-// do sends a request with an optional JSON body and headers.
-func (ls *adminLive) do(t *testing.T, c *http.Client, method, url string, body any, headers ...string) apiResult {
-	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return apiResult{status: resp.StatusCode, header: resp.Header, body: data}
-}
-
-// login logs in over the API and returns the token.
-func (ls *adminLive) login(t *testing.T, slug, email, password string) string {
-	t.Helper()
-	r := ls.do(t, ls.client(), "POST", ls.url(slug, "/api/login"), map[string]string{"email": email, "password": password})
-	if r.status != http.StatusOK {
-		t.Fatalf("login %s on %s: %d %s", email, slug, r.status, r.body)
-	}
-	var out struct {
-		Token     string    `json:"token"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
-	r.json(t, &out)
-	if out.Token == "" || out.ExpiresAt.IsZero() {
-		t.Fatalf("login answer lacks token or expires_at: %s", r.body)
-	}
-	return out.Token
-}
-
-func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }

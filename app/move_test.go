@@ -24,8 +24,8 @@ func TestMoveBetweenServersUnderWriteLoad(t *testing.T) {
 	}
 	a.cli(t, "", "domain", "verify", "www.alpha.example", "--force")
 	id := tenantID(t, a.dir, "alpha")
-	token := a.login(t, "alpha", email, password)
-	w := apiWriters(t, a.addr, a.base, a.port, "alpha", token, 3)
+	token := a.Login(t, "alpha", email, password)
+	w := apiWriters(t, a.Addr, a.base, a.Port(), "alpha", token, 3)
 	w.waitFor(t, 30)
 
 	out, errOut, err := a.cli(t, "", "move", "alpha", "--to", b.dir)
@@ -58,23 +58,23 @@ func TestMoveBetweenServersUnderWriteLoad(t *testing.T) {
 		}
 	}
 
-	c := a.client()
-	if r := a.do(t, c, "GET", a.url("alpha", "/"), nil); r.status != http.StatusNotFound {
-		t.Errorf("source still serves alpha: %d", r.status)
+	c := a.Browser()
+	if r := a.Call(t, c, "GET", a.SiteURL("alpha", "/"), nil); r.Status != http.StatusNotFound {
+		t.Errorf("source still serves alpha: %d", r.Status)
 	}
-	if r := a.do(t, c, "GET", "http://www.alpha.example:"+a.port+"/", nil); r.status != http.StatusNotFound {
-		t.Errorf("source still routes the custom domain: %d", r.status)
+	if r := a.Call(t, c, "GET", "http://www.alpha.example:"+a.Port()+"/", nil); r.Status != http.StatusNotFound {
+		t.Errorf("source still routes the custom domain: %d", r.Status)
 	}
-	if r := b.do(t, b.client(), "GET", "http://www.alpha.example:"+b.port+"/news", nil); r.status != http.StatusOK || !strings.Contains(string(r.body), "writer ") {
-		t.Errorf("destination does not serve the custom domain: %d", r.status)
+	if r := b.Call(t, b.Browser(), "GET", "http://www.alpha.example:"+b.Port()+"/news", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "writer ") {
+		t.Errorf("destination does not serve the custom domain: %d", r.Status)
 	}
-	if r := a.do(t, c, "GET", a.url("stays", "/"), nil); r.status != http.StatusOK {
-		t.Errorf("the other tenant at the source: %d", r.status)
+	if r := a.Call(t, c, "GET", a.SiteURL("stays", "/"), nil); r.Status != http.StatusOK {
+		t.Errorf("the other tenant at the source: %d", r.Status)
 	}
 	// The tenant is writable at the destination, with the same admins.
-	tokenB := b.login(t, "alpha", email, password)
-	if r := b.do(t, b.client(), "POST", b.url("alpha", "/api/posts"), map[string]any{"title": "After the move", "published": true}, bearer(tokenB)...); r.status != http.StatusCreated {
-		t.Errorf("write at the destination: %d %s", r.status, r.body)
+	tokenB := b.Login(t, "alpha", email, password)
+	if r := b.Call(t, b.Browser(), "POST", b.SiteURL("alpha", "/api/posts"), map[string]any{"title": "After the move", "published": true}, webtest.Bearer(tokenB)...); r.Status != http.StatusCreated {
+		t.Errorf("write at the destination: %d %s", r.Status, r.Body)
 	}
 	if trashed, _ := filepath.Glob(filepath.Join(a.dir, "trash", id+"-*-moved.db")); len(trashed) != 1 {
 		t.Errorf("source trash holds %v, want the moved file", trashed)
@@ -92,9 +92,9 @@ func TestMoveBetweenServersUnderWriteLoad(t *testing.T) {
 func TestMoveToUnservedDataDir(t *testing.T) {
 	a := startLive(t)
 	email, password := a.newTenant(t, "alpha")
-	token := a.login(t, "alpha", email, password)
-	if r := a.do(t, a.client(), "POST", a.url("alpha", "/api/posts"), map[string]any{"title": "Moved offline", "published": true}, bearer(token)...); r.status != http.StatusCreated {
-		t.Fatal(r.status)
+	token := a.Login(t, "alpha", email, password)
+	if r := a.Call(t, a.Browser(), "POST", a.SiteURL("alpha", "/api/posts"), map[string]any{"title": "Moved offline", "published": true}, webtest.Bearer(token)...); r.Status != http.StatusCreated {
+		t.Fatal(r.Status)
 	}
 	before := digestOf(t, a, "alpha")
 	dest := filepath.Join(t.TempDir(), "dest")
@@ -109,10 +109,10 @@ func TestMoveToUnservedDataDir(t *testing.T) {
 	if got := digestOf(t, b, "alpha"); got != before {
 		t.Errorf("digest at the destination %s, want %s", got, before)
 	}
-	if r := b.do(t, b.client(), "GET", b.url("alpha", "/news"), nil); !strings.Contains(string(r.body), "Moved offline") {
-		t.Errorf("destination server: %d", r.status)
+	if r := b.Call(t, b.Browser(), "GET", b.SiteURL("alpha", "/news"), nil); !strings.Contains(string(r.Body), "Moved offline") {
+		t.Errorf("destination server: %d", r.Status)
 	}
-	b.login(t, "alpha", email, password)
+	b.Login(t, "alpha", email, password)
 }
 
 // A move the destination cannot take changes nothing and leaves the source

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
@@ -189,10 +190,10 @@ func postTitles(t testing.TB, path string) map[string]bool {
 func TestExportWhileServingAndWriting(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "alpha")
-	token := ls.login(t, "alpha", email, password)
+	token := ls.Login(t, "alpha", email, password)
 	id := tenantID(t, ls.dir, "alpha")
 	s := struct{ dir string }{ls.dir}
-	w := apiWriters(t, ls.addr, ls.base, ls.port, "alpha", token, 3)
+	w := apiWriters(t, ls.Addr, ls.base, ls.Port(), "alpha", token, 3)
 	out := t.TempDir()
 	for round := range 3 {
 		w.waitFor(t, 10)
@@ -260,30 +261,30 @@ func auditHas(t testing.TB, dir, action, id string) bool {
 func TestFreezeServesReadsAndRefusesWrites(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "alpha")
-	token := ls.login(t, "alpha", email, password)
-	c := ls.client()
-	create := func(title string) apiResult {
-		return ls.do(t, c, "POST", ls.url("alpha", "/api/posts"), map[string]any{"title": title, "published": true}, bearer(token)...)
+	token := ls.Login(t, "alpha", email, password)
+	c := ls.Browser()
+	create := func(title string) webtest.APIResult {
+		return ls.Call(t, c, "POST", ls.SiteURL("alpha", "/api/posts"), map[string]any{"title": title, "published": true}, webtest.Bearer(token)...)
 	}
-	if r := create("Before the freeze"); r.status != http.StatusCreated {
-		t.Fatalf("create before freezing: %d %s", r.status, r.body)
+	if r := create("Before the freeze"); r.Status != http.StatusCreated {
+		t.Fatalf("create before freezing: %d %s", r.Status, r.Body)
 	}
 	out, _, err := ls.cli(t, "", "tenant", "freeze", "alpha")
 	if err != nil || !strings.Contains(out, "frozen") {
 		t.Fatalf("freeze: %v %q", err, out)
 	}
-	if r := ls.do(t, c, "GET", ls.url("alpha", "/news"), nil); r.status != http.StatusOK || !strings.Contains(string(r.body), "Before the freeze") {
-		t.Errorf("public read of a frozen tenant: %d", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("alpha", "/news"), nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "Before the freeze") {
+		t.Errorf("public read of a frozen tenant: %d", r.Status)
 	}
-	if r := ls.do(t, c, "GET", ls.url("alpha", "/api/posts"), nil, bearer(token)...); r.status != http.StatusOK {
-		t.Errorf("API read of a frozen tenant: %d", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("alpha", "/api/posts"), nil, webtest.Bearer(token)...); r.Status != http.StatusOK {
+		t.Errorf("API read of a frozen tenant: %d", r.Status)
 	}
 	r := create("During the freeze")
-	if msg, _ := r.errField(t); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || !strings.Contains(msg, "read-only") {
-		t.Errorf("write to a frozen tenant: %d, Retry-After %q, %s; want 503 with Retry-After and a message", r.status, r.header.Get("Retry-After"), r.body)
+	if msg, _ := r.ErrField(t); r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" || !strings.Contains(msg, "read-only") {
+		t.Errorf("write to a frozen tenant: %d, Retry-After %q, %s; want 503 with Retry-After and a message", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}
-	if r := ls.do(t, c, "POST", ls.url("alpha", "/contact"), "name=A&email=a@example.org&message=hello", "Content-Type", "application/x-www-form-urlencoded"); r.status != http.StatusServiceUnavailable {
-		t.Errorf("contact form on a frozen tenant: %d, want 503", r.status)
+	if r := ls.Call(t, c, "POST", ls.SiteURL("alpha", "/contact"), "name=A&email=a@example.org&message=hello", "Content-Type", "application/x-www-form-urlencoded"); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("contact form on a frozen tenant: %d, want 503", r.Status)
 	}
 	if _, errOut, err := ls.cli(t, "", "tenant", "thaw", "nosuch"); err == nil || !strings.Contains(errOut, "not found") {
 		t.Errorf("thaw unknown: %v %q", err, errOut)
@@ -291,8 +292,8 @@ func TestFreezeServesReadsAndRefusesWrites(t *testing.T) {
 	if _, errOut, err := ls.cli(t, "", "tenant", "thaw", "alpha"); err != nil {
 		t.Fatal(errOut)
 	}
-	if r := create("After the thaw"); r.status != http.StatusCreated {
-		t.Errorf("write after thaw: %d %s", r.status, r.body)
+	if r := create("After the thaw"); r.Status != http.StatusCreated {
+		t.Errorf("write after thaw: %d %s", r.Status, r.Body)
 	}
 	if _, errOut, err := ls.cli(t, "", "tenant", "thaw", "alpha"); err == nil || !strings.Contains(errOut, "not frozen") {
 		t.Errorf("thaw of an active tenant: %v %q", err, errOut)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 )
 
 func trashList(t *testing.T, ls *adminLive) []platform.TrashItem {
@@ -27,10 +28,10 @@ func trashList(t *testing.T, ls *adminLive) []platform.TrashItem {
 func TestTrashListRestorePurge(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "alpha")
-	token := ls.login(t, "alpha", email, password)
-	c := ls.client()
-	if r := ls.do(t, c, "POST", ls.url("alpha", "/api/posts"), map[string]any{"title": "Kept through the trash", "published": true}, bearer(token)...); r.status != http.StatusCreated {
-		t.Fatalf("create: %d", r.status)
+	token := ls.Login(t, "alpha", email, password)
+	c := ls.Browser()
+	if r := ls.Call(t, c, "POST", ls.SiteURL("alpha", "/api/posts"), map[string]any{"title": "Kept through the trash", "published": true}, webtest.Bearer(token)...); r.Status != http.StatusCreated {
+		t.Fatalf("create: %d", r.Status)
 	}
 	ls.newTenant(t, "beta")
 	alphaID := tenantID(t, ls.dir, "alpha")
@@ -63,8 +64,8 @@ func TestTrashListRestorePurge(t *testing.T) {
 	if !strings.Contains(out, "restored") {
 		t.Errorf("restore output %q", out)
 	}
-	if r := ls.do(t, c, "GET", ls.url("alpha", "/news"), nil); r.status != http.StatusOK || !strings.Contains(string(r.body), "Kept through the trash") {
-		t.Errorf("restored tenant: %d", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("alpha", "/news"), nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "Kept through the trash") {
+		t.Errorf("restored tenant: %d", r.Status)
 	}
 	if got := tenantID(t, ls.dir, "alpha"); got != alphaID {
 		t.Errorf("restored id %s, want %s", got, alphaID)
@@ -73,7 +74,7 @@ func TestTrashListRestorePurge(t *testing.T) {
 		t.Errorf("restored content digest %s, want %s", got, alphaDigest)
 	}
 	// Its old admin logs in again.
-	ls.login(t, "alpha", email, password)
+	ls.Login(t, "alpha", email, password)
 
 	ls.newTenant(t, "beta")
 	if _, errOut, err := ls.cli(t, "", "trash", "restore", betaFile); err == nil || !strings.Contains(errOut, "already exists") {
@@ -89,8 +90,8 @@ func TestTrashListRestorePurge(t *testing.T) {
 	if _, errOut, err := ls.cli(t, "", "trash", "restore", betaFile, "--slug", "beta-old"); err != nil {
 		t.Fatalf("restore as another slug: %v %s", err, errOut)
 	}
-	if r := ls.do(t, c, "GET", ls.url("beta-old", "/"), nil); r.status != http.StatusOK {
-		t.Errorf("beta-old: %d", r.status)
+	if r := ls.Call(t, c, "GET", ls.SiteURL("beta-old", "/"), nil); r.Status != http.StatusOK {
+		t.Errorf("beta-old: %d", r.Status)
 	}
 	if len(trashList(t, ls)) != 0 {
 		t.Error("restored entries are still in the trash")

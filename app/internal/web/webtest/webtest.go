@@ -42,11 +42,12 @@ func Host(slug string) string { return slug + "." + Base }
 
 // Server is a running web server and its platform.
 type Server struct {
+	Client
 	t        testing.TB
 	Platform *platform.Platform
 	Web      *web.Server
 	URL      string       // http://127.0.0.1:PORT
-	Client   *http.Client // does not follow redirects
+	HTTP     *http.Client // does not follow redirects, and keeps no cookies
 	Demo     catalog.Tenant
 	Dir      string // the data dir
 }
@@ -105,7 +106,8 @@ func start(t testing.TB, demo bool, opts []Option) *Server {
 		Web:      s,
 		URL:      hs.URL,
 		Dir:      dir,
-		Client: &http.Client{
+		Client:   Client{Addr: strings.TrimPrefix(hs.URL, "http://")},
+		HTTP: &http.Client{
 			Timeout:       30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -179,7 +181,7 @@ func (ts *Server) Do(method, host, path string, form url.Values, headers ...stri
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(k, strings.TrimSpace(v))
 	}
-	resp, err := ts.Client.Do(req)
+	resp, err := ts.HTTP.Do(req)
 	if err != nil {
 		ts.t.Fatalf("%s %s%s: %v", method, host, path, err)
 	}

@@ -1,0 +1,430 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+)
+
+func TestAPIContent(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "post42")
+	tok := ls.Login(t, "post42", email, password)
+	c := ls.Browser()
+	api := func(method, path string, body any) webtest.APIResult {
+		return ls.Call(t, c, method, ls.SiteURL("post42", path), body, webtest.Bearer(tok)...)
+	}
+
+	// Posts: create, read, patch one field, list, delete.
+	r := api("POST", "/api/posts", map[string]any{"title": "Fish fry Friday", "body": "**All welcome.**", "published": true})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("POST /api/posts: %d %s", r.Status, r.Body)
+	}
+	var post struct {
+		ID          int64
+		Title, Slug string
+		Body        string
+		Published   bool
+		PublishedAt *time.Time `json:"published_at"`
+	}
+	r.JSON(t, &post)
+	if post.ID == 0 || post.Slug != "fish-fry-friday" || post.PublishedAt == nil {
+		t.Fatalf("created post: %s", r.Body)
+	}
+	postPath := fmt.Sprintf("/api/posts/%d", post.ID)
+	r = api("PATCH", postPath, map[string]any{"title": "Fish fry, Friday at 6", "id": 999, "created_at": "2000-01-01T00:00:00Z"})
+	r.JSON(t, &post)
+	if r.Status != http.StatusOK || post.Title != "Fish fry, Friday at 6" || post.Body != "**All welcome.**" || post.ID == 999 {
+		t.Fatalf("PATCH title: %d %s (the body must stay, the id is read-only)", r.Status, r.Body)
+	}
+	var posts []map[string]any
+	api("GET", "/api/posts", nil).JSON(t, &posts)
+	if len(posts) != 1 {
+		t.Errorf("GET /api/posts: %d posts, want 1", len(posts))
+	}
+
+	// The public site shows the edit on the next request.
+	if body := ls.Text(t, "post42", "/news/"+post.Slug); !strings.Contains(body, "Fish fry, Friday at 6") {
+		t.Errorf("the public post does not show the new title")
+	}
+	api("PATCH", "/api/site", map[string]any{"name": "Riverside Post 42", "tagline": "Since 1946"})
+	if body := ls.Text(t, "post42", "/"); !strings.Contains(body, "Riverside Post 42") || !strings.Contains(body, "Since 1946") {
+		t.Errorf("the home page does not show the new name and tagline")
+	}
+	api("PATCH", postPath, map[string]any{"published": false})
+	if code, _ := ls.Fetch(t, "post42", "/news/"+post.Slug); code != http.StatusNotFound {
+		t.Errorf("an unpublished post is still public: %d", code)
+	}
+
+	bad := []struct {
+		name, method, path string
+		body               any
+		status             int
+		field              string
+	}{
+		{"missing title", "POST", "/api/posts", map[string]any{"body": "x"}, 422, "title"},
+		{"unknown field", "POST", "/api/posts", map[string]any{"title": "x", "titel": "y"}, 422, "titel"},
+		{"wrong type", "PATCH", postPath, map[string]any{"published": "yes"}, 422, "published"},
+		{"bad slug", "PATCH", postPath, map[string]any{"slug": "Not A Slug"}, 422, "slug"},
+		{"bad time", "PATCH", postPath, map[string]any{"published_at": "tomorrow"}, 422, "time"},
+		{"malformed JSON", "POST", "/api/posts", `{"title": `, 400, ""},
+		{"two values", "POST", "/api/posts", `{"title": "a"} {}`, 400, ""},
+		{"empty body", "POST", "/api/posts", "", 400, ""},
+		{"unknown id", "GET", "/api/posts/424242", nil, 404, ""},
+		{"not an id", "GET", "/api/posts/abc", nil, 404, ""},
+		{"patch unknown id", "PATCH", "/api/posts/424242", map[string]any{"title": "x"}, 404, ""},
+		{"delete unknown id", "DELETE", "/api/posts/424242", nil, 404, ""},
+		{"body too large", "POST", "/api/posts", `{"title": "big", "body": "` + strings.Repeat("x", 2<<20) + `"}`, 413, ""},
+		{"bad accent", "PATCH", "/api/site", map[string]any{"accent_color": "red"}, 422, "accent_color"},
+		{"unknown logo", "PATCH", "/api/site", map[string]any{"logo_id": "nope"}, 422, "logo_id"},
+		{"event without times", "POST", "/api/events", map[string]any{"title": "Meeting"}, 422, "starts_at"},
+		{"event with a bad rule", "POST", "/api/events", map[string]any{"title": "Meeting", "starts_at": "2030-06-11T19:00:00-05:00",
+			"ends_at": "2030-06-11T20:30:00-05:00", "rrule": "FREQ=DAILY"}, 422, "rrule"},
+		{"officer without role", "POST", "/api/officers", map[string]any{"name": "Maria"}, 422, "role"},
+		{"page slug taken", "POST", "/api/pages", map[string]any{"title": "Hall", "slug": "hall"}, 0, ""},
+		{"page slug taken again", "POST", "/api/pages", map[string]any{"title": "Hall 2", "slug": "hall"}, 409, ""},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ls.Call(t, c, tc.method, ls.SiteURL("post42", tc.path), tc.body, webtest.Bearer(tok)...)
+			if tc.status == 0 {
+				return
+			}
+			var e struct{ Error, Field string }
+			r.JSON(t, &e)
+			if r.Status != tc.status || e.Field != tc.field || e.Error == "" {
+				t.Errorf("got %d %s, want %d with field %q", r.Status, r.Body, tc.status, tc.field)
+			}
+		})
+	}
+	// Nothing refused above changed the post.
+	api("GET", postPath, nil).JSON(t, &post)
+	if post.Title != "Fish fry, Friday at 6" || post.Slug != "fish-fry-friday" {
+		t.Errorf("a refused change changed the post: %+v", post)
+	}
+	if r := ls.Call(t, c, "POST", ls.SiteURL("post42", "/api/posts"), nil, "Authorization", "Bearer "+tok, "Content-Type", "text/plain"); r.Status != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain body: %d, want 415", r.Status)
+	}
+
+	// Events take the site's time zone by default and keep a recurrence.
+	start := time.Now().Add(7 * 24 * time.Hour).Truncate(time.Hour)
+	r = api("POST", "/api/events", map[string]any{"title": "Monthly meeting", "starts_at": start,
+		"ends_at": start.Add(90 * time.Minute), "rrule": "FREQ=MONTHLY;BYDAY=2TU", "location": "The hall"})
+	var ev struct {
+		ID       int64
+		Timezone string
+		RRule    string `json:"rrule"`
+	}
+	r.JSON(t, &ev)
+	if r.Status != http.StatusCreated || ev.Timezone != "America/New_York" || ev.RRule != "FREQ=MONTHLY;BYDAY=2TU" {
+		t.Fatalf("POST /api/events: %d %s", r.Status, r.Body)
+	}
+	if body := ls.Text(t, "post42", "/events"); !strings.Contains(body, "Monthly meeting") {
+		t.Error("the new event is not on /events")
+	}
+	r = api("POST", "/api/officers", map[string]any{"name": "Maria Delgado", "role": "Commander", "position": 1})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("POST /api/officers: %d %s", r.Status, r.Body)
+	}
+	if body := ls.Text(t, "post42", "/about"); !strings.Contains(body, "Maria Delgado") {
+		t.Error("the new officer is not on /about")
+	}
+	r = api("POST", "/api/pages", map[string]any{"title": "Our History", "body": "Chartered in 1946.", "published": true, "show_in_nav": true})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("POST /api/pages: %d %s", r.Status, r.Body)
+	}
+	if body := ls.Text(t, "post42", "/p/our-history"); !strings.Contains(body, "Chartered in 1946.") {
+		t.Error("the new page is not at /p/our-history")
+	}
+	for _, path := range []string{"/api/events", "/api/officers", "/api/pages"} {
+		var items []struct{ ID int64 }
+		api("GET", path, nil).JSON(t, &items)
+		if len(items) == 0 {
+			t.Fatalf("GET %s: empty", path)
+		}
+		del := fmt.Sprintf("%s/%d", path, items[0].ID)
+		if r := api("DELETE", del, nil); r.Status != http.StatusNoContent {
+			t.Errorf("DELETE %s: %d", del, r.Status)
+		}
+		if r := api("GET", del, nil); r.Status != http.StatusNotFound {
+			t.Errorf("GET %s after delete: %d, want 404", del, r.Status)
+		}
+	}
+	if r := api("DELETE", postPath, nil); r.Status != http.StatusNoContent {
+		t.Errorf("DELETE post: %d", r.Status)
+	}
+
+	// Messages come from the public contact form.
+	form := url.Values{"name": {"Karen Miller"}, "email": {"karen@example.com"}, "subject": {"Hall"}, "body": {"Is the hall free in October?"}}
+	resp, err := c.PostForm(ls.SiteURL("post42", "/contact"), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var msgs []struct {
+		ID   int64
+		Body string
+		Read bool
+	}
+	api("GET", "/api/messages", nil).JSON(t, &msgs)
+	if len(msgs) != 1 || msgs[0].Body != "Is the hall free in October?" || msgs[0].Read {
+		t.Fatalf("GET /api/messages: %+v", msgs)
+	}
+	msgPath := fmt.Sprintf("/api/messages/%d", msgs[0].ID)
+	if r := api("PATCH", msgPath, map[string]any{"read": true}); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"read":true`) {
+		t.Errorf("PATCH read: %d %s", r.Status, r.Body)
+	}
+	if r := api("DELETE", msgPath, nil); r.Status != http.StatusNoContent {
+		t.Errorf("DELETE message: %d", r.Status)
+	}
+	if r := api("DELETE", msgPath, nil); r.Status != http.StatusNotFound {
+		t.Errorf("DELETE message again: %d, want 404", r.Status)
+	}
+}
+
+func TestAPIAdmins(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "lodge7")
+	owner := ls.Login(t, "lodge7", email, password)
+	c := ls.Browser()
+	url := ls.SiteURL("lodge7", "/api/admins")
+
+	r := ls.Call(t, c, "POST", url, map[string]any{"email": "editor@lodge7.example.org", "role": "editor"}, webtest.Bearer(owner)...)
+	var added struct {
+		ID       int64
+		Password string
+	}
+	r.JSON(t, &added)
+	if r.Status != http.StatusCreated || added.Password == "" {
+		t.Fatalf("POST /api/admins: %d %s", r.Status, r.Body)
+	}
+	if r := ls.Call(t, c, "POST", url, map[string]any{"email": "EDITOR@lodge7.example.org"}, webtest.Bearer(owner)...); r.Status != http.StatusConflict {
+		t.Errorf("the same email again: %d, want 409", r.Status)
+	}
+	if r := ls.Call(t, c, "POST", url, map[string]any{"email": "weak@lodge7.example.org", "password": "short"}, webtest.Bearer(owner)...); r.Status != 422 {
+		t.Errorf("a short password: %d, want 422", r.Status)
+	}
+	editor := ls.Login(t, "lodge7", "editor@lodge7.example.org", added.Password)
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/api/admins"}, {"POST", "/api/admins"}, {"DELETE", "/api/admins/1"},
+	} {
+		if r := ls.Call(t, c, tc.method, ls.SiteURL("lodge7", tc.path), map[string]any{"email": "x@lodge7.example.org"}, webtest.Bearer(editor)...); r.Status != http.StatusForbidden {
+			t.Errorf("editor %s %s: %d, want 403", tc.method, tc.path, r.Status)
+		}
+	}
+	// An editor edits content.
+	if r := ls.Call(t, c, "PATCH", ls.SiteURL("lodge7", "/api/site"), map[string]any{"tagline": "Edited by the editor"}, webtest.Bearer(editor)...); r.Status != http.StatusOK {
+		t.Errorf("editor PATCH /api/site: %d", r.Status)
+	}
+	var admins []struct {
+		ID    int64
+		Email string
+		Role  string
+	}
+	ls.Call(t, c, "GET", url, nil, webtest.Bearer(owner)...).JSON(t, &admins)
+	if len(admins) != 2 {
+		t.Fatalf("GET /api/admins: %+v", admins)
+	}
+	var ownerID int64
+	for _, a := range admins {
+		if a.Role == "owner" {
+			ownerID = a.ID
+		}
+	}
+	if r := ls.Call(t, c, "DELETE", fmt.Sprintf("%s/%d", url, ownerID), nil, webtest.Bearer(owner)...); r.Status != 422 {
+		t.Errorf("deleting the last owner: %d %s, want 422", r.Status, r.Body)
+	}
+	if r := ls.Call(t, c, "DELETE", fmt.Sprintf("%s/%d", url, added.ID), nil, webtest.Bearer(owner)...); r.Status != http.StatusNoContent {
+		t.Errorf("deleting the editor: %d", r.Status)
+	}
+	if r := ls.Call(t, c, "GET", ls.SiteURL("lodge7", "/api/me"), nil, webtest.Bearer(editor)...); r.Status != http.StatusUnauthorized {
+		t.Errorf("a deleted admin's token: %d, want 401", r.Status)
+	}
+}
+
+// TestCrossTenantEveryRoute sends tenant A's token to tenant B on every API
+// route the server has (including those added later), and checks that
+// nothing is let through and nothing of B changes.
+func TestCrossTenantEveryRoute(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	aEmail, aPassword := ls.NewTenant(t, "alpha")
+	bEmail, bPassword := ls.NewTenant(t, "beta")
+	aTok := ls.Login(t, "alpha", aEmail, aPassword)
+	bTok := ls.Login(t, "beta", bEmail, bPassword)
+	c := ls.Browser()
+	ls.Call(t, c, "POST", ls.SiteURL("beta", "/api/posts"), map[string]any{"title": "Beta news", "published": true}, webtest.Bearer(bTok)...)
+	snapshot := func() string {
+		var b strings.Builder
+		for _, p := range []string{"/api/site", "/api/posts", "/api/events", "/api/officers", "/api/pages", "/api/media", "/api/messages", "/api/admins"} {
+			b.Write(ls.Call(t, c, "GET", ls.SiteURL("beta", p), nil, webtest.Bearer(bTok)...).Body)
+		}
+		return b.String()
+	}
+	before := snapshot()
+
+	routes := apiRoutes(ls)
+	if len(routes) < 30 {
+		t.Fatalf("only %d API routes found", len(routes))
+	}
+	for _, rt := range routes {
+		path := strings.NewReplacer(":id", "1", ":host", "beta.example.org", "*", "x").Replace(rt.path)
+		body := map[string]any{"title": "pwned", "name": "pwned"}
+		if rt.path == "/api/login" {
+			body = map[string]any{"email": aEmail, "password": aPassword}
+		}
+		name := rt.method + " " + rt.path
+		t.Run(name+" with A's token", func(t *testing.T) {
+			r := ls.Call(t, c, rt.method, ls.SiteURL("beta", path), body, webtest.Bearer(aTok)...)
+			if r.Status != http.StatusUnauthorized {
+				t.Errorf("got %d %s, want 401", r.Status, r.Body)
+			}
+		})
+		t.Run(name+" with A's cookie", func(t *testing.T) {
+			r := ls.Call(t, c, rt.method, ls.SiteURL("beta", path), body, "Cookie", auth.SessionCookie+"="+aTok)
+			if r.Status != http.StatusUnauthorized {
+				t.Errorf("got %d %s, want 401", r.Status, r.Body)
+			}
+		})
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("tenant B changed:\nbefore %s\nafter  %s", before, after)
+	}
+	// A's own token on A's host works: the 401s above are about B.
+	if r := ls.Call(t, c, "GET", ls.SiteURL("alpha", "/api/site"), nil, webtest.Bearer(aTok)...); r.Status != http.StatusOK {
+		t.Errorf("A's token on A: %d", r.Status)
+	}
+}
+
+type route struct{ method, path string }
+
+// apiRoutes lists the /api/ routes of the server, as they were
+// registered.
+func apiRoutes(ts *webtest.Server) []route {
+	var out []route
+	for _, r := range ts.Web.Routes() {
+		switch r.Method {
+		case "GET", "POST", "PUT", "PATCH", "DELETE":
+		default:
+			continue
+		}
+		if strings.HasPrefix(r.Path, "/api/") {
+			out = append(out, route{r.Method, r.Path})
+		}
+	}
+	return out
+}
+
+// freeze makes tenant slug read-only, as `tenant freeze` does.
+func freeze(t *testing.T, ts *webtest.Server, slug string) {
+	t.Helper()
+	tn, err := ts.Platform.Catalog.Tenant(slug)
+	if err == nil {
+		_, err = ts.Platform.Freeze(context.Background(), tn)
+	}
+	if err != nil {
+		t.Fatalf("freeze %s: %v", slug, err)
+	}
+}
+
+func TestAPIFrozenTenant(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "cold")
+	tok := ls.Login(t, "cold", email, password)
+	c := ls.Browser()
+	freeze(t, ls, "cold")
+	r := ls.Call(t, c, "PATCH", ls.SiteURL("cold", "/api/site"), map[string]any{"name": "Changed"}, webtest.Bearer(tok)...)
+	if msg, _ := r.ErrField(t); r.Status != http.StatusServiceUnavailable || !strings.Contains(msg, "read-only") {
+		t.Errorf("PATCH on a frozen tenant: %d %s, want 503 read-only", r.Status, r.Body)
+	}
+	if r := ls.Call(t, c, "GET", ls.SiteURL("cold", "/api/site"), nil, webtest.Bearer(tok)...); r.Status != http.StatusOK || strings.Contains(string(r.Body), "Changed") {
+		t.Errorf("GET on a frozen tenant: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestAPIUpload(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "photos")
+	tok := ls.Login(t, "photos", email, password)
+	c := ls.Browser()
+
+	good := []struct {
+		name, file, wantType string
+		data                 []byte
+		w, h                 int
+	}{
+		{"png", "emblem.png", "image/png", webtest.PNG(64, 48), 64, 48},
+		{"jpeg", "hall.jpg", "image/jpeg", webtest.JPEG(80, 60), 80, 60},
+		{"jpeg turned by EXIF", "phone.jpg", "image/jpeg", webtest.WithExif(webtest.JPEG(80, 60), 6), 60, 80},
+		{"png named .gif", "odd.gif", "image/png", webtest.PNG(10, 10), 10, 10},
+	}
+	for _, tc := range good {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ls.Upload(t, c, "photos", "/api/media", tc.file, tc.data, map[string]string{"alt": "alt text"}, webtest.Bearer(tok)...)
+			var m struct {
+				ID            string
+				ContentType   string `json:"content_type"`
+				Width, Height int
+				Alt           string
+			}
+			r.JSON(t, &m)
+			if r.Status != http.StatusCreated || m.ContentType != tc.wantType || m.Width != tc.w || m.Height != tc.h || m.Alt != "alt text" {
+				t.Fatalf("got %d %s, want 201 %s %d×%d", r.Status, r.Body, tc.wantType, tc.w, tc.h)
+			}
+			served := ls.Call(t, c, "GET", ls.SiteURL("photos", "/media/"+m.ID), nil)
+			if served.Status != http.StatusOK || served.Header.Get("Content-Type") != tc.wantType {
+				t.Fatalf("GET /media/%s: %d %q", m.ID, served.Status, served.Header.Get("Content-Type"))
+			}
+			cfg, format, err := image.DecodeConfig(bytes.NewReader(served.Body))
+			if err != nil || "image/"+format != tc.wantType || cfg.Width != tc.w || cfg.Height != tc.h {
+				t.Errorf("served image: %v %s %d×%d", err, format, cfg.Width, cfg.Height)
+			}
+			if bytes.Contains(served.Body, []byte("Exif")) || bytes.Contains(served.Body, []byte("GPS")) {
+				t.Error("the served image still has its EXIF data")
+			}
+		})
+	}
+
+	var before []any
+	ls.Call(t, c, "GET", ls.SiteURL("photos", "/api/media"), nil, webtest.Bearer(tok)...).JSON(t, &before)
+	rejected := []struct {
+		name   string
+		data   []byte
+		status int
+	}{
+		{"svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(1)</script></svg>`), 422},
+		{"svg with xml prolog", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>`), 422},
+		{"html", []byte(`<!doctype html><html><script>alert(document.cookie)</script></html>`), 422},
+		{"png with html appended", append(webtest.PNG(8, 8), []byte("<html><script>alert(1)</script></html>")...), 422},
+		{"jpeg with script in a comment", webtest.JPEGWithComment(webtest.JPEG(8, 8), "<script>alert(1)</script>"), 422},
+		{"gif", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), 422},
+		{"png signature then garbage", append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 100)...), 422},
+		{"truncated png", webtest.Truncated(webtest.PNG(64, 64)), 422},
+		{"dimensions too large", webtest.PNGClaiming(100000, 100000), 422},
+		{"too many pixels", webtest.PNGClaiming(8000, 8000), 422},
+		{"empty", nil, 422},
+		{"over the size cap", append(webtest.PNG(4, 4), bytes.Repeat([]byte{0}, 5<<20)...), 413},
+		{"over the body cap", bytes.Repeat([]byte{0x89}, 6<<20), 413},
+	}
+	for _, tc := range rejected {
+		t.Run("rejects "+tc.name, func(t *testing.T) {
+			r := ls.Upload(t, c, "photos", "/api/media", "x.png", tc.data, nil, webtest.Bearer(tok)...)
+			if r.Status != tc.status {
+				t.Errorf("got %d %s, want %d", r.Status, r.Body, tc.status)
+			}
+		})
+	}
+	var after []any
+	ls.Call(t, c, "GET", ls.SiteURL("photos", "/api/media"), nil, webtest.Bearer(tok)...).JSON(t, &after)
+	if len(after) != len(before) {
+		t.Errorf("refused uploads changed the library: %d images, want %d", len(after), len(before))
+	}
+}
