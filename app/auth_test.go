@@ -341,7 +341,7 @@ func flip(sig string) string {
 	return string(b)
 }
 
-func betaID(t *testing.T, ls *adminLive) string {
+func betaID(t *testing.T, ls *liveServer) string {
 	t.Helper()
 	out, _, err := ls.cli(t, "", "tenant", "list", "--json")
 	if err != nil {

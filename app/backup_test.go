@@ -15,7 +15,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-func digestOf(t *testing.T, ls *adminLive, slug string) string {
+func digestOf(t *testing.T, ls *liveServer, slug string) string {
 	t.Helper()
 	out, errOut, err := ls.cli(t, "", "tenant", "digest", slug)
 	if err != nil {

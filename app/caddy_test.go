@@ -201,7 +201,7 @@ func TestCaddyOnDemandTLS(t *testing.T) {
 	ns := testdns.Start(t)
 	s := startServer(t, "--no-demo", "--base-domain", "chapters.test", "--trusted-proxy", "127.0.0.1",
 		"--dns-resolver", ns.Addr, "--log-format", "json")
-	upstream := strings.TrimPrefix(s.url, "http://")
+	upstream := s.Addr
 	ask := s.ops + "/tls/ask"
 
 	mustCLI(t, s.dir, "tenant", "create", "alpha", "--name", "Alpha Post 17")

@@ -38,7 +38,7 @@ func TestCrashChild(t *testing.T) {
 
 // startChild starts a server process on data dir dir and waits until it
 // listens.
-func startChild(t *testing.T, dir string) (*adminLive, *exec.Cmd) {
+func startChild(t *testing.T, dir string) (*liveServer, *exec.Cmd) {
 	t.Helper()
 	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--ask-addr", "127.0.0.1:0", "--base-domain", liveBase, "--no-demo"}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
@@ -53,7 +53,7 @@ func startChild(t *testing.T, dir string) (*adminLive, *exec.Cmd) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { kill(cmd) })
-	ls := &adminLive{dir: dir, base: liveBase, stdout: &syncBuffer{}, stop: func() { kill(cmd) }}
+	ls := &liveServer{dir: dir, base: liveBase, stdout: &syncBuffer{}, stop: func() { kill(cmd) }}
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
 		if u, ok := strings.CutPrefix(lines.Text(), "listening on http://"); ok {

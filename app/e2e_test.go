@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -10,21 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/cli"
 )
-
-// liveServer is the real program, run() with serve, on a loopback port and
-// a temp data dir.
-type liveServer struct {
-	url  string // http://127.0.0.1:PORT
-	ops  string // the ops listener (--ask-addr): http://127.0.0.1:PORT
-	dir  string
-	port string
-	logs *syncBuffer
-	stop func() // shuts the server down and waits; safe to call twice
-}
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -43,8 +30,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startServer runs `serve` with args plus a temp data dir (unless args name
-// one) and port 0, and stops it when the test ends.
+// startServer runs serve as an operator would, on serve's own defaults
+// (the demo on a new data dir, the platform domain localhost) but
+// loopback ports: on the data dir given by --data in args, or a fresh one.
 func startServer(t testing.TB, args ...string) *liveServer {
 	t.Helper()
 	dir := t.TempDir()
@@ -53,54 +41,13 @@ func startServer(t testing.TB, args ...string) *liveServer {
 			dir = args[i+1]
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	logs := &syncBuffer{}
-	done := make(chan error, 1)
-	full := append([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--ask-addr", "127.0.0.1:0"}, args...)
-	go func() {
-		done <- run(ctx, full, func(string) string { return "" }, strings.NewReader(""), pw, logs)
-		pw.Close()
-	}()
-	lines := bufio.NewScanner(pr)
-	s := &liveServer{dir: dir, logs: logs}
-	for lines.Scan() {
-		if u, ok := strings.CutPrefix(lines.Text(), "ops listener: "); ok {
-			s.ops, _, _ = strings.Cut(u, " ")
-		}
-		if u, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
-			s.url = u
-			s.port = u[strings.LastIndexByte(u, ':')+1:]
-			break
-		}
-	}
-	if s.url == "" {
-		cancel()
-		t.Fatalf("server did not start: %v\n%s", <-done, logs)
-	}
-	go io.Copy(io.Discard, pr)
-	var once sync.Once
-	s.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("server exited with %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Error("server did not shut down within 30s")
-			}
-		})
-	}
-	t.Cleanup(s.stop)
-	return s
+	return launch(t, dir, args)
 }
 
 // get fetches path on host from the server.
 func (s *liveServer) get(t testing.TB, host, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.Addr+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,9 +61,9 @@ func (s *liveServer) get(t testing.TB, host, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// cli runs an operator command against the server's data dir, as an
+// command runs an operator command against the server's data dir, as an
 // operator would from a shell: exit status, stdout, stderr.
-func (s *liveServer) cli(t testing.TB, args ...string) (int, string, string) {
+func (s *liveServer) command(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	return runCLI(t, s.dir, "", args...)
 }
@@ -132,7 +79,7 @@ func runCLI(t testing.TB, dir, stdin string, args ...string) (int, string, strin
 func TestFirstRunSeedsDemoAndSecondRunReusesIt(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data") // does not exist yet
 	s := startServer(t, "--data", dir)
-	code, body := s.get(t, "demo.localhost:"+s.port, "/")
+	code, body := s.get(t, "demo.localhost:"+s.Port(), "/")
 	if code != http.StatusOK || !strings.Contains(body, "Riverside Veterans Post 42") {
 		t.Fatalf("demo home: %d\n%s", code, body)
 	}
@@ -150,9 +97,9 @@ func TestFirstRunSeedsDemoAndSecondRunReusesIt(t *testing.T) {
 
 func TestServeWhileOperatorsChangeTenants(t *testing.T) {
 	s := startServer(t, "--no-demo")
-	host := func(slug string) string { return slug + ".localhost:" + s.port }
+	host := func(slug string) string { return slug + ".localhost:" + s.Port() }
 
-	code, out, errOut := s.cli(t, "tenant", "create", "alpha", "--name", "Alpha Post 17")
+	code, out, errOut := s.command(t, "tenant", "create", "alpha", "--name", "Alpha Post 17")
 	if code != 0 || !strings.Contains(out, "created tenant alpha") {
 		t.Fatalf("tenant create: exit %d\n%s%s", code, out, errOut)
 	}
@@ -176,7 +123,7 @@ func TestServeWhileOperatorsChangeTenants(t *testing.T) {
 	}
 	listBefore := cliOut(t, s, "tenant", "list", "--json")
 	for _, tc := range bad {
-		code, _, errOut := s.cli(t, tc.args...)
+		code, _, errOut := s.command(t, tc.args...)
 		if code == 0 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want non-zero and %q", tc.args, code, errOut, tc.want)
 		}
@@ -189,25 +136,25 @@ func TestServeWhileOperatorsChangeTenants(t *testing.T) {
 	}
 
 	// A custom domain routes only once verified, and stops when removed.
-	if code, _, errOut := s.cli(t, "domain", "add", "alpha", "www.alpha-post.example"); code != 0 {
+	if code, _, errOut := s.command(t, "domain", "add", "alpha", "www.alpha-post.example"); code != 0 {
 		t.Fatalf("domain add: %s", errOut)
 	}
 	if code, _ := s.get(t, "www.alpha-post.example", "/"); code != http.StatusNotFound {
 		t.Errorf("unverified custom domain: %d, want 404", code)
 	}
-	if code, _, errOut := s.cli(t, "domain", "verify", "www.alpha-post.example", "--force"); code != 0 {
+	if code, _, errOut := s.command(t, "domain", "verify", "www.alpha-post.example", "--force"); code != 0 {
 		t.Fatalf("domain verify: %s", errOut)
 	}
 	if code, body := s.get(t, "WWW.Alpha-Post.example.", "/"); code != http.StatusOK || !strings.Contains(body, "Alpha Post 17") {
 		t.Errorf("verified custom domain: %d", code)
 	}
-	if code, _, errOut := s.cli(t, "tenant", "create", "beta", "--name", "Beta Lodge"); code != 0 {
+	if code, _, errOut := s.command(t, "tenant", "create", "beta", "--name", "Beta Lodge"); code != 0 {
 		t.Fatal(errOut)
 	}
-	if code, _, errOut := s.cli(t, "domain", "add", "beta", "www.alpha-post.example"); code == 0 || !strings.Contains(errOut, "already exists") {
+	if code, _, errOut := s.command(t, "domain", "add", "beta", "www.alpha-post.example"); code == 0 || !strings.Contains(errOut, "already exists") {
 		t.Errorf("another tenant's domain: exit %d %q", code, errOut)
 	}
-	if code, _, _ := s.cli(t, "domain", "remove", "www.alpha-post.example"); code != 0 {
+	if code, _, _ := s.command(t, "domain", "remove", "www.alpha-post.example"); code != 0 {
 		t.Fatal("domain remove failed")
 	}
 	if code, _ := s.get(t, "www.alpha-post.example", "/"); code != http.StatusNotFound {
@@ -215,13 +162,13 @@ func TestServeWhileOperatorsChangeTenants(t *testing.T) {
 	}
 
 	// Suspend shows a 503 page at once; resume brings the site back.
-	if code, _, errOut := s.cli(t, "tenant", "suspend", "alpha"); code != 0 {
+	if code, _, errOut := s.command(t, "tenant", "suspend", "alpha"); code != 0 {
 		t.Fatal(errOut)
 	}
 	if code, body := s.get(t, host("alpha"), "/"); code != http.StatusServiceUnavailable || !strings.Contains(body, "temporarily unavailable") {
 		t.Errorf("suspended tenant: %d %s", code, body)
 	}
-	if code, _, _ := s.cli(t, "tenant", "resume", "alpha"); code != 0 {
+	if code, _, _ := s.command(t, "tenant", "resume", "alpha"); code != 0 {
 		t.Fatal("resume failed")
 	}
 	if code, _ := s.get(t, host("alpha"), "/"); code != http.StatusOK {
@@ -229,7 +176,7 @@ func TestServeWhileOperatorsChangeTenants(t *testing.T) {
 	}
 
 	// Delete: 404 at once, the file is in the trash, nothing else touched.
-	code, out, errOut = s.cli(t, "tenant", "delete", "alpha")
+	code, out, errOut = s.command(t, "tenant", "delete", "alpha")
 	if code != 0 || !strings.Contains(out, "trash") {
 		t.Fatalf("delete: %d %s %s", code, out, errOut)
 	}
@@ -247,7 +194,7 @@ func TestServeWhileOperatorsChangeTenants(t *testing.T) {
 
 func cliOut(t testing.TB, s *liveServer, args ...string) string {
 	t.Helper()
-	code, out, errOut := s.cli(t, args...)
+	code, out, errOut := s.command(t, args...)
 	if code != 0 {
 		t.Fatalf("%v: exit %d: %s", args, code, errOut)
 	}

@@ -19,7 +19,7 @@ import (
 // crawl fetches every page of a tenant's public site reachable from "/"
 // by local links and images, and returns the status and body of each
 // (host names replaced by HOST).
-func crawl(t *testing.T, ls *adminLive, slug string) map[string]string {
+func crawl(t *testing.T, ls *liveServer, slug string) map[string]string {
 	t.Helper()
 	c := ls.Browser()
 	link := regexp.MustCompile(`(?:href|src)="(/[^"/][^"]*|/)"`)

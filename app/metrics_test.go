@@ -20,7 +20,7 @@ func TestOpsListenerAndTenantStats(t *testing.T) {
 		t.Fatal("no ops listener announced")
 	}
 	mustCLI(t, s.dir, "tenant", "create", "alpha", "--name", "Alpha Post")
-	host := "alpha.localhost:" + s.port
+	host := "alpha.localhost:" + s.Port()
 	const n = 5
 	for range n {
 		if code, _ := s.get(t, host, "/"); code != 200 {

@@ -12,7 +12,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 )
 
-func trashList(t *testing.T, ls *adminLive) []platform.TrashItem {
+func trashList(t *testing.T, ls *liveServer) []platform.TrashItem {
 	t.Helper()
 	out, errOut, err := ls.cli(t, "", "trash", "list", "--json")
 	if err != nil {
