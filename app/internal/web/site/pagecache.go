@@ -131,14 +131,14 @@ func (pc *pageCache) Size() int64 {
 func (s *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if s.pages == nil || r.Method != http.MethodGet && r.Method != http.MethodHead ||
+		if s.cache == nil || r.Method != http.MethodGet && r.Method != http.MethodHead ||
 			r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" {
 			return next(c)
 		}
 		t := httpx.Tenant(c)
 		gen := httpx.DB(c).Generation()
 		key := t.ID + "\x00" + t.Status + "\x00" + httpx.BaseURL(c) + r.URL.RequestURI()
-		if e := s.pages.get(key, gen, s.now()); e != nil {
+		if e := s.cache.get(key, gen, s.now()); e != nil {
 			return writeCached(c, e)
 		}
 		w := &teeWriter{StatusWriter: httpx.StatusWriter{ResponseWriter: c.Response().Writer}}
@@ -163,7 +163,7 @@ func (s *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 		h := fnv.New64a()
 		h.Write(e.body)
 		e.etag = `W/"` + hex.EncodeToString(h.Sum(nil)) + `"`
-		s.pages.put(e)
+		s.cache.put(e)
 		return nil
 	}
 }

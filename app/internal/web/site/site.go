@@ -217,9 +217,9 @@ type Handler struct {
 	md  *render.Markdown
 	now func() time.Time
 	log *slog.Logger
-	// pages caches rendered public pages (nil: off); contactLimit
+	// cache holds rendered public pages (nil: off); contactLimit
 	// throttles contact messages per tenant and client address.
-	pages        *pageCache
+	cache        *pageCache
 	contactLimit *ratelimit.Limiter
 }
 
@@ -235,11 +235,11 @@ type Deps struct {
 // Register adds the public site's routes to g (a tenant's group).
 func Register(g *echo.Group, d Deps) *Handler {
 	h := &Handler{p: d.Platform, md: d.Markdown, now: d.Now, log: d.Log,
-		pages:        newPageCache(d.PageCacheBytes),
+		cache:        newPageCache(d.PageCacheBytes),
 		contactLimit: ratelimit.New(ContactBurst, ContactEvery, 100_000),
 	}
-	if h.pages != nil {
-		d.Platform.Metrics.WatchPageCache(h.pages)
+	if h.cache != nil {
+		d.Platform.Metrics.WatchPageCache(h.cache)
 	}
 	// The public site: security headers on everything, and the page
 	// cache on what an anonymous visitor reads.
