@@ -81,6 +81,8 @@ type Server struct {
 	draining atomic.Bool // set when shutdown begins: /readyz fails
 }
 
+// New builds the server of platform p: the templates and markdown, the
+// login keys, and each interface of a tenant's site with its routes.
 func New(cfg Config, p *platform.Platform, log *slog.Logger) (*Server, error) {
 	md := render.NewMarkdown(markdownMemoBytes)
 	if cfg.NoMarkdownMemo {
@@ -140,13 +142,13 @@ func (s *Server) routes() {
 	s.tenants.GET("/static/*", static)
 	t := s.tenants.Group("", s.withTenant)
 
+	// Each interface registers its own routes (see its Register).
+	// The public site (package site): no login, the page cache.
 	s.pub = site.Register(t, site.Deps{Platform: s.p, Markdown: s.md, Now: s.now, Log: s.log, PageCacheBytes: int64(s.cfg.PageCacheMB) << 20})
-
-	// The admin API (auth.go, api.go, api_media.go): Bearer token.
+	// The API's login routes (auth) and the API (api): Bearer token.
 	s.auth.Register(t)
 	api.Register(t, api.Deps{Platform: s.p, Auth: s.auth})
-
-	// The dashboard (admin*.go): cookie login, CSRF-checked forms.
+	// The dashboard (admin): cookie login, CSRF-checked forms.
 	s.admin = admin.Register(t, admin.Deps{Platform: s.p, Auth: s.auth, Markdown: s.md, Now: s.now, Log: s.log, DomainRecheck: s.cfg.DomainRecheck})
 
 	// The ops listener (--ask-addr) only.
