@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,7 +26,7 @@ func TestOpsListenerAndTenantStats(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/tls/ask?domain=alpha.localhost", "/metrics"} {
-		if code, _ := httpGet(t, s.ops+path); code != 200 {
+		if code, _ := webtest.GetURL(t, s.ops+path); code != 200 {
 			t.Errorf("ops %s: %d", path, code)
 		}
 	}
@@ -97,15 +95,4 @@ func TestOpsListenerAndTenantStats(t *testing.T) {
 	if off.Serving || off.Requests != 0 || off.Open || off.DBBytes == 0 {
 		t.Errorf("tenant stats without a server: %+v", off)
 	}
-}
-
-func httpGet(t testing.TB, u string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }

@@ -13,13 +13,15 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // SeedDemo creates the tenant "demo" with content in every section, so that
 // a newcomer's first `go run ./app` shows a whole chapter site.
 func SeedDemo(ctx context.Context, p *Platform, stdout io.Writer) error {
-	password := password.Generate()
-	hash, err := p.Passwords.Hash(ctx, password)
+	pw := password.Generate()
+	hash, err := p.Passwords.Hash(ctx, pw)
 	if err != nil {
 		return err
 	}
@@ -28,18 +30,16 @@ func SeedDemo(ctx context.Context, p *Platform, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err := p.Pool.Acquire(ctx, t.ID)
+	err = p.WithTenant(ctx, t.Slug, func(_ catalog.Tenant, h *pool.Handle) error {
+		return FillDemo(ctx, h.DB, p.Now())
+	})
 	if err != nil {
-		return err
-	}
-	defer h.Release()
-	if err := FillDemo(ctx, h.DB, p.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "created the demo tenant: %s\n", p.SiteURL(t.Slug))
 	fmt.Fprintf(stdout, "demo admin: %s/admin\n", p.SiteURL(t.Slug))
 	fmt.Fprintf(stdout, "email: %s\n", owner.Email)
-	fmt.Fprintf(stdout, "password: %s\n", password)
+	fmt.Fprintf(stdout, "password: %s\n", pw)
 	fmt.Fprintf(stdout, "(shown once; `chapterhouse admin reset-password demo %s` makes a new one)\n", owner.Email)
 	return nil
 }

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,20 +24,9 @@ func opsServer(t testing.TB, ts *testServer) *httptest.Server {
 	return srv
 }
 
-func getURL(t testing.TB, u string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 func ask(t testing.TB, ops *httptest.Server, domain string) int {
 	t.Helper()
-	code, _ := getURL(t, ops.URL+"/tls/ask?domain="+url.QueryEscape(domain))
+	code, _ := webtest.GetURL(t, ops.URL+"/tls/ask?domain="+url.QueryEscape(domain))
 	return code
 }
 
@@ -111,7 +99,7 @@ func TestTLSAsk(t *testing.T) {
 			t.Errorf("ask %q: %d, want %d", tc.domain, got, tc.want)
 		}
 	}
-	if code, _ := getURL(t, ops.URL+"/tls/ask"); code != 404 {
+	if code, _ := webtest.GetURL(t, ops.URL+"/tls/ask"); code != 404 {
 		t.Errorf("ask without a domain: %d, want 404", code)
 	}
 
@@ -226,21 +214,21 @@ func TestHealthAndReadiness(t *testing.T) {
 	ts := newTestServer(t)
 	ops := opsServer(t, ts)
 	for _, path := range []string{"/healthz", "/readyz"} {
-		if code, _ := getURL(t, ops.URL+path); code != 200 {
+		if code, _ := webtest.GetURL(t, ops.URL+path); code != 200 {
 			t.Errorf("%s: %d, want 200", path, code)
 		}
 	}
 	ts.Web.Drain()
-	if code, body := getURL(t, ops.URL+"/readyz"); code != 503 || !strings.Contains(body, "shutting down") {
+	if code, body := webtest.GetURL(t, ops.URL+"/readyz"); code != 503 || !strings.Contains(body, "shutting down") {
 		t.Errorf("readyz while shutting down: %d %q", code, body)
 	}
-	if code, _ := getURL(t, ops.URL+"/healthz"); code != 200 {
+	if code, _ := webtest.GetURL(t, ops.URL+"/healthz"); code != 200 {
 		t.Errorf("healthz while shutting down: %d", code)
 	}
 	ts = newTestServer(t)
 	ops = opsServer(t, ts)
 	ts.p.Catalog.Close()
-	if code, body := getURL(t, ops.URL+"/readyz"); code != 503 || !strings.Contains(body, "catalog") {
+	if code, body := webtest.GetURL(t, ops.URL+"/readyz"); code != 503 || !strings.Contains(body, "catalog") {
 		t.Errorf("readyz with the catalog closed: %d %q", code, body)
 	}
 }

@@ -317,3 +317,15 @@ func Files(t testing.TB, dir string) []string {
 	})
 	return files
 }
+
+// GetURL GETs the absolute URL u and returns the status and body.
+func GetURL(t testing.TB, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
