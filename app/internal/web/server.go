@@ -211,6 +211,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBody)
 	s.dispatch(sw, r, req)
+	// A multipart form (an upload) parsed on this copy of the request
+	// spilled its larger files to the temp dir; net/http removes only the
+	// files of the request it passed in, so they are removed here, after
+	// the handler, whatever it answered.
+	if r.MultipartForm != nil {
+		if err := r.MultipartForm.RemoveAll(); err != nil {
+			s.log.Warn("removing an upload's temporary files", "request_id", req.ID, "err", err)
+		}
+	}
 }
 
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Request) {

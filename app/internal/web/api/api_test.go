@@ -3,16 +3,20 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"image"
+	"image/png"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 func TestAPIContent(t *testing.T) {
@@ -427,4 +431,53 @@ func TestAPIUpload(t *testing.T) {
 	if len(after) != len(before) {
 		t.Errorf("refused uploads changed the library: %d images, want %d", len(after), len(before))
 	}
+}
+
+// TestUploadsLeaveNoTempFiles uploads an image large enough to be spooled
+// to the temp dir, accepted (201) and refused (413), over the API and the
+// dashboard, and checks that the temp dir keeps none of it.
+func TestUploadsLeaveNoTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where mime/multipart spools large parts
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "photos")
+	tok := ls.Login(t, "photos", email, password)
+	big := noisePNG(800, 600) // over the 1 MB kept in memory
+	if len(big) < 1<<20 {
+		t.Fatalf("the test image is %d bytes, too small to be spooled", len(big))
+	}
+	tooBig := bytes.Repeat([]byte("x"), tenantdb.MaxMediaSize+100<<10) // under the body limit, over the image limit
+	c := ls.Browser()
+	if r := ls.Upload(t, c, "photos", "/api/media", "big.png", big, nil, webtest.Bearer(tok)...); r.Status != http.StatusCreated {
+		t.Fatalf("API upload of %d bytes: %d %s", len(big), r.Status, r.Body)
+	}
+	if r := ls.Upload(t, c, "photos", "/api/media", "huge.png", tooBig, nil, webtest.Bearer(tok)...); r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("API upload of %d bytes: %d, want 413", len(tooBig), r.Status)
+	}
+	csrf := ls.DashLogin(t, c, webtest.Host("photos"), email, password)
+	if r := ls.Upload(t, c, "photos", "/admin/media", "big.png", big, map[string]string{"csrf_token": csrf}); r.Status != http.StatusSeeOther {
+		t.Fatalf("dashboard upload: %d %.300s", r.Status, r.Body)
+	}
+	if r := ls.Upload(t, c, "photos", "/admin/media", "huge.png", tooBig, map[string]string{"csrf_token": csrf}); r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("dashboard upload of %d bytes: %d, want 413", len(tooBig), r.Status)
+	}
+	left, err := filepath.Glob(filepath.Join(tmp, "multipart-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("uploads left %d temporary files: %v", len(left), left)
+	}
+}
+
+// noisePNG is a w×h PNG of random pixels: it does not compress.
+func noisePNG(w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	rand.Read(img.Pix)
+	for i := 3; i < len(img.Pix); i += 4 {
+		img.Pix[i] = 0xff
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return b.Bytes()
 }
