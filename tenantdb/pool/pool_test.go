@@ -230,3 +230,45 @@ func TestPoolDrainWaitsForUsersAndBlocksOpens(t *testing.T) {
 		t.Errorf("write acknowledged before the drain is gone: %v", err)
 	}
 }
+
+// TestPoolKeepsTenantWhileAnyHolderRemains acquires one tenant twice and
+// releases one handle: the tenant stays in use for the other holder, so a
+// full pool cannot evict it; only the last release frees its slot.
+func TestPoolKeepsTenantWhileAnyHolderRemains(t *testing.T) {
+	dir, ids := newTenants(t, 2)
+	p := New(dir, 1, 0)
+	defer p.Close()
+	ctx := context.Background()
+	first, err := p.Acquire(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := p.Acquire(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Release()
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if h, err := p.Acquire(short, ids[1]); !errors.Is(err, ErrFull) {
+		if err == nil {
+			h.Release()
+		}
+		t.Fatalf("another tenant while one holder remains: %v, want ErrFull (the held tenant must not be evicted)", err)
+	}
+	if _, err := second.Site(ctx); err != nil {
+		t.Fatalf("the remaining holder's tenant was closed under it: %v", err)
+	}
+	if open, _ := p.IsOpen(ids[0]); !open {
+		t.Fatal("the held tenant is not open")
+	}
+	second.Release()
+	h, err := p.Acquire(ctx, ids[1])
+	if err != nil {
+		t.Fatalf("after the last release the slot is not free: %v", err)
+	}
+	h.Release()
+	if open, _ := p.IsOpen(ids[0]); open {
+		t.Error("the released tenant was not the one evicted")
+	}
+}

@@ -1,6 +1,9 @@
 package auth
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestSafeNext(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
@@ -23,5 +26,36 @@ func TestSafeNext(t *testing.T) {
 		if got := SafeNext(tc.in); got != tc.want {
 			t.Errorf("SafeNext(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestTenantKeysAreSeparate checks that every tenant signs with a key of
+// its own, derived from the server secret and the tenant's id: a token of
+// one chapter cannot verify on another even if the audience claim were
+// never checked. The same secret and tenant give the same key (tokens
+// survive a restart), and another secret another key.
+func TestTenantKeysAreSeparate(t *testing.T) {
+	k, err := NewKeyring(NewSecret(), NewSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const a, b = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"
+	ka, ok := k.TenantKey(k.Current(), a)
+	if !ok || len(ka) < 32 {
+		t.Fatalf("no key for tenant a: %v %x", ok, ka)
+	}
+	kb, _ := k.TenantKey(k.Current(), b)
+	if bytes.Equal(ka, kb) {
+		t.Fatal("two tenants share a signing key")
+	}
+	if again, _ := k.TenantKey(k.Current(), a); !bytes.Equal(ka, again) {
+		t.Fatal("one tenant's key changed between derivations")
+	}
+	other := k.secrets[1].kid
+	if ko, ok := k.TenantKey(other, a); !ok || bytes.Equal(ko, ka) {
+		t.Fatalf("the second secret gives tenant a the same key (or none: %v)", ok)
+	}
+	if _, ok := k.TenantKey("nosuchkid", a); ok {
+		t.Fatal("an unknown kid gave a key")
 	}
 }

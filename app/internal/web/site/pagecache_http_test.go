@@ -3,14 +3,18 @@ package site_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // TestPageCacheNeverStale reads pages, writes, and reads again: every read
@@ -160,3 +164,66 @@ func TestPageCacheSkipsCredentialsAndCanBeOff(t *testing.T) {
 		}
 	}
 }
+
+// TestReplacedFileIsNeverServedStale replaces a chapter's file under the
+// pool, by import --replace and by restore, after its pages were cached
+// from a fresh open, and checks that the next GET shows the new file.
+func TestReplacedFileIsNeverServedStale(t *testing.T) {
+	ctx := context.Background()
+	ts := webtest.New(t)
+	p := ts.Platform
+	h := webtest.Host("demo")
+	setName := func(name string) {
+		t.Helper()
+		webtest.Must(t, p.WithTenant(ctx, "demo", func(_ catalog.Tenant, db *pool.Handle) error {
+			site, err := db.Site(ctx)
+			if err != nil {
+				return err
+			}
+			site.Name = name
+			return db.UpdateSite(ctx, &site)
+		}))
+	}
+	// cachedFromFreshOpen closes the tenant, so that the page is rendered
+	// by a fresh open, and reads it twice (the second from the cache).
+	cachedFromFreshOpen := func(want string) {
+		t.Helper()
+		webtest.Must(t, p.Pool.Drain(ctx, ts.Demo.ID, func() error { return nil }))
+		for i := range 2 {
+			if r := ts.Get(h, "/"); r.Status != 200 || !strings.Contains(r.Body, want) {
+				t.Fatalf("read %d before the swap: %d, want %q", i, r.Status, want)
+			}
+		}
+	}
+
+	// import --replace with another chapter's export.
+	other := ts.AddTenant("other", "Elsewhere Lodge", nil)
+	file := filepath.Join(t.TempDir(), "other.db")
+	_, err := p.Export(ctx, other, file)
+	webtest.Must(t, err)
+	cachedFromFreshOpen("Riverside Veterans Post 42")
+	_, err = p.Import(ctx, platform.ImportRequest{Slug: "demo", Src: file, Replace: true, MaxSize: platform.DefaultMaxImport})
+	webtest.Must(t, err)
+	if r := ts.Get(h, "/"); !strings.Contains(r.Body, "Elsewhere Lodge") {
+		t.Fatalf("after import --replace the home page still shows the old file")
+	}
+
+	// restore from a backup taken before a change.
+	setName("Before The Backup")
+	backup := filepath.Join(t.TempDir(), "backup")
+	_, failed, err := p.Backup(ctx, backup, 1, func(string, int) platform.Progress { return quiet{} })
+	if err != nil || len(failed) > 0 {
+		t.Fatalf("backup: %v %v", err, failed)
+	}
+	setName("After The Backup")
+	cachedFromFreshOpen("After The Backup")
+	_, err = p.Restore(ctx, backup, "demo", platform.DefaultMaxImport)
+	webtest.Must(t, err)
+	if r := ts.Get(h, "/"); !strings.Contains(r.Body, "Before The Backup") {
+		t.Fatalf("after restore the home page still shows the replaced file")
+	}
+}
+
+type quiet struct{}
+
+func (quiet) Step(string) {}
