@@ -166,6 +166,7 @@ func TestImportRejectsHostileFiles(t *testing.T) {
 		{"missing table", tenanttest.Alter(t, valid, `DROP TABLE messages`), 0, `lacks the table "messages"`},
 		{"html as an image", tenanttest.Alter(t, valid, `UPDATE media SET content_type = 'text/html'`), 0, `content type "text/html"`},
 		{"image bytes swapped", tenanttest.Alter(t, valid, `UPDATE media SET data = X'3c7363726970743e'`), 0, "media"},
+		{"image bytes changed, size kept", tenanttest.Alter(t, valid, `UPDATE media SET data = zeroblob(length(data))`), 0, "do not match their recorded sha256"},
 		{"blob in a text column", tenanttest.Alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), 0, "a blob in a TEXT column"},
 		{"invalid utf-8", tenanttest.Alter(t, valid, `UPDATE posts SET title = CAST(X'ff' AS TEXT) WHERE id = 1`), 0, "not valid UTF-8"},
 		{"dangling reference", tenanttest.Alter(t, valid, `PRAGMA foreign_keys = OFF`, `UPDATE posts SET image_id = 'nosuch' WHERE id = 1`), 0, "refers to a missing row"},
