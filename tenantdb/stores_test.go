@@ -1,0 +1,269 @@
+package tenantdb
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// field is the field a validation error names, "" for any other error.
+func field(err error) string {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ve.Field
+	}
+	return ""
+}
+
+// TestMediaStore adds, reads, renames and deletes an image, and checks
+// every refusal: a type that is not an image, empty or oversized bytes,
+// names out of bounds, unknown ids.
+func TestMediaStore(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	data := []byte("\x89PNG\r\n\x1a\n pretend pixels")
+	m := Media{Name: "hall.png", Alt: "The hall", ContentType: "image/png", Width: 4, Height: 3}
+	if err := db.AddMedia(ctx, &m, data); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if m.ID == "" || m.Size != int64(len(data)) || m.SHA256 != hex.EncodeToString(sum[:]) || m.CreatedAt.IsZero() {
+		t.Fatalf("AddMedia filled in %+v", m)
+	}
+	got, bytesGot, err := db.MediaData(ctx, m.ID)
+	if err != nil || !bytes.Equal(bytesGot, data) || got.Name != "hall.png" || got.Width != 4 || got.Height != 3 || got.SHA256 != m.SHA256 {
+		t.Fatalf("MediaData = %+v, %q, %v", got, bytesGot, err)
+	}
+	second := Media{Name: "logo.png", ContentType: "image/png"}
+	if err := db.AddMedia(ctx, &second, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	list, err := db.MediaList(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("MediaList: %d items, %v; want 2", len(list), err)
+	}
+	if err := db.UpdateMediaAlt(ctx, m.ID, "Hall at dusk", "The hall at dusk"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Media(ctx, m.ID); err != nil || got.Name != "Hall at dusk" || got.Alt != "The hall at dusk" || got.Size != m.Size {
+		t.Fatalf("after UpdateMediaAlt: %+v, %v", got, err)
+	}
+
+	refusals := []struct {
+		name  string
+		m     Media
+		data  []byte
+		field string
+	}{
+		{"not an image type", Media{Name: "a.svg", ContentType: "image/svg+xml"}, data, "file"},
+		{"no bytes", Media{Name: "a.png", ContentType: "image/png"}, nil, "file"},
+		{"over the limit", Media{Name: "a.png", ContentType: "image/png"}, make([]byte, MaxMediaSize+1), "file"},
+		{"no name", Media{ContentType: "image/png"}, data, "name"},
+		{"name too long", Media{Name: strings.Repeat("n", 201), ContentType: "image/png"}, data, "name"},
+		{"alt too long", Media{Name: "a.png", Alt: strings.Repeat("a", 501), ContentType: "image/png"}, data, "alt"},
+	}
+	for _, tc := range refusals {
+		if err := db.AddMedia(ctx, &tc.m, tc.data); field(err) != tc.field {
+			t.Errorf("AddMedia %s: %v, want a validation error on %q", tc.name, err, tc.field)
+		}
+	}
+	if err := db.UpdateMediaAlt(ctx, m.ID, "", "x"); field(err) != "name" {
+		t.Errorf("UpdateMediaAlt without a name: %v", err)
+	}
+	if err := db.UpdateMediaAlt(ctx, m.ID, "n", strings.Repeat("a", 501)); field(err) != "alt" {
+		t.Errorf("UpdateMediaAlt with a long alt: %v", err)
+	}
+	if list, _ := db.MediaList(ctx); len(list) != 2 {
+		t.Errorf("refused writes changed the library: %d items", len(list))
+	}
+	for name, err := range map[string]error{
+		"Media":          func() error { _, err := db.Media(ctx, "nosuch"); return err }(),
+		"MediaData":      func() error { _, _, err := db.MediaData(ctx, "nosuch"); return err }(),
+		"UpdateMediaAlt": db.UpdateMediaAlt(ctx, "nosuch", "n", ""),
+		"DeleteMedia":    db.DeleteMedia(ctx, "nosuch"),
+	} {
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s of an unknown id: %v, want ErrNotFound", name, err)
+		}
+	}
+	if err := db.DeleteMedia(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Media(ctx, m.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a deleted image is still there: %v", err)
+	}
+}
+
+// TestAdminsAndSessions covers the admins store: adding (with its
+// refusals), looking up, password changes that end sessions, sessions
+// that expire, and the last owner that cannot be removed.
+func TestAdminsAndSessions(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	db.now = func() time.Time { return now }
+	owner := Admin{Email: " owner@example.org ", Role: RoleOwner, PasswordHash: "hash-1"}
+	if err := db.AddAdmin(ctx, &owner); err != nil {
+		t.Fatal(err)
+	}
+	if owner.ID == 0 || owner.Email != "owner@example.org" || !owner.CreatedAt.Equal(now) {
+		t.Fatalf("AddAdmin filled in %+v", owner)
+	}
+	editor := Admin{Email: "ed@example.org", Role: RoleEditor, PasswordHash: "hash-2"}
+	if err := db.AddAdmin(ctx, &editor); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		a     Admin
+		field string
+	}{
+		"bad email":   {Admin{Email: "not-an-email", Role: RoleEditor, PasswordHash: "h"}, "email"},
+		"bad role":    {Admin{Email: "x@example.org", Role: "root", PasswordHash: "h"}, "role"},
+		"no password": {Admin{Email: "x@example.org", Role: RoleEditor}, "password"},
+	} {
+		if err := db.AddAdmin(ctx, &tc.a); field(err) != tc.field {
+			t.Errorf("AddAdmin %s: %v, want a validation error on %q", name, err, tc.field)
+		}
+	}
+	dup := Admin{Email: "ed@example.org", Role: RoleOwner, PasswordHash: "h"}
+	if err := db.AddAdmin(ctx, &dup); !errors.Is(err, ErrConflict) {
+		t.Errorf("a second admin with one email: %v, want ErrConflict", err)
+	}
+	if list, err := db.Admins(ctx); err != nil || len(list) != 2 {
+		t.Fatalf("Admins: %d, %v; want 2", len(list), err)
+	}
+	if got, err := db.AdminByEmail(ctx, "ed@example.org"); err != nil || got.ID != editor.ID || got.Role != RoleEditor {
+		t.Fatalf("AdminByEmail: %+v, %v", got, err)
+	}
+	if _, err := db.AdminByEmail(ctx, "nobody@example.org"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("AdminByEmail of a stranger: %v", err)
+	}
+	if _, err := db.Admin(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Admin of an unknown id: %v", err)
+	}
+
+	// Sessions: live until they expire; a password change ends them all.
+	live := Session{ID: NewSessionID(), AdminID: editor.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), UserAgent: strings.Repeat("u", 400)}
+	if err := db.CreateSession(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	s, a, err := db.Session(ctx, live.ID)
+	if err != nil || a.ID != editor.ID || s.AdminID != editor.ID || len(s.UserAgent) != 300 {
+		t.Fatalf("Session: %+v %+v %v (a long user agent is cut to 300)", s, a, err)
+	}
+	now = now.Add(time.Hour)
+	if _, _, err := db.Session(ctx, live.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an expired session: %v, want ErrNotFound", err)
+	}
+	fresh := Session{ID: NewSessionID(), AdminID: editor.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := db.CreateSession(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetPassword(ctx, editor.ID, "hash-3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Session(ctx, fresh.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a session after a password change: %v, want it ended", err)
+	}
+	if got, _ := db.Admin(ctx, editor.ID); got.PasswordHash != "hash-3" || !got.PasswordChangedAt.Equal(now) {
+		t.Errorf("after SetPassword: %+v", got)
+	}
+	if err := db.SetPassword(ctx, editor.ID, ""); field(err) != "password" {
+		t.Errorf("SetPassword to nothing: %v", err)
+	}
+	if err := db.SetPassword(ctx, 999, "h"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetPassword of an unknown admin: %v", err)
+	}
+	other := Session{ID: NewSessionID(), AdminID: editor.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := db.CreateSession(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteSession(ctx, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteSession(ctx, other.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ending an ended session: %v", err)
+	}
+
+	// The last owner stays; an editor and a second owner can go.
+	if err := db.DeleteAdmin(ctx, owner.ID); !errors.Is(err, ErrLastOwner) {
+		t.Errorf("deleting the last owner: %v, want ErrLastOwner", err)
+	}
+	second := Admin{Email: "second@example.org", Role: RoleOwner, PasswordHash: "h"}
+	if err := db.AddAdmin(ctx, &second); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteAdmin(ctx, owner.ID); err != nil {
+		t.Errorf("deleting one of two owners: %v", err)
+	}
+	if err := db.DeleteAdmin(ctx, editor.ID); err != nil {
+		t.Errorf("deleting an editor: %v", err)
+	}
+	if err := db.DeleteAdmin(ctx, editor.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleting a deleted admin: %v", err)
+	}
+	if list, _ := db.Admins(ctx); len(list) != 1 || list[0].ID != second.ID {
+		t.Errorf("admins left: %+v, want the second owner", list)
+	}
+}
+
+// TestMessagesStore stores contact messages and checks their validation,
+// order, read marks and deletion.
+func TestMessagesStore(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	first := Message{Name: "Pat", Email: "pat@example.com", Subject: "Hall", Body: "Is it free?", IP: "192.0.2.1"}
+	second := Message{Name: "Sam", Email: "sam@example.com", Body: "Hello"}
+	for _, m := range []*Message{&first, &second} {
+		if err := db.AddMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := db.Messages(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].Read {
+		t.Fatalf("Messages: %+v, %v; want the newest first, unread", list, err)
+	}
+	if err := db.MarkMessageRead(ctx, first.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Message(ctx, first.ID); err != nil || !got.Read || got.IP != "192.0.2.1" || got.Subject != "Hall" {
+		t.Fatalf("Message after marking read: %+v, %v", got, err)
+	}
+	if err := db.MarkMessageRead(ctx, first.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Message(ctx, first.ID); got.Read {
+		t.Error("marking unread left it read")
+	}
+	for name, m := range map[string]Message{
+		"no name":       {Email: "a@example.com", Body: "x"},
+		"bad email":     {Name: "A", Email: "nope", Body: "x"},
+		"no body":       {Name: "A", Email: "a@example.com", Body: "   "},
+		"long subject":  {Name: "A", Email: "a@example.com", Subject: strings.Repeat("s", 201), Body: "x"},
+		"body too long": {Name: "A", Email: "a@example.com", Body: strings.Repeat("b", 5001)},
+	} {
+		if err := db.AddMessage(ctx, &m); field(err) == "" {
+			t.Errorf("AddMessage %s: %v, want a validation error", name, err)
+		}
+	}
+	if list, _ := db.Messages(ctx); len(list) != 2 {
+		t.Errorf("refused messages were stored: %d", len(list))
+	}
+	if err := db.DeleteMessage(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"Message":         func() error { _, err := db.Message(ctx, first.ID); return err }(),
+		"DeleteMessage":   db.DeleteMessage(ctx, first.ID),
+		"MarkMessageRead": db.MarkMessageRead(ctx, first.ID, true),
+	} {
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s of a deleted message: %v, want ErrNotFound", name, err)
+		}
+	}
+}
