@@ -79,7 +79,7 @@ func TestPoolNeverClosesTenantInUse(t *testing.T) {
 		}
 		got <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	waitFor(t, "the waiter to wait", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.waiters > 0 })
 	held.Release()
 	select {
 	case err := <-got:
@@ -194,7 +194,12 @@ func TestPoolDrainWaitsForUsersAndBlocksOpens(t *testing.T) {
 	go func() {
 		drained <- p.Drain(ctx, id, func() error { note("fn"); return nil })
 	}()
-	time.Sleep(30 * time.Millisecond)
+	waitFor(t, "the drain to begin", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		e := p.entries[id]
+		return e != nil && e.draining != nil
+	})
 	acquired := make(chan struct{})
 	go func() {
 		h, err := p.Acquire(ctx, id)
@@ -206,6 +211,8 @@ func TestPoolDrainWaitsForUsersAndBlocksOpens(t *testing.T) {
 		}
 		close(acquired)
 	}()
+	// Give the acquirer a moment to reach the drain and wait there (if it
+	// is late, the order below still holds: it is what is asserted).
 	time.Sleep(30 * time.Millisecond)
 	// The user finishes its write: the drain may only proceed now.
 	if err := user.SavePost(ctx, &tenantdb.Post{Title: "written during drain", Published: true}); err != nil {
@@ -270,5 +277,17 @@ func TestPoolKeepsTenantWhileAnyHolderRemains(t *testing.T) {
 	h.Release()
 	if open, _ := p.IsOpen(ids[0]); open {
 		t.Error("the released tenant was not the one evicted")
+	}
+}
+
+// waitFor polls cond until it holds (a state of the pool another goroutine
+// is about to reach), failing the test after ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
