@@ -17,6 +17,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // testServer is the web test server over base domain "localhost", with
@@ -91,92 +92,121 @@ func markerTenant(t testing.TB, ts *testServer, slug, marker string) catalog.Ten
 	})
 }
 
-// publicPaths lists a GET path for every public route of the tenant site,
-// filling parameters with values that exist in some tenant: slugs and ids
-// of tenant other (so a leak would show) and of the tenant itself.
-func publicPaths(t testing.TB, ts *testServer, self, other catalog.Tenant) []string {
+// probe is a GET of a public path and the status it must answer.
+type probe struct {
+	path string
+	want int
+}
+
+// publicPaths lists a GET for every public route of the tenant site: the
+// routes without parameters, and each route with a parameter filled with
+// every value of tenant self (200) and of tenant other (404: another
+// chapter's post, page, event or image does not exist here).
+func publicPaths(t testing.TB, ts *testServer, self, other catalog.Tenant) []probe {
 	t.Helper()
-	params := map[string][]string{}
-	for _, tn := range []catalog.Tenant{self, other} {
-		h, err := ts.p.Pool.Acquire(context.Background(), tn.ID)
+	values := func(tn catalog.Tenant) map[string][]string {
+		ctx := context.Background()
+		h, err := ts.p.Pool.Acquire(ctx, tn.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx := context.Background()
-		posts, _, _ := h.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true})
+		defer h.Release()
+		v := map[string][]string{}
+		posts, _, err := h.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true})
+		webtest.Must(t, err)
 		for _, p := range posts {
-			params["slug"] = append(params["slug"], p.Slug)
+			v["/news/:slug"] = append(v["/news/:slug"], p.Slug)
 		}
-		pages, _ := h.Pages(ctx, true)
+		pages, err := h.Pages(ctx, true)
+		webtest.Must(t, err)
 		for _, p := range pages {
-			params["slug"] = append(params["slug"], p.Slug)
+			v["/p/:slug"] = append(v["/p/:slug"], p.Slug)
 		}
-		events, _ := h.Events(ctx)
+		events, err := h.Events(ctx)
+		webtest.Must(t, err)
 		for _, e := range events {
-			params["id"] = append(params["id"], fmt.Sprint(e.ID))
+			v["/events/:id"] = append(v["/events/:id"], fmt.Sprint(e.ID))
 		}
-		media, _ := h.MediaList(ctx)
+		media, err := h.MediaList(ctx)
+		webtest.Must(t, err)
 		for _, m := range media {
-			params["id"] = append(params["id"], m.ID)
+			v["/media/:id"] = append(v["/media/:id"], m.ID)
 		}
-		h.Release()
+		return v
 	}
-	var paths []string
+	own, foreign := values(self), values(other)
+	var probes []probe
 	for _, r := range ts.Web.Routes() {
 		if r.Method != http.MethodGet || strings.HasPrefix(r.Path, "/api") || strings.HasPrefix(r.Path, "/admin") || strings.Contains(r.Path, "*") {
 			continue
 		}
-		expanded := []string{r.Path}
-		for name, values := range params {
-			var next []string
-			for _, p := range expanded {
-				if !strings.Contains(p, ":"+name) {
-					next = append(next, p)
-					continue
-				}
-				for _, v := range values {
-					next = append(next, strings.ReplaceAll(p, ":"+name, v))
-				}
-			}
-			expanded = next
+		name, param, ok := strings.Cut(r.Path, ":")
+		if !ok {
+			probes = append(probes, probe{r.Path, http.StatusOK})
+			continue
 		}
-		for _, p := range expanded {
-			if !strings.Contains(p, ":") {
-				paths = append(paths, p)
+		if len(own[r.Path]) == 0 {
+			t.Fatalf("route %s: the tenant has nothing to fill :%s with; extend publicPaths", r.Path, param)
+		}
+		for _, v := range own[r.Path] {
+			probes = append(probes, probe{name + v, http.StatusOK})
+		}
+		for _, v := range foreign[r.Path] {
+			if !slices.Contains(own[r.Path], v) { // both chapters may have a post "welcome"
+				probes = append(probes, probe{name + v, http.StatusNotFound})
 			}
 		}
 	}
-	slices.Sort(paths)
-	return slices.Compact(paths)
+	slices.SortFunc(probes, func(a, b probe) int { return strings.Compare(a.path, b.path) })
+	return probes
 }
 
 func TestTenantIsolation(t *testing.T) {
 	ts := newTestServer(t)
 	a := markerTenant(t, ts, "alpha", "ALPHAMARK")
 	b := markerTenant(t, ts, "bravo", "BRAVOMARK")
+	// One more event for bravo, so that its id is one alpha lacks.
+	webtest.Must(t, ts.p.WithTenant(context.Background(), "bravo", func(_ catalog.Tenant, h *pool.Handle) error {
+		start := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
+		return h.SaveEvent(context.Background(), &tenantdb.Event{Title: "BRAVOMARK picnic", StartsAt: start, EndsAt: start.Add(time.Hour), Timezone: "UTC"})
+	}))
 	type check struct {
-		host, path, own, foreign string
+		host, own, foreign string
+		probe
 	}
 	var checks []check
-	for _, path := range publicPaths(t, ts, a, b) {
-		checks = append(checks, check{"alpha.localhost", path, "ALPHAMARK", "BRAVOMARK"})
+	for _, p := range publicPaths(t, ts, a, b) {
+		checks = append(checks, check{"alpha.localhost", "ALPHAMARK", "BRAVOMARK", p})
 	}
-	for _, path := range publicPaths(t, ts, b, a) {
-		checks = append(checks, check{"bravo.localhost", path, "BRAVOMARK", "ALPHAMARK"})
+	for _, p := range publicPaths(t, ts, b, a) {
+		checks = append(checks, check{"bravo.localhost", "BRAVOMARK", "ALPHAMARK", p})
 	}
-	if len(checks) < 2 {
+	if len(checks) < 30 {
 		t.Fatalf("only %d paths to check", len(checks))
+	}
+	// verify says what is wrong with one answer: the status the path must
+	// have (a 500 is a failure, not a refusal), never the other tenant's
+	// marker, and the tenant's own marker on every page and feed.
+	verify := func(c check, resp *http.Response, body string) string {
+		if resp.StatusCode != c.want {
+			return fmt.Sprintf("status %d, want %d", resp.StatusCode, c.want)
+		}
+		if strings.Contains(body, c.foreign) {
+			return "shows the other tenant's " + c.foreign
+		}
+		ct := resp.Header.Get("Content-Type")
+		named := strings.HasPrefix(ct, "text/html") || c.path == "/feed.xml" || c.path == "/events.ics"
+		if named && !strings.Contains(body, c.own) {
+			return "lacks its own tenant's " + c.own
+		}
+		return ""
 	}
 	// Sequentially first, then all at once under -race.
 	for _, c := range checks {
-		code, body := ts.get(t, c.host, c.path)
-		if strings.Contains(body, c.foreign) {
-			t.Errorf("%s%s (%d) shows the other tenant's %s", c.host, c.path, code, c.foreign)
+		resp, body := ts.do(t, http.MethodGet, c.host, c.path, nil)
+		if problem := verify(c, resp, body); problem != "" {
+			t.Errorf("%s%s: %s", c.host, c.path, problem)
 		}
-	}
-	code, body := ts.get(t, "alpha.localhost", "/")
-	if code != http.StatusOK || !strings.Contains(body, "ALPHAMARK") {
-		t.Fatalf("alpha home: %d", code)
 	}
 	var wg sync.WaitGroup
 	for range 4 {
@@ -184,9 +214,9 @@ func TestTenantIsolation(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, body := ts.get(t, c.host, c.path)
-				if strings.Contains(body, c.foreign) {
-					t.Errorf("concurrent %s%s shows %s", c.host, c.path, c.foreign)
+				resp, body := ts.do(t, http.MethodGet, c.host, c.path, nil)
+				if problem := verify(c, resp, body); problem != "" {
+					t.Errorf("concurrent %s%s: %s", c.host, c.path, problem)
 				}
 			}()
 		}
