@@ -531,3 +531,51 @@ func TestDashboardCustomDomain(t *testing.T) {
 		t.Error("the change is not on the platform subdomain")
 	}
 }
+
+// TestDashboardMediaForms renames and deletes an image through the media
+// library's forms, with the refusals: an empty name, an unknown image.
+func TestDashboardMediaForms(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "lodge")
+	host := webtest.Host("lodge")
+	c := ls.Browser()
+	csrf := ls.DashLogin(t, c, host, email, password)
+	if r := ls.Upload(t, c, "lodge", "/admin/media", "hall.png", webtest.PNG(16, 16), map[string]string{"csrf_token": csrf}); r.Status != http.StatusSeeOther {
+		t.Fatalf("upload: %d", r.Status)
+	}
+	db := ls.DB("lodge")
+	list, err := db.MediaList(context.Background())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("library after the upload: %d, %v", len(list), err)
+	}
+	id := list[0].ID
+	p := ls.Form(t, c, host, "/admin/media/"+id, url.Values{"csrf_token": {csrf}, "name": {"Main hall"}, "alt": {"The main hall, 1950"}})
+	if p.Status != http.StatusSeeOther || p.Location != "/admin/media?done=saved" {
+		t.Fatalf("rename: %d %q", p.Status, p.Location)
+	}
+	if m, _ := db.Media(context.Background(), id); m.Name != "Main hall" || m.Alt != "The main hall, 1950" {
+		t.Errorf("after the rename: %+v", m)
+	}
+	p = ls.Form(t, c, host, "/admin/media/"+id, url.Values{"csrf_token": {csrf}, "name": {"  "}, "alt": {"x"}})
+	if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "Name") {
+		t.Errorf("rename to nothing: %d, want 422 naming the field", p.Status)
+	}
+	if m, _ := db.Media(context.Background(), id); m.Name != "Main hall" {
+		t.Errorf("a refused rename changed the image: %+v", m)
+	}
+	for _, path := range []string{"/admin/media/nosuch", "/admin/media/nosuch/delete"} {
+		if p := ls.Form(t, c, host, path, url.Values{"csrf_token": {csrf}, "name": {"x"}}); p.Status != http.StatusNotFound {
+			t.Errorf("POST %s: %d, want 404", path, p.Status)
+		}
+	}
+	p = ls.Form(t, c, host, "/admin/media/"+id+"/delete", url.Values{"csrf_token": {csrf}})
+	if p.Status != http.StatusSeeOther || p.Location != "/admin/media?done=deleted" {
+		t.Fatalf("delete: %d %q", p.Status, p.Location)
+	}
+	if list, _ := db.MediaList(context.Background()); len(list) != 0 {
+		t.Errorf("the library after the delete: %d images", len(list))
+	}
+	if code, _ := ls.Fetch(t, "lodge", "/media/"+id); code != http.StatusNotFound {
+		t.Errorf("a deleted image is still served: %d", code)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -121,7 +122,7 @@ func (h *Handler) uploadMediaForm(c echo.Context) error {
 	_, err := httpx.UploadImage(c, h.p)
 	var mbe *http.MaxBytesError
 	var he *echo.HTTPError
-	if errors.As(err, &mbe) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
+	if errors.As(err, &mbe) || errors.As(err, new(*imaging.TooLargeError)) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
 		err = &tenantdb.ValidationError{Field: "file", Message: fmt.Sprintf("the image is larger than %d MB; make it smaller and try again", tenantdb.MaxMediaSize>>20)}
 		media, lerr := httpx.DB(c).MediaList(c.Request().Context())
 		if lerr != nil {

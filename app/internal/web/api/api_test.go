@@ -481,3 +481,73 @@ func noisePNG(w, h int) []byte {
 	png.Encode(&b, img)
 	return b.Bytes()
 }
+
+// TestAPIMediaLibrary reads, renames and deletes an image over the API,
+// with the refusals: unknown fields, a name out of bounds, unknown ids.
+func TestAPIMediaLibrary(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "photos")
+	tok := ls.Login(t, "photos", email, password)
+	c := ls.Browser()
+	call := func(method, path string, body any) webtest.APIResult {
+		t.Helper()
+		return ls.Call(t, c, method, ls.SiteURL("photos", path), body, webtest.Bearer(tok)...)
+	}
+	up := ls.Upload(t, c, "photos", "/api/media", "hall.png", webtest.PNG(20, 10), map[string]string{"alt": "The hall"}, webtest.Bearer(tok)...)
+	var m tenantdb.Media
+	up.JSON(t, &m)
+	if up.Status != http.StatusCreated || m.ID == "" || m.Width != 20 || m.Height != 10 || m.Alt != "The hall" {
+		t.Fatalf("upload: %d %s", up.Status, up.Body)
+	}
+	var got tenantdb.Media
+	r := call("GET", "/api/media/"+m.ID, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET: %d %s", r.Status, r.Body)
+	}
+	if r.JSON(t, &got); got.SHA256 != m.SHA256 || got.Name != m.Name {
+		t.Errorf("GET gave %+v, want %+v", got, m)
+	}
+	var list []tenantdb.Media
+	r = call("GET", "/api/media", nil)
+	if r.JSON(t, &list); r.Status != http.StatusOK || len(list) != 1 || list[0].ID != m.ID {
+		t.Errorf("list: %d %+v", r.Status, list)
+	}
+	r = call("PATCH", "/api/media/"+m.ID, map[string]any{"name": "Main hall", "alt": "The main hall", "size": 1})
+	var patched tenantdb.Media
+	if r.JSON(t, &patched); r.Status != http.StatusOK || patched.Name != "Main hall" || patched.Alt != "The main hall" || patched.Size != m.Size {
+		t.Fatalf("PATCH: %d %s (size is read-only)", r.Status, r.Body)
+	}
+	for name, tc := range map[string]struct {
+		body  any
+		field string
+	}{
+		"unknown field": {map[string]any{"caption": "x"}, "caption"},
+		"empty name":    {map[string]any{"name": ""}, "name"},
+		"long alt":      {map[string]any{"alt": strings.Repeat("a", 501)}, "alt"},
+	} {
+		r := call("PATCH", "/api/media/"+m.ID, tc.body)
+		if _, field := r.ErrField(t); r.Status != http.StatusUnprocessableEntity || field != tc.field {
+			t.Errorf("PATCH %s: %d %s, want 422 on %q", name, r.Status, r.Body, tc.field)
+		}
+	}
+	call("GET", "/api/media/"+m.ID, nil).JSON(t, &got)
+	if got.Name != "Main hall" {
+		t.Errorf("refused PATCHes changed the image: %+v", got)
+	}
+	if code, body := ls.Fetch(t, "photos", "/media/"+m.ID); code != http.StatusOK || len(body) != int(m.Size) {
+		t.Errorf("the public image: %d, %d bytes, want %d", code, len(body), m.Size)
+	}
+	if r := call("DELETE", "/api/media/"+m.ID, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", r.Status)
+	}
+	for _, rq := range []struct{ method, path string }{
+		{"GET", "/api/media/" + m.ID}, {"DELETE", "/api/media/" + m.ID}, {"PATCH", "/api/media/nosuch"},
+	} {
+		if r := call(rq.method, rq.path, map[string]any{"name": "x"}); r.Status != http.StatusNotFound {
+			t.Errorf("%s %s: %d, want 404", rq.method, rq.path, r.Status)
+		}
+	}
+	if code, _ := ls.Fetch(t, "photos", "/media/"+m.ID); code != http.StatusNotFound {
+		t.Errorf("a deleted image is still served: %d", code)
+	}
+}
