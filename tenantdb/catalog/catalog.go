@@ -79,10 +79,10 @@ type Catalog struct {
 	byHost map[string]string // verified custom host -> tenant id
 }
 
-// CatalogPath is the catalog file of data dir dir.
+// Path is the catalog file of data dir dir.
 func Path(dir string) string { return filepath.Join(dir, "catalog.db") }
 
-// OpenCatalog opens (creating and migrating if needed) the catalog of data
+// Open opens (creating and migrating if needed) the catalog of data
 // dir dir, creating the directory too.
 func Open(ctx context.Context, dir string) (*Catalog, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "tenants"), filepath.Join(dir, "trash")} {

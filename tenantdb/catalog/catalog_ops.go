@@ -77,7 +77,7 @@ func (c *Catalog) PutDomains(ctx context.Context, t Tenant, ds []Domain) error {
 	return nil
 }
 
-// ReadCatalogFile reads the tenants and custom domains of a catalog file
+// ReadFile reads the tenants and custom domains of a catalog file
 // that nothing writes (a backup's catalog.db).
 func ReadFile(ctx context.Context, path string) ([]Tenant, []Domain, error) {
 	db, err := sqlitefile.OpenImmutable(path)
@@ -100,7 +100,7 @@ func (c *Catalog) Export(ctx context.Context, dst string) (sqlitefile.FileInfo, 
 	return sqlitefile.Export(ctx, Path(c.dir), dst, catalogSchema)
 }
 
-// CheckCatalogFile is CheckFile for a catalog's file.
+// CheckFile checks a catalog file (a snapshot) as sqlitefile.Check does.
 func CheckFile(ctx context.Context, path string) (sqlitefile.FileInfo, error) {
 	return sqlitefile.Check(ctx, path, catalogSchema, false)
 }

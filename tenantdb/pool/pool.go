@@ -17,10 +17,10 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// ErrPoolFull is every open slot in use until the caller's deadline passed.
+// ErrFull is every open slot in use until the caller's deadline passed.
 var ErrFull = errors.New("too many tenants open at once")
 
-// PoolStats counts what a pool did since it started.
+// Stats counts what a pool did since it started.
 type Stats struct {
 	Opens       atomic.Int64 // files opened
 	OpenErrors  atomic.Int64
@@ -68,7 +68,7 @@ type entry struct {
 	idleNow  chan struct{}
 }
 
-// NewPool returns a pool over the tenant files of data dir dir. It closes
+// New returns a pool over the tenant files of data dir dir. It closes
 // tenants idle for longer than idleTTL (never, if idleTTL is 0).
 func New(dir string, max int, idleTTL time.Duration) *Pool {
 	if max < 1 {

@@ -166,7 +166,7 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, log *sl
 	}, nil
 }
 
-// exitCode prints err as the one line an operator reads and returns the
+// ExitCode prints err as the one line an operator reads and returns the
 // exit status: 0 for success, 2 for a usage mistake, 1 for the rest.
 func ExitCode(stderr io.Writer, err error) int {
 	if err == nil {

@@ -21,7 +21,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
-// run is the whole program: serve (the default) or one operator command.
+// Run is the whole program: serve (the default) or one operator command.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch {
 	case len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help":

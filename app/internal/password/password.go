@@ -47,7 +47,7 @@ const (
 	maxArgonThreads = 8
 )
 
-// ErrBusy: every hashing slot stayed taken for the wait allowed.
+// ErrBusy is every hashing slot stayed taken for the wait allowed.
 var ErrBusy = errors.New("too many logins at once; please try again in a moment")
 
 // Hasher hashes and verifies passwords with a bound on how many
