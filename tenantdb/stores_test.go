@@ -267,3 +267,89 @@ func TestMessagesStore(t *testing.T) {
 		}
 	}
 }
+
+// TestSavingContentFillsWhatIsLeftOut checks what a save fills in: the
+// date of a post published without one, a slug made from the title (cut
+// to 80 characters, numbered when taken), new ids for new items, and the
+// refusal of an update of an item that does not exist or a picture that
+// is not in the library.
+func TestSavingContentFillsWhatIsLeftOut(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	db.now = func() time.Time { return now }
+	published := Post{Title: "Fish fry", Published: true}
+	draft := Post{Title: "Fish fry"}
+	third := Post{Title: "Fish fry", Published: true}
+	for _, p := range []*Post{&published, &draft, &third} {
+		if err := db.SavePost(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if published.PublishedAt == nil || !published.PublishedAt.Equal(now) || draft.PublishedAt != nil {
+		t.Errorf("publication dates: published %v, draft %v", published.PublishedAt, draft.PublishedAt)
+	}
+	if published.Slug != "fish-fry" || draft.Slug != "fish-fry-2" || third.Slug != "fish-fry-3" {
+		t.Errorf("slugs %q %q %q, want fish-fry, -2, -3", published.Slug, draft.Slug, third.Slug)
+	}
+	long := Post{Title: strings.Repeat("word ", 40)}
+	if err := db.SavePost(ctx, &long); err != nil || len(long.Slug) > 80 || len(long.Slug) < 70 {
+		t.Errorf("a long title's slug %q (%d), %v: want it cut to at most 80", long.Slug, len(long.Slug), err)
+	}
+
+	page := Page{Title: "History", Body: "Since 1946."}
+	if err := db.SavePage(ctx, &page); err != nil || page.ID == 0 {
+		t.Fatalf("a new page: id %d, %v", page.ID, err)
+	}
+	id := page.ID
+	page.Body = "Since 1946, on the river."
+	if err := db.SavePage(ctx, &page); err != nil || page.ID != id {
+		t.Fatalf("an update: id %d (was %d), %v", page.ID, id, err)
+	}
+	if got, _ := db.Page(ctx, id); got.Body != page.Body {
+		t.Errorf("the update was not stored: %q", got.Body)
+	}
+	ghost := Page{ID: 999, Title: "Ghost"}
+	if err := db.SavePage(ctx, &ghost); !errors.Is(err, ErrNotFound) {
+		t.Errorf("updating a page that does not exist: %v, want ErrNotFound", err)
+	}
+
+	o := Officer{Name: "Pat Jones", Role: "Commander"}
+	if err := db.SaveOfficer(ctx, &o); err != nil || o.ID == 0 {
+		t.Fatalf("an officer without a photo: %v", err)
+	}
+	withPhoto := Officer{Name: "Sam Lee", Role: "Adjutant", PhotoID: "nosuch"}
+	if err := db.SaveOfficer(ctx, &withPhoto); field(err) != "photo_id" {
+		t.Errorf("an officer with a photo not in the library: %v", err)
+	}
+}
+
+// TestLimitsAreInclusive checks that a value exactly at a limit is taken.
+func TestLimitsAreInclusive(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	m := Media{Name: "big.png", ContentType: "image/png"}
+	if err := db.AddMedia(ctx, &m, make([]byte, MaxMediaSize)); err != nil {
+		t.Errorf("an image of exactly %d bytes: %v", MaxMediaSize, err)
+	}
+	email := strings.Repeat("a", 254-len("@example.org")) + "@example.org"
+	if err := ValidateEmail("email", email); err != nil {
+		t.Errorf("an email of exactly 254 characters: %v", err)
+	}
+	rule := "FREQ=WEEKLY;INTERVAL=1"
+	rule = strings.Replace(rule, "=1", "="+strings.Repeat("0", 200-len(rule))+"1", 1)
+	if len(rule) != 200 {
+		t.Fatalf("the test rule is %d characters", len(rule))
+	}
+	if _, err := ParseRRule(rule); err != nil {
+		t.Errorf("a rule of exactly 200 characters: %v", err)
+	}
+	if err := (&Post{}).Validate(); err == nil || err.Error() != "title: is required" {
+		t.Errorf("a post without a title: %v, want %q", err, "title: is required")
+	}
+	start := time.Date(2026, 3, 10, 19, 0, 0, 0, time.UTC)
+	e := Event{StartsAt: start, EndsAt: start.Add(time.Hour), Timezone: "UTC"}
+	if occ := e.Occurrences(start.Add(-time.Hour), start.Add(time.Hour), 0); len(occ) != 0 {
+		t.Errorf("a limit of 0 gave %d occurrences", len(occ))
+	}
+}

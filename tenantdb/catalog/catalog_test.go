@@ -34,6 +34,7 @@ func TestTenantLifecycle(t *testing.T) {
 	ctx := context.Background()
 	c, dir := openCatalog(t)
 	alpha, beta := newTenant("alpha"), newTenant("beta")
+	beta.Name = strings.Repeat("n", 200) // a name exactly at the limit
 	for _, tn := range []Tenant{alpha, beta} {
 		if err := c.AddTenant(ctx, tn); err != nil {
 			t.Fatal(err)
