@@ -297,6 +297,16 @@ func TestSavingContentFillsWhatIsLeftOut(t *testing.T) {
 		t.Errorf("a long title's slug %q (%d), %v: want it cut to at most 80", long.Slug, len(long.Slug), err)
 	}
 
+	if ps, total, err := db.Posts(ctx, PostQuery{Limit: 2}); err != nil || len(ps) != 2 || total != 4 {
+		t.Errorf("a page of 2 posts: %d of %d, %v", len(ps), total, err)
+	}
+	if ps, total, err := db.Posts(ctx, PostQuery{}); err != nil || len(ps) != 4 || total != 4 {
+		t.Errorf("posts without a limit: %d of %d, %v; want all 4", len(ps), total, err)
+	}
+	if ps, total, _ := db.Posts(ctx, PostQuery{PublishedOnly: true, Limit: 10, Offset: 1}); len(ps) != 1 || total != 2 {
+		t.Errorf("published posts from the second: %d of %d, want 1 of 2", len(ps), total)
+	}
+
 	page := Page{Title: "History", Body: "Since 1946."}
 	if err := db.SavePage(ctx, &page); err != nil || page.ID == 0 {
 		t.Fatalf("a new page: id %d, %v", page.ID, err)

@@ -195,6 +195,11 @@ func TestPutDomainsAndReadFile(t *testing.T) {
 	if err != nil || len(tenants) != 2 || len(domains) != 2 {
 		t.Fatalf("ReadFile: %d tenants, %d domains, %v", len(tenants), len(domains), err)
 	}
+	for _, d := range domains {
+		if want := d.Host == "www.alpha.example"; d.Verified != want {
+			t.Errorf("the snapshot's %s: verified %v, want %v", d.Host, d.Verified, want)
+		}
+	}
 	if err := c.Ping(ctx); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
