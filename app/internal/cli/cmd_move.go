@@ -26,7 +26,7 @@ type dataDir struct {
 
 // reachDataDir connects to data dir dir, creating it if it does not exist.
 func reachDataDir(ctx context.Context, dir string, like *platform.Platform) (*dataDir, error) {
-	unlock, err := lockOrForward(ctx, dir, func() (bool, error) { return isServed(ctx, dir), nil })
+	unlock, err := lockOrForward(ctx, dir, func() bool { return isServed(ctx, dir) })
 	if err != nil {
 		return nil, err
 	}

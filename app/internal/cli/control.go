@@ -249,11 +249,10 @@ func sendControl(ctx context.Context, dir string, req controlRequest, stdout, st
 // dir's lock (it returns the unlock). A server that is starting (it locks
 // before it listens) or another command holding the lock is waited for,
 // 15 seconds at most.
-func lockOrForward(ctx context.Context, dir string, forward func() (served bool, err error)) (unlock func(), err error) {
+func lockOrForward(ctx context.Context, dir string, forward func() (served bool)) (unlock func(), err error) {
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		served, err := forward()
-		if served || err != nil {
-			return nil, err
+		if forward() {
+			return nil, nil
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err

@@ -90,13 +90,13 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	var result error
-	unlock, err := lockOrForward(ctx, dir, func() (bool, error) {
+	unlock, err := lockOrForward(ctx, dir, func() bool {
 		code, served, err := sendControl(ctx, dir, req, stdout, stderr)
 		if served && err == nil && code != 0 {
 			err = errExit{code}
 		}
 		result = err
-		return served, nil
+		return served
 	})
 	if err != nil {
 		return err
