@@ -77,7 +77,9 @@ func (b *Bodies) Read(w http.ResponseWriter, r *http.Request) (io.Closer, error)
 	rc := http.NewResponseController(w)
 	p := &pace{start: time.Now(), timeout: b.Timeout}
 	body := &buffered{b: b}
-	chunk := make([]byte, 32<<10)
+	chunkp := chunks.Get().(*[]byte)
+	defer chunks.Put(chunkp)
+	chunk := *chunkp
 	src := http.MaxBytesReader(w, r.Body, b.MaxBody)
 	for {
 		if b.Timeout > 0 {
@@ -115,6 +117,9 @@ func (b *Bodies) Read(w http.ResponseWriter, r *http.Request) (io.Closer, error)
 	r.Body = body
 	return body, nil
 }
+
+// chunks are the buffers bodies are read through.
+var chunks = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // buffered is a request body read whole: in memory, or in an unlinked
 // file once it outgrows Bodies.MemBytes.
