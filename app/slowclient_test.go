@@ -3,18 +3,23 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // rawRequest is a request written by hand on its own connection, to
@@ -302,5 +307,44 @@ func TestBusyConnectionsOverTheCapsAreRefused(t *testing.T) {
 		if n := webtest.Sample(mfs, "chapterhouse_connections_refused_total", map[string]string{"cap": cap}); n < 1 {
 			t.Errorf("connections_refused_total{cap=%q} %v, want at least 1", cap, n)
 		}
+	}
+}
+
+// A client that stops reading a large image holds no tenant slot: the
+// image is in memory once read, and the slot goes back before it is sent.
+func TestSlowReaderOfAnImageHoldsNoTenantSlot(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	p, err := platform.Open(ctx, dir, 4, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	webtest.Must(t, err)
+	alpha, err := p.CreateTenant(ctx, "alpha", "Alpha")
+	webtest.Must(t, err)
+	_, err = p.CreateTenant(ctx, "beta", "Beta")
+	webtest.Must(t, err)
+	h, err := p.Pool.Acquire(ctx, alpha.ID)
+	webtest.Must(t, err)
+	// Stored as the upload path stores a checked image; the bytes need not
+	// decode to be served.
+	m := tenantdb.Media{Name: "big.png", ContentType: "image/png"}
+	webtest.Must(t, h.AddMedia(ctx, &m, bytes.Repeat([]byte{7}, tenantdb.MaxMediaSize)))
+	h.Release()
+	webtest.Must(t, p.Close())
+
+	ls := startLiveIn(t, dir, "--max-open-tenants", "1", "--acquire-timeout", "1s")
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := d.Dial("tcp", ls.Addr)
+	webtest.Must(t, err)
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /media/%s HTTP/1.1\r\nHost: %s\r\n\r\n", m.ID, webtest.Host("alpha"))
+	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != http.StatusOK || resp.ContentLength != tenantdb.MaxMediaSize {
+		t.Fatalf("the image: %v %v", resp, err)
+	}
+	// It reads no more of it.
+	if status, _ := ls.Fetch(t, "beta", "/"); status != http.StatusOK {
+		t.Errorf("beta while a client stalls reading alpha's image (one slot): %d, want 200", status)
 	}
 }

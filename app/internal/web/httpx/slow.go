@@ -105,7 +105,7 @@ func (b *Bodies) Read(w http.ResponseWriter, r *http.Request) (io.Closer, error)
 			if errors.As(err, &mbe) {
 				return nil, err
 			}
-			return nil, echo.NewHTTPError(http.StatusBadRequest, "the request body could not be read: "+err.Error())
+			return nil, echo.NewHTTPError(http.StatusBadRequest, "the request body could not be read; send it again")
 		}
 	}
 	// The body is in; the connection's next read is the next request's,
