@@ -27,6 +27,10 @@ type config struct {
 	logFormat      string
 	trustedProxies []*net.IPNet
 	pageCacheMB    int
+	bodyTimeout    time.Duration
+	maxConns       int // 0: derived from the file limit (connLimits)
+	maxConnsPerIP  int
+	maxExports     int
 
 	// askAddr is the ops listener: /tls/ask for Caddy, /metrics, /healthz,
 	// /readyz. Empty: none.
@@ -109,6 +113,10 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a tenant database unused for this long")
 	fs.DurationVar(&cfg.acquireTimeout, "acquire-timeout", 5*time.Second, "how long a request waits for a free tenant slot before 503")
 	fs.Int64Var(&cfg.maxBody, "max-body", 12<<20, "largest request body in `bytes`")
+	fs.DurationVar(&cfg.bodyTimeout, "body-timeout", 30*time.Second, "how long a client may stall sending a request body or taking a response (and then average 16 KiB/s)")
+	fs.IntVar(&cfg.maxConns, "max-conns", 0, "most public connections open at once; 0: derived from the open-file limit")
+	fs.IntVar(&cfg.maxConnsPerIP, "max-conns-per-ip", 64, "most public connections from one client address (IPv6: a /64); 0: no cap")
+	fs.IntVar(&cfg.maxExports, "max-exports", 4, "export downloads at once (one per chapter)")
 	fs.BoolVar(&cfg.noDemo, "no-demo", false, "do not create the demo tenant in a new data dir")
 	fs.StringVar(&cfg.logFormat, "log-format", envOr(getenv, "CHAPTERHOUSE_LOG_FORMAT", "text"), "log format: text or json")
 	fs.IntVar(&cfg.pageCacheMB, "page-cache-mb", 64, "memory for rendered public pages, in `MiB` (0: no cache)")
@@ -142,6 +150,15 @@ func (cfg *config) validate() error {
 	}
 	if cfg.acquireTimeout <= 0 {
 		return fmt.Errorf("--acquire-timeout must be positive")
+	}
+	if cfg.bodyTimeout <= 0 {
+		return fmt.Errorf("--body-timeout must be positive")
+	}
+	if cfg.maxConns < 0 || cfg.maxConnsPerIP < 0 {
+		return fmt.Errorf("--max-conns and --max-conns-per-ip must not be negative")
+	}
+	if cfg.maxExports < 1 {
+		return fmt.Errorf("--max-exports must be at least 1")
 	}
 	if cfg.askAddr != "" {
 		if _, _, err := net.SplitHostPort(cfg.askAddr); err != nil {
@@ -181,6 +198,8 @@ func (cfg *config) webConfig() web.Config {
 		BaseDomain:     cfg.baseDomain,
 		MaxBody:        cfg.maxBody,
 		AcquireTimeout: cfg.acquireTimeout,
+		BodyTimeout:    cfg.bodyTimeout,
+		MaxExports:     cfg.maxExports,
 		TrustedProxies: cfg.trustedProxies,
 		PageCacheMB:    cfg.pageCacheMB,
 		DomainRecheck:  cfg.domainRecheck,

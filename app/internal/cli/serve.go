@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
+	"github.com/chapterhouse/chapterhouse/app/internal/netlimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
@@ -218,9 +220,10 @@ func ownDataDir(dir string) (unlock func(), fresh bool, err error) {
 }
 
 // listeners are the public listener and the ops listener (nil without
-// --ask-addr).
+// --ask-addr), and the caps on the public one's connections.
 type listeners struct {
 	public, ops net.Listener
+	limit       *netlimit.Limiter
 }
 
 func listen(cfg *config) (*listeners, error) {
@@ -228,7 +231,7 @@ func listen(cfg *config) (*listeners, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &listeners{public: public}
+	l := &listeners{public: public, limit: connLimiter(cfg)}
 	if cfg.askAddr != "" {
 		if l.ops, err = net.Listen("tcp", cfg.askAddr); err != nil {
 			public.Close()
@@ -261,7 +264,8 @@ func announce(stdout io.Writer, log *slog.Logger, cfg *config, p *platform.Platf
 		fmt.Fprintf(stdout, "demo site: %s\n", p.SiteURL("demo"))
 	}
 	log.Info("serving", "data", cfg.dataDir, "addr", l.public.Addr().String(), "ops_addr", addrOf(l.ops),
-		"base_domain", cfg.baseDomain, "max_open_tenants", cfg.maxOpen)
+		"base_domain", cfg.baseDomain, "max_open_tenants", cfg.maxOpen,
+		"max_conns", l.limit.Max(), "max_conns_per_ip", cfg.maxConnsPerIP, "open_file_limit", netlimit.FileLimit())
 }
 
 // runUntilDone serves the public and ops listeners and rechecks custom
@@ -282,6 +286,9 @@ func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platf
 		}
 	}
 	srv := newHTTPServer(s)
+	srv.ConnState = l.limit.ConnState
+	p.Metrics.WatchConns(metrics.Conns{Open: l.limit.Open, RefusedTotal: l.limit.Stats.RefusedTotal.Load,
+		RefusedClient: l.limit.Stats.RefusedClient.Load, ClosedIdle: l.limit.Stats.ClosedIdle.Load})
 	opsSrv := newHTTPServer(s.OpsHandler())
 	recheckCtx, stopRecheck := context.WithCancel(ctx)
 	recheckDone := make(chan struct{})
@@ -290,7 +297,7 @@ func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platf
 		p.RecheckLoop(recheckCtx, recheck)
 	}()
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(l.public) }()
+	go func() { errc <- srv.Serve(l.limit.Listener(l.public)) }()
 	if l.ops != nil {
 		go func() { errc <- opsSrv.Serve(l.ops) }()
 	}
@@ -313,6 +320,44 @@ func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platf
 	}
 	return errors.Join(err, serr, cerr, oerr)
 }
+
+// connLimiter caps the public listener's connections: --max-conns-per-ip
+// from one client (not from a --trusted-proxy, which carries many), and
+// --max-conns in all, by default what the open-file limit leaves once
+// every tenant database allowed open has its files: idle connections must
+// never make a tenant fail to open.
+func connLimiter(cfg *config) *netlimit.Limiter {
+	n := cfg.maxConns
+	if n == 0 {
+		n = defaultMaxConns(netlimit.FileLimit(), cfg.maxOpen)
+	}
+	return netlimit.New(netlimit.Config{Max: n, PerClient: cfg.maxConnsPerIP, Exempt: cfg.trustedProxies})
+}
+
+// defaultMaxConns is the connection cap that leaves, of an open-file limit
+// of files, fdsPerTenant for each of maxOpen tenants and fdsReserved for
+// the rest, at most maxConnsCeiling and at least minConns (a file limit
+// too low for the tenants gets what it can).
+func defaultMaxConns(files, maxOpen int) int {
+	if files <= 0 {
+		return maxConnsCeiling
+	}
+	return min(max(files-maxOpen*fdsPerTenant-fdsReserved, minConns), maxConnsCeiling)
+}
+
+const (
+	// fdsPerTenant is what an open tenant database may hold: a writer and
+	// four readers, each with the file and its WAL, and slack.
+	fdsPerTenant = 12
+	// fdsReserved is for the catalog, the listeners, the control socket,
+	// logs, exports, imports and uploads being received.
+	fdsReserved = 256
+	// maxConnsCeiling bounds the default whatever the file limit: each
+	// connection costs some 10-20 KB of memory, so 10,000 are 100-200 MB,
+	// as much as a small box should give them.
+	maxConnsCeiling = 10_000
+	minConns        = 64
+)
 
 func addrOf(ln net.Listener) string {
 	if ln == nil {

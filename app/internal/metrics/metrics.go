@@ -139,6 +139,68 @@ func (m *Metrics) WatchPageCache(pc PageCache) {
 	}
 }
 
+// Conns is what the metrics read of the public listener's connection
+// caps (package netlimit).
+type Conns struct {
+	Open                        func() int
+	RefusedTotal, RefusedClient func() int64 // refused at the total cap, at the per-client cap
+	ClosedIdle                  func() int64 // idle connections closed to make room
+}
+
+// WatchConns exports the counters of the public listener's connection
+// caps.
+func (m *Metrics) WatchConns(c Conns) {
+	const ns = "chapterhouse"
+	counter := func(name, help string, labels prometheus.Labels, v func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(v()) })
+	}
+	refused := "Public connections refused (503 and closed) because a cap was reached and no connection was idle, by cap (total: --max-conns, client: --max-conns-per-ip)."
+	m.register(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "connections_open",
+			Help: "Public connections open now."}, func() float64 { return float64(c.Open()) }),
+		counter("connections_refused_total", refused, prometheus.Labels{"cap": "total"}, c.RefusedTotal),
+		counter("connections_refused_total", refused, prometheus.Labels{"cap": "client"}, c.RefusedClient),
+		counter("connections_idle_closed_total", "Idle public connections closed to make room for a new one at a cap.", nil, c.ClosedIdle),
+	)
+}
+
+// Exports is what the metrics read of the export downloads' bounds.
+type Exports struct {
+	Running       func() int
+	RefusedTenant func() int64 // a download of the same tenant was running
+	RefusedTotal  func() int64 // --max-exports were running
+}
+
+// WatchExports exports the counters of the export downloads' bounds.
+func (m *Metrics) WatchExports(e Exports) {
+	const ns = "chapterhouse"
+	refused := "Export downloads refused, by reason (tenant: one of the same chapter was running; total: --max-exports were running)."
+	counter := func(reason string, v func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "export_downloads_refused_total",
+			Help: refused, ConstLabels: prometheus.Labels{"reason": reason}}, func() float64 { return float64(v()) })
+	}
+	m.register(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "export_downloads_running",
+			Help: "Export downloads running now (each holds a snapshot file)."}, func() float64 { return float64(e.Running()) }),
+		counter("tenant", e.RefusedTenant),
+		counter("total", e.RefusedTotal),
+	)
+}
+
+// register adds collectors; a second server on one platform (tests only)
+// keeps the first's.
+func (m *Metrics) register(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err)
+			}
+		}
+	}
+}
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

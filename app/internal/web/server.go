@@ -25,6 +25,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
+	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/admin"
@@ -42,6 +43,15 @@ type Config struct {
 	BaseDomain     string        // tenants are served at <slug>.<BaseDomain>
 	MaxBody        int64         // the largest request body
 	AcquireTimeout time.Duration // how long a request waits for a tenant slot
+	// BodyTimeout is how long a client may take over a request body, or
+	// over taking a response while its chapter is held open (each chunk,
+	// and on average no slower than httpx.MinClientRate after it); 0: only
+	// the http.Server's timeouts.
+	BodyTimeout time.Duration
+	// BodyDiskBytes bounds the large request bodies (uploads) kept on disk
+	// at once while their requests wait or run; 0: 256 MiB or 4 MaxBody.
+	BodyDiskBytes  int64
+	MaxExports     int           // export downloads at once (one per tenant); 0: 4
 	TrustedProxies []*net.IPNet  // whose X-Forwarded-For and -Proto are believed
 	PageCacheMB    int           // memory for rendered public pages; 0: no cache
 	DomainRecheck  time.Duration // how often custom domains are checked (for the dashboard's words)
@@ -76,6 +86,9 @@ type Server struct {
 
 	opsEcho *echo.Echo // the ops listener: /tls/ask, /metrics, /healthz, /readyz
 
+	bodies  *httpx.Bodies      // every tenant request's body, read before its slot is taken
+	exports *httpx.ExportSlots // export downloads running
+
 	ipOf     echo.IPExtractor
 	askLimit *rate.Limiter
 	draining atomic.Bool // set when shutdown begins: /readyz fails
@@ -100,11 +113,26 @@ func New(cfg Config, p *platform.Platform, log *slog.Logger) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
+	tmp, err := p.TmpDir()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.BodyDiskBytes == 0 {
+		cfg.BodyDiskBytes = max(256<<20, 4*cfg.MaxBody)
+	}
+	if cfg.MaxExports == 0 {
+		cfg.MaxExports = 4
+	}
 	s := &Server{cfg: cfg, p: p, views: v, md: md, log: log, now: now,
 		auth:     auth.New(p, keys, now),
 		askLimit: rate.NewLimiter(AskRate, AskBurst),
 		ipOf:     cfg.ipExtractor(),
+		bodies: &httpx.Bodies{TmpDir: tmp, Timeout: cfg.BodyTimeout, MaxBody: cfg.MaxBody,
+			MemBytes: bodyMemBytes, DiskBytes: cfg.BodyDiskBytes},
+		exports: httpx.NewExportSlots(cfg.MaxExports),
 	}
+	p.Metrics.WatchExports(metrics.Exports{Running: s.exports.Running,
+		RefusedTenant: s.exports.RefusedTenant.Load, RefusedTotal: s.exports.RefusedTotal.Load})
 	s.tenants = s.newEcho(s.siteError)
 	s.landing = s.newEcho(s.landingError)
 	s.opsEcho = s.newEcho(s.opsError)
@@ -173,7 +201,7 @@ func staticHandler() http.Handler {
 // ServeHTTP logs, recovers and routes every request by its Host.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req := &httpx.Request{ID: newRequestID()}
+	req := &httpx.Request{ID: newRequestID(), Exports: s.exports}
 	sw := &httpx.StatusWriter{ResponseWriter: w}
 	r = r.WithContext(httpx.WithRequest(r.Context(), req))
 	sw.Header().Set("X-Request-Id", req.ID)
@@ -282,6 +310,12 @@ func (s *Server) resolve(host string) (catalog.Tenant, hostKind) {
 // withTenant holds the request's tenant database open for the whole
 // request, error page included. A suspended tenant gets a 503 page and a
 // frozen one refuses writes, without opening anything.
+//
+// No slot waits on the client: the request's whole body is read first
+// (within the body timeout, see httpx.Bodies), and the response is paced
+// (httpx.PaceResponse), so a client that stops reading lets go of the
+// slot after the body timeout. A handler that only streams bytes after
+// reading what it needs gives the slot back early (httpx.ReleaseDB).
 func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t := httpx.Tenant(c)
@@ -291,13 +325,24 @@ func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		case t.Status == catalog.StatusFrozen && !httpx.SafeMethod(c.Request().Method):
 			return httpx.ErrFrozen
 		}
+		body, err := s.bodies.Read(c.Response(), c.Request())
+		if err != nil {
+			return err
+		}
+		if body != nil {
+			defer body.Close()
+		}
+		if s.cfg.BodyTimeout > 0 {
+			httpx.PaceResponse(c, s.cfg.BodyTimeout)
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.AcquireTimeout)
 		h, err := s.p.Pool.Acquire(ctx, t.ID)
 		cancel()
 		if err != nil {
 			return err
 		}
-		defer h.Release()
+		req := httpx.From(c)
+		defer req.HoldDB(h)()
 		// A freeze that began while this request waited must hold: an
 		// operator drains the tenant after freezing it and trusts that no
 		// write lands after the drain.
@@ -310,9 +355,6 @@ func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 				return httpx.ErrFrozen
 			}
 		}
-		req := httpx.From(c)
-		req.DB = h
-		defer func() { req.DB = nil }()
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
@@ -447,6 +489,11 @@ func newRequestID() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// bodyMemBytes is the largest request body kept in memory while its
+// request waits and runs (every form and nearly every JSON request);
+// larger ones (uploads) go to a file.
+const bodyMemBytes = 64 << 10
 
 // markdownMemoBytes is the memory for rendered markdown and summaries.
 const markdownMemoBytes = 10 << 20

@@ -40,7 +40,7 @@ func Status(err error) int {
 	case errors.Is(err, tenantdb.ErrConflict):
 		return http.StatusConflict
 	case errors.Is(err, pool.ErrFull), errors.Is(err, ErrFrozen), errors.Is(err, platform.ErrDNS),
-		errors.Is(err, password.ErrBusy):
+		errors.Is(err, password.ErrBusy), errors.Is(err, ErrBodiesBusy), errors.Is(err, ErrExportsBusy):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -61,8 +61,8 @@ func Message(err error, status int) string {
 		return http.StatusText(status)
 	case errors.Is(err, ErrFrozen):
 		return ErrFrozen.Error()
-	case errors.Is(err, password.ErrBusy):
-		return password.ErrBusy.Error()
+	case errors.Is(err, password.ErrBusy), errors.Is(err, ErrBodiesBusy), errors.Is(err, ErrExportsBusy):
+		return err.Error()
 	case errors.As(err, new(*imaging.TooLargeError)), errors.As(err, new(*ratelimit.Error)):
 		return err.Error()
 	case errors.Is(err, platform.ErrDNS):
@@ -81,7 +81,8 @@ func Message(err error, status int) string {
 
 // SetRetryAfter tells the client when to try again after err, for the
 // errors that have a when: a limit's own wait, a frozen site's
-// maintenance, a full pool, busy password hashing.
+// maintenance, a full pool, busy password hashing, too many uploads or
+// exports at once.
 func SetRetryAfter(c echo.Context, err error) {
 	secs := 0
 	var rle *ratelimit.Error
@@ -92,6 +93,8 @@ func SetRetryAfter(c echo.Context, err error) {
 		secs = 120
 	case errors.Is(err, pool.ErrFull), errors.Is(err, password.ErrBusy):
 		secs = 5
+	case errors.Is(err, ErrBodiesBusy), errors.Is(err, ErrExportsBusy), errors.Is(err, ErrExportRunning):
+		secs = 60
 	default:
 		return
 	}

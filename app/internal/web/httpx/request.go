@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
@@ -36,7 +37,11 @@ type Request struct {
 	Tenant catalog.Tenant
 	// DB is the tenant's open database while the tenant middleware holds
 	// it: nil before and after.
-	DB *pool.Handle
+	DB        *pool.Handle
+	releaseDB func()
+
+	// Exports bounds export downloads (see ExportDownload); nil: no bound.
+	Exports *ExportSlots
 }
 
 // WithRequest returns ctx carrying req.
@@ -77,4 +82,28 @@ func SafeMethod(m string) bool {
 // IsAPI reports whether the request is for the JSON API.
 func IsAPI(c echo.Context) bool {
 	return strings.HasPrefix(c.Request().URL.Path, "/api/")
+}
+
+// ReleaseDB gives the request's tenant database back to the pool before
+// the request ends, for a handler that has read all it needs and now
+// only sends bytes to the client (an export): a slow client then holds no
+// slot. DB is nil afterwards.
+func ReleaseDB(c echo.Context) {
+	if req := From(c); req.releaseDB != nil {
+		req.releaseDB()
+	}
+}
+
+// HoldDB records h as the request's tenant database and returns the
+// function that releases it, once, whether ReleaseDB did already or not.
+func (req *Request) HoldDB(h *pool.Handle) (release func()) {
+	var once sync.Once
+	req.DB = h
+	req.releaseDB = func() {
+		once.Do(func() {
+			req.DB = nil
+			h.Release()
+		})
+	}
+	return req.releaseDB
 }

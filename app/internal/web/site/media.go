@@ -69,6 +69,7 @@ func (s *Handler) showMedia(c echo.Context) error {
 		h.Set("ETag", `"`+m.SHA256+`"`)
 	}
 	h.Set("Content-Length", strconv.Itoa(len(data)))
+	httpx.ReleaseDB(c) // a slow client must not hold the chapter's slot while 5 MB go out
 	return c.Blob(http.StatusOK, m.ContentType, data)
 }
 

@@ -77,6 +77,7 @@ func start(t testing.TB, demo bool, opts []Option) *Server {
 		DataDir:        dir,
 		BaseDomain:     Base,
 		AcquireTimeout: 5 * time.Second,
+		BodyTimeout:    30 * time.Second,
 		MaxBody:        12 << 20,
 		PageCacheMB:    64,
 	}
