@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -430,6 +431,46 @@ func TestAPIUpload(t *testing.T) {
 	ls.Call(t, c, "GET", ls.SiteURL("photos", "/api/media"), nil, webtest.Bearer(tok)...).JSON(t, &after)
 	if len(after) != len(before) {
 		t.Errorf("refused uploads changed the library: %d images, want %d", len(after), len(before))
+	}
+}
+
+// TestUploadsDecodeWithinTheImageBudget: small files that decode to 40
+// megapixels at 8 bytes a pixel (16-bit PNG) or 15 (progressive JPEG)
+// are refused with a 413 naming their dimensions, and four uploads at
+// once share the platform's decode budget instead of adding up.
+func TestUploadsDecodeWithinTheImageBudget(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "photos")
+	tok := ls.Login(t, "photos", email, password)
+	c := ls.Browser()
+	for name, data := range map[string][]byte{
+		"png16.png":       webtest.PNG16(6000, 6666),
+		"progressive.jpg": webtest.ProgressiveJPEG(6000, 6666),
+	} {
+		r := ls.Upload(t, c, "photos", "/api/media", name, data, nil, webtest.Bearer(tok)...)
+		if msg, _ := r.ErrField(t); r.Status != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "6000×6666") {
+			t.Errorf("upload of %s (%d bytes, 40 megapixels): %d %s, want 413 naming 6000×6666", name, len(data), r.Status, r.Body)
+		}
+	}
+	budget := ls.Platform.Images
+	if held, peak, _ := budget.Usage(); held != 0 || peak != 0 {
+		t.Errorf("refused images took %d bytes of the budget (peak %d), want none", held, peak)
+	}
+	// 8.4 megapixels, progressive: over 128 MB each, so that two never fit
+	// in the budget at once.
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			img := webtest.ProgressiveJPEG(2800+i, 3000)
+			if r := ls.Upload(t, c, "photos", "/api/media", "p.jpg", img, nil, webtest.Bearer(tok)...); r.Status != http.StatusCreated {
+				t.Errorf("upload %d: %d %s", i, r.Status, r.Body)
+			}
+		})
+	}
+	wg.Wait()
+	held, peak, _ := budget.Usage()
+	if held != 0 || peak <= budget.Size()/2 || peak > budget.Size() {
+		t.Errorf("after four uploads the budget holds %d bytes, peak %d; want 0, and a peak of one image (over half of its %d)", held, peak, budget.Size())
 	}
 }
 
