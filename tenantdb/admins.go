@@ -60,21 +60,11 @@ func scanAdmin(s scanner) (Admin, error) {
 }
 
 // Admins lists the admins by email.
-func (db *DB) Admins(ctx context.Context) ([]Admin, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY email`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var as []Admin
-	for rows.Next() {
-		a, err := scanAdmin(rows)
-		if err != nil {
-			return nil, err
-		}
-		as = append(as, a)
-	}
-	return as, rows.Err()
+func (db *DB) Admins(ctx context.Context) ([]Admin, error) { return db.AdminsIn(ctx, Window{}) }
+
+// AdminsIn lists the admins of w, by email.
+func (db *DB) AdminsIn(ctx context.Context, w Window) ([]Admin, error) {
+	return list(ctx, db, `SELECT `+adminColumns+` FROM admins ORDER BY email, id`, w, scanAdmin)
 }
 
 // Admin returns admin id.

@@ -60,21 +60,12 @@ func scanMedia(s scanner, extra ...any) (Media, error) {
 }
 
 // MediaList returns the media library, newest first, without the bytes.
-func (db *DB) MediaList(ctx context.Context) ([]Media, error) {
-	rows, err := db.query(ctx, `SELECT `+mediaColumns+` FROM media ORDER BY created_at DESC, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ms []Media
-	for rows.Next() {
-		m, err := scanMedia(rows)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	return ms, rows.Err()
+func (db *DB) MediaList(ctx context.Context) ([]Media, error) { return db.MediaIn(ctx, Window{}) }
+
+// MediaIn returns the images of w, newest first, without the bytes.
+func (db *DB) MediaIn(ctx context.Context, w Window) ([]Media, error) {
+	return list(ctx, db, `SELECT `+mediaColumns+` FROM media ORDER BY created_at DESC, id`, w,
+		func(s scanner) (Media, error) { return scanMedia(s) })
 }
 
 // Media returns the description of image id.
