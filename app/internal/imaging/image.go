@@ -13,6 +13,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"net/http"
+	"strings"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -90,7 +91,6 @@ func Clean(ctx context.Context, budget *Budget, data []byte) (contentType string
 	if err != nil {
 		return "", 0, 0, nil, badImage("is a damaged %s: %v", sniffed, err)
 	}
-	tooLarge := &TooLargeError{fmt.Sprintf("the image is larger than %d MB once cleaned; make it smaller", tenantdb.MaxMediaSize>>20)}
 	b := &cappedBuffer{max: tenantdb.MaxMediaSize}
 	switch sniffed {
 	case "image/png":
@@ -106,7 +106,7 @@ func Clean(ctx context.Context, budget *Budget, data []byte) (contentType string
 		}
 	}
 	if errors.Is(err, errOverCap) {
-		return "", 0, 0, nil, tooLarge
+		return "", 0, 0, nil, &TooLargeError{fmt.Sprintf("the image is larger than %d MB once cleaned; make it smaller", tenantdb.MaxMediaSize>>20)}
 	}
 	if err != nil {
 		return "", 0, 0, nil, err
@@ -117,11 +117,12 @@ func Clean(ctx context.Context, budget *Budget, data []byte) (contentType string
 
 func mb(n int64) int64 { return (n + 1<<20 - 1) >> 20 }
 
+// advice is what else than fewer pixels would make the image affordable.
 func advice(contentType, why string) string {
 	switch {
-	case contentType == "image/png" && bytes.Contains([]byte(why), []byte("16 bits")):
+	case contentType == "image/png" && strings.Contains(why, "16 bits"):
 		return ", or as 8 bits per channel"
-	case contentType == "image/jpeg" && bytes.Contains([]byte(why), []byte("progressive")):
+	case contentType == "image/jpeg" && strings.Contains(why, "progressive"):
 		return ", or as a baseline (not progressive) JPEG"
 	}
 	return ""

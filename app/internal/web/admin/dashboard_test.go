@@ -534,7 +534,8 @@ func TestDashboardCustomDomain(t *testing.T) {
 }
 
 // TestDashboardMediaForms renames and deletes an image through the media
-// library's forms, with the refusals: an empty name, an unknown image.
+// library's forms, with the refusals: an image too costly to decode, an
+// empty name, an unknown image.
 func TestDashboardMediaForms(t *testing.T) {
 	ls := webtest.NewEmpty(t)
 	email, password := ls.NewTenant(t, "lodge")
@@ -543,6 +544,12 @@ func TestDashboardMediaForms(t *testing.T) {
 	csrf := ls.DashLogin(t, c, host, email, password)
 	if r := ls.Upload(t, c, "lodge", "/admin/media", "hall.png", webtest.PNG(16, 16), map[string]string{"csrf_token": csrf}); r.Status != http.StatusSeeOther {
 		t.Fatalf("upload: %d", r.Status)
+	}
+	// An image too costly to decode says so, with its dimensions, rather
+	// than "larger than 5 MB" (the file is 2 MB).
+	if r := ls.Upload(t, c, "lodge", "/admin/media", "big.png", webtest.PNG16(6000, 6666), map[string]string{"csrf_token": csrf}); r.Status != http.StatusRequestEntityTooLarge ||
+		!strings.Contains(string(r.Body), "6000×6666 pixels") {
+		t.Errorf("upload of a 40-megapixel 16-bit PNG: %d, want 413 naming 6000×6666", r.Status)
 	}
 	db := ls.DB("lodge")
 	list, err := db.MediaList(context.Background())

@@ -134,7 +134,11 @@ func (h *Handler) uploadMediaForm(c echo.Context) error {
 	var mbe *http.MaxBytesError
 	var he *echo.HTTPError
 	if errors.As(err, &mbe) || errors.As(err, new(*imaging.TooLargeError)) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
-		err = &tenantdb.ValidationError{Field: "file", Message: fmt.Sprintf("the image is larger than %d MB; make it smaller and try again", tenantdb.MaxMediaSize>>20)}
+		msg := fmt.Sprintf("the image is larger than %d MB; make it smaller and try again", tenantdb.MaxMediaSize>>20)
+		if tle, ok := errors.AsType[*imaging.TooLargeError](err); ok {
+			msg = tle.Error() // too many pixels to decode says so, with the dimensions
+		}
+		err = &tenantdb.ValidationError{Field: "file", Message: msg}
 		media, lerr := firstMediaPage(c)
 		if lerr != nil {
 			return lerr
