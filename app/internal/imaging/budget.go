@@ -18,10 +18,15 @@ import (
 // 40-megapixel 8-bit PNG with room to spare, or a dozen phone photos.
 const DefaultBudget = 256 << 20
 
-// encodeOverhead is what a decode costs beyond its pixels: the cleaned
+// EncodeOverhead is what re-encoding a decoded image costs: the cleaned
 // copy (at most tenantdb.MaxMediaSize, in a buffer that may have doubled
-// on the way), the compressor's state and the decoders' row buffers.
-const encodeOverhead = 2*tenantdb.MaxMediaSize + 1<<20
+// on the way) and the compressor's state.
+const EncodeOverhead = 2*tenantdb.MaxMediaSize + 1<<20
+
+// decodeOverhead is what a decoder holds besides the image: its Huffman
+// tables or inflate window, buffered reader and (PNG) two rows, which
+// Cost adds.
+const decodeOverhead = 256 << 10
 
 // Budget is the memory that image decodes may hold at once, shared by
 // every upload of every tenant, so that concurrent uploads wait for each
@@ -115,7 +120,8 @@ func Cost(data []byte, cfg image.Config) (int64, string) {
 			cost += cost / 2
 			why += ", interlaced"
 		}
-		return cost + encodeOverhead, why
+		cost += 2 * int64(cfg.Width) * per // the current and previous rows
+		return cost + decodeOverhead + EncodeOverhead, why
 	}
 	j := readJPEGHeader(data)
 	mcuW, mcuH := int64(8*j.hmax), int64(8*j.vmax)
@@ -136,7 +142,7 @@ func Cost(data []byte, cfg image.Config) (int64, string) {
 		cost += 4 * px
 		why += ", turned by EXIF"
 	}
-	return cost + encodeOverhead, why
+	return cost + decodeOverhead + EncodeOverhead, why
 }
 
 type jpegHeader struct {
