@@ -57,7 +57,12 @@ func (b *Budget) Usage() (held, peak, waits int64) {
 	return b.held, b.peak, b.waits
 }
 
+// acquire takes n, waiting while ctx lasts; a request already gone
+// takes nothing, even from a free budget.
 func (b *Budget) acquire(ctx context.Context, n int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if !b.sem.TryAcquire(n) {
 		b.mu.Lock()
 		b.waits++

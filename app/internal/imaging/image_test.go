@@ -140,3 +140,18 @@ func TestCleanSharesTheBudget(t *testing.T) {
 		t.Errorf("held %d, peak %d after four decodes of cost %d in a budget of %d; want 0 and %d", held, peak, c, budget.Size(), c)
 	}
 }
+
+// TestCleanDecodesNothingForAGoneRequest: a decode whose request has
+// ended takes none of the budget and decodes nothing.
+func TestCleanDecodesNothingForAGoneRequest(t *testing.T) {
+	budget := imaging.NewBudget(imaging.DefaultBudget)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, _, _, err := imaging.Clean(ctx, budget, webtest.PNG(10, 10))
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+	if held, peak, _ := budget.Usage(); held != 0 || peak != 0 {
+		t.Errorf("held %d, peak %d; want nothing taken", held, peak)
+	}
+}
