@@ -667,24 +667,25 @@ func finishImport(ctx context.Context, path string, want Digest, version int64) 
 }
 
 // maxImportRows bounds each table of an imported file, checked as its
-// rows are copied, before anything is validated: generous for a chapter
-// (the largest seen has a few hundred posts), small enough that a
-// crafted file cannot make an import, or the lists and feeds that read
-// those tables, take minutes or gigabytes. A table not named here takes
+// rows are copied, before anything is validated: far beyond a chapter
+// (the largest seen has a few hundred posts and a few thousand
+// messages), so that an export of any real site imports again (a restore
+// and a move import too), yet small enough that a crafted file cannot
+// make an import take minutes. A table not named here takes
 // defaultMaxImportRows.
 var maxImportRows = map[string]int{
 	"site":     1,
-	"media":    5_000,
-	"pages":    1_000,
-	"posts":    20_000,
-	"events":   20_000,
-	"officers": 1_000,
-	"messages": 20_000,
-	"admins":   200,
-	"sessions": 10_000,
+	"media":    20_000,
+	"pages":    2_000,
+	"posts":    100_000,
+	"events":   100_000,
+	"officers": 2_000,
+	"messages": 100_000,
+	"admins":   1_000,
+	"sessions": 100_000,
 }
 
-const defaultMaxImportRows = 10_000
+const defaultMaxImportRows = 100_000
 
 func maxRows(table string) int {
 	if n, ok := maxImportRows[table]; ok {
