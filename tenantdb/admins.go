@@ -34,6 +34,21 @@ func ValidateRole(role string) error {
 	return nil
 }
 
+// Validate checks an admin's email, role and that a password hash is set
+// (its parameters are checked where it comes from elsewhere: imports).
+func (a *Admin) Validate() error {
+	if err := ValidateEmail("email", a.Email); err != nil {
+		return err
+	}
+	if err := ValidateRole(a.Role); err != nil {
+		return err
+	}
+	if a.PasswordHash == "" {
+		return invalid("password", "is required")
+	}
+	return nil
+}
+
 const adminColumns = `id, email, role, password_hash, created_at, password_changed_at`
 
 func scanAdmin(s scanner) (Admin, error) {
@@ -45,21 +60,11 @@ func scanAdmin(s scanner) (Admin, error) {
 }
 
 // Admins lists the admins by email.
-func (db *DB) Admins(ctx context.Context) ([]Admin, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY email`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var as []Admin
-	for rows.Next() {
-		a, err := scanAdmin(rows)
-		if err != nil {
-			return nil, err
-		}
-		as = append(as, a)
-	}
-	return as, rows.Err()
+func (db *DB) Admins(ctx context.Context) ([]Admin, error) { return db.AdminsIn(ctx, Window{}) }
+
+// AdminsIn lists the admins of w, by email.
+func (db *DB) AdminsIn(ctx context.Context, w Window) ([]Admin, error) {
+	return list(ctx, db, `SELECT `+adminColumns+` FROM admins ORDER BY email, id`, w, scanAdmin)
 }
 
 // Admin returns admin id.
@@ -77,14 +82,8 @@ func (db *DB) AdminByEmail(ctx context.Context, email string) (Admin, error) {
 // AddAdmin creates an admin whose password the caller has hashed.
 func (db *DB) AddAdmin(ctx context.Context, a *Admin) error {
 	a.Email = strings.TrimSpace(a.Email)
-	if err := ValidateEmail("email", a.Email); err != nil {
+	if err := a.Validate(); err != nil {
 		return err
-	}
-	if err := ValidateRole(a.Role); err != nil {
-		return err
-	}
-	if a.PasswordHash == "" {
-		return invalid("password", "is required")
 	}
 	now := db.now().UTC()
 	a.CreatedAt, a.PasswordChangedAt = now, now
@@ -161,10 +160,31 @@ type Session struct {
 // NewSessionID returns a fresh random session id.
 func NewSessionID() string { return NewToken() }
 
+// maxUserAgent is how much of a session's User-Agent header is kept.
+const maxUserAgent = 300
+
+// Validate checks a stored session: an id, and what CreateSession keeps
+// of the client.
+func (s *Session) Validate() error {
+	if len(s.ID) < 16 || len(s.ID) > 128 {
+		return invalid("id", "a session id must be 16 to 128 characters")
+	}
+	if len(s.UserAgent) > maxUserAgent {
+		return invalid("user_agent", "is longer than %d bytes", maxUserAgent)
+	}
+	if len(s.IP) > 64 {
+		return invalid("ip", "is longer than 64 bytes")
+	}
+	if !s.ExpiresAt.After(s.CreatedAt) {
+		return invalid("expires_at", "is not after created_at")
+	}
+	return nil
+}
+
 // CreateSession stores s, and drops the expired sessions of its admin.
 func (db *DB) CreateSession(ctx context.Context, s Session) error {
-	if len(s.UserAgent) > 300 {
-		s.UserAgent = s.UserAgent[:300]
+	if len(s.UserAgent) > maxUserAgent {
+		s.UserAgent = s.UserAgent[:maxUserAgent]
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE admin_id = ? AND expires_at < ?`,

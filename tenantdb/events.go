@@ -96,21 +96,11 @@ func scanEvent(s scanner) (Event, error) {
 }
 
 // Events returns every event by start time.
-func (db *DB) Events(ctx context.Context) ([]Event, error) {
-	rows, err := db.query(ctx, `SELECT `+eventColumns+` FROM events ORDER BY starts_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var es []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		es = append(es, e)
-	}
-	return es, rows.Err()
+func (db *DB) Events(ctx context.Context) ([]Event, error) { return db.EventsIn(ctx, Window{}) }
+
+// EventsIn returns the events of w, by start time.
+func (db *DB) EventsIn(ctx context.Context, w Window) ([]Event, error) {
+	return list(ctx, db, `SELECT `+eventColumns+` FROM events ORDER BY starts_at, id`, w, scanEvent)
 }
 
 // Event returns event id.

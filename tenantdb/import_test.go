@@ -35,7 +35,7 @@ func fillTenant(t testing.TB, db *DB) {
 	must(t, db.SaveEvent(ctx, &Event{Title: "Monthly meeting", StartsAt: start, EndsAt: start.Add(time.Hour),
 		Timezone: "America/Chicago", Category: "meeting", RRule: "FREQ=MONTHLY;BYDAY=2TU"}))
 	must(t, db.SaveOfficer(ctx, &Officer{Name: "Pat Doe", Role: "Commander", PhotoID: logo.ID}))
-	owner := &Admin{Email: "owner@example.org", Role: RoleOwner, PasswordHash: "$2a$10$abcdefghijklmnopqrstuv"}
+	owner := &Admin{Email: "owner@example.org", Role: RoleOwner, PasswordHash: testHash}
 	must(t, db.AddAdmin(ctx, owner))
 	must(t, db.CreateSession(ctx, Session{ID: NewSessionID(), AdminID: owner.ID, CreatedAt: start, ExpiresAt: start.Add(time.Hour)}))
 	m := &Message{Name: "Visitor", Email: "v@example.org", Subject: "Hello", Body: "How do I join?"}
@@ -44,6 +44,9 @@ func fillTenant(t testing.TB, db *DB) {
 	}
 	must(t, db.AddMessage(ctx, m))
 }
+
+// testHash is a well-formed argon2id hash at Chapterhouse's own cost.
+const testHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 func must(t testing.TB, err error) {
 	t.Helper()
@@ -203,6 +206,65 @@ func TestImportRejectsHostileFiles(t *testing.T) {
 				t.Errorf("the rejected import left %d entries in the work dir", len(entries))
 			}
 		})
+	}
+}
+
+// TestImportValidatesEveryTable makes one row of each table of an export
+// invalid or oversized, as the API would refuse it, and checks that the
+// import is refused naming the table, the row and the field, and leaves
+// nothing behind. It fails when a table is added without a case here
+// (and a check in validateAll).
+func TestImportValidatesEveryTable(t *testing.T) {
+	ctx := context.Background()
+	valid := validExport(t)
+	long := func(n int) string { return fmt.Sprintf("printf('%%.*c', %d, 'x')", n) }
+	costly := "$argon2id$v=19$m=262144,t=10,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + strings.Repeat("A", 43)
+	cases := []struct {
+		table, name, stmt, want string
+	}{
+		{"site", "empty name", `UPDATE site SET name = ''`, `table "site" row 1 field "name"`},
+		{"media", "long alt text", `UPDATE media SET alt = ` + long(501), `field "alt"`},
+		{"pages", "empty title", `UPDATE pages SET title = ''`, `table "pages" row 1 field "title"`},
+		{"posts", "oversized body", `UPDATE posts SET body = ` + long(200_000) + ` WHERE id = 2`, `table "posts" row 2 field "body"`},
+		{"events", "long location", `UPDATE events SET location = ` + long(301), `table "events" row 1 field "location"`},
+		{"officers", "no role", `UPDATE officers SET role = ''`, `table "officers" row 1 field "role"`},
+		{"messages", "a 200 KB message", `UPDATE messages SET body = ` + long(200_000), `table "messages" row 1 field "body"`},
+		{"admins", "bad email", `UPDATE admins SET email = 'not an address'`, `table "admins" row 1 field "email"`},
+		{"admins", "hash beyond the verifier's ceiling", `UPDATE admins SET password_hash = '` + costly + `'`,
+			`table "admins" row 1 (admin owner@example.org) field "password_hash": parameters m=262144,t=10,p=1 are beyond`},
+		{"admins", "not an argon2id hash", `UPDATE admins SET password_hash = '$2a$10$abcdefghijklmnopqrstuv'`, `field "password_hash": not an argon2id hash`},
+		{"sessions", "long user agent", `UPDATE sessions SET user_agent = ` + long(301), `table "sessions" row 1 field "user_agent"`},
+		{"messages", "too many rows", `INSERT INTO messages (name, email, body, created_at)
+			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+			SELECT 'Visitor', 'v@example.org', 'Hello', '2026-01-01T00:00:00Z' FROM n`, `table "messages" has more than 100000 rows`},
+	}
+	covered := map[string]bool{}
+	for _, tc := range cases {
+		covered[tc.table] = true
+		t.Run(tc.table+" "+tc.name, func(t *testing.T) {
+			work := t.TempDir()
+			im, err := PrepareImport(ctx, tenanttest.Alter(t, valid, tc.stmt), work, 1<<30)
+			if err == nil {
+				im.Discard()
+				t.Fatalf("accepted, want a rejection saying %q", tc.want)
+			}
+			if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q, want a rejection saying %q", err, tc.want)
+			}
+			if entries, _ := os.ReadDir(work); len(entries) != 0 {
+				t.Errorf("the rejected import left %d entries in the work dir", len(entries))
+			}
+		})
+	}
+	db := openTenant(t)
+	tables, err := userTables(ctx, db.r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range tables {
+		if !covered[table] {
+			t.Errorf("table %q has no case here: add one, and its check to validateAll", table)
+		}
 	}
 }
 

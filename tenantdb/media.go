@@ -31,6 +31,24 @@ type Media struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
+// Validate checks what is said about an image: an allowed type, its name
+// and alt text, and dimensions (the bytes are checked where they are).
+func (m *Media) Validate() error {
+	if !MediaTypes[m.ContentType] {
+		return invalid("file", "%q is not an allowed image type (PNG, JPEG, GIF, WebP)", m.ContentType)
+	}
+	if err := checkLen("name", m.Name, 1, 200); err != nil {
+		return err
+	}
+	if err := checkLen("alt", m.Alt, 0, 500); err != nil {
+		return err
+	}
+	if m.Width < 0 || m.Height < 0 || m.Width > 1<<16 || m.Height > 1<<16 {
+		return invalid("width", "%d×%d is not a size an image can have", m.Width, m.Height)
+	}
+	return nil
+}
+
 const mediaColumns = `id, name, alt, content_type, size, width, height, sha256, created_at`
 
 func scanMedia(s scanner, extra ...any) (Media, error) {
@@ -42,21 +60,12 @@ func scanMedia(s scanner, extra ...any) (Media, error) {
 }
 
 // MediaList returns the media library, newest first, without the bytes.
-func (db *DB) MediaList(ctx context.Context) ([]Media, error) {
-	rows, err := db.query(ctx, `SELECT `+mediaColumns+` FROM media ORDER BY created_at DESC, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ms []Media
-	for rows.Next() {
-		m, err := scanMedia(rows)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	return ms, rows.Err()
+func (db *DB) MediaList(ctx context.Context) ([]Media, error) { return db.MediaIn(ctx, Window{}) }
+
+// MediaIn returns the images of w, newest first, without the bytes.
+func (db *DB) MediaIn(ctx context.Context, w Window) ([]Media, error) {
+	return list(ctx, db, `SELECT `+mediaColumns+` FROM media ORDER BY created_at DESC, id`, w,
+		func(s scanner) (Media, error) { return scanMedia(s) })
 }
 
 // Media returns the description of image id.
@@ -75,17 +84,11 @@ func (db *DB) MediaData(ctx context.Context, id string) (Media, []byte, error) {
 // AddMedia stores an image whose type and dimensions the caller has
 // checked. It fills in m's id, size, hash and time.
 func (db *DB) AddMedia(ctx context.Context, m *Media, data []byte) error {
-	if !MediaTypes[m.ContentType] {
-		return invalid("file", "%q is not an allowed image type (PNG, JPEG, GIF, WebP)", m.ContentType)
+	if err := m.Validate(); err != nil {
+		return err
 	}
 	if len(data) == 0 || len(data) > MaxMediaSize {
 		return invalid("file", "must be 1 byte to %d MB", MaxMediaSize>>20)
-	}
-	if err := checkLen("name", m.Name, 1, 200); err != nil {
-		return err
-	}
-	if err := checkLen("alt", m.Alt, 0, 500); err != nil {
-		return err
 	}
 	sum := sha256.Sum256(data)
 	m.ID = newID(20)

@@ -70,21 +70,11 @@ func (db *DB) AddMessage(ctx context.Context, m *Message) error {
 }
 
 // Messages returns the contact messages, newest first.
-func (db *DB) Messages(ctx context.Context) ([]Message, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages ORDER BY id DESC`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ms []Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	return ms, rows.Err()
+func (db *DB) Messages(ctx context.Context) ([]Message, error) { return db.MessagesIn(ctx, Window{}) }
+
+// MessagesIn returns the messages of w, newest first.
+func (db *DB) MessagesIn(ctx context.Context, w Window) ([]Message, error) {
+	return list(ctx, db, `SELECT `+messageColumns+` FROM messages ORDER BY id DESC`, w, scanMessage)
 }
 
 // Message returns message id.

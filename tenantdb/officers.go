@@ -48,21 +48,11 @@ func scanOfficer(s scanner) (Officer, error) {
 }
 
 // Officers returns the officers in display order.
-func (db *DB) Officers(ctx context.Context) ([]Officer, error) {
-	rows, err := db.query(ctx, `SELECT `+officerColumns+` FROM officers ORDER BY position, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var os []Officer
-	for rows.Next() {
-		o, err := scanOfficer(rows)
-		if err != nil {
-			return nil, err
-		}
-		os = append(os, o)
-	}
-	return os, rows.Err()
+func (db *DB) Officers(ctx context.Context) ([]Officer, error) { return db.OfficersIn(ctx, Window{}) }
+
+// OfficersIn returns the officers of w, in display order.
+func (db *DB) OfficersIn(ctx context.Context, w Window) ([]Officer, error) {
+	return list(ctx, db, `SELECT `+officerColumns+` FROM officers ORDER BY position, id`, w, scanOfficer)
 }
 
 // Officer returns officer id.

@@ -48,24 +48,17 @@ func scanPage(s scanner) (Page, error) {
 // Pages returns the custom pages in menu order, only the published ones if
 // publishedOnly.
 func (db *DB) Pages(ctx context.Context, publishedOnly bool) ([]Page, error) {
+	return db.PagesIn(ctx, publishedOnly, Window{})
+}
+
+// PagesIn returns the pages of w, in menu order, only the published ones
+// if publishedOnly.
+func (db *DB) PagesIn(ctx context.Context, publishedOnly bool, w Window) ([]Page, error) {
 	where := ""
 	if publishedOnly {
 		where = "WHERE published = 1"
 	}
-	rows, err := db.query(ctx, `SELECT `+pageColumns+` FROM pages `+where+` ORDER BY position, title`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ps []Page
-	for rows.Next() {
-		p, err := scanPage(rows)
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	return ps, rows.Err()
+	return list(ctx, db, `SELECT `+pageColumns+` FROM pages `+where+` ORDER BY position, title, id`, w, scanPage)
 }
 
 // Page returns page id.

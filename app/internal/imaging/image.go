@@ -4,12 +4,16 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"net/http"
+	"strings"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -42,8 +46,12 @@ func badImage(format string, args ...any) error {
 }
 
 // Clean returns data re-encoded as a fresh PNG or JPEG with its type
-// and dimensions, or why it is refused.
-func Clean(data []byte) (contentType string, width, height int, out []byte, err error) {
+// and dimensions, or why it is refused. The memory its decoding will take
+// is estimated from the header first (see Cost): an image that needs more
+// than all of budget is refused with a TooLargeError naming its
+// dimensions, and the others wait for their share of budget for as long
+// as ctx lasts.
+func Clean(ctx context.Context, budget *Budget, data []byte) (contentType string, width, height int, out []byte, err error) {
 	if len(data) == 0 {
 		return "", 0, 0, nil, badImage("is empty")
 	}
@@ -69,33 +77,77 @@ func Clean(data []byte) (contentType string, width, height int, out []byte, err 
 		return "", 0, 0, nil, badImage("is %d×%d pixels; at most %d pixels a side and %d megapixels are accepted",
 			cfg.Width, cfg.Height, maxImageSide, maxImagePixels/1_000_000)
 	}
+	cost, why := Cost(data, cfg)
+	if cost > budget.size {
+		return "", 0, 0, nil, &TooLargeError{fmt.Sprintf(
+			"the image is %d×%d pixels (%s); decoding it would take %d MB of memory, and an image may take at most %d MB: save it with fewer pixels%s",
+			cfg.Width, cfg.Height, why, mb(cost), mb(budget.size), advice(sniffed, why))}
+	}
+	if err := budget.acquire(ctx, cost); err != nil {
+		return "", 0, 0, nil, fmt.Errorf("waiting to decode an image: %w", err)
+	}
+	defer budget.release(cost)
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return "", 0, 0, nil, badImage("is a damaged %s: %v", sniffed, err)
 	}
-	var b bytes.Buffer
+	b := &cappedBuffer{max: tenantdb.MaxMediaSize}
 	switch sniffed {
 	case "image/png":
 		enc := png.Encoder{CompressionLevel: png.BestCompression}
-		err = enc.Encode(&b, img)
+		err = enc.Encode(b, img)
 	default:
 		img = orient(img, jpegOrientation(data))
 		for _, q := range []int{90, 80} {
 			b.Reset()
-			if err = jpeg.Encode(&b, img, &jpeg.Options{Quality: q}); err != nil || b.Len() <= tenantdb.MaxMediaSize {
+			if err = jpeg.Encode(b, img, &jpeg.Options{Quality: q}); !errors.Is(err, errOverCap) {
 				break
 			}
 		}
 	}
+	if errors.Is(err, errOverCap) {
+		return "", 0, 0, nil, &TooLargeError{fmt.Sprintf("the image is larger than %d MB once cleaned; make it smaller", tenantdb.MaxMediaSize>>20)}
+	}
 	if err != nil {
 		return "", 0, 0, nil, err
-	}
-	if b.Len() > tenantdb.MaxMediaSize {
-		return "", 0, 0, nil, &TooLargeError{fmt.Sprintf("the image is larger than %d MB once cleaned; make it smaller", tenantdb.MaxMediaSize>>20)}
 	}
 	bounds := img.Bounds()
 	return sniffed, bounds.Dx(), bounds.Dy(), b.Bytes(), nil
 }
+
+func mb(n int64) int64 { return (n + 1<<20 - 1) >> 20 }
+
+// advice is what else than fewer pixels would make the image affordable.
+func advice(contentType, why string) string {
+	switch {
+	case contentType == "image/png" && strings.Contains(why, "16 bits"):
+		return ", or as 8 bits per channel"
+	case contentType == "image/jpeg" && strings.Contains(why, "progressive"):
+		return ", or as a baseline (not progressive) JPEG"
+	}
+	return ""
+}
+
+// errOverCap is a cleaned image that outgrew the media size limit.
+var errOverCap = errors.New("over the media size limit")
+
+// cappedBuffer is a bytes.Buffer that refuses to grow past max, so that
+// an image that re-encodes larger than the media limit stops costing
+// memory as soon as it passes it.
+type cappedBuffer struct {
+	buf bytes.Buffer // not embedded: its WriteByte would pass the cap
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.buf.Len()+len(p) > b.max {
+		return 0, errOverCap
+	}
+	return b.buf.Write(p)
+}
+
+func (b *cappedBuffer) Reset()        { b.buf.Reset() }
+func (b *cappedBuffer) Bytes() []byte { return b.buf.Bytes() }
 
 // jpegOrientation reads the EXIF orientation (1-8) of a JPEG, 1 if none:
 // re-encoding drops EXIF, so the rotation it asks for is applied to the
@@ -174,6 +226,19 @@ func orient(src image.Image, o int) image.Image {
 		dw, dh = h, w
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	// A JPEG decodes to YCbCr (or Gray): read those without boxing each
+	// pixel in a color.Color, which cost as much garbage as the image.
+	at := func(x, y int) color.RGBA { return color.RGBAModel.Convert(src.At(x, y)).(color.RGBA) }
+	switch s := src.(type) {
+	case *image.YCbCr:
+		at = func(x, y int) color.RGBA {
+			c := s.YCbCrAt(x, y)
+			r, g, b := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+			return color.RGBA{r, g, b, 0xff}
+		}
+	case *image.Gray:
+		at = func(x, y int) color.RGBA { g := s.GrayAt(x, y).Y; return color.RGBA{g, g, g, 0xff} }
+	}
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			var dx, dy int
@@ -193,7 +258,7 @@ func orient(src image.Image, o int) image.Image {
 			case 8: // turned a quarter clockwise: turn it back
 				dx, dy = y, w-1-x
 			}
-			dst.Set(dx, dy, src.At(b.Min.X+x, b.Min.Y+y))
+			dst.SetRGBA(dx, dy, at(b.Min.X+x, b.Min.Y+y))
 		}
 	}
 	return dst

@@ -38,13 +38,6 @@ const (
 
 	minPasswordRunes = 12
 	MaxBytes         = 1024
-
-	// Stored hashes come from tenant files, which an operator may import:
-	// parameters beyond these are refused rather than computed, so a
-	// crafted file cannot make a login allocate gigabytes.
-	maxArgonMemory  = 256 * 1024
-	maxArgonTime    = 10
-	maxArgonThreads = 8
 )
 
 // ErrBusy is every hashing slot stayed taken for the wait allowed.
@@ -127,35 +120,16 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, er
 }
 
 // verifyPassword checks password against a PHC-encoded argon2id hash in
-// constant time.
+// constant time. Parameters beyond tenantdb's ceiling are refused, not
+// computed, whatever the hash's origin: a hash at argon2's maximum cost
+// would take gigabytes and seconds of a hashing slot every tenant shares.
 func verifyPassword(encoded, password string) (bool, error) {
-	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
-		return false, errors.New("password hash: not an argon2id hash")
+	h, err := tenantdb.ParsePasswordHash(encoded)
+	if err != nil {
+		return false, fmt.Errorf("password hash: %w", err)
 	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false, fmt.Errorf("password hash: unsupported version %q", parts[2])
-	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return false, fmt.Errorf("password hash: bad parameters %q", parts[3])
-	}
-	if m < 8 || m > maxArgonMemory || t < 1 || t > maxArgonTime || p < 1 || p > maxArgonThreads {
-		return false, fmt.Errorf("password hash: parameters %q out of range", parts[3])
-	}
-	b64 := base64.RawStdEncoding
-	salt, err := b64.DecodeString(parts[4])
-	if err != nil || len(salt) < 8 || len(salt) > 64 {
-		return false, errors.New("password hash: bad salt")
-	}
-	want, err := b64.DecodeString(parts[5])
-	if err != nil || len(want) < 16 || len(want) > 64 {
-		return false, errors.New("password hash: bad key")
-	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1, nil
+	got := argon2.IDKey([]byte(password), h.Salt, h.Time, h.Memory, h.Threads, uint32(len(h.Key)))
+	return subtle.ConstantTimeCompare(got, h.Key) == 1, nil
 }
 
 // CheckRules enforces the password policy (NIST SP 800-63B style):

@@ -1,7 +1,13 @@
 package password
 
 import (
+	"encoding/base64"
+	"fmt"
+
+	"golang.org/x/crypto/argon2"
+
 	"context"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"strings"
 	"testing"
 )
@@ -57,5 +63,27 @@ func TestPasswords(t *testing.T) {
 	}
 	if p := Generate(); CheckRules(p, "") != nil || len(p) != 23 {
 		t.Errorf("Generate() = %q breaks the rules", p)
+	}
+}
+
+// TestVerifyRefusesHashesBeyondTheCeiling: a stored hash (an imported
+// tenant's) at argon2's old accepted maximum, 256 MiB and 10 passes, is
+// refused without being computed; one within the ceiling is verified.
+func TestVerifyRefusesHashesBeyondTheCeiling(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher()
+	salt := []byte("saltsaltsaltsalt")
+	b64 := base64.RawStdEncoding
+	phc := func(m, tt uint32, p uint8, pw string) string {
+		key := argon2.IDKey([]byte(pw), salt, tt, m, p, 32)
+		return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", m, tt, p, b64.EncodeToString(salt), b64.EncodeToString(key))
+	}
+	costly := "$argon2id$v=19$m=262144,t=10,p=1$" + b64.EncodeToString(salt) + "$" + strings.Repeat("A", 43)
+	if ok, err := h.Verify(ctx, costly, "x"); ok || err == nil || !strings.Contains(err.Error(), "beyond") {
+		t.Errorf("Verify of a 256 MiB, t=10 hash = %v, %v; want an error saying it is beyond the ceiling", ok, err)
+	}
+	within := phc(tenantdb.MaxHashMemoryKiB, 1, 1, "correct horse battery staple")
+	if ok, err := h.Verify(ctx, within, "correct horse battery staple"); !ok || err != nil {
+		t.Errorf("Verify of a hash at the ceiling's memory = %v, %v; want true", ok, err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 // pages) as the API and dashboard see it. Its functions take the database
 // first, so that they can be tenantdb's method expressions.
 type Content[T any] struct {
-	List   func(db *tenantdb.DB, ctx context.Context) ([]T, error)
+	List   func(db *tenantdb.DB, ctx context.Context, w tenantdb.Window) ([]T, error)
 	Get    func(db *tenantdb.DB, ctx context.Context, id int64) (T, error)
 	Save   func(db *tenantdb.DB, ctx context.Context, v *T) error
 	Delete func(db *tenantdb.DB, ctx context.Context, id int64) error
@@ -21,8 +21,8 @@ type Content[T any] struct {
 }
 
 var Posts = Content[tenantdb.Post]{
-	List: func(db *tenantdb.DB, ctx context.Context) ([]tenantdb.Post, error) {
-		ps, _, err := db.Posts(ctx, tenantdb.PostQuery{Limit: 10000})
+	List: func(db *tenantdb.DB, ctx context.Context, w tenantdb.Window) ([]tenantdb.Post, error) {
+		ps, _, err := db.Posts(ctx, tenantdb.PostQuery{Limit: w.Limit, Offset: w.Offset})
 		return ps, err
 	},
 	Get:    (*tenantdb.DB).Post,
@@ -34,7 +34,7 @@ var Posts = Content[tenantdb.Post]{
 }
 
 var Events = Content[tenantdb.Event]{
-	List:   (*tenantdb.DB).Events,
+	List:   (*tenantdb.DB).EventsIn,
 	Get:    (*tenantdb.DB).Event,
 	Save:   (*tenantdb.DB).SaveEvent,
 	Delete: (*tenantdb.DB).DeleteEvent,
@@ -52,7 +52,7 @@ var Events = Content[tenantdb.Event]{
 }
 
 var Officers = Content[tenantdb.Officer]{
-	List:   (*tenantdb.DB).Officers,
+	List:   (*tenantdb.DB).OfficersIn,
 	Get:    (*tenantdb.DB).Officer,
 	Save:   (*tenantdb.DB).SaveOfficer,
 	Delete: (*tenantdb.DB).DeleteOfficer,
@@ -62,7 +62,9 @@ var Officers = Content[tenantdb.Officer]{
 }
 
 var Pages = Content[tenantdb.Page]{
-	List:   func(db *tenantdb.DB, ctx context.Context) ([]tenantdb.Page, error) { return db.Pages(ctx, false) },
+	List: func(db *tenantdb.DB, ctx context.Context, w tenantdb.Window) ([]tenantdb.Page, error) {
+		return db.PagesIn(ctx, false, w)
+	},
 	Get:    (*tenantdb.DB).Page,
 	Save:   (*tenantdb.DB).SavePage,
 	Delete: (*tenantdb.DB).DeletePage,

@@ -46,16 +46,11 @@ type Upload struct {
 	Data     []byte
 }
 
-// AddImage checks and re-encodes u's image (at most imageSlots at once, as
-// decoding costs memory) and stores it in db's media library.
+// AddImage checks and re-encodes u's image (within p.Images, the memory
+// all decodes share, waiting for its share while ctx lasts) and stores it
+// in db's media library.
 func (p *Platform) AddImage(ctx context.Context, db *tenantdb.DB, u Upload) (tenantdb.Media, error) {
-	select {
-	case p.imageSlots <- struct{}{}:
-	case <-ctx.Done():
-		return tenantdb.Media{}, ctx.Err()
-	}
-	contentType, w, h, clean, err := imaging.Clean(u.Data)
-	<-p.imageSlots
+	contentType, w, h, clean, err := imaging.Clean(ctx, p.Images, u.Data)
 	if err != nil {
 		return tenantdb.Media{}, err
 	}

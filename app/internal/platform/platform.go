@@ -20,6 +20,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
 	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
@@ -53,8 +54,9 @@ type Platform struct {
 	Metrics     *metrics.Metrics
 	// domainChecks bounds the DNS checks each tenant's admins run.
 	domainChecks *ratelimit.Limiter
-	// imageSlots bounds how many uploaded images are decoded at once.
-	imageSlots chan struct{}
+	// Images is the memory that decoding uploaded images may hold at
+	// once, shared by every tenant (see imaging.Budget).
+	Images *imaging.Budget
 	// Started is when this process began serving; zero in an operator
 	// command run without a server.
 	Started time.Time
@@ -80,7 +82,7 @@ func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log 
 		DomainGrace: 24 * time.Hour,
 
 		domainChecks: ratelimit.New(domainCheckBurst, domainCheckEvery, 100_000),
-		imageSlots:   make(chan struct{}, 2),
+		Images:       imaging.NewBudget(imaging.DefaultBudget),
 	}
 	p.cleanTmp()
 	return p, nil

@@ -39,6 +39,8 @@ type adminPage struct {
 	Error   string // why the form was refused
 	Field   string // the field it was refused for
 	Data    any
+	// Prev and Next link to the pages of a list around this one.
+	Prev, Next string
 }
 
 // IsOwner is for the layout's menu.
@@ -93,6 +95,17 @@ func (h *Handler) render(c echo.Context, status int, name, title, section string
 		return err
 	}
 	return c.Render(status, "admin/"+name, p)
+}
+
+// renderList shows list page name, whose data holds the items of page p
+// of a list; next is the next page's link, "" on the last.
+func (h *Handler) renderList(c echo.Context, name, title, section string, p httpx.Paging, next string, data any) error {
+	pg, err := h.page(c, title, section, data)
+	if err != nil {
+		return err
+	}
+	pg.Prev, pg.Next = p.Prev(), next
+	return c.Render(http.StatusOK, "admin/"+name, pg)
 }
 
 // renderInvalid shows a form again after err, when err is a validation
@@ -228,44 +241,17 @@ type dashboardHome struct {
 func (h *Handler) showDashboard(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
 	var d dashboardHome
-	posts, _, err := db.Posts(ctx, tenantdb.PostQuery{Limit: 10000})
+	// Counted in SQL and five messages read: the dashboard's home must
+	// not load every message and post of the site to count them.
+	n, err := db.Counts(ctx)
 	if err != nil {
 		return err
 	}
-	for _, p := range posts {
-		if p.Published {
-			d.Posts++
-		} else {
-			d.Drafts++
-		}
-	}
-	events, err := db.Events(ctx)
-	if err != nil {
+	d.Posts, d.Drafts, d.Events, d.Officers, d.Pages, d.Media, d.Messages, d.Unread =
+		n.Posts, n.Drafts, n.Events, n.Officers, n.Pages, n.Media, n.Messages, n.Unread
+	if d.Latest, err = db.MessagesIn(ctx, tenantdb.Window{Limit: 5}); err != nil {
 		return err
 	}
-	officers, err := db.Officers(ctx)
-	if err != nil {
-		return err
-	}
-	pages, err := db.Pages(ctx, false)
-	if err != nil {
-		return err
-	}
-	media, err := db.MediaList(ctx)
-	if err != nil {
-		return err
-	}
-	msgs, err := db.Messages(ctx)
-	if err != nil {
-		return err
-	}
-	d.Events, d.Officers, d.Pages, d.Media, d.Messages = len(events), len(officers), len(pages), len(media), len(msgs)
-	for _, m := range msgs {
-		if !m.Read {
-			d.Unread++
-		}
-	}
-	d.Latest = msgs[:min(len(msgs), 5)]
 	return h.render(c, http.StatusOK, "home.html", "Dashboard", "home", d)
 }
 

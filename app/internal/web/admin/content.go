@@ -58,11 +58,16 @@ func (k contentKind[T]) routes(h *Handler, g *echo.Group, mw ...echo.MiddlewareF
 
 func (k contentKind[T]) showList(h *Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		items, err := k.res.List(httpx.DB(c).DB, c.Request().Context())
+		p, err := httpx.ParsePaging(c)
 		if err != nil {
 			return err
 		}
-		return h.render(c, http.StatusOK, k.list, k.plural, k.section, items)
+		items, err := k.res.List(httpx.DB(c).DB, c.Request().Context(), p.Window())
+		if err != nil {
+			return err
+		}
+		items, next := httpx.Cut(p, items)
+		return h.renderList(c, k.list, k.plural, k.section, p, next, items)
 	}
 }
 

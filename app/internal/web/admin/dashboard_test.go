@@ -11,6 +11,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
@@ -533,7 +534,8 @@ func TestDashboardCustomDomain(t *testing.T) {
 }
 
 // TestDashboardMediaForms renames and deletes an image through the media
-// library's forms, with the refusals: an empty name, an unknown image.
+// library's forms, with the refusals: an image too costly to decode, an
+// empty name, an unknown image.
 func TestDashboardMediaForms(t *testing.T) {
 	ls := webtest.NewEmpty(t)
 	email, password := ls.NewTenant(t, "lodge")
@@ -542,6 +544,12 @@ func TestDashboardMediaForms(t *testing.T) {
 	csrf := ls.DashLogin(t, c, host, email, password)
 	if r := ls.Upload(t, c, "lodge", "/admin/media", "hall.png", webtest.PNG(16, 16), map[string]string{"csrf_token": csrf}); r.Status != http.StatusSeeOther {
 		t.Fatalf("upload: %d", r.Status)
+	}
+	// An image too costly to decode says so, with its dimensions, rather
+	// than "larger than 5 MB" (the file is 2 MB).
+	if r := ls.Upload(t, c, "lodge", "/admin/media", "big.png", webtest.PNG16(6000, 6666), map[string]string{"csrf_token": csrf}); r.Status != http.StatusRequestEntityTooLarge ||
+		!strings.Contains(string(r.Body), "6000×6666 pixels") {
+		t.Errorf("upload of a 40-megapixel 16-bit PNG: %d, want 413 naming 6000×6666", r.Status)
 	}
 	db := ls.DB("lodge")
 	list, err := db.MediaList(context.Background())
@@ -577,5 +585,49 @@ func TestDashboardMediaForms(t *testing.T) {
 	}
 	if code, _ := ls.Fetch(t, "lodge", "/media/"+id); code != http.StatusNotFound {
 		t.Errorf("a deleted image is still served: %d", code)
+	}
+}
+
+// TestDashboardListsArePaged asks every list of the dashboard for 100,000
+// items of a site with more than a page of each: it shows at most
+// httpx.MaxPageSize and a link to the next page, whose page links back;
+// a bad ?limit= or ?page= is a 422.
+func TestDashboardListsArePaged(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "big")
+	const n = httpx.MaxPageSize + 1
+	webtest.FillLists(t, ls.DB("big").DB, n)
+	host := webtest.Host("big")
+	c := ls.Browser()
+	ls.DashLogin(t, c, host, email, password)
+	for _, tc := range []struct {
+		path, item string // item: what each listed item shows once
+	}{
+		{"/admin/posts", `href="/admin/posts/\d+"`},
+		{"/admin/events", `href="/admin/events/\d+"`},
+		{"/admin/officers", `href="/admin/officers/\d+"`},
+		{"/admin/pages", `href="/admin/pages/\d+"`},
+		{"/admin/media", `action="/admin/media/[a-z2-7]+"`},
+		{"/admin/messages", `href="/admin/messages/\d+"`},
+		{"/admin/admins", `action="/admin/admins/\d+/delete"`},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			item := regexp.MustCompile(tc.item)
+			first := ls.Form(t, c, host, tc.path+"?limit=100000", nil)
+			next := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(first.Body)
+			if got := len(item.FindAllString(first.Body, -1)); first.Status != http.StatusOK || got != httpx.MaxPageSize || next == nil {
+				t.Fatalf("GET %s?limit=100000: %d, %d items, next link %v; want 200, %d and a next link", tc.path, first.Status, got, next, httpx.MaxPageSize)
+			}
+			second := ls.Form(t, c, host, strings.ReplaceAll(next[1], "&amp;", "&"), nil)
+			if got := len(item.FindAllString(second.Body, -1)); second.Status != http.StatusOK || got < 1 || got > 2 ||
+				strings.Contains(second.Body, `rel="next"`) || !strings.Contains(second.Body, `rel="prev"`) {
+				t.Errorf("GET %s: %d, %d items; want 200, the rest, a link back and none further", next[1], second.Status, got)
+			}
+			for _, bad := range []string{"limit=0", "limit=ten", "page=-1"} {
+				if p := ls.Form(t, c, host, tc.path+"?"+bad, nil); p.Status != http.StatusUnprocessableEntity {
+					t.Errorf("GET %s?%s: %d, want 422", tc.path, bad, p.Status)
+				}
+			}
+		})
 	}
 }

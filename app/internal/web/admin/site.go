@@ -108,13 +108,24 @@ func (h *Handler) saveSiteSettings(c echo.Context) error {
 	return done(c, "/admin/site", "saved")
 }
 
-// showMediaLibrary: GET /admin/media.
+// showMediaLibrary: GET /admin/media?page=&limit=.
 func (h *Handler) showMediaLibrary(c echo.Context) error {
-	media, err := httpx.DB(c).MediaList(c.Request().Context())
+	p, err := httpx.ParsePaging(c)
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, "media.html", "Media library", "media", media)
+	media, err := httpx.DB(c).MediaIn(c.Request().Context(), p.Window())
+	if err != nil {
+		return err
+	}
+	media, next := httpx.Cut(p, media)
+	return h.renderList(c, "media.html", "Media library", "media", p, next, media)
+}
+
+// firstMediaPage is the media library's first page, shown again under a
+// refused form.
+func firstMediaPage(c echo.Context) ([]tenantdb.Media, error) {
+	return httpx.DB(c).MediaIn(c.Request().Context(), tenantdb.Window{Limit: httpx.MaxPageSize})
 }
 
 // uploadMediaForm: POST /admin/media.
@@ -123,8 +134,12 @@ func (h *Handler) uploadMediaForm(c echo.Context) error {
 	var mbe *http.MaxBytesError
 	var he *echo.HTTPError
 	if errors.As(err, &mbe) || errors.As(err, new(*imaging.TooLargeError)) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
-		err = &tenantdb.ValidationError{Field: "file", Message: fmt.Sprintf("the image is larger than %d MB; make it smaller and try again", tenantdb.MaxMediaSize>>20)}
-		media, lerr := httpx.DB(c).MediaList(c.Request().Context())
+		msg := fmt.Sprintf("the image is larger than %d MB; make it smaller and try again", tenantdb.MaxMediaSize>>20)
+		if tle, ok := errors.AsType[*imaging.TooLargeError](err); ok {
+			msg = tle.Error() // too many pixels to decode says so, with the dimensions
+		}
+		err = &tenantdb.ValidationError{Field: "file", Message: msg}
+		media, lerr := firstMediaPage(c)
 		if lerr != nil {
 			return lerr
 		}
@@ -136,7 +151,7 @@ func (h *Handler) uploadMediaForm(c echo.Context) error {
 		return c.Render(http.StatusRequestEntityTooLarge, "admin/media.html", p)
 	}
 	if err != nil {
-		media, lerr := httpx.DB(c).MediaList(c.Request().Context())
+		media, lerr := firstMediaPage(c)
 		if lerr != nil {
 			return lerr
 		}
@@ -153,7 +168,7 @@ func (h *Handler) updateMediaForm(c echo.Context) error {
 		return err
 	}
 	if err := db.UpdateMediaAlt(ctx, m.ID, strings.TrimSpace(c.FormValue("name")), strings.TrimSpace(c.FormValue("alt"))); err != nil {
-		media, lerr := db.MediaList(ctx)
+		media, lerr := firstMediaPage(c)
 		if lerr != nil {
 			return lerr
 		}
@@ -170,13 +185,18 @@ func (h *Handler) deleteMediaForm(c echo.Context) error {
 	return done(c, "/admin/media", "deleted")
 }
 
-// showMessages: GET /admin/messages.
+// showMessages: GET /admin/messages?page=&limit=.
 func (h *Handler) showMessages(c echo.Context) error {
-	ms, err := httpx.DB(c).Messages(c.Request().Context())
+	p, err := httpx.ParsePaging(c)
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, "messages.html", "Messages", "messages", ms)
+	ms, err := httpx.DB(c).MessagesIn(c.Request().Context(), p.Window())
+	if err != nil {
+		return err
+	}
+	ms, next := httpx.Cut(p, ms)
+	return h.renderList(c, "messages.html", "Messages", "messages", p, next, ms)
 }
 
 // showMessage: GET /admin/messages/:id, which marks it read (unless the
@@ -232,19 +252,29 @@ type adminsData struct {
 	NewEmail  string
 }
 
+// renderAdmins shows the admins page: one page of the admins (?page=,
+// ?limit=), the add form, and err when the form was refused.
 func (h *Handler) renderAdmins(c echo.Context, status int, d adminsData, err error) error {
-	as, lerr := httpx.DB(c).Admins(c.Request().Context())
+	p, perr := httpx.ParsePaging(c)
+	if perr != nil {
+		return perr
+	}
+	as, lerr := httpx.DB(c).AdminsIn(c.Request().Context(), p.Window())
 	if lerr != nil {
 		return lerr
 	}
-	d.Admins = as
+	var next string
+	d.Admins, next = httpx.Cut(p, as)
 	if err != nil {
 		if errors.Is(err, tenantdb.ErrConflict) {
 			err = &tenantdb.ValidationError{Field: "email", Message: "there is already an admin with this email"}
 		}
 		return h.renderInvalid(c, err, "admins.html", "Admins", "admins", d)
 	}
-	return h.render(c, status, "admins.html", "Admins", "admins", d)
+	if status != http.StatusOK {
+		return h.render(c, status, "admins.html", "Admins", "admins", d)
+	}
+	return h.renderList(c, "admins.html", "Admins", "admins", p, next, d)
 }
 
 // showAdmins: GET /admin/admins (owners).

@@ -11,7 +11,6 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // The admin JSON API. Every object is the tenantdb struct with its
@@ -20,18 +19,40 @@ import (
 // the object does not have is refused with 422 naming it, so a typo never
 // passes for a save.
 
-// apiList: GET /api/<things> is every item, as a JSON array.
+// apiList: GET /api/<things>?page=&limit= is one page of the items, as a
+// JSON array.
 func apiList[T any](r platform.Content[T]) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		items, err := r.List(httpx.DB(c).DB, c.Request().Context())
+		p, err := httpx.ParsePaging(c)
 		if err != nil {
 			return err
 		}
-		if items == nil {
-			items = []T{}
+		items, err := r.List(httpx.DB(c).DB, c.Request().Context(), p.Window())
+		if err != nil {
+			return err
 		}
-		return c.JSON(http.StatusOK, items)
+		return jsonPage(c, p, items)
 	}
+}
+
+// jsonPage answers the page of a list read through p.Window as a JSON
+// array, with a Link header (rel="next") when a next page exists.
+func jsonPage[T any](c echo.Context, p httpx.Paging, items []T) error {
+	items, next := httpx.Cut(p, items)
+	if next != "" {
+		c.Response().Header().Set("Link", "<"+next+`>; rel="next"`)
+	}
+	if items == nil {
+		items = []T{}
+	}
+	return c.JSON(http.StatusOK, items)
+}
+
+// pageOf is the part of a list held in memory that p.Window covers.
+func pageOf[T any](items []T, p httpx.Paging) []T {
+	w := p.Window()
+	lo := min(w.Offset, len(items))
+	return items[lo:min(lo+w.Limit, len(items))]
 }
 
 // apiGet: GET /api/<things>/:id.
@@ -136,16 +157,17 @@ func (h *handler) apiUpdateSite(c echo.Context) error {
 	return c.JSON(http.StatusOK, site)
 }
 
-// apiMessages: GET /api/messages, newest first.
+// apiMessages: GET /api/messages?page=&limit=, newest first.
 func (h *handler) apiMessages(c echo.Context) error {
-	ms, err := httpx.DB(c).Messages(c.Request().Context())
+	p, err := httpx.ParsePaging(c)
 	if err != nil {
 		return err
 	}
-	if ms == nil {
-		ms = []tenantdb.Message{}
+	ms, err := httpx.DB(c).MessagesIn(c.Request().Context(), p.Window())
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, ms)
+	return jsonPage(c, p, ms)
 }
 
 // apiMessage: GET /api/messages/:id.
@@ -198,16 +220,17 @@ func (h *handler) apiDeleteMessage(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// apiAdmins: GET /api/admins (owners only).
+// apiAdmins: GET /api/admins?page=&limit= (owners only).
 func (h *handler) apiAdmins(c echo.Context) error {
-	as, err := httpx.DB(c).Admins(c.Request().Context())
+	p, err := httpx.ParsePaging(c)
 	if err != nil {
 		return err
 	}
-	if as == nil {
-		as = []tenantdb.Admin{}
+	as, err := httpx.DB(c).AdminsIn(c.Request().Context(), p.Window())
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, as)
+	return jsonPage(c, p, as)
 }
 
 // apiAddAdmin: POST /api/admins {"email", "role", "password"} (owners

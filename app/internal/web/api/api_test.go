@@ -10,11 +10,15 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -430,6 +434,131 @@ func TestAPIUpload(t *testing.T) {
 	ls.Call(t, c, "GET", ls.SiteURL("photos", "/api/media"), nil, webtest.Bearer(tok)...).JSON(t, &after)
 	if len(after) != len(before) {
 		t.Errorf("refused uploads changed the library: %d images, want %d", len(after), len(before))
+	}
+}
+
+// TestUploadsDecodeWithinTheImageBudget: small files that decode to 40
+// megapixels at 8 bytes a pixel (16-bit PNG) or 15 (progressive JPEG)
+// are refused with a 413 naming their dimensions, and four uploads at
+// once share the platform's decode budget instead of adding up.
+func TestUploadsDecodeWithinTheImageBudget(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "photos")
+	tok := ls.Login(t, "photos", email, password)
+	c := ls.Browser()
+	for name, data := range map[string][]byte{
+		"png16.png":       webtest.PNG16(6000, 6666),
+		"progressive.jpg": webtest.ProgressiveJPEG(6000, 6666),
+	} {
+		r := ls.Upload(t, c, "photos", "/api/media", name, data, nil, webtest.Bearer(tok)...)
+		if msg, _ := r.ErrField(t); r.Status != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "6000×6666") {
+			t.Errorf("upload of %s (%d bytes, 40 megapixels): %d %s, want 413 naming 6000×6666", name, len(data), r.Status, r.Body)
+		}
+	}
+	budget := ls.Platform.Images
+	if held, peak, _ := budget.Usage(); held != 0 || peak != 0 {
+		t.Errorf("refused images took %d bytes of the budget (peak %d), want none", held, peak)
+	}
+	// 8.4 megapixels, progressive: over 128 MB each, so that two never fit
+	// in the budget at once.
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			img := webtest.ProgressiveJPEG(2800+i, 3000)
+			if r := ls.Upload(t, c, "photos", "/api/media", "p.jpg", img, nil, webtest.Bearer(tok)...); r.Status != http.StatusCreated {
+				t.Errorf("upload %d: %d %s", i, r.Status, r.Body)
+			}
+		})
+	}
+	wg.Wait()
+	held, peak, _ := budget.Usage()
+	if held != 0 || peak <= budget.Size()/2 || peak > budget.Size() {
+		t.Errorf("after four uploads the budget holds %d bytes, peak %d; want 0, and a peak of one image (over half of its %d)", held, peak, budget.Size())
+	}
+}
+
+// TestAPIListsArePaged asks every list route of the API for 100,000
+// items of a site with more than a page of each: it answers at most
+// httpx.MaxPageSize and a Link to the next page, the pages together hold
+// every item once, and a bad ?limit= or ?page= is a 422 naming it.
+func TestAPIListsArePaged(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, password := ls.NewTenant(t, "big")
+	const n = httpx.MaxPageSize + 1
+	webtest.FillLists(t, ls.DB("big").DB, n)
+	tok := ls.Login(t, "big", email, password)
+	c := ls.Browser()
+	tenant, _ := ls.Platform.Catalog.TenantBySlug("big")
+	for _, host := range []string{"big.example.org", "www.big.example.org"} {
+		if _, err := ls.Platform.AddTenantDomain(context.Background(), tenant, host, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := regexp.MustCompile(`^<(/api/[a-z]+\?[^>]+)>; rel="next"$`)
+	type listCase struct {
+		path, limit string
+		total       int
+	}
+	cases := []listCase{
+		{"/api/posts", "100000", n}, {"/api/events", "100000", n}, {"/api/officers", "100000", n}, {"/api/pages", "100000", n},
+		{"/api/media", "100000", n}, {"/api/messages", "100000", n}, {"/api/admins", "100000", n + 1}, // and the owner
+		{"/api/domains", "1", 2},
+	}
+	// Every GET route of the API without a parameter is a list, but for
+	// these: a new list must be added above.
+	notLists := map[string]bool{"/api/site": true, "/api/export": true, "/api/me": true}
+	for _, r := range ls.Web.Routes() {
+		if r.Method != http.MethodGet || !strings.HasPrefix(r.Path, "/api/") || strings.Contains(r.Path, ":") || notLists[r.Path] {
+			continue
+		}
+		if !slices.ContainsFunc(cases, func(tc listCase) bool { return tc.path == r.Path }) {
+			t.Errorf("GET %s is not checked for paging here", r.Path)
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			seen := map[string]bool{}
+			url := tc.path + "?limit=" + tc.limit
+			for pages := 0; url != ""; pages++ {
+				if pages > 10 {
+					t.Fatal("more than 10 pages")
+				}
+				r := ls.Call(t, c, "GET", ls.SiteURL("big", url), nil, webtest.Bearer(tok)...)
+				var items []map[string]any
+				r.JSON(t, &items)
+				want := min(httpx.MaxPageSize, tc.total-len(seen))
+				if tc.limit == "1" {
+					want = 1
+				}
+				if r.Status != http.StatusOK || len(items) != want {
+					t.Fatalf("GET %s: %d, %d items, want 200 and %d", url, r.Status, len(items), want)
+				}
+				for _, it := range items {
+					id := fmt.Sprint(it["id"], it["host"])
+					if seen[id] {
+						t.Fatalf("GET %s: item %s was on an earlier page", url, id)
+					}
+					seen[id] = true
+				}
+				url = ""
+				if link := r.Header.Get("Link"); link != "" {
+					m := next.FindStringSubmatch(link)
+					if m == nil {
+						t.Fatalf("GET %s: Link %q is not a next link", tc.path, link)
+					}
+					url = m[1]
+				}
+			}
+			if len(seen) != tc.total {
+				t.Errorf("the pages of %s held %d items, want %d", tc.path, len(seen), tc.total)
+			}
+			for _, bad := range []string{"limit=0", "limit=-5", "limit=ten", "page=0", "page=x", "page=99999999999"} {
+				r := ls.Call(t, c, "GET", ls.SiteURL("big", tc.path+"?"+bad), nil, webtest.Bearer(tok)...)
+				if _, field := r.ErrField(t); r.Status != http.StatusUnprocessableEntity || field != strings.Split(bad, "=")[0] {
+					t.Errorf("GET %s?%s: %d %s, want 422 naming %s", tc.path, bad, r.Status, r.Body, strings.Split(bad, "=")[0])
+				}
+			}
+		})
 	}
 }
 

@@ -13,13 +13,18 @@ import (
 // request's own tenant only: another site's domain is 404, as if it did not
 // exist.
 
-// apiDomains: GET /api/domains.
+// apiDomains: GET /api/domains?page=&limit= (the catalog holds them in
+// memory; the page is cut from there).
 func (h *handler) apiDomains(c echo.Context) error {
+	p, err := httpx.ParsePaging(c)
+	if err != nil {
+		return err
+	}
 	views, err := h.p.TenantDomains(c.Request().Context(), httpx.Tenant(c))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, views)
+	return jsonPage(c, p, pageOf(views, p))
 }
 
 // apiAddDomain: POST /api/domains {"host"} -> 201 with the token and the

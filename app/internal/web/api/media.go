@@ -6,7 +6,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
-	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // apiUploadMedia: POST /api/media (multipart) -> 201 with the stored image.
@@ -18,16 +17,17 @@ func (h *handler) apiUploadMedia(c echo.Context) error {
 	return c.JSON(http.StatusCreated, m)
 }
 
-// apiMediaList: GET /api/media, newest first.
+// apiMediaList: GET /api/media?page=&limit=, newest first.
 func (h *handler) apiMediaList(c echo.Context) error {
-	ms, err := httpx.DB(c).MediaList(c.Request().Context())
+	p, err := httpx.ParsePaging(c)
 	if err != nil {
 		return err
 	}
-	if ms == nil {
-		ms = []tenantdb.Media{}
+	ms, err := httpx.DB(c).MediaIn(c.Request().Context(), p.Window())
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, ms)
+	return jsonPage(c, p, ms)
 }
 
 // apiMedia: GET /api/media/:id describes one image (its bytes are at /media/:id).
