@@ -55,6 +55,10 @@ type Platform struct {
 	domainChecks *ratelimit.Limiter
 	// imageSlots bounds how many uploaded images are decoded at once.
 	imageSlots chan struct{}
+	// DefaultQuota is a tenant's storage quota in bytes unless the catalog
+	// gives it its own (0: unlimited); quota is the room kept in memory.
+	DefaultQuota int64
+	quota        quotaState
 	// Started is when this process began serving; zero in an operator
 	// command run without a server.
 	Started time.Time
@@ -81,6 +85,8 @@ func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log 
 
 		domainChecks: ratelimit.New(domainCheckBurst, domainCheckEvery, 100_000),
 		imageSlots:   make(chan struct{}, 2),
+		DefaultQuota: DefaultQuota,
+		quota:        newQuotaState(),
 	}
 	p.cleanTmp()
 	return p, nil
@@ -94,6 +100,7 @@ type Settings struct {
 	Resolver    *net.Resolver // for custom domains' TXT checks; nil: the system's
 	PublicIPs   []netip.Addr  // shown as custom domains' A/AAAA records
 	DomainGrace time.Duration // how long a verified domain whose record vanished keeps routing
+	Quota       int64         // a tenant's storage quota in bytes unless it has its own; 0: unlimited
 }
 
 // Configure applies s.
@@ -104,6 +111,7 @@ func (p *Platform) Configure(s Settings) {
 	}
 	p.PublicIPs = s.PublicIPs
 	p.DomainGrace = s.DomainGrace
+	p.DefaultQuota = s.Quota
 }
 
 // PortSuffix is ":PORT" of a listen address, or "" for port 80.
