@@ -139,6 +139,21 @@ func TestTenantSetQuotaOfflineAndOnALiveServer(t *testing.T) {
 	}
 	ls.stop()
 
+	// An import bigger than the quota of the tenant it replaces is refused
+	// unless forced.
+	file := t.TempDir() + "/lodge.db"
+	mustCLI(t, dir, "export", "lodge", file)
+	mustCLI(t, dir, "tenant", "create", "tiny", "--name", "Tiny")
+	mustCLI(t, dir, "tenant", "set", "tiny", "--quota", "100KB")
+	digest := mustCLI(t, dir, "tenant", "digest", "tiny")
+	if code, _, errOut := runCLI(t, dir, "", "import", "tiny", file, "--replace"); code == 0 || !strings.Contains(errOut, "over its storage quota of 100 KB") || !strings.Contains(errOut, "--force") {
+		t.Errorf("import --replace over the quota: exit %d, %q", code, errOut)
+	}
+	if after := mustCLI(t, dir, "tenant", "digest", "tiny"); after != digest {
+		t.Errorf("a refused import changed the tenant")
+	}
+	mustCLI(t, dir, "import", "tiny", file, "--replace", "--force")
+
 	var outB, errB bytes.Buffer
 	err = run(context.Background(), []string{"serve", "--data", dir, "--quota", "12 parsecs"}, noEnv, strings.NewReader(""), &outB, &errB)
 	if err == nil || !strings.Contains(err.Error(), "--quota") {
