@@ -60,8 +60,11 @@ type quotaState struct {
 	rooms [64]sync.Mutex
 }
 
+// measured is a file's space as of its generation gen. Generations are
+// never reused, not even by a reopened or replaced file, so a match means
+// nothing was written since; the DB itself is not kept, so a closed one
+// is not held in memory.
 type measured struct {
-	db    *tenantdb.DB
 	gen   uint64
 	space tenantdb.Space
 }
@@ -149,14 +152,14 @@ func (e *QuotaError) Error() string {
 func (p *Platform) Usage(ctx context.Context, t catalog.Tenant, db *tenantdb.DB) (Usage, error) {
 	gen := db.Generation()
 	var sp tenantdb.Space
-	if m, ok := p.quota.spaces.Load(db.ID); ok && m.(measured).db == db && m.(measured).gen == gen {
+	if m, ok := p.quota.spaces.Load(db.ID); ok && m.(measured).gen == gen {
 		sp = m.(measured).space
 	} else {
 		var err error
 		if sp, err = db.Space(ctx); err != nil {
 			return Usage{}, fmt.Errorf("measuring the storage of tenant %s: %w", t.Slug, err)
 		}
-		p.quota.spaces.Store(db.ID, measured{db: db, gen: gen, space: sp})
+		p.quota.spaces.Store(db.ID, measured{gen: gen, space: sp})
 	}
 	u := Usage{
 		Used:         sp.Used(),

@@ -10,8 +10,9 @@ import (
 )
 
 // TestDashboardShowsStorage reads the dashboard's home: the storage used of
-// the quota, what takes it, a warning from 80%, and a page that says what
-// to delete when a save is refused.
+// the quota, what takes it, a warning from 80%; and when full, an upload
+// answered on the media library (where images are deleted) and a save on
+// a page that says what to delete.
 func TestDashboardShowsStorage(t *testing.T) {
 	ls := webtest.NewEmpty(t)
 	email, password := ls.NewTenant(t, "lodge")
@@ -40,6 +41,10 @@ func TestDashboardShowsStorage(t *testing.T) {
 	home = ls.Form(t, c, host, "/admin", nil)
 	if !strings.Contains(home.Body, "Storage full") || !strings.Contains(home.Body, "(100%)") {
 		t.Errorf("dashboard at 100%% does not say it is full:\n%s", home.Body)
+	}
+	up := ls.Upload(t, c, "lodge", "/admin/media", "dot.png", webtest.PNG(4, 4), map[string]string{"csrf_token": csrf})
+	if up.Status != http.StatusInsufficientStorage || !strings.Contains(string(up.Body), "storage is full") || !strings.Contains(string(up.Body), "Media library") {
+		t.Errorf("dashboard upload when full: %d, want 507 on the media library saying why\n%.500s", up.Status, up.Body)
 	}
 	saved := ls.Form(t, c, host, "/admin/posts/new", url.Values{"csrf_token": {csrf}, "title": {"News"}, "body": {"Text"}})
 	if saved.Status != http.StatusInsufficientStorage || !strings.Contains(saved.Body, "Delete images you no longer use") {
