@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -90,9 +91,10 @@ func TestUploadsStopAtTheQuotaAndDeletingMakesRoom(t *testing.T) {
 	})
 }
 
-// TestUploadRateLimitPerTenant sends uploads in a row: the 31st within ten
-// minutes gets 429 with Retry-After while another chapter still uploads,
-// and so does a chapter that sent 10 MB within a minute.
+// TestUploadRateLimitPerTenant sends uploads in a row on a stopped clock:
+// the 31st gets 429 with Retry-After while another chapter still uploads,
+// and goes through once the clock has moved on by that much; a chapter
+// that sent over 10 MB within a minute gets 429 too.
 func TestUploadRateLimitPerTenant(t *testing.T) {
 	ls := webtest.NewEmpty(t)
 	c := ls.Browser()
@@ -101,31 +103,42 @@ func TestUploadRateLimitPerTenant(t *testing.T) {
 		email, password := ls.NewTenant(t, slug)
 		token[slug] = ls.Login(t, slug, email, password)
 	}
+	clock := webtest.NewClock(time.Now())
+	ls.Platform.Now = clock.Now // no refill while the test runs, however slow
+	upload := func(slug string, data []byte) webtest.APIResult {
+		t.Helper()
+		return ls.Upload(t, c, slug, "/api/media", "image.png", data, nil, webtest.Bearer(token[slug])...)
+	}
 	small := webtest.PNG(4, 4)
 	for i := 0; i < 30; i++ {
-		if r := ls.Upload(t, c, "busy", "/api/media", "dot.png", small, nil, webtest.Bearer(token["busy"])...); r.Status != http.StatusCreated {
+		if r := upload("busy", small); r.Status != http.StatusCreated {
 			t.Fatalf("upload %d: %d %s", i+1, r.Status, r.Body)
 		}
 	}
-	r := ls.Upload(t, c, "busy", "/api/media", "dot.png", small, nil, webtest.Bearer(token["busy"])...)
+	r := upload("busy", small)
 	msg, _ := r.ErrField(t)
 	if r.Status != http.StatusTooManyRequests || !strings.Contains(msg, "too many uploads") {
 		t.Errorf("31st upload: %d %s, want 429", r.Status, r.Body)
 	}
-	if secs, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || secs < 1 {
-		t.Errorf("31st upload: Retry-After %q", r.Header.Get("Retry-After"))
+	secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || secs < 1 {
+		t.Fatalf("31st upload: Retry-After %q", r.Header.Get("Retry-After"))
 	}
-	if r := ls.Upload(t, c, "quiet", "/api/media", "dot.png", small, nil, webtest.Bearer(token["quiet"])...); r.Status != http.StatusCreated {
+	if r := upload("quiet", small); r.Status != http.StatusCreated {
 		t.Errorf("another chapter's upload: %d %s", r.Status, r.Body)
 	}
+	clock.Advance(time.Duration(secs) * time.Second)
+	if r := upload("busy", small); r.Status != http.StatusCreated {
+		t.Errorf("upload after Retry-After: %d %s", r.Status, r.Body)
+	}
 
-	big := noisePNG(1200, 1200) // 4.3 MB: the third within a minute is over 10 MB by 3 MB, 18 s of refill
+	big := noisePNG(1200, 1200) // 4.3 MB: two fit in 10 MB, three do not
 	for i := 0; i < 2; i++ {
-		if r := ls.Upload(t, c, "heavy", "/api/media", "big.png", big, nil, webtest.Bearer(token["heavy"])...); r.Status != http.StatusCreated {
+		if r := upload("heavy", big); r.Status != http.StatusCreated {
 			t.Fatalf("big upload %d: %d %s", i+1, r.Status, r.Body)
 		}
 	}
-	r = ls.Upload(t, c, "heavy", "/api/media", "big.png", big, nil, webtest.Bearer(token["heavy"])...)
+	r = upload("heavy", big)
 	if msg, _ := r.ErrField(t); r.Status != http.StatusTooManyRequests || !strings.Contains(msg, "a minute") || r.Header.Get("Retry-After") == "" {
 		t.Errorf("third 4 MB upload within a minute: %d %s (Retry-After %q), want 429", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
