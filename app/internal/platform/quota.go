@@ -138,9 +138,10 @@ type QuotaError struct {
 
 func (e *QuotaError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "this site's storage is full: it uses %s", e.Usage)
-	if e.Need > 0 {
-		fmt.Fprintf(&b, " and this needs %s more", FormatSize(e.Need))
+	if e.Usage.Full() || e.Need <= 0 {
+		fmt.Fprintf(&b, "this site's storage is full: it uses %s", e.Usage)
+	} else {
+		fmt.Fprintf(&b, "not enough storage left on this site: it uses %s and this needs %s more", e.Usage, FormatSize(e.Need))
 	}
 	fmt.Fprintf(&b, " (%s). Delete images you no longer use in Media, or old messages, to make room; or ask the platform's operator for a larger quota", e.Usage.Breakdown())
 	return b.String()

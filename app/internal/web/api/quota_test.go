@@ -47,7 +47,7 @@ func TestUploadsStopAtTheQuotaAndDeletingMakesRoom(t *testing.T) {
 		t.Fatalf("%d uploads of %d bytes under a quota of %d bytes were all stored", len(ids), len(img), quota)
 	}
 	msg, _ := refused.ErrField(t)
-	for _, want := range []string{"storage is full", "MB of", "images", "Delete images"} {
+	for _, want := range []string{"not enough storage left", "MB of", "needs", "images", "Delete images"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("507 message %q does not say %q", msg, want)
 		}
