@@ -33,6 +33,9 @@ type Tenant struct {
 	Name      string    `json:"name"`
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
+	// Quota is the tenant's own storage quota in bytes (0: unlimited);
+	// nil: the server's default applies.
+	Quota *int64 `json:"quota_bytes"`
 }
 
 // Domain statuses.
@@ -188,16 +191,20 @@ const tenantColumns = `id, slug, name, status, created_at`
 func scanTenant(s interface{ Scan(...any) error }) (Tenant, error) {
 	var t Tenant
 	var created string
-	if err := s.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &created); err != nil {
+	var quota sql.NullInt64
+	if err := s.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &created, &quota); err != nil {
 		return t, err
 	}
 	t.CreatedAt = sqlitefile.ParseTime(created)
+	if quota.Valid {
+		t.Quota = &quota.Int64
+	}
 	return t, nil
 }
 
 // Tenants lists every tenant by slug.
 func (c *Catalog) Tenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
+	rows, err := c.db.QueryContext(ctx, `SELECT `+tenantColumns+`, quota_bytes FROM tenants ORDER BY slug`)
 	if err != nil {
 		return nil, err
 	}
@@ -232,8 +239,11 @@ func (c *Catalog) AddTenant(ctx context.Context, t Tenant) error {
 	if !tenantdb.ValidTenantID(t.ID) {
 		return invalid("id", "%q is not a tenant id", t.ID)
 	}
-	_, err := c.db.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, t.Slug, t.Name, t.Status, sqlitefile.FormatTime(t.CreatedAt))
+	if t.Quota != nil && *t.Quota < 0 {
+		return invalid("quota", "must not be negative")
+	}
+	_, err := c.db.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, quota_bytes) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Slug, t.Name, t.Status, sqlitefile.FormatTime(t.CreatedAt), t.Quota)
 	if sqlitefile.IsUnique(err) {
 		return fmt.Errorf("tenant %q: %w", t.Slug, tenantdb.ErrConflict)
 	}
@@ -262,6 +272,32 @@ func (c *Catalog) SetStatus(ctx context.Context, slug, status string) (Tenant, e
 		return t, err
 	}
 	t.Status = status
+	c.mu.Lock()
+	c.bySlug[t.Slug] = t
+	c.byID[t.ID] = t
+	c.mu.Unlock()
+	return t, nil
+}
+
+// SetQuota sets the storage quota of tenant slug in bytes (0: unlimited),
+// or with nil clears it, so that the server's default applies. The change
+// is in memory at once: the next write is checked against it.
+func (c *Catalog) SetQuota(ctx context.Context, slug string, quota *int64) (Tenant, error) {
+	if quota != nil && *quota < 0 {
+		return Tenant{}, invalid("quota", "must not be negative")
+	}
+	t, err := c.Tenant(slug)
+	if err != nil {
+		return t, err
+	}
+	if _, err := c.db.ExecContext(ctx, `UPDATE tenants SET quota_bytes = ? WHERE id = ?`, quota, t.ID); err != nil {
+		return t, err
+	}
+	t.Quota = nil
+	if quota != nil {
+		q := *quota
+		t.Quota = &q
+	}
 	c.mu.Lock()
 	c.bySlug[t.Slug] = t
 	c.byID[t.ID] = t

@@ -83,13 +83,14 @@ func cmdImport(ctx context.Context, e *cmdEnv, args []string) error {
 	status := fs.String("status", "", "status of a new tenant: active, suspended or frozen (used by move)")
 	domains := fs.String("domains", "", "JSON file of custom domains to give a new tenant (used by move)")
 	digest := fs.String("expect-digest", "", "refuse the file unless its rows have this digest (used by move)")
+	force := fs.Bool("force", false, "import a site bigger than the tenant's storage quota")
 	pos, err := e.parse(fs, args, 2)
 	if err != nil {
 		return err
 	}
 	req := platform.ImportRequest{
 		Slug: pos[0], Src: e.path(pos[1]), Replace: *replace, MaxSize: *maxSize,
-		Name: *name, ID: *id, Status: *status, ExpectDigest: *digest,
+		Name: *name, ID: *id, Status: *status, ExpectDigest: *digest, Force: *force,
 	}
 	if *replace && (*name != "" || *id != "" || *status != "" || *domains != "") {
 		return &usageError{"import: --name, --id, --status and --domains are for a new tenant, not with --replace"}

@@ -35,6 +35,10 @@ func cmdTenantStats(ctx context.Context, e *cmdEnv, args []string) error {
 	fmt.Fprintf(tw, "file:\t%s\n", st.File)
 	fmt.Fprintf(tw, "size on disk:\t%s (database %s, WAL %s, shared memory %s)\n",
 		platform.HumanSize(st.SizeBytes), platform.HumanSize(st.DBBytes), platform.HumanSize(st.WALBytes), platform.HumanSize(st.SHMBytes))
+	if u := st.Storage; u != nil {
+		fmt.Fprintf(tw, "storage:\t%s; quota %s\n", u, quotaText(u.Quota, u.QuotaDefault))
+		fmt.Fprintf(tw, "taken by:\t%s (%d images)\n", u.Breakdown(), u.MediaCount)
+	}
 	fmt.Fprintf(tw, "last written:\t%s\n", when(st.Modified))
 	open := "no"
 	if st.Open {

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
@@ -55,6 +57,15 @@ func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
 	return nil
 }
 
+// tenantListed is a tenant as `tenant list` shows it: its catalog entry
+// with its storage quota in force and its size on disk (database and WAL,
+// read without opening it; `tenant stats` tells what its rows use).
+type tenantListed struct {
+	catalog.Tenant
+	QuotaInForce int64 `json:"quota_in_force_bytes"` // its own or the default; 0: unlimited
+	SizeBytes    int64 `json:"size_bytes"`
+}
+
 func cmdTenantList(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := e.flags()
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -65,15 +76,64 @@ func cmdTenantList(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	list := make([]tenantListed, len(ts))
+	for i, t := range ts {
+		list[i] = tenantListed{Tenant: t, QuotaInForce: e.p.QuotaOf(t), SizeBytes: e.p.SizeOnDisk(t)}
+	}
 	if *asJSON {
-		return printJSON(e.stdout, nonNil(ts))
+		return printJSON(e.stdout, list)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLUG\tNAME\tSTATUS\tID\tCREATED")
-	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Slug, t.Name, t.Status, t.ID, t.CreatedAt.Format(time.DateOnly))
+	fmt.Fprintln(tw, "SLUG\tNAME\tSTATUS\tID\tCREATED\tSIZE\tQUOTA")
+	for _, t := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Slug, t.Name, t.Status, t.ID, t.CreatedAt.Format(time.DateOnly),
+			platform.FormatSize(t.SizeBytes), quotaText(t.QuotaInForce, t.Quota == nil))
 	}
 	return tw.Flush()
+}
+
+// quotaText is a quota for people: "200 MB", "unlimited", "(default)" after.
+func quotaText(q int64, isDefault bool) string {
+	s := "unlimited"
+	if q > 0 {
+		s = platform.FormatSize(q)
+	}
+	if isDefault {
+		s += " (default)"
+	}
+	return s
+}
+
+// cmdTenantSet changes a tenant's settings kept in the catalog: its
+// storage quota. A running server checks the next write against it.
+func cmdTenantSet(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := e.flags()
+	quota := fs.String("quota", "", "storage quota: 500MB, 2GB, bytes; 0: unlimited; default: the server's --quota")
+	t, _, err := e.parseTenant(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *quota == "" {
+		return &usageError{"tenant set: nothing to set; give --quota SIZE (500MB, 2GB, bytes; 0: unlimited) or --quota default\nusage: chapterhouse tenant set " + e.cmd.args}
+	}
+	var q *int64
+	if *quota != "default" {
+		n, err := platform.ParseSize(*quota)
+		if err != nil {
+			return &usageError{"tenant set: --quota: " + err.Error()}
+		}
+		q = &n
+	}
+	if t, err = e.p.Catalog.SetQuota(ctx, t.Slug, q); err != nil {
+		return err
+	}
+	text := quotaText(e.p.QuotaOf(t), t.Quota == nil)
+	e.audit(ctx, "tenant.quota", t.ID, t.Slug+": "+text)
+	e.printf("tenant %s: storage quota %s\n", t.Slug, text)
+	if u, err := e.p.TenantUsage(ctx, t); err == nil {
+		e.printf("it uses %s\n", u)
+	}
+	return nil
 }
 
 func cmdTenantStatus(status string) func(context.Context, *cmdEnv, []string) error {

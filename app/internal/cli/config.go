@@ -41,6 +41,11 @@ type config struct {
 	domainRecheck time.Duration
 	domainGrace   time.Duration
 
+	// quota is each tenant's storage quota as typed (--quota), quotaBytes
+	// as validate read it; 0: unlimited.
+	quota      string
+	quotaBytes int64
+
 	// secretFile holds the login-token secrets; empty means
 	// DATA/token-secrets, created on first run.
 	secretFile string
@@ -130,6 +135,8 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.Var(&cfg.publicIPs, "public-ip", "the platform's public `IP`, shown as the A/AAAA record for custom domains (repeatable; env CHAPTERHOUSE_PUBLIC_IP)")
 	fs.DurationVar(&cfg.domainRecheck, "domain-recheck", time.Hour, "check every custom domain's TXT record this often; 0: never")
 	fs.DurationVar(&cfg.domainGrace, "domain-grace", 24*time.Hour, "a verified domain whose TXT record vanished keeps routing this long; 0: stops at once")
+	fs.StringVar(&cfg.quota, "quota", envOr(getenv, "CHAPTERHOUSE_QUOTA", "200MB"),
+		"each tenant's storage `size` unless `tenant set --quota` gives it its own: 500MB, 2GB, bytes; 0: unlimited (env CHAPTERHOUSE_QUOTA)")
 	return cfg
 }
 
@@ -171,6 +178,9 @@ func (cfg *config) validate() error {
 	if cfg.domainRecheck < 0 || cfg.domainGrace < 0 {
 		return fmt.Errorf("--domain-recheck and --domain-grace must not be negative")
 	}
+	if cfg.quotaBytes, err = platform.ParseSize(cfg.quota); err != nil {
+		return fmt.Errorf("--quota: %w", err)
+	}
 	return nil
 }
 
@@ -189,6 +199,7 @@ func (cfg *config) platformSettings() platform.Settings {
 		Resolver:    cfg.resolver,
 		PublicIPs:   cfg.publicIPs,
 		DomainGrace: cfg.domainGrace,
+		Quota:       cfg.quotaBytes,
 	}
 }
 

@@ -270,7 +270,7 @@ func (p *Platform) Restore(ctx context.Context, dir, slug string, maxSize int64)
 		return res, fmt.Errorf("%w: backup file %s does not match the manifest (sha256 %s, manifest says %s)", tenantdb.ErrRejected, entry.File, sum, entry.SHA256)
 	}
 	_, exists := p.Catalog.TenantBySlug(slug)
-	req := ImportRequest{Slug: slug, Src: src, Replace: exists, MaxSize: maxSize}
+	req := ImportRequest{Slug: slug, Src: src, Replace: exists, MaxSize: maxSize, Force: true}
 	if !exists {
 		req.ID, req.Name, req.Status = entry.ID, entry.Name, entry.Status
 		if req.Status == catalog.StatusFrozen {

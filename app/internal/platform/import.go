@@ -30,6 +30,9 @@ type ImportRequest struct {
 	Domains []catalog.Domain
 	// ExpectDigest, when set, must equal the digest of the imported rows.
 	ExpectDigest string
+	// Force imports a site bigger than the storage quota of the tenant it
+	// becomes (restores and moves do: the site had that room already).
+	Force bool
 }
 
 // ImportResult says what an import did.
@@ -80,6 +83,9 @@ func (p *Platform) Import(ctx context.Context, req ImportRequest) (ImportResult,
 	res.From = im
 	if req.ExpectDigest != "" && im.Digest.Sum() != req.ExpectDigest {
 		return res, fmt.Errorf("%w: the rows' digest %s is not the expected %s", tenantdb.ErrRejected, im.Digest.Sum(), req.ExpectDigest)
+	}
+	if err := p.checkImportQuota(req, existing, exists, im.Path); err != nil {
+		return res, err
 	}
 	if req.Replace {
 		res.Tenant = existing

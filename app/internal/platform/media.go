@@ -48,8 +48,16 @@ type Upload struct {
 
 // AddImage checks and re-encodes u's image (within p.Images, the memory
 // all decodes share, waiting for its share while ctx lasts) and stores it
-// in db's media library.
+// in db's media library. The tenant's upload limits are counted first,
+// then its quota is checked before the image is decoded and again, with
+// its final size, before it is stored.
 func (p *Platform) AddImage(ctx context.Context, db *tenantdb.DB, u Upload) (tenantdb.Media, error) {
+	if err := p.takeUpload(db.ID, len(u.Data)); err != nil {
+		return tenantdb.Media{}, err
+	}
+	if err := p.CheckRoom(ctx, db, 0); err != nil {
+		return tenantdb.Media{}, err
+	}
 	contentType, w, h, clean, err := imaging.Clean(ctx, p.Images, u.Data)
 	if err != nil {
 		return tenantdb.Media{}, err
@@ -60,6 +68,11 @@ func (p *Platform) AddImage(ctx context.Context, db *tenantdb.DB, u Upload) (ten
 		ContentType: contentType,
 		Width:       w,
 		Height:      h,
+	}
+	unlock := p.lockRoom(db.ID)
+	defer unlock()
+	if err := p.CheckRoom(ctx, db, int64(len(clean))); err != nil {
+		return tenantdb.Media{}, err
 	}
 	err = db.AddMedia(ctx, &m, clean)
 	return m, err

@@ -156,7 +156,7 @@ func (m *mover) importThere(ctx context.Context, file, sum string, domains []cat
 		destStatus = t.Status
 	}
 	if _, err := m.dest.Run(ctx, "import", t.Slug, file, "--id", t.ID, "--name", t.Name, "--status", destStatus,
-		"--expect-digest", sum, "--domains", domainsFile); err != nil {
+		"--expect-digest", sum, "--domains", domainsFile, "--force"); err != nil {
 		return fmt.Errorf("the destination refused the import: %v", err)
 	}
 	m.created = true

@@ -57,6 +57,10 @@ type Platform struct {
 	// Images is the memory that decoding uploaded images may hold at
 	// once, shared by every tenant (see imaging.Budget).
 	Images *imaging.Budget
+	// DefaultQuota is a tenant's storage quota in bytes unless the catalog
+	// gives it its own (0: unlimited); quota is the room kept in memory.
+	DefaultQuota int64
+	quota        quotaState
 	// Started is when this process began serving; zero in an operator
 	// command run without a server.
 	Started time.Time
@@ -83,6 +87,8 @@ func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log 
 
 		domainChecks: ratelimit.New(domainCheckBurst, domainCheckEvery, 100_000),
 		Images:       imaging.NewBudget(imaging.DefaultBudget),
+		DefaultQuota: DefaultQuota,
+		quota:        newQuotaState(),
 	}
 	p.cleanTmp()
 	return p, nil
@@ -96,6 +102,7 @@ type Settings struct {
 	Resolver    *net.Resolver // for custom domains' TXT checks; nil: the system's
 	PublicIPs   []netip.Addr  // shown as custom domains' A/AAAA records
 	DomainGrace time.Duration // how long a verified domain whose record vanished keeps routing
+	Quota       int64         // a tenant's storage quota in bytes unless it has its own; 0: unlimited
 }
 
 // Configure applies s.
@@ -106,6 +113,7 @@ func (p *Platform) Configure(s Settings) {
 	}
 	p.PublicIPs = s.PublicIPs
 	p.DomainGrace = s.DomainGrace
+	p.DefaultQuota = s.Quota
 }
 
 // PortSuffix is ":PORT" of a listen address, or "" for port 80.

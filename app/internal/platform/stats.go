@@ -31,9 +31,13 @@ type TenantStats struct {
 	Requests    int64      `json:"requests"`
 	LastRequest *time.Time `json:"last_request,omitempty"`
 	Domains     []string   `json:"domains"` // "host (status)"
+	// Storage is what the tenant's rows use of its quota; nil if its
+	// file could not be opened to measure it.
+	Storage *Usage `json:"storage"`
 }
 
-// TenantStats gathers what is known about tenant t without opening it.
+// TenantStats gathers what is known about tenant t: its files, read
+// without opening them, and then its storage, measured in its open file.
 func (p *Platform) TenantStats(ctx context.Context, t catalog.Tenant) (TenantStats, error) {
 	st := TenantStats{Slug: t.Slug, ID: t.ID, Status: t.Status, File: tenantdb.TenantPath(p.Dir, t.ID), Domains: []string{}}
 	for _, f := range []struct {
@@ -65,6 +69,9 @@ func (p *Platform) TenantStats(ctx context.Context, t catalog.Tenant) (TenantSta
 			st.LastRequest = &last
 		}
 	}
+	if u, err := p.TenantUsage(ctx, t); err == nil {
+		st.Storage = &u
+	}
 	ds, err := p.Catalog.Domains(ctx, t.ID)
 	if err != nil {
 		return st, err
@@ -73,4 +80,29 @@ func (p *Platform) TenantStats(ctx context.Context, t catalog.Tenant) (TenantSta
 		st.Domains = append(st.Domains, fmt.Sprintf("%s (%s)", d.Host, d.Status))
 	}
 	return st, nil
+}
+
+// TenantUsage opens tenant t (waiting at most a few seconds for it, as
+// during a drain) and measures its storage.
+func (p *Platform) TenantUsage(ctx context.Context, t catalog.Tenant) (Usage, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	h, err := p.Pool.Acquire(ctx, t.ID)
+	if err != nil {
+		return Usage{}, err
+	}
+	defer h.Release()
+	return p.Usage(ctx, t, h.DB)
+}
+
+// SizeOnDisk is the size of tenant t's database and WAL files, read
+// without opening them (0 if they are missing).
+func (p *Platform) SizeOnDisk(t catalog.Tenant) int64 {
+	var n int64
+	for _, suffix := range []string{"", "-wal"} {
+		if fi, err := os.Stat(tenantdb.TenantPath(p.Dir, t.ID) + suffix); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }

@@ -62,6 +62,15 @@ func (l *Limiter) Wait(key string, now time.Time) time.Duration {
 // Take spends one of key's tokens at now; it reports false, and the wait
 // for the next one, when there is none.
 func (l *Limiter) Take(key string, now time.Time) (bool, time.Duration) {
+	return l.TakeN(key, 1, now)
+}
+
+// TakeN spends n of key's tokens at now, all or none (a byte budget: n
+// bytes of an upload); it reports false, and the wait until there are n,
+// when there are fewer. n over the burst counts as the burst, so that
+// the wait ends.
+func (l *Limiter) TakeN(key string, n float64, now time.Time) (bool, time.Duration) {
+	n = math.Min(n, l.burst)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -72,10 +81,10 @@ func (l *Limiter) Take(key string, now time.Time) (bool, time.Duration) {
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
 	}
-	if t := l.level(b, now); t < 1 {
-		return false, time.Duration((1 - t) * float64(l.every))
+	if t := l.level(b, now); t < n {
+		return false, time.Duration((n - t) * float64(l.every))
 	}
-	b.tokens--
+	b.tokens -= n
 	return true, 0
 }
 

@@ -149,6 +149,8 @@ func (h *Handler) Error(c echo.Context, err error, status int, msg string) {
 		title, msg = "Not found", "There is nothing at this address. It may have been deleted."
 	case errors.Is(err, httpx.ErrFrozen):
 		title = "Read-only for maintenance"
+	case errors.As(err, new(*platform.QuotaError)):
+		title = "Storage full"
 	}
 	p := adminPage{Title: title, Data: msg, Frozen: httpx.Tenant(c).Status == catalog.StatusFrozen,
 		Site: tenantdb.Site{Name: httpx.Tenant(c).Name}}
@@ -235,6 +237,8 @@ func (h *Handler) doLogout(c echo.Context) error {
 type dashboardHome struct {
 	Posts, Drafts, Events, Officers, Pages, Media, Unread, Messages int
 	Latest                                                          []tenantdb.Message
+	// Storage is what the site uses of its quota and what takes the room.
+	Storage platform.Usage
 }
 
 // showDashboard: GET /admin.
@@ -250,6 +254,9 @@ func (h *Handler) showDashboard(c echo.Context) error {
 	d.Posts, d.Drafts, d.Events, d.Officers, d.Pages, d.Media, d.Messages, d.Unread =
 		n.Posts, n.Drafts, n.Events, n.Officers, n.Pages, n.Media, n.Messages, n.Unread
 	if d.Latest, err = db.MessagesIn(ctx, tenantdb.Window{Limit: 5}); err != nil {
+		return err
+	}
+	if d.Storage, err = h.p.Usage(ctx, httpx.Tenant(c), db.DB); err != nil {
 		return err
 	}
 	return h.render(c, http.StatusOK, "home.html", "Dashboard", "home", d)
@@ -332,14 +339,14 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.GET("/admin", h.showDashboard, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/admin") })
 	g.GET("/admin/site", h.showSiteSettings, adminHeaders, a.RequireAdmin)
-	g.POST("/admin/site", h.saveSiteSettings, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/site", h.saveSiteSettings, adminHeaders, a.RequireAdmin, httpx.NeedsRoom(h.p))
 	postKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	eventKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	officerKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	pageKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/media", h.showMediaLibrary, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/media", h.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), a.RequireAdmin)
-	g.POST("/admin/media/:id", h.updateMediaForm, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/media/:id", h.updateMediaForm, adminHeaders, a.RequireAdmin, httpx.NeedsRoom(h.p))
 	g.POST("/admin/media/:id/delete", h.deleteMediaForm, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/messages", h.showMessages, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/messages/:id", h.showMessage, adminHeaders, a.RequireAdmin)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,9 +51,10 @@ type editData[T any] struct {
 func (k contentKind[T]) routes(h *Handler, g *echo.Group, mw ...echo.MiddlewareFunc) {
 	g.GET(k.path, k.showList(h), mw...)
 	g.GET(k.path+"/new", k.showEdit(h), mw...)
-	g.POST(k.path+"/new", k.save(h), mw...)
+	saving := append(slices.Clip(mw), httpx.NeedsRoom(h.p))
+	g.POST(k.path+"/new", k.save(h), saving...)
 	g.GET(k.path+"/:id", k.showEdit(h), mw...)
-	g.POST(k.path+"/:id", k.save(h), mw...)
+	g.POST(k.path+"/:id", k.save(h), saving...)
 	g.POST(k.path+"/:id/delete", k.delete(h), mw...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -149,6 +150,19 @@ func (h *Handler) uploadMediaForm(c echo.Context) error {
 		}
 		p.Error, p.Field = "File: "+err.(*tenantdb.ValidationError).Message, "file"
 		return c.Render(http.StatusRequestEntityTooLarge, "admin/media.html", p)
+	}
+	if qe := (*platform.QuotaError)(nil); errors.As(err, &qe) {
+		// The library itself, where the admin can delete images to make room.
+		media, lerr := httpx.DB(c).MediaList(c.Request().Context())
+		if lerr != nil {
+			return lerr
+		}
+		p, perr := h.page(c, "Media library", "media", media)
+		if perr != nil {
+			return perr
+		}
+		p.Error, p.Field = qe.Error(), "file"
+		return c.Render(http.StatusInsufficientStorage, "admin/media.html", p)
 	}
 	if err != nil {
 		media, lerr := firstMediaPage(c)

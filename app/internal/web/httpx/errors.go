@@ -26,9 +26,12 @@ func Status(err error) int {
 	var mbe *http.MaxBytesError
 	var tle *imaging.TooLargeError
 	var rle *ratelimit.Error
+	var qe *platform.QuotaError
 	switch {
 	case errors.As(err, &he):
 		return he.Code
+	case errors.As(err, &qe), errors.Is(err, platform.ErrInboxFull):
+		return http.StatusInsufficientStorage
 	case errors.As(err, &rle):
 		return http.StatusTooManyRequests
 	case errors.As(err, &ve):
@@ -64,6 +67,8 @@ func Message(err error, status int) string {
 	case errors.Is(err, password.ErrBusy), errors.Is(err, ErrBodiesBusy), errors.Is(err, ErrExportsBusy):
 		return err.Error()
 	case errors.As(err, new(*imaging.TooLargeError)), errors.As(err, new(*ratelimit.Error)):
+		return err.Error()
+	case errors.As(err, new(*platform.QuotaError)), errors.Is(err, platform.ErrInboxFull):
 		return err.Error()
 	case errors.Is(err, platform.ErrDNS):
 		return "The DNS check could not be done right now; please try again in a few minutes."

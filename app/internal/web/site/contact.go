@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/ratelimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -23,6 +24,8 @@ type contactData struct {
 	MapURL  string
 	TelURL  template.URL
 	Limited bool // too many messages from this address: try later
+	// InboxFull: the chapter's messages fill their share of its storage.
+	InboxFull bool
 }
 
 type contactForm struct {
@@ -55,6 +58,7 @@ func (s *Handler) renderContact(c echo.Context, status int, f contactForm, errs 
 		}
 	}
 	d.Limited = status == http.StatusTooManyRequests
+	d.InboxFull = status == http.StatusInsufficientStorage
 	p.Description = "How to reach " + p.Site.Name + ": address, phone, email and a message form."
 	p.Data = d
 	return c.Render(status, "site/contact.html", p)
@@ -91,6 +95,12 @@ func (s *Handler) sendContact(c echo.Context) error {
 		Subject: strings.TrimSpace(f.Subject), Body: strings.TrimSpace(f.Body), IP: c.RealIP()}
 	if errs := m.Validate(); len(errs) > 0 {
 		return s.renderContact(c, http.StatusUnprocessableEntity, f, errs)
+	}
+	if err := s.p.CheckMessage(c.Request().Context(), httpx.DB(c).DB); err != nil {
+		if errors.Is(err, platform.ErrInboxFull) {
+			return s.renderContact(c, http.StatusInsufficientStorage, f, nil)
+		}
+		return err
 	}
 	if err := httpx.DB(c).AddMessage(c.Request().Context(), m); err != nil {
 		var ve *tenantdb.ValidationError

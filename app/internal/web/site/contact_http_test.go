@@ -14,6 +14,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/site"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
@@ -160,5 +161,34 @@ func TestContactOnFrozenTenant(t *testing.T) {
 	}
 	if n := messageCount(t, ts, "demo"); n != before {
 		t.Errorf("a message was stored on a frozen tenant")
+	}
+}
+
+// TestContactRefusedWhenMessagesFillTheirShare fills a chapter's inbox to
+// a tenth of its quota: a visitor's next message is refused with 507 and a
+// page that keeps their text and says why, nothing is stored, and the
+// admins still save their content (visitors cannot fill their room).
+func TestContactRefusedWhenMessagesFillTheirShare(t *testing.T) {
+	ts := webtest.NewEmpty(t)
+	ts.NewTenant(t, "inbox")
+	db := ts.DB("inbox")
+	long := strings.Repeat("Please call me back about the hall. ", 130) // ~4.7 KB
+	for i := 0; i < 40; i++ {
+		webtest.Must(t, db.AddMessage(context.Background(), &tenantdb.Message{Name: "Sender", Email: "s@example.com", Body: long}))
+	}
+	sp := ts.Space(t, "inbox")
+	ts.SetQuota(t, "inbox", sp.MessageBytes*10) // messages hold exactly their share
+	if sp.Used() >= sp.MessageBytes*10 {
+		t.Fatalf("the site uses %d bytes, not under the quota of %d: the test would not tell the share from a full site", sp.Used(), sp.MessageBytes*10)
+	}
+	r := ts.Post(webtest.Host("inbox"), "/contact", validMessage())
+	if r.Status != 507 || !strings.Contains(r.Body, "inbox is full") || !strings.Contains(r.Body, "Is the hall free on June 6?") {
+		t.Errorf("message to a full inbox: %d, want 507 saying so and keeping the text\n%.2000s", r.Status, r.Body)
+	}
+	if n := messageCount(t, ts, "inbox"); n != 40 {
+		t.Errorf("%d messages stored, want 40", n)
+	}
+	if err := ts.Platform.CheckRoom(context.Background(), db.DB, 0); err != nil {
+		t.Errorf("the admins' saves are refused: %v", err)
 	}
 }
