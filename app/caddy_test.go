@@ -101,6 +101,23 @@ func freePort(t *testing.T) int {
 // directory.
 func runCaddy(t *testing.T, site string) (httpsPort int, storage string) {
 	t.Helper()
+	// freePort's port may be taken again before Caddy binds it, on a busy
+	// machine: a start that fails on a busy port is tried on new ports.
+	for attempt := 1; ; attempt++ {
+		httpsPort, storage, logs, err := startCaddy(t, site)
+		if err == nil {
+			return httpsPort, storage
+		}
+		if attempt == 3 || !strings.Contains(logs, "address already in use") {
+			t.Fatalf("%v\n%s", err, logs)
+		}
+	}
+}
+
+// startCaddy is one try of runCaddy: the error says why Caddy is not
+// serving, with its log.
+func startCaddy(t *testing.T, site string) (httpsPort int, storage, log string, err error) {
+	t.Helper()
 	caddy := caddyBinary(t)
 	dir := t.TempDir()
 	storage = filepath.Join(dir, "storage")
@@ -126,8 +143,11 @@ func runCaddy(t *testing.T, site string) (httpsPort int, storage string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed once Caddy has exited, so that both the wait below
+	// and the cleanup see it (a value sent once would be seen by only one).
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		select {
@@ -145,18 +165,17 @@ func runCaddy(t *testing.T, site string) (httpsPort int, storage string) {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpsPort))
 		if err == nil {
 			c.Close()
-			break
+			return httpsPort, storage, "", nil
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("caddy exited: %v\n%s", err, logs)
+		case <-exited:
+			return 0, "", logs.String(), fmt.Errorf("caddy exited: %v", waitErr)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("caddy did not listen on %d:\n%s", httpsPort, logs)
+			return 0, "", logs.String(), fmt.Errorf("caddy did not listen on %d", httpsPort)
 		}
 	}
-	return httpsPort, storage
 }
 
 // caddyClient connects every name to Caddy's HTTPS port and trusts only
