@@ -270,12 +270,9 @@ func (a *Auth) Login(c echo.Context, email, pw string) (tenantdb.Admin, tenantdb
 	if len(email) > 254 {
 		email = email[:254]
 	}
-	account := httpx.Tenant(c).ID + "\x00" + strings.ToLower(email)
-	if wait := a.throttle.perAccount.Wait(account, now); wait > 0 {
-		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
-	}
-	if ok, wait := a.throttle.perIP.Take(ratelimit.ClientKey(c.RealIP()), now); !ok {
-		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
+	account, client := accountKey(httpx.Tenant(c).ID, email), ratelimit.ClientKey(c.RealIP())
+	if err := a.throttle.allow(account, client, now); err != nil {
+		return none, noSession, "", err
 	}
 	db := httpx.DB(c)
 	admin, err := db.AdminByEmail(ctx, email)
@@ -290,7 +287,7 @@ func (a *Auth) Login(c echo.Context, email, pw string) (tenantdb.Admin, tenantdb
 		return none, noSession, "", fmt.Errorf("admin %d: %w", admin.ID, err)
 	}
 	if !ok {
-		a.throttle.perAccount.Take(account, now)
+		a.throttle.failed(account, client, now)
 		return none, noSession, "", errLoginFailed
 	}
 	sess, token, err := a.startSession(c, admin)
@@ -371,16 +368,16 @@ func (a *Auth) ChangePassword(c echo.Context, Current, next string) (tenantdb.Se
 	admin := AdminOf(c)
 	// Guesses of the Current password (from a stolen session) count
 	// against the account like failed logins.
-	account := httpx.Tenant(c).ID + "\x00" + strings.ToLower(admin.Email)
-	if wait := a.throttle.perAccount.Wait(account, a.now()); wait > 0 {
-		return tenantdb.Session{}, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
+	account, client := accountKey(httpx.Tenant(c).ID, admin.Email), ratelimit.ClientKey(c.RealIP())
+	if err := a.throttle.allow(account, client, a.now()); err != nil {
+		return tenantdb.Session{}, "", err
 	}
 	ok, err := a.p.Passwords.Verify(ctx, admin.PasswordHash, Current)
 	if err != nil {
 		return tenantdb.Session{}, "", err
 	}
 	if !ok {
-		a.throttle.perAccount.Take(account, a.now())
+		a.throttle.failed(account, client, a.now())
 		return tenantdb.Session{}, "", &tenantdb.ValidationError{Field: "current_password", Message: "is not your Current password"}
 	}
 	if err := password.CheckRules(next, admin.Email); err != nil {
@@ -430,20 +427,4 @@ func SafeNext(raw string) string {
 		return home
 	}
 	return raw
-}
-
-// loginThrottle limits login attempts per client address (every attempt
-// counts, as each costs a password hash) and per account (failures
-// count, so that a guesser spreading over many addresses still slows to a
-// crawl on one account, while its owner's successful logins cost nothing).
-type loginThrottle struct {
-	perIP      *ratelimit.Limiter
-	perAccount *ratelimit.Limiter
-}
-
-func newLoginThrottle() *loginThrottle {
-	return &loginThrottle{
-		perIP:      ratelimit.New(20, 6*time.Second, 50_000),  // 20 at once, then 10 a minute
-		perAccount: ratelimit.New(10, 30*time.Second, 50_000), // 10 failures, then 2 a minute
-	}
 }
