@@ -406,7 +406,7 @@ func TestDashboardEditing(t *testing.T) {
 		t.Errorf("a javascript: social link: %d, want 422", p.Status)
 	}
 
-	// Messages: read marks read, delete deletes.
+	// Messages: opening one (a POST) marks it read, delete deletes.
 	form := url.Values{"name": {"Karen"}, "email": {"karen@example.com"}, "subject": {"Hall in October"}, "body": {"Is it free?"}}
 	resp, err := ls.Browser().PostForm(ls.SiteURL("lodge", "/contact"), form)
 	if err != nil {
@@ -417,6 +417,9 @@ func TestDashboardEditing(t *testing.T) {
 	mid := regexp.MustCompile(`/admin/messages/(\d+)`).FindStringSubmatch(inbox.Body)
 	if mid == nil || !strings.Contains(inbox.Body, `class="unread"`) {
 		t.Fatalf("the inbox does not show the new message as unread")
+	}
+	if p := post("/admin/messages/"+mid[1]+"/read", url.Values{}); p.Status != http.StatusSeeOther || p.Location != "/admin/messages/"+mid[1] {
+		t.Errorf("open message: %d %q, want 303 to the message", p.Status, p.Location)
 	}
 	if msg := ls.Form(t, c, host, "/admin/messages/"+mid[1], nil); !strings.Contains(msg.Body, "Is it free?") {
 		t.Error("the message page does not show the text")

@@ -110,6 +110,11 @@ func (a *Auth) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 		}
+		if who.viaCookie && httpx.SafeMethod(c.Request().Method) {
+			if err := checkNotEmbedded(c); err != nil {
+				return err
+			}
+		}
 		c.Set(authKey, who)
 		return next(c)
 	}
@@ -235,6 +240,31 @@ func (a *Auth) CheckOrigin(c echo.Context) error {
 		return errCrossSite
 	}
 	return nil
+}
+
+var errEmbedded = echo.NewHTTPError(http.StatusForbidden,
+	"This dashboard address was loaded from inside another page and was refused. Open it from the dashboard itself.")
+
+// checkNotEmbedded refuses a cookie-authenticated read that the browser
+// says is not a page the admin opened: a subresource (Sec-Fetch-Dest
+// image, script, style, iframe, ...) from any site, or a fetch or XHR
+// ("empty") from another site, sibling chapters included. No GET changes
+// anything (see docs/security.md, "No state change on GET"); this keeps
+// another page from even reading the dashboard's answers with the admin's
+// cookie. A top-level navigation ("document") is allowed from anywhere,
+// as are requests without the header (older browsers, curl).
+func checkNotEmbedded(c echo.Context) error {
+	r := c.Request()
+	switch r.Header.Get("Sec-Fetch-Dest") {
+	case "", "document":
+		return nil
+	case "empty":
+		switch r.Header.Get("Sec-Fetch-Site") {
+		case "", "same-origin", "none":
+			return nil
+		}
+	}
+	return errEmbedded
 }
 
 // checkCSRF guards a cookie-authenticated write: the browser's own
