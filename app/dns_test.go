@@ -98,10 +98,10 @@ func TestDomainVerifyCLI(t *testing.T) {
 		t.Errorf("beta's domain changed too: %+v", d)
 	}
 
-	// One host, one tenant: a bound host cannot be added again.
+	// One host, one tenant: a verified host cannot be added again.
 	_, before, _ := runCLI(t, dir, "", "domain", "list", "--json")
 	for _, tc := range []struct{ slug, want string }{
-		{"beta", "connected to another site"},
+		{"beta", "already serves a site"},
 		{"alpha", "added to this site already"},
 	} {
 		code, _, errOut := runCLI(t, dir, "", "domain", "add", tc.slug, "www.alpha-post.example")

@@ -284,7 +284,9 @@ func (p *Platform) Restore(ctx context.Context, dir, slug string, maxSize int64)
 				if d.TenantID != entry.ID {
 					continue
 				}
-				if _, err := p.Catalog.Domain(ctx, d.Host); err == nil {
+				// Another site's pending claim is no obstacle (see
+				// Catalog.AddDomain); one that was proven is.
+				if cur, err := p.Catalog.Domain(ctx, d.Host); err == nil && cur.Status != catalog.DomainPending {
 					res.Taken = append(res.Taken, d.Host)
 					continue
 				}

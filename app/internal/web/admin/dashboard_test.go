@@ -521,7 +521,7 @@ func TestDashboardCustomDomain(t *testing.T) {
 	webtest.Must(t, err)
 	_, err = ls.Platform.AddDomain(context.Background(), riverside, "www.riversidepost42.org")
 	webtest.Must(t, err)
-	_, err = ls.Platform.Catalog.SetDomainStatus(context.Background(), "www.riversidepost42.org", catalog.DomainVerified)
+	_, err = ls.Platform.Catalog.SetDomainStatus(context.Background(), riverside.ID, "www.riversidepost42.org", catalog.DomainVerified)
 	webtest.Must(t, err)
 	c := ls.Browser()
 	csrf := ls.DashLogin(t, c, "www.riversidepost42.org", email, password)
