@@ -92,7 +92,8 @@ func authOf(c echo.Context) (*signedIn, bool) {
 
 // RequireAdmin lets a request through only with a valid login token of
 // this tenant (Bearer header, or the dashboard's cookie) whose session row
-// still exists. Cookie-authenticated writes must also pass the CSRF check.
+// still exists. Cookie-authenticated writes must also pass the CSRF check,
+// and cookie-authenticated reads must not be embedded by another page.
 // Unauthenticated: 401 JSON under /api/, a redirect to the login form
 // elsewhere.
 func (a *Auth) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
@@ -105,13 +106,14 @@ func (a *Auth) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if who.viaCookie && !httpx.SafeMethod(c.Request().Method) {
-			if err := a.checkCSRF(c, who.session.ID); err != nil {
-				return err
+		if who.viaCookie {
+			// A write needs the CSRF token; a read must be a page the
+			// admin opened, not something another page embedded.
+			check := checkNotEmbedded
+			if !httpx.SafeMethod(c.Request().Method) {
+				check = func(c echo.Context) error { return a.checkCSRF(c, who.session.ID) }
 			}
-		}
-		if who.viaCookie && httpx.SafeMethod(c.Request().Method) {
-			if err := checkNotEmbedded(c); err != nil {
+			if err := check(c); err != nil {
 				return err
 			}
 		}
