@@ -128,10 +128,10 @@ func TestTrashListRestorePurge(t *testing.T) {
 	}
 }
 
-// TestRestoreEndsOldSessions: a tenant deleted and brought back from the
-// trash keeps its id, hence its token key, but not its logins: the API
-// token and the dashboard cookie its admins held are dead, and they log
-// in again.
+// TestRestoreEndsOldSessions: a tenant brought back (from the trash, or
+// from a backup over it or after its deletion) keeps its id, hence its
+// token key, but not its logins: the API token and the dashboard cookie
+// its admins held are dead, and they log in again.
 func TestRestoreEndsOldSessions(t *testing.T) {
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "alpha")
@@ -167,4 +167,26 @@ func TestRestoreEndsOldSessions(t *testing.T) {
 		t.Fatalf("trash restore: %v %s", err, errOut)
 	}
 	dead("a trash restore", token, browser)
+
+	// From a backup: of a live tenant (its file swapped), and of a
+	// deleted one (brought back with its id).
+	backup := filepath.Join(t.TempDir(), "backup")
+	token, browser = loggedIn()
+	if _, errOut, err := ls.cli(t, "", "backup", backup); err != nil {
+		t.Fatalf("backup: %v %s", err, errOut)
+	}
+	if _, errOut, err := ls.cli(t, "", "restore", "alpha", "--from", backup); err != nil {
+		t.Fatalf("restore over the live tenant: %v %s", err, errOut)
+	}
+	dead("a restore over the live tenant", token, browser)
+	token, browser = loggedIn()
+	backup = filepath.Join(t.TempDir(), "backup")
+	if _, errOut, err := ls.cli(t, "", "backup", backup); err != nil {
+		t.Fatalf("backup: %v %s", err, errOut)
+	}
+	ls.cli(t, "", "tenant", "delete", "alpha")
+	if _, errOut, err := ls.cli(t, "", "restore", "alpha", "--from", backup); err != nil {
+		t.Fatalf("restore of the deleted tenant: %v %s", err, errOut)
+	}
+	dead("a restore of the deleted tenant", token, browser)
 }
