@@ -721,6 +721,20 @@ func (db *DB) validateAll(ctx context.Context) (siteName string, err error) {
 		if err := ValidateRole(a.Role); err != nil {
 			return "", reject("admin %d: %v", a.ID, err)
 		}
+		if err := ValidateEmail("email", a.Email); err != nil {
+			return "", reject("admin %d: %v", a.ID, err)
+		}
+	}
+	// A message's email ends up in the inbox's mailto: links: the same
+	// check as the contact form (issue 17.9a).
+	msgs, err := db.Messages(ctx)
+	if err != nil {
+		return "", reject("messages: %v", err)
+	}
+	for _, m := range msgs {
+		if errs := m.Validate(); len(errs) > 0 {
+			return "", reject("message %d: %v", m.ID, errs[0])
+		}
 	}
 	return site.Name, nil
 }
