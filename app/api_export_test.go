@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,7 @@ func TestAPIExportDownload(t *testing.T) {
 		{"editor", webtest.Bearer(editor), http.StatusForbidden},
 		{"another tenant's owner", webtest.Bearer(betaOwner), http.StatusUnauthorized},
 	} {
-		if r := ls.Call(t, c, "GET", url, nil, tc.headers...); r.Status != tc.want || len(r.Body) > 1000 {
+		if r := ls.Call(t, c, "POST", url, nil, tc.headers...); r.Status != tc.want || len(r.Body) > 1000 {
 			t.Errorf("%s: %d (%d bytes), want %d", tc.name, r.Status, len(r.Body), tc.want)
 		}
 	}
@@ -45,7 +46,7 @@ func TestAPIExportDownload(t *testing.T) {
 	w := apiWriters(t, ls.Addr, ls.base, ls.Port(), "alpha", token, 3)
 	w.waitFor(t, 20)
 	before := w.snapshot()
-	r := ls.Call(t, c, "GET", url, nil, webtest.Bearer(token)...)
+	r := ls.Call(t, c, "POST", url, nil, webtest.Bearer(token)...)
 	w.halt()
 	if r.Status != http.StatusOK {
 		t.Fatalf("owner download: %d %s", r.Status, r.Body)
@@ -81,8 +82,8 @@ func TestAPIExportDownload(t *testing.T) {
 	if out, errOut, err := ls.cli(t, "", "import", "alpha-copy", file); err != nil {
 		t.Fatalf("import of the download: %v %s %s", err, out, errOut)
 	}
-	if r := ls.Call(t, c, "POST", url, nil, webtest.Bearer(token)...); r.Status != http.StatusMethodNotAllowed && r.Status != http.StatusNotFound {
-		t.Errorf("POST /api/export: %d", r.Status)
+	if r := ls.Call(t, c, "GET", url, nil, webtest.Bearer(token)...); r.Status != http.StatusMethodNotAllowed {
+		t.Errorf("GET /api/export: %d, want 405 (it is a POST)", r.Status)
 	}
 	os.Remove(file)
 }
@@ -101,20 +102,21 @@ func TestDashboardDownloadButton(t *testing.T) {
 	ls.DashLogin(t, editor, webtest.Host("alpha"), "editor@alpha.example.org", editorPassword)
 
 	home := ls.Form(t, owner, webtest.Host("alpha"), "/admin", nil)
-	if !strings.Contains(home.Body, `href="/admin/export"`) {
+	if !strings.Contains(home.Body, `action="/admin/export"`) {
 		t.Fatalf("the owner's dashboard has no download button:\n%.2000s", home.Body)
 	}
-	p := ls.Form(t, owner, webtest.Host("alpha"), "/admin/export", nil)
+	p := ls.Form(t, owner, webtest.Host("alpha"), "/admin/export", url.Values{"csrf_token": {webtest.CSRFToken(home.Body)}})
 	if p.Status != http.StatusOK || !strings.HasPrefix(p.Header.Get("Content-Disposition"), "attachment;") || !strings.HasPrefix(p.Body, "SQLite format 3\x00") {
 		t.Fatalf("download from the dashboard: %d %v", p.Status, p.Header)
 	}
 	if home := ls.Form(t, editor, webtest.Host("alpha"), "/admin", nil); strings.Contains(home.Body, "/admin/export") {
 		t.Error("an editor's dashboard offers the download")
 	}
-	if p := ls.Form(t, editor, webtest.Host("alpha"), "/admin/export", nil); p.Status != http.StatusForbidden || strings.HasPrefix(p.Body, "SQLite") {
+	edHome := ls.Form(t, editor, webtest.Host("alpha"), "/admin", nil)
+	if p := ls.Form(t, editor, webtest.Host("alpha"), "/admin/export", url.Values{"csrf_token": {webtest.CSRFToken(edHome.Body)}}); p.Status != http.StatusForbidden || strings.HasPrefix(p.Body, "SQLite") {
 		t.Errorf("editor download: %d", p.Status)
 	}
-	if p := ls.Form(t, ls.Browser(), webtest.Host("alpha"), "/admin/export", nil); p.Status != http.StatusSeeOther {
+	if p := ls.Form(t, ls.Browser(), webtest.Host("alpha"), "/admin/export", url.Values{}); p.Status != http.StatusSeeOther {
 		t.Errorf("anonymous download: %d, want a redirect to the login", p.Status)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -461,23 +462,76 @@ func TestLoginThrottle(t *testing.T) {
 				t.Fatalf("client %d behind the proxy: %d, want 401", i, r.Status)
 			}
 		}
-		// ...but one account's guesses are limited whichever client sends them.
-		var last webtest.APIResult
-		for i := 0; i < 15 && last.Status != http.StatusTooManyRequests; i++ {
-			last = ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"),
-				map[string]string{"email": email, "password": "wrong password"},
-				"X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i+1))
+		// ...but once one account has had its ceiling of failures, every
+		// client gets one guess at it and is then throttled on it.
+		for i := 0; i < 15; i++ {
+			ip := fmt.Sprintf("192.0.2.%d", i+1)
+			r := ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"),
+				map[string]string{"email": email, "password": "wrong password"}, "X-Forwarded-For", ip)
+			if r.Status != http.StatusUnauthorized {
+				t.Fatalf("first guess from %s: %d, want 401", ip, r.Status)
+			}
+			if i < 10 {
+				continue
+			}
+			r = ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"),
+				map[string]string{"email": email, "password": password}, "X-Forwarded-For", ip)
+			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("second try from %s on an account under attack: %d, Retry-After %q, want 429", ip, r.Status, r.Header.Get("Retry-After"))
+			}
 		}
-		if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
-			t.Fatalf("15 wrong passwords for one account: last %d, Retry-After %q", last.Status, last.Header.Get("Retry-After"))
-		}
-		// While it is throttled, even the right password waits.
+		// The owner, from an address that has not failed, still logs in.
 		r := ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"), map[string]string{"email": email, "password": password},
 			"X-Forwarded-For", "192.0.2.200")
-		if r.Status != http.StatusTooManyRequests {
-			t.Errorf("right password on a throttled account: %d, want 429", r.Status)
+		if r.Status != http.StatusOK {
+			t.Errorf("right password from a new client on an account under attack: %d %s, want 200", r.Status, r.Body)
 		}
 	})
+}
+
+// TestFailedLoginsDoNotLockTheOwnerOut: one address failing at an
+// account's password is throttled on it (429 with Retry-After, even with
+// the right password), while the owner logs in at once from another
+// address, over the API and the dashboard's form alike.
+func TestFailedLoginsDoNotLockTheOwnerOut(t *testing.T) {
+	ls := startLive(t, "--trusted-proxy", "127.0.0.1/32")
+	email, password := ls.newTenant(t, "post")
+	host := webtest.Host("post")
+	const attacker = "203.0.113.66"
+	c := ls.Browser()
+	var last webtest.APIResult
+	for i := 0; i < 20 && last.Status != http.StatusTooManyRequests; i++ {
+		last = ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"),
+			map[string]string{"email": email, "password": fmt.Sprintf("guess %d", i)}, "X-Forwarded-For", attacker)
+	}
+	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("20 wrong passwords from one address: last %d, Retry-After %q, want 429", last.Status, last.Header.Get("Retry-After"))
+	}
+	if r := ls.Call(t, c, "POST", ls.SiteURL("post", "/api/login"),
+		map[string]string{"email": email, "password": password}, "X-Forwarded-For", attacker); r.Status != http.StatusTooManyRequests {
+		t.Errorf("the right password from the throttled address: %d, want 429", r.Status)
+	}
+	// The attacker's address is refused on the dashboard's form too.
+	b := ls.Browser()
+	p := ls.Form(t, b, host, "/admin/login", nil)
+	p = ls.Form(t, b, host, "/admin/login", url.Values{"email": {email}, "password": {password},
+		"login_token": {webtest.LoginToken(p.Body)}, "next": {"/admin"}}, "X-Forwarded-For", attacker)
+	if p.Status != http.StatusTooManyRequests {
+		t.Errorf("dashboard login from the throttled address: %d, want 429", p.Status)
+	}
+
+	// The owner, elsewhere, is let in at once: API and dashboard.
+	if r := ls.Call(t, ls.Browser(), "POST", ls.SiteURL("post", "/api/login"),
+		map[string]string{"email": email, "password": password}, "X-Forwarded-For", "198.51.100.7"); r.Status != http.StatusOK {
+		t.Errorf("API login of the owner from another address: %d %s, want 200", r.Status, r.Body)
+	}
+	b = ls.Browser()
+	p = ls.Form(t, b, host, "/admin/login", nil)
+	p = ls.Form(t, b, host, "/admin/login", url.Values{"email": {email}, "password": {password},
+		"login_token": {webtest.LoginToken(p.Body)}, "next": {"/admin"}}, "X-Forwarded-For", "198.51.100.8")
+	if p.Status != http.StatusSeeOther || p.Location != "/admin" {
+		t.Errorf("dashboard login of the owner from another address: %d %q, want 303 to /admin", p.Status, p.Location)
+	}
 }
 
 func TestPasswordChangeThrottled(t *testing.T) {

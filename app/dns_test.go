@@ -98,10 +98,10 @@ func TestDomainVerifyCLI(t *testing.T) {
 		t.Errorf("beta's domain changed too: %+v", d)
 	}
 
-	// One host, one tenant: a bound host cannot be added again.
+	// One host, one tenant: a verified host cannot be added again.
 	_, before, _ := runCLI(t, dir, "", "domain", "list", "--json")
 	for _, tc := range []struct{ slug, want string }{
-		{"beta", "connected to another site"},
+		{"beta", "already serves a site"},
 		{"alpha", "added to this site already"},
 	} {
 		code, _, errOut := runCLI(t, dir, "", "domain", "add", tc.slug, "www.alpha-post.example")
@@ -109,7 +109,52 @@ func TestDomainVerifyCLI(t *testing.T) {
 			t.Errorf("add bound host to %s: exit %d %q, want %q", tc.slug, code, errOut, tc.want)
 		}
 	}
+	// Not the name of a site: IP literals, this machine's names.
+	for _, host := range []string{"192.0.2.1", "[2001:db8::1]", "127.1", "app.localhost"} {
+		code, _, errOut := runCLI(t, dir, "", "domain", "add", "beta", host)
+		if code != 1 || !strings.Contains(errOut, host) {
+			t.Errorf("domain add beta %s: exit %d %q, want 1 saying what was wrong", host, code, errOut)
+		}
+	}
 	if _, after, _ := runCLI(t, dir, "", "domain", "list", "--json"); after != before {
 		t.Errorf("a refused add changed the domains:\n%s\n%s", before, after)
+	}
+}
+
+// Two sites claim one host: domain verify checks each claim's own token
+// and the site whose token is in DNS gets the host (the other claim goes);
+// --force must be told which site with --slug.
+func TestDomainVerifyCLIWithSeveralClaims(t *testing.T) {
+	ns := testdns.Start(t)
+	dir := t.TempDir()
+	mustCLI(t, dir, "tenant", "create", "alpha", "--name", "Alpha Post")
+	mustCLI(t, dir, "tenant", "create", "squat", "--name", "Squatter")
+	const host = "www.alpha-post.example"
+	mustCLI(t, dir, "domain", "add", "squat", host)
+	mustCLI(t, dir, "domain", "add", "alpha", host)
+	code, out, errOut := runCLI(t, dir, "", "domain", "list", "--json")
+	var ds []catalog.Domain
+	if err := json.Unmarshal([]byte(out), &ds); code != 0 || err != nil || len(ds) != 2 {
+		t.Fatalf("domain list: %d %v %s%s", code, err, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, dir, "", "domain", "verify", host, "--force"); code == 0 || !strings.Contains(errOut, "--slug") {
+		t.Errorf("--force on a host two sites claim: exit %d %q, want a request for --slug", code, errOut)
+	}
+	for _, d := range ds {
+		if d.Slug == "alpha" {
+			ns.Set("_chapterhouse."+host, d.Token)
+		}
+	}
+	code, out, errOut = runCLI(t, dir, "", "domain", "verify", host, "--dns-resolver", ns.Addr)
+	if code != 0 || !strings.Contains(out, "routes to tenant alpha") {
+		t.Fatalf("verify: exit %d %s%s", code, out, errOut)
+	}
+	if d := domainsJSON(t, dir)[host]; d.Slug != "alpha" || d.Status != catalog.DomainVerified {
+		t.Errorf("after verify: %+v, want alpha's verified claim only", d)
+	}
+	_, out, _ = runCLI(t, dir, "", "domain", "list", "--json")
+	ds = nil
+	if err := json.Unmarshal([]byte(out), &ds); err != nil || len(ds) != 1 {
+		t.Errorf("claims after alpha verified: %s, want alpha's only", out)
 	}
 }

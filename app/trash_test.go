@@ -33,6 +33,11 @@ func TestTrashListRestorePurge(t *testing.T) {
 	if r := ls.Call(t, c, "POST", ls.SiteURL("alpha", "/api/posts"), map[string]any{"title": "Kept through the trash", "published": true}, webtest.Bearer(token)...); r.Status != http.StatusCreated {
 		t.Fatalf("create: %d", r.Status)
 	}
+	// Logged out, so that the digest compares content only: a restore
+	// ends every session (TestRestoreEndsOldSessions).
+	if r := ls.Call(t, c, "POST", ls.SiteURL("alpha", "/api/logout"), nil, webtest.Bearer(token)...); r.Status != http.StatusNoContent {
+		t.Fatalf("logout: %d", r.Status)
+	}
 	ls.newTenant(t, "beta")
 	alphaID := tenantID(t, ls.dir, "alpha")
 	alphaDigest := digestOf(t, ls, "alpha")
@@ -121,4 +126,67 @@ func TestTrashListRestorePurge(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ls.dir, "trash")); err != nil {
 		t.Errorf("the trash dir itself went away: %v", err)
 	}
+}
+
+// TestRestoreEndsOldSessions: a tenant brought back (from the trash, or
+// from a backup over it or after its deletion) keeps its id, hence its
+// token key, but not its logins: the API token and the dashboard cookie
+// its admins held are dead, and they log in again.
+func TestRestoreEndsOldSessions(t *testing.T) {
+	ls := startLive(t)
+	email, password := ls.newTenant(t, "alpha")
+	host := webtest.Host("alpha")
+	loggedIn := func() (token string, browser *http.Client) {
+		browser = ls.Browser()
+		ls.DashLogin(t, browser, host, email, password)
+		return ls.Login(t, "alpha", email, password), browser
+	}
+	dead := func(how, token string, browser *http.Client) {
+		t.Helper()
+		if r := ls.Call(t, ls.Browser(), "GET", ls.SiteURL("alpha", "/api/me"), nil, webtest.Bearer(token)...); r.Status != http.StatusUnauthorized {
+			t.Errorf("after %s, the old API token: %d, want 401", how, r.Status)
+		}
+		if p := ls.Form(t, browser, host, "/admin", nil); p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/admin/login") {
+			t.Errorf("after %s, the old dashboard cookie: %d %q, want a redirect to the login", how, p.Status, p.Location)
+		}
+		ls.Login(t, "alpha", email, password)
+	}
+
+	token, browser := loggedIn()
+	if r := ls.Call(t, ls.Browser(), "GET", ls.SiteURL("alpha", "/api/me"), nil, webtest.Bearer(token)...); r.Status != http.StatusOK {
+		t.Fatalf("the token before the delete: %d", r.Status)
+	}
+	ls.cli(t, "", "tenant", "delete", "alpha")
+	var file string
+	for _, it := range trashList(t, ls) {
+		if it.Slug == "alpha" {
+			file = it.File
+		}
+	}
+	if _, errOut, err := ls.cli(t, "", "trash", "restore", file); err != nil {
+		t.Fatalf("trash restore: %v %s", err, errOut)
+	}
+	dead("a trash restore", token, browser)
+
+	// From a backup: of a live tenant (its file swapped), and of a
+	// deleted one (brought back with its id).
+	backup := filepath.Join(t.TempDir(), "backup")
+	token, browser = loggedIn()
+	if _, errOut, err := ls.cli(t, "", "backup", backup); err != nil {
+		t.Fatalf("backup: %v %s", err, errOut)
+	}
+	if _, errOut, err := ls.cli(t, "", "restore", "alpha", "--from", backup); err != nil {
+		t.Fatalf("restore over the live tenant: %v %s", err, errOut)
+	}
+	dead("a restore over the live tenant", token, browser)
+	token, browser = loggedIn()
+	backup = filepath.Join(t.TempDir(), "backup")
+	if _, errOut, err := ls.cli(t, "", "backup", backup); err != nil {
+		t.Fatalf("backup: %v %s", err, errOut)
+	}
+	ls.cli(t, "", "tenant", "delete", "alpha")
+	if _, errOut, err := ls.cli(t, "", "restore", "alpha", "--from", backup); err != nil {
+		t.Fatalf("restore of the deleted tenant: %v %s", err, errOut)
+	}
+	dead("a restore of the deleted tenant", token, browser)
 }

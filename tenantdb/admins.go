@@ -231,3 +231,13 @@ func (db *DB) DeleteSessions(ctx context.Context, adminID int64) error {
 		return err
 	})
 }
+
+// EndAllSessions ends every session of every admin: their login tokens no
+// longer pass (each request checks its session row). A tenant brought
+// back from the trash starts with none.
+func (db *DB) EndAllSessions(ctx context.Context) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions`)
+		return err
+	})
+}

@@ -176,6 +176,8 @@ func TestImportRejectsHostileFiles(t *testing.T) {
 		{"bad role", tenanttest.Alter(t, valid, `PRAGMA ignore_check_constraints = ON`, `UPDATE admins SET role = 'root'`), 0, "does not fit"},
 		{"bad colour", tenanttest.Alter(t, valid, `UPDATE site SET accent_color = 'red;}body{display:none'`), 0, "accent_color"},
 		{"bad rrule", tenanttest.Alter(t, valid, `UPDATE events SET rrule = 'FREQ=SECONDLY'`), 0, "rrule"},
+		{"mailto fields in a message's email", tenanttest.Alter(t, valid, `UPDATE messages SET email = 'v@example.org?bcc=evil%40example.net&body=hi'`), 0, `table "messages" row 1 field "email"`},
+		{"display name in an admin's email", tenanttest.Alter(t, valid, `UPDATE admins SET email = 'Owner <owner@example.org>'`), 0, "email"},
 		{"history disagrees", tenanttest.Alter(t, valid, `DELETE FROM goose_db_version WHERE version_id > 0`), 0, "migration history"},
 		{"corrupt page", write("flipped.db", flipped), 0, "integrity_check"},
 		{"symlink", symlink, 0, "symbolic link"},

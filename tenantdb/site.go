@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"net/mail"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
@@ -94,12 +97,29 @@ func ValidateWebURL(field, raw string) error {
 	return nil
 }
 
-var emailPattern = regexp.MustCompile(`^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$`)
+// emailDomain is the domain of an address as mail servers know it: dot-
+// separated labels of letters, digits and hyphens (IDN letters too), so
+// that "?", "&", "=" and "%" never pass for part of one.
+var emailDomain = regexp.MustCompile(`^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$`)
 
-// ValidateEmail does the plausibility check a form can do.
+// ValidateEmail accepts one bare address, name@example.org: RFC 5322 as
+// net/mail parses it, with no display name, angle brackets, comments,
+// quotes, spaces or control characters (so no CR/LF), and a domain of
+// host-name labels. It guards every stored address (contact messages,
+// admins, officers, the site's own), since they end up in mailto: links
+// and mail headers.
 func ValidateEmail(field, email string) error {
-	if len(email) > 254 || !emailPattern.MatchString(email) {
-		return invalid(field, "%q is not an email address", email)
+	bad := invalid(field, "%q is not an email address", email)
+	if len(email) > 254 || strings.ContainsAny(email, "\"<>()[]\\,;: \t\r\n") || strings.ContainsFunc(email, unicode.IsControl) {
+		return bad
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Name != "" || addr.Address != email {
+		return bad
+	}
+	at := strings.LastIndexByte(email, '@')
+	if at < 1 || !emailDomain.MatchString(email[at+1:]) {
+		return bad
 	}
 	return nil
 }

@@ -363,3 +363,40 @@ func TestLimitsAreInclusive(t *testing.T) {
 		t.Errorf("a limit of 0 gave %d occurrences", len(occ))
 	}
 }
+
+// TestValidateEmailTakesOneBareAddress: an address is one bare
+// name@domain; what would add recipients or header fields to a mailto:
+// link or a mail header (a query, a display name, a second address,
+// CR/LF) is refused.
+func TestValidateEmailTakesOneBareAddress(t *testing.T) {
+	for _, ok := range []string{
+		"pat@example.com", "pat.jones+post42@mail.example.org", "o'neil@example.ie",
+		"a?b=c&d@example.com", // legal RFC 5322 local part: escaped in links instead
+		"jürgen@müller.example",
+	} {
+		if err := ValidateEmail("email", ok); err != nil {
+			t.Errorf("ValidateEmail(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{
+		"karen@example.com?bcc=evil@example.net&body=hi",
+		"karen@example.com?bcc=evil%40example.net&body=hi",
+		"karen@example.com&cc=evil@example.net",
+		"Karen <karen@example.com>",
+		"<karen@example.com>",
+		"karen@example.com, evil@example.net",
+		"karen@example.com\r\nBcc: evil@example.net",
+		"karen@example.com\n",
+		"karen@example.com (Karen)",
+		`"karen jones"@example.com`,
+		"karen@[192.0.2.1]",
+		"karen@example",
+		"karen@-example.com",
+		"@example.com",
+		"karen@example.com@example.net",
+	} {
+		if err := ValidateEmail("email", bad); err == nil {
+			t.Errorf("ValidateEmail(%q) = nil, want an error", bad)
+		}
+	}
+}

@@ -361,8 +361,23 @@ func scanDomain(s interface{ Scan(...any) error }) (Domain, error) {
 
 // Domains lists the custom domains, of one tenant if tenantID is not empty.
 func (c *Catalog) Domains(ctx context.Context, tenantID string) ([]Domain, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id
-		WHERE ? = '' OR d.tenant_id = ? ORDER BY d.host`, tenantID, tenantID)
+	return queryDomains(ctx, c.db, `? = '' OR d.tenant_id = ?`, tenantID, tenantID)
+}
+
+// Custom domains are claims: a tenant claims a host (pending, with a
+// token) and proves it by publishing the token in DNS (verified). Several
+// tenants may claim a host while none has proven it; the first to prove it
+// owns it, and its proof removes the other claims. A host has at most one
+// claim that is not pending (the unique index domains_owner), and only a
+// claim that routes (Verified) is in the host map.
+
+// queryDomains runs a SELECT of domainColumns (with the tenants joined as
+// t) filtered by where.
+func queryDomains(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, where string, args ...any) ([]Domain, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id
+		WHERE `+where+` ORDER BY d.host, d.status = 'pending', d.created_at`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -378,49 +393,145 @@ func (c *Catalog) Domains(ctx context.Context, tenantID string) ([]Domain, error
 	return ds, rows.Err()
 }
 
-// Domain returns the custom domain host, or ErrNotFound.
+// Domain returns the claim of host that decides it: the owner's (verified
+// or misconfigured) if there is one, else the oldest pending claim; or
+// ErrNotFound. Claims lists them all.
 func (c *Catalog) Domain(ctx context.Context, host string) (Domain, error) {
-	d, err := scanDomain(c.db.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.host = ?`, host))
+	ds, err := c.Claims(ctx, host)
+	if err != nil {
+		return Domain{}, err
+	}
+	if len(ds) == 0 {
+		return Domain{}, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
+	}
+	return ds[0], nil
+}
+
+// Claims lists every claim of host, the owner's first, then the pending
+// ones oldest first.
+func (c *Catalog) Claims(ctx context.Context, host string) ([]Domain, error) {
+	return queryDomains(ctx, c.db, `d.host = ?`, host)
+}
+
+// TenantDomain returns tenant tenantID's claim of host, or ErrNotFound.
+func (c *Catalog) TenantDomain(ctx context.Context, tenantID, host string) (Domain, error) {
+	d, err := scanDomain(c.db.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id
+		WHERE d.host = ? AND d.tenant_id = ?`, host, tenantID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
 	}
 	return d, err
 }
 
-// AddDomain records host as an unverified custom domain of tenant t. A host
-// belongs to at most one tenant.
-func (c *Catalog) AddDomain(ctx context.Context, t Tenant, host string) (Domain, error) {
-	_, err := c.db.ExecContext(ctx, `INSERT INTO domains (host, tenant_id, token, created_at) VALUES (?, ?, ?, ?)`,
-		host, t.ID, "chapterhouse-verify="+tenantdb.NewToken(), sqlitefile.FormatTime(c.now()))
-	if sqlitefile.IsUnique(err) {
-		return Domain{}, fmt.Errorf("domain %s: %w", host, tenantdb.ErrConflict)
-	}
+// ErrDomainOwned is a claim of a host that another tenant has proven
+// (it routes there). It wraps ErrConflict.
+var ErrDomainOwned = fmt.Errorf("the domain serves another site: %w", tenantdb.ErrConflict)
+
+// AddDomain records a pending claim of tenant t on host. Pending claims
+// older than pendingTTL (of any tenant) are dropped first, as if gone. A
+// claim t has already is ErrConflict; a host another tenant has proven
+// and routes is ErrDomainOwned; another tenant's pending claim is no
+// obstacle: both are pending, the first to verify wins.
+func (c *Catalog) AddDomain(ctx context.Context, t Tenant, host string, pendingTTL time.Duration) (Domain, error) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	now := c.now()
+	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Domain{}, err
 	}
-	return c.Domain(ctx, host)
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE host = ? AND status = 'pending' AND created_at < ?`,
+		host, sqlitefile.FormatTime(now.Add(-pendingTTL))); err != nil {
+		return Domain{}, err
+	}
+	ds, err := queryDomains(ctx, tx, `d.host = ?`, host)
+	if err != nil {
+		return Domain{}, err
+	}
+	for _, d := range ds {
+		switch {
+		case d.TenantID == t.ID:
+			return d, fmt.Errorf("domain %s: %w", host, tenantdb.ErrConflict)
+		case d.Verified:
+			return Domain{}, fmt.Errorf("domain %s: %w", host, ErrDomainOwned)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO domains (host, tenant_id, token, created_at) VALUES (?, ?, ?, ?)`,
+		host, t.ID, "chapterhouse-verify="+tenantdb.NewToken(), sqlitefile.FormatTime(now)); err != nil {
+		if sqlitefile.IsUnique(err) {
+			return Domain{}, fmt.Errorf("domain %s: %w", host, tenantdb.ErrConflict)
+		}
+		return Domain{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Domain{}, err
+	}
+	return c.TenantDomain(ctx, t.ID, host)
 }
 
-// RemoveDomain deletes a custom domain; it stops routing at once.
-func (c *Catalog) RemoveDomain(ctx context.Context, host string) (Domain, error) {
+// RemoveDomain deletes every claim of host (the operator's command); it
+// stops routing at once. It returns the claims removed.
+func (c *Catalog) RemoveDomain(ctx context.Context, host string) ([]Domain, error) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
-	d, err := c.Domain(ctx, host)
+	ds, err := c.Claims(ctx, host)
 	if err != nil {
-		return d, err
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
 	}
 	if _, err := c.db.ExecContext(ctx, `DELETE FROM domains WHERE host = ?`, host); err != nil {
-		return d, err
+		return nil, err
 	}
 	c.mu.Lock()
 	delete(c.byHost, host)
 	c.mu.Unlock()
+	return ds, nil
+}
+
+// RemoveTenantDomain deletes tenant tenantID's claim of host; if it
+// routed, it stops at once.
+func (c *Catalog) RemoveTenantDomain(ctx context.Context, tenantID, host string) (Domain, error) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	d, err := c.TenantDomain(ctx, tenantID, host)
+	if err != nil {
+		return d, err
+	}
+	if _, err := c.db.ExecContext(ctx, `DELETE FROM domains WHERE host = ? AND tenant_id = ?`, host, tenantID); err != nil {
+		return d, err
+	}
+	c.mu.Lock()
+	if c.byHost[host] == tenantID {
+		delete(c.byHost, host)
+	}
+	c.mu.Unlock()
 	return d, nil
 }
 
-// SetDomainStatus records the outcome of a verification of host. Only
-// verified domains route.
-func (c *Catalog) SetDomainStatus(ctx context.Context, host, status string) (Domain, error) {
+// ExpirePendingDomains deletes the pending claims created before cutoff
+// and returns them.
+func (c *Catalog) ExpirePendingDomains(ctx context.Context, cutoff time.Time) ([]Domain, error) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	at := sqlitefile.FormatTime(cutoff)
+	ds, err := queryDomains(ctx, c.db, `d.status = 'pending' AND d.created_at < ?`, at)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	if _, err := c.db.ExecContext(ctx, `DELETE FROM domains WHERE status = 'pending' AND created_at < ?`, at); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// SetDomainStatus records the outcome of a verification of tenant
+// tenantID's claim of host. Only verified domains route. Verifying a claim
+// removes the other tenants' claims of the host that do not route; it is
+// ErrDomainOwned while another tenant's claim routes.
+func (c *Catalog) SetDomainStatus(ctx context.Context, tenantID, host, status string) (Domain, error) {
 	switch status {
 	case DomainPending, DomainVerified, DomainMisconfigured:
 	default:
@@ -428,19 +539,43 @@ func (c *Catalog) SetDomainStatus(ctx context.Context, host, status string) (Dom
 	}
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Domain{}, err
+	}
+	defer tx.Rollback()
 	now := sqlitefile.FormatTime(c.now())
 	verified := status == DomainVerified
-	res, err := c.db.ExecContext(ctx, `UPDATE domains SET status = ?, verified = ?, checked_at = ?,
+	if verified {
+		var routed int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM domains WHERE host = ? AND tenant_id <> ? AND verified = 1`,
+			host, tenantID).Scan(&routed); err != nil {
+			return Domain{}, err
+		}
+		if routed > 0 {
+			return Domain{}, fmt.Errorf("domain %s: %w", host, ErrDomainOwned)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE host = ? AND tenant_id <> ?`, host, tenantID); err != nil {
+			return Domain{}, err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?, verified = ?, checked_at = ?,
 		verified_at = CASE WHEN ? THEN coalesce(verified_at, ?) ELSE verified_at END,
-		misconfigured_since = CASE WHEN ? THEN NULL ELSE misconfigured_since END WHERE host = ?`,
-		status, verified, now, verified, now, verified, host)
+		misconfigured_since = CASE WHEN ? THEN NULL ELSE misconfigured_since END WHERE host = ? AND tenant_id = ?`,
+		status, verified, now, verified, now, verified, host, tenantID)
+	if sqlitefile.IsUnique(err) {
+		return Domain{}, fmt.Errorf("domain %s: %w", host, ErrDomainOwned)
+	}
 	if err != nil {
 		return Domain{}, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return Domain{}, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
 	}
-	d, err := c.Domain(ctx, host)
+	if err := tx.Commit(); err != nil {
+		return Domain{}, err
+	}
+	d, err := c.TenantDomain(ctx, tenantID, host)
 	if err != nil {
 		return d, err
 	}
@@ -454,20 +589,21 @@ func (c *Catalog) route(d Domain) {
 	defer c.mu.Unlock()
 	if d.Verified {
 		c.byHost[d.Host] = d.TenantID
-	} else {
+	} else if c.byHost[d.Host] == d.TenantID {
 		delete(c.byHost, d.Host)
 	}
 }
 
-// RecordDomainCheck records the outcome of a DNS check of host: passed
-// when its TXT record holds its token. A pass verifies the domain (it
-// routes at once). A failure leaves a pending domain pending; it turns a
-// verified domain misconfigured, which keeps routing until grace has
-// passed since the first failure and then stops (at once if grace is 0),
-// until a check passes again.
-func (c *Catalog) RecordDomainCheck(ctx context.Context, host string, passed bool, grace time.Duration) (Domain, error) {
+// RecordDomainCheck records the outcome of a DNS check of tenant
+// tenantID's claim of host: passed when its TXT record holds its token. A
+// pass verifies the claim (it routes at once; see SetDomainStatus). A
+// failure leaves a pending claim pending; it turns a verified domain
+// misconfigured, which keeps routing until grace has passed since the
+// first failure and then stops (at once if grace is 0), until a check
+// passes again.
+func (c *Catalog) RecordDomainCheck(ctx context.Context, tenantID, host string, passed bool, grace time.Duration) (Domain, error) {
 	if passed {
-		return c.SetDomainStatus(ctx, host, DomainVerified)
+		return c.SetDomainStatus(ctx, tenantID, host, DomainVerified)
 	}
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
@@ -477,7 +613,8 @@ func (c *Catalog) RecordDomainCheck(ctx context.Context, host string, passed boo
 		return Domain{}, err
 	}
 	defer tx.Rollback()
-	d, err := scanDomain(tx.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.host = ?`, host))
+	d, err := scanDomain(tx.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id
+		WHERE d.host = ? AND d.tenant_id = ?`, host, tenantID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
 	}
@@ -499,8 +636,8 @@ func (c *Catalog) RecordDomainCheck(ctx context.Context, host string, passed boo
 	if d.MisconfiguredSince != nil {
 		since = sqlitefile.FormatTime(*d.MisconfiguredSince)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?, verified = ?, checked_at = ?, misconfigured_since = ? WHERE host = ?`,
-		d.Status, d.Verified, sqlitefile.FormatTime(now), since, host); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?, verified = ?, checked_at = ?, misconfigured_since = ? WHERE host = ? AND tenant_id = ?`,
+		d.Status, d.Verified, sqlitefile.FormatTime(now), since, host, tenantID); err != nil {
 		return d, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -50,7 +50,7 @@ func commands() []command {
 		{name: "domain add", args: "SLUG HOST", summary: "add a custom domain to a tenant (unverified)", run: cmdDomainAdd},
 		{name: "domain remove", args: "HOST", summary: "remove a custom domain; it stops routing at once", run: cmdDomainRemove},
 		{name: "domain list", args: "[--json]", summary: "list the custom domains", run: cmdDomainList},
-		{name: "domain verify", args: "HOST [--dns-resolver IP[:PORT]] [--force]", summary: "check the domain's TXT record and verify it, so it routes (--force: without checking)", run: cmdDomainVerify},
+		{name: "domain verify", args: "HOST [--dns-resolver IP[:PORT]] [--force] [--slug SLUG]", summary: "check the domain's TXT record and verify it, so it routes (--force: without checking)", run: cmdDomainVerify},
 		{name: "migrate", args: "[--jobs N]", summary: "migrate every tenant database now", run: cmdMigrate},
 		{name: "tenant freeze", args: "SLUG", summary: "make a tenant's site read-only: reads are served, changes get 503", run: cmdTenantFreeze},
 		{name: "tenant thaw", args: "SLUG", summary: "accept changes on a frozen tenant's site again", run: cmdTenantThaw},

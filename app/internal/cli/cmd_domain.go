@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -41,12 +44,14 @@ func cmdDomainRemove(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name", pos[0])}
 	}
-	d, err := e.p.Catalog.RemoveDomain(ctx, host)
+	ds, err := e.p.Catalog.RemoveDomain(ctx, host)
 	if err != nil {
 		return err
 	}
-	e.audit(ctx, "domain.remove", d.TenantID, host)
-	e.printf("removed %s from tenant %s\n", d.Host, d.Slug)
+	for _, d := range ds {
+		e.audit(ctx, "domain.remove", d.TenantID, host)
+		e.printf("removed %s from tenant %s\n", d.Host, d.Slug)
+	}
 	return nil
 }
 
@@ -75,6 +80,7 @@ func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := e.flags()
 	force := fs.Bool("force", false, "mark verified without checking DNS")
 	resolverAddr := fs.String("dns-resolver", "", "check through this DNS resolver (IP[:port]) instead of the server's")
+	slug := fs.String("slug", "", "the tenant whose claim to verify, when several tenants claim the host")
 	pos, err := e.parse(fs, args, 1)
 	if err != nil {
 		return err
@@ -83,8 +89,29 @@ func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name", pos[0])}
 	}
+	claims, err := e.p.Catalog.Claims(ctx, host)
+	if err != nil {
+		return err
+	}
+	if *slug != "" {
+		claims = slices.DeleteFunc(claims, func(d catalog.Domain) bool { return d.Slug != *slug })
+	}
+	if len(claims) == 0 {
+		what := host
+		if *slug != "" {
+			what += " of tenant " + *slug
+		}
+		return fmt.Errorf("domain %s: %w", what, tenantdb.ErrNotFound)
+	}
 	if *force {
-		d, err := e.p.Catalog.SetDomainStatus(ctx, host, catalog.DomainVerified)
+		if len(claims) > 1 {
+			var slugs []string
+			for _, d := range claims {
+				slugs = append(slugs, d.Slug)
+			}
+			return &usageError{fmt.Sprintf("domain verify: %s is claimed by several tenants (%s); say which with --slug", host, strings.Join(slugs, ", "))}
+		}
+		d, err := e.p.Catalog.SetDomainStatus(ctx, claims[0].TenantID, host, catalog.DomainVerified)
 		if err != nil {
 			return err
 		}
@@ -98,25 +125,30 @@ func cmdDomainVerify(ctx context.Context, e *cmdEnv, args []string) error {
 			return &usageError{"domain verify: " + err.Error()}
 		}
 	}
-	before, err := e.p.Catalog.Domain(ctx, host)
-	if err != nil {
-		return err
+	// Each claim is checked against its own token: the first whose token
+	// is in DNS wins the host (and the others' claims go).
+	var problems []string
+	for _, before := range claims {
+		res, err := e.p.CheckDomain(ctx, r, before)
+		if errors.Is(err, tenantdb.ErrNotFound) {
+			continue // removed by a claim verified just before
+		}
+		if err != nil {
+			return err
+		}
+		d := res.Domain
+		if d.Status != before.Status || d.Verified != before.Verified {
+			e.audit(ctx, "domain.check", d.TenantID, fmt.Sprintf("%s: %s -> %s", host, before.Status, d.Status))
+		}
+		if res.Passed {
+			e.printf("%s is verified and routes to tenant %s\n", d.Host, d.Slug)
+			return nil
+		}
+		routes := "it does not route"
+		if d.Verified {
+			routes = fmt.Sprintf("it still routes until %s", d.MisconfiguredSince.Add(e.p.DomainGrace).UTC().Format(time.RFC3339))
+		}
+		problems = append(problems, fmt.Sprintf("%s is not verified for tenant %s (%s, %s): %s", d.Host, d.Slug, d.Status, routes, res.Problem))
 	}
-	res, err := e.p.CheckDomain(ctx, r, host)
-	if err != nil {
-		return err
-	}
-	d := res.Domain
-	if d.Status != before.Status || d.Verified != before.Verified {
-		e.audit(ctx, "domain.check", d.TenantID, fmt.Sprintf("%s: %s -> %s", host, before.Status, d.Status))
-	}
-	if res.Passed {
-		e.printf("%s is verified and routes to tenant %s\n", d.Host, d.Slug)
-		return nil
-	}
-	routes := "it does not route"
-	if d.Verified {
-		routes = fmt.Sprintf("it still routes until %s", d.MisconfiguredSince.Add(e.p.DomainGrace).UTC().Format(time.RFC3339))
-	}
-	return fmt.Errorf("%s is not verified (%s, %s): %s", d.Host, d.Status, routes, res.Problem)
+	return errors.New(strings.Join(problems, "; "))
 }

@@ -244,7 +244,9 @@ type RestoreResult struct {
 // same checks as an import: the file must match the manifest; an existing
 // tenant is drained and its file swapped (the current one goes to the
 // trash); a deleted one comes back with its id, name and the custom
-// domains no other tenant took since.
+// domains no other tenant took since. Either way the backup's login
+// sessions are ended before it serves: a token revoked since the backup
+// (logout, password change) must stay dead.
 func (p *Platform) Restore(ctx context.Context, dir, slug string, maxSize int64) (RestoreResult, error) {
 	var res RestoreResult
 	m, err := ReadManifest(dir)
@@ -270,7 +272,7 @@ func (p *Platform) Restore(ctx context.Context, dir, slug string, maxSize int64)
 		return res, fmt.Errorf("%w: backup file %s does not match the manifest (sha256 %s, manifest says %s)", tenantdb.ErrRejected, entry.File, sum, entry.SHA256)
 	}
 	_, exists := p.Catalog.TenantBySlug(slug)
-	req := ImportRequest{Slug: slug, Src: src, Replace: exists, MaxSize: maxSize, Force: true}
+	req := ImportRequest{Slug: slug, Src: src, Replace: exists, MaxSize: maxSize, Force: true, EndSessions: true}
 	if !exists {
 		req.ID, req.Name, req.Status = entry.ID, entry.Name, entry.Status
 		if req.Status == catalog.StatusFrozen {
@@ -284,7 +286,9 @@ func (p *Platform) Restore(ctx context.Context, dir, slug string, maxSize int64)
 				if d.TenantID != entry.ID {
 					continue
 				}
-				if _, err := p.Catalog.Domain(ctx, d.Host); err == nil {
+				// Another site's pending claim is no obstacle (see
+				// Catalog.AddDomain); one that was proven is.
+				if cur, err := p.Catalog.Domain(ctx, d.Host); err == nil && cur.Status != catalog.DomainPending {
 					res.Taken = append(res.Taken, d.Host)
 					continue
 				}

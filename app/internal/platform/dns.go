@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
@@ -95,16 +96,13 @@ func lookupToken(ctx context.Context, r *net.Resolver, d catalog.Domain) (proble
 		name, strings.Join(others, ", "), d.Token), nil
 }
 
-// CheckDomain looks up the TXT record of custom domain host and records
-// the outcome: verified (it routes at once) when the token is there; when
-// not, a pending domain stays pending and a verified one becomes
-// misconfigured (see Catalog.RecordDomainCheck). A failed lookup changes
-// nothing and is returned as errDNS.
-func (p *Platform) CheckDomain(ctx context.Context, r *net.Resolver, host string) (DomainCheck, error) {
-	d, err := p.Catalog.Domain(ctx, host)
-	if err != nil {
-		return DomainCheck{}, err
-	}
+// CheckDomain looks up the TXT record of the claim d of a custom domain
+// and records the outcome: verified (it routes at once, and the other
+// sites' claims of the host go) when d's token is there; when not, a
+// pending claim stays pending and a verified one becomes misconfigured
+// (see Catalog.RecordDomainCheck). A failed lookup changes nothing and is
+// returned as errDNS.
+func (p *Platform) CheckDomain(ctx context.Context, r *net.Resolver, d catalog.Domain) (DomainCheck, error) {
 	if r == nil {
 		r = p.Resolver
 	}
@@ -118,7 +116,7 @@ func (p *Platform) CheckDomain(ctx context.Context, r *net.Resolver, host string
 	default:
 		p.Metrics.DomainChecks.WithLabelValues("passed").Inc()
 	}
-	d, err = p.Catalog.RecordDomainCheck(ctx, host, problem == "", p.DomainGrace)
+	d, err = p.Catalog.RecordDomainCheck(ctx, d.TenantID, d.Host, problem == "", p.DomainGrace)
 	if err != nil {
 		return DomainCheck{}, err
 	}
@@ -130,6 +128,14 @@ func (p *Platform) CheckDomain(ctx context.Context, r *net.Resolver, host string
 // vanished become misconfigured (and stop routing once the grace period
 // has passed). Lookups that fail change nothing.
 func (p *Platform) RecheckDomains(ctx context.Context) {
+	expired, err := p.Catalog.ExpirePendingDomains(ctx, p.Now().Add(-PendingDomainTTL))
+	if err != nil {
+		p.Log.Error("domain re-check: dropping expired claims", "err", err)
+	}
+	for _, d := range expired {
+		p.Log.Info("pending domain expired", "host", d.Host, "tenant", d.TenantID)
+		p.Audit(ctx, "recheck", "domain.expire", d.TenantID, d.Host+": pending since "+d.CreatedAt.UTC().Format(time.RFC3339)+", never verified")
+	}
 	ds, err := p.Catalog.Domains(ctx, "")
 	if err != nil {
 		p.Log.Error("domain re-check: listing domains", "err", err)
@@ -143,7 +149,10 @@ func (p *Platform) RecheckDomains(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			res, err := p.CheckDomain(ctx, nil, d.Host)
+			res, err := p.CheckDomain(ctx, nil, d)
+			if errors.Is(err, tenantdb.ErrNotFound) {
+				return // another site verified the host meanwhile: this claim is gone
+			}
 			if err != nil {
 				p.Log.Warn("domain re-check", "host", d.Host, "err", err)
 				return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -13,31 +14,56 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
-// CheckCustomHost validates a custom domain typed by an operator or admin.
+// PendingDomainTTL is how long a claim of a custom domain stays without
+// being verified: then it is dropped (by the re-check loop, and ignored by
+// a new claim of the host), so that nobody holds a host they cannot prove.
+const PendingDomainTTL = 7 * 24 * time.Hour
+
+// CheckCustomHost validates a custom domain typed by an operator or admin:
+// a host name with a dot, not an IP literal (v4, v6, bracketed, or the
+// numeric forms browsers read as one) and not one of the platform's own
+// names (the base domain, its subdomains, localhost).
 func (p *Platform) CheckCustomHost(raw string) (string, error) {
+	refuse := func(format string, args ...any) (string, error) {
+		return "", &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf(format, args...)}
+	}
+	trimmed := strings.TrimSuffix(strings.TrimSpace(raw), ".")
+	if _, err := netip.ParseAddr(strings.Trim(trimmed, "[]")); err == nil {
+		return refuse("%q is an IP address; a custom domain is a name like www.example.org", raw)
+	}
 	host, err := hostname.Normalize(raw)
 	if err != nil || strings.ContainsRune(raw, ':') || !strings.Contains(host, ".") {
-		return "", &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is not a host name like www.example.org", raw)}
+		return refuse("%q is not a host name like www.example.org", raw)
 	}
-	if host == p.Base || strings.HasSuffix(host, "."+p.Base) {
-		return "", &tenantdb.ValidationError{Field: "host", Message: fmt.Sprintf("%q is under the platform domain %s; tenants get their subdomain automatically", raw, p.Base)}
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x") {
+		return refuse("%q is an IP address; a custom domain is a name like www.example.org", raw)
+	}
+	if p.Base != "" && (host == p.Base || strings.HasSuffix(host, "."+p.Base)) {
+		return refuse("%q is under the platform domain %s; sites get their subdomain automatically", raw, p.Base)
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return refuse("%q is a name of this machine (localhost), not a domain of the site", raw)
 	}
 	return host, nil
 }
 
-// AddDomain adds custom domain raw to tenant t, unverified. A host that
-// belongs to a site already is a conflict.
+// AddDomain adds a pending claim of custom domain raw to tenant t. A host
+// this tenant claimed already, or that another site has proven and
+// serves, is a conflict; another site's pending claim is not (the first to
+// verify wins). The conflict says no more than what anyone can see: that
+// the host serves a site here.
 func (p *Platform) AddDomain(ctx context.Context, t catalog.Tenant, raw string) (catalog.Domain, error) {
 	host, err := p.CheckCustomHost(raw)
 	if err != nil {
 		return catalog.Domain{}, err
 	}
-	d, err := p.Catalog.AddDomain(ctx, t, host)
-	if errors.Is(err, tenantdb.ErrConflict) {
-		if old, oerr := p.Catalog.Domain(ctx, host); oerr == nil && old.TenantID == t.ID {
-			return d, fmt.Errorf("%s was added to this site already (%s): %w", host, old.Status, tenantdb.ErrConflict)
-		}
-		return d, fmt.Errorf("%s is connected to another site; a domain serves one site only: %w", host, tenantdb.ErrConflict)
+	d, err := p.Catalog.AddDomain(ctx, t, host, PendingDomainTTL)
+	switch {
+	case errors.Is(err, catalog.ErrDomainOwned):
+		return d, fmt.Errorf("%s already serves a site on this platform; if the domain is yours, contact the platform's operator: %w", host, tenantdb.ErrConflict)
+	case errors.Is(err, tenantdb.ErrConflict):
+		return d, fmt.Errorf("%s was added to this site already (%s): %w", host, d.Status, tenantdb.ErrConflict)
 	}
 	return d, err
 }
@@ -60,6 +86,8 @@ type DomainView struct {
 	VerifiedAt         *time.Time  `json:"verified_at,omitempty"`
 	CheckedAt          *time.Time  `json:"checked_at,omitempty"`
 	MisconfiguredSince *time.Time  `json:"misconfigured_since,omitempty"`
+	// PendingUntil is when a pending claim is dropped unless verified.
+	PendingUntil *time.Time `json:"pending_until,omitempty"`
 	// Problem is what the last check found wrong (verify only).
 	Problem string `json:"problem,omitempty"`
 	// Anchor is the id of the domain's section on the dashboard page.
@@ -76,6 +104,10 @@ func (p *Platform) ViewDomain(d catalog.Domain) DomainView {
 	if d.Verified && d.MisconfiguredSince != nil {
 		until := d.MisconfiguredSince.Add(p.DomainGrace)
 		v.RoutesUntil = &until
+	}
+	if d.Status == catalog.DomainPending {
+		until := d.CreatedAt.Add(PendingDomainTTL)
+		v.PendingUntil = &until
 	}
 	return v
 }
@@ -95,11 +127,7 @@ func (p *Platform) TenantDomain(ctx context.Context, t catalog.Tenant, raw strin
 	if err != nil {
 		return catalog.Domain{}, fmt.Errorf("domain %q: %w", raw, tenantdb.ErrNotFound)
 	}
-	d, err := p.Catalog.Domain(ctx, host)
-	if err == nil && d.TenantID != t.ID {
-		err = fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
-	}
-	return d, err
+	return p.Catalog.TenantDomain(ctx, t.ID, host)
 }
 
 // TenantDomains lists tenant t's custom domains.
@@ -141,7 +169,7 @@ func (p *Platform) CheckTenantDomain(ctx context.Context, t catalog.Tenant, d ca
 	if ok, wait := p.domainChecks.Take(t.ID, p.Now()); !ok {
 		return DomainCheck{}, &ratelimit.Error{Wait: wait, What: "too many DNS checks"}
 	}
-	res, err := p.CheckDomain(ctx, nil, d.Host)
+	res, err := p.CheckDomain(ctx, nil, d)
 	if err != nil {
 		return res, err
 	}
@@ -154,7 +182,7 @@ func (p *Platform) CheckTenantDomain(ctx context.Context, t catalog.Tenant, d ca
 // RemoveTenantDomain removes tenant t's domain d for one of its admins: it
 // stops routing at once.
 func (p *Platform) RemoveTenantDomain(ctx context.Context, t catalog.Tenant, d catalog.Domain, actor string) error {
-	if _, err := p.Catalog.RemoveDomain(ctx, d.Host); err != nil {
+	if _, err := p.Catalog.RemoveTenantDomain(ctx, t.ID, d.Host); err != nil {
 		return err
 	}
 	p.Audit(ctx, actor, "domain.remove", t.ID, d.Host)

@@ -33,6 +33,9 @@ type ImportRequest struct {
 	// Force imports a site bigger than the storage quota of the tenant it
 	// becomes (restores and moves do: the site had that room already).
 	Force bool
+	// EndSessions ends the file's login sessions before it serves (a
+	// restore: the logins of the time of the backup must not come back).
+	EndSessions bool
 }
 
 // ImportResult says what an import did.
@@ -89,7 +92,7 @@ func (p *Platform) Import(ctx context.Context, req ImportRequest) (ImportResult,
 	}
 	if req.Replace {
 		res.Tenant = existing
-		res.Trashed, err = p.replaceTenantFile(ctx, existing, im.Path, "replaced")
+		res.Trashed, err = p.replaceTenantFile(ctx, existing, im.Path, "replaced", req.EndSessions)
 		return res, err
 	}
 	res.Tenant, err = p.adoptTenantFile(ctx, im.Path, req, im.SiteName)
@@ -131,6 +134,9 @@ func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportR
 		return t, err
 	}
 	err := sqlitefile.SyncDir(filepath.Dir(dst))
+	if err == nil && req.EndSessions {
+		err = p.endSessions(ctx, t.ID)
+	}
 	if err == nil {
 		err = p.Catalog.AddTenant(ctx, t)
 	}
@@ -153,10 +159,10 @@ func fileExists(path string) bool {
 
 // replaceTenantFile drains tenant t (its in-flight requests finish, new
 // ones wait), keeps its current file in DATA/trash/, renames the finished
-// file at path over it and lets requests through again: they reopen the
-// new file. The rename is atomic: a crash leaves the old or the new file
+// file at path over it (ending its sessions first if endSessions) and lets
+// requests through again: they reopen the new file. The rename is atomic: a crash leaves the old or the new file
 // in place, never neither.
-func (p *Platform) replaceTenantFile(ctx context.Context, t catalog.Tenant, path, why string) (string, error) {
+func (p *Platform) replaceTenantFile(ctx context.Context, t catalog.Tenant, path, why string, endSessions bool) (string, error) {
 	now := p.Now().UTC()
 	name := trashName(t, now, why)
 	trashed := filepath.Join(p.Dir, "trash", name)
@@ -174,6 +180,11 @@ func (p *Platform) replaceTenantFile(ctx context.Context, t catalog.Tenant, path
 		if err := os.Rename(path, live); err != nil {
 			os.Remove(trashed)
 			return err
+		}
+		if endSessions {
+			if err := p.endSessions(ctx, t.ID); err != nil {
+				return err
+			}
 		}
 		return sqlitefile.SyncDir(filepath.Dir(live))
 	})

@@ -59,7 +59,9 @@ func (p *Platform) TrashItems(ctx context.Context) ([]TrashItem, error) {
 
 // RestoreTrash makes the trashed file of entry the tenant slug again, with
 // its old id when that is free. The file was ours; it is checked and then
-// moved (not copied) back into DATA/tenants/, and opens migrated.
+// moved (not copied) back into DATA/tenants/, and opens migrated. Its
+// sessions are ended before it routes: the tokens its admins held when
+// it was deleted (signed with the key of the same id) stay dead.
 func (p *Platform) RestoreTrash(ctx context.Context, entry catalog.TrashEntry, slug string) (catalog.Tenant, error) {
 	if err := tenantdb.ValidateSlug(slug); err != nil {
 		return catalog.Tenant{}, err
@@ -88,6 +90,11 @@ func (p *Platform) RestoreTrash(ctx context.Context, entry catalog.TrashEntry, s
 	}
 	dst := tenantdb.TenantPath(p.Dir, t.ID)
 	if err := sqlitefile.RenameNoReplace(src, dst); err != nil {
+		return t, err
+	}
+	// Before it routes: the logins it had when deleted end.
+	if err := p.endSessions(ctx, t.ID); err != nil {
+		os.Rename(dst, src)
 		return t, err
 	}
 	if err := p.Catalog.AddTenant(ctx, t); err != nil {
@@ -133,4 +140,21 @@ func (p *Platform) PurgeTrash(ctx context.Context, age time.Duration, purged fun
 		purged(it)
 	}
 	return done, len(items) - len(done), errors.Join(errs...)
+}
+
+// endSessions ends every login session in the file of tenant id, which
+// nothing serves yet (it is not in the catalog, or is drained).
+func (p *Platform) endSessions(ctx context.Context, id string) error {
+	db, err := tenantdb.Open(ctx, p.Dir, id)
+	if err != nil {
+		return err
+	}
+	err = db.EndAllSessions(ctx)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("ending the sessions of tenant %s: %w", id, err)
+	}
+	return nil
 }

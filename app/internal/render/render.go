@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -47,9 +48,28 @@ func Funcs(md *Markdown) template.FuncMap {
 		"isodate":  date(time.RFC3339),
 		"datetime": func(t time.Time) string { return t.Format("Mon, Jan 2, 2006 · 3:04 PM") },
 		"clock":    func(t time.Time) string { return t.Format("3:04 PM") },
+		"mailto":   MailtoURL,
 		"add":      func(a, b int) int { return a + b },
 		"sub":      func(a, b int) int { return a - b },
 	}
+}
+
+// MailtoURL is the mailto: link to address with an optional subject
+// (RFC 6068): every character of the address and subject that means
+// something in a URL is percent-encoded, so that an address such as
+// "a?bcc=x&body=y@example.org" (legal in RFC 5322) stays one recipient
+// and adds no header fields. The '@' stays as it is, for mail clients
+// that do not decode it.
+func MailtoURL(address, subject string) template.URL {
+	esc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+	u := "mailto:" + esc(address)
+	if at := strings.LastIndexByte(address, '@'); at >= 0 {
+		u = "mailto:" + esc(address[:at]) + "@" + esc(address[at+1:])
+	}
+	if subject != "" {
+		u += "?subject=" + esc(subject)
+	}
+	return template.URL(u)
 }
 
 // SafeColor is s as a lower-case #rrggbb colour, or the default accent for

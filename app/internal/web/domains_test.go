@@ -49,7 +49,7 @@ func TestCustomDomainRoutesOnlyOnceVerified(t *testing.T) {
 	}
 
 	ns.Set("_chapterhouse.www.alpha.example", d.Token)
-	res, err := ts.p.CheckDomain(ctx, nil, d.Host)
+	res, err := ts.p.CheckDomain(ctx, nil, d)
 	if err != nil || !res.Passed {
 		t.Fatalf("check: %+v %v", res, err)
 	}
@@ -84,7 +84,7 @@ func TestRecheckDomains(t *testing.T) {
 	flaky, _ := ts.p.AddDomain(ctx, alpha, "flaky.alpha.example")
 	for _, d := range []catalog.Domain{kept, vanishing, flaky} {
 		ns.Set("_chapterhouse."+d.Host, d.Token)
-		if res, err := ts.p.CheckDomain(ctx, nil, d.Host); err != nil || !res.Passed {
+		if res, err := ts.p.CheckDomain(ctx, nil, d); err != nil || !res.Passed {
 			t.Fatalf("verify %s: %+v %v", d.Host, res, err)
 		}
 	}

@@ -43,7 +43,7 @@ func TestExportDownloadsAreBoundedAndAStalledOneLetsGo(t *testing.T) {
 	conn, err := d.Dial("tcp", ts.Addr)
 	webtest.Must(t, err)
 	t.Cleanup(func() { conn.Close() })
-	fmt.Fprintf(conn, "GET /api/export HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", webtest.Host("alpha"), alpha)
+	fmt.Fprintf(conn, "POST /api/export HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\n\r\n", webtest.Host("alpha"), alpha)
 	conn.SetReadDeadline(time.Now().Add(time.Minute))
 	stalled, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil || stalled.StatusCode != http.StatusOK {
@@ -52,13 +52,13 @@ func TestExportDownloadsAreBoundedAndAStalledOneLetsGo(t *testing.T) {
 	// It reads nothing more.
 
 	c := ts.Browser()
-	r := ts.Call(t, c, "GET", ts.SiteURL("alpha", "/api/export"), nil, webtest.Bearer(alpha)...)
+	r := ts.Call(t, c, "POST", ts.SiteURL("alpha", "/api/export"), nil, webtest.Bearer(alpha)...)
 	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 		t.Errorf("a second download of alpha while one runs: %d Retry-After %q, want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	} else if msg, _ := r.ErrField(t); !strings.Contains(msg, "already") {
 		t.Errorf("a second download of alpha while one runs: %q, want it to say one is already running", msg)
 	}
-	r = ts.Call(t, c, "GET", ts.SiteURL("beta", "/api/export"), nil, webtest.Bearer(beta)...)
+	r = ts.Call(t, c, "POST", ts.SiteURL("beta", "/api/export"), nil, webtest.Bearer(beta)...)
 	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 		t.Errorf("a download of beta while MaxExports (1) run: %d Retry-After %q, want 503 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	}
@@ -72,7 +72,7 @@ func TestExportDownloadsAreBoundedAndAStalledOneLetsGo(t *testing.T) {
 	if open := openFilesMatching(t, "download-"); len(open) != 0 {
 		t.Errorf("the stalled download's snapshot is still open: %v", open)
 	}
-	r = ts.Call(t, c, "GET", ts.SiteURL("alpha", "/api/export"), nil, webtest.Bearer(alpha)...)
+	r = ts.Call(t, c, "POST", ts.SiteURL("alpha", "/api/export"), nil, webtest.Bearer(alpha)...)
 	if n, _ := strconv.Atoi(r.Header.Get("Content-Length")); r.Status != http.StatusOK || n < 16<<20 || len(r.Body) != n {
 		t.Errorf("alpha's download after the stalled one was cut: %d, %d of %s bytes", r.Status, len(r.Body), r.Header.Get("Content-Length"))
 	}

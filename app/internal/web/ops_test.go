@@ -45,7 +45,7 @@ func domainsFixture(t testing.TB, opts ...webtest.Option) *testServer {
 			t.Fatal(err)
 		}
 		if status != catalog.DomainPending {
-			if _, err := ts.p.Catalog.SetDomainStatus(ctx, host, status); err != nil {
+			if _, err := ts.p.Catalog.SetDomainStatus(ctx, tn.ID, host, status); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -53,11 +53,11 @@ func domainsFixture(t testing.TB, opts ...webtest.Option) *testServer {
 	add(alpha, "www.alpha.example", catalog.DomainVerified)
 	add(alpha, "pending.alpha.example", catalog.DomainPending)
 	add(alpha, "lapsed.alpha.example", catalog.DomainVerified)
-	if _, err := ts.p.Catalog.RecordDomainCheck(ctx, "lapsed.alpha.example", false, 0); err != nil {
+	if _, err := ts.p.Catalog.RecordDomainCheck(ctx, alpha.ID, "lapsed.alpha.example", false, 0); err != nil {
 		t.Fatal(err)
 	}
 	add(alpha, "grace.alpha.example", catalog.DomainVerified)
-	if _, err := ts.p.Catalog.RecordDomainCheck(ctx, "grace.alpha.example", false, time.Hour); err != nil {
+	if _, err := ts.p.Catalog.RecordDomainCheck(ctx, alpha.ID, "grace.alpha.example", false, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	add(gone, "www.gone.example", catalog.DomainVerified)

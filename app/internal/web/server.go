@@ -186,6 +186,10 @@ func (s *Server) routes() {
 	s.opsEcho.GET("/readyz", s.readyz)
 }
 
+// TenantRoutes lists the routes of a tenant's site, for the tests that
+// walk every one of them.
+func (s *Server) TenantRoutes() []*echo.Route { return s.tenants.Routes() }
+
 func staticHandler() http.Handler {
 	sub, err := fs.Sub(views.FS, "static")
 	if err != nil {

@@ -350,6 +350,7 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/admin/media/:id/delete", h.deleteMediaForm, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/messages", h.showMessages, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/messages/:id", h.showMessage, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/messages/:id/read", h.openMessage, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/messages/:id/unread", h.markMessageUnread, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/messages/:id/delete", h.deleteMessageForm, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/admins", h.showAdmins, adminHeaders, a.RequireOwner)
@@ -359,14 +360,25 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/admin/domains", h.addDomainForm, adminHeaders, a.RequireOwner)
 	g.POST("/admin/domains/:host/verify", h.checkDomainForm, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/domains/:host/delete", h.removeDomainForm, adminHeaders, a.RequireOwner)
-	g.GET("/admin/export", h.export, adminHeaders, a.RequireOwner)
+	g.POST("/admin/export", h.export, adminHeaders, a.RequireOwner)
+	g.GET("/admin/export", postOnly("The download is the button \"Download a copy of the site\" on the dashboard's home page."), adminHeaders, a.RequireAdmin)
 	g.GET("/admin/password", h.showPassword, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/password", h.changePasswordForm, adminHeaders, a.RequireAdmin)
 	return h
 }
 
-// export: GET /admin/export (owners), the "Download a copy of the site"
-// button.
+// postOnly answers a GET of an address that only takes a POST (an old
+// link or bookmark) with 405 and why, doing nothing.
+func postOnly(why string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Allow", http.MethodPost)
+		return echo.NewHTTPError(http.StatusMethodNotAllowed, why)
+	}
+}
+
+// export: POST /admin/export (owners), the "Download a copy of the site"
+// button. A POST with the CSRF token, not a link: a GET runs for any
+// <img src> on a sibling chapter's page (see docs/security.md).
 func (h *Handler) export(c echo.Context) error {
 	return httpx.ExportDownload(c, h.p, auth.Actor(c))
 }

@@ -407,7 +407,7 @@ func TestDashboardEditing(t *testing.T) {
 		t.Errorf("a javascript: social link: %d, want 422", p.Status)
 	}
 
-	// Messages: read marks read, delete deletes.
+	// Messages: opening one (a POST) marks it read, delete deletes.
 	form := url.Values{"name": {"Karen"}, "email": {"karen@example.com"}, "subject": {"Hall in October"}, "body": {"Is it free?"}}
 	resp, err := ls.Browser().PostForm(ls.SiteURL("lodge", "/contact"), form)
 	if err != nil {
@@ -418,6 +418,9 @@ func TestDashboardEditing(t *testing.T) {
 	mid := regexp.MustCompile(`/admin/messages/(\d+)`).FindStringSubmatch(inbox.Body)
 	if mid == nil || !strings.Contains(inbox.Body, `class="unread"`) {
 		t.Fatalf("the inbox does not show the new message as unread")
+	}
+	if p := post("/admin/messages/"+mid[1]+"/read", url.Values{}); p.Status != http.StatusSeeOther || p.Location != "/admin/messages/"+mid[1] {
+		t.Errorf("open message: %d %q, want 303 to the message", p.Status, p.Location)
 	}
 	if msg := ls.Form(t, c, host, "/admin/messages/"+mid[1], nil); !strings.Contains(msg.Body, "Is it free?") {
 		t.Error("the message page does not show the text")
@@ -519,7 +522,7 @@ func TestDashboardCustomDomain(t *testing.T) {
 	webtest.Must(t, err)
 	_, err = ls.Platform.AddDomain(context.Background(), riverside, "www.riversidepost42.org")
 	webtest.Must(t, err)
-	_, err = ls.Platform.Catalog.SetDomainStatus(context.Background(), "www.riversidepost42.org", catalog.DomainVerified)
+	_, err = ls.Platform.Catalog.SetDomainStatus(context.Background(), riverside.ID, "www.riversidepost42.org", catalog.DomainVerified)
 	webtest.Must(t, err)
 	c := ls.Browser()
 	csrf := ls.DashLogin(t, c, "www.riversidepost42.org", email, password)
@@ -608,7 +611,7 @@ func TestDashboardListsArePaged(t *testing.T) {
 		{"/admin/officers", `href="/admin/officers/\d+"`},
 		{"/admin/pages", `href="/admin/pages/\d+"`},
 		{"/admin/media", `action="/admin/media/[a-z2-7]+"`},
-		{"/admin/messages", `href="/admin/messages/\d+"`},
+		{"/admin/messages", `action="/admin/messages/\d+/read"`},
 		{"/admin/admins", `action="/admin/admins/\d+/delete"`},
 	} {
 		t.Run(tc.path, func(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
-	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // siteForm is the settings page's data.
@@ -213,24 +212,31 @@ func (h *Handler) showMessages(c echo.Context) error {
 	return h.renderList(c, "messages.html", "Messages", "messages", p, next, ms)
 }
 
-// showMessage: GET /admin/messages/:id, which marks it read (unless the
-// site is read-only for maintenance).
+// showMessage: GET /admin/messages/:id shows a message and changes
+// nothing: opening one from the list is a POST to .../read.
 func (h *Handler) showMessage(c echo.Context) error {
-	ctx, db := c.Request().Context(), httpx.DB(c)
 	id, err := httpx.IDParam(c)
 	if err != nil {
 		return err
 	}
-	m, err := db.Message(ctx, id)
+	m, err := httpx.DB(c).Message(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	if !m.Read && httpx.Tenant(c).Status == catalog.StatusActive {
-		if err := db.MarkMessageRead(ctx, id, true); err != nil {
-			return err
-		}
-	}
 	return h.render(c, http.StatusOK, "message.html", "Message from "+m.Name, "messages", m)
+}
+
+// openMessage: POST /admin/messages/:id/read marks a message read and
+// shows it (the list's buttons and the message's "Mark as read").
+func (h *Handler) openMessage(c echo.Context) error {
+	id, err := httpx.IDParam(c)
+	if err != nil {
+		return err
+	}
+	if err := httpx.DB(c).MarkMessageRead(c.Request().Context(), id, true); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/messages/%d", id))
 }
 
 // markMessageUnread: POST /admin/messages/:id/unread.

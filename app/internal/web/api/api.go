@@ -323,10 +323,16 @@ func Register(g *echo.Group, d Deps) {
 	g.GET("/api/domains/:host", h.apiDomain, a.RequireAdmin)
 	g.POST("/api/domains/:host/verify", h.apiVerifyDomain, a.RequireAdmin)
 	g.DELETE("/api/domains/:host", h.apiRemoveDomain, a.RequireOwner)
-	g.GET("/api/export", h.export, a.RequireOwner)
+	g.POST("/api/export", h.export, a.RequireOwner)
+	g.GET("/api/export", func(c echo.Context) error {
+		c.Response().Header().Set("Allow", http.MethodPost)
+		return echo.NewHTTPError(http.StatusMethodNotAllowed, "the export is POST /api/export")
+	}, a.RequireAdmin)
 }
 
-// export: GET /api/export (owners) downloads the site as one file.
+// export: POST /api/export (owners) downloads the site as one file. POST
+// because nothing that changes or costs this much may run on a GET (the
+// dashboard's cookie reaches /api too).
 func (h *handler) export(c echo.Context) error {
 	return httpx.ExportDownload(c, h.p, auth.Actor(c))
 }

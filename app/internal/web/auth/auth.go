@@ -92,7 +92,8 @@ func authOf(c echo.Context) (*signedIn, bool) {
 
 // RequireAdmin lets a request through only with a valid login token of
 // this tenant (Bearer header, or the dashboard's cookie) whose session row
-// still exists. Cookie-authenticated writes must also pass the CSRF check.
+// still exists. Cookie-authenticated writes must also pass the CSRF check,
+// and cookie-authenticated reads must not be embedded by another page.
 // Unauthenticated: 401 JSON under /api/, a redirect to the login form
 // elsewhere.
 func (a *Auth) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
@@ -105,8 +106,14 @@ func (a *Auth) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if who.viaCookie && !httpx.SafeMethod(c.Request().Method) {
-			if err := a.checkCSRF(c, who.session.ID); err != nil {
+		if who.viaCookie {
+			// A write needs the CSRF token; a read must be a page the
+			// admin opened, not something another page embedded.
+			check := checkNotEmbedded
+			if !httpx.SafeMethod(c.Request().Method) {
+				check = func(c echo.Context) error { return a.checkCSRF(c, who.session.ID) }
+			}
+			if err := check(c); err != nil {
 				return err
 			}
 		}
@@ -237,6 +244,31 @@ func (a *Auth) CheckOrigin(c echo.Context) error {
 	return nil
 }
 
+var errEmbedded = echo.NewHTTPError(http.StatusForbidden,
+	"This dashboard address was loaded from inside another page and was refused. Open it from the dashboard itself.")
+
+// checkNotEmbedded refuses a cookie-authenticated read that the browser
+// says is not a page the admin opened: a subresource (Sec-Fetch-Dest
+// image, script, style, iframe, ...) from any site, or a fetch or XHR
+// ("empty") from another site, sibling chapters included. No GET changes
+// anything (see docs/security.md, "No state change on GET"); this keeps
+// another page from even reading the dashboard's answers with the admin's
+// cookie. A top-level navigation ("document") is allowed from anywhere,
+// as are requests without the header (older browsers, curl).
+func checkNotEmbedded(c echo.Context) error {
+	r := c.Request()
+	switch r.Header.Get("Sec-Fetch-Dest") {
+	case "", "document":
+		return nil
+	case "empty":
+		switch r.Header.Get("Sec-Fetch-Site") {
+		case "", "same-origin", "none":
+			return nil
+		}
+	}
+	return errEmbedded
+}
+
 // checkCSRF guards a cookie-authenticated write: the browser's own
 // statement of where it comes from, and the session's CSRF token in the
 // form field csrf_token or the X-CSRF-Token header.
@@ -270,12 +302,9 @@ func (a *Auth) Login(c echo.Context, email, pw string) (tenantdb.Admin, tenantdb
 	if len(email) > 254 {
 		email = email[:254]
 	}
-	account := httpx.Tenant(c).ID + "\x00" + strings.ToLower(email)
-	if wait := a.throttle.perAccount.Wait(account, now); wait > 0 {
-		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
-	}
-	if ok, wait := a.throttle.perIP.Take(ratelimit.ClientKey(c.RealIP()), now); !ok {
-		return none, noSession, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
+	account, client := accountKey(httpx.Tenant(c).ID, email), ratelimit.ClientKey(c.RealIP())
+	if err := a.throttle.allow(account, client, now); err != nil {
+		return none, noSession, "", err
 	}
 	db := httpx.DB(c)
 	admin, err := db.AdminByEmail(ctx, email)
@@ -290,7 +319,7 @@ func (a *Auth) Login(c echo.Context, email, pw string) (tenantdb.Admin, tenantdb
 		return none, noSession, "", fmt.Errorf("admin %d: %w", admin.ID, err)
 	}
 	if !ok {
-		a.throttle.perAccount.Take(account, now)
+		a.throttle.failed(account, client, now)
 		return none, noSession, "", errLoginFailed
 	}
 	sess, token, err := a.startSession(c, admin)
@@ -371,16 +400,16 @@ func (a *Auth) ChangePassword(c echo.Context, Current, next string) (tenantdb.Se
 	admin := AdminOf(c)
 	// Guesses of the Current password (from a stolen session) count
 	// against the account like failed logins.
-	account := httpx.Tenant(c).ID + "\x00" + strings.ToLower(admin.Email)
-	if wait := a.throttle.perAccount.Wait(account, a.now()); wait > 0 {
-		return tenantdb.Session{}, "", &ratelimit.Error{What: "too many login attempts", Wait: wait}
+	account, client := accountKey(httpx.Tenant(c).ID, admin.Email), ratelimit.ClientKey(c.RealIP())
+	if err := a.throttle.allow(account, client, a.now()); err != nil {
+		return tenantdb.Session{}, "", err
 	}
 	ok, err := a.p.Passwords.Verify(ctx, admin.PasswordHash, Current)
 	if err != nil {
 		return tenantdb.Session{}, "", err
 	}
 	if !ok {
-		a.throttle.perAccount.Take(account, a.now())
+		a.throttle.failed(account, client, a.now())
 		return tenantdb.Session{}, "", &tenantdb.ValidationError{Field: "current_password", Message: "is not your Current password"}
 	}
 	if err := password.CheckRules(next, admin.Email); err != nil {
@@ -430,20 +459,4 @@ func SafeNext(raw string) string {
 		return home
 	}
 	return raw
-}
-
-// loginThrottle limits login attempts per client address (every attempt
-// counts, as each costs a password hash) and per account (failures
-// count, so that a guesser spreading over many addresses still slows to a
-// crawl on one account, while its owner's successful logins cost nothing).
-type loginThrottle struct {
-	perIP      *ratelimit.Limiter
-	perAccount *ratelimit.Limiter
-}
-
-func newLoginThrottle() *loginThrottle {
-	return &loginThrottle{
-		perIP:      ratelimit.New(20, 6*time.Second, 50_000),  // 20 at once, then 10 a minute
-		perAccount: ratelimit.New(10, 30*time.Second, 50_000), // 10 failures, then 2 a minute
-	}
 }

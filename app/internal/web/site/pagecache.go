@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"hash/fnv"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // pageCache keeps rendered public pages of every tenant within one byte
@@ -124,11 +127,43 @@ func (pc *pageCache) Size() int64 {
 	return pc.size
 }
 
+// cacheKey is the page cache's key of request r for tenant t: the
+// tenant, its status, the base URL, the decoded path and only the query
+// parameters the route reads (params), in a canonical order. A query
+// parameter the page ignores therefore never makes a new entry, so junk
+// query strings (?x=1, ?x=2, ...) cannot fill the cache and evict every
+// chapter's pages.
+func cacheKey(c echo.Context, t catalog.Tenant, params []string) string {
+	r := c.Request()
+	key := t.ID + "\x00" + t.Status + "\x00" + httpx.BaseURL(c) + r.URL.Path
+	if len(params) == 0 || r.URL.RawQuery == "" {
+		return key
+	}
+	q, kept := r.URL.Query(), url.Values{}
+	for _, name := range params {
+		if v, ok := q[name]; ok {
+			kept[name] = v
+		}
+	}
+	if len(kept) == 0 {
+		return key
+	}
+	return key + "?" + kept.Encode()
+}
+
 // cachePage serves anonymous GET and HEAD requests of a public page from
-// the page cache, and stores what it renders (status 200 only). Requests
-// with credentials (a cookie or an Authorization header) always render:
-// whatever a signed-in person sees is never shared.
-func (s *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
+// the page cache, and stores what it renders (status 200 only); params
+// are the query parameters the page reads (see cacheKey): a handler that
+// reads another must name it here. Requests with credentials (a cookie or
+// an Authorization header) always render: whatever a signed-in person
+// sees is never shared.
+func (s *Handler) cachePage(params ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return s.cachedPage(next, params)
+	}
+}
+
+func (s *Handler) cachedPage(next echo.HandlerFunc, params []string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if s.cache == nil || r.Method != http.MethodGet && r.Method != http.MethodHead ||
@@ -137,7 +172,7 @@ func (s *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		t := httpx.Tenant(c)
 		gen := httpx.DB(c).Generation()
-		key := t.ID + "\x00" + t.Status + "\x00" + httpx.BaseURL(c) + r.URL.RequestURI()
+		key := cacheKey(c, t, params)
 		if e := s.cache.get(key, gen, s.now()); e != nil {
 			return writeCached(c, e)
 		}

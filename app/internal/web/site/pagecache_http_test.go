@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -227,3 +228,46 @@ func TestReplacedFileIsNeverServedStale(t *testing.T) {
 type quiet struct{}
 
 func (quiet) Step(string) {}
+
+// TestJunkQueryStringsShareOneCacheEntry: query parameters a page does not
+// read make no entry of their own (so one client cannot fill the cache
+// with ?x=1..N and evict every chapter's pages), while the ones it reads
+// (?page= of /news, ?v= of /theme.css) still key their own pages.
+func TestJunkQueryStringsShareOneCacheEntry(t *testing.T) {
+	ts := webtest.New(t)
+	h := webtest.Host("demo")
+	entries := func() string { return ts.Metric("chapterhouse_page_cache_entries") }
+	ts.Get(h, "/")
+	ts.Get(h, "/news")
+	before, hits := entries(), ts.CacheHits()
+	const n = 200
+	for i := 0; i < n; i++ {
+		for _, path := range []string{fmt.Sprintf("/?x=%d", i), fmt.Sprintf("/news?utm_source=%d&y=%d", i, i)} {
+			if r := ts.Get(h, path); r.Status != 200 {
+				t.Fatalf("GET %s: %d", path, r.Status)
+			}
+		}
+	}
+	if got := entries(); got != before {
+		t.Errorf("%d junk query strings: %s cache entries, want %s as before", n, got, before)
+	}
+	if got := ts.CacheHits() - hits; got != 2*n {
+		t.Errorf("%d requests with junk query strings: %d cache hits, want all", 2*n, got)
+	}
+
+	// The parameters a page reads still make different pages.
+	m := regexp.MustCompile(`/theme\.css\?v=([0-9a-f]+)`).FindStringSubmatch(ts.Get(h, "/").Body)
+	if m == nil {
+		t.Fatal("the home page links no /theme.css?v=")
+	}
+	current := ts.Get(h, "/theme.css?junk=1&v="+m[1])
+	other := ts.Get(h, "/theme.css?v=000000")
+	if current.Header.Get("Cache-Control") == other.Header.Get("Cache-Control") {
+		t.Errorf("/theme.css with the current and another ?v=: both Cache-Control %q, want the other short-lived", other.Header.Get("Cache-Control"))
+	}
+	for _, path := range []string{"/news?page=1", "/news?page=x&z=1", "/news?page=2&page=3"} {
+		if r := ts.Get(h, path); r.Status != 404 {
+			t.Errorf("GET %s after /news was cached: %d, want 404 (the page parameter still counts)", path, r.Status)
+		}
+	}
+}

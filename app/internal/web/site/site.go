@@ -244,19 +244,21 @@ func Register(g *echo.Group, d Deps) *Handler {
 	// The public site: security headers on everything, and the page
 	// cache on what an anonymous visitor reads.
 	read := []string{http.MethodGet, http.MethodHead}
-	page := func(path string, handle echo.HandlerFunc) {
-		g.Match(read, path, handle, publicHeaders, h.cachePage)
+	// params are the query parameters a page reads: the page cache keys
+	// on those only.
+	page := func(path string, handle echo.HandlerFunc, params ...string) {
+		g.Match(read, path, handle, publicHeaders, h.cachePage(params...))
 	}
 	page("/", h.showHome)
 	page("/about", h.showAbout)
-	page("/news", h.showNews)
+	page("/news", h.showNews, "page")
 	page("/news/:slug", h.showPost)
 	page("/events", h.showEvents)
 	page("/events/:id", h.showEvent)
 	page("/contact", h.showContact)
 	page("/contact/thanks", h.showContactThanks)
 	page("/p/:slug", h.showPage)
-	page("/theme.css", h.showTheme)
+	page("/theme.css", h.showTheme, "v")
 	page("/feed.xml", h.showFeed)
 	page("/events.ics", h.showCalendar)
 	page("/sitemap.xml", h.showSitemap)
