@@ -92,12 +92,21 @@ func (fw frameWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// checkSocketPath fails when data dir dir is too deep for its control
+// socket; serve checks it before it creates anything.
+func checkSocketPath(dir string) error {
+	if path := filepath.Join(dir, socketFile); len(path) >= maxSocketPath {
+		return fmt.Errorf("control socket %s is longer than the %d bytes a unix socket path may have; use a shorter --data path", path, maxSocketPath-1)
+	}
+	return nil
+}
+
 // serveControl runs operator commands sent to the control socket on p.
 func serveControl(ctx context.Context, dir string, p *platform.Platform, log *slog.Logger) (stop func() error, err error) {
-	path := filepath.Join(dir, socketFile)
-	if len(path) >= maxSocketPath {
-		return nil, fmt.Errorf("control socket %s is longer than the %d bytes a unix socket path may have; use a shorter --data path", path, maxSocketPath-1)
+	if err := checkSocketPath(dir); err != nil {
+		return nil, err
 	}
+	path := filepath.Join(dir, socketFile)
 	os.Remove(path) // we hold the dir lock: any socket file is stale
 	old := syscall.Umask(0o077)
 	ln, err := net.Listen("unix", path)

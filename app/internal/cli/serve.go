@@ -141,6 +141,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err // nil for --help
 	}
 	log := newLogger(cfg.logFormat, stderr)
+	// The ports are bound before anything is made on disk: a first run
+	// that fails on a busy port must leave no data dir behind, or the next
+	// run would find one and never create the demo.
+	l, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer l.close()
 	unlock, fresh, err := ownDataDir(cfg.dataDir)
 	if err != nil {
 		return err
@@ -152,11 +160,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer p.Close()
 	p.Configure(cfg.platformSettings())
-	l, err := listen(cfg)
-	if err != nil {
-		return err
-	}
-	defer l.close()
 	p.PortSuffix = platform.PortSuffix(l.public.Addr().String())
 	if fresh && !cfg.noDemo {
 		if err := platform.SeedDemo(ctx, p, stdout); err != nil {
@@ -199,6 +202,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.dataDir, err = filepath.Abs(*dataFlag); err != nil {
 		return nil, err
 	}
+	if err := checkSocketPath(cfg.dataDir); err != nil {
+		return nil, &usageError{"serve: " + err.Error()}
+	}
 	return cfg, nil
 }
 
@@ -223,19 +229,33 @@ type listeners struct {
 	public, ops net.Listener
 }
 
+// listen binds the public and ops listeners; its errors name the flag and
+// the environment variable that choose another address.
 func listen(cfg *config) (*listeners, error) {
 	public, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return nil, err
+		return nil, listenError(cfg.addr, err, "choose another with --addr or CHAPTERHOUSE_ADDR")
 	}
 	l := &listeners{public: public}
 	if cfg.askAddr != "" {
 		if l.ops, err = net.Listen("tcp", cfg.askAddr); err != nil {
 			public.Close()
-			return nil, fmt.Errorf("ops listener (--ask-addr): %w", err)
+			return nil, listenError(cfg.askAddr, err,
+				`it is the ops listener: choose another with --ask-addr or CHAPTERHOUSE_ASK_ADDR ("" for none)`)
 		}
 	}
 	return l, nil
+}
+
+// listenError says which address could not be bound, why (without the
+// "listen tcp" and "bind:" of net's error) and how to choose another.
+func listenError(addr string, err error, hint string) error {
+	why := err
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		why = se.Err
+	}
+	return fmt.Errorf("listen on %s: %w; %s", addr, why, hint)
 }
 
 // close closes the listeners that http.Server.Shutdown has not closed
