@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,5 +55,81 @@ func TestBusyPortLeavesNoDataDirAndTheNextRunMakesTheDemo(t *testing.T) {
 				t.Errorf("the run after the failed one made no demo and no login:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestHealthcheckAsksTheAddressServeWasGiven runs `healthcheck` as the
+// Dockerfile does, against a live server: it finds the server on the
+// address of CHAPTERHOUSE_ADDR or --addr (as serve reads them, an address
+// without a host meaning loopback) and fails when nothing answers there.
+func TestHealthcheckAsksTheAddressServeWasGiven(t *testing.T) {
+	s := startLive(t)
+	_, port, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+		ok   bool
+	}{
+		{"env, no host", ":" + port, nil, true},
+		{"env, every address", "0.0.0.0:" + port, nil, true},
+		{"flag", "", []string{"--addr", s.Addr}, true},
+		{"flag over env", closed.Addr().String(), []string{"--addr", s.Addr}, true},
+		{"env, nothing there", closed.Addr().String(), nil, false},
+		{"flag, nothing there", ":" + port, []string{"--addr", closed.Addr().String()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if k == "CHAPTERHOUSE_ADDR" {
+					return tc.env
+				}
+				return ""
+			}
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), append([]string{"healthcheck"}, tc.args...), getenv, strings.NewReader(""), &out, &errOut)
+			if (err == nil) != tc.ok {
+				t.Errorf("healthcheck %v with CHAPTERHOUSE_ADDR=%q: %v, want ok=%v", tc.args, tc.env, err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestProductionExamplesStartWithoutTheDemo checks that the systemd unit
+// and the compose file of docs/operations.md pass --no-demo (a production
+// data dir must not get a demo chapter with a known login page), and that
+// .dockerignore keeps data, history and CI output out of the image.
+func TestProductionExamplesStartWithoutTheDemo(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A serve command: the unit's ExecStart (with its continuation lines)
+	// and the compose file's command.
+	serves := regexp.MustCompile(`(?m)(ExecStart=\S+ serve(?:.*\\\n)*.*$|command: \["serve".*$)`).FindAllString(string(doc), -1)
+	if len(serves) < 2 {
+		t.Fatalf("found %d serve commands in docs/operations.md, want the systemd one and the compose one", len(serves))
+	}
+	for _, s := range serves {
+		if !strings.Contains(s, "--no-demo") {
+			t.Errorf("this production example does not pass --no-demo:\n%s", s)
+		}
+	}
+	ignore, err := os.ReadFile(filepath.Join("..", ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(ignore))
+	for _, want := range []string{"/data", ".git", "/artifacts"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf(".dockerignore does not exclude %s", want)
+		}
 	}
 }

@@ -70,6 +70,12 @@ func commands() []command {
 	}
 }
 
+// usageLine is how the command is typed, prog being how the program was
+// run: "chapterhouse tenant list [--json]".
+func (c command) usageLine(prog string) string {
+	return strings.TrimSpace(prog + " " + c.name + " " + c.args)
+}
+
 // findCommand returns the command named by the leading words of args and
 // the arguments after them.
 func findCommand(args []string) (command, []string, bool) {
@@ -117,6 +123,17 @@ type cmdEnv struct {
 	cwd    string // the operator's working directory, for relative paths
 	tty    bool   // stdout is a terminal
 	actor  string // who, for the audit log
+	// prog is how the operator ran the program ("go run ./app"), for
+	// usage lines and hints; empty means this process's progName.
+	prog string
+}
+
+// progName is how the operator ran the program, for hints.
+func (e *cmdEnv) progName() string {
+	if e.prog == "" {
+		return progName
+	}
+	return e.prog
 }
 
 // usageError is a mistake in how a command was typed: exit status 2.
@@ -129,7 +146,7 @@ func (e *usageError) Error() string { return e.msg }
 func (e *cmdEnv) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet(e.cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.String("data", "", "data dir")
+	fs.String("data", "", "data `dir` (env CHAPTERHOUSE_DATA, default ./data)")
 	return fs
 }
 
@@ -137,12 +154,16 @@ func (e *cmdEnv) flags() *flag.FlagSet {
 // arguments, as people type them, and checks the number of positionals.
 func (e *cmdEnv) parse(fs *flag.FlagSet, args []string, positionals int) ([]string, error) {
 	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(e.stdout, e.cmd.usageLine(e.progName()), e.cmd.summary, fs)
+		return nil, errHelpShown
+	}
 	if err != nil {
-		return nil, &usageError{fmt.Sprintf("%s: %v\nusage: chapterhouse %s %s", e.cmd.name, err, e.cmd.name, e.cmd.args)}
+		return nil, &usageError{fmt.Sprintf("%s: %v\nusage: %s\n(`%s %s --help` tells more)", e.cmd.name, err, e.cmd.usageLine(e.progName()), e.progName(), e.cmd.name)}
 	}
 	if len(pos) != positionals {
-		return nil, &usageError{fmt.Sprintf("%s: want %d argument(s), got %d\nusage: chapterhouse %s %s",
-			e.cmd.name, positionals, len(pos), e.cmd.name, e.cmd.args)}
+		return nil, &usageError{fmt.Sprintf("%s: want %d argument(s), got %d\nusage: %s",
+			e.cmd.name, positionals, len(pos), e.cmd.usageLine(e.progName()))}
 	}
 	return pos, nil
 }
@@ -216,20 +237,25 @@ func runCommand(ctx context.Context, e *cmdEnv, args []string) error {
 		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", strings.Join(args, " "), usage())}
 	}
 	e.cmd = cmd
-	return cmd.run(ctx, e, rest)
+	if err := cmd.run(ctx, e, rest); !errors.Is(err, errHelpShown) {
+		return err
+	}
+	return nil
 }
 
 func usage() string {
 	var b strings.Builder
-	b.WriteString("usage: chapterhouse [command] [flags]\n\ncommands:\n")
-	b.WriteString(fmt.Sprintf("  %-44s %s\n", "serve [--addr ADDR] [--base-domain D] ...", "serve every tenant's site (the default)"))
+	fmt.Fprintf(&b, "usage: %s [command] [flags]\n\ncommands:\n", progName)
+	fmt.Fprintf(&b, "  %-44s %s\n", "serve [--addr ADDR] [--base-domain D] ...", "serve every tenant's site (the default)")
+	fmt.Fprintf(&b, "  %-44s %s\n", "healthcheck [--addr ADDR]", healthcheckSummary)
+	fmt.Fprintf(&b, "  %-44s %s\n", "version", "print the version and the revision it was built from (also --version)")
 	cs := commands()
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	for _, c := range cs {
 		b.WriteString(fmt.Sprintf("  %-44s %s\n", c.name+" "+c.args, c.summary))
 	}
 	b.WriteString("\nEvery command takes --data DIR (env CHAPTERHOUSE_DATA, default ./data).\n")
-	b.WriteString("Run `chapterhouse serve --help` for the server's flags.\n")
+	fmt.Fprintf(&b, "Run `%s COMMAND --help` for a command's flags (`%s serve --help` for the server's).\n", progName, progName)
 	return b.String()
 }
 

@@ -62,6 +62,7 @@ type controlRequest struct {
 	Cwd   string   `json:"cwd"`
 	TTY   bool     `json:"tty"`
 	Stdin []byte   `json:"stdin,omitempty"`
+	Prog  string   `json:"prog,omitempty"` // how the operator ran the program, for hints
 }
 
 // Frames on the response stream: a kind byte, a length, the bytes.
@@ -139,6 +140,7 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, log *sl
 				cwd:    req.Cwd,
 				tty:    req.TTY,
 				actor:  "cli",
+				prog:   req.Prog,
 			}
 			start := time.Now()
 			code := ExitCode(e.stderr, runCommand(r.Context(), e, req.Args))
@@ -178,7 +180,7 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, log *sl
 // ExitCode prints err as the one line an operator reads and returns the
 // exit status: 0 for success, 2 for a usage mistake, 1 for the rest.
 func ExitCode(stderr io.Writer, err error) int {
-	if err == nil {
+	if err == nil || errors.Is(err, errHelpShown) {
 		return 0
 	}
 	var ue *usageError

@@ -24,13 +24,19 @@ import (
 // Run is the whole program: serve (the default) or one operator command.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch {
+	case len(args) > 0 && (args[0] == "version" || args[0] == "--version" || args[0] == "-version"):
+		fmt.Fprintln(stdout, version())
+		return nil
 	case len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help":
 		return serve(ctx, args, getenv, stdout, stderr)
 	case args[0] == "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case args[0] == "healthcheck":
-		return healthcheck(ctx, getenv)
+		return healthcheck(ctx, args[1:], getenv, stdout)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		if len(args) > 1 { // help COMMAND
+			return Run(ctx, append(args[1:], "--help"), getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage())
 		return nil
 	}
@@ -70,7 +76,7 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	if !ok {
 		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", strings.Join(args, " "), usage())}
 	}
-	if cmd.local {
+	if cmd.local || wantsHelp(args) { // help needs no data dir and no server
 		cwd, _ := os.Getwd()
 		e := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, cwd: cwd, tty: isTerminal(stdout), actor: "cli"}
 		return runCommand(ctx, e, args)
@@ -80,10 +86,10 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	if _, err := os.Stat(catalog.Path(dir)); err != nil && cmd.name != "tenant create" {
-		return fmt.Errorf("no Chapterhouse data in %s (use --data DIR or CHAPTERHOUSE_DATA; `chapterhouse serve` creates a data dir)", dir)
+		return fmt.Errorf("no Chapterhouse data in %s (use --data DIR or CHAPTERHOUSE_DATA; `%s serve` creates a data dir)", dir, progName)
 	}
 	cwd, _ := os.Getwd()
-	req := controlRequest{Args: args, Cwd: cwd, TTY: isTerminal(stdout)}
+	req := controlRequest{Args: args, Cwd: cwd, TTY: isTerminal(stdout), Prog: progName}
 	if cmd.stdin && (cmd.stdinFlag == "" || hasFlag(args, cmd.stdinFlag)) {
 		if req.Stdin, err = io.ReadAll(io.LimitReader(stdin, 1<<20)); err != nil {
 			return err
@@ -136,7 +142,7 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // serve runs the server until ctx is done, then drains requests and closes
 // every tenant cleanly.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseServe(args, getenv, stderr)
+	cfg, err := parseServe(args, getenv, stdout)
 	if cfg == nil || err != nil {
 		return err // nil for --help
 	}
@@ -162,7 +168,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	p.Configure(cfg.platformSettings())
 	p.PortSuffix = platform.PortSuffix(l.public.Addr().String())
 	if fresh && !cfg.noDemo {
-		if err := platform.SeedDemo(ctx, p, stdout); err != nil {
+		if err := platform.SeedDemo(ctx, p, stdout, progName); err != nil {
 			return fmt.Errorf("creating the demo tenant: %w", err)
 		}
 	}
@@ -181,17 +187,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // parseServe reads serve's flags and environment; a nil config without an
 // error is --help.
-func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	dataFlag := fs.String("data", envOr(getenv, "CHAPTERHOUSE_DATA", "data"), "data `dir` (env CHAPTERHOUSE_DATA)")
 	cfg := serveFlags(fs, getenv)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout, progName+" [serve] [flags]",
+			"serve every tenant's site, and the operator commands over DATA/control.sock (the default command)", fs)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, &usageError{fmt.Sprintf("serve: %v", err)}
+		return nil, &usageError{fmt.Sprintf("serve: %v\n(`%s serve --help` lists the flags)", err, progName)}
 	}
 	if len(pos) > 0 {
 		return nil, &usageError{fmt.Sprintf("serve: unexpected argument %q", pos[0])}
@@ -346,26 +354,46 @@ func describeError(err error) string {
 	return err.Error()
 }
 
+// healthcheckSummary is healthcheck's line in the help.
+const healthcheckSummary = "exit 0 if the server on this machine answers /healthz (for container health checks)"
+
 // healthcheck asks the local server's /healthz, for container health checks
-// in images that have no curl.
-func healthcheck(ctx context.Context, getenv func(string) string) error {
-	_, port, err := net.SplitHostPort(envOr(getenv, "CHAPTERHOUSE_ADDR", ":8080"))
+// in images that have no curl. It finds the server as serve does: --addr,
+// else CHAPTERHOUSE_ADDR, else :8080; a server listening on every address
+// (":8080", "0.0.0.0:8080") is asked on loopback.
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("addr", envOr(getenv, "CHAPTERHOUSE_ADDR", ":8080"), "`address` the server serves the sites on (env CHAPTERHOUSE_ADDR)")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout, progName+" healthcheck [--addr ADDR]", healthcheckSummary, fs)
+		return nil
+	}
+	if err != nil || len(pos) > 0 {
+		return &usageError{fmt.Sprintf("healthcheck: want only --addr ADDR\nusage: %s healthcheck [--addr ADDR]", progName)}
+	}
+	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
-		return err
+		return &usageError{fmt.Sprintf("healthcheck: --addr %q is not HOST:PORT", *addr)}
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("healthcheck: %w", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthz: %s", resp.Status)
+		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
 	}
 	return nil
 }
