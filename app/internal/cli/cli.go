@@ -54,6 +54,7 @@ func commands() []command {
 		{name: "tenant freeze", args: "SLUG", summary: "make a tenant's site read-only: reads are served, changes get 503", run: cmdTenantFreeze},
 		{name: "tenant thaw", args: "SLUG", summary: "accept changes on a frozen tenant's site again", run: cmdTenantThaw},
 		{name: "tenant digest", args: "SLUG", summary: "print the logical digest of a tenant's rows", run: cmdTenantDigest},
+		{name: "tenant sql", args: "SLUG \"SELECT ...\" [--json] [--limit ROWS] [--timeout D]", summary: "run one read-only statement on a tenant's database (sqlite3 cannot open a live one)", run: cmdTenantSQL},
 		{name: "import", args: "SLUG FILE [--replace] [--max-size BYTES] [--name NAME]", summary: "check a tenant file as untrusted and import it as a new tenant, or --replace one's content", run: cmdImport},
 		{name: "backup", args: "DIR [--jobs N]", summary: "back up every tenant and the catalog into the new directory DIR, with a manifest (while serving)", run: cmdBackup},
 		{name: "backup verify", args: "DIR", summary: "check every file of a backup against its manifest (sha256, integrity_check)", local: true, run: cmdBackupVerify},
