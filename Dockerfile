@@ -16,9 +16,9 @@ ENV CHAPTERHOUSE_DATA=/data \
 VOLUME /data
 EXPOSE 8080
 USER nonroot:nonroot
-# The health check asks CHAPTERHOUSE_ADDR's port, as serve reads it: to
-# serve on another port, set CHAPTERHOUSE_ADDR (an --addr in the command
-# is not seen by the check).
+# The health check asks the server of /data (its control socket) which
+# address it serves on, so it follows an --addr in the command as well as
+# CHAPTERHOUSE_ADDR.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["/usr/local/bin/chapterhouse", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/chapterhouse"]

@@ -59,9 +59,11 @@ func TestBusyPortLeavesNoDataDirAndTheNextRunMakesTheDemo(t *testing.T) {
 }
 
 // TestHealthcheckAsksTheAddressServeWasGiven runs `healthcheck` as the
-// Dockerfile does, against a live server: it finds the server on the
-// address of CHAPTERHOUSE_ADDR or --addr (as serve reads them, an address
-// without a host meaning loopback) and fails when nothing answers there.
+// Dockerfile does, against a live server: it finds the server by --addr,
+// else by asking the server of the data dir (CHAPTERHOUSE_DATA or --data)
+// on its control socket, which follows a serve --addr the check cannot
+// see, else by CHAPTERHOUSE_ADDR (an address without a host meaning
+// loopback); it fails when nothing answers there.
 func TestHealthcheckAsksTheAddressServeWasGiven(t *testing.T) {
 	s := startLive(t)
 	_, port, err := net.SplitHostPort(s.Addr)
@@ -73,30 +75,37 @@ func TestHealthcheckAsksTheAddressServeWasGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed.Close()
+	nowhere := closed.Addr().String()
+	empty := t.TempDir() // a data dir with no server
 	for _, tc := range []struct {
-		name string
-		env  string
-		args []string
-		ok   bool
+		name      string
+		addr, dir string // CHAPTERHOUSE_ADDR and CHAPTERHOUSE_DATA
+		args      []string
+		ok        bool
 	}{
-		{"env, no host", ":" + port, nil, true},
-		{"env, every address", "0.0.0.0:" + port, nil, true},
-		{"flag", "", []string{"--addr", s.Addr}, true},
-		{"flag over env", closed.Addr().String(), []string{"--addr", s.Addr}, true},
-		{"env, nothing there", closed.Addr().String(), nil, false},
-		{"flag, nothing there", ":" + port, []string{"--addr", closed.Addr().String()}, false},
+		{"env, no host", ":" + port, empty, nil, true},
+		{"env, every address", "0.0.0.0:" + port, empty, nil, true},
+		{"flag", "", empty, []string{"--addr", s.Addr}, true},
+		{"flag over env", nowhere, empty, []string{"--addr", s.Addr}, true},
+		{"the data dir's server over env", nowhere, s.dir, nil, true},
+		{"the --data dir's server", nowhere, empty, []string{"--data", s.dir}, true},
+		{"env, nothing there", nowhere, empty, nil, false},
+		{"flag, nothing there", ":" + port, s.dir, []string{"--addr", nowhere}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			getenv := func(k string) string {
-				if k == "CHAPTERHOUSE_ADDR" {
-					return tc.env
+				switch k {
+				case "CHAPTERHOUSE_ADDR":
+					return tc.addr
+				case "CHAPTERHOUSE_DATA":
+					return tc.dir
 				}
 				return ""
 			}
 			var out, errOut bytes.Buffer
 			err := run(context.Background(), append([]string{"healthcheck"}, tc.args...), getenv, strings.NewReader(""), &out, &errOut)
 			if (err == nil) != tc.ok {
-				t.Errorf("healthcheck %v with CHAPTERHOUSE_ADDR=%q: %v, want ok=%v", tc.args, tc.env, err, tc.ok)
+				t.Errorf("healthcheck %v with CHAPTERHOUSE_ADDR=%q CHAPTERHOUSE_DATA=%q: %v, want ok=%v", tc.args, tc.addr, tc.dir, err, tc.ok)
 			}
 		})
 	}

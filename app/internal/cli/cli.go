@@ -248,7 +248,7 @@ func usage() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "usage: %s [command] [flags]\n\ncommands:\n", progName)
 	fmt.Fprintf(&b, "  %-44s %s\n", "serve [--addr ADDR] [--base-domain D] ...", "serve every tenant's site (the default)")
-	fmt.Fprintf(&b, "  %-44s %s\n", "healthcheck [--addr ADDR]", healthcheckSummary)
+	fmt.Fprintf(&b, "  %-44s %s\n", "healthcheck [--addr ADDR] [--data DIR]", healthcheckSummary)
 	fmt.Fprintf(&b, "  %-44s %s\n", "version", "print the version and the revision it was built from (also --version)")
 	cs := commands()
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].name < cs[j].name })

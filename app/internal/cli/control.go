@@ -102,8 +102,10 @@ func checkSocketPath(dir string) error {
 	return nil
 }
 
-// serveControl runs operator commands sent to the control socket on p.
-func serveControl(ctx context.Context, dir string, p *platform.Platform, log *slog.Logger) (stop func() error, err error) {
+// serveControl runs operator commands sent to the control socket on p,
+// and answers GET /addr with publicAddr, the address the sites are served
+// on, for healthcheck.
+func serveControl(ctx context.Context, dir string, p *platform.Platform, publicAddr string, log *slog.Logger) (stop func() error, err error) {
 	if err := checkSocketPath(dir); err != nil {
 		return nil, err
 	}
@@ -123,6 +125,11 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, log *sl
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == addrPath {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				io.WriteString(w, publicAddr)
+				return
+			}
 			var req controlRequest
 			if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&req); err != nil {
 				http.Error(w, "bad request", http.StatusBadRequest)
@@ -175,6 +182,35 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, log *sl
 		}
 		return err
 	}, nil
+}
+
+// addrPath is where the control socket tells the public address.
+const addrPath = "/addr"
+
+// askAddr asks the server that owns data dir dir, if one answers on its
+// control socket, for the address it serves the sites on.
+func askAddr(ctx context.Context, dir string) (string, bool) {
+	path := filepath.Join(dir, socketFile)
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://chapterhouse"+addrPath, nil)
+	if err != nil {
+		return "", false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256))
+	if err != nil || resp.StatusCode != http.StatusOK || len(b) == 0 {
+		return "", false
+	}
+	return string(b), true
 }
 
 // ExitCode prints err as the one line an operator reads and returns the

@@ -17,7 +17,7 @@ func TestEveryCommandPrintsItsHelpAndExitsZero(t *testing.T) {
 	type entry struct{ words, usage string }
 	entries := []entry{
 		{"serve", "usage: chapterhouse [serve] [flags]"},
-		{"healthcheck", "usage: chapterhouse healthcheck [--addr ADDR]"},
+		{"healthcheck", "usage: chapterhouse healthcheck [--addr ADDR] [--data DIR]"},
 	}
 	for _, c := range commands() {
 		entries = append(entries, entry{c.name, "usage: " + c.usageLine("chapterhouse")})

@@ -177,7 +177,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	p.Started = p.Now()
-	stopControl, err := serveControl(ctx, cfg.dataDir, p, log)
+	stopControl, err := serveControl(ctx, cfg.dataDir, p, l.public.Addr().String(), log)
 	if err != nil {
 		return err
 	}
@@ -358,20 +358,32 @@ func describeError(err error) string {
 const healthcheckSummary = "exit 0 if the server on this machine answers /healthz (for container health checks)"
 
 // healthcheck asks the local server's /healthz, for container health checks
-// in images that have no curl. It finds the server as serve does: --addr,
-// else CHAPTERHOUSE_ADDR, else :8080; a server listening on every address
-// (":8080", "0.0.0.0:8080") is asked on loopback.
+// in images that have no curl. It finds the server by --addr, else by
+// asking the server that owns the data dir (--data, CHAPTERHOUSE_DATA) on
+// its control socket, so that a serve --addr in a container's command is
+// followed, else by CHAPTERHOUSE_ADDR or :8080 as serve reads them; a
+// server listening on every address (":8080", "[::]:8080") is asked on
+// loopback.
 func healthcheck(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	addr := fs.String("addr", envOr(getenv, "CHAPTERHOUSE_ADDR", ":8080"), "`address` the server serves the sites on (env CHAPTERHOUSE_ADDR)")
+	addr := fs.String("addr", "", "`address` the server serves the sites on (default: the data dir's server's, else env CHAPTERHOUSE_ADDR, else :8080)")
+	fs.String("data", "", "data `dir` whose server to ask (env CHAPTERHOUSE_DATA, default ./data)")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		printHelp(stdout, progName+" healthcheck [--addr ADDR]", healthcheckSummary, fs)
+		printHelp(stdout, progName+" healthcheck [--addr ADDR] [--data DIR]", healthcheckSummary, fs)
 		return nil
 	}
 	if err != nil || len(pos) > 0 {
-		return &usageError{fmt.Sprintf("healthcheck: want only --addr ADDR\nusage: %s healthcheck [--addr ADDR]", progName)}
+		return &usageError{fmt.Sprintf("healthcheck: want only --addr ADDR or --data DIR\nusage: %s healthcheck [--addr ADDR] [--data DIR]", progName)}
+	}
+	if *addr == "" {
+		if dir, err := dataDirOf(args, getenv); err == nil {
+			*addr, _ = askAddr(ctx, dir)
+		}
+	}
+	if *addr == "" {
+		*addr = envOr(getenv, "CHAPTERHOUSE_ADDR", ":8080")
 	}
 	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
