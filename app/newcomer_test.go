@@ -58,6 +58,20 @@ func TestBusyPortLeavesNoDataDirAndTheNextRunMakesTheDemo(t *testing.T) {
 	}
 }
 
+// TestSecondServeOnTheSamePortSaysAServerRuns starts serve again on a
+// running server's data dir and port: the error says the port is busy
+// and that a server already serves that dir, on which address.
+func TestSecondServeOnTheSamePortSaysAServerRuns(t *testing.T) {
+	s := startLive(t)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"serve", "--data", s.dir, "--addr", s.Addr, "--ask-addr", "", "--no-demo"},
+		noEnv, strings.NewReader(""), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "--addr or CHAPTERHOUSE_ADDR") ||
+		!strings.Contains(err.Error(), "already serves "+s.dir+", on "+s.Addr) {
+		t.Errorf("second serve on %s: %v, want the busy port's hint and that a server already serves the dir", s.Addr, err)
+	}
+}
+
 // TestHealthcheckAsksTheAddressServeWasGiven runs `healthcheck` as the
 // Dockerfile does, against a live server: it finds the server by --addr,
 // else by asking the server of the data dir (CHAPTERHOUSE_DATA or --data)

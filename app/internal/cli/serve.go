@@ -152,6 +152,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// run would find one and never create the demo.
 	l, err := listen(cfg)
 	if err != nil {
+		if addr, ok := askAddr(ctx, cfg.dataDir); ok {
+			return fmt.Errorf("%w\n(a chapterhouse server already serves %s, on %s: stop it first)", err, cfg.dataDir, addr)
+		}
 		return err
 	}
 	defer l.close()
