@@ -5,7 +5,13 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/chapterhouse ./app && mkdir -p /out/data
+# .git stays out of the build context (.dockerignore), so `chapterhouse
+# version` learns the revision from a build argument:
+#   docker build --build-arg REVISION=$(git rev-parse HEAD) .
+ARG REVISION=""
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags="-s -w -X github.com/chapterhouse/chapterhouse/app/internal/cli.revision=${REVISION}" \
+      -o /out/chapterhouse ./app && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/chapterhouse /usr/local/bin/chapterhouse

@@ -50,9 +50,14 @@ func printHelp(w io.Writer, usageLine, summary string, fs *flag.FlagSet) {
 	}
 }
 
+// revision is set at link time where the build has no VCS checkout to
+// stamp (the Dockerfile's, whose context leaves .git out):
+// -ldflags "-X github.com/chapterhouse/chapterhouse/app/internal/cli.revision=…".
+var revision string
+
 // version is the one line `version` and `--version` print: the module's
 // version and the VCS revision the binary was built from, as the Go
-// toolchain stamped them.
+// toolchain stamped them (or as the link set revision).
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -62,6 +67,9 @@ func version() string {
 	settings := map[string]string{}
 	for _, s := range bi.Settings {
 		settings[s.Key] = s.Value
+	}
+	if settings["vcs.revision"] == "" && revision != "" {
+		settings["vcs.revision"] = revision
 	}
 	if rev := settings["vcs.revision"]; rev != "" {
 		v += ", revision " + rev
