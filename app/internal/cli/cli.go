@@ -55,6 +55,7 @@ func commands() []command {
 		{name: "tenant freeze", args: "SLUG", summary: "make a tenant's site read-only: reads are served, changes get 503", run: cmdTenantFreeze},
 		{name: "tenant thaw", args: "SLUG", summary: "accept changes on a frozen tenant's site again", run: cmdTenantThaw},
 		{name: "tenant digest", args: "SLUG", summary: "print the logical digest of a tenant's rows", run: cmdTenantDigest},
+		{name: "tenant sql", args: "SLUG \"SELECT ...\" [--json] [--limit ROWS] [--timeout D]", summary: "run one read-only statement on a tenant's database (sqlite3 cannot open a live one)", run: cmdTenantSQL},
 		{name: "import", args: "SLUG FILE [--replace] [--max-size BYTES] [--name NAME] [--force]", summary: "check a tenant file as untrusted and import it as a new tenant, or --replace one's content (--force: even over the storage quota)", run: cmdImport},
 		{name: "backup", args: "DIR [--jobs N]", summary: "back up every tenant and the catalog into the new directory DIR, with a manifest (while serving)", run: cmdBackup},
 		{name: "backup verify", args: "DIR", summary: "check every file of a backup against its manifest (sha256, integrity_check)", local: true, run: cmdBackupVerify},
@@ -69,6 +70,12 @@ func commands() []command {
 		{name: "admin list", args: "SLUG [--json]", summary: "list a tenant's admins", run: cmdAdminList},
 		{name: "admin remove", args: "SLUG EMAIL", summary: "remove an admin (the last owner stays)", run: cmdAdminRemove},
 	}
+}
+
+// usageLine is how the command is typed, prog being how the program was
+// run: "chapterhouse tenant list [--json]".
+func (c command) usageLine(prog string) string {
+	return strings.TrimSpace(prog + " " + c.name + " " + c.args)
 }
 
 // findCommand returns the command named by the leading words of args and
@@ -118,6 +125,17 @@ type cmdEnv struct {
 	cwd    string // the operator's working directory, for relative paths
 	tty    bool   // stdout is a terminal
 	actor  string // who, for the audit log
+	// prog is how the operator ran the program ("go run ./app"), for
+	// usage lines and hints; empty means this process's progName.
+	prog string
+}
+
+// progName is how the operator ran the program, for hints.
+func (e *cmdEnv) progName() string {
+	if e.prog == "" {
+		return progName
+	}
+	return e.prog
 }
 
 // usageError is a mistake in how a command was typed: exit status 2.
@@ -130,7 +148,7 @@ func (e *usageError) Error() string { return e.msg }
 func (e *cmdEnv) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet(e.cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.String("data", "", "data dir")
+	fs.String("data", "", "data `dir` (env CHAPTERHOUSE_DATA, default ./data)")
 	return fs
 }
 
@@ -138,12 +156,16 @@ func (e *cmdEnv) flags() *flag.FlagSet {
 // arguments, as people type them, and checks the number of positionals.
 func (e *cmdEnv) parse(fs *flag.FlagSet, args []string, positionals int) ([]string, error) {
 	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(e.stdout, e.cmd.usageLine(e.progName()), e.cmd.summary, fs)
+		return nil, errHelpShown
+	}
 	if err != nil {
-		return nil, &usageError{fmt.Sprintf("%s: %v\nusage: chapterhouse %s %s", e.cmd.name, err, e.cmd.name, e.cmd.args)}
+		return nil, &usageError{fmt.Sprintf("%s: %v\nusage: %s\n(`%s %s --help` tells more)", e.cmd.name, err, e.cmd.usageLine(e.progName()), e.progName(), e.cmd.name)}
 	}
 	if len(pos) != positionals {
-		return nil, &usageError{fmt.Sprintf("%s: want %d argument(s), got %d\nusage: chapterhouse %s %s",
-			e.cmd.name, positionals, len(pos), e.cmd.name, e.cmd.args)}
+		return nil, &usageError{fmt.Sprintf("%s: want %d argument(s), got %d\nusage: %s",
+			e.cmd.name, positionals, len(pos), e.cmd.usageLine(e.progName()))}
 	}
 	return pos, nil
 }
@@ -217,20 +239,25 @@ func runCommand(ctx context.Context, e *cmdEnv, args []string) error {
 		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", strings.Join(args, " "), usage())}
 	}
 	e.cmd = cmd
-	return cmd.run(ctx, e, rest)
+	if err := cmd.run(ctx, e, rest); !errors.Is(err, errHelpShown) {
+		return err
+	}
+	return nil
 }
 
 func usage() string {
 	var b strings.Builder
-	b.WriteString("usage: chapterhouse [command] [flags]\n\ncommands:\n")
-	b.WriteString(fmt.Sprintf("  %-44s %s\n", "serve [--addr ADDR] [--base-domain D] ...", "serve every tenant's site (the default)"))
+	fmt.Fprintf(&b, "usage: %s [command] [flags]\n\ncommands:\n", progName)
+	fmt.Fprintf(&b, "  %-44s %s\n", "serve [--addr ADDR] [--base-domain D] ...", "serve every tenant's site (the default)")
+	fmt.Fprintf(&b, "  %-44s %s\n", "healthcheck [--addr ADDR] [--data DIR]", healthcheckSummary)
+	fmt.Fprintf(&b, "  %-44s %s\n", "version", "print the version and the revision it was built from (also --version)")
 	cs := commands()
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	for _, c := range cs {
 		b.WriteString(fmt.Sprintf("  %-44s %s\n", c.name+" "+c.args, c.summary))
 	}
 	b.WriteString("\nEvery command takes --data DIR (env CHAPTERHOUSE_DATA, default ./data).\n")
-	b.WriteString("Run `chapterhouse serve --help` for the server's flags.\n")
+	fmt.Fprintf(&b, "Run `%s COMMAND --help` for a command's flags (`%s serve --help` for the server's).\n", progName, progName)
 	return b.String()
 }
 

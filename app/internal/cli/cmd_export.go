@@ -44,7 +44,7 @@ func cmdTenantFreeze(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	e.audit(ctx, "tenant.freeze", t.ID, t.Slug)
-	e.printf("tenant %s is frozen: its site is served read-only, changes get 503 until `chapterhouse tenant thaw %s`\n", t.Slug, t.Slug)
+	e.printf("tenant %s is frozen: its site is served read-only, changes get 503 until `%s tenant thaw %s`\n", t.Slug, e.progName(), t.Slug)
 	return nil
 }
 

@@ -50,9 +50,9 @@ func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
 	if len(owners) > 0 {
 		e.printf("admin: %s/admin (owner %s)\n", e.p.SiteURL(t.Slug), owners[0].Email)
 		e.printf("password: %s\n", pw)
-		e.printf("The password is shown only once; `chapterhouse admin reset-password %s %s` makes a new one.\n", t.Slug, owners[0].Email)
+		e.printf("The password is shown only once; `%s admin reset-password %s %s` makes a new one.\n", e.progName(), t.Slug, owners[0].Email)
 	} else {
-		e.printf("no admin yet: add one with `chapterhouse admin add %s EMAIL --role owner`\n", t.Slug)
+		e.printf("no admin yet: add one with `%s admin add %s EMAIL --role owner`\n", e.progName(), t.Slug)
 	}
 	return nil
 }

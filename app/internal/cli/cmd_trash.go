@@ -53,7 +53,7 @@ func cmdTrashRestore(ctx context.Context, e *cmdEnv, args []string) error {
 	}
 	file := pos[0]
 	if file != filepath.Base(file) || !strings.HasSuffix(file, ".db") {
-		return &usageError{fmt.Sprintf("trash restore: %q is not a trash file name; see `chapterhouse trash list`", file)}
+		return &usageError{fmt.Sprintf("trash restore: %q is not a trash file name; see `%s trash list`", file, e.progName())}
 	}
 	entry, err := e.p.Catalog.TrashEntry(ctx, file)
 	if err != nil {

@@ -62,6 +62,7 @@ type controlRequest struct {
 	Cwd   string   `json:"cwd"`
 	TTY   bool     `json:"tty"`
 	Stdin []byte   `json:"stdin,omitempty"`
+	Prog  string   `json:"prog,omitempty"` // how the operator ran the program, for hints
 }
 
 // Frames on the response stream: a kind byte, a length, the bytes.
@@ -92,12 +93,23 @@ func (fw frameWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// serveControl runs operator commands sent to the control socket on p.
-func serveControl(ctx context.Context, dir string, p *platform.Platform, log *slog.Logger) (stop func() error, err error) {
-	path := filepath.Join(dir, socketFile)
-	if len(path) >= maxSocketPath {
-		return nil, fmt.Errorf("control socket %s is longer than the %d bytes a unix socket path may have; use a shorter --data path", path, maxSocketPath-1)
+// checkSocketPath fails when data dir dir is too deep for its control
+// socket; serve checks it before it creates anything.
+func checkSocketPath(dir string) error {
+	if path := filepath.Join(dir, socketFile); len(path) >= maxSocketPath {
+		return fmt.Errorf("control socket %s is longer than the %d bytes a unix socket path may have; use a shorter --data path", path, maxSocketPath-1)
 	}
+	return nil
+}
+
+// serveControl runs operator commands sent to the control socket on p,
+// and answers GET /addr with publicAddr, the address the sites are served
+// on, for healthcheck.
+func serveControl(ctx context.Context, dir string, p *platform.Platform, publicAddr string, log *slog.Logger) (stop func() error, err error) {
+	if err := checkSocketPath(dir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, socketFile)
 	os.Remove(path) // we hold the dir lock: any socket file is stale
 	old := syscall.Umask(0o077)
 	ln, err := net.Listen("unix", path)
@@ -113,6 +125,11 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, log *sl
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == addrPath {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				io.WriteString(w, publicAddr)
+				return
+			}
 			var req controlRequest
 			if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&req); err != nil {
 				http.Error(w, "bad request", http.StatusBadRequest)
@@ -130,6 +147,7 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, log *sl
 				cwd:    req.Cwd,
 				tty:    req.TTY,
 				actor:  "cli",
+				prog:   req.Prog,
 			}
 			start := time.Now()
 			code := ExitCode(e.stderr, runCommand(r.Context(), e, req.Args))
@@ -166,10 +184,39 @@ func serveControl(ctx context.Context, dir string, p *platform.Platform, log *sl
 	}, nil
 }
 
+// addrPath is where the control socket tells the public address.
+const addrPath = "/addr"
+
+// askAddr asks the server that owns data dir dir, if one answers on its
+// control socket, for the address it serves the sites on.
+func askAddr(ctx context.Context, dir string) (string, bool) {
+	path := filepath.Join(dir, socketFile)
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://chapterhouse"+addrPath, nil)
+	if err != nil {
+		return "", false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256))
+	if err != nil || resp.StatusCode != http.StatusOK || len(b) == 0 {
+		return "", false
+	}
+	return string(b), true
+}
+
 // ExitCode prints err as the one line an operator reads and returns the
 // exit status: 0 for success, 2 for a usage mistake, 1 for the rest.
 func ExitCode(stderr io.Writer, err error) int {
-	if err == nil {
+	if err == nil || errors.Is(err, errHelpShown) {
 		return 0
 	}
 	var ue *usageError

@@ -26,13 +26,19 @@ import (
 // Run is the whole program: serve (the default) or one operator command.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch {
+	case len(args) > 0 && (args[0] == "version" || args[0] == "--version" || args[0] == "-version"):
+		fmt.Fprintln(stdout, version())
+		return nil
 	case len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help":
 		return serve(ctx, args, getenv, stdout, stderr)
 	case args[0] == "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case args[0] == "healthcheck":
-		return healthcheck(ctx, getenv)
+		return healthcheck(ctx, args[1:], getenv, stdout)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		if len(args) > 1 { // help COMMAND
+			return Run(ctx, append(args[1:], "--help"), getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage())
 		return nil
 	}
@@ -72,7 +78,7 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	if !ok {
 		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", strings.Join(args, " "), usage())}
 	}
-	if cmd.local {
+	if cmd.local || wantsHelp(args) { // help needs no data dir and no server
 		cwd, _ := os.Getwd()
 		e := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, cwd: cwd, tty: isTerminal(stdout), actor: "cli"}
 		return runCommand(ctx, e, args)
@@ -82,10 +88,10 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	if _, err := os.Stat(catalog.Path(dir)); err != nil && cmd.name != "tenant create" {
-		return fmt.Errorf("no Chapterhouse data in %s (use --data DIR or CHAPTERHOUSE_DATA; `chapterhouse serve` creates a data dir)", dir)
+		return fmt.Errorf("no Chapterhouse data in %s (use --data DIR or CHAPTERHOUSE_DATA; `%s serve` creates a data dir)", dir, progName)
 	}
 	cwd, _ := os.Getwd()
-	req := controlRequest{Args: args, Cwd: cwd, TTY: isTerminal(stdout)}
+	req := controlRequest{Args: args, Cwd: cwd, TTY: isTerminal(stdout), Prog: progName}
 	if cmd.stdin && (cmd.stdinFlag == "" || hasFlag(args, cmd.stdinFlag)) {
 		if req.Stdin, err = io.ReadAll(io.LimitReader(stdin, 1<<20)); err != nil {
 			return err
@@ -138,11 +144,22 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // serve runs the server until ctx is done, then drains requests and closes
 // every tenant cleanly.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseServe(args, getenv, stderr)
+	cfg, err := parseServe(args, getenv, stdout)
 	if cfg == nil || err != nil {
 		return err // nil for --help
 	}
 	log := newLogger(cfg.logFormat, stderr)
+	// The ports are bound before anything is made on disk: a first run
+	// that fails on a busy port must leave no data dir behind, or the next
+	// run would find one and never create the demo.
+	l, err := listen(cfg)
+	if err != nil {
+		if addr, ok := askAddr(ctx, cfg.dataDir); ok {
+			return fmt.Errorf("%w\n(a chapterhouse server already serves %s, on %s: stop it first)", err, cfg.dataDir, addr)
+		}
+		return err
+	}
+	defer l.close()
 	unlock, fresh, err := ownDataDir(cfg.dataDir)
 	if err != nil {
 		return err
@@ -154,14 +171,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer p.Close()
 	p.Configure(cfg.platformSettings())
-	l, err := listen(cfg)
-	if err != nil {
-		return err
-	}
-	defer l.close()
 	p.PortSuffix = platform.PortSuffix(l.public.Addr().String())
 	if fresh && !cfg.noDemo {
-		if err := platform.SeedDemo(ctx, p, stdout); err != nil {
+		if err := platform.SeedDemo(ctx, p, stdout, progName); err != nil {
 			return fmt.Errorf("creating the demo tenant: %w", err)
 		}
 	}
@@ -170,7 +182,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	p.Started = p.Now()
-	stopControl, err := serveControl(ctx, cfg.dataDir, p, log)
+	stopControl, err := serveControl(ctx, cfg.dataDir, p, l.public.Addr().String(), log)
 	if err != nil {
 		return err
 	}
@@ -180,17 +192,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // parseServe reads serve's flags and environment; a nil config without an
 // error is --help.
-func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	dataFlag := fs.String("data", envOr(getenv, "CHAPTERHOUSE_DATA", "data"), "data `dir` (env CHAPTERHOUSE_DATA)")
 	cfg := serveFlags(fs, getenv)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout, progName+" [serve] [flags]",
+			"serve every tenant's site, and the operator commands over DATA/control.sock (the default command)", fs)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, &usageError{fmt.Sprintf("serve: %v", err)}
+		return nil, &usageError{fmt.Sprintf("serve: %v\n(`%s serve --help` lists the flags)", err, progName)}
 	}
 	if len(pos) > 0 {
 		return nil, &usageError{fmt.Sprintf("serve: unexpected argument %q", pos[0])}
@@ -200,6 +214,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if cfg.dataDir, err = filepath.Abs(*dataFlag); err != nil {
 		return nil, err
+	}
+	if err := checkSocketPath(cfg.dataDir); err != nil {
+		return nil, &usageError{"serve: " + err.Error()}
 	}
 	return cfg, nil
 }
@@ -226,19 +243,33 @@ type listeners struct {
 	limit       *netlimit.Limiter
 }
 
+// listen binds the public and ops listeners; its errors name the flag and
+// the environment variable that choose another address.
 func listen(cfg *config) (*listeners, error) {
 	public, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return nil, err
+		return nil, listenError(cfg.addr, err, "choose another with --addr or CHAPTERHOUSE_ADDR")
 	}
 	l := &listeners{public: public, limit: connLimiter(cfg)}
 	if cfg.askAddr != "" {
 		if l.ops, err = net.Listen("tcp", cfg.askAddr); err != nil {
 			public.Close()
-			return nil, fmt.Errorf("ops listener (--ask-addr): %w", err)
+			return nil, listenError(cfg.askAddr, err,
+				`it is the ops listener: choose another with --ask-addr or CHAPTERHOUSE_ASK_ADDR ("" for none)`)
 		}
 	}
 	return l, nil
+}
+
+// listenError says which address could not be bound, why (without the
+// "listen tcp" and "bind:" of net's error) and how to choose another.
+func listenError(addr string, err error, hint string) error {
+	why := err
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		why = se.Err
+	}
+	return fmt.Errorf("listen on %s: %w; %s", addr, why, hint)
 }
 
 // close closes the listeners that http.Server.Shutdown has not closed
@@ -371,26 +402,58 @@ func describeError(err error) string {
 	return err.Error()
 }
 
+// healthcheckSummary is healthcheck's line in the help.
+const healthcheckSummary = "exit 0 if the server on this machine answers /healthz (for container health checks)"
+
 // healthcheck asks the local server's /healthz, for container health checks
-// in images that have no curl.
-func healthcheck(ctx context.Context, getenv func(string) string) error {
-	_, port, err := net.SplitHostPort(envOr(getenv, "CHAPTERHOUSE_ADDR", ":8080"))
+// in images that have no curl. It finds the server by --addr, else by
+// asking the server that owns the data dir (--data, CHAPTERHOUSE_DATA) on
+// its control socket, so that a serve --addr in a container's command is
+// followed, else by CHAPTERHOUSE_ADDR or :8080 as serve reads them; a
+// server listening on every address (":8080", "[::]:8080") is asked on
+// loopback.
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("addr", "", "`address` the server serves the sites on (default: the data dir's server's, else env CHAPTERHOUSE_ADDR, else :8080)")
+	fs.String("data", "", "data `dir` whose server to ask (env CHAPTERHOUSE_DATA, default ./data)")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout, progName+" healthcheck [--addr ADDR] [--data DIR]", healthcheckSummary, fs)
+		return nil
+	}
+	if err != nil || len(pos) > 0 {
+		return &usageError{fmt.Sprintf("healthcheck: want only --addr ADDR or --data DIR\nusage: %s healthcheck [--addr ADDR] [--data DIR]", progName)}
+	}
+	if *addr == "" {
+		if dir, err := dataDirOf(args, getenv); err == nil {
+			*addr, _ = askAddr(ctx, dir)
+		}
+	}
+	if *addr == "" {
+		*addr = envOr(getenv, "CHAPTERHOUSE_ADDR", ":8080")
+	}
+	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
-		return err
+		return &usageError{fmt.Sprintf("healthcheck: --addr %q is not HOST:PORT", *addr)}
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("healthcheck: %w", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthz: %s", resp.Status)
+		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
 	}
 	return nil
 }

@@ -18,8 +18,9 @@ import (
 )
 
 // SeedDemo creates the tenant "demo" with content in every section, so that
-// a newcomer's first `go run ./app` shows a whole chapter site.
-func SeedDemo(ctx context.Context, p *Platform, stdout io.Writer) error {
+// a newcomer's first `go run ./app` shows a whole chapter site. It prints
+// the owner's login on stdout, with a hint that names the program as prog.
+func SeedDemo(ctx context.Context, p *Platform, stdout io.Writer, prog string) error {
 	pw := password.Generate()
 	hash, err := p.Passwords.Hash(ctx, pw)
 	if err != nil {
@@ -40,7 +41,7 @@ func SeedDemo(ctx context.Context, p *Platform, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "demo admin: %s/admin\n", p.SiteURL(t.Slug))
 	fmt.Fprintf(stdout, "email: %s\n", owner.Email)
 	fmt.Fprintf(stdout, "password: %s\n", pw)
-	fmt.Fprintf(stdout, "(shown once; `chapterhouse admin reset-password demo %s` makes a new one)\n", owner.Email)
+	fmt.Fprintf(stdout, "(shown once; `%s admin reset-password demo %s` makes a new one)\n", prog, owner.Email)
 	return nil
 }
 

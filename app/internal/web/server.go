@@ -75,8 +75,9 @@ type Server struct {
 	md      *render.Markdown
 	log     *slog.Logger
 	now     func() time.Time
-	tenants *echo.Echo // tenant sites
-	landing *echo.Echo // the platform's own pages on the bare base domain
+	tenants *echo.Echo   // tenant sites
+	landing *echo.Echo   // the platform's own pages on the bare base domain
+	static  http.Handler // views/static at /static/ on every host, known or not
 
 	// The interfaces of a tenant's site: its public pages, dashboard and
 	// login (the API needs no state of its own).
@@ -163,7 +164,8 @@ func recordRoute(next echo.HandlerFunc) echo.HandlerFunc {
 
 // routes lists every route of the platform and of the tenant sites.
 func (s *Server) routes() {
-	static := echo.WrapHandler(staticHandler())
+	s.static = staticHandler()
+	static := echo.WrapHandler(s.static)
 	s.landing.GET("/", s.showLanding)
 	s.landing.GET("/static/*", static)
 
@@ -280,6 +282,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Req
 		s.tenants.ServeHTTP(w, r)
 	default:
 		req.Kind = "unknown"
+		if strings.HasPrefix(r.URL.Path, "/static/") { // the page below's stylesheet and icon
+			req.Route = "/static/*"
+			s.static.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		s.views.Execute(w, "platform/error.html", platformPage{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/ical"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/render"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/auth"
@@ -282,16 +283,18 @@ func Funcs() template.FuncMap {
 			}
 			return t.In(zone(tz)).Format(localLayout)
 		},
-		"shortTime": func(v any) string {
-			switch x := v.(type) {
-			case time.Time:
-				return x.Format("Jan 2, 2006 3:04 PM")
-			case *time.Time:
-				if x != nil {
-					return x.Format("Jan 2, 2006 3:04 PM")
-				}
+		// shortTime formats a time (or *time.Time) in time zone tz, the
+		// chapter's, as its editors show it, with the zone's abbreviation:
+		// the dashboard shows every time in one zone.
+		"shortTime": shortTime,
+		// repeats says how an event repeats, in words.
+		"repeats": ical.Describe,
+		// noun is one after a count of 1, else many: "1 draft", "2 drafts".
+		"noun": func(n int, one, many string) string {
+			if n == 1 {
+				return one
 			}
-			return ""
+			return many
 		},
 		"kb": func(n int64) string {
 			if n >= 1<<20 {
@@ -307,6 +310,25 @@ func Funcs() template.FuncMap {
 			}{media, selected}
 		},
 	}
+}
+
+// shortTime is the dashboard's "Jan 2, 2006 3:04 PM CST" for a time.Time
+// or a *time.Time (nil: ""), in time zone tz.
+func shortTime(v any, tz string) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		t = *x
+	}
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(zone(tz)).Format("Jan 2, 2006 3:04 PM MST")
 }
 
 // Handler serves the dashboard of the request's tenant.

@@ -272,6 +272,21 @@ type adminsData struct {
 	NewEmail  string
 }
 
+// Removable says whether the page offers to remove a: not when a is the
+// only owner, whom the server would refuse to remove anyway.
+func (d adminsData) Removable(a tenantdb.Admin) bool {
+	if a.Role != tenantdb.RoleOwner {
+		return true
+	}
+	owners := 0
+	for _, x := range d.Admins {
+		if x.Role == tenantdb.RoleOwner {
+			owners++
+		}
+	}
+	return owners > 1
+}
+
 // renderAdmins shows the admins page: one page of the admins (?page=,
 // ?limit=), the add form, and err when the form was refused.
 func (h *Handler) renderAdmins(c echo.Context, status int, d adminsData, err error) error {

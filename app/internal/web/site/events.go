@@ -1,7 +1,6 @@
 package site
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/ical"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -157,7 +157,7 @@ func (s *Handler) showEvent(c echo.Context) error {
 		return err
 	}
 	now := s.now()
-	d := eventData{Event: e, Repeats: describeRule(e), MapURL: mapURL(e.Location)}
+	d := eventData{Event: e, Repeats: ical.Describe(e), MapURL: mapURL(e.Location)}
 	d.Next = upcomingOccurrences([]tenantdb.Event{e}, now, 6)
 	d.Past = len(d.Next) == 0
 	d.OtherZone = e.Timezone != p.Site.Timezone
@@ -173,55 +173,6 @@ func (s *Handler) showEvent(c echo.Context) error {
 	}
 	p.Data = d
 	return c.Render(http.StatusOK, "site/event.html", p)
-}
-
-// describeRule says in words how e repeats, or "" for a one-off event.
-func describeRule(e tenantdb.Event) string {
-	if e.RRule == "" {
-		return ""
-	}
-	r, err := tenantdb.ParseRRule(e.RRule)
-	if err != nil {
-		return ""
-	}
-	start := e.StartsAt
-	var s string
-	switch r.Freq {
-	case "WEEKLY":
-		s = "Every " + start.Weekday().String()
-		if r.Interval == 2 {
-			s = "Every other " + start.Weekday().String()
-		} else if r.Interval > 2 {
-			s = fmt.Sprintf("Every %d weeks on %s", r.Interval, start.Weekday())
-		}
-	case "MONTHLY":
-		every := "every month"
-		if r.Interval == 2 {
-			every = "every other month"
-		} else if r.Interval > 2 {
-			every = fmt.Sprintf("every %d months", r.Interval)
-		}
-		if r.ByDay {
-			s = fmt.Sprintf("The %s %s of %s", tenantdb.Ordinal(r.Nth), r.Weekday, every)
-		} else {
-			s = fmt.Sprintf("On day %d of %s", start.Day(), every)
-		}
-	case "YEARLY":
-		s = "Every year on " + start.Format("January 2")
-		if r.Interval > 1 {
-			s = fmt.Sprintf("Every %d years on %s", r.Interval, start.Format("January 2"))
-		}
-	}
-	if !e.AllDay {
-		s += ", " + start.Format("3:04 PM")
-	}
-	switch {
-	case r.Count > 0:
-		s += fmt.Sprintf(", %d times", r.Count)
-	case !r.Until.IsZero():
-		s += ", until " + r.Until.Format("January 2, 2006")
-	}
-	return s
 }
 
 // mapURL is an OpenStreetMap search for a place, or "" for none.

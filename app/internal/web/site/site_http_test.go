@@ -188,7 +188,7 @@ func TestNewsPagination(t *testing.T) {
 		if !strings.Contains(r.Body, pg.first) || !strings.Contains(r.Body, pg.last) {
 			t.Errorf("GET %s: lacks %q..%q", pg.path, pg.first, pg.last)
 		}
-		if n := strings.Count(r.Body, `<h3><a href="/news/`); n != 10 && pg.path != "/news?page=3" || pg.path == "/news?page=3" && n != 5 {
+		if n := strings.Count(r.Body, `<h2><a href="/news/`); n != 10 && pg.path != "/news?page=3" || pg.path == "/news?page=3" && n != 5 {
 			t.Errorf("GET %s: %d posts", pg.path, n)
 		}
 		if pg.prev != "" && !strings.Contains(r.Body, `rel="prev" `+pg.prev) {

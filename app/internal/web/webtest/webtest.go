@@ -90,7 +90,7 @@ func start(t testing.TB, demo bool, opts []Option) *Server {
 	}
 	p.Base = cfg.BaseDomain
 	if demo {
-		if err := platform.SeedDemo(ctx, p, io.Discard); err != nil {
+		if err := platform.SeedDemo(ctx, p, io.Discard, "chapterhouse"); err != nil {
 			p.Close()
 			t.Fatal(err)
 		}
