@@ -33,7 +33,7 @@ func (p *Post) Validate() error {
 			return err
 		}
 	}
-	return checkLen("body", p.Body, 0, 100000)
+	return CheckMarkdown("body", p.Body, MaxMarkdownChars)
 }
 
 const postColumns = `id, title, slug, body, published, published_at, image_id, created_at, updated_at`

@@ -1,0 +1,100 @@
+package tenantdb
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMarkdownShapeLimits refuses markdown whose shape would make it cost
+// far more to render than its length (deep nesting, huge tables, long runs
+// of links on a line) on the field it is in, for every markdown field of
+// posts, pages, events and the site, and lets through what real chapter
+// posts look like, up to each limit.
+func TestMarkdownShapeLimits(t *testing.T) {
+	r := strings.Repeat
+	table := func(cols, rows int) string {
+		row := r("| a ", cols) + "|\n"
+		return row + r("|---", cols) + "|\n" + r(row, rows)
+	}
+	shapes := []struct {
+		name, src string
+		ok        bool
+	}{
+		{"a real post", "# Fish fry\n\n**All welcome**, see [the menu](/p/menu).\n\n- fish\n- chips\n  1. large\n  2. small\n\n> quoted\n> > twice\n", true},
+		{"lists and quotes at the depth limit", r("> ", 10) + r("- ", 10) + "a\n", true},
+		{"lists and quotes past the depth limit", r("> ", 10) + r("- ", 11) + "a\n", false},
+		{"list markers on one line", r("+ ", 50000), false},
+		{"ordered markers on one line", r("1. ", 30000), false},
+		{"nested quotes", r(">", 21), false},
+		{"indentation at the depth limit", r("    ", 20) + "code\n", true},
+		{"indentation past the depth limit", r("    ", 20) + " - a\n", false},
+		{"indentation inside a quote past the depth limit", "> " + r("    ", 20) + "- a\n", false},
+		{"a long thematic break", r("- ", 40) + "\n", true},
+		{"a table at the cell limit", table(10, 998), true},
+		{"a table past the cell limit", table(10, 999), false},
+		{"a wide header over many short rows", table(2500, 0) + r("|\n", 10), false},
+		{"two tables under the limit each, over it together", table(10, 600) + "\n" + table(10, 600), false},
+		{"many links, one a line", r("[a](b)\n", 10000), true},
+		{"many links on one line", r("[a](b", 20000), false},
+		{"many unclosed links on one line", r("[a](<", 20000), false},
+	}
+	fields := []struct {
+		name  string
+		max   int
+		check func(md string) error
+	}{
+		{"body", MaxMarkdownChars, func(md string) error { p := Post{Title: "News", Body: md}; return p.Validate() }},
+		{"body", MaxMarkdownChars, func(md string) error { p := Page{Title: "History", Body: md}; return p.Validate() }},
+		{"description", 20000, func(md string) error {
+			start := time.Date(2026, 6, 9, 19, 0, 0, 0, time.UTC)
+			e := Event{Title: "Meeting", StartsAt: start, EndsAt: start, Timezone: "UTC", Description: md}
+			return e.Validate()
+		}},
+		{"about", 20000, func(md string) error {
+			s := Site{Name: "Post 42", AccentColor: DefaultAccent, Timezone: "UTC", About: md}
+			return s.Validate()
+		}},
+		{"meeting_info", 5000, func(md string) error {
+			s := Site{Name: "Post 42", AccentColor: DefaultAccent, Timezone: "UTC", MeetingInfo: md}
+			return s.Validate()
+		}},
+		{"membership_info", 10000, func(md string) error {
+			s := Site{Name: "Post 42", AccentColor: DefaultAccent, Timezone: "UTC", MembershipInfo: md}
+			return s.Validate()
+		}},
+	}
+	for _, s := range shapes {
+		for _, f := range fields {
+			if len(s.src) > f.max {
+				continue // refused for its length alone
+			}
+			err := f.check(s.src)
+			if s.ok && err != nil {
+				t.Errorf("%s as %s: %v, want it accepted", s.name, f.name, err)
+			}
+			var v *ValidationError
+			if !s.ok && (!errors.As(err, &v) || v.Field != f.name) {
+				t.Errorf("%s as %s: %v, want a refusal on %q", s.name, f.name, err, f.name)
+			}
+		}
+		if err := CheckMarkdown("body", s.src, MaxMarkdownChars); (err == nil) != s.ok {
+			t.Errorf("CheckMarkdown(%s) = %v, want ok %v", s.name, err, s.ok)
+		}
+	}
+}
+
+// TestMarkdownShapeMessages says which limit a refusal is for, and where.
+func TestMarkdownShapeMessages(t *testing.T) {
+	for src, want := range map[string]string{
+		"a\n" + strings.Repeat("> ", 25) + "x":        "25 levels deep on line 2; at most 20",
+		"|a|\n|-|\n" + strings.Repeat("|a|\n", 20000): "more than 10000 cells",
+		strings.Repeat("[a](b", 20000):                "too many links on long lines (line 1 has 20000)",
+	} {
+		err := CheckMarkdown("body", src, MaxMarkdownChars)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "body: ") {
+			t.Errorf("CheckMarkdown(%.20q...) = %v, want %q", src, err, want)
+		}
+	}
+}
