@@ -20,9 +20,12 @@ const (
 	// MaxTableCells bounds the cells of all tables (columns × rows).
 	MaxTableCells = 10000
 	// MaxLinkScan bounds the characters that links' targets may make the
-	// renderer scan: for every "](" on a line, the rest of that line and
-	// the next.
+	// renderer scan (see linkScan).
 	MaxLinkScan = 10_000_000
+	// MaxBracketLines bounds the closing brackets of each paragraph that
+	// are not inline links, times its lines: for each, goldmark reads the
+	// text before it by walking back over the lines of its paragraph.
+	MaxBracketLines = 10_000_000
 )
 
 // CheckMarkdown checks markdown field src against the limits on its
@@ -34,9 +37,23 @@ func CheckMarkdown(field, src string, maxChars int) error {
 	if err := checkLen(field, src, 0, maxChars); err != nil {
 		return err
 	}
-	cells, scan := 0, 0
+	cells, scan, bracketLines := 0, 0, 0
 	tableCols := 0 // columns of the table being read (0: none)
 	lineNo := 0
+	// The paragraph being read: its first line, its lines, its ']'s. A
+	// paragraph here is a run of lines that are not blank, broken where a
+	// list item surely starts (bullets that have text, "1."), which holds
+	// goldmark's paragraphs.
+	paraStart, paraLines, paraBrackets := 0, 0, 0
+	endParagraph := func() error {
+		bracketLines += paraBrackets * paraLines
+		if bracketLines > MaxBracketLines {
+			return invalid(field, "has too many brackets ']' that end no link (%d in the paragraph of lines %d to %d); put blank lines between paragraphs",
+				paraBrackets, paraStart, paraStart+paraLines-1)
+		}
+		paraLines, paraBrackets = 0, 0
+		return nil
+	}
 	for rest := src; rest != ""; {
 		line, next, _ := strings.Cut(rest, "\n")
 		rest = next
@@ -46,7 +63,24 @@ func CheckMarkdown(field, src string, maxChars int) error {
 			return invalid(field, "nests lists, quotes or indentation %d levels deep on line %d; at most %d levels are allowed",
 				depth, lineNo, MaxMarkdownDepth)
 		}
-		if strings.TrimSpace(line) == "" {
+		blank := strings.TrimSpace(line) == ""
+		if blank {
+			if err := endParagraph(); err != nil {
+				return err
+			}
+		} else {
+			if startsListItem(line) {
+				if err := endParagraph(); err != nil {
+					return err
+				}
+			}
+			if paraLines == 0 {
+				paraStart = lineNo
+			}
+			paraLines++
+			paraBrackets += openBrackets(line)
+		}
+		if blank {
 			tableCols = 0
 		} else if tableCols > 0 {
 			cells += tableCols
@@ -58,16 +92,16 @@ func CheckMarkdown(field, src string, maxChars int) error {
 			return invalid(field, "has tables of more than %d cells in all (columns × rows, counted up to line %d)",
 				MaxTableCells, lineNo)
 		}
-		if n := strings.Count(line, "]("); n > 0 {
+		if strings.Contains(line, "](") {
 			nextLine, _, _ := strings.Cut(rest, "\n")
-			scan += n * (len(line) + len(nextLine))
+			scan += linkScan(line, nextLine)
 			if scan > MaxLinkScan {
-				return invalid(field, "has too many links on long lines (line %d has %d); start a new line between links",
-					lineNo, n)
+				return invalid(field, "has too many links that do not close on long lines (line %d has %d \"](\"); start a new line between links",
+					lineNo, strings.Count(line, "]("))
 			}
 		}
 	}
-	return nil
+	return endParagraph()
 }
 
 // markdownPrefix is how deeply line nests (its container markers and a
@@ -112,9 +146,10 @@ func markdownPrefix(line string) (depth int, content string) {
 func nesting(markers, cols int) int { return markers + max(cols-markers, 0)/4 }
 
 // tableDelimiterColumns is the number of columns of s if it could be the
-// delimiter row of a table ("|---|:--:|"), else 0.
+// delimiter row of a table ("|---|:--:|"), else 0. A row of dashes alone
+// is a thematic break, a heading's underline or a list item instead.
 func tableDelimiterColumns(s string) int {
-	if strings.Trim(s, "|-: \t") != "" || !strings.Contains(s, "-") {
+	if strings.Trim(s, "|-: \t") != "" || !strings.Contains(s, "-") || !strings.ContainsAny(s, "|:") {
 		return 0
 	}
 	cols := 0
@@ -124,4 +159,69 @@ func tableDelimiterColumns(s string) int {
 		}
 	}
 	return cols
+}
+
+// linkScan bounds the characters goldmark scans for the targets of the
+// inline links on line ("[text](target"): a target ends at whitespace,
+// or at '>' when it starts with '<', or starts on the next line when the
+// line ends with "](". So each "](" counts the word it is in, a "](" in
+// a stretch of line without '>' that has a '<' in it counts that stretch,
+// and a line ending in "](" counts the next line.
+func linkScan(line, next string) int {
+	n := 0
+	for word := range strings.FieldsSeq(line) {
+		n += strings.Count(word, "](") * len(word)
+	}
+	for part := range strings.SplitSeq(line, ">") {
+		if strings.Contains(part, "<") {
+			n += strings.Count(part, "](") * len(part)
+		}
+	}
+	if strings.HasSuffix(strings.TrimRight(line, " \t"), "](") {
+		n += len(next)
+	}
+	return n
+}
+
+// openBrackets counts the ']' on line that are not the end of the text of
+// an inline link, "[text](target)", closed in the same word.
+func openBrackets(line string) int {
+	n := strings.Count(line, "]")
+	if !strings.Contains(line, "](") {
+		return n
+	}
+	for word := range strings.FieldsSeq(line) {
+		if end := strings.LastIndexByte(word, ')'); end > 0 {
+			n -= strings.Count(word[:end], "](")
+		}
+	}
+	return n
+}
+
+// startsListItem says whether line surely starts a list item, and so a
+// new paragraph: after any quote markers, at most 3 spaces, then a bullet
+// (-, +, *) or "1." or "1)", a space, and text. (A list item without
+// text, another number, or a marker indented further may continue the
+// paragraph before it instead.)
+func startsListItem(line string) bool {
+	for {
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		if indent > 3 {
+			return false
+		}
+		line = line[indent:]
+		if !strings.HasPrefix(line, ">") {
+			break
+		}
+		line = line[1:]
+	}
+	switch {
+	case len(line) > 0 && strings.IndexByte("-+*", line[0]) >= 0:
+		line = line[1:]
+	case strings.HasPrefix(line, "1.") || strings.HasPrefix(line, "1)"):
+		line = line[2:]
+	default:
+		return false
+	}
+	return (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t")) && strings.TrimSpace(line) != ""
 }

@@ -37,8 +37,21 @@ func TestMarkdownShapeLimits(t *testing.T) {
 		{"a wide header over many short rows", table(2500, 0) + r("|\n", 10), false},
 		{"two tables under the limit each, over it together", table(10, 600) + "\n" + table(10, 600), false},
 		{"many links, one a line", r("[a](b)\n", 10000), true},
-		{"many links on one line", r("[a](b", 20000), false},
-		{"many unclosed links on one line", r("[a](<", 20000), false},
+		{"many links on one line", r("[a](b) ", 14000), true},
+		{"400 links on one line, no spaces", r("[a](https://example.org/a)", 400), true},
+		{"many unclosed links on one line", r("[a](b", 20000), false},
+		{"unclosed links ending lines", r("[a](\n", 20000), false},
+		{"a link a line, 3000 lines", r("- [a](https://example.org/a)\n", 3000), true},
+		{"unclosed links in paragraphs of 100 lines", r(r("[a](\n", 100)+"\n", 190), true},
+		{"brackets in one paragraph", r("[a]\n", 20000), false},
+		{"a long task list", r("- [ ] a\n", 12000), true},
+		{"brackets in lines that continue a paragraph", "a\n" + r("    - [a]\n", 9000), false},
+		{"brackets in items that continue a paragraph", "a\n" + r("2. [a]\n", 12000), false},
+		{"brackets in quoted items", r("> - [a]\n", 12000), true},
+		{"a dash a line", r("-\n", 50000), true},
+		{"many rows after a dash", "a\n-\n" + r("|a|\n", 20000), true},
+		{"many unclosed angle links on one line", r("[a](<", 20000), false},
+		{"many unclosed angle links between spaces", r("[a](< ", 16000), false},
 	}
 	fields := []struct {
 		name  string
@@ -90,7 +103,8 @@ func TestMarkdownShapeMessages(t *testing.T) {
 	for src, want := range map[string]string{
 		"a\n" + strings.Repeat("> ", 25) + "x":        "25 levels deep on line 2; at most 20",
 		"|a|\n|-|\n" + strings.Repeat("|a|\n", 20000): "more than 10000 cells",
-		strings.Repeat("[a](b", 20000):                "too many links on long lines (line 1 has 20000)",
+		strings.Repeat("[a](b", 20000):                "too many links that do not close on long lines (line 1 has 20000",
+		"a\n\n" + strings.Repeat("]\n", 5000):         "too many brackets ']' that end no link (5000 in the paragraph of lines 3 to 5002)",
 	} {
 		err := CheckMarkdown("body", src, MaxMarkdownChars)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "body: ") {

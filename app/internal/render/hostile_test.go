@@ -1,0 +1,186 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// hostileShapes are markdown texts of about n bytes in each shape that
+// could make a markdown renderer do more than linear work: deep nesting,
+// many blocks, delimiters and brackets that never close, wide tables,
+// link definitions, and plain prose to compare with.
+func hostileShapes(n int) []struct{ name, src string } {
+	rep := func(s string) string { return strings.Repeat(s, max(n/len(s), 1)) }
+	lines := func(f func(i int) string) string {
+		var b strings.Builder
+		for i := 0; b.Len() < n; i++ {
+			b.WriteString(f(i))
+		}
+		return b.String()
+	}
+	return []struct{ name, src string }{
+		{"nested-lists-one-line", rep("+ ") + "a"},
+		{"nested-ordered-one-line", rep("1. ") + "a"},
+		{"nested-quotes", rep(">") + "a"},
+		{"quotes-and-lists-one-line", rep("> + ") + "a"},
+		{"list-in-quote-lines", rep("> - ")},
+		{"indent-staircase", lines(func(i int) string { return strings.Repeat("  ", i%300) + "- a\n" })},
+		{"empty-list-items", rep("-\n")},
+		{"list-items", rep("- a\n")},
+		{"task-items", rep("- [ ] a\n")},
+		{"quote-lines", rep("> a\n")},
+		{"headings", rep("# a\n")},
+		{"code-fences", rep("```\n")},
+		{"emphasis-open", rep("*a")},
+		{"emphasis-mixed", rep("*_")},
+		{"strikethrough-open", rep("~a")},
+		{"brackets-open", rep("[")},
+		{"links", rep("[a](b) ")},
+		{"link-dest-open", rep("[a](b")},
+		{"link-angle-open", rep("[a](<")},
+		{"link-open-lines", rep("[a](\n")},
+		{"link-title-open", rep("[a](b \"")},
+		{"images-open", rep("![")},
+		{"backtick-runs", lines(func(i int) string { return strings.Repeat("`", i%50+1) + "a" })},
+		{"table-rows", "|a|b|\n|-|-|\n" + rep("|a|b|\n")},
+		{"table-wide-header", strings.Repeat("|a", n/8) + "|\n" + strings.Repeat("|-", n/8) + "|\n" + strings.Repeat("|\n", n/4)},
+		{"link-definitions", lines(func(i int) string { return fmt.Sprintf("[r%d]: /u\n[r%d] ", i, i) })},
+		{"autolinks", rep("www.a ")},
+		{"html-tags", rep("<a>")},
+		{"entities", rep("&amp;")},
+		{"smart-quotes", rep("\"'")},
+		{"hard-breaks", rep("a  \n")},
+		{"prose", rep("The quick brown fox jumps over the lazy dog. ")},
+	}
+}
+
+// BenchmarkHostileMarkdown renders each hostile shape at the largest
+// body a post may have (100,000 characters) through Markdown.HTML, as the
+// site does: shapes over the limits take the plain-text path. Memo off, so
+// every iteration converts.
+//
+//	go test ./app/internal/render -run '^$' -bench HostileMarkdown -benchtime 3x
+func BenchmarkHostileMarkdown(b *testing.B) {
+	m := NewMarkdown(0, discardLog)
+	for _, s := range hostileShapes(tenantdb.MaxMarkdownChars) {
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(int64(len(s.src)))
+			for b.Loop() {
+				m.HTML(s.src)
+			}
+		})
+	}
+}
+
+// BenchmarkHostileMarkdownUnbounded is what the same shapes cost goldmark
+// and the sanitiser without the budget, at n bytes (HOSTILE_N would be
+// nicer, but benchmarks take no flags here): -bench
+// 'HostileMarkdownUnbounded/25000' is quick, '/100000' takes minutes, and
+// table-wide-header is left out because at 100,000 bytes it needs tens of
+// gigabytes.
+func BenchmarkHostileMarkdownUnbounded(b *testing.B) {
+	for _, n := range []int{25000, 50000, 100000} {
+		for _, s := range hostileShapes(n) {
+			if s.name == "table-wide-header" && n > 25000 {
+				continue
+			}
+			b.Run(fmt.Sprintf("%d/%s", n, s.name), func(b *testing.B) {
+				b.SetBytes(int64(len(s.src)))
+				var buf bytes.Buffer
+				for b.Loop() {
+					buf.Reset()
+					if err := md.Convert([]byte(s.src), &buf); err != nil {
+						b.Fatal(err)
+					}
+					sanitizer.SanitizeBytes(buf.Bytes())
+				}
+			})
+		}
+	}
+}
+
+// TestMarkdownOverBudgetIsPlainText shows text the limits refuse as
+// escaped paragraphs instead of parsing it: nothing in it becomes markup
+// (the script stays text), whatever its shape.
+func TestMarkdownOverBudgetIsPlainText(t *testing.T) {
+	m := NewMarkdown(1<<20, discardLog)
+	deep := strings.Repeat("+ ", 30) + "a"
+	src := "<script>alert(1)</script> & **bold**\n\n" + deep + "\r\n\r\n\n[x](javascript:alert(1))"
+	want := "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; **bold**</p>\n<p>" + deep + "</p>\n<p>[x](javascript:alert(1))</p>\n"
+	if got := string(m.HTML(src)); got != want {
+		t.Errorf("HTML(over budget) = %q, want %q", got, want)
+	}
+	for _, s := range hostileShapes(tenantdb.MaxMarkdownChars) {
+		if tenantdb.CheckMarkdown("body", s.src, tenantdb.MaxMarkdownChars) == nil {
+			continue
+		}
+		if got := string(m.HTML(s.src)); got != string(plainText(s.src)) {
+			t.Errorf("%s: not shown as plain text: %.80q", s.name, got)
+		}
+	}
+	long := strings.Repeat("a", tenantdb.MaxMarkdownChars+10)
+	if got := string(m.HTML(long)); got != "<p>"+long[:tenantdb.MaxMarkdownChars]+"</p>\n<p>…</p>\n" {
+		t.Errorf("HTML(too long) = %.40q... of %d bytes, want it cut at the limit", got, len(got))
+	}
+}
+
+// TestMarkdownWithinLimitsIsMarkdown renders text at the limits as
+// markdown, not as plain text.
+func TestMarkdownWithinLimitsIsMarkdown(t *testing.T) {
+	m := NewMarkdown(0, discardLog)
+	src := strings.Repeat("> ", 10) + strings.Repeat("- ", 10) + "*deep*"
+	got := string(m.HTML(src))
+	if strings.Count(got, "<blockquote>") != 10 || strings.Count(got, "<ul>") != 10 || !strings.Contains(got, "<em>deep</em>") {
+		t.Errorf("HTML(%q) = %q, want 10 quotes, 10 lists and emphasis", src, got)
+	}
+}
+
+// TestMarkdownRemembersLargestResults converts a text within the limits
+// once, however large its HTML (50,000 empty list items make half a
+// megabyte), and keeps what is used again while other texts come and go.
+func TestMarkdownRemembersLargestResults(t *testing.T) {
+	var conversions atomic.Int64
+	m := NewMarkdown(10<<20, discardLog)
+	m.Observe(func(context.Context) { conversions.Add(1) })
+	big := strings.Repeat("-\n", tenantdb.MaxMarkdownChars/2)
+	if err := tenantdb.CheckMarkdown("body", big, tenantdb.MaxMarkdownChars); err != nil {
+		t.Fatal(err)
+	}
+	// The memo used to keep entries up to a 16th of its budget, its key
+	// (the text) included.
+	if n := len(m.HTML(big)) + len(big); n < (10<<20)*4/5/16 {
+		t.Fatalf("the big text and its HTML are %d bytes, want more than the old memo kept", n)
+	}
+	m.HTML(big)
+	m.Summary(big, 160)
+	if n := conversions.Load(); n != 1 {
+		t.Errorf("the big text was converted %d times, want 1", n)
+	}
+	// Many other texts, the big one used again between them: it stays.
+	for i := range 200 {
+		m.HTML(fmt.Sprintf("post %d %s", i, strings.Repeat("x", 20000)))
+		m.HTML(big)
+	}
+	if n := conversions.Load(); n != 201 {
+		t.Errorf("%d conversions, want 201 (the big text once, each other text once)", n)
+	}
+}
+
+// TestMarkdownContextDone converts nothing once the context is done.
+func TestMarkdownContextDone(t *testing.T) {
+	m := NewMarkdown(1<<20, discardLog)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if h, err := m.HTMLContext(ctx, "*a*"); err == nil || h != "" {
+		t.Errorf("HTMLContext(done) = %q, %v, want an error", h, err)
+	}
+	if s, err := m.SummaryContext(ctx, "*a*", 10); err == nil || s != "" {
+		t.Errorf("SummaryContext(done) = %q, %v, want an error", s, err)
+	}
+}
