@@ -110,7 +110,7 @@ func CheckMarkdown(field, src string, maxChars int) error {
 // generously: a marker that goldmark would read as text still counts.
 // A thematic break ("* * *", "- - -") nests nothing.
 func markdownPrefix(line string) (depth int, content string) {
-	if strings.Trim(line, " \t-*_") == "" {
+	if thematicBreak(line) {
 		return 0, line
 	}
 	cols, i := 0, 0
@@ -141,6 +141,17 @@ func markdownPrefix(line string) (depth int, content string) {
 		i++
 	}
 	return nesting(depth, cols), ""
+}
+
+// thematicBreak says whether line is a thematic break: three or more of
+// one of '-', '*', '_', and spaces. ("* - * -" is lists, nested.)
+func thematicBreak(line string) bool {
+	s := strings.TrimLeft(line, " \t")
+	if s == "" || strings.IndexByte("-*_", s[0]) < 0 {
+		return false
+	}
+	rest := strings.Trim(s, " \t"+s[:1])
+	return rest == "" && strings.Count(s, s[:1]) >= 3
 }
 
 func nesting(markers, cols int) int { return markers + max(cols-markers, 0)/4 }

@@ -32,6 +32,8 @@ func TestMarkdownShapeLimits(t *testing.T) {
 		{"indentation past the depth limit", r("    ", 20) + " - a\n", false},
 		{"indentation inside a quote past the depth limit", "> " + r("    ", 20) + "- a\n", false},
 		{"a long thematic break", r("- ", 40) + "\n", true},
+		{"a long thematic break of stars", r("* ", 40) + "\n", true},
+		{"mixed bullets on one line", r("* - ", 20) + "\n", false},
 		{"a table at the cell limit", table(10, 998), true},
 		{"a table past the cell limit", table(10, 999), false},
 		{"a wide header over many short rows", table(2500, 0) + r("|\n", 10), false},

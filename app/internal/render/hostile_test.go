@@ -27,6 +27,7 @@ func hostileShapes(n int) []struct{ name, src string } {
 	return []struct{ name, src string }{
 		{"nested-lists-one-line", rep("+ ") + "a"},
 		{"nested-ordered-one-line", rep("1. ") + "a"},
+		{"nested-mixed-bullets-one-line", rep("* - ") + "a"},
 		{"nested-quotes", rep(">") + "a"},
 		{"quotes-and-lists-one-line", rep("> + ") + "a"},
 		{"list-in-quote-lines", rep("> - ")},
