@@ -22,6 +22,10 @@ const (
 	// MaxLinkScan bounds the characters that links' targets may make the
 	// renderer scan (see linkScan).
 	MaxLinkScan = 10_000_000
+	// MaxRunSquares bounds the sum of the squares of the lengths of the
+	// runs of double quotes, of apostrophes and of tildes: goldmark's
+	// smart quotes and strikethrough take time in the square of a run.
+	MaxRunSquares = 1_000_000
 	// MaxBracketLines bounds the closing brackets of each paragraph that
 	// are not inline links, times its lines: for each, goldmark reads the
 	// text before it by walking back over the lines of its paragraph.
@@ -35,6 +39,9 @@ const (
 // means) is shown as plain text instead of being parsed at any cost.
 func CheckMarkdown(field, src string, maxChars int) error {
 	if err := checkLen(field, src, 0, maxChars); err != nil {
+		return err
+	}
+	if err := checkRuns(field, src); err != nil {
 		return err
 	}
 	cells, scan, bracketLines := 0, 0, 0
@@ -235,4 +242,30 @@ func startsListItem(line string) bool {
 		return false
 	}
 	return (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t")) && strings.TrimSpace(line) != ""
+}
+
+// checkRuns bounds the runs of double quotes, apostrophes and tildes by
+// MaxRunSquares.
+func checkRuns(field, src string) error {
+	squares, lineNo := 0, 1
+	for i := 0; i < len(src); {
+		c := src[i]
+		if c == '\n' {
+			lineNo++
+		}
+		if c != '"' && c != '\'' && c != '~' {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(src) && src[j] == c {
+			j++
+		}
+		if squares += (j - i) * (j - i); squares > MaxRunSquares {
+			return invalid(field, "repeats %q too many times in a row (%d on line %d; at most %d in all, fewer in longer runs)",
+				c, j-i, lineNo, MaxRunSquares)
+		}
+		i = j
+	}
+	return nil
 }

@@ -34,6 +34,11 @@ func TestMarkdownShapeLimits(t *testing.T) {
 		{"a long thematic break", r("- ", 40) + "\n", true},
 		{"a long thematic break of stars", r("* ", 40) + "\n", true},
 		{"mixed bullets on one line", r("* - ", 20) + "\n", false},
+		{"a run of 1000 quotes", "a" + r(`"`, 1000), true},
+		{"a run of 1001 quotes", "a" + r(`"`, 1001), false},
+		{"many runs of 40 tildes", r(r("~", 40)+"\n", 600), true},
+		{"many runs of 40 apostrophes", r(r("'", 40)+"\n", 700), false},
+		{"quotes alternating", r(`"'`, 40000), true},
 		{"a table at the cell limit", table(10, 998), true},
 		{"a table past the cell limit", table(10, 999), false},
 		{"a wide header over many short rows", table(2500, 0) + r("|\n", 10), false},
@@ -106,6 +111,7 @@ func TestMarkdownShapeMessages(t *testing.T) {
 		"a\n" + strings.Repeat("> ", 25) + "x":        "25 levels deep on line 2; at most 20",
 		"|a|\n|-|\n" + strings.Repeat("|a|\n", 20000): "more than 10000 cells",
 		strings.Repeat("[a](b", 20000):                "too many links that do not close on long lines (line 1 has 20000",
+		"a\n~\n" + strings.Repeat("~", 2000):          `repeats '~' too many times in a row (2000 on line 3;`,
 		"a\n\n" + strings.Repeat("]\n", 5000):         "too many brackets ']' that end no link (5000 in the paragraph of lines 3 to 5002)",
 	} {
 		err := CheckMarkdown("body", src, MaxMarkdownChars)

@@ -56,6 +56,9 @@ func hostileShapes(n int) []struct{ name, src string } {
 		{"html-tags", rep("<a>")},
 		{"entities", rep("&amp;")},
 		{"smart-quotes", rep("\"'")},
+		{"quote-run", "a" + rep("\"")},
+		{"apostrophe-run", "a" + rep("'")},
+		{"tilde-run", "a" + rep("~")},
 		{"hard-breaks", rep("a  \n")},
 		{"prose", rep("The quick brown fox jumps over the lazy dog. ")},
 	}
