@@ -26,6 +26,9 @@ const (
 	// runs of double quotes, of apostrophes and of tildes: goldmark's
 	// smart quotes and strikethrough take time in the square of a run.
 	MaxRunSquares = 1_000_000
+	// MaxCodeSpanScan bounds the characters goldmark may scan for the
+	// ends of code spans (see codeSpanScan).
+	MaxCodeSpanScan = 4_000_000
 	// MaxBracketLines bounds the closing brackets of each paragraph that
 	// are not inline links, times its lines: for each, goldmark reads the
 	// text before it by walking back over the lines of its paragraph.
@@ -43,6 +46,10 @@ func CheckMarkdown(field, src string, maxChars int) error {
 	}
 	if err := checkRuns(field, src); err != nil {
 		return err
+	}
+	if n, line := codeSpanScan(src); n > MaxCodeSpanScan {
+		return invalid(field, "has too many backticks (`) that start no code span in the paragraph from line %d; close each code span, or put blank lines between paragraphs",
+			line)
 	}
 	cells, scan, bracketLines := 0, 0, 0
 	tableCols := 0 // columns of the table being read (0: none)
@@ -268,4 +275,73 @@ func checkRuns(field, src string) error {
 		i = j
 	}
 	return nil
+}
+
+// codeSpanScan bounds the work goldmark does looking for the ends of
+// code spans: a run of backticks scans ahead for the next run of the same
+// length in its paragraph (here: up to a blank line), or to the
+// paragraph's end when there is none. Its cost is a character for each
+// character it passes and lineCost for each line it crosses (measured: a
+// line costs goldmark as much as 150 characters). A run after an odd
+// number of backslashes also starts one backtick later, as an opener
+// only: inside a code span a backslash escapes nothing, so "\```" ends
+// only a run of 3. It returns the sum, and the first line of the
+// paragraph where the sum passed MaxCodeSpanScan.
+func codeSpanScan(src string) (n, line int) {
+	const lineCost = 150
+	type run struct {
+		at, length int
+		closes     bool // can end a code span (no escape applies inside one)
+	}
+	var runs []run
+	var lines []int // lines[i]: newlines in para[:i]
+	next := map[int]int{}
+	lineNo := 1
+	for para := range strings.SplitSeq(src, "\n\n") {
+		if strings.Contains(para, "`") {
+			runs, lines = runs[:0], lines[:0]
+			nl := 0
+			for i := 0; i <= len(para); i++ {
+				lines = append(lines, nl)
+				if i < len(para) && para[i] == '\n' {
+					nl++
+				}
+			}
+			for i := 0; i < len(para); i++ {
+				if para[i] != '`' {
+					continue
+				}
+				j := i
+				for j < len(para) && para[j] == '`' {
+					j++
+				}
+				runs = append(runs, run{i, j - i, true})
+				b := i
+				for b > 0 && para[b-1] == '\\' {
+					b--
+				}
+				if (i-b)%2 == 1 && j-i > 1 {
+					runs = append(runs, run{i + 1, j - i - 1, false})
+				}
+				i = j - 1
+			}
+			clear(next)
+			for k := len(runs) - 1; k >= 0; k-- {
+				r := runs[k]
+				end, ok := next[r.length]
+				if !ok {
+					end = len(para)
+				}
+				n += end - r.at + lineCost*(lines[end]-lines[r.at])
+				if r.closes {
+					next[r.length] = r.at
+				}
+			}
+			if n > MaxCodeSpanScan {
+				return n, lineNo
+			}
+		}
+		lineNo += strings.Count(para, "\n") + 2
+	}
+	return n, 0
 }

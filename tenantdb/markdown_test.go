@@ -39,6 +39,16 @@ func TestMarkdownShapeLimits(t *testing.T) {
 		{"many runs of 40 tildes", r(r("~", 40)+"\n", 600), true},
 		{"many runs of 40 apostrophes", r(r("'", 40)+"\n", 700), false},
 		{"quotes alternating", r(`"'`, 40000), true},
+		{"code spans", r("Run `make` and `go test`, or ``a ` b``. ", 2000), true},
+		{"one stray backtick in each paragraph", r("It's ` here.\n"+r("a ", 4000)+"\n\n", 12), true},
+		{"escaped backticks before runs", r("\\```2)\n", 5000), false},
+		{"backticks that start no code span", func() string {
+			var b strings.Builder
+			for k := 1; k <= 400; k++ {
+				b.WriteString(r("`", k) + " a\n")
+			}
+			return b.String()
+		}(), false},
 		{"a table at the cell limit", table(10, 998), true},
 		{"a table past the cell limit", table(10, 999), false},
 		{"a wide header over many short rows", table(2500, 0) + r("|\n", 10), false},
@@ -108,11 +118,12 @@ func TestMarkdownShapeLimits(t *testing.T) {
 // TestMarkdownShapeMessages says which limit a refusal is for, and where.
 func TestMarkdownShapeMessages(t *testing.T) {
 	for src, want := range map[string]string{
-		"a\n" + strings.Repeat("> ", 25) + "x":        "25 levels deep on line 2; at most 20",
-		"|a|\n|-|\n" + strings.Repeat("|a|\n", 20000): "more than 10000 cells",
-		strings.Repeat("[a](b", 20000):                "too many links that do not close on long lines (line 1 has 20000",
-		"a\n~\n" + strings.Repeat("~", 2000):          `repeats '~' too many times in a row (2000 on line 3;`,
-		"a\n\n" + strings.Repeat("]\n", 5000):         "too many brackets ']' that end no link (5000 in the paragraph of lines 3 to 5002)",
+		"a\n" + strings.Repeat("> ", 25) + "x":         "25 levels deep on line 2; at most 20",
+		"|a|\n|-|\n" + strings.Repeat("|a|\n", 20000):  "more than 10000 cells",
+		strings.Repeat("[a](b", 20000):                 "too many links that do not close on long lines (line 1 has 20000",
+		"a\n\nb\n" + strings.Repeat("\\```2)\n", 5000): "backticks (`) that start no code span in the paragraph from line 3;",
+		"a\n~\n" + strings.Repeat("~", 2000):           `repeats '~' too many times in a row (2000 on line 3;`,
+		"a\n\n" + strings.Repeat("]\n", 5000):          "too many brackets ']' that end no link (5000 in the paragraph of lines 3 to 5002)",
 	} {
 		err := CheckMarkdown("body", src, MaxMarkdownChars)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "body: ") {

@@ -48,6 +48,7 @@ func hostileShapes(n int) []struct{ name, src string } {
 		{"link-open-lines", rep("[a](\n")},
 		{"link-title-open", rep("[a](b \"")},
 		{"images-open", rep("![")},
+		{"escaped-backticks-lines", rep("\\```2)\n")},
 		{"backtick-runs", lines(func(i int) string { return strings.Repeat("`", i%50+1) + "a" })},
 		{"table-rows", "|a|b|\n|-|-|\n" + rep("|a|b|\n")},
 		{"table-wide-header", strings.Repeat("|a", n/8) + "|\n" + strings.Repeat("|-", n/8) + "|\n" + strings.Repeat("|\n", n/4)},
