@@ -62,6 +62,9 @@ func TestMarkdownShapeLimits(t *testing.T) {
 		{"unclosed links in paragraphs of 100 lines", r(r("[a](\n", 100)+"\n", 190), true},
 		{"brackets in one paragraph", r("[a]\n", 20000), false},
 		{"a long task list", r("- [ ] a\n", 12000), true},
+		{"mixed emphasis marks over many lines", r("*~\n", 3000), false},
+		{"emphasis in paragraphs of 50 lines", r(r("Some *emphasis* and __strong__ words ~here~.\n", 50)+"\n", 40), true},
+		{"emphasis on one long line", r("*a* _b_ ~c~ ", 8000), true},
 		{"brackets in lines that continue a paragraph", "a\n" + r("    - [a]\n", 9000), false},
 		{"brackets in items that continue a paragraph", "a\n" + r("2. [a]\n", 12000), false},
 		{"brackets in quoted items", r("> - [a]\n", 12000), true},
@@ -123,7 +126,7 @@ func TestMarkdownShapeMessages(t *testing.T) {
 		strings.Repeat("[a](b", 20000):                 "too many links that do not close on long lines (line 1 has 20000",
 		"a\n\nb\n" + strings.Repeat("\\```2)\n", 5000): "backticks (`) that start no code span in the paragraph from line 3;",
 		"a\n~\n" + strings.Repeat("~", 2000):           `repeats '~' too many times in a row (2000 on line 3;`,
-		"a\n\n" + strings.Repeat("]\n", 5000):          "too many brackets ']' that end no link (5000 in the paragraph of lines 3 to 5002)",
+		"a\n\n" + strings.Repeat("]\n", 5000):          "too much inline markup in one paragraph (5000 brackets ] that end no link and runs of * _ ~ on lines 3 to 5002)",
 	} {
 		err := CheckMarkdown("body", src, MaxMarkdownChars)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "body: ") {

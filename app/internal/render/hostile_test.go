@@ -40,6 +40,7 @@ func hostileShapes(n int) []struct{ name, src string } {
 		{"code-fences", rep("```\n")},
 		{"emphasis-open", rep("*a")},
 		{"emphasis-mixed", rep("*_")},
+		{"emphasis-mixed-lines", rep("*~\n")},
 		{"strikethrough-open", rep("~a")},
 		{"brackets-open", rep("[")},
 		{"links", rep("[a](b) ")},
