@@ -64,7 +64,9 @@ func TestMarkdownShapeLimits(t *testing.T) {
 		{"a long task list", r("- [ ] a\n", 12000), true},
 		{"mixed emphasis marks over many lines", r("*~\n", 3000), false},
 		{"emphasis in paragraphs of 50 lines", r(r("Some *emphasis* and __strong__ words ~here~.\n", 50)+"\n", 40), true},
-		{"emphasis on one long line", r("*a* _b_ ~c~ ", 8000), true},
+		{"emphasis on one long line", r("*a* _b_ ", 1000), true},
+		{"mixed marks that never match, one line", r("_  ~", 2500), false},
+		{"mixed marks that never match in paragraphs", r(r("_  ~", 1000)+"\n\n", 20), true},
 		{"brackets in lines that continue a paragraph", "a\n" + r("    - [a]\n", 9000), false},
 		{"brackets in items that continue a paragraph", "a\n" + r("2. [a]\n", 12000), false},
 		{"brackets in quoted items", r("> - [a]\n", 12000), true},
@@ -124,9 +126,10 @@ func TestMarkdownShapeMessages(t *testing.T) {
 		"a\n" + strings.Repeat("> ", 25) + "x":         "25 levels deep on line 2; at most 20",
 		"|a|\n|-|\n" + strings.Repeat("|a|\n", 20000):  "more than 10000 cells",
 		strings.Repeat("[a](b", 20000):                 "too many links that do not close on long lines (line 1 has 20000",
+		"a\n\n" + strings.Repeat("_ *", 3000):          "mixes too many emphasis marks (3000 *, 3000 _ and 0 ~ on lines 3 to 3);",
 		"a\n\nb\n" + strings.Repeat("\\```2)\n", 5000): "backticks (`) that start no code span in the paragraph from line 3;",
 		"a\n~\n" + strings.Repeat("~", 2000):           `repeats '~' too many times in a row (2000 on line 3;`,
-		"a\n\n" + strings.Repeat("]\n", 5000):          "too much inline markup in one paragraph (5000 brackets ] that end no link and runs of * _ ~ on lines 3 to 5002)",
+		"a\n\n" + strings.Repeat("]\n", 5000):          "too many brackets ] that end no link (5000 in the paragraph of lines 3 to 5002)",
 	} {
 		err := CheckMarkdown("body", src, MaxMarkdownChars)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "body: ") {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
@@ -41,6 +44,7 @@ func hostileShapes(n int) []struct{ name, src string } {
 		{"emphasis-open", rep("*a")},
 		{"emphasis-mixed", rep("*_")},
 		{"emphasis-mixed-lines", rep("*~\n")},
+		{"emphasis-kinds-never-matching", rep("_  ~")},
 		{"strikethrough-open", rep("~a")},
 		{"brackets-open", rep("[")},
 		{"links", rep("[a](b) ")},
@@ -188,5 +192,69 @@ func TestMarkdownContextDone(t *testing.T) {
 	}
 	if s, err := m.SummaryContext(ctx, "*a*", 10); err == nil || s != "" {
 		t.Errorf("SummaryContext(done) = %q, %v, want an error", s, err)
+	}
+}
+
+// BenchmarkSearchHostileMarkdown looks for shapes the limits miss: each
+// iteration times one random pattern of markdown syntax (1 to 4 lines of
+// 1 to 6 tokens, some repeated up to 30 times), repeated to 20,000
+// characters, if tenantdb.CheckMarkdown accepts it; at the end it logs
+// the slowest, timed again at 80,000 characters. One that takes far more
+// than 4 times as long there grows faster than its length: a class to
+// bound. Each -benchtime iteration is one pattern (seeded, so a run can
+// be repeated):
+//
+//	go test ./app/internal/render -run '^$' -bench SearchHostileMarkdown -benchtime 30000x
+func BenchmarkSearchHostileMarkdown(b *testing.B) {
+	toks := []string{"-", "+", "*", "_", ">", "[", "]", "(", ")", "<", "!", "`", "~", "|", ":", "#", "1.", "2)", " ",
+		"  ", "    ", "\t", "a", "&", "\"", "'", "\\", "=", "www.", "http://", "@", "x.org", "[^", "<!--", "-->", "<div>",
+		"```", "~~~", "[ ]", "[x]", "](", "![", "]:", "**", "__", "~~", "<b>", "</b>", "[a]", "(b)", "|-|", "1. ", "- ",
+		"> ", "***", "&amp;", "&#", "{", "}", "<http://a.b>", "<a@b.c>", "$", "^", "'s"}
+	r := rand.New(rand.NewSource(1))
+	pattern := func() string {
+		var p strings.Builder
+		for range 1 + r.Intn(4) {
+			for range 1 + r.Intn(6) {
+				tok := toks[r.Intn(len(toks))]
+				if r.Intn(5) == 0 {
+					tok = strings.Repeat(tok, 2+r.Intn(30))
+				}
+				p.WriteString(tok)
+			}
+			if r.Intn(3) > 0 {
+				p.WriteString("\n")
+			}
+		}
+		return p.String()
+	}
+	convert := func(src string) time.Duration {
+		start := time.Now()
+		var buf bytes.Buffer
+		if err := md.Convert([]byte(src), &buf); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	type found struct {
+		d   time.Duration
+		pat string
+	}
+	var slow []found
+	for b.Loop() {
+		pat := pattern()
+		src := strings.Repeat(pat, 20000/len(pat)+1)
+		if tenantdb.CheckMarkdown("body", src, tenantdb.MaxMarkdownChars) == nil {
+			slow = append(slow, found{convert(src), pat})
+		}
+	}
+	b.StopTimer()
+	sort.Slice(slow, func(i, j int) bool { return slow[i].d > slow[j].d })
+	for _, f := range slow[:min(10, len(slow))] {
+		src := strings.Repeat(f.pat, 80000/len(f.pat)+1)
+		if tenantdb.CheckMarkdown("body", src, tenantdb.MaxMarkdownChars) != nil {
+			b.Logf("%q: %v at 20,000 characters; refused at 80,000", f.pat, f.d)
+			continue
+		}
+		b.Logf("%q: %v at 20,000 characters, %v at 80,000", f.pat, f.d, convert(src))
 	}
 }
