@@ -53,7 +53,7 @@ func (e *Event) Validate() error {
 	if err := checkLen("location", e.Location, 0, 300); err != nil {
 		return err
 	}
-	if err := checkLen("description", e.Description, 0, 20000); err != nil {
+	if err := CheckMarkdown("description", e.Description, 20000); err != nil {
 		return err
 	}
 	if e.Category != "" {

@@ -32,7 +32,7 @@ func (p *Page) Validate() error {
 			return err
 		}
 	}
-	return checkLen("body", p.Body, 0, 100000)
+	return CheckMarkdown("body", p.Body, MaxMarkdownChars)
 }
 
 const pageColumns = `id, title, slug, body, published, show_in_nav, position, created_at, updated_at`

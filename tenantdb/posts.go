@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
@@ -33,7 +34,7 @@ func (p *Post) Validate() error {
 			return err
 		}
 	}
-	return checkLen("body", p.Body, 0, 100000)
+	return CheckMarkdown("body", p.Body, MaxMarkdownChars)
 }
 
 const postColumns = `id, title, slug, body, published, published_at, image_id, created_at, updated_at`
@@ -50,9 +51,11 @@ func scanPost(s scanner) (Post, error) {
 }
 
 // PostQuery selects posts: all of them, or only the published ones, newest
-// first, one page at a time.
+// first, one page at a time. WithoutBody leaves Body empty, for lists of
+// links (a sitemap) that would otherwise read every body.
 type PostQuery struct {
 	PublishedOnly bool
+	WithoutBody   bool
 	Limit, Offset int
 }
 
@@ -69,7 +72,11 @@ func (db *DB) Posts(ctx context.Context, q PostQuery) ([]Post, int, error) {
 	if q.Limit <= 0 {
 		q.Limit = 1000
 	}
-	rows, err := db.query(ctx, `SELECT `+postColumns+` FROM posts `+where+`
+	columns := postColumns
+	if q.WithoutBody {
+		columns = strings.Replace(columns, "body", "'' AS body", 1)
+	}
+	rows, err := db.query(ctx, `SELECT `+columns+` FROM posts `+where+`
 		ORDER BY published_at IS NULL DESC, published_at DESC, id DESC LIMIT ? OFFSET ?`, q.Limit, q.Offset)
 	if err != nil {
 		return nil, 0, err

@@ -63,6 +63,14 @@ func (s *Site) Validate() error {
 			return err
 		}
 	}
+	// The markdown fields also have the shape of markdown checked.
+	for _, c := range []struct{ field, value string }{
+		{"about", s.About}, {"meeting_info", s.MeetingInfo}, {"membership_info", s.MembershipInfo},
+	} {
+		if err := CheckMarkdown(c.field, c.value, MaxMarkdownChars); err != nil {
+			return err
+		}
+	}
 	if s.Email != "" {
 		if err := ValidateEmail("email", s.Email); err != nil {
 			return err

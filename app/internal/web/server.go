@@ -98,9 +98,9 @@ type Server struct {
 // New builds the server of platform p: the templates and markdown, the
 // login keys, and each interface of a tenant's site with its routes.
 func New(cfg Config, p *platform.Platform, log *slog.Logger) (*Server, error) {
-	md := render.NewMarkdown(markdownMemoBytes)
+	md := render.NewMarkdown(markdownMemoBytes, log)
 	if cfg.NoMarkdownMemo {
-		md = render.NewMarkdown(0)
+		md = render.NewMarkdown(0, log)
 	}
 	v, err := render.New(views.FS, render.Funcs(md), site.Funcs(), admin.Funcs())
 	if err != nil {
@@ -505,6 +505,9 @@ func newRequestID() string {
 // request waits and runs (every form and nearly every JSON request);
 // larger ones (uploads) go to a file.
 const bodyMemBytes = 64 << 10
+
+// Markdown is the server's markdown renderer (tests observe it).
+func (s *Server) Markdown() *render.Markdown { return s.md }
 
 // markdownMemoBytes is the memory for rendered markdown and summaries.
 const markdownMemoBytes = 10 << 20

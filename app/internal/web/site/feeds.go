@@ -14,8 +14,13 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// feedSize is how many posts the Atom feed carries.
-const feedSize = 20
+// The Atom feed carries the feedSize latest posts, fewer if their content
+// would pass feedBytes: a feed stays a feed even when every post is as
+// long as a post may be.
+const (
+	feedSize  = 20
+	feedBytes = 1 << 20
+)
 
 type atomFeed struct {
 	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
@@ -56,7 +61,8 @@ type atomText struct {
 
 // showFeed is an Atom feed of the latest published posts. Links are
 // absolute on the request's host; the posts' own relative links (to
-// /media/...) resolve through xml:base.
+// /media/...) resolve through xml:base. It renders nothing more once the
+// request's context ends (the client left): the error is not cached.
 func (s *Handler) showFeed(c echo.Context) error {
 	ctx := c.Request().Context()
 	db := httpx.DB(c)
@@ -81,7 +87,19 @@ func (s *Handler) showFeed(c echo.Context) error {
 		Author: atomPerson{Name: site.Name},
 	}
 	updated := site.UpdatedAt
+	size := 0
 	for _, p := range posts {
+		content, err := s.md.HTMLContext(ctx, p.Body)
+		if err != nil {
+			return err
+		}
+		if size += len(content); size > feedBytes && len(f.Entries) > 0 {
+			break
+		}
+		summary, err := s.md.SummaryContext(ctx, p.Body, 300)
+		if err != nil {
+			return err
+		}
 		published := p.CreatedAt
 		if p.PublishedAt != nil {
 			published = *p.PublishedAt
@@ -95,8 +113,8 @@ func (s *Handler) showFeed(c echo.Context) error {
 			Link:      atomLink{Rel: "alternate", Type: "text/html", Href: base + "/news/" + p.Slug},
 			Published: published.UTC().Format(time.RFC3339),
 			Updated:   p.UpdatedAt.UTC().Format(time.RFC3339),
-			Summary:   s.md.Summary(p.Body, 300),
-			Content:   atomText{Type: "html", Body: string(s.md.HTML(p.Body))},
+			Summary:   summary,
+			Content:   atomText{Type: "html", Body: string(content)},
 		})
 	}
 	if updated.IsZero() {
@@ -125,7 +143,7 @@ func (s *Handler) showSitemap(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	posts, total, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, Limit: 50000})
+	posts, total, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, Limit: 50000, WithoutBody: true})
 	if err != nil {
 		return err
 	}

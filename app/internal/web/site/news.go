@@ -51,7 +51,11 @@ func (s *Handler) showNews(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := newsData{Posts: postItems(s.md, posts), Page: page}
+	items, err := postItems(c.Request().Context(), s.md, posts)
+	if err != nil {
+		return err
+	}
+	d := newsData{Posts: items, Page: page}
 	if page == 2 {
 		d.Prev = "/news"
 	} else if page > 2 {

@@ -4,6 +4,7 @@
 package site
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -69,16 +70,22 @@ type postItem struct {
 	Summary       string
 }
 
-func postItems(md *render.Markdown, posts []tenantdb.Post) []postItem {
+// postItems summarises posts for a list, and stops with ctx's error once
+// the request's context ends.
+func postItems(ctx context.Context, md *render.Markdown, posts []tenantdb.Post) ([]postItem, error) {
 	items := make([]postItem, len(posts))
 	for i, p := range posts {
-		items[i] = postItem{Slug: p.Slug, Title: p.Title, Summary: md.Summary(p.Body, 220)}
+		summary, err := md.SummaryContext(ctx, p.Body, 220)
+		if err != nil {
+			return nil, err
+		}
+		items[i] = postItem{Slug: p.Slug, Title: p.Title, Summary: summary}
 		if p.PublishedAt != nil {
 			items[i].Date = p.PublishedAt.Format("January 2, 2006")
 			items[i].ISODate = p.PublishedAt.Format(time.RFC3339)
 		}
 	}
-	return items
+	return items, nil
 }
 
 // newPage starts the page at path with what the layout needs: the site
@@ -135,7 +142,11 @@ func (s *Handler) showHome(c echo.Context) error {
 	if len(nextMeeting) > 0 {
 		next = &nextMeeting[0]
 	}
-	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: postItems(s.md, posts)}
+	items, err := postItems(ctx, s.md, posts)
+	if err != nil {
+		return err
+	}
+	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: items}
 	return c.Render(http.StatusOK, "site/home.html", p)
 }
 
