@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -17,6 +18,11 @@ import (
 
 // ErrFrozen is returned for writes to a tenant in read-only mode.
 var ErrFrozen = errors.New("this site is in read-only mode for maintenance; changes cannot be saved right now, please try again in a few minutes")
+
+// StatusClientClosed is the status recorded (in the log and metrics) for
+// a request whose client went away before the answer was ready: nginx's
+// 499. Nobody receives it, and it is no server error.
+const StatusClientClosed = 499
 
 // Status maps an error to the HTTP status it deserves. This is the one
 // place where storage errors become statuses.
@@ -42,6 +48,8 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, tenantdb.ErrConflict):
 		return http.StatusConflict
+	case errors.Is(err, context.Canceled):
+		return StatusClientClosed
 	case errors.Is(err, pool.ErrFull), errors.Is(err, ErrFrozen), errors.Is(err, platform.ErrDNS),
 		errors.Is(err, password.ErrBusy), errors.Is(err, ErrBodiesBusy), errors.Is(err, ErrExportsBusy):
 		return http.StatusServiceUnavailable
