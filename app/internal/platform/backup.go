@@ -60,13 +60,25 @@ type BackupEntry struct {
 // Backup writes a consistent snapshot of the catalog and of every tenant
 // it lists into the new directory dir, jobs tenants at a time, while the
 // tenants keep being served, and then the manifest. It returns the slugs
-// it could not back up.
-func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(label string, total int) Progress) (Manifest, []string, error) {
+// it could not back up. The backup is built in a hidden directory beside
+// dir and renamed to dir when its manifest is written: a backup
+// interrupted midway leaves no dir (only that hidden one, .DIR.*.tmp).
+func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(label string, total int) Progress) (m Manifest, failed []string, err error) {
 	defer p.Metrics.TimeOp("backup")()
-	m := Manifest{Format: 1, CreatedAt: p.Now().UTC(), Source: p.Dir}
-	if err := makeEmptyDir(dir); err != nil {
+	m = Manifest{Format: 1, CreatedAt: p.Now().UTC(), Source: p.Dir}
+	final := filepath.Clean(dir)
+	if err := checkEmptyDir(final); err != nil {
 		return m, nil, err
 	}
+	dir, err = os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
+	if err != nil {
+		return m, nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	if err := os.Mkdir(filepath.Join(dir, "tenants"), 0o700); err != nil {
 		return m, nil, err
 	}
@@ -84,10 +96,9 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	}
 	bar := prog("backup", len(tenants))
 	var (
-		mu     sync.Mutex
-		failed []string
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, jobs)
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, jobs)
 	)
 	for _, t := range tenants {
 		wg.Add(1)
@@ -116,17 +127,20 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	if err := WriteFileAtomic(filepath.Join(dir, ManifestFile), m); err != nil {
 		return m, failed, err
 	}
-	return m, failed, nil
+	// rename(2) replaces an empty directory, and fails on one that is not.
+	if err := os.Rename(dir, final); err != nil {
+		return m, failed, fmt.Errorf("putting the backup in place: %w", err)
+	}
+	return m, failed, sqlitefile.SyncDir(filepath.Dir(final))
 }
 
-// makeEmptyDir creates dir, or accepts it if it exists and is empty: a
-// Backup never mixes with other files.
-func makeEmptyDir(dir string) error {
-	err := os.Mkdir(dir, 0o700)
-	if err == nil || !errors.Is(err, fs.ErrExist) {
-		return err
-	}
+// checkEmptyDir accepts a dir that does not exist or is empty: a Backup
+// never mixes with other files.
+func checkEmptyDir(dir string) error {
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
