@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/internal/hold"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
@@ -87,6 +88,7 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	if err != nil {
 		return m, nil, fmt.Errorf("catalog: %w", err)
 	}
+	hold.At("backup.catalog")
 	m.Catalog = BackupFile{File: "catalog.db", Size: info.Size, SHA256: info.SHA256, SchemaVersion: info.Version, Time: at}
 	// The tenants are those of the catalog snapshot, so that the manifest
 	// and the catalog in the backup agree.
@@ -109,6 +111,7 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 			file := filepath.Join("tenants", t.ID+".db")
 			at := p.Now().UTC()
 			info, err := p.Export(ctx, t, filepath.Join(dir, file))
+			hold.At("backup.tenant")
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -124,6 +127,7 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	wg.Wait()
 	sort.Slice(m.Tenants, func(i, j int) bool { return m.Tenants[i].Slug < m.Tenants[j].Slug })
 	sort.Strings(failed)
+	hold.At("backup.manifest")
 	if err := WriteFileAtomic(filepath.Join(dir, ManifestFile), m); err != nil {
 		return m, failed, err
 	}
@@ -131,6 +135,7 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	if err := os.Rename(dir, final); err != nil {
 		return m, failed, fmt.Errorf("putting the backup in place: %w", err)
 	}
+	hold.At("backup.renamed")
 	return m, failed, sqlitefile.SyncDir(filepath.Dir(final))
 }
 
@@ -285,6 +290,7 @@ func (p *Platform) Restore(ctx context.Context, dir, slug string, maxSize int64)
 	} else if size != entry.Size || sum != entry.SHA256 {
 		return res, fmt.Errorf("%w: backup file %s does not match the manifest (sha256 %s, manifest says %s)", tenantdb.ErrRejected, entry.File, sum, entry.SHA256)
 	}
+	hold.At("restore.checked")
 	_, exists := p.Catalog.TenantBySlug(slug)
 	req := ImportRequest{Slug: slug, Src: src, Replace: exists, MaxSize: maxSize, Force: true, EndSessions: true}
 	if !exists {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/chapterhouse/chapterhouse/internal/hold"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
@@ -83,6 +84,7 @@ func (p *Platform) Import(ctx context.Context, req ImportRequest) (ImportResult,
 		return res, err
 	}
 	defer im.Discard()
+	hold.At("import.prepared")
 	res.From = im
 	if req.ExpectDigest != "" && im.Digest.Sum() != req.ExpectDigest {
 		return res, fmt.Errorf("%w: the rows' digest %s is not the expected %s", tenantdb.ErrRejected, im.Digest.Sum(), req.ExpectDigest)
@@ -140,6 +142,7 @@ func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportR
 	if err := sqlitefile.RenameNoReplace(path, dst); err != nil {
 		return t, err
 	}
+	hold.At("import.adopted")
 	err := sqlitefile.SyncDir(filepath.Dir(dst))
 	if err == nil {
 		err = p.Catalog.AddTenant(ctx, t)
@@ -181,10 +184,12 @@ func (p *Platform) replaceTenantFile(ctx context.Context, t catalog.Tenant, path
 		if err := sqlitefile.SyncDir(filepath.Dir(trashed)); err != nil {
 			return err
 		}
+		hold.At("import.linked")
 		if err := os.Rename(path, live); err != nil {
 			os.Remove(trashed)
 			return err
 		}
+		hold.At("import.renamed")
 		return sqlitefile.SyncDir(filepath.Dir(live))
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/internal/hold"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
@@ -82,19 +83,24 @@ func (m *mover) move(ctx context.Context) (err error) {
 	if err := m.freeze(ctx); err != nil {
 		return err
 	}
+	hold.At("move.frozen")
 	file, sum, err := m.export(ctx)
 	if err != nil {
 		return err
 	}
+	hold.At("move.exported")
 	if err := m.importThere(ctx, file, sum, domains); err != nil {
 		return err
 	}
+	hold.At("move.imported")
 	if err := m.writeRecord(true); err != nil {
 		return err
 	}
+	hold.At("move.committed")
 	if err := m.thawThere(ctx); err != nil {
 		return err
 	}
+	hold.At("move.thawed")
 	window := time.Since(start)
 	name, err := m.p.retire(ctx, m.t, "moved")
 	if name == "" {
