@@ -264,6 +264,20 @@ func checkNoLeftovers(t *testing.T, dir string) {
 			t.Errorf("tenant file %s is in no catalog entry after the next start", filepath.Base(f))
 		}
 	}
+	// A file in the trash is never a second name of a live tenant file:
+	// restoring it would give two tenants one file.
+	trashed, _ := filepath.Glob(filepath.Join(dir, "trash", "*.db"))
+	for _, tf := range trashed {
+		ti, err := os.Stat(tf)
+		if err != nil {
+			continue
+		}
+		for _, f := range files {
+			if fi, err := os.Stat(f); err == nil && os.SameFile(ti, fi) {
+				t.Errorf("trash file %s is the live tenant file %s under another name", filepath.Base(tf), filepath.Base(f))
+			}
+		}
+	}
 }
 
 // runHeldCLI runs an operator command against the data dir (through the

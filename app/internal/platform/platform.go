@@ -92,10 +92,50 @@ func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log 
 		quota:        newQuotaState(),
 	}
 	p.cleanTmp()
+	if err := p.dropLiveLinks(); err != nil {
+		log.Error("removing second names of live tenant files from the trash", "err", err)
+	}
 	if err := p.trashOrphans(ctx); err != nil {
 		log.Error("moving unrecorded tenant files to the trash", "err", err)
 	}
 	return p, nil
+}
+
+// dropLiveLinks removes each file in DATA/trash/ that is a second name of
+// a live tenant file: the link a replace (import --replace, restore) makes
+// to keep the old file, left by a replace killed before its rename. The
+// tenant kept that file and writes to it, so the link holds no old
+// content, and restoring it would give two tenants one file. Only the
+// owner of the data dir calls it, before any operation can run.
+func (p *Platform) dropLiveLinks() error {
+	trashed, err := filepath.Glob(filepath.Join(p.Dir, "trash", "*.db"))
+	if err != nil || len(trashed) == 0 {
+		return err
+	}
+	live, err := filepath.Glob(filepath.Join(p.Dir, "tenants", "*.db"))
+	if err != nil {
+		return err
+	}
+	var lives []os.FileInfo
+	for _, f := range live {
+		if fi, err := os.Stat(f); err == nil {
+			lives = append(lives, fi)
+		}
+	}
+	var errs []error
+	for _, tf := range trashed {
+		ti, err := os.Stat(tf)
+		if err != nil {
+			continue
+		}
+		for _, fi := range lives {
+			if os.SameFile(ti, fi) {
+				errs = append(errs, os.Remove(tf))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // trashOrphans moves to DATA/trash/ each tenant file that no catalog

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // scriptedRemote is a destination data dir that holds the tenants it is
@@ -185,5 +186,47 @@ func TestOpenTrashesUnrecordedTenantFiles(t *testing.T) {
 	}
 	if len(items) != 1 || !items[0].Orphan || !strings.HasPrefix(items[0].File, id+"-") || !strings.HasSuffix(items[0].File, "-orphan.db") {
 		t.Errorf("trash: %+v, want the one orphan %s-<time>-orphan.db", items, id)
+	}
+}
+
+// TestOpenDropsTrashLinksToLiveFiles: a replace killed between keeping the
+// old file in the trash (a hard link) and its rename leaves the live file
+// under a second name there; Open removes that name, and only that one:
+// the live file and a real trashed file stay.
+func TestOpenDropsTrashLinksToLiveFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p := openTestPlatform(t, dir)
+	tn, err := p.CreateTenant(ctx, "riverside", "Riverside Post 42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := p.CreateTenant(ctx, "gone", "Gone Post 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trashed, err := p.DeleteTenant(ctx, gone.Slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	live := tenantdb.TenantPath(dir, tn.ID)
+	link := filepath.Join(dir, "trash", trashName(tn, p.Now(), "replaced"))
+	if err := os.Link(live, link); err != nil {
+		t.Fatal(err)
+	}
+
+	p = openTestPlatform(t, dir)
+	if _, err := os.Stat(link); err == nil {
+		t.Error("the trash keeps a second name of a live tenant file")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the live file went: %v", err)
+	}
+	if _, err := os.Stat(trashed); err != nil {
+		t.Errorf("a deleted tenant's file went from the trash: %v", err)
+	}
+	if err := p.WithTenant(ctx, tn.Slug, func(catalog.Tenant, *pool.Handle) error { return nil }); err != nil {
+		t.Errorf("the tenant does not open: %v", err)
 	}
 }
