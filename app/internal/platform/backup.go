@@ -71,6 +71,11 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	if err := checkEmptyDir(final); err != nil {
 		return m, nil, err
 	}
+	done, err := p.workBeside(final)
+	if err != nil {
+		return m, nil, err
+	}
+	defer done()
 	dir, err = os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
 	if err != nil {
 		return m, nil, err

@@ -92,6 +92,7 @@ func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log 
 		quota:        newQuotaState(),
 	}
 	p.cleanTmp()
+	p.cleanWorkBeside()
 	if err := p.dropLiveLinks(); err != nil {
 		log.Error("removing second names of live tenant files from the trash", "err", err)
 	}

@@ -230,3 +230,35 @@ func TestOpenDropsTrashLinksToLiveFiles(t *testing.T) {
 		t.Errorf("the tenant does not open: %v", err)
 	}
 }
+
+// TestOpenRemovesWorkFilesBesideDestinations: an export or a backup writes
+// its work file beside its destination, outside the data dir; one killed
+// midway leaves it there, and the next Open removes it (and only what
+// matches that destination) from the record the operation kept.
+func TestOpenRemovesWorkFilesBesideDestinations(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	p := openTestPlatform(t, dir)
+	dst := filepath.Join(out, "chapter.db")
+	if _, err := p.workBeside(dst); err != nil { // never done: the process died
+		t.Fatal(err)
+	}
+	p.Close()
+	left := filepath.Join(out, ".chapter.db.0123abcd.tmp")
+	other := filepath.Join(out, ".other.db.0123abcd.tmp")
+	for _, f := range []string{left, other} {
+		if err := os.WriteFile(f, []byte("half an export"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	openTestPlatform(t, dir)
+	if _, err := os.Stat(left); err == nil {
+		t.Error("the interrupted export's work file survived the next open")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file of another destination went: %v", err)
+	}
+	if records, _ := os.ReadDir(filepath.Join(dir, "work")); len(records) != 0 {
+		t.Errorf("DATA/work keeps %d records", len(records))
+	}
+}
