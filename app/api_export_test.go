@@ -78,9 +78,16 @@ func TestAPIExportDownload(t *testing.T) {
 	if files := webtest.Files(t, filepath.Join(ls.dir, "tmp")); len(files) != 0 {
 		t.Errorf("download left %v in DATA/tmp", files)
 	}
-	// The download is an export like any: it imports.
+	// The download is an export like any: it imports, to the same rows.
+	downloaded, err := tenantdb.FileDigest(context.Background(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if out, errOut, err := ls.cli(t, "", "import", "alpha-copy", file); err != nil {
 		t.Fatalf("import of the download: %v %s %s", err, out, errOut)
+	}
+	if got := digestOf(t, ls, "alpha-copy"); got != downloaded.Sum() {
+		t.Errorf("the imported download has digest %s, the download %s", got, downloaded.Sum())
 	}
 	if r := ls.Call(t, c, "GET", url, nil, webtest.Bearer(token)...); r.Status != http.StatusMethodNotAllowed {
 		t.Errorf("GET /api/export: %d, want 405 (it is a POST)", r.Status)
@@ -108,6 +115,16 @@ func TestDashboardDownloadButton(t *testing.T) {
 	p := ls.Form(t, owner, webtest.Host("alpha"), "/admin/export", url.Values{"csrf_token": {webtest.CSRFToken(home.Body)}})
 	if p.Status != http.StatusOK || !strings.HasPrefix(p.Header.Get("Content-Disposition"), "attachment;") || !strings.HasPrefix(p.Body, "SQLite format 3\x00") {
 		t.Fatalf("download from the dashboard: %d %v", p.Status, p.Header)
+	}
+	// It is a whole export of this tenant: it passes the checks and holds
+	// exactly the live tenant's rows (nothing writes meanwhile).
+	file := filepath.Join(t.TempDir(), "dashboard.db")
+	writeFile(t, file, p.Body)
+	if _, err := tenantdb.CheckTenantFile(context.Background(), file); err != nil {
+		t.Fatalf("the dashboard's download is not a sound export: %v", err)
+	}
+	if d, err := tenantdb.FileDigest(context.Background(), file); err != nil || d.Sum() != digestOf(t, ls, "alpha") {
+		t.Errorf("the dashboard's download is not alpha's content (%v)", err)
 	}
 	if home := ls.Form(t, editor, webtest.Host("alpha"), "/admin", nil); strings.Contains(home.Body, "/admin/export") {
 		t.Error("an editor's dashboard offers the download")

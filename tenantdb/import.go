@@ -56,6 +56,31 @@ func (im *Imported) Discard() {
 	}
 }
 
+// EndSessions ends every login session in the prepared file, before it
+// is renamed into place (a restore: the logins of the time of the backup
+// must not come back, even if the process dies right after the rename).
+// The file is left whole, without a WAL, and synced.
+func (im *Imported) EndSessions(ctx context.Context) error {
+	db, err := openFile(ctx, im.Path, "import", "rw")
+	if err != nil {
+		return err
+	}
+	err = db.EndAllSessions(ctx)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = SettleWAL(im.Path)
+	}
+	if err == nil {
+		err = sqlitefile.SyncFile(im.Path)
+	}
+	if err != nil {
+		return fmt.Errorf("ending the imported file's sessions: %w", err)
+	}
+	return nil
+}
+
 // PrepareImport treats the file at src as hostile and builds a new tenant
 // file from it in a fresh directory under workDir. The file must be a
 // regular file (not a symlink or device) of at most maxSize bytes; it is

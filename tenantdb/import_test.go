@@ -119,10 +119,19 @@ func TestImportRoundTrip(t *testing.T) {
 	}
 }
 
-func TestImportRejectsHostileFiles(t *testing.T) {
-	ctx := context.Background()
-	valid := validExport(t)
-	validBytes, _ := os.ReadFile(valid)
+// hostileKind is a file the import must refuse for what it holds, and
+// what the refusal says.
+type hostileKind struct{ name, path, want string }
+
+// hostileFiles writes a file of each hostile kind the import refuses by
+// content, made from the valid export at valid: the rejections below and
+// the fuzz seeds share them (with invalidRows).
+func hostileFiles(t testing.TB, valid string) []hostileKind {
+	t.Helper()
+	validBytes, err := os.ReadFile(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tmp := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(tmp, name)
@@ -131,6 +140,50 @@ func TestImportRejectsHostileFiles(t *testing.T) {
 		}
 		return p
 	}
+	flipped := append([]byte(nil), validBytes...)
+	flipped[4096] = 0x42 // page 2: not a b-tree page type
+	kinds := []hostileKind{
+		{"not sqlite", write("text.db", []byte(strings.Repeat("hello, world\n", 400))), "not a SQLite database"},
+		{"empty", write("empty.db", nil), "not a SQLite database"},
+		{"truncated", write("half.db", validBytes[:len(validBytes)/2]), "truncated"},
+		{"truncated mid-page", write("ragged.db", validBytes[:len(validBytes)-100]), "truncated"},
+		{"wrong application_id", tenanttest.Alter(t, valid, "PRAGMA application_id = 1234"), "application_id"},
+		{"version from the future", tenanttest.Alter(t, valid, fmt.Sprintf("PRAGMA user_version = %d", LatestVersion()+1)), "newer than this Chapterhouse"},
+		{"never migrated", tenanttest.Alter(t, valid, "PRAGMA user_version = 0"), "never migrated"},
+		{"extra trigger", tenanttest.Alter(t, valid, `CREATE TRIGGER evil AFTER INSERT ON posts BEGIN
+			INSERT INTO admins (email, password_hash, role, created_at, password_changed_at)
+			VALUES ('evil@example.org', 'x', 'owner', '', ''); END`), `extra trigger "evil" on table "posts"`},
+		{"extra view", tenanttest.Alter(t, valid, `CREATE VIEW v AS SELECT * FROM admins`), `extra view "v"`},
+		{"extra index", tenanttest.Alter(t, valid, `CREATE INDEX posts_title ON posts (title)`), `extra index "posts_title"`},
+		{"extra table", tenanttest.Alter(t, valid, `CREATE TABLE notes (x)`), `extra table "notes"`},
+		{"virtual table", tenanttest.Alter(t, valid, `CREATE VIRTUAL TABLE search USING fts5(body)`), `extra virtual table "search"`},
+		{"extra column", tenanttest.Alter(t, valid, `ALTER TABLE posts ADD COLUMN evil TEXT`), `table "posts" is not defined as Chapterhouse defines it`},
+		{"dropped CHECK", tenanttest.Alter(t, valid, `PRAGMA writable_schema = ON`,
+			`UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (role IN (''owner'', ''editor''))', '') WHERE name = 'admins'`,
+			`PRAGMA writable_schema = OFF`), `table "admins" is not defined`},
+		{"missing table", tenanttest.Alter(t, valid, `DROP TABLE messages`), `lacks the table "messages"`},
+		{"html as an image", tenanttest.Alter(t, valid, `UPDATE media SET content_type = 'text/html'`), `content type "text/html"`},
+		{"image bytes swapped", tenanttest.Alter(t, valid, `UPDATE media SET data = X'3c7363726970743e'`), "media"},
+		{"image bytes changed, size kept", tenanttest.Alter(t, valid, `UPDATE media SET data = zeroblob(length(data))`), "do not match their recorded sha256"},
+		{"blob in a text column", tenanttest.Alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), "a blob in a TEXT column"},
+		{"invalid utf-8", tenanttest.Alter(t, valid, `UPDATE posts SET title = CAST(X'ff' AS TEXT) WHERE id = 1`), "not valid UTF-8"},
+		{"dangling reference", tenanttest.Alter(t, valid, `PRAGMA foreign_keys = OFF`, `UPDATE posts SET image_id = 'nosuch' WHERE id = 1`), "refers to a missing row"},
+		{"bad role", tenanttest.Alter(t, valid, `PRAGMA ignore_check_constraints = ON`, `UPDATE admins SET role = 'root'`), "does not fit"},
+		{"bad colour", tenanttest.Alter(t, valid, `UPDATE site SET accent_color = 'red;}body{display:none'`), "accent_color"},
+		{"bad rrule", tenanttest.Alter(t, valid, `UPDATE events SET rrule = 'FREQ=SECONDLY'`), "rrule"},
+		{"mailto fields in a message's email", tenanttest.Alter(t, valid, `UPDATE messages SET email = 'v@example.org?bcc=evil%40example.net&body=hi'`), `table "messages" row 1 field "email"`},
+		{"display name in an admin's email", tenanttest.Alter(t, valid, `UPDATE admins SET email = 'Owner <owner@example.org>'`), "email"},
+		{"history disagrees", tenanttest.Alter(t, valid, `DELETE FROM goose_db_version WHERE version_id > 0`), "migration history"},
+		{"corrupt page", write("flipped.db", flipped), "integrity_check"},
+	}
+	return kinds
+}
+
+func TestImportRejectsHostileFiles(t *testing.T) {
+	ctx := context.Background()
+	valid := validExport(t)
+	validBytes, _ := os.ReadFile(valid)
+	tmp := t.TempDir()
 	symlink := filepath.Join(tmp, "link.db")
 	if err := os.Symlink(valid, symlink); err != nil {
 		t.Fatal(err)
@@ -139,52 +192,23 @@ func TestImportRejectsHostileFiles(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	flipped := append([]byte(nil), validBytes...)
-	flipped[4096] = 0x42 // page 2: not a b-tree page type
 
-	cases := []struct {
+	type hostileCase struct {
 		name    string
 		path    string
 		maxSize int64
 		want    string
-	}{
-		{"not sqlite", write("text.db", []byte(strings.Repeat("hello, world\n", 400))), 0, "not a SQLite database"},
-		{"empty", write("empty.db", nil), 0, "not a SQLite database"},
-		{"truncated", write("half.db", validBytes[:len(validBytes)/2]), 0, "truncated"},
-		{"truncated mid-page", write("ragged.db", validBytes[:len(validBytes)-100]), 0, "truncated"},
-		{"wrong application_id", tenanttest.Alter(t, valid, "PRAGMA application_id = 1234"), 0, "application_id"},
-		{"version from the future", tenanttest.Alter(t, valid, fmt.Sprintf("PRAGMA user_version = %d", LatestVersion()+1)), 0, "newer than this Chapterhouse"},
-		{"never migrated", tenanttest.Alter(t, valid, "PRAGMA user_version = 0"), 0, "never migrated"},
-		{"extra trigger", tenanttest.Alter(t, valid, `CREATE TRIGGER evil AFTER INSERT ON posts BEGIN
-			INSERT INTO admins (email, password_hash, role, created_at, password_changed_at)
-			VALUES ('evil@example.org', 'x', 'owner', '', ''); END`), 0, `extra trigger "evil" on table "posts"`},
-		{"extra view", tenanttest.Alter(t, valid, `CREATE VIEW v AS SELECT * FROM admins`), 0, `extra view "v"`},
-		{"extra index", tenanttest.Alter(t, valid, `CREATE INDEX posts_title ON posts (title)`), 0, `extra index "posts_title"`},
-		{"extra table", tenanttest.Alter(t, valid, `CREATE TABLE notes (x)`), 0, `extra table "notes"`},
-		{"virtual table", tenanttest.Alter(t, valid, `CREATE VIRTUAL TABLE search USING fts5(body)`), 0, `extra virtual table "search"`},
-		{"extra column", tenanttest.Alter(t, valid, `ALTER TABLE posts ADD COLUMN evil TEXT`), 0, `table "posts" is not defined as Chapterhouse defines it`},
-		{"dropped CHECK", tenanttest.Alter(t, valid, `PRAGMA writable_schema = ON`,
-			`UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (role IN (''owner'', ''editor''))', '') WHERE name = 'admins'`,
-			`PRAGMA writable_schema = OFF`), 0, `table "admins" is not defined`},
-		{"missing table", tenanttest.Alter(t, valid, `DROP TABLE messages`), 0, `lacks the table "messages"`},
-		{"html as an image", tenanttest.Alter(t, valid, `UPDATE media SET content_type = 'text/html'`), 0, `content type "text/html"`},
-		{"image bytes swapped", tenanttest.Alter(t, valid, `UPDATE media SET data = X'3c7363726970743e'`), 0, "media"},
-		{"image bytes changed, size kept", tenanttest.Alter(t, valid, `UPDATE media SET data = zeroblob(length(data))`), 0, "do not match their recorded sha256"},
-		{"blob in a text column", tenanttest.Alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), 0, "a blob in a TEXT column"},
-		{"invalid utf-8", tenanttest.Alter(t, valid, `UPDATE posts SET title = CAST(X'ff' AS TEXT) WHERE id = 1`), 0, "not valid UTF-8"},
-		{"dangling reference", tenanttest.Alter(t, valid, `PRAGMA foreign_keys = OFF`, `UPDATE posts SET image_id = 'nosuch' WHERE id = 1`), 0, "refers to a missing row"},
-		{"bad role", tenanttest.Alter(t, valid, `PRAGMA ignore_check_constraints = ON`, `UPDATE admins SET role = 'root'`), 0, "does not fit"},
-		{"bad colour", tenanttest.Alter(t, valid, `UPDATE site SET accent_color = 'red;}body{display:none'`), 0, "accent_color"},
-		{"bad rrule", tenanttest.Alter(t, valid, `UPDATE events SET rrule = 'FREQ=SECONDLY'`), 0, "rrule"},
-		{"mailto fields in a message's email", tenanttest.Alter(t, valid, `UPDATE messages SET email = 'v@example.org?bcc=evil%40example.net&body=hi'`), 0, `table "messages" row 1 field "email"`},
-		{"display name in an admin's email", tenanttest.Alter(t, valid, `UPDATE admins SET email = 'Owner <owner@example.org>'`), 0, "email"},
-		{"history disagrees", tenanttest.Alter(t, valid, `DELETE FROM goose_db_version WHERE version_id > 0`), 0, "migration history"},
-		{"corrupt page", write("flipped.db", flipped), 0, "integrity_check"},
+	}
+	var cases []hostileCase
+	for _, k := range hostileFiles(t, valid) {
+		cases = append(cases, hostileCase{k.name, k.path, 0, k.want})
+	}
+	cases = append(cases, []hostileCase{
 		{"symlink", symlink, 0, "symbolic link"},
 		{"fifo", fifo, 0, "not a regular file"},
 		{"directory", tmp, 0, "not a regular file"},
 		{"oversize", valid, int64(len(validBytes)) - 1, "more than the import limit"},
-	}
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			maxSize := tc.maxSize
@@ -211,19 +235,15 @@ func TestImportRejectsHostileFiles(t *testing.T) {
 	}
 }
 
-// TestImportValidatesEveryTable makes one row of each table of an export
-// invalid or oversized, as the API would refuse it, and checks that the
-// import is refused naming the table, the row and the field, and leaves
-// nothing behind. It fails when a table is added without a case here
-// (and a check in validateAll).
-func TestImportValidatesEveryTable(t *testing.T) {
-	ctx := context.Background()
-	valid := validExport(t)
+// invalidRow makes one row of table invalid as the API would refuse it
+// (stmt, run on a valid export), and says what the refusal names.
+type invalidRow struct{ table, name, stmt, want string }
+
+// invalidRows holds a case for every table of the tenant file.
+func invalidRows() []invalidRow {
 	long := func(n int) string { return fmt.Sprintf("printf('%%.*c', %d, 'x')", n) }
 	costly := "$argon2id$v=19$m=262144,t=10,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + strings.Repeat("A", 43)
-	cases := []struct {
-		table, name, stmt, want string
-	}{
+	return []invalidRow{
 		{"site", "empty name", `UPDATE site SET name = ''`, `table "site" row 1 field "name"`},
 		{"media", "long alt text", `UPDATE media SET alt = ` + long(501), `field "alt"`},
 		{"pages", "empty title", `UPDATE pages SET title = ''`, `table "pages" row 1 field "title"`},
@@ -240,6 +260,17 @@ func TestImportValidatesEveryTable(t *testing.T) {
 			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
 			SELECT 'Visitor', 'v@example.org', 'Hello', '2026-01-01T00:00:00Z' FROM n`, `table "messages" has more than 100000 rows`},
 	}
+}
+
+// TestImportValidatesEveryTable makes one row of each table of an export
+// invalid or oversized, as the API would refuse it, and checks that the
+// import is refused naming the table, the row and the field, and leaves
+// nothing behind. It fails when a table is added without a case here
+// (and a check in validateAll).
+func TestImportValidatesEveryTable(t *testing.T) {
+	ctx := context.Background()
+	valid := validExport(t)
+	cases := invalidRows()
 	covered := map[string]bool{}
 	for _, tc := range cases {
 		covered[tc.table] = true

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/chapterhouse/chapterhouse/internal/hold"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -48,6 +50,7 @@ func Export(ctx context.Context, src, dst string, s *Schema) (info FileInfo, err
 	if err := VacuumInto(ctx, s, src, tmp); err != nil {
 		return info, fmt.Errorf("snapshot: %w", err)
 	}
+	hold.At("export.snapshot")
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return info, err
 	}
@@ -57,6 +60,7 @@ func Export(ctx context.Context, src, dst string, s *Schema) (info FileInfo, err
 	if err := SyncFile(tmp); err != nil {
 		return info, err
 	}
+	hold.At("export.synced")
 	if err := RenameNoReplace(tmp, dst); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return info, fmt.Errorf("%s: %w (an export never overwrites a file; choose a new name)", dst, ErrExists)
@@ -64,6 +68,7 @@ func Export(ctx context.Context, src, dst string, s *Schema) (info FileInfo, err
 		return info, err
 	}
 	info.Path = dst
+	hold.At("export.renamed")
 	return info, SyncDir(dir)
 }
 

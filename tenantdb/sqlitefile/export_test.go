@@ -70,6 +70,18 @@ func TestExportAndCheck(t *testing.T) {
 	if again, err := Check(ctx, dst, s, false); err != nil || again.SHA256 != info.SHA256 {
 		t.Errorf("Check of the export: %+v %v", again, err)
 	}
+	// The snapshot holds the rows of the file in use, its WAL included.
+	snap, err := OpenImmutable(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actor string
+	var rows int
+	err = snap.QueryRow(`SELECT count(*), max(actor) FROM audit_log`).Scan(&rows, &actor)
+	snap.Close()
+	if err != nil || rows != 1 || actor != "test" {
+		t.Errorf("the export holds %d audit rows (%q, %v), want the source's one", rows, actor, err)
+	}
 	if _, err := Export(ctx, src, dst, s); !errors.Is(err, ErrExists) {
 		t.Errorf("an export over an existing file: %v, want ErrExists", err)
 	}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/internal/hold"
+
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 )
@@ -142,6 +144,7 @@ func Migrate(ctx context.Context, check, w *sql.DB, s *Schema, lockDir, lockName
 		return false, fmt.Errorf("migration lock: %w", err)
 	}
 	defer unlock()
+	hold.At("migrate.locked")
 	if v, err = UserVersion(ctx, w); err != nil || v == s.Latest {
 		return false, err
 	}
@@ -159,6 +162,7 @@ func Migrate(ctx context.Context, check, w *sql.DB, s *Schema, lockDir, lockName
 	if _, err := p.Up(ctx); err != nil {
 		return false, fmt.Errorf("migrate %s: %w", s.Name, err)
 	}
+	hold.At("migrate.marker")
 	// The marker is written last: a crash before it only means goose
 	// checks again (and finds nothing to do) on the next open.
 	if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", ApplicationID, s.Latest)); err != nil {

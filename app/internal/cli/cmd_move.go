@@ -128,6 +128,19 @@ func cmdMove(ctx context.Context, e *cmdEnv, args []string) error {
 	return nil
 }
 
+// recoverMoves finishes or undoes the moves out of p's data dir that a
+// crash interrupted (platform.RecoverMoves), reaching their destinations
+// as a move does.
+func recoverMoves(ctx context.Context, p *platform.Platform) {
+	p.RecoverMoves(ctx, func(ctx context.Context, dir string) (platform.Remote, func(), error) {
+		d, err := reachDataDir(ctx, dir, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, d.Close, nil
+	})
+}
+
 func sameDir(a, b string) (bool, error) {
 	ra, err := filepath.EvalSymlinks(a)
 	if err != nil {

@@ -123,6 +123,7 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	p.Configure(cfg.platformSettings())
 	defer p.Close()
+	recoverMoves(ctx, p)
 	e := &cmdEnv{p: p, stdin: bytesOf(req.Stdin), stdout: stdout, stderr: stderr, cwd: cwd, tty: req.TTY, actor: "cli"}
 	return runCommand(ctx, e, args)
 }
@@ -172,6 +173,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer p.Close()
 	p.Configure(cfg.platformSettings())
 	p.PortSuffix = platform.PortSuffix(l.public.Addr().String())
+	recoverMoves(ctx, p)
 	if fresh && !cfg.noDemo {
 		if err := platform.SeedDemo(ctx, p, stdout, progName); err != nil {
 			return fmt.Errorf("creating the demo tenant: %w", err)

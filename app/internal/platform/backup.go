@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/internal/hold"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
@@ -60,13 +61,30 @@ type BackupEntry struct {
 // Backup writes a consistent snapshot of the catalog and of every tenant
 // it lists into the new directory dir, jobs tenants at a time, while the
 // tenants keep being served, and then the manifest. It returns the slugs
-// it could not back up.
-func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(label string, total int) Progress) (Manifest, []string, error) {
+// it could not back up. The backup is built in a hidden directory beside
+// dir and renamed to dir when its manifest is written: a backup
+// interrupted midway leaves no dir (only that hidden one, .DIR.*.tmp).
+func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(label string, total int) Progress) (m Manifest, failed []string, err error) {
 	defer p.Metrics.TimeOp("backup")()
-	m := Manifest{Format: 1, CreatedAt: p.Now().UTC(), Source: p.Dir}
-	if err := makeEmptyDir(dir); err != nil {
+	m = Manifest{Format: 1, CreatedAt: p.Now().UTC(), Source: p.Dir}
+	final := filepath.Clean(dir)
+	if err := checkEmptyDir(final); err != nil {
 		return m, nil, err
 	}
+	done, err := p.workBeside(final)
+	if err != nil {
+		return m, nil, err
+	}
+	defer done()
+	dir, err = os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
+	if err != nil {
+		return m, nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	if err := os.Mkdir(filepath.Join(dir, "tenants"), 0o700); err != nil {
 		return m, nil, err
 	}
@@ -75,6 +93,7 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	if err != nil {
 		return m, nil, fmt.Errorf("catalog: %w", err)
 	}
+	hold.At("backup.catalog")
 	m.Catalog = BackupFile{File: "catalog.db", Size: info.Size, SHA256: info.SHA256, SchemaVersion: info.Version, Time: at}
 	// The tenants are those of the catalog snapshot, so that the manifest
 	// and the catalog in the backup agree.
@@ -84,10 +103,9 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	}
 	bar := prog("backup", len(tenants))
 	var (
-		mu     sync.Mutex
-		failed []string
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, jobs)
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, jobs)
 	)
 	for _, t := range tenants {
 		wg.Add(1)
@@ -98,6 +116,7 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 			file := filepath.Join("tenants", t.ID+".db")
 			at := p.Now().UTC()
 			info, err := p.Export(ctx, t, filepath.Join(dir, file))
+			hold.At("backup.tenant")
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -113,20 +132,25 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	wg.Wait()
 	sort.Slice(m.Tenants, func(i, j int) bool { return m.Tenants[i].Slug < m.Tenants[j].Slug })
 	sort.Strings(failed)
+	hold.At("backup.manifest")
 	if err := WriteFileAtomic(filepath.Join(dir, ManifestFile), m); err != nil {
 		return m, failed, err
 	}
-	return m, failed, nil
+	// rename(2) replaces an empty directory, and fails on one that is not.
+	if err := os.Rename(dir, final); err != nil {
+		return m, failed, fmt.Errorf("putting the backup in place: %w", err)
+	}
+	hold.At("backup.renamed")
+	return m, failed, sqlitefile.SyncDir(filepath.Dir(final))
 }
 
-// makeEmptyDir creates dir, or accepts it if it exists and is empty: a
-// Backup never mixes with other files.
-func makeEmptyDir(dir string) error {
-	err := os.Mkdir(dir, 0o700)
-	if err == nil || !errors.Is(err, fs.ErrExist) {
-		return err
-	}
+// checkEmptyDir accepts a dir that does not exist or is empty: a Backup
+// never mixes with other files.
+func checkEmptyDir(dir string) error {
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -271,6 +295,7 @@ func (p *Platform) Restore(ctx context.Context, dir, slug string, maxSize int64)
 	} else if size != entry.Size || sum != entry.SHA256 {
 		return res, fmt.Errorf("%w: backup file %s does not match the manifest (sha256 %s, manifest says %s)", tenantdb.ErrRejected, entry.File, sum, entry.SHA256)
 	}
+	hold.At("restore.checked")
 	_, exists := p.Catalog.TenantBySlug(slug)
 	req := ImportRequest{Slug: slug, Src: src, Replace: exists, MaxSize: maxSize, Force: true, EndSessions: true}
 	if !exists {

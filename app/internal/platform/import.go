@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/chapterhouse/chapterhouse/internal/hold"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
@@ -83,6 +84,7 @@ func (p *Platform) Import(ctx context.Context, req ImportRequest) (ImportResult,
 		return res, err
 	}
 	defer im.Discard()
+	hold.At("import.prepared")
 	res.From = im
 	if req.ExpectDigest != "" && im.Digest.Sum() != req.ExpectDigest {
 		return res, fmt.Errorf("%w: the rows' digest %s is not the expected %s", tenantdb.ErrRejected, im.Digest.Sum(), req.ExpectDigest)
@@ -90,9 +92,16 @@ func (p *Platform) Import(ctx context.Context, req ImportRequest) (ImportResult,
 	if err := p.checkImportQuota(req, existing, exists, im.Path); err != nil {
 		return res, err
 	}
+	// Sessions end in the work file, before it is renamed into place: a
+	// crash after the rename must not bring the old logins back.
+	if req.EndSessions {
+		if err := im.EndSessions(ctx); err != nil {
+			return res, err
+		}
+	}
 	if req.Replace {
 		res.Tenant = existing
-		res.Trashed, err = p.replaceTenantFile(ctx, existing, im.Path, "replaced", req.EndSessions)
+		res.Trashed, err = p.replaceTenantFile(ctx, existing, im.Path, "replaced")
 		return res, err
 	}
 	res.Tenant, err = p.adoptTenantFile(ctx, im.Path, req, im.SiteName)
@@ -133,10 +142,8 @@ func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportR
 	if err := sqlitefile.RenameNoReplace(path, dst); err != nil {
 		return t, err
 	}
+	hold.At("import.adopted")
 	err := sqlitefile.SyncDir(filepath.Dir(dst))
-	if err == nil && req.EndSessions {
-		err = p.endSessions(ctx, t.ID)
-	}
 	if err == nil {
 		err = p.Catalog.AddTenant(ctx, t)
 	}
@@ -159,10 +166,10 @@ func fileExists(path string) bool {
 
 // replaceTenantFile drains tenant t (its in-flight requests finish, new
 // ones wait), keeps its current file in DATA/trash/, renames the finished
-// file at path over it (ending its sessions first if endSessions) and lets
-// requests through again: they reopen the new file. The rename is atomic: a crash leaves the old or the new file
+// file at path over it and lets requests through again: they reopen the
+// new file. The rename is atomic: a crash leaves the old or the new file
 // in place, never neither.
-func (p *Platform) replaceTenantFile(ctx context.Context, t catalog.Tenant, path, why string, endSessions bool) (string, error) {
+func (p *Platform) replaceTenantFile(ctx context.Context, t catalog.Tenant, path, why string) (string, error) {
 	now := p.Now().UTC()
 	name := trashName(t, now, why)
 	trashed := filepath.Join(p.Dir, "trash", name)
@@ -177,15 +184,12 @@ func (p *Platform) replaceTenantFile(ctx context.Context, t catalog.Tenant, path
 		if err := sqlitefile.SyncDir(filepath.Dir(trashed)); err != nil {
 			return err
 		}
+		hold.At("import.linked")
 		if err := os.Rename(path, live); err != nil {
 			os.Remove(trashed)
 			return err
 		}
-		if endSessions {
-			if err := p.endSessions(ctx, t.ID); err != nil {
-				return err
-			}
-		}
+		hold.At("import.renamed")
 		return sqlitefile.SyncDir(filepath.Dir(live))
 	})
 	if err != nil {

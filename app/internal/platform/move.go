@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/internal/hold"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // mover moves one tenant to another data dir: freeze, drain, export, import
@@ -25,6 +28,7 @@ type mover struct {
 	frozen    bool // we froze the source
 	created   bool // the tenant exists at the destination
 	files     []string
+	record    string // DATA/moves/<id>.json while the move is under way
 }
 
 // Remote is another data dir: it runs operator commands there, through
@@ -56,6 +60,9 @@ func (m *mover) move(ctx context.Context) (err error) {
 		if err != nil {
 			m.undo(context.WithoutCancel(ctx))
 		}
+		if m.record != "" {
+			os.Remove(m.record)
+		}
 	}()
 	how := "its server"
 	if !m.dest.Served() {
@@ -70,19 +77,30 @@ func (m *mover) move(ctx context.Context) (err error) {
 		return err
 	}
 	start := time.Now()
+	if err := m.writeRecord(false); err != nil {
+		return err
+	}
 	if err := m.freeze(ctx); err != nil {
 		return err
 	}
+	hold.At("move.frozen")
 	file, sum, err := m.export(ctx)
 	if err != nil {
 		return err
 	}
+	hold.At("move.exported")
 	if err := m.importThere(ctx, file, sum, domains); err != nil {
 		return err
 	}
+	hold.At("move.imported")
+	if err := m.writeRecord(true); err != nil {
+		return err
+	}
+	hold.At("move.committed")
 	if err := m.thawThere(ctx); err != nil {
 		return err
 	}
+	hold.At("move.thawed")
 	window := time.Since(start)
 	name, err := m.p.retire(ctx, m.t, "moved")
 	if name == "" {
@@ -255,4 +273,131 @@ func (m *mover) undo(ctx context.Context) {
 			fmt.Fprintf(m.warn, "warning: thawing %s again: %v\n", m.t.Slug, err)
 		}
 	}
+}
+
+// moveRecord is DATA/moves/<id>.json: a move under way. It is written
+// before the source is frozen and again, Committed, once the destination
+// holds the verified copy; the move removes it when it ends either way. A
+// move killed midway is finished or undone from it at the next start
+// (RecoverMoves).
+type moveRecord struct {
+	ID        string `json:"id"`
+	Slug      string `json:"slug"`
+	Status    string `json:"status"` // the source's status before the move
+	Dest      string `json:"dest"`
+	Committed bool   `json:"committed"`
+}
+
+func (m *mover) writeRecord(committed bool) error {
+	dir := filepath.Join(m.p.Dir, "moves")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := sqlitefile.SyncDir(m.p.Dir); err != nil {
+		return err
+	}
+	m.record = filepath.Join(dir, m.t.ID+".json")
+	rec := moveRecord{ID: m.t.ID, Slug: m.t.Slug, Status: m.t.Status, Dest: m.dest.Dir(), Committed: committed}
+	if err := WriteFileAtomic(m.record, rec); err != nil {
+		return fmt.Errorf("recording the move: %w", err)
+	}
+	return nil
+}
+
+// RecoverMoves finishes or undoes each move a crash interrupted, from its
+// record in DATA/moves/. A committed one (the destination held the
+// verified copy, and may have taken writes) is finished: thawed there and
+// retired here. Any other is undone: the copy there, if any, is deleted
+// and the source thawed, so it takes writes again. reach connects to a
+// destination data dir; one it cannot reach leaves a committed move's
+// source frozen (thawing it could serve the tenant in two places) and
+// its record for the next start. Only the owner of the data dir calls
+// it, before serving.
+func (p *Platform) RecoverMoves(ctx context.Context, reach func(ctx context.Context, dir string) (Remote, func(), error)) {
+	files, _ := filepath.Glob(filepath.Join(p.Dir, "moves", "*.json"))
+	for _, f := range files {
+		if err := p.recoverMove(ctx, f, reach); err != nil {
+			p.Log.Error("an interrupted move could not be recovered; it is tried again at the next start", "record", f, "err", err)
+			continue
+		}
+		os.Remove(f)
+	}
+}
+
+func (p *Platform) recoverMove(ctx context.Context, file string, reach func(ctx context.Context, dir string) (Remote, func(), error)) error {
+	var rec moveRecord
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	t, here := p.Catalog.TenantByID(rec.ID)
+	thawHere := func() error {
+		if !here || t.Status != catalog.StatusFrozen || rec.Status != catalog.StatusActive {
+			return nil
+		}
+		_, err := p.Catalog.SetStatus(ctx, t.Slug, catalog.StatusActive)
+		return err
+	}
+	dest, done, err := reach(ctx, rec.Dest)
+	if err != nil {
+		if !rec.Committed {
+			// The copy there, if any, is frozen: this side may take writes.
+			err = errors.Join(err, thawHere())
+		}
+		return fmt.Errorf("destination %s: %w", rec.Dest, err)
+	}
+	defer done()
+	there, err := tenantThere(ctx, dest, rec)
+	if err != nil {
+		return err
+	}
+	if rec.Committed || !here {
+		if there == nil {
+			return fmt.Errorf("the move of %s was committed, but the destination %s does not have it; it stays frozen here", rec.Slug, rec.Dest)
+		}
+		if there.Status == catalog.StatusFrozen && rec.Status == catalog.StatusActive {
+			if _, err := dest.Run(ctx, "tenant", "thaw", rec.Slug); err != nil {
+				return fmt.Errorf("thawing %s at the destination: %v", rec.Slug, err)
+			}
+		}
+		if here {
+			if _, err := p.retire(ctx, t, "moved"); err != nil {
+				return err
+			}
+		}
+		p.Log.Warn("finished a move a crash interrupted", "tenant", rec.Slug, "dest", rec.Dest)
+		return nil
+	}
+	if there != nil {
+		if _, err := dest.Run(ctx, "tenant", "delete", rec.Slug); err != nil {
+			return fmt.Errorf("deleting the partial copy of %s at the destination: %v", rec.Slug, err)
+		}
+	}
+	if err := thawHere(); err != nil {
+		return err
+	}
+	p.Log.Warn("undid a move a crash interrupted", "tenant", rec.Slug, "dest", rec.Dest)
+	return nil
+}
+
+// tenantThere is the destination's tenant of a move record: its slug with
+// the record's id (a tenant of that slug with another id is not ours).
+func tenantThere(ctx context.Context, dest Remote, rec moveRecord) (*catalog.Tenant, error) {
+	out, err := dest.Run(ctx, "tenant", "list", "--json")
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %v", dest.Dir(), err)
+	}
+	var ts []catalog.Tenant
+	if err := json.Unmarshal([]byte(out), &ts); err != nil {
+		return nil, fmt.Errorf("destination tenant list: %w", err)
+	}
+	for _, t := range ts {
+		if t.Slug == rec.Slug && t.ID == rec.ID {
+			return &t, nil
+		}
+	}
+	return nil, nil
 }

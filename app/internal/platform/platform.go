@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
@@ -91,7 +92,91 @@ func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log 
 		quota:        newQuotaState(),
 	}
 	p.cleanTmp()
+	p.cleanWorkBeside()
+	if err := p.dropLiveLinks(); err != nil {
+		log.Error("removing second names of live tenant files from the trash", "err", err)
+	}
+	if err := p.trashOrphans(ctx); err != nil {
+		log.Error("moving unrecorded tenant files to the trash", "err", err)
+	}
 	return p, nil
+}
+
+// dropLiveLinks removes each file in DATA/trash/ that is a second name of
+// a live tenant file: the link a replace (import --replace, restore) makes
+// to keep the old file, left by a replace killed before its rename. The
+// tenant kept that file and writes to it, so the link holds no old
+// content, and restoring it would give two tenants one file. Only the
+// owner of the data dir calls it, before any operation can run.
+func (p *Platform) dropLiveLinks() error {
+	trashed, err := filepath.Glob(filepath.Join(p.Dir, "trash", "*.db"))
+	if err != nil || len(trashed) == 0 {
+		return err
+	}
+	live, err := filepath.Glob(filepath.Join(p.Dir, "tenants", "*.db"))
+	if err != nil {
+		return err
+	}
+	var lives []os.FileInfo
+	for _, f := range live {
+		if fi, err := os.Stat(f); err == nil {
+			lives = append(lives, fi)
+		}
+	}
+	var errs []error
+	for _, tf := range trashed {
+		ti, err := os.Stat(tf)
+		if err != nil {
+			continue
+		}
+		for _, fi := range lives {
+			if os.SameFile(ti, fi) {
+				errs = append(errs, os.Remove(tf))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// trashOrphans moves to DATA/trash/ each tenant file that no catalog
+// entry names: a creation, an import or a trash restore killed between
+// renaming the file in and recording it, or a delete killed between the
+// two. Nothing is deleted: the trash lists them as orphans (TrashItems)
+// and purges them with the rest. Only the owner of the data dir calls it,
+// before any operation can run.
+func (p *Platform) trashOrphans(ctx context.Context) error {
+	files, err := filepath.Glob(filepath.Join(p.Dir, "tenants", "*.db"))
+	if err != nil || len(files) == 0 {
+		return err
+	}
+	tenants, err := p.Catalog.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, t := range tenants {
+		known[tenantdb.TenantPath(p.Dir, t.ID)] = true
+	}
+	trash := filepath.Join(p.Dir, "trash")
+	if err := os.MkdirAll(trash, 0o700); err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range files {
+		if known[f] {
+			continue
+		}
+		id := strings.TrimSuffix(filepath.Base(f), ".db")
+		name := trashName(catalog.Tenant{ID: id}, p.Now(), "orphan")
+		if err := moveTenantFiles(f, filepath.Join(trash, name)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.Log.Warn("a tenant file no catalog entry names (an operation was interrupted) is in the trash", "file", name)
+	}
+	errs = append(errs, sqlitefile.SyncDir(trash), sqlitefile.SyncDir(filepath.Join(p.Dir, "tenants")))
+	return errors.Join(errs...)
 }
 
 // Settings are what the operator says about the platform beyond its

@@ -34,6 +34,20 @@ func TestDashboardDomains(t *testing.T) {
 		t.Helper()
 		return ls.Form(t, ls.Browser(), h, "/", nil).Status
 	}
+	// hosts lists riverside's custom domains as the catalog holds them:
+	// what every refusal must leave as it was.
+	riverside, err := ls.Platform.Catalog.Tenant("riverside")
+	webtest.Must(t, err)
+	hosts := func() string {
+		t.Helper()
+		ds, err := ls.Platform.Catalog.Domains(context.Background(), riverside.ID)
+		webtest.Must(t, err)
+		var hs []string
+		for _, d := range ds {
+			hs = append(hs, d.Host+" "+d.Status)
+		}
+		return strings.Join(hs, ", ")
+	}
 
 	p := ls.Form(t, c, host, "/admin/domains", nil)
 	if p.Status != 200 || !strings.Contains(p.Body, "No custom domain yet") || !strings.Contains(p.Body, `action="/admin/domains"`) {
@@ -56,6 +70,9 @@ func TestDashboardDomains(t *testing.T) {
 		if p := ls.Form(t, c, host, "/admin/domains", tc.values, tc.headers...); p.Status != http.StatusForbidden {
 			t.Errorf("%s: %d, want 403", tc.name, p.Status)
 		}
+		if got := hosts(); got != "" {
+			t.Errorf("%s: a refused post added %q", tc.name, got)
+		}
 	}
 
 	// Bad input shows the form again with the problem.
@@ -67,6 +84,9 @@ func TestDashboardDomains(t *testing.T) {
 		p := post("/admin/domains", url.Values{"host": {tc.host}})
 		if p.Status != http.StatusUnprocessableEntity || !strings.Contains(html.UnescapeString(p.Body), tc.want) || !strings.Contains(p.Body, `aria-invalid="true"`) {
 			t.Errorf("add %q: %d, want 422 with %q", tc.host, p.Status, tc.want)
+		}
+		if got := hosts(); got != "" {
+			t.Errorf("add %q was refused but added %q", tc.host, got)
 		}
 	}
 
@@ -85,9 +105,18 @@ func TestDashboardDomains(t *testing.T) {
 	if token == "" {
 		t.Fatal("the page shows no token")
 	}
+	if got := hosts(); got != "www.riversidepost42.org pending" {
+		t.Errorf("after the add the catalog holds %q, want the one pending domain", got)
+	}
+	if d, err := ls.Platform.Catalog.Domain(context.Background(), "www.riversidepost42.org"); err != nil || d.Token != token {
+		t.Errorf("the page shows %q, the catalog holds token %q (%v)", token, d.Token, err)
+	}
 	if p := post("/admin/domains", url.Values{"host": {"www.riversidepost42.org"}}); p.Status != http.StatusConflict ||
 		!strings.Contains(p.Body, "added to this site already") {
 		t.Errorf("add twice: %d", p.Status)
+	}
+	if got := hosts(); got != "www.riversidepost42.org pending" {
+		t.Errorf("after adding it twice the catalog holds %q", got)
 	}
 
 	// Check now: absent record -> still pending, the page says why.
@@ -107,8 +136,13 @@ func TestDashboardDomains(t *testing.T) {
 	if p.Status != 200 || !strings.Contains(p.Body, "is verified: it serves your site now") || !strings.Contains(p.Body, `class="status verified"`) {
 		t.Fatalf("check with the record: %d %.800s", p.Status, p.Body)
 	}
-	if code := site("www.riversidepost42.org"); code != http.StatusOK {
-		t.Errorf("verified domain: %d", code)
+	// The verified domain serves riverside's site, not another's.
+	if p := ls.Form(t, ls.Browser(), "www.riversidepost42.org", "/", nil); p.Status != http.StatusOK ||
+		!strings.Contains(p.Body, "Chapter riverside") || strings.Contains(p.Body, "Chapter sibling") {
+		t.Errorf("verified domain: %d %.300s", p.Status, p.Body)
+	}
+	if got := hosts(); got != "www.riversidepost42.org verified" {
+		t.Errorf("after the check the catalog holds %q", got)
 	}
 
 	// The record vanishes: the next check shows it misconfigured, still
@@ -150,6 +184,9 @@ func TestDashboardDomains(t *testing.T) {
 			t.Errorf("editor POST %s: %d, want 403", path, p.Status)
 		}
 	}
+	if got := hosts(); got != "www.riversidepost42.org misconfigured" {
+		t.Errorf("an editor's refused posts changed the domains to %q", got)
+	}
 
 	// Remove: it stops serving at once.
 	p = post("/admin/domains/www.riversidepost42.org/delete", url.Values{})
@@ -161,5 +198,8 @@ func TestDashboardDomains(t *testing.T) {
 	}
 	if p := ls.Form(t, c, host, "/admin/domains", nil); strings.Contains(p.Body, "www.riversidepost42.org") {
 		t.Error("the removed domain is still listed")
+	}
+	if got := hosts(); got != "" {
+		t.Errorf("after the removal the catalog holds %q", got)
 	}
 }

@@ -3,12 +3,14 @@ package site_test
 import (
 	"context"
 	"encoding/xml"
+	"html"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/ical"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 func TestAtomFeed(t *testing.T) {
@@ -74,6 +76,48 @@ func TestAtomFeed(t *testing.T) {
 	if strings.Join(titles, "|") != strings.Join(want, "|") {
 		t.Errorf("entries %q, want the published posts newest first %q", titles, want)
 	}
+	// Every entry links to its post's page, which shows that post.
+	for _, e := range feed.Entries {
+		p := ts.Get(webtest.Host("demo"), strings.TrimPrefix(e.Link.Href, base))
+		if p.Status != 200 || !strings.Contains(html.UnescapeString(p.Body), e.Title) {
+			t.Errorf("entry %q links to %s: %d, not its post", e.Title, e.Link.Href, p.Status)
+		}
+	}
+}
+
+// TestAtomFeedEscapesAndStaysOnItsTenant: a post whose title and body
+// hold XML's special characters leaves the feed well-formed, its title
+// exactly as written and its body's raw HTML dropped; a tenant's feed
+// carries its own posts only.
+func TestAtomFeedEscapesAndStaysOnItsTenant(t *testing.T) {
+	ts := webtest.New(t)
+	const title = `Fish & chips <night> at "the hall" ]]> 'late'`
+	ts.AddTenant("other", "Other Post 7", func(db *tenantdb.DB) {
+		webtest.Must(t, db.SavePost(context.Background(), &tenantdb.Post{Title: title, Body: "Bring <b>friends</b> & family", Published: true}))
+	})
+	r := ts.Get(webtest.Host("other"), "/feed.xml")
+	if r.Status != 200 {
+		t.Fatalf("status %d", r.Status)
+	}
+	var feed struct {
+		Title   string `xml:"title"`
+		Entries []struct {
+			Title   string `xml:"title"`
+			Content string `xml:"content"`
+		} `xml:"entry"`
+	}
+	if err := xml.Unmarshal([]byte(r.Body), &feed); err != nil {
+		t.Fatalf("feed is not well-formed: %v\n%s", err, r.Body)
+	}
+	if feed.Title != "Other Post 7" || len(feed.Entries) != 1 || feed.Entries[0].Title != title {
+		t.Fatalf("feed %q with entries %+v, want only %q", feed.Title, feed.Entries, title)
+	}
+	if c := feed.Entries[0].Content; strings.Contains(c, "<b>") || !strings.Contains(c, "friends &amp; family") {
+		t.Errorf("entry content %q: the body's raw HTML must not pass through, its text must", c)
+	}
+	if strings.Contains(r.Body, "Memorial Day") {
+		t.Error("another tenant's post is in the feed")
+	}
 }
 
 func TestSitemapAndRobots(t *testing.T) {
@@ -125,8 +169,9 @@ func TestSitemapAndRobots(t *testing.T) {
 }
 
 // TestCalendarRoute checks that /events.ics serves the tenant's events as
-// an iCalendar file: one VEVENT per stored event, with its UID. The
-// content itself is checked by package ical's tests.
+// an iCalendar file: one VEVENT per stored event, with its UID, its title
+// as SUMMARY and a start. The rest of the content is checked by package
+// ical's tests.
 func TestCalendarRoute(t *testing.T) {
 	ts := webtest.New(t)
 	events, err := ts.DB("demo").Events(context.Background())
@@ -135,12 +180,45 @@ func TestCalendarRoute(t *testing.T) {
 	if r.Status != 200 || r.Header.Get("Content-Type") != "text/calendar; charset=utf-8" {
 		t.Fatalf("status %d, type %q", r.Status, r.Header.Get("Content-Type"))
 	}
-	if n := strings.Count(r.Body, "BEGIN:VEVENT\r\n"); n != len(events) || n == 0 {
-		t.Fatalf("%d VEVENTs for %d events", n, len(events))
+	if !strings.HasPrefix(r.Body, "BEGIN:VCALENDAR\r\n") || !strings.HasSuffix(r.Body, "END:VCALENDAR\r\n") {
+		t.Fatalf("not one VCALENDAR: %.200q", r.Body)
+	}
+	// Unfold the lines and read each VEVENT's properties.
+	body := strings.ReplaceAll(r.Body, "\r\n ", "")
+	var vevents []map[string]string
+	var cur map[string]string
+	for _, line := range strings.Split(body, "\r\n") {
+		switch {
+		case line == "BEGIN:VEVENT":
+			cur = map[string]string{}
+		case line == "END:VEVENT":
+			vevents = append(vevents, cur)
+			cur = nil
+		case cur != nil:
+			name, value, _ := strings.Cut(line, ":")
+			name, _, _ = strings.Cut(name, ";") // DTSTART;TZID=...
+			cur[name] = value
+		}
+	}
+	if len(vevents) != len(events) || len(vevents) == 0 {
+		t.Fatalf("%d VEVENTs for %d events", len(vevents), len(events))
+	}
+	unescape := strings.NewReplacer(`\\`, `\`, `\,`, ",", `\;`, ";", `\n`, "\n", `\N`, "\n")
+	byUID := map[string]map[string]string{}
+	for _, v := range vevents {
+		byUID[v["UID"]] = v
 	}
 	for _, e := range events {
-		if !strings.Contains(r.Body, "UID:"+ical.UID(e)+"\r\n") {
+		v, ok := byUID[ical.UID(e)]
+		if !ok {
 			t.Errorf("no VEVENT for event %d", e.ID)
+			continue
+		}
+		if got := unescape.Replace(v["SUMMARY"]); got != e.Title {
+			t.Errorf("event %d: SUMMARY %q, want its title %q", e.ID, got, e.Title)
+		}
+		if v["DTSTART"] == "" || v["DTSTAMP"] == "" {
+			t.Errorf("event %d: DTSTART %q DTSTAMP %q", e.ID, v["DTSTART"], v["DTSTAMP"])
 		}
 	}
 }

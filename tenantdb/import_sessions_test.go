@@ -1,0 +1,52 @@
+package tenantdb
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+// TestImportedEndSessionsEmptiesSessionsOnly: a restore ends the imported
+// file's sessions in the work file, before any rename puts it in place:
+// afterwards it holds no session, every other row as imported, and no WAL
+// (the rename moves the main file alone).
+func TestImportedEndSessionsEmptiesSessionsOnly(t *testing.T) {
+	ctx := context.Background()
+	im, err := PrepareImport(ctx, validExport(t), t.TempDir(), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Discard()
+	before, err := FileDigest(ctx, im.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Rows["sessions"] == 0 {
+		t.Fatal("the fixture has no session to end")
+	}
+	if err := im.EndSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := FileDigest(ctx, im.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, n := range before.Rows {
+		want := n
+		if table == "sessions" {
+			want = 0
+		}
+		if after.Rows[table] != want {
+			t.Errorf("table %s has %d rows after ending the sessions, want %d", table, after.Rows[table], want)
+		}
+	}
+	if diff := before.Diff(after); len(diff) != 1 || diff[0] != "sessions" {
+		t.Errorf("tables changed: %v, want only sessions", diff)
+	}
+	if fi, err := os.Stat(im.Path + "-wal"); err == nil && fi.Size() > 0 {
+		t.Errorf("the work file keeps %d bytes in its WAL", fi.Size())
+	}
+	if _, err := CheckClosedTenantFile(ctx, im.Path); err != nil {
+		t.Errorf("the work file fails its check: %v", err)
+	}
+}
