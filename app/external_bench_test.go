@@ -28,7 +28,8 @@ import (
 //	CHAPTERHOUSE_BENCH=1 go test -run ExternalBench -v -timeout 60m ./app
 //
 // CHAPTERHOUSE_BENCH_ROUNDS (default 7) and CHAPTERHOUSE_BENCH_SECONDS
-// (default 5) set the rounds and the length of each run. Each round runs
+// (default 5) set the rounds and the length of each run;
+// CHAPTERHOUSE_BENCH_CASES (say "bare,cached") picks the cases to run. Each round runs
 // every case once, one after the other, so that a ratio compares runs a
 // few seconds apart on a machine whose neighbours come and go.
 
@@ -107,6 +108,9 @@ func TestExternalBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []*benchCase{bare, cached, uncached, cold}
+	if only := os.Getenv("CHAPTERHOUSE_BENCH_CASES"); only != "" { // e.g. "bare,cached"
+		cases = slices.DeleteFunc(cases, func(c *benchCase) bool { return !slices.Contains(strings.Split(only, ","), c.name) })
+	}
 
 	for _, c := range cases { // warm up: connections, caches, the OS's file cache for the cold path
 		warm := 2

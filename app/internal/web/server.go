@@ -7,7 +7,6 @@
 package web
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -207,10 +206,12 @@ func staticHandler() http.Handler {
 // ServeHTTP logs, recovers and routes every request by its Host.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req := &httpx.Request{ID: newRequestID(), Exports: s.exports}
-	sw := &httpx.StatusWriter{ResponseWriter: w}
+	// One allocation for what the request log and the handlers share.
+	st := &requestState{req: httpx.Request{ID: newRequestID(), Exports: s.exports},
+		sw: httpx.StatusWriter{ResponseWriter: w}}
+	req, sw := &st.req, &st.sw
 	r = r.WithContext(httpx.WithRequest(r.Context(), req))
-	sw.Header().Set("X-Request-Id", req.ID)
+	sw.Header()["X-Request-Id"] = []string{req.ID}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -346,14 +347,15 @@ func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		if s.cfg.BodyTimeout > 0 {
 			httpx.PaceResponse(c, s.cfg.BodyTimeout)
 		}
-		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.AcquireTimeout)
+		ctx := newLazyTimeout(c.Request().Context(), s.cfg.AcquireTimeout)
 		h, err := s.p.Pool.Acquire(ctx, t.ID)
-		cancel()
+		ctx.cancel()
 		if err != nil {
 			return err
 		}
 		req := httpx.From(c)
-		defer req.HoldDB(h)()
+		req.HoldDB(h)
+		defer req.ReleaseHeld()
 		// A freeze that began while this request waited must hold: an
 		// operator drains the tenant after freezing it and trusts that no
 		// write lands after the drain.
@@ -495,10 +497,19 @@ func (cfg *Config) ipExtractor() echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
+// requestState is what ServeHTTP allocates for a request.
+type requestState struct {
+	req httpx.Request
+	sw  httpx.StatusWriter
+}
+
+// newRequestID is 16 random hex digits.
 func newRequestID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	var b [8]byte
+	var h [16]byte
+	rand.Read(b[:])
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 // bodyMemBytes is the largest request body kept in memory while its
