@@ -265,13 +265,14 @@ func parseWrk(t *testing.T, out string, cpu time.Duration) benchResult {
 
 func wrkDuration(v, unit string) time.Duration {
 	f, _ := strconv.ParseFloat(v, 64)
+	d := time.Duration(f * float64(time.Second))
 	switch unit {
 	case "us":
-		return time.Duration(f * float64(time.Microsecond))
+		d = time.Duration(f * float64(time.Microsecond))
 	case "ms":
-		return time.Duration(f * float64(time.Millisecond))
+		d = time.Duration(f * float64(time.Millisecond))
 	}
-	return time.Duration(f * float64(time.Second))
+	return d.Round(time.Microsecond) // wrk prints 2 decimals: 4.02ms, not 4.019999ms
 }
 
 // randomTenantLua is a wrk script that asks for the home page of a

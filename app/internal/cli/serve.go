@@ -153,6 +153,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg == nil || err != nil {
 		return err // nil for --help
 	}
+	defer heapFloor(getenv)()
 	logw := newLogWriter(stderr, logInterval)
 	defer logw.Close()
 	log := newLogger(cfg.logFormat, logw)
