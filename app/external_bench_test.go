@@ -41,14 +41,17 @@ type benchCase struct {
 	host   string // the Host header; "" with a script
 	script string // a wrk Lua script (the cold path's random tenant)
 	log    string // the server's log file, emptied between runs
+	ops    string // the ops listener, whose /metrics count tenant opens; "": none
 }
 
 // benchResult is one wrk run of one case.
 type benchResult struct {
+	count    float64 // requests served
 	reqs     float64 // requests a second
 	cpuUS    float64 // the server's CPU µs per request (user + system)
 	p50, p99 time.Duration
-	errors   int // non-2xx responses and socket errors
+	errors   int     // non-2xx responses and socket errors
+	opens    float64 // tenant files opened a request (with an ops listener)
 }
 
 // TestExternalBench runs the bare handler, the demo home page from the
@@ -102,7 +105,8 @@ func TestExternalBench(t *testing.T) {
 	}
 
 	coldDir, _ := coldFixture(t, 10000)
-	cold := serve("cold", coldDir, "--no-demo", "--max-open-tenants", "256")
+	cold := startProcess(t, "cold", tmp, bin, nil, "serve", "--data", coldDir, "--addr", "127.0.0.1:0",
+		"--ask-addr", "127.0.0.1:0", "--base-domain", base, "--no-demo", "--max-open-tenants", "256")
 	cold.script = filepath.Join(tmp, "random-tenant.lua")
 	if err := os.WriteFile(cold.script, []byte(randomTenantLua(base, 10000)), 0o600); err != nil {
 		t.Fatal(err)
@@ -125,7 +129,7 @@ func TestExternalBench(t *testing.T) {
 		for _, c := range cases {
 			res := runWrk(t, wrk, c, seconds)
 			results[c.name] = append(results[c.name], res)
-			t.Logf("round %d %-8s %8.0f req/s %6.1f cpu-µs/req p50 %v p99 %v", r+1, c.name, res.reqs, res.cpuUS, res.p50, res.p99)
+			t.Logf("round %d %-8s %8.0f req/s %6.1f cpu-µs/req p50 %v p99 %v opens/req %.2f", r+1, c.name, res.reqs, res.cpuUS, res.p50, res.p99, res.opens)
 		}
 		loads = append(loads, loadAverage())
 	}
@@ -133,7 +137,7 @@ func TestExternalBench(t *testing.T) {
 	model, _ := cpuModel()
 	fmt.Printf("\nmachine: nproc %d, %s; %d rounds of %d s, wrk -t2 -c8\n", runtime.NumCPU(), model, rounds, seconds)
 	fmt.Printf("load average (1, 5, 15 min) before and after each round:\n  %s\n", strings.Join(loads, "\n  "))
-	fmt.Printf("\n| case | req/s | vs bare | server cpu-µs/req | cpu vs bare | p50 | p99 | req/s range |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("\n| case | req/s | vs bare | server cpu-µs/req | cpu vs bare | p50 | p99 | req/s range | opens/req |\n|---|---|---|---|---|---|---|---|---|\n")
 	bareCPU := median(results["bare"], func(r benchResult) float64 { return r.cpuUS })
 	for _, c := range cases {
 		rs := results[c.name]
@@ -147,10 +151,11 @@ func TestExternalBench(t *testing.T) {
 		}
 		lo := slices.MinFunc(rs, func(a, b benchResult) int { return int(a.reqs - b.reqs) }).reqs
 		hi := slices.MaxFunc(rs, func(a, b benchResult) int { return int(a.reqs - b.reqs) }).reqs
-		fmt.Printf("| %s | %.0f | %.1f%% | %.1f | %.1f%% | %.2f ms | %.2f ms | %.0f-%.0f |\n", c.name, reqs,
+		fmt.Printf("| %s | %.0f | %.1f%% | %.1f | %.1f%% | %.2f ms | %.2f ms | %.0f-%.0f | %.2f |\n", c.name, reqs,
 			100*median(ratio, func(r benchResult) float64 { return r.reqs }), cpu, 100*bareCPU/cpu,
 			median(rs, func(r benchResult) float64 { return ms(r.p50) }),
-			median(rs, func(r benchResult) float64 { return ms(r.p99) }), lo, hi)
+			median(rs, func(r benchResult) float64 { return ms(r.p99) }), lo, hi,
+			median(rs, func(r benchResult) float64 { return r.opens }))
 		for i, r := range rs {
 			if r.errors > 0 {
 				t.Errorf("%s, round %d: %d errors", c.name, i+1, r.errors)
@@ -203,10 +208,15 @@ func startProcess(t *testing.T, name, tmp, bin string, env []string, args ...str
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	opsListener := regexp.MustCompile(`ops listener: (http://127\.0\.0\.1:\d+)`)
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		data, _ := os.ReadFile(out)
 		if m := listening.FindSubmatch(data); m != nil {
-			return &benchCase{name: name, pid: cmd.Process.Pid, url: string(m[1]) + "/", log: logPath}
+			c := &benchCase{name: name, pid: cmd.Process.Pid, url: string(m[1]) + "/", log: logPath}
+			if m := opsListener.FindSubmatch(data); m != nil {
+				c.ops = string(m[1])
+			}
+			return c
 		}
 	}
 	data, _ := os.ReadFile(logPath)
@@ -225,13 +235,40 @@ func runWrk(t *testing.T, wrk string, c *benchCase, seconds int) benchResult {
 		args = append(args, "-H", "Host: "+c.host)
 	}
 	os.Truncate(c.log, 0)
+	opens0 := tenantOpens(t, c)
 	cpu0 := procCPU(t, c.pid)
 	out, err := exec.Command(wrk, append(args, c.url)...).CombinedOutput()
 	cpu := procCPU(t, c.pid) - cpu0
 	if err != nil {
 		t.Fatalf("wrk %s: %v\n%s", c.name, err, out)
 	}
-	return parseWrk(t, string(out), cpu)
+	r := parseWrk(t, string(out), cpu)
+	r.opens = (tenantOpens(t, c) - opens0) / r.count
+	return r
+}
+
+var opensMetric = regexp.MustCompile(`(?m)^chapterhouse_tenant_opens_total (\S+)$`)
+
+// tenantOpens is how many tenant files c's server has opened, from its
+// /metrics; 0 without an ops listener.
+func tenantOpens(t *testing.T, c *benchCase) float64 {
+	t.Helper()
+	if c.ops == "" {
+		return 0
+	}
+	resp, err := http.Get(c.ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	m := opensMetric.FindSubmatch(buf.Bytes())
+	if m == nil {
+		t.Fatalf("%s: no chapterhouse_tenant_opens_total in /metrics", c.name)
+	}
+	n, _ := strconv.ParseFloat(string(m[1]), 64)
+	return n
 }
 
 var (
@@ -250,9 +287,9 @@ func parseWrk(t *testing.T, out string, cpu time.Duration) benchResult {
 		t.Fatalf("cannot read wrk's output:\n%s", out)
 	}
 	var r benchResult
-	count, _ := strconv.ParseFloat(n[1], 64)
+	r.count, _ = strconv.ParseFloat(n[1], 64)
 	r.reqs, _ = strconv.ParseFloat(rate[1], 64)
-	r.cpuUS = float64(cpu.Microseconds()) / count
+	r.cpuUS = float64(cpu.Microseconds()) / r.count
 	r.p50, r.p99 = wrkDuration(p50[1], p50[2]), wrkDuration(p99[1], p99[2])
 	for _, m := range wrkErrors.FindAllStringSubmatch(out, -1) {
 		for _, v := range m[1:] {
@@ -278,7 +315,17 @@ func wrkDuration(v, unit string) time.Duration {
 // randomTenantLua is a wrk script that asks for the home page of a
 // uniformly random one of the n fixture tenants (t00000 ... ) per request.
 func randomTenantLua(base string, n int) string {
-	return fmt.Sprintf(`math.randomseed(os.time())
+	// Each wrk thread has its own Lua state: seeded alike, two threads
+	// would ask for the same tenants in step, and the second would find
+	// each one open.
+	return fmt.Sprintf(`local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+init = function(args)
+  math.randomseed(os.time() * 1000 + id * 7919)
+end
 request = function()
   wrk.headers["Host"] = string.format("t%%05d.%s", math.random(0, %d))
   return wrk.format("GET", "/")
