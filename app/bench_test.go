@@ -108,7 +108,7 @@ func load(b *testing.B, url string, minSize int, host func(rng *rand.Rand) strin
 
 // coldFixture is a data dir with n tenants, built once per machine (it
 // takes a while) and reused by later runs.
-func coldFixture(b *testing.B, n int) (dir string, slugs []string) {
+func coldFixture(b testing.TB, n int) (dir string, slugs []string) {
 	b.Helper()
 	dir = filepath.Join(os.TempDir(), fmt.Sprintf("chapterhouse-bench-%d-v%d-f2", n, tenantdb.LatestVersion()))
 	slugs = make([]string, n)

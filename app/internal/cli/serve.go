@@ -135,6 +135,10 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// logInterval is how long the server's log lines may wait to be written
+// (see logWriter).
+const logInterval = 10 * time.Millisecond
+
 func newLogger(format string, w io.Writer) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, nil))
@@ -149,7 +153,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg == nil || err != nil {
 		return err // nil for --help
 	}
-	log := newLogger(cfg.logFormat, stderr)
+	defer heapFloor(getenv)()
+	logw := newLogWriter(stderr, logInterval)
+	defer logw.Close()
+	log := newLogger(cfg.logFormat, logw)
 	// The ports are bound before anything is made on disk: a first run
 	// that fails on a busy port must leave no data dir behind, or the next
 	// run would find one and never create the demo.

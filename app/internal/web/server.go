@@ -207,10 +207,12 @@ func staticHandler() http.Handler {
 // ServeHTTP logs, recovers and routes every request by its Host.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req := &httpx.Request{ID: newRequestID(), Exports: s.exports}
-	sw := &httpx.StatusWriter{ResponseWriter: w}
+	// One allocation for what the request log and the handlers share.
+	st := &requestState{req: httpx.Request{ID: newRequestID(), Exports: s.exports},
+		sw: httpx.StatusWriter{ResponseWriter: w}}
+	req, sw := &st.req, &st.sw
 	r = r.WithContext(httpx.WithRequest(r.Context(), req))
-	sw.Header().Set("X-Request-Id", req.ID)
+	sw.Header()["X-Request-Id"] = []string{req.ID}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -225,7 +227,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if req.IP == "" {
 			req.IP = s.ipOf(r)
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		s.logRequest(r.Context(),
 			slog.String("request_id", req.ID),
 			slog.String("tenant", req.Tenant.ID),
 			slog.String("host", r.Host),
@@ -254,6 +256,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn("removing an upload's temporary files", "request_id", req.ID, "err", err)
 		}
 	}
+}
+
+// logRequest writes the request log line. It is Logger.LogAttrs without
+// the caller's program counter, which no handler of ours prints and which
+// costs a stack walk on every request.
+func (s *Server) logRequest(ctx context.Context, attrs ...slog.Attr) {
+	h := s.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	rec.AddAttrs(attrs...)
+	h.Handle(ctx, rec)
 }
 
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Request) {
@@ -346,14 +361,15 @@ func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		if s.cfg.BodyTimeout > 0 {
 			httpx.PaceResponse(c, s.cfg.BodyTimeout)
 		}
-		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.AcquireTimeout)
+		ctx := newLazyTimeout(c.Request().Context(), s.cfg.AcquireTimeout)
 		h, err := s.p.Pool.Acquire(ctx, t.ID)
-		cancel()
+		ctx.cancel()
 		if err != nil {
 			return err
 		}
 		req := httpx.From(c)
-		defer req.HoldDB(h)()
+		req.HoldDB(h)
+		defer req.ReleaseHeld()
 		// A freeze that began while this request waited must hold: an
 		// operator drains the tenant after freezing it and trusts that no
 		// write lands after the drain.
@@ -495,10 +511,19 @@ func (cfg *Config) ipExtractor() echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
+// requestState is what ServeHTTP allocates for a request.
+type requestState struct {
+	req httpx.Request
+	sw  httpx.StatusWriter
+}
+
+// newRequestID is 16 random hex digits.
 func newRequestID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	var b [8]byte
+	var h [16]byte
+	rand.Read(b[:])
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 // bodyMemBytes is the largest request body kept in memory while its

@@ -7,7 +7,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
@@ -37,8 +37,8 @@ type Request struct {
 	Tenant catalog.Tenant
 	// DB is the tenant's open database while the tenant middleware holds
 	// it: nil before and after.
-	DB        *pool.Handle
-	releaseDB func()
+	DB   *pool.Handle
+	held atomic.Pointer[pool.Handle] // DB until it is released
 
 	// Exports bounds export downloads (see ExportDownload); nil: no bound.
 	Exports *ExportSlots
@@ -88,22 +88,19 @@ func IsAPI(c echo.Context) bool {
 // the request ends, for a handler that has read all it needs and now
 // only sends bytes to the client (an export): a slow client then holds no
 // slot. DB is nil afterwards.
-func ReleaseDB(c echo.Context) {
-	if req := From(c); req.releaseDB != nil {
-		req.releaseDB()
-	}
+func ReleaseDB(c echo.Context) { From(c).ReleaseHeld() }
+
+// HoldDB records h as the request's tenant database until ReleaseHeld.
+func (req *Request) HoldDB(h *pool.Handle) {
+	req.DB = h
+	req.held.Store(h)
 }
 
-// HoldDB records h as the request's tenant database and returns the
-// function that releases it, once, whether ReleaseDB did already or not.
-func (req *Request) HoldDB(h *pool.Handle) (release func()) {
-	var once sync.Once
-	req.DB = h
-	req.releaseDB = func() {
-		once.Do(func() {
-			req.DB = nil
-			h.Release()
-		})
+// ReleaseHeld gives the database HoldDB recorded back to the pool, once,
+// whether ReleaseDB did already or not.
+func (req *Request) ReleaseHeld() {
+	if h := req.held.Swap(nil); h != nil {
+		req.DB = nil
+		h.Release()
 	}
-	return req.releaseDB
 }

@@ -30,12 +30,23 @@ func publicHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// setPageHeaders sets the security headers of a page. The values are
+// slices made once, as a cache hit sets them on every request: a header's
+// values are only ever replaced (Set) or appended to (Add, which copies a
+// full slice), never written in place, so sharing them is safe.
 func setPageHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-	h.Set("X-Frame-Options", "DENY")
+	h["Content-Security-Policy"] = pageCSPValue
+	h["X-Content-Type-Options"] = nosniffValue
+	h["Referrer-Policy"] = referrerValue
+	h["X-Frame-Options"] = denyValue
 }
+
+var (
+	pageCSPValue  = []string{pageCSP}
+	nosniffValue  = []string{"nosniff"}
+	referrerValue = []string{"strict-origin-when-cross-origin"}
+	denyValue     = []string{"DENY"}
+)
 
 // showMedia serves an image of the tenant's media library. Its bytes never
 // change under an id, so the sha256 is a strong ETag; the policy headers

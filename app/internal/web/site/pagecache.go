@@ -36,14 +36,14 @@ type pageCache struct {
 }
 
 type cachedPage struct {
-	key         string
-	gen         uint64
-	expires     time.Time // zero: only a write ends it
-	contentType string
-	cacheCtl    string
-	disposition string
-	etag        string
-	body        []byte
+	key     string
+	gen     uint64
+	expires time.Time // zero: only a write ends it
+	// The response's headers, each a slice made when the page is stored
+	// and set as it is on every hit (see setPageHeaders on sharing them);
+	// nil: not sent.
+	contentType, cacheCtl, disposition, etag, length []string
+	body                                             []byte
 }
 
 // entryOverhead approximates the bytes an entry costs besides its key
@@ -187,36 +187,45 @@ func (s *Handler) cachedPage(next echo.HandlerFunc, params []string) echo.Handle
 		e := &cachedPage{
 			key:         key,
 			gen:         gen,
-			contentType: res.Header().Get("Content-Type"),
-			cacheCtl:    res.Header().Get("Cache-Control"),
-			disposition: res.Header().Get("Content-Disposition"),
+			contentType: []string{res.Header().Get("Content-Type")},
+			cacheCtl:    headerValue(res.Header().Get("Cache-Control")),
+			disposition: headerValue(res.Header().Get("Content-Disposition")),
 			body:        bytes.Clone(w.buf.Bytes()),
 		}
+		e.length = []string{strconv.Itoa(len(e.body))}
 		if t, ok := c.Get(expiresKey).(time.Time); ok {
 			e.expires = t
 		}
 		h := fnv.New64a()
 		h.Write(e.body)
-		e.etag = `W/"` + hex.EncodeToString(h.Sum(nil)) + `"`
+		e.etag = []string{`W/"` + hex.EncodeToString(h.Sum(nil)) + `"`}
 		s.cache.put(e)
 		return nil
 	}
 }
 
+// headerValue is v as a header's values, nil for none.
+func headerValue(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{v}
+}
+
 func writeCached(c echo.Context, e *cachedPage) error {
 	h := c.Response().Header()
-	h.Set("Content-Type", e.contentType)
-	if e.cacheCtl != "" {
-		h.Set("Cache-Control", e.cacheCtl)
+	h["Content-Type"] = e.contentType
+	if e.cacheCtl != nil {
+		h["Cache-Control"] = e.cacheCtl
 	}
-	if e.disposition != "" {
-		h.Set("Content-Disposition", e.disposition)
+	if e.disposition != nil {
+		h["Content-Disposition"] = e.disposition
 	}
-	h.Set("ETag", e.etag)
-	if etagMatches(c.Request().Header.Get("If-None-Match"), e.etag) {
+	h["Etag"] = e.etag
+	if inm := c.Request().Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm[0], e.etag[0]) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	h.Set("Content-Length", strconv.Itoa(len(e.body)))
+	h["Content-Length"] = e.length
 	c.Response().WriteHeader(http.StatusOK)
 	_, err := c.Response().Write(e.body)
 	return err

@@ -271,3 +271,29 @@ func TestJunkQueryStringsShareOneCacheEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestUncachedPagesShowEveryWrite: without the page cache, every page
+// still shows the chapter's settings and menu as of the last write,
+// though they are read once per generation (siteMemo).
+func TestUncachedPagesShowEveryWrite(t *testing.T) {
+	ts := webtest.New(t, func(c *web.Config) { c.PageCacheMB = 0 })
+	db := ts.DB("demo")
+	ctx := context.Background()
+	h := webtest.Host("demo")
+	for i := 0; i < 3; i++ {
+		ts.Get(h, "/")
+		ts.Get(h, "/about")
+		site, err := db.Site(ctx)
+		webtest.Must(t, err)
+		site.Name = fmt.Sprintf("Riverside version %d", i)
+		webtest.Must(t, db.UpdateSite(ctx, &site))
+		page := &tenantdb.Page{Title: fmt.Sprintf("Menu page %d", i), Body: "body", Published: true, ShowInNav: true}
+		webtest.Must(t, db.SavePage(ctx, page))
+		for _, path := range []string{"/", "/about", "/news", "/events"} {
+			r := ts.Get(h, path)
+			if !strings.Contains(r.Body, site.Name) || !strings.Contains(r.Body, page.Title) {
+				t.Fatalf("write %d: GET %s lacks the new name %q or menu page %q", i, path, site.Name, page.Title)
+			}
+		}
+	}
+}

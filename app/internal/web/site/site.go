@@ -92,12 +92,7 @@ func postItems(ctx context.Context, md *render.Markdown, posts []tenantdb.Post) 
 // settings, the menu, the request's base URL and canonical address.
 func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) {
 	ctx := c.Request().Context()
-	db := httpx.DB(c)
-	site, err := db.Site(ctx)
-	if err != nil {
-		return sitePage{}, err
-	}
-	nav, err := db.NavPages(ctx)
+	site, nav, err := s.memo.get(ctx, httpx.Tenant(c).ID, httpx.DB(c))
 	if err != nil {
 		return sitePage{}, err
 	}
@@ -232,6 +227,7 @@ type Handler struct {
 	// throttles contact messages per tenant and client address.
 	cache        *pageCache
 	contactLimit *ratelimit.Limiter
+	memo         siteMemo // every page's settings and menu, by generation
 }
 
 // Deps are what the public site needs.
