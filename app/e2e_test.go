@@ -77,7 +77,7 @@ func runCLI(t testing.TB, dir, stdin string, args ...string) (int, string, strin
 }
 
 func TestFirstRunSeedsDemoAndSecondRunReusesIt(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data") // does not exist yet
+	dir := filepath.Join(shortTempDir(t), "data") // does not exist yet
 	s := startServer(t, "--data", dir)
 	code, body := s.get(t, "demo.localhost:"+s.Port(), "/")
 	if code != http.StatusOK || !strings.Contains(body, "Riverside Veterans Post 42") {

@@ -36,7 +36,21 @@ const liveBase = "chapters.test"
 // when the test ends.
 func startLive(t testing.TB, args ...string) *liveServer {
 	t.Helper()
-	return startLiveIn(t, t.TempDir(), args...)
+	return startLiveIn(t, shortTempDir(t), args...)
+}
+
+// shortTempDir is a temp dir removed when the test ends, with a short
+// name: the control socket DATA/control.sock must fit the 107 bytes of a
+// unix socket path, which t.TempDir (named after the test) and a long
+// TMPDIR (.ci/run gives the suite its own) may exceed.
+func shortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // startLiveIn is startLive on data dir dir, which may hold data already.

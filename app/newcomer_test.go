@@ -30,7 +30,7 @@ func TestBusyPortLeavesNoDataDirAndTheNextRunMakesTheDemo(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer busy.Close()
-			dir := filepath.Join(t.TempDir(), "data")
+			dir := filepath.Join(shortTempDir(t), "data")
 			args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--ask-addr", "127.0.0.1:0", "--base-domain", liveBase}
 			for i, a := range args {
 				if a == tc.flag {
