@@ -311,6 +311,8 @@ func TestCrashInsideOperations(t *testing.T) {
 		if crashBin.path != "" {
 			os.RemoveAll(filepath.Dir(crashBin.path))
 		}
+		// Built anew by a next run of the test (-count N).
+		crashBin.once, crashBin.path, crashBin.err, crashBin.out = sync.Once{}, "", nil, nil
 	})
 	ctx := context.Background()
 	var ran sync.Map // the subtests run (-run may pick some)

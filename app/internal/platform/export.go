@@ -113,6 +113,7 @@ func workPattern(dst string) string {
 // the owner of the data dir calls it, before any operation can run.
 func (p *Platform) cleanWorkBeside() {
 	dir := filepath.Join(p.Dir, "work")
+	removeUnwrittenRecords(dir)
 	records, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	for _, r := range records {
 		var rec workRecord
@@ -124,5 +125,15 @@ func (p *Platform) cleanWorkBeside() {
 			}
 		}
 		os.Remove(r)
+	}
+}
+
+// removeUnwrittenRecords removes from dir the .tmp files that
+// WriteFileAtomic left when the process died before its rename: the
+// record it was writing (or rewriting) never took effect.
+func removeUnwrittenRecords(dir string) {
+	left, _ := filepath.Glob(filepath.Join(dir, "*.json.tmp"))
+	for _, f := range left {
+		os.Remove(f)
 	}
 }

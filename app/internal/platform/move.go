@@ -314,6 +314,7 @@ func (m *mover) writeRecord(committed bool) error {
 // its record for the next start. Only the owner of the data dir calls
 // it, before serving.
 func (p *Platform) RecoverMoves(ctx context.Context, reach func(ctx context.Context, dir string) (Remote, func(), error)) {
+	removeUnwrittenRecords(filepath.Join(p.Dir, "moves"))
 	files, _ := filepath.Glob(filepath.Join(p.Dir, "moves", "*.json"))
 	for _, f := range files {
 		if err := p.recoverMove(ctx, f, reach); err != nil {

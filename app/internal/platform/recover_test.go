@@ -262,3 +262,31 @@ func TestOpenRemovesWorkFilesBesideDestinations(t *testing.T) {
 		t.Errorf("DATA/work keeps %d records", len(records))
 	}
 }
+
+// TestOpenRemovesRecordsKilledWhileWritten: a process killed inside
+// WriteFileAtomic (another job of a backup was held or killed elsewhere)
+// leaves RECORD.json.tmp in DATA/work or DATA/moves; the record never took
+// effect, and the next open removes it.
+func TestOpenRemovesRecordsKilledWhileWritten(t *testing.T) {
+	dir := t.TempDir()
+	p := openTestPlatform(t, dir)
+	p.Close()
+	var left []string
+	for _, sub := range []string{"work", "moves"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, sub, "506322414.json.tmp")
+		if err := os.WriteFile(f, []byte(`{"patt`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, f)
+	}
+	p = openTestPlatform(t, dir)
+	p.RecoverMoves(context.Background(), nil)
+	for _, f := range left {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("%s survived the next start", f)
+		}
+	}
+}
