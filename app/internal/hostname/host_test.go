@@ -11,6 +11,11 @@ func TestNormalizeHost(t *testing.T) {
 		{"www.xn--bcher-kva.example", "www.xn--bcher-kva.example"},
 		{"a-b.example.org", "a-b.example.org"},
 		{"127.0.0.1:8080", "127.0.0.1"},
+		// The bounds are inclusive: a 5-digit port, a 63-letter label, a
+		// 253-character name.
+		{"demo.localhost:65535", "demo.localhost"},
+		{longLabel()[:63] + ".example", longLabel()[:63] + ".example"},
+		{longHost()[:253], longHost()[:253]},
 	}
 	for _, tc := range good {
 		got, err := Normalize(tc.in)
@@ -23,6 +28,7 @@ func TestNormalizeHost(t *testing.T) {
 		"%2e%2e%2fcatalog", "../catalog.db", "a&_pragma=x", "a?mode=rwc", "demo.localhost\x00.evil",
 		"bücher.example", "demo.localhost:", "demo.localhost:99999a", "[::1]:80", "a/b",
 		string(make([]byte, 64)) + ".example", longLabel() + ".example", longHost(),
+		"demo.localhost:123456", "example.org-", "example.org-.",
 	}
 	for _, in := range bad {
 		if got, err := Normalize(in); err == nil {

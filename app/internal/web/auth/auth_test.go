@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,12 @@ func TestSafeNext(t *testing.T) {
 		{"/\t/evil.example", "/admin"},
 		{"/", "/admin"},
 		{"/p/about", "/admin"},
+		// The bounds: 2,000 bytes pass, 2,001 do not; a space (0x20) is
+		// no control character, 0x1f is.
+		{"/admin/" + strings.Repeat("a", 1993), "/admin/" + strings.Repeat("a", 1993)},
+		{"/admin/" + strings.Repeat("a", 1994), "/admin"},
+		{"/admin/a b", "/admin/a b"},
+		{"/admin/a\x1fb", "/admin"},
 	} {
 		if got := SafeNext(tc.in); got != tc.want {
 			t.Errorf("SafeNext(%q) = %q, want %q", tc.in, got, tc.want)
@@ -57,5 +64,17 @@ func TestTenantKeysAreSeparate(t *testing.T) {
 	}
 	if _, ok := k.TenantKey("nosuchkid", a); ok {
 		t.Fatal("an unknown kid gave a key")
+	}
+}
+
+// TestKeyringSecretsHaveAMinimumLength: a secret of 32 characters is the
+// shortest taken; 31 is refused, naming the secret.
+func TestKeyringSecretsHaveAMinimumLength(t *testing.T) {
+	if _, err := NewKeyring(strings.Repeat("s", 32)); err != nil {
+		t.Errorf("a 32-character secret: %v", err)
+	}
+	_, err := NewKeyring(strings.Repeat("s", 32), strings.Repeat("s", 31))
+	if err == nil || !strings.Contains(err.Error(), "secret 2 is 31 characters") {
+		t.Errorf("a 31-character secret: %v, want it refused by number", err)
 	}
 }
