@@ -129,7 +129,7 @@ func (im *Imported) prepare(ctx context.Context, src string, maxSize int64) erro
 		return err
 	}
 	defer source.Close()
-	if err := checkUntrusted(ctx, source, version); err != nil {
+	if err := checkUntrusted(ctx, source, version, im.work); err != nil {
 		return err
 	}
 
@@ -332,10 +332,11 @@ func readOnlyAuthorizer(action sqlite.AuthorizerActionCode, arg1, arg2, _, trigg
 	return sqlite.AuthorizerDeny
 }
 
-// checkUntrusted runs the checks that need SQLite on an opened import.
-func checkUntrusted(ctx context.Context, c *untrusted, version int64) error {
+// checkUntrusted runs the checks that need SQLite on an opened import;
+// work is the import's own directory (for the reference schema's file).
+func checkUntrusted(ctx context.Context, c *untrusted, version int64, work string) error {
 	// The schema first: integrity_check would read any virtual table.
-	ref, err := referenceSchema(ctx, version)
+	ref, err := referenceSchema(ctx, version, work)
 	if err != nil {
 		return err
 	}
@@ -442,12 +443,14 @@ func compareSchema(got, want map[string]schemaEntry) error {
 var references sync.Map // int64 version -> map[string]schemaEntry
 
 // referenceSchema is sqlite_schema of a fresh tenant database migrated to
-// version, built once per version and process.
-func referenceSchema(ctx context.Context, version int64) (map[string]schemaEntry, error) {
+// version, built once per version and process in a temp dir under parent
+// ("" is the system's): the import passes its work dir, under DATA/tmp,
+// which the next start empties if the process dies while it builds.
+func referenceSchema(ctx context.Context, version int64, parent string) (map[string]schemaEntry, error) {
 	if m, ok := references.Load(version); ok {
 		return m.(map[string]schemaEntry), nil
 	}
-	dir, err := os.MkdirTemp("", "chapterhouse-schema-")
+	dir, err := os.MkdirTemp(parent, "schema-")
 	if err != nil {
 		return nil, err
 	}

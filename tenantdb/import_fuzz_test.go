@@ -141,7 +141,7 @@ func assertSound(t *testing.T, path string, latest, version int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := referenceSchema(ctx, version)
+	want, err := referenceSchema(ctx, version, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -345,7 +345,7 @@ func TestImportOlderVersionIsMigratedUp(t *testing.T) {
 		if uv != LatestVersion() || title != "Old news" || im.SourceVersion != v {
 			t.Errorf("version %d import: now at %d, post %q, source %d", v, uv, title, im.SourceVersion)
 		}
-		want, err := referenceSchema(ctx, LatestVersion())
+		want, err := referenceSchema(ctx, LatestVersion(), t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
