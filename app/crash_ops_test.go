@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -89,19 +88,7 @@ func startHeld(t *testing.T, dir, point string) *heldServer {
 			}
 		}
 	}()
-	h.liveServer = &liveServer{dir: dir, base: liveBase, stdout: &syncBuffer{}, stop: func() { kill(cmd) }}
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		if u, ok := strings.CutPrefix(lines.Text(), "listening on http://"); ok {
-			h.Client = webtest.Client{Addr: u}
-			break
-		}
-	}
-	if h.Addr == "" {
-		kill(cmd)
-		t.Fatalf("the crashtest server did not start:\n%s", h.stderr)
-	}
-	go io.Copy(io.Discard, out)
+	h.liveServer = awaitListening(t, dir, cmd, out, h.stderr)
 	return h
 }
 

@@ -53,6 +53,14 @@ func startChild(t *testing.T, dir string) (*liveServer, *exec.Cmd) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { kill(cmd) })
+	return awaitListening(t, dir, cmd, out, stderr), cmd
+}
+
+// awaitListening reads a started child server's stdout until it says
+// where it listens, and returns it as a liveServer on dir that stop
+// kills; a child that exits first fails the test with its stderr.
+func awaitListening(t *testing.T, dir string, cmd *exec.Cmd, out io.Reader, stderr fmt.Stringer) *liveServer {
+	t.Helper()
 	ls := &liveServer{dir: dir, base: liveBase, stdout: &syncBuffer{}, stop: func() { kill(cmd) }}
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
@@ -63,10 +71,10 @@ func startChild(t *testing.T, dir string) (*liveServer, *exec.Cmd) {
 	}
 	if ls.Addr == "" {
 		kill(cmd)
-		t.Fatalf("child server did not start:\n%s", stderr)
+		t.Fatalf("the child server did not start:\n%s", stderr)
 	}
 	go io.Copy(io.Discard, out)
-	return ls, cmd
+	return ls
 }
 
 func kill(cmd *exec.Cmd) {

@@ -10,7 +10,6 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -199,26 +198,9 @@ func TestTrickledBodyIsCutAndReleasesEverything(t *testing.T) {
 	if files := webtest.Files(t, filepath.Join(ls.dir, "tmp")); len(files) != 0 {
 		t.Errorf("the cut body left %v in DATA/tmp", files)
 	}
-	if open := openFilesMatching(t, "/body-"); len(open) != 0 {
+	if open := webtest.OpenFiles(t, "/body-"); len(open) != 0 {
 		t.Errorf("the cut body's file is still open: %v", open)
 	}
-}
-
-// openFilesMatching lists the files this process holds open whose path
-// contains part (deleted ones included), on Linux.
-func openFilesMatching(t *testing.T, part string) []string {
-	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	var out []string
-	for _, fd := range fds {
-		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.Contains(target, part) {
-			out = append(out, target)
-		}
-	}
-	return out
 }
 
 // Idle keep-alive connections beyond --max-conns are closed, the oldest

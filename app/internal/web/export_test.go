@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,7 +68,7 @@ func TestExportDownloadsAreBoundedAndAStalledOneLetsGo(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if open := openFilesMatching(t, "download-"); len(open) != 0 {
+	if open := webtest.OpenFiles(t, "download-"); len(open) != 0 {
 		t.Errorf("the stalled download's snapshot is still open: %v", open)
 	}
 	r = ts.Call(t, c, "POST", ts.SiteURL("alpha", "/api/export"), nil, webtest.Bearer(alpha)...)
@@ -82,21 +81,4 @@ func TestExportDownloadsAreBoundedAndAStalledOneLetsGo(t *testing.T) {
 	if got := ts.Metric(`chapterhouse_export_downloads_refused_total{reason="tenant"}`); got != "1" {
 		t.Errorf(`export_downloads_refused_total{reason="tenant"} %s, want 1`, got)
 	}
-}
-
-// openFilesMatching lists the files this process holds open whose path
-// contains part (deleted ones included), on Linux.
-func openFilesMatching(t *testing.T, part string) []string {
-	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	var out []string
-	for _, fd := range fds {
-		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.Contains(target, part) {
-			out = append(out, target)
-		}
-	}
-	return out
 }
