@@ -105,6 +105,19 @@ func (h *Handle) Release() {
 // full and no tenant is idle, Acquire waits for a free slot until ctx is
 // done and then returns ErrFull.
 func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
+	return p.acquire(&waiter{ctx: ctx}, id)
+}
+
+// AcquireBy is Acquire that also stops waiting at deadline. Its timer is
+// started only if it must wait: taking a tenant that is open, as most
+// requests do, costs no timer.
+func (p *Pool) AcquireBy(ctx context.Context, id string, deadline time.Time) (*Handle, error) {
+	w := &waiter{ctx: ctx, deadline: deadline}
+	defer w.stop()
+	return p.acquire(w, id)
+}
+
+func (p *Pool) acquire(w *waiter, id string) (*Handle, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -118,7 +131,7 @@ func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
 			if e.draining != nil {
 				ch := e.draining
 				p.mu.Unlock()
-				if err := wait(ctx, ch); err != nil {
+				if err := w.wait(ch); err != nil {
 					return nil, fmt.Errorf("tenant %s: %w", id, ErrFull)
 				}
 				continue
@@ -129,7 +142,7 @@ func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
 				e.elem = nil
 			}
 			p.mu.Unlock()
-			if err := wait(ctx, e.ready); err != nil {
+			if err := w.wait(e.ready); err != nil {
 				p.release(e)
 				return nil, fmt.Errorf("tenant %s: %w", id, ErrFull)
 			}
@@ -151,7 +164,7 @@ func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
 			p.waiters++
 			ch := p.wake
 			p.mu.Unlock()
-			err := wait(ctx, ch)
+			err := w.wait(ch)
 			p.mu.Lock()
 			p.waiters--
 			p.mu.Unlock()
@@ -165,7 +178,7 @@ func (p *Pool) Acquire(ctx context.Context, id string) (*Handle, error) {
 		p.entries[id] = e
 		p.open++
 		p.mu.Unlock()
-		return p.openEntry(ctx, e)
+		return p.openEntry(w.ctx, e)
 	}
 }
 
@@ -201,16 +214,39 @@ func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 }
 
 func wait(ctx context.Context, ch <-chan struct{}) error {
-	select { // an open tenant is ready: then ctx.Done is not asked for (see web's lazy timeout)
+	return (&waiter{ctx: ctx}).wait(ch)
+}
+
+// waiter waits for the pool's channels until its ctx is done or, when it
+// has one, its deadline passes; the deadline's timer starts at the first
+// wait that must block.
+type waiter struct {
+	ctx      context.Context
+	deadline time.Time // zero: none
+	cancel   context.CancelFunc
+}
+
+func (w *waiter) wait(ch <-chan struct{}) error {
+	select {
 	case <-ch:
 		return nil
 	default:
 	}
+	if !w.deadline.IsZero() && w.cancel == nil {
+		w.ctx, w.cancel = context.WithDeadline(w.ctx, w.deadline)
+	}
 	select {
 	case <-ch:
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+}
+
+// stop releases the deadline's timer, if one was started.
+func (w *waiter) stop() {
+	if w.cancel != nil {
+		w.cancel()
 	}
 }
 

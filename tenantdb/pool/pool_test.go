@@ -291,3 +291,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestAcquireByGivesUpAtItsDeadline: a request that must wait for a slot
+// gives up at its deadline (the server's --acquire-timeout), with
+// ErrFull; an open tenant is taken without waiting, so even a deadline
+// already past does not refuse it.
+func TestAcquireByGivesUpAtItsDeadline(t *testing.T) {
+	dir, ids := newTenants(t, 2)
+	p := New(dir, 1, 0)
+	defer p.Close()
+	ctx := context.Background()
+	held, err := p.AcquireBy(ctx, ids[0], time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	if _, err := p.AcquireBy(ctx, ids[1], time.Now().Add(20*time.Millisecond)); !errors.Is(err, ErrFull) {
+		t.Fatalf("AcquireBy with the only slot in use: %v, want ErrFull at the deadline", err)
+	}
+	// Twenty times: were the ready tenant and the passed deadline raced in
+	// one select, each would go either way.
+	for range 20 {
+		again, err := p.AcquireBy(ctx, ids[0], time.Now().Add(-time.Second))
+		if err != nil {
+			t.Fatalf("AcquireBy of the open tenant with a past deadline: %v, want it taken without waiting", err)
+		}
+		again.Release()
+	}
+	// The caller's own end still counts.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := p.AcquireBy(gone, ids[1], time.Now().Add(time.Minute)); !errors.Is(err, ErrFull) {
+		t.Fatalf("AcquireBy for a request already gone: %v, want ErrFull", err)
+	}
+}

@@ -361,9 +361,7 @@ func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 		if s.cfg.BodyTimeout > 0 {
 			httpx.PaceResponse(c, s.cfg.BodyTimeout)
 		}
-		ctx := newLazyTimeout(c.Request().Context(), s.cfg.AcquireTimeout)
-		h, err := s.p.Pool.Acquire(ctx, t.ID)
-		ctx.cancel()
+		h, err := s.p.Pool.AcquireBy(c.Request().Context(), t.ID, time.Now().Add(s.cfg.AcquireTimeout))
 		if err != nil {
 			return err
 		}
