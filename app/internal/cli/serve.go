@@ -295,14 +295,14 @@ func (l *listeners) close() {
 func announce(stdout io.Writer, log *slog.Logger, cfg *config, p *platform.Platform, l *listeners) {
 	fmt.Fprintf(stdout, "chapterhouse: serving %s\n", cfg.dataDir)
 	if l.ops != nil {
-		// Printed before "listening on", which tells a waiting test or
-		// script that everything is up.
+		// Printed before "listening on" (as is the demo site's address),
+		// which tells a waiting test or script that everything is up.
 		fmt.Fprintf(stdout, "ops listener: http://%s (/tls/ask /metrics /healthz /readyz)\n", l.ops.Addr())
 	}
-	fmt.Fprintf(stdout, "listening on http://%s\n", l.public.Addr())
 	if _, ok := p.Catalog.TenantBySlug("demo"); ok {
 		fmt.Fprintf(stdout, "demo site: %s\n", p.SiteURL("demo"))
 	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", l.public.Addr())
 	log.Info("serving", "data", cfg.dataDir, "addr", l.public.Addr().String(), "ops_addr", addrOf(l.ops),
 		"base_domain", cfg.baseDomain, "max_open_tenants", cfg.maxOpen,
 		"max_conns", l.limit.Max(), "max_conns_per_ip", cfg.maxConnsPerIP, "open_file_limit", netlimit.FileLimit())
