@@ -125,7 +125,7 @@ func (s *Handler) showHome(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	posts, err := db.LatestPosts(ctx, 3)
+	posts, err := db.LatestPosts(ctx, 3, true)
 	if err != nil {
 		return err
 	}
