@@ -50,6 +50,8 @@ type DB struct {
 	stmts sync.Map
 	// Migrated reports whether this open ran migrations.
 	Migrated bool
+	// mailHook is OnMailQueued's function.
+	mailHook atomic.Pointer[func()]
 }
 
 // generations numbers the states of every tenant database in the process:
