@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -214,5 +215,112 @@ func TestVisibilityFilters(t *testing.T) {
 	}
 	if Visibility("").VisibleTo(false) || !Public.VisibleTo(false) || Members.VisibleTo(false) || !Members.VisibleTo(true) {
 		t.Error("VisibleTo answers wrongly")
+	}
+}
+
+// outbox returns the mails queued in db, oldest first.
+func outbox(t *testing.T, db *DB) []Outgoing {
+	t.Helper()
+	all, err := db.Outbox(context.Background(), Window{})
+	must(t, err)
+	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+		all[i], all[j] = all[j], all[i]
+	}
+	if len(all) > 1 && all[0].ID > all[1].ID {
+		t.Fatal("outbox order unknown")
+	}
+	return all
+}
+
+// TestMemberLoginMails: a login link is mailed to a member who may log
+// in, and to nobody else, at most a few open at once; the link in the
+// mail logs in.
+func TestMemberLoginMails(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	must(t, db.UpdateSite(ctx, &Site{Name: "Post 42", Email: "post42@example.org", AccentColor: DefaultAccent, Timezone: "UTC"}))
+	m := &Member{Email: "sam@example.org", Name: "Sam"}
+	must(t, db.SaveMember(ctx, m))
+	lapsed := &Member{Email: "old@example.org", Name: "Old", Status: MemberLapsed}
+	must(t, db.SaveMember(ctx, lapsed))
+	for _, email := range []string{"nobody@example.org", "old@example.org"} {
+		must(t, db.SendMemberLogin(ctx, email, "https://post42.example"))
+	}
+	if got := outbox(t, db); len(got) != 0 {
+		t.Fatalf("mails to a stranger or a lapsed member: %+v", got)
+	}
+	for range maxOpenLoginLinks + 2 {
+		must(t, db.SendMemberLogin(ctx, "SAM@example.org", "https://post42.example"))
+	}
+	got := outbox(t, db)
+	if len(got) != maxOpenLoginLinks {
+		t.Fatalf("%d mails queued, want %d", len(got), maxOpenLoginLinks)
+	}
+	mail := got[0]
+	if mail.To != "sam@example.org" || mail.ReplyTo != "post42@example.org" || mail.Kind != MailMemberLogin ||
+		!strings.Contains(mail.Subject, "Post 42") {
+		t.Errorf("mail %+v", mail)
+	}
+	_, link, ok := strings.Cut(mail.Text, "https://post42.example/members/login/")
+	if !ok {
+		t.Fatalf("no link in %q", mail.Text)
+	}
+	link, _, _ = strings.Cut(link, "\n")
+	if who, _, err := db.UseMemberLink(ctx, link); err != nil || who.ID != m.ID {
+		t.Errorf("the mailed link: %+v, %v", who, err)
+	}
+	if !strings.Contains(mail.HTML, `href="https://post42.example/members/login/`+link+`"`) {
+		t.Errorf("the HTML has no link: %q", mail.HTML)
+	}
+}
+
+// TestRenewalRemindersOncePerPeriod: a reminder goes out once the renewal
+// date is within the lead, once per renewal date, to active members only;
+// a new date gets its own.
+func TestRenewalRemindersOncePerPeriod(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	must(t, db.UpdateSite(ctx, &Site{Name: "Post 42", AccentColor: DefaultAccent, Timezone: "UTC"}))
+	due := &Member{Email: "due@example.org", Name: "Due", RenewalDate: "2027-01-31"}
+	later := &Member{Email: "later@example.org", Name: "Later", RenewalDate: "2027-03-31"}
+	lapsed := &Member{Email: "lapsed@example.org", Name: "Lapsed", RenewalDate: "2027-01-15", Status: MemberLapsed}
+	none := &Member{Email: "none@example.org", Name: "None"}
+	for _, m := range []*Member{due, later, lapsed, none} {
+		must(t, db.SaveMember(ctx, m))
+	}
+	day := func(s string) time.Time {
+		d, err := time.Parse(time.DateOnly, s)
+		must(t, err)
+		return d
+	}
+	sweep := func(today string, want int) {
+		t.Helper()
+		n, err := db.QueueRenewalReminders(ctx, day(today))
+		if err != nil || n != want {
+			t.Errorf("sweep on %s: %d reminders, %v; want %d", today, n, err, want)
+		}
+	}
+	sweep("2026-12-31", 0) // 31 days before
+	gen := db.Generation()
+	sweep("2026-12-31", 0)
+	if db.Generation() != gen {
+		t.Error("a sweep with nothing to do moved the generation (and dropped the page cache)")
+	}
+	sweep("2027-01-01", 1) // 30 days before
+	sweep("2027-01-02", 0)
+	sweep("2027-01-31", 0)
+	got := outbox(t, db)
+	if len(got) != 1 || got[0].To != "due@example.org" || got[0].Kind != MailRenewalRemind ||
+		!strings.Contains(got[0].Text, "January 31, 2027") {
+		t.Fatalf("outbox %+v", got)
+	}
+	// Renewed: the next period's date gets its own reminder.
+	due.RenewalDate = "2028-01-31"
+	must(t, db.SaveMember(ctx, due))
+	sweep("2027-02-01", 0)
+	sweep("2027-03-01", 1) // later's date, 30 days ahead
+	sweep("2028-01-10", 1) // due's new date
+	if got := outbox(t, db); len(got) != 3 || got[2].To != "due@example.org" {
+		t.Errorf("outbox after a year: %+v", got)
 	}
 }

@@ -336,6 +336,11 @@ func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platf
 		defer close(recheckDone)
 		p.RecheckLoop(recheckCtx, recheck)
 	}()
+	renewalsDone := make(chan struct{}) // the daily sweep of renewal reminders (docs/members.md)
+	go func() {
+		defer close(renewalsDone)
+		p.RenewalLoop(recheckCtx, 10*time.Minute, 24*time.Hour, time.Now)
+	}()
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(l.limit.Listener(l.public)) }()
 	if l.ops != nil {
@@ -355,6 +360,7 @@ func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platf
 	cerr := stopControl()
 	oerr := opsSrv.Shutdown(sctx)
 	<-recheckDone
+	<-renewalsDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
