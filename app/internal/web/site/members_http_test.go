@@ -25,7 +25,7 @@ const marker = "mbrz7q"
 type membersFixture struct {
 	ts                  *webtest.Server
 	post, page          string // members-only slugs
-	event, media        int64
+	event               int64
 	mediaID             string
 	lodge, other        string // hosts
 	memberA, memberB    string // session cookies: a member of lodge, a member of other
