@@ -57,6 +57,8 @@ var flashes = map[string]string{
 	"password": "Your password is changed. Your other sessions have been logged out.",
 	"added":    "Added.",
 	"unread":   "Marked as unread.",
+	"invited":  "Invited. The invitation is in the outbox; its link works for a week.",
+	"approved": "Approved. The new member is sent a welcome with a login link.",
 }
 
 // adminHeaders sets the dashboard's security headers: no caching, no
@@ -384,6 +386,7 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/admin/domains/:host/delete", h.removeDomainForm, adminHeaders, a.RequireOwner)
 	g.POST("/admin/export", h.export, adminHeaders, a.RequireOwner)
 	g.GET("/admin/export", postOnly("The download is the button \"Download a copy of the site\" on the dashboard's home page."), adminHeaders, a.RequireAdmin)
+	h.memberRoutes(g, adminHeaders, a.RequireOwner)
 	g.GET("/admin/password", h.showPassword, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/password", h.changePasswordForm, adminHeaders, a.RequireAdmin)
 	return h
