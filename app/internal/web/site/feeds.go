@@ -185,7 +185,7 @@ func (s *Handler) showSitemap(c echo.Context) error {
 // showRobots lets crawlers read the public site, keeps them out of the
 // admin and the API, and points them at the sitemap.
 func (s *Handler) showRobots(c echo.Context) error {
-	body := "User-agent: *\nAllow: /\nDisallow: /admin\nDisallow: /api/\nDisallow: /contact/thanks\n\nSitemap: " +
+	body := "User-agent: *\nAllow: /\nDisallow: /admin\nDisallow: /api/\nDisallow: /contact/thanks\nDisallow: /members\nDisallow: /join/thanks\n\nSitemap: " +
 		httpx.BaseURL(c) + "/sitemap.xml\n"
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(body))
