@@ -172,3 +172,144 @@ func scanOutgoing(s scanner) (Outgoing, error) {
 func (db *DB) Outbox(ctx context.Context, w Window) ([]Outgoing, error) {
 	return list(ctx, db, `SELECT `+outgoingColumns+` FROM outbox ORDER BY id DESC`, w, scanOutgoing)
 }
+
+// OutboxCounts counts the outbox's rows by status.
+func (db *DB) OutboxCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT status, count(*) FROM outbox GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	c := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		c[s] = n
+	}
+	return c, rows.Err()
+}
+
+// RequeueInterrupted makes every mail whose attempt was under way when the
+// last process stopped due again. Such a mail may have reached the server
+// (the process may have died between the server's answer and the
+// recording of it): it goes again with the same Message-ID. The mail
+// worker calls it on its first visit of a tenant in a process, when no
+// attempt of this process can be under way.
+func (db *DB) RequeueInterrupted(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?,
+			last_error = 'interrupted by a restart while it was being sent; sent again with the same Message-ID'
+			WHERE status = 'sending'`, sqlitefile.FormatTime(db.now().UTC()))
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
+// DueMail returns at most n queued mails whose next attempt is due,
+// oldest due first.
+func (db *DB) DueMail(ctx context.Context, n int) ([]Outgoing, error) {
+	return list(ctx, db, `SELECT `+outgoingColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
+		ORDER BY next_attempt_at, id`, Window{Limit: n}, scanOutgoing, sqlitefile.FormatTime(db.now().UTC()))
+}
+
+// NextMailDue is the time of the earliest attempt still to make, and
+// false when nothing waits.
+func (db *DB) NextMailDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullString
+	err := db.r.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return sqlitefile.ParseTime(next.String), true, nil
+}
+
+// MailAttemptsSince counts the mails sent, or being sent, since t: what
+// the sending limits count.
+func (db *DB) MailAttemptsSince(ctx context.Context, t time.Time) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE status = 'sending' OR (status = 'sent' AND sent_at >= ?)`,
+		sqlitefile.FormatTime(t.UTC())).Scan(&n)
+	return n, err
+}
+
+// BeginMailAttempt records an attempt at mail id before it is made: one
+// more attempt, status sending, and the time of the next attempt should
+// this one fail or never report (retryAt). It is ErrNotFound when the
+// mail is not queued (any more).
+func (db *DB) BeginMailAttempt(ctx context.Context, id int64, retryAt time.Time) (Outgoing, error) {
+	var o Outgoing
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		o, err = scanOutgoing(tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+			next_attempt_at = ? WHERE id = ? AND status = 'queued' RETURNING `+outgoingColumns,
+			sqlitefile.FormatTime(retryAt.UTC()), id))
+		return notFound(err, "queued mail %d", id)
+	})
+	return o, err
+}
+
+// EndMailAttempt records how the attempt at mail id ended: sent (sendErr
+// nil), or failed with sendErr, for good when final, else queued for its
+// next attempt.
+func (db *DB) EndMailAttempt(ctx context.Context, id int64, sendErr error, final bool) error {
+	now := sqlitefile.FormatTime(db.now().UTC())
+	if sendErr == nil {
+		return db.exec(ctx, fmt.Sprintf("mail %d", id),
+			`UPDATE outbox SET status = 'sent', sent_at = ?, last_error = '' WHERE id = ? AND status = 'sending'`, now, id)
+	}
+	status := OutboxQueued
+	if final {
+		status = OutboxFailed
+	}
+	msg := sendErr.Error()
+	if utf8.RuneCountInString(msg) > 900 {
+		msg = string([]rune(msg)[:900]) + "…"
+	}
+	msg = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, msg)
+	return db.exec(ctx, fmt.Sprintf("mail %d", id),
+		`UPDATE outbox SET status = ?, last_error = ? WHERE id = ? AND status = 'sending'`, status, msg, id)
+}
+
+// HoldMail puts queued mail id off until t, saying why.
+func (db *DB) HoldMail(ctx context.Context, id int64, t time.Time, why string) error {
+	return db.exec(ctx, fmt.Sprintf("mail %d", id), `UPDATE outbox SET next_attempt_at = ?, last_error = ?
+		WHERE id = ? AND status = 'queued'`, sqlitefile.FormatTime(t.UTC()), why, id)
+}
+
+// ExpireMail fails the mails queued before t that were never attempted
+// (mail was off, or the chapter over its limits for days): a password
+// reset or a notice that old is no use.
+func (db *DB) ExpireMail(ctx context.Context, t time.Time) (int64, error) {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = 'not sent: still waiting after 3 days'
+			WHERE status = 'queued' AND created_at < ?`, sqlitefile.FormatTime(t.UTC()))
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
+// PruneOutbox deletes the mails sent or failed before t, with their
+// bodies (which may hold links with tokens).
+func (db *DB) PruneOutbox(ctx context.Context, t time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < ?`,
+			sqlitefile.FormatTime(t.UTC()))
+		return err
+	})
+}

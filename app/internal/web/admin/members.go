@@ -109,7 +109,7 @@ func (h *Handler) inviteMember(c echo.Context) error {
 	if err != nil {
 		return h.renderRoster(c, http.StatusUnprocessableEntity, err, func(d *rosterData) { d.Invite = m })
 	}
-	return done(c, "/admin/members", "invited")
+	return done(c, "/admin/members", "member-invited")
 }
 
 // exportRoster: GET /admin/members.csv, the roster as a spreadsheet.
@@ -225,7 +225,7 @@ func (h *Handler) resendInvitation(c echo.Context) error {
 	if err := httpx.DB(c).ResendInvitation(c.Request().Context(), id, httpx.BaseURL(c)); err != nil {
 		return h.renderRoster(c, http.StatusUnprocessableEntity, err, nil)
 	}
-	return done(c, "/admin/members", "invited")
+	return done(c, "/admin/members", "member-invited")
 }
 
 // deleteMember: POST /admin/members/:id/delete.
