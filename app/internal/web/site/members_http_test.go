@@ -30,6 +30,7 @@ type membersFixture struct {
 	lodge, other        string // hosts
 	memberA, memberB    string // session cookies: a member of lodge, a member of other
 	publicPost, pubPage string
+	seen                map[string]int64 // per chapter, the newest mail already read
 }
 
 // newMembersFixture starts a server (opts: its config) with chapters
@@ -39,7 +40,7 @@ func newMembersFixture(t *testing.T, opts ...webtest.Option) *membersFixture {
 	t.Helper()
 	ts := webtest.New(t, opts...)
 	ctx := context.Background()
-	f := &membersFixture{ts: ts, lodge: webtest.Host("lodge"), other: webtest.Host("other")}
+	f := &membersFixture{ts: ts, lodge: webtest.Host("lodge"), other: webtest.Host("other"), seen: map[string]int64{}}
 	ts.AddTenant("lodge", "Lodge 7", func(db *tenantdb.DB) {
 		m := &tenantdb.Media{Name: "logo.png", ContentType: "image/png", Width: 2, Height: 2}
 		webtest.Must(t, db.AddMedia(ctx, m, webtest.PNG(2, 2)))
@@ -91,9 +92,23 @@ func (f *membersFixture) mailedLink(t *testing.T, slug, email string) string {
 	if r.Status != http.StatusOK || !strings.Contains(r.Body, "a login link is on its way") {
 		t.Fatalf("login form for %s: %d %q", email, r.Status, r.Body)
 	}
-	mails, err := f.ts.DB(slug).Outbox(context.Background(), tenantdb.Window{Limit: 1})
-	if err != nil || len(mails) == 0 || mails[0].To != email {
-		t.Fatalf("no mail to %s queued: %v, %+v", email, err, mails)
+	// The link is looked up and queued after the answer (so that its
+	// timing tells nothing): wait for the mail, for a minute at most.
+	db := f.ts.DB(slug)
+	var mails []tenantdb.Outgoing
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		var err error
+		mails, err = db.Outbox(context.Background(), tenantdb.Window{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mails) > 0 && mails[0].ID > f.seen[slug] && mails[0].To == email {
+			f.seen[slug] = mails[0].ID
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail to %s queued: %+v", email, mails)
+		}
 	}
 	_, rest, ok := strings.Cut(mails[0].Text, "http://"+webtest.Host(slug))
 	if !ok {
