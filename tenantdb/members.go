@@ -83,6 +83,9 @@ func (m *Member) Validate() error {
 	if err := checkLen("name", m.Name, 1, 100); err != nil {
 		return err
 	}
+	if err := checkLine("name", m.Name, 100); err != nil {
+		return err
+	}
 	if err := checkLine("phone", m.Phone, 50); err != nil {
 		return err
 	}
@@ -270,7 +273,11 @@ func (a *Application) Validate() []error {
 			errs = append(errs, err)
 		}
 	}
-	add(checkLen("name", a.Name, 1, 100))
+	if err := checkLen("name", a.Name, 1, 100); err != nil {
+		add(err)
+	} else {
+		add(checkLine("name", a.Name, 100))
+	}
 	if err := checkLen("email", a.Email, 1, 254); err != nil {
 		add(err)
 	} else {

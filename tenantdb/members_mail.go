@@ -17,9 +17,10 @@ import (
 // reminder it marks as sent), so a mail is never lost nor sent for a
 // change that rolled back.
 const (
-	MailMemberLogin   = "member_login"   // a magic link, to a member who asked
-	MailMemberInvite  = "member_invite"  // an invitation or a welcome, with a first link
-	MailRenewalRemind = "member_renewal" // a reminder before the renewal date
+	MailMemberLogin   = "member_login"       // a magic link, to a member who asked
+	MailMemberInvite  = "member_invite"      // an invitation or a welcome, with a first link
+	MailRenewalRemind = "member_renewal"     // a reminder before the renewal date
+	MailApplication   = "member_application" // a new application, to the owners who take contact notices
 )
 
 // RenewalLead is how long before the renewal date the reminder goes out.
@@ -219,3 +220,54 @@ func (db *DB) QueueRenewalReminders(ctx context.Context, today time.Time) (int, 
 // errNothingToDo rolls back a write that found nothing to change, so that
 // the generation (and every page cached of the tenant) stays.
 var errNothingToDo = errors.New("nothing to do")
+
+// ReceiveApplication stores a membership application and, in the same
+// transaction, queues a notice to each owner who opted in to mail about
+// contact messages (only owners can approve). The applicant's words are
+// in the body only, never in a header.
+func (db *DB) ReceiveApplication(ctx context.Context, a *Application, baseURL string) error {
+	if errs := a.Validate(); len(errs) > 0 {
+		return errs[0]
+	}
+	a.CreatedAt = db.now().UTC()
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO member_applications (name, email, phone, address, qualification, ip, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.Name, a.Email, a.Phone, a.Address, a.Qualification, a.IP, sqlitefile.FormatTime(a.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if a.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT email FROM admins WHERE notify_messages = 1 AND role = 'owner' ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		var owners []string
+		for rows.Next() {
+			var e string
+			if err := rows.Scan(&e); err != nil {
+				rows.Close()
+				return err
+			}
+			owners = append(owners, e)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		site, _, err := siteContact(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, to := range owners {
+			mail := memberMail(MailApplication, to, a.Email, "New membership application to "+site,
+				[]string{a.Name + " (" + a.Email + ") applied to join " + site + ".", "How they qualify: " + a.Qualification,
+					"Approve or reject the application on the dashboard's Members page."},
+				baseURL+"/admin/members", "Open the Members page")
+			if err := queueMail(ctx, tx, mail); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

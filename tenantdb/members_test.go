@@ -324,3 +324,36 @@ func TestRenewalRemindersOncePerPeriod(t *testing.T) {
 		t.Errorf("outbox after a year: %+v", got)
 	}
 }
+
+// TestApplicationNoticeToOwnersWhoOptedIn: a new application is stored
+// with a notice to each owner who takes contact notices (editors cannot
+// approve); the applicant's text never reaches a header.
+func TestApplicationNoticeToOwnersWhoOptedIn(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	must(t, db.UpdateSite(ctx, &Site{Name: "Post 42", AccentColor: DefaultAccent, Timezone: "UTC"}))
+	for _, a := range []*Admin{
+		{Email: "owner@example.org", Role: RoleOwner, PasswordHash: testHash},
+		{Email: "quiet@example.org", Role: RoleOwner, PasswordHash: testHash},
+		{Email: "editor@example.org", Role: RoleEditor, PasswordHash: testHash},
+	} {
+		must(t, db.AddAdmin(ctx, a))
+		if a.Email != "quiet@example.org" {
+			must(t, db.SetNotifyMessages(ctx, a.ID, true))
+		}
+	}
+	bad := &Application{Name: "Eve\r\nBcc: x@example.org", Email: "eve@example.org", Qualification: "x"}
+	if err := db.ReceiveApplication(ctx, bad, "https://post42.example"); field(err) != "name" {
+		t.Errorf("a two-line name: %v, want a refusal on name", err)
+	}
+	a := &Application{Name: "Cal", Email: "cal@example.org", Qualification: "Served 2001-2005"}
+	must(t, db.ReceiveApplication(ctx, a, "https://post42.example"))
+	got := outbox(t, db)
+	if len(got) != 1 || got[0].To != "owner@example.org" || got[0].ReplyTo != "cal@example.org" || got[0].Kind != MailApplication ||
+		!strings.Contains(got[0].Text, "Served 2001-2005") || !strings.Contains(got[0].Text, "https://post42.example/admin/members") {
+		t.Errorf("notices: %+v", got)
+	}
+	if apps, _ := db.Applications(ctx); len(apps) != 1 {
+		t.Errorf("%d applications stored, want 1", len(apps))
+	}
+}

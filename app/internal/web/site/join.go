@@ -71,7 +71,7 @@ func (s *Handler) sendJoin(c echo.Context) error {
 	if err := s.p.CheckMessage(c.Request().Context(), httpx.DB(c).DB); err != nil {
 		return err
 	}
-	if err := httpx.DB(c).AddApplication(c.Request().Context(), &a); err != nil {
+	if err := httpx.DB(c).ReceiveApplication(c.Request().Context(), &a, httpx.BaseURL(c)); err != nil {
 		if _, ok := errors.AsType[*tenantdb.ValidationError](err); ok {
 			return s.renderJoin(c, http.StatusUnprocessableEntity, a, []error{err})
 		}
