@@ -147,3 +147,35 @@ func TestRosterInvitationsAndApplications(t *testing.T) {
 		}
 	}
 }
+
+// TestMembersOnlyBox: the forms' "Members only" box stores the visibility,
+// the lists mark such items, and an edit without the box makes it public.
+func TestMembersOnlyBox(t *testing.T) {
+	ls := webtest.NewEmpty(t)
+	email, pw := ls.NewTenant(t, "lodge")
+	host := webtest.Host("lodge")
+	c := ls.Browser()
+	csrf := ls.DashLogin(t, c, host, email, pw)
+	db := ls.DB("lodge")
+	p := ls.Form(t, c, host, "/admin/posts/new", url.Values{"csrf_token": {csrf}, "title": {"Minutes"}, "body": {"x"},
+		"published": {"on"}, "members_only": {"on"}, "action": {"save"}})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("saving a post: %d %s", p.Status, p.Body)
+	}
+	posts, _, err := db.Posts(context.Background(), tenantdb.PostQuery{})
+	webtest.Must(t, err)
+	if len(posts) != 1 || posts[0].Visibility != tenantdb.Members {
+		t.Fatalf("stored posts %+v", posts)
+	}
+	if list := ls.Form(t, c, host, "/admin/posts", nil); !strings.Contains(list.Body, "Members only") {
+		t.Error("the list does not mark the members-only post")
+	}
+	if edit := ls.Form(t, c, host, "/admin/posts/"+strconv.FormatInt(posts[0].ID, 10), nil); !strings.Contains(edit.Body, `name="members_only" checked`) {
+		t.Error("the edit form does not show the box checked")
+	}
+	p = ls.Form(t, c, host, "/admin/posts/"+strconv.FormatInt(posts[0].ID, 10), url.Values{"csrf_token": {csrf}, "title": {"Minutes"},
+		"body": {"x"}, "published": {"on"}, "action": {"save"}})
+	if again, _ := db.Post(context.Background(), posts[0].ID); p.Status != http.StatusSeeOther || again.Visibility != tenantdb.Public {
+		t.Errorf("after unchecking the box: %d, %q", p.Status, again.Visibility)
+	}
+}
