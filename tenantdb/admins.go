@@ -232,12 +232,17 @@ func (db *DB) DeleteSessions(ctx context.Context, adminID int64) error {
 	})
 }
 
-// EndAllSessions ends every session of every admin: their login tokens no
-// longer pass (each request checks its session row). A tenant brought
-// back from the trash starts with none.
+// EndAllSessions ends every session of every admin and member, and
+// every member's unused magic link: their login tokens no longer pass
+// (each request checks its session row). A tenant brought back from the
+// trash starts with none.
 func (db *DB) EndAllSessions(ctx context.Context) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM sessions`)
-		return err
+		for _, table := range []string{"sessions", "member_sessions", "member_tokens"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

@@ -23,8 +23,11 @@ type Event struct {
 	Description string    `json:"description"` // markdown
 	Category    string    `json:"category"`
 	RRule       string    `json:"rrule"` // e.g. FREQ=MONTHLY;BYDAY=2TU
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	// Visibility: a members-only event is left out of an anonymous
+	// visitor's lists, calendar feed and sitemap.
+	Visibility Visibility `json:"visibility"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // EventCategories are the kinds of events a chapter holds.
@@ -70,7 +73,7 @@ func (e *Event) Validate() error {
 			return invalid("rrule", "%v", err)
 		}
 	}
-	return nil
+	return e.Visibility.check("visibility")
 }
 
 // Zone returns the event's time zone (UTC if it cannot be loaded).
@@ -82,13 +85,13 @@ func (e *Event) Zone() *time.Location {
 	return loc
 }
 
-const eventColumns = `id, title, starts_at, ends_at, timezone, all_day, location, description, category, rrule, created_at, updated_at`
+const eventColumns = `id, title, starts_at, ends_at, timezone, all_day, location, description, category, rrule, created_at, updated_at, visibility`
 
 func scanEvent(s scanner) (Event, error) {
 	var e Event
 	var starts, ends, created, updated string
 	err := s.Scan(&e.ID, &e.Title, &starts, &ends, &e.Timezone, &e.AllDay, &e.Location, &e.Description,
-		&e.Category, &e.RRule, &created, &updated)
+		&e.Category, &e.RRule, &created, &updated, &e.Visibility)
 	loc := e.Zone()
 	e.StartsAt, e.EndsAt = sqlitefile.ParseTime(starts).In(loc), sqlitefile.ParseTime(ends).In(loc)
 	e.CreatedAt, e.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
@@ -120,9 +123,9 @@ func (db *DB) SaveEvent(ctx context.Context, e *Event) error {
 		if e.ID == 0 {
 			e.CreatedAt = now
 			res, err := tx.ExecContext(ctx, `INSERT INTO events (title, starts_at, ends_at, timezone, all_day, location,
-				description, category, rrule, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				description, category, rrule, created_at, updated_at, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				e.Title, sqlitefile.FormatTime(e.StartsAt), sqlitefile.FormatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
-				e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
+				e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), sqlitefile.FormatTime(now), e.Visibility)
 			if err != nil {
 				return err
 			}
@@ -130,9 +133,9 @@ func (db *DB) SaveEvent(ctx context.Context, e *Event) error {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, starts_at = ?, ends_at = ?, timezone = ?, all_day = ?,
-			location = ?, description = ?, category = ?, rrule = ?, updated_at = ? WHERE id = ?`,
+			location = ?, description = ?, category = ?, rrule = ?, updated_at = ?, visibility = ? WHERE id = ?`,
 			e.Title, sqlitefile.FormatTime(e.StartsAt), sqlitefile.FormatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
-			e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), e.ID)
+			e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), e.Visibility, e.ID)
 		if err != nil {
 			return err
 		}

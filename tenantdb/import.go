@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
@@ -713,6 +714,11 @@ var maxImportRows = map[string]int{
 	"sessions":    100_000,
 	"outbox":      100_000,
 	"mail_tokens": 10_000,
+	// Members: a large lodge has thousands; no chapter has 50,000.
+	"members":             50_000,
+	"member_applications": 10_000,
+	"member_tokens":       150_000,
+	"member_sessions":     250_000,
 }
 
 const defaultMaxImportRows = 100_000
@@ -829,6 +835,29 @@ func (db *DB) validateAll(ctx context.Context) (siteName string, err error) {
 			return eachRow(ctx, db, "sessions", `SELECT rowid, id, admin_id, created_at, expires_at, ip, user_agent FROM sessions ORDER BY rowid`,
 				scanSessionRow, func(r sessionRow) (any, error) { return r.rowid, r.s.Validate() })
 		},
+		func() error {
+			return eachRow(ctx, db, "members", `SELECT `+memberColumns+` FROM members ORDER BY id`, scanMember,
+				func(m Member) (any, error) { return m.ID, m.Validate() })
+		},
+		func() error {
+			return eachRow(ctx, db, "member_applications", `SELECT `+applicationColumns+` FROM member_applications ORDER BY id`,
+				scanApplication, func(a Application) (any, error) {
+					if errs := a.Validate(); len(errs) > 0 {
+						return a.ID, errs[0]
+					}
+					return a.ID, nil
+				})
+		},
+		// Links and sessions are named by their rowid: the hash stands for
+		// a credential. The member they belong to is a foreign key.
+		func() error {
+			return eachRow(ctx, db, "member_tokens", `SELECT rowid, hash, created_at, expires_at, used_at FROM member_tokens ORDER BY rowid`,
+				scanSecretRow, checkSecretRow)
+		},
+		func() error {
+			return eachRow(ctx, db, "member_sessions", `SELECT rowid, hash, created_at, expires_at, '' FROM member_sessions ORDER BY rowid`,
+				scanSecretRow, checkSecretRow)
+		},
 	} {
 		if err := check(); err != nil {
 			return "", err
@@ -848,4 +877,34 @@ func scanSessionRow(s scanner) (sessionRow, error) {
 	err := s.Scan(&r.rowid, &r.s.ID, &r.s.AdminID, &created, &expires, &r.s.IP, &r.s.UserAgent)
 	r.s.CreatedAt, r.s.ExpiresAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(expires)
 	return r, err
+}
+
+// secretRow is a magic link's or a member session's row as an import
+// checks it.
+type secretRow struct {
+	rowid                        int64
+	hash, created, expires, used string
+}
+
+func scanSecretRow(s scanner) (secretRow, error) {
+	var r secretRow
+	err := s.Scan(&r.rowid, &r.hash, &r.created, &r.expires, &r.used)
+	return r, err
+}
+
+// checkSecretRow checks the shape of a stored secret's row: a sha256 in
+// lower-case hex, and times as the stores write them.
+func checkSecretRow(r secretRow) (any, error) {
+	if len(r.hash) != 64 || strings.Trim(r.hash, "0123456789abcdef") != "" {
+		return r.rowid, invalid("hash", "is not a sha256 in hex")
+	}
+	for _, f := range []struct{ name, v string }{{"created_at", r.created}, {"expires_at", r.expires}, {"used_at", r.used}} {
+		if f.v == "" && f.name == "used_at" {
+			continue
+		}
+		if _, err := time.Parse(sqlitefile.StoredTime, f.v); err != nil {
+			return r.rowid, invalid(f.name, "%q is not a stored time", f.v)
+		}
+	}
+	return r.rowid, nil
 }

@@ -43,6 +43,16 @@ func fillTenant(t testing.TB, db *DB) {
 		t.Fatal(errs)
 	}
 	must(t, db.AddMessage(ctx, m))
+	member := &Member{Email: "member@example.org", Name: "Sam Member", RenewalDate: "2027-01-31"}
+	must(t, db.SaveMember(ctx, member))
+	must(t, db.AddApplication(ctx, &Application{Name: "Alex Applicant", Email: "alex@example.org", Qualification: "Served 1990-1994"}))
+	must(t, db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := issueLink(ctx, tx, member.ID, "login", db.now()); err != nil {
+			return err
+		}
+		_, err := startMemberSession(ctx, tx, member.ID, db.now())
+		return err
+	}))
 	must(t, db.write(ctx, func(tx *sql.Tx) error {
 		return queueMail(ctx, tx, OutMail{Kind: MailContact, To: "owner@example.org", ReplyTo: "v@example.org",
 			Subject: "New message: Hello", Text: "How do I join?", HTML: "<p>How do I join?</p>"})
@@ -266,6 +276,14 @@ func invalidRows() []invalidRow {
 			`table "admins" row 1 (admin owner@example.org) field "password_hash": parameters m=262144,t=10,p=1 are beyond`},
 		{"admins", "not an argon2id hash", `UPDATE admins SET password_hash = '$2a$10$abcdefghijklmnopqrstuv'`, `field "password_hash": not an argon2id hash`},
 		{"sessions", "long user agent", `UPDATE sessions SET user_agent = ` + long(301), `table "sessions" row 1 field "user_agent"`},
+		{"members", "bad email", `UPDATE members SET email = 'sam at example'`, `table "members" row 1 field "email"`},
+		{"members", "long name", `UPDATE members SET name = ` + long(101), `table "members" row 1 field "name"`},
+		{"members", "bad renewal date", `UPDATE members SET renewal_date = '31/01/2027'`, `table "members" row 1 field "renewal_date"`},
+		{"member_applications", "no qualification", `UPDATE member_applications SET qualification = ''`,
+			`table "member_applications" row 1 field "qualification"`},
+		{"member_tokens", "a hash that is no hash", `UPDATE member_tokens SET hash = 'x'`, `table "member_tokens" row 1 field "hash"`},
+		{"member_sessions", "an expiry that is no time", `UPDATE member_sessions SET expires_at = 'never'`,
+			`table "member_sessions" row 1 field "expires_at"`},
 		{"outbox", "a line break in the subject", `UPDATE outbox SET subject = 'Hi' || char(13, 10) || 'Bcc: x@example.com'`,
 			`table "outbox" row 1 field "subject": contains a line break`},
 		{"outbox", "two addresses", `UPDATE outbox SET to_addr = 'a@example.org, b@example.org'`, `table "outbox" row 1 field "to"`},

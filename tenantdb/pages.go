@@ -11,15 +11,18 @@ import (
 
 // Page is a custom page at /p/<slug>, such as hall rental or history.
 type Page struct {
-	ID        int64     `json:"id"`
-	Title     string    `json:"title"`
-	Slug      string    `json:"slug"`
-	Body      string    `json:"body"` // markdown
-	Published bool      `json:"published"`
-	ShowInNav bool      `json:"show_in_nav"`
-	Position  int       `json:"position"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        int64  `json:"id"`
+	Title     string `json:"title"`
+	Slug      string `json:"slug"`
+	Body      string `json:"body"` // markdown
+	Published bool   `json:"published"`
+	ShowInNav bool   `json:"show_in_nav"`
+	Position  int    `json:"position"`
+	// Visibility: the menu and the sitemap of a visitor who is not a
+	// signed-in member leave a members-only page out.
+	Visibility Visibility `json:"visibility"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // Validate checks p; an empty slug is made from the title on save.
@@ -32,15 +35,18 @@ func (p *Page) Validate() error {
 			return err
 		}
 	}
+	if err := p.Visibility.check("visibility"); err != nil {
+		return err
+	}
 	return CheckMarkdown("body", p.Body, MaxMarkdownChars)
 }
 
-const pageColumns = `id, title, slug, body, published, show_in_nav, position, created_at, updated_at`
+const pageColumns = `id, title, slug, body, published, show_in_nav, position, created_at, updated_at, visibility`
 
 func scanPage(s scanner) (Page, error) {
 	var p Page
 	var created, updated string
-	err := s.Scan(&p.ID, &p.Title, &p.Slug, &p.Body, &p.Published, &p.ShowInNav, &p.Position, &created, &updated)
+	err := s.Scan(&p.ID, &p.Title, &p.Slug, &p.Body, &p.Published, &p.ShowInNav, &p.Position, &created, &updated, &p.Visibility)
 	p.CreatedAt, p.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
 	return p, err
 }
@@ -92,13 +98,13 @@ func (db *DB) SavePage(ctx context.Context, p *Page) error {
 		var err error
 		if p.ID == 0 {
 			p.CreatedAt = now
-			res, err = tx.ExecContext(ctx, `INSERT INTO pages (title, slug, body, published, show_in_nav, position, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.Title, p.Slug, p.Body, p.Published, p.ShowInNav, p.Position,
-				sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
+			res, err = tx.ExecContext(ctx, `INSERT INTO pages (title, slug, body, published, show_in_nav, position, created_at, updated_at, visibility)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.Title, p.Slug, p.Body, p.Published, p.ShowInNav, p.Position,
+				sqlitefile.FormatTime(now), sqlitefile.FormatTime(now), p.Visibility)
 		} else {
 			res, err = tx.ExecContext(ctx, `UPDATE pages SET title = ?, slug = ?, body = ?, published = ?, show_in_nav = ?,
-				position = ?, updated_at = ? WHERE id = ?`, p.Title, p.Slug, p.Body, p.Published, p.ShowInNav, p.Position,
-				sqlitefile.FormatTime(now), p.ID)
+				position = ?, updated_at = ?, visibility = ? WHERE id = ?`, p.Title, p.Slug, p.Body, p.Published, p.ShowInNav, p.Position,
+				sqlitefile.FormatTime(now), p.Visibility, p.ID)
 		}
 		if sqlitefile.IsUnique(err) {
 			return fmt.Errorf("page slug %q: %w", p.Slug, ErrConflict)
@@ -123,9 +129,10 @@ func (db *DB) DeletePage(ctx context.Context, id int64) error {
 }
 
 // NavPages returns the published pages that the site's menu shows, in menu
-// order, without their bodies.
+// order, without their bodies, with their visibility: the caller leaves the
+// members-only ones out of an anonymous visitor's menu.
 func (db *DB) NavPages(ctx context.Context) ([]Page, error) {
-	rows, err := db.query(ctx, `SELECT id, title, slug, position FROM pages
+	rows, err := db.query(ctx, `SELECT id, title, slug, position, visibility FROM pages
 		WHERE published = 1 AND show_in_nav = 1 ORDER BY position, title`)
 	if err != nil {
 		return nil, err
@@ -134,7 +141,7 @@ func (db *DB) NavPages(ctx context.Context) ([]Page, error) {
 	var ps []Page
 	for rows.Next() {
 		p := Page{Published: true, ShowInNav: true}
-		if err := rows.Scan(&p.ID, &p.Title, &p.Slug, &p.Position); err != nil {
+		if err := rows.Scan(&p.ID, &p.Title, &p.Slug, &p.Position, &p.Visibility); err != nil {
 			return nil, err
 		}
 		ps = append(ps, p)

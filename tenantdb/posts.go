@@ -20,6 +20,7 @@ type Post struct {
 	Published   bool       `json:"published"`
 	PublishedAt *time.Time `json:"published_at"`
 	ImageID     string     `json:"image_id"`
+	Visibility  Visibility `json:"visibility"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
@@ -34,16 +35,19 @@ func (p *Post) Validate() error {
 			return err
 		}
 	}
+	if err := p.Visibility.check("visibility"); err != nil {
+		return err
+	}
 	return CheckMarkdown("body", p.Body, MaxMarkdownChars)
 }
 
-const postColumns = `id, title, slug, body, published, published_at, image_id, created_at, updated_at`
+const postColumns = `id, title, slug, body, published, published_at, image_id, created_at, updated_at, visibility`
 
 func scanPost(s scanner) (Post, error) {
 	var p Post
 	var publishedAt, image sql.NullString
 	var created, updated string
-	err := s.Scan(&p.ID, &p.Title, &p.Slug, &p.Body, &p.Published, &publishedAt, &image, &created, &updated)
+	err := s.Scan(&p.ID, &p.Title, &p.Slug, &p.Body, &p.Published, &publishedAt, &image, &created, &updated, &p.Visibility)
 	p.PublishedAt = sqlitefile.ParseNullTime(publishedAt)
 	p.ImageID = image.String
 	p.CreatedAt, p.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
@@ -51,19 +55,29 @@ func scanPost(s scanner) (Post, error) {
 }
 
 // PostQuery selects posts: all of them, or only the published ones, newest
-// first, one page at a time. WithoutBody leaves Body empty, for lists of
-// links (a sitemap) that would otherwise read every body.
+// first, one page at a time. PublicOnly leaves out the members-only posts
+// (a visitor who is not a signed-in member: the count leaves them out too).
+// WithoutBody leaves Body empty, for lists of links (a sitemap) that would
+// otherwise read every body.
 type PostQuery struct {
 	PublishedOnly bool
+	PublicOnly    bool
 	WithoutBody   bool
 	Limit, Offset int
 }
 
 // Posts returns one page of posts and how many match in all.
 func (db *DB) Posts(ctx context.Context, q PostQuery) ([]Post, int, error) {
-	where := ""
+	var conds []string
 	if q.PublishedOnly {
-		where = "WHERE published = 1"
+		conds = append(conds, "published = 1")
+	}
+	if q.PublicOnly {
+		conds = append(conds, publicOnlyCond)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
 	}
 	var total int
 	if err := db.queryRow(ctx, `SELECT count(*) FROM posts `+where).Scan(&total); err != nil {
@@ -133,13 +147,13 @@ func (db *DB) SavePost(ctx context.Context, p *Post) error {
 		var err error
 		if p.ID == 0 {
 			p.CreatedAt = now
-			res, err = tx.ExecContext(ctx, `INSERT INTO posts (title, slug, body, published, published_at, image_id, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.Title, p.Slug, p.Body, p.Published, sqlitefile.NullTime(p.PublishedAt),
-				nullString(p.ImageID), sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
+			res, err = tx.ExecContext(ctx, `INSERT INTO posts (title, slug, body, published, published_at, image_id, created_at, updated_at, visibility)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.Title, p.Slug, p.Body, p.Published, sqlitefile.NullTime(p.PublishedAt),
+				nullString(p.ImageID), sqlitefile.FormatTime(now), sqlitefile.FormatTime(now), p.Visibility)
 		} else {
 			res, err = tx.ExecContext(ctx, `UPDATE posts SET title = ?, slug = ?, body = ?, published = ?, published_at = ?,
-				image_id = ?, updated_at = ? WHERE id = ?`, p.Title, p.Slug, p.Body, p.Published, sqlitefile.NullTime(p.PublishedAt),
-				nullString(p.ImageID), sqlitefile.FormatTime(now), p.ID)
+				image_id = ?, updated_at = ?, visibility = ? WHERE id = ?`, p.Title, p.Slug, p.Body, p.Published, sqlitefile.NullTime(p.PublishedAt),
+				nullString(p.ImageID), sqlitefile.FormatTime(now), p.Visibility, p.ID)
 		}
 		if sqlitefile.IsUnique(err) {
 			return fmt.Errorf("post slug %q: %w", p.Slug, ErrConflict)
@@ -164,12 +178,16 @@ func (db *DB) DeletePost(ctx context.Context, id int64) error {
 }
 
 // LatestPosts returns the n newest published posts (for a home page: no
-// count of them all). n is part of the statement's text rather than a
+// count of them all), without the members-only ones if publicOnly. n is part of the statement's text rather than a
 // parameter: with a bound LIMIT, SQLite prepared the statement a second
 // time on its first run on every fresh connection (seen in CPU profiles of
 // BenchmarkColdPath). Callers pass constants, so the texts are few.
-func (db *DB) LatestPosts(ctx context.Context, n int) ([]Post, error) {
-	rows, err := db.query(ctx, `SELECT `+postColumns+` FROM posts WHERE published = 1
+func (db *DB) LatestPosts(ctx context.Context, n int, publicOnly bool) ([]Post, error) {
+	where := "published = 1"
+	if publicOnly {
+		where += " AND " + publicOnlyCond
+	}
+	rows, err := db.query(ctx, `SELECT `+postColumns+` FROM posts WHERE `+where+`
 		ORDER BY published_at IS NULL DESC, published_at DESC, id DESC LIMIT `+strconv.Itoa(max(n, 0)))
 	if err != nil {
 		return nil, err

@@ -349,6 +349,11 @@ func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platf
 		defer close(recheckDone)
 		p.RecheckLoop(recheckCtx, recheck)
 	}()
+	renewalsDone := make(chan struct{}) // the daily sweep of renewal reminders (docs/members.md)
+	go func() {
+		defer close(renewalsDone)
+		p.RenewalLoop(recheckCtx, 10*time.Minute, 24*time.Hour, time.Now)
+	}()
 	mailDone := make(chan struct{})
 	go func() {
 		defer close(mailDone)
@@ -373,6 +378,7 @@ func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platf
 	cerr := stopControl()
 	oerr := opsSrv.Shutdown(sctx)
 	<-recheckDone
+	<-renewalsDone
 	<-mailDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -50,16 +50,18 @@ func (p adminPage) IsOwner() bool { return p.Admin.Role == tenantdb.RoleOwner }
 // flashes are the messages a redirect can ask for with ?done=: a fixed
 // set, so nothing a link carries is shown as is.
 var flashes = map[string]string{
-	"saved":    "Saved. The public site shows it now.",
-	"deleted":  "Deleted.",
-	"uploaded": "Uploaded.",
-	"logout":   "You have logged out.",
-	"password": "Your password is changed. Your other sessions have been logged out.",
-	"added":    "Added.",
-	"unread":   "Marked as unread.",
-	"invited":  "Invitation sent. It is valid for 7 days; see it under Outgoing mail.",
-	"reset":    "Your password is changed, and every session of your account has ended. Log in with the new password.",
-	"joined":   "Your account is ready. Log in with your email and the password you chose.",
+	"saved":          "Saved. The public site shows it now.",
+	"deleted":        "Deleted.",
+	"uploaded":       "Uploaded.",
+	"logout":         "You have logged out.",
+	"password":       "Your password is changed. Your other sessions have been logged out.",
+	"added":          "Added.",
+	"unread":         "Marked as unread.",
+	"invited":        "Invitation sent. It is valid for 7 days; see it under Outgoing mail.",
+	"reset":          "Your password is changed, and every session of your account has ended. Log in with the new password.",
+	"joined":         "Your account is ready. Log in with your email and the password you chose.",
+	"member-invited": "Invited. The invitation is in the outbox (Outgoing mail); its link works for a week.",
+	"approved":       "Approved. The new member is sent a welcome with a login link.",
 }
 
 // adminHeaders sets the dashboard's security headers: no caching, no
@@ -395,6 +397,7 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/admin/domains/:host/delete", h.removeDomainForm, adminHeaders, a.RequireOwner)
 	g.POST("/admin/export", h.export, adminHeaders, a.RequireOwner)
 	g.GET("/admin/export", postOnly("The download is the button \"Download a copy of the site\" on the dashboard's home page."), adminHeaders, a.RequireAdmin)
+	h.memberRoutes(g, adminHeaders, a.RequireOwner)
 	g.GET("/admin/forgot", h.showForgot, adminHeaders)
 	g.POST("/admin/forgot", h.requestReset, adminHeaders)
 	g.GET("/admin/reset", h.showReset, adminHeaders)

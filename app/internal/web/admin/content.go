@@ -231,6 +231,7 @@ var postKind = contentKind[tenantdb.Post]{
 		p.Slug = strings.TrimSpace(c.FormValue("slug"))
 		p.Body = c.FormValue("body")
 		p.Published = checked(c, "published")
+		p.Visibility = formVisibility(c)
 		p.ImageID = c.FormValue("image_id")
 		at, err := formTime(c, "published_at", zone(site.Timezone))
 		if err != nil {
@@ -240,6 +241,14 @@ var postKind = contentKind[tenantdb.Post]{
 		return nil
 	},
 	markdown: func(p tenantdb.Post) string { return p.Body },
+}
+
+// formVisibility is the visibility the form's "Members only" box asks for.
+func formVisibility(c echo.Context) tenantdb.Visibility {
+	if checked(c, "members_only") {
+		return tenantdb.Members
+	}
+	return tenantdb.Public
 }
 
 var pageKind = contentKind[tenantdb.Page]{
@@ -254,6 +263,7 @@ var pageKind = contentKind[tenantdb.Page]{
 		p.Body = c.FormValue("body")
 		p.Published = checked(c, "published")
 		p.ShowInNav = checked(c, "show_in_nav")
+		p.Visibility = formVisibility(c)
 		n, err := formInt(c, "position")
 		p.Position = n
 		return err
@@ -305,6 +315,7 @@ var eventKind = contentKind[tenantdb.Event]{
 		e.Location = strings.TrimSpace(c.FormValue("location"))
 		e.Category = c.FormValue("category")
 		e.Description = c.FormValue("description")
+		e.Visibility = formVisibility(c)
 		loc := zone(e.Timezone)
 		start, err := formTime(c, "starts_at", loc)
 		if err != nil {

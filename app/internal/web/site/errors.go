@@ -37,7 +37,9 @@ func (s *Handler) siteErrorPage(c echo.Context, status int, msg string) {
 		if site, err := h.Site(ctx); err == nil {
 			page.Site = site
 		}
-		page.Nav, _ = h.NavPages(ctx)
+		nav, _ := h.NavPages(ctx)
+		member, _ := s.member(c)
+		page.Nav, page.Member = visiblePages(nav, member != nil), member
 	}
 	page.Title = http.StatusText(status)
 	switch status {

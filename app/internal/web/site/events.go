@@ -125,6 +125,7 @@ func (s *Handler) showEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	events = visibleEvents(events, p.Member != nil)
 	now := s.now()
 	d := eventsData{Upcoming: upcomingOccurrences(events, now, 50), Past: pastEvents(events, now, 20)}
 	s.expireAt(c, changesAt(now, d.Upcoming))
@@ -155,6 +156,9 @@ func (s *Handler) showEvent(c echo.Context) error {
 	p, err := s.newPage(c, "/events", e.Title)
 	if err != nil {
 		return err
+	}
+	if !e.Visibility.VisibleTo(p.Member != nil) {
+		return echo.ErrNotFound
 	}
 	now := s.now()
 	d := eventData{Event: e, Repeats: ical.Describe(e), MapURL: mapURL(e.Location)}

@@ -70,7 +70,7 @@ func (s *Handler) showFeed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	posts, _, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, Limit: feedSize})
+	posts, _, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, PublicOnly: true, Limit: feedSize})
 	if err != nil {
 		return err
 	}
@@ -135,6 +135,8 @@ type sitemapURL struct {
 }
 
 // showSitemap lists every public page of the tenant, with absolute URLs.
+// Like the feeds, it is the same for everyone and has no members-only
+// item: it is read by crawlers and feed readers, which log in to nothing.
 func (s *Handler) showSitemap(c echo.Context) error {
 	ctx := c.Request().Context()
 	db := httpx.DB(c)
@@ -143,7 +145,7 @@ func (s *Handler) showSitemap(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	posts, total, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, Limit: 50000, WithoutBody: true})
+	posts, total, err := db.Posts(ctx, tenantdb.PostQuery{PublishedOnly: true, PublicOnly: true, Limit: 50000, WithoutBody: true})
 	if err != nil {
 		return err
 	}
@@ -151,10 +153,12 @@ func (s *Handler) showSitemap(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	pages = visiblePages(pages, false)
 	events, err := db.Events(ctx)
 	if err != nil {
 		return err
 	}
+	events = visibleEvents(events, false)
 	day := func(t time.Time) string { return t.UTC().Format("2006-01-02") }
 	set := urlSet{URLs: []sitemapURL{
 		{Loc: base + "/", LastMod: day(site.UpdatedAt)},
@@ -181,7 +185,7 @@ func (s *Handler) showSitemap(c echo.Context) error {
 // showRobots lets crawlers read the public site, keeps them out of the
 // admin and the API, and points them at the sitemap.
 func (s *Handler) showRobots(c echo.Context) error {
-	body := "User-agent: *\nAllow: /\nDisallow: /admin\nDisallow: /api/\nDisallow: /contact/thanks\n\nSitemap: " +
+	body := "User-agent: *\nAllow: /\nDisallow: /admin\nDisallow: /api/\nDisallow: /contact/thanks\nDisallow: /members\nDisallow: /join/thanks\n\nSitemap: " +
 		httpx.BaseURL(c) + "/sitemap.xml\n"
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(body))
@@ -201,7 +205,7 @@ func writeXML(c echo.Context, contentType string, v any) error {
 	return c.Blob(http.StatusOK, contentType, b.Bytes())
 }
 
-// showCalendar serves every event of the tenant as one iCalendar file.
+// showCalendar serves every public event of the tenant as one iCalendar file.
 // Timed events carry their TZID (recurring ones repeat at the same wall
 // clock time there, as on the site) with a VTIMEZONE for each zone used.
 func (s *Handler) showCalendar(c echo.Context) error {
@@ -215,6 +219,7 @@ func (s *Handler) showCalendar(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	events = visibleEvents(events, false)
 	cal := ical.Write(ical.Calendar{
 		Name:     site.Name,
 		Timezone: site.Timezone,

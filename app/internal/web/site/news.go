@@ -34,8 +34,12 @@ func (s *Handler) showNews(c echo.Context) error {
 		}
 		page = n
 	}
+	member, err := s.isMember(c)
+	if err != nil {
+		return err
+	}
 	posts, total, err := httpx.DB(c).Posts(c.Request().Context(), tenantdb.PostQuery{
-		PublishedOnly: true, Limit: newsPerPage, Offset: (page - 1) * newsPerPage,
+		PublishedOnly: true, PublicOnly: !member, Limit: newsPerPage, Offset: (page - 1) * newsPerPage,
 	})
 	if err != nil {
 		return err
@@ -85,6 +89,9 @@ func (s *Handler) showPost(c echo.Context) error {
 	p, err := s.newPage(c, "/news", post.Title)
 	if err != nil {
 		return err
+	}
+	if !post.Visibility.VisibleTo(p.Member != nil) {
+		return echo.ErrNotFound
 	}
 	p.OGType = "article"
 	if text := s.md.Summary(post.Body, 160); text != "" {

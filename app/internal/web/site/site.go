@@ -36,7 +36,11 @@ type sitePage struct {
 	OGType      string // "website" or "article"
 	Image       string // absolute URL of the page's image, if any
 	Frozen      bool   // the tenant is read-only: forms cannot be sent
-	Data        any
+	// Member is the logged-in member of this chapter, nil for anyone else;
+	// CSRF the token of their forms (the layout's logout button).
+	Member *tenantdb.Member
+	CSRF   string
+	Data   any
 }
 
 // menuItem is one link of the site's main menu.
@@ -89,17 +93,23 @@ func postItems(ctx context.Context, md *render.Markdown, posts []tenantdb.Post) 
 }
 
 // newPage starts the page at path with what the layout needs: the site
-// settings, the menu, the request's base URL and canonical address.
+// settings, the menu (without the members-only pages unless a member of
+// this chapter is logged in), the request's base URL and canonical address.
 func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) {
 	ctx := c.Request().Context()
 	site, nav, err := s.memo.get(ctx, httpx.Tenant(c).ID, httpx.DB(c))
 	if err != nil {
 		return sitePage{}, err
 	}
+	member, err := s.member(c)
+	if err != nil {
+		return sitePage{}, err
+	}
 	base := httpx.BaseURL(c)
 	p := sitePage{
 		Site:        site,
-		Nav:         nav,
+		Nav:         visiblePages(nav, member != nil),
+		Member:      member,
 		Title:       title,
 		Description: site.Tagline,
 		Path:        path,
@@ -111,6 +121,9 @@ func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) 
 	if site.LogoID != "" {
 		p.Image = base + "/media/" + site.LogoID
 	}
+	if member != nil {
+		p.CSRF = memberCSRF(c)
+	}
 	return p, nil
 }
 
@@ -121,11 +134,13 @@ func (s *Handler) showHome(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	member := p.Member != nil
 	events, err := db.Events(ctx)
 	if err != nil {
 		return err
 	}
-	posts, err := db.LatestPosts(ctx, 3)
+	events = visibleEvents(events, member)
+	posts, err := db.LatestPosts(ctx, 3, !member)
 	if err != nil {
 		return err
 	}
@@ -175,6 +190,9 @@ func (s *Handler) showPage(c echo.Context) error {
 	p, err := s.newPage(c, "/p/"+page.Slug, page.Title)
 	if err != nil {
 		return err
+	}
+	if !page.Visibility.VisibleTo(p.Member != nil) {
+		return echo.ErrNotFound
 	}
 	if text := s.md.Summary(page.Body, 160); text != "" {
 		p.Description = text
@@ -271,6 +289,19 @@ func Register(g *echo.Group, d Deps) *Handler {
 	page("/sitemap.xml", h.showSitemap)
 	page("/robots.txt", h.showRobots)
 	g.POST("/contact", h.sendContact, publicHeaders)
+	// Membership: the application form (cached like any public page),
+	// and the members' own pages and login, never cached.
+	page("/join", h.showJoin)
+	page("/join/thanks", h.showJoinThanks)
+	g.POST("/join", h.sendJoin, publicHeaders)
+	g.Match(read, "/members/login", h.showMemberLogin, publicHeaders)
+	g.POST("/members/login", h.sendMemberLink, publicHeaders)
+	g.Match(read, "/members/login/:token", h.showMemberLink, publicHeaders)
+	g.POST("/members/login/:token", h.useMemberLink, publicHeaders)
+	g.POST("/members/logout", h.memberLogout, publicHeaders, h.requireMember)
+	g.Match(read, "/members", h.showMembers, publicHeaders, h.requireMember)
+	g.POST("/members/profile", h.saveProfile, publicHeaders, h.requireMember)
+	g.Match(read, "/members/directory", h.showDirectory, publicHeaders, h.requireMember)
 	g.Match(read, "/media/:id", h.showMedia)
 	return h
 }
