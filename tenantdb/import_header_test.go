@@ -3,6 +3,7 @@ package tenantdb
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,11 @@ func TestImportHeaderEdges(t *testing.T) {
 		return p
 	}
 	pageSize := func(b []byte) int { return int(binary.BigEndian.Uint16(b[16:18])) }
+	validBytes, err := os.ReadFile(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := len(validBytes) / pageSize(validBytes)
 	for _, tc := range []struct {
 		name, path string
 		want       string // "" accepted, else what the refusal says
@@ -61,10 +67,10 @@ func TestImportHeaderEdges(t *testing.T) {
 		}), "damaged SQLite header (page size 1536)"},
 		{"a page more than the header counts", patched("longer.db", func(b []byte) []byte {
 			return append(b, make([]byte, pageSize(b))...)
-		}), "longer than its header says"},
+		}), fmt.Sprintf("longer than its header says (%d pages, the file holds %d)", pages, pages+1)},
 		{"a page fewer than the header counts", patched("shorter.db", func(b []byte) []byte {
 			return b[:len(b)-pageSize(b)]
-		}), "the file is truncated: its header counts"},
+		}), fmt.Sprintf("the file is truncated: its header counts %d pages, the file holds %d", pages, pages-1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if b, _ := os.ReadFile(tc.path); strings.HasPrefix(tc.name, "page size 512") && pageSize(b) != 512 ||
