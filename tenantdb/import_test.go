@@ -154,7 +154,7 @@ func hostileFiles(t testing.TB, valid string) []hostileKind {
 			INSERT INTO admins (email, password_hash, role, created_at, password_changed_at)
 			VALUES ('evil@example.org', 'x', 'owner', '', ''); END`), `extra trigger "evil" on table "posts"`},
 		{"extra view", tenanttest.Alter(t, valid, `CREATE VIEW v AS SELECT * FROM admins`), `extra view "v"`},
-		{"extra index", tenanttest.Alter(t, valid, `CREATE INDEX posts_title ON posts (title)`), `extra index "posts_title"`},
+		{"extra index", tenanttest.Alter(t, valid, `CREATE INDEX posts_title ON posts (title)`), `extra index "posts_title" on table "posts"`},
 		{"extra table", tenanttest.Alter(t, valid, `CREATE TABLE notes (x)`), `extra table "notes"`},
 		{"virtual table", tenanttest.Alter(t, valid, `CREATE VIRTUAL TABLE search USING fts5(body)`), `extra virtual table "search"`},
 		{"extra column", tenanttest.Alter(t, valid, `ALTER TABLE posts ADD COLUMN evil TEXT`), `table "posts" is not defined as Chapterhouse defines it`},
