@@ -165,7 +165,7 @@ func hostileFiles(t testing.TB, valid string) []hostileKind {
 		{"html as an image", tenanttest.Alter(t, valid, `UPDATE media SET content_type = 'text/html'`), `content type "text/html"`},
 		{"image bytes swapped", tenanttest.Alter(t, valid, `UPDATE media SET data = X'3c7363726970743e'`), "media"},
 		{"image bytes changed, size kept", tenanttest.Alter(t, valid, `UPDATE media SET data = zeroblob(length(data))`), "do not match their recorded sha256"},
-		{"blob in a text column", tenanttest.Alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), "a blob in a TEXT column"},
+		{"blob in a text column", tenanttest.Alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), `table "posts" row 1 column "body": a blob in a TEXT column`},
 		{"invalid utf-8", tenanttest.Alter(t, valid, `UPDATE posts SET title = CAST(X'ff' AS TEXT) WHERE id = 1`), "not valid UTF-8"},
 		{"dangling reference", tenanttest.Alter(t, valid, `PRAGMA foreign_keys = OFF`, `UPDATE posts SET image_id = 'nosuch' WHERE id = 1`), "refers to a missing row"},
 		{"bad role", tenanttest.Alter(t, valid, `PRAGMA ignore_check_constraints = ON`, `UPDATE admins SET role = 'root'`), "does not fit"},
