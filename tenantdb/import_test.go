@@ -174,7 +174,7 @@ func hostileFiles(t testing.TB, valid string) []hostileKind {
 			INSERT INTO admins (email, password_hash, role, created_at, password_changed_at)
 			VALUES ('evil@example.org', 'x', 'owner', '', ''); END`), `extra trigger "evil" on table "posts"`},
 		{"extra view", tenanttest.Alter(t, valid, `CREATE VIEW v AS SELECT * FROM admins`), `extra view "v"`},
-		{"extra index", tenanttest.Alter(t, valid, `CREATE INDEX posts_title ON posts (title)`), `extra index "posts_title"`},
+		{"extra index", tenanttest.Alter(t, valid, `CREATE INDEX posts_title ON posts (title)`), `extra index "posts_title" on table "posts"`},
 		{"extra table", tenanttest.Alter(t, valid, `CREATE TABLE notes (x)`), `extra table "notes"`},
 		{"virtual table", tenanttest.Alter(t, valid, `CREATE VIRTUAL TABLE search USING fts5(body)`), `extra virtual table "search"`},
 		{"extra column", tenanttest.Alter(t, valid, `ALTER TABLE posts ADD COLUMN evil TEXT`), `table "posts" is not defined as Chapterhouse defines it`},
@@ -185,7 +185,7 @@ func hostileFiles(t testing.TB, valid string) []hostileKind {
 		{"html as an image", tenanttest.Alter(t, valid, `UPDATE media SET content_type = 'text/html'`), `content type "text/html"`},
 		{"image bytes swapped", tenanttest.Alter(t, valid, `UPDATE media SET data = X'3c7363726970743e'`), "media"},
 		{"image bytes changed, size kept", tenanttest.Alter(t, valid, `UPDATE media SET data = zeroblob(length(data))`), "do not match their recorded sha256"},
-		{"blob in a text column", tenanttest.Alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), "a blob in a TEXT column"},
+		{"blob in a text column", tenanttest.Alter(t, valid, `UPDATE posts SET body = X'00ff' WHERE id = 1`), `table "posts" row 1 column "body": a blob in a TEXT column`},
 		{"invalid utf-8", tenanttest.Alter(t, valid, `UPDATE posts SET title = CAST(X'ff' AS TEXT) WHERE id = 1`), "not valid UTF-8"},
 		{"dangling reference", tenanttest.Alter(t, valid, `PRAGMA foreign_keys = OFF`, `UPDATE posts SET image_id = 'nosuch' WHERE id = 1`), "refers to a missing row"},
 		{"bad role", tenanttest.Alter(t, valid, `PRAGMA ignore_check_constraints = ON`, `UPDATE admins SET role = 'root'`), "does not fit"},

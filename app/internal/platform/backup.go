@@ -136,7 +136,12 @@ func (p *Platform) Backup(ctx context.Context, dir string, jobs int, prog func(l
 	if err := WriteFileAtomic(filepath.Join(dir, ManifestFile), m); err != nil {
 		return m, failed, err
 	}
-	// rename(2) replaces an empty directory, and fails on one that is not.
+	// An empty dir already at final (checkEmptyDir accepts one) goes
+	// first: os.Rename refuses to replace any directory. os.Remove fails
+	// on a dir that gained files meanwhile, and so does the rename.
+	if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return m, failed, fmt.Errorf("putting the backup in place: %w", err)
+	}
 	if err := os.Rename(dir, final); err != nil {
 		return m, failed, fmt.Errorf("putting the backup in place: %w", err)
 	}

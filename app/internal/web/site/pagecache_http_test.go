@@ -118,8 +118,9 @@ func TestPageCacheUnderConcurrentWrites(t *testing.T) {
 }
 
 // TestPageCacheExpiresWithTime caches a home page listing an event and
-// moves the clock: the page changes when the event starts and when it
-// ends, with no write in between.
+// moves the clock: the page comes from the cache until the event starts,
+// and changes at its start and at its end (each a miss), with no write in
+// between.
 func TestPageCacheExpiresWithTime(t *testing.T) {
 	t0 := time.Date(2027, 5, 4, 15, 0, 0, 0, time.UTC)
 	clock := webtest.NewClock(t0)
@@ -134,14 +135,19 @@ func TestPageCacheExpiresWithTime(t *testing.T) {
 		t.Fatalf("before the event: not listed as upcoming")
 	}
 	clock.Advance(10 * time.Minute)
-	ts.Get(h, "/") // still valid: from the cache
-	clock.Advance(35 * time.Minute)
-	if r := ts.Get(h, "/"); !strings.Contains(r.Body, "happening now") {
-		t.Errorf("during the event: the cached page was served")
+	hits := ts.CacheHits()
+	if r := ts.Get(h, "/"); ts.CacheHits() != hits+1 || strings.Contains(r.Body, "happening now") {
+		t.Fatalf("before the event starts the page was not served from the cache (hits %d -> %d)", hits, ts.CacheHits())
 	}
-	clock.Advance(time.Hour)
-	if r := ts.Get(h, "/"); strings.Contains(r.Body, "Soon event") {
-		t.Errorf("after the event: still listed as upcoming")
+	clock.Advance(20 * time.Minute) // exactly the start
+	hits = ts.CacheHits()
+	if r := ts.Get(h, "/"); !strings.Contains(r.Body, "happening now") || ts.CacheHits() != hits {
+		t.Errorf("at the event's start: the cached page was served")
+	}
+	clock.Advance(time.Hour) // exactly the end
+	hits = ts.CacheHits()
+	if r := ts.Get(h, "/"); strings.Contains(r.Body, "Soon event") || ts.CacheHits() != hits {
+		t.Errorf("at the event's end: still listed, or served from the cache")
 	}
 }
 
@@ -154,6 +160,26 @@ func TestPageCacheSkipsCredentialsAndCanBeOff(t *testing.T) {
 	ts.Get(h, "/", "Authorization: Bearer x")
 	if ts.CacheHits() != hits {
 		t.Errorf("a request with credentials was served from the cache")
+	}
+	// Nor is what a request with credentials renders stored: the first
+	// anonymous read of a page read only with credentials renders it.
+	for _, cred := range []string{"Cookie: session=abc", "Authorization: Bearer x"} {
+		path := "/about"
+		if strings.HasPrefix(cred, "Authorization") {
+			path = "/events"
+		}
+		if r := ts.Get(h, path, cred); r.Status != 200 {
+			t.Fatalf("GET %s with %s: %d", path, cred, r.Status)
+		}
+		hits = ts.CacheHits()
+		ts.Get(h, path)
+		if ts.CacheHits() != hits {
+			t.Errorf("GET %s with %s stored the page it rendered", path, cred)
+		}
+		ts.Get(h, path)
+		if ts.CacheHits() != hits+1 {
+			t.Errorf("the second anonymous GET %s was not a hit: the test would prove nothing", path)
+		}
 	}
 	off := webtest.New(t, func(c *web.Config) { c.PageCacheMB = 0 })
 	if off.Metric(`chapterhouse_page_cache_entries`) != "" {
