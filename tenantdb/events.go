@@ -23,8 +23,12 @@ type Event struct {
 	Description string    `json:"description"` // markdown
 	Category    string    `json:"category"`
 	RRule       string    `json:"rrule"` // e.g. FREQ=MONTHLY;BYDAY=2TU
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	// RSVP says the event takes RSVPs (rsvp.go); Capacity is how many
+	// people each date takes, 0 for no limit.
+	RSVP      bool      `json:"rsvp"`
+	Capacity  int       `json:"capacity"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // EventCategories are the kinds of events a chapter holds.
@@ -70,6 +74,9 @@ func (e *Event) Validate() error {
 			return invalid("rrule", "%v", err)
 		}
 	}
+	if e.Capacity < 0 || e.Capacity > MaxCapacity {
+		return invalid("capacity", "must be from 0 (no limit) to %d people", MaxCapacity)
+	}
 	return nil
 }
 
@@ -82,13 +89,13 @@ func (e *Event) Zone() *time.Location {
 	return loc
 }
 
-const eventColumns = `id, title, starts_at, ends_at, timezone, all_day, location, description, category, rrule, created_at, updated_at`
+const eventColumns = `id, title, starts_at, ends_at, timezone, all_day, location, description, category, rrule, created_at, updated_at, rsvp, capacity`
 
 func scanEvent(s scanner) (Event, error) {
 	var e Event
 	var starts, ends, created, updated string
 	err := s.Scan(&e.ID, &e.Title, &starts, &ends, &e.Timezone, &e.AllDay, &e.Location, &e.Description,
-		&e.Category, &e.RRule, &created, &updated)
+		&e.Category, &e.RRule, &created, &updated, &e.RSVP, &e.Capacity)
 	loc := e.Zone()
 	e.StartsAt, e.EndsAt = sqlitefile.ParseTime(starts).In(loc), sqlitefile.ParseTime(ends).In(loc)
 	e.CreatedAt, e.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
@@ -120,9 +127,9 @@ func (db *DB) SaveEvent(ctx context.Context, e *Event) error {
 		if e.ID == 0 {
 			e.CreatedAt = now
 			res, err := tx.ExecContext(ctx, `INSERT INTO events (title, starts_at, ends_at, timezone, all_day, location,
-				description, category, rrule, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				description, category, rrule, created_at, updated_at, rsvp, capacity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				e.Title, sqlitefile.FormatTime(e.StartsAt), sqlitefile.FormatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
-				e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
+				e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), sqlitefile.FormatTime(now), e.RSVP, e.Capacity)
 			if err != nil {
 				return err
 			}
@@ -130,16 +137,18 @@ func (db *DB) SaveEvent(ctx context.Context, e *Event) error {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, starts_at = ?, ends_at = ?, timezone = ?, all_day = ?,
-			location = ?, description = ?, category = ?, rrule = ?, updated_at = ? WHERE id = ?`,
+			location = ?, description = ?, category = ?, rrule = ?, updated_at = ?, rsvp = ?, capacity = ? WHERE id = ?`,
 			e.Title, sqlitefile.FormatTime(e.StartsAt), sqlitefile.FormatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
-			e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), e.ID)
+			e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), e.RSVP, e.Capacity, e.ID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("event %d: %w", e.ID, ErrNotFound)
 		}
-		return nil
+		// A larger capacity (or none) lets waiting people in.
+		_, err = promoteAll(ctx, tx, *e, now)
+		return err
 	})
 }
 
