@@ -45,8 +45,8 @@ func (s *Site) BannerShown(now time.Time) bool {
 	return s.Banner != "" && (s.BannerUntil == nil || now.Before(*s.BannerUntil))
 }
 
-// NextChangeover is the first day on or after day (YYYY-MM-DD) on which
-// new officers take office, as a date; false when the site sets none.
+// NextChangeover is the first day after day (YYYY-MM-DD) on which new
+// officers take office, as a date; false when the site sets none.
 func (s *Site) NextChangeover(day string) (time.Time, bool) {
 	if s.OfficersChange == "" {
 		return time.Time{}, false
@@ -57,7 +57,7 @@ func (s *Site) NextChangeover(day string) (time.Time, bool) {
 	}
 	for y := today.Year(); y <= today.Year()+1; y++ {
 		t, err := time.Parse(DateLayout, fmt.Sprintf("%d-%s", y, s.OfficersChange))
-		if err == nil && !t.Before(today) {
+		if err == nil && t.After(today) {
 			return t, true
 		}
 	}

@@ -64,13 +64,13 @@ type rsvpForm struct {
 }
 
 type rsvpData struct {
-	Event   tenantdb.Event
-	Date    rsvpDate
-	Form    rsvpForm
-	Errors  map[string]string
-	Order   []string
-	Limited bool
-	Already bool // this address already has a place on this date
+	Event    tenantdb.Event
+	Date     rsvpDate
+	Form     rsvpForm
+	Errors   map[string]string
+	Order    []string
+	Limited  bool
+	Already  bool // this address already has a place on this date
 	MaxParty int
 }
 
