@@ -91,7 +91,7 @@ var (
 		"app/internal/hostname", "app/internal/ical", "app/internal/imaging",
 		"app/internal/metrics", "app/internal/password", "app/internal/ratelimit",
 		"app/internal/render", "app/internal/testdns", "app/internal/netlimit",
-		"internal/hold",
+		"internal/hold", "app/internal/mail", "app/internal/mailpit",
 	}
 	// interfaces are the faces of a chapter's site; they share only
 	// httpx and, for the logged-in ones, auth.

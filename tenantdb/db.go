@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -15,19 +17,45 @@ import (
 // once it commits, moves the generation on so caches of this tenant drop.
 // A write that fails to commit may still have reached the file, so the
 // generation moves on whenever fn succeeded.
+//
+// A write whose fn queued mail (queueMail) calls the DB's mail hook
+// (OnMailQueued) once it commits, so the mail worker knows to visit.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	var queued atomic.Bool
+	writes.Store(tx, &queued)
+	defer writes.Delete(tx)
 	if err := fn(tx); err != nil {
 		return err
 	}
 	err = tx.Commit()
 	db.gen.Store(generations.Add(1))
+	if err == nil && queued.Load() {
+		if hook := db.mailHook.Load(); hook != nil {
+			(*hook)()
+		}
+	}
 	return err
 }
+
+// writes maps the transaction of each running db.write to a flag that
+// queueMail sets: queueMail gets only the transaction.
+var writes sync.Map // *sql.Tx -> *atomic.Bool
+
+// mailQueued notes that tx queued mail.
+func mailQueued(tx *sql.Tx) {
+	if f, ok := writes.Load(tx); ok {
+		f.(*atomic.Bool).Store(true)
+	}
+}
+
+// OnMailQueued makes every committed write of db that queued mail call
+// fn (after the commit, on the writer's goroutine: fn must not block).
+func (db *DB) OnMailQueued(fn func()) { db.mailHook.Store(&fn) }
 
 // exec runs one statement as a write and reports ErrNotFound when it
 // touched no row.

@@ -702,16 +702,18 @@ func finishImport(ctx context.Context, path string, want Digest, version int64) 
 // make an import take minutes. A table not named here takes
 // defaultMaxImportRows.
 var maxImportRows = map[string]int{
-	"site":     1,
-	"media":    20_000,
-	"pages":    2_000,
-	"posts":    100_000,
-	"events":   100_000,
-	"officers": 2_000,
-	"messages": 100_000,
-	"admins":   1_000,
-	"sessions": 100_000,
-	"rsvps":    100_000,
+	"site":        1,
+	"media":       20_000,
+	"pages":       2_000,
+	"posts":       100_000,
+	"events":      100_000,
+	"officers":    2_000,
+	"messages":    100_000,
+	"admins":      1_000,
+	"sessions":    100_000,
+	"outbox":      100_000,
+	"mail_tokens": 10_000,
+	"rsvps":       100_000,
 	// A day's visitors by page: far more than a chapter sees in a day.
 	"stats_seen":  500_000,
 	"stats_daily": 200_000,
@@ -844,6 +846,14 @@ func (db *DB) validateAll(ctx context.Context) (siteName string, err error) {
 					return r, s.Scan(&r.day, &r.path, &r.visitor)
 				},
 				func(r row) (any, error) { return r.day + " " + r.path, checkSeenRow(r.day, r.path, r.visitor) })
+		},
+		func() error {
+			return eachRow(ctx, db, "outbox", `SELECT `+outgoingColumns+` FROM outbox ORDER BY id`, scanOutgoing,
+				func(o Outgoing) (any, error) { return o.ID, o.Validate() })
+		},
+		func() error {
+			return eachRow(ctx, db, "mail_tokens", `SELECT `+mailTokenColumns+` FROM mail_tokens ORDER BY id`, scanMailToken,
+				func(t MailToken) (any, error) { return t.ID, t.Validate() })
 		},
 		func() error {
 			// A session is named by its rowid: its id is a credential.

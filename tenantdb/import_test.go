@@ -50,6 +50,16 @@ func fillTenant(t testing.TB, db *DB) {
 		t.Fatal(errs)
 	}
 	must(t, db.AddMessage(ctx, m))
+	must(t, db.write(ctx, func(tx *sql.Tx) error {
+		return queueMail(ctx, tx, OutMail{Kind: MailContact, To: "owner@example.org", ReplyTo: "v@example.org",
+			Subject: "New message: Hello", Text: "How do I join?", HTML: "<p>How do I join?</p>"})
+	}))
+	must(t, db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO mail_tokens (purpose, token_hash, email, admin_id, role, created_at, expires_at)
+			VALUES ('admin_invite', ?, 'new@example.org', NULL, 'editor', '2026-06-01T00:00:00Z', '2026-06-08T00:00:00Z')`,
+			strings.Repeat("ab", 32))
+		return err
+	}))
 }
 
 // testHash is a well-formed argon2id hash at Chapterhouse's own cost.
@@ -266,6 +276,13 @@ func invalidRows() []invalidRow {
 		{"rsvps", "party of 500", `UPDATE rsvps SET party_size = 500`, `table "rsvps" row 1 field "party_size"`},
 		{"stats_daily", "more visitors than views", `UPDATE stats_daily SET visitors = views + 1`, `table "stats_daily" row 2026-06-09  field "visitors"`},
 		{"stats_seen", "a raw address for a visitor", `UPDATE stats_seen SET visitor = '203.0.113.9'`, `table "stats_seen" row 2026-06-09  field "visitor"`},
+		{"outbox", "a line break in the subject", `UPDATE outbox SET subject = 'Hi' || char(13, 10) || 'Bcc: x@example.com'`,
+			`table "outbox" row 1 field "subject": contains a line break`},
+		{"outbox", "two addresses", `UPDATE outbox SET to_addr = 'a@example.org, b@example.org'`, `table "outbox" row 1 field "to"`},
+		{"outbox", "a 300 KB HTML body", `UPDATE outbox SET html_body = ` + long(300_000), `table "outbox" row 1 field "html"`},
+		{"outbox", "sent without a time", `UPDATE outbox SET status = 'sent'`, `table "outbox" row 1 field "sent_at"`},
+		{"mail_tokens", "not a hash", `UPDATE mail_tokens SET token_hash = 'the-token-itself'`, `table "mail_tokens" row 1 field "token_hash"`},
+		{"mail_tokens", "unknown purpose", `UPDATE mail_tokens SET purpose = 'root'`, `table "mail_tokens" row 1 field "purpose"`},
 		{"messages", "too many rows", `INSERT INTO messages (name, email, body, created_at)
 			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
 			SELECT 'Visitor', 'v@example.org', 'Hello', '2026-01-01T00:00:00Z' FROM n`, `table "messages" has more than 100000 rows`},

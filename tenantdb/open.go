@@ -52,6 +52,8 @@ type DB struct {
 	Migrated bool
 	// stats holds the visits counted and not yet written (stats.go).
 	stats statsBuf
+	// mailHook is OnMailQueued's function.
+	mailHook atomic.Pointer[func()]
 }
 
 // generations numbers the states of every tenant database in the process:

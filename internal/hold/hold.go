@@ -15,4 +15,5 @@ var Points = []string{
 	"import.prepared", "import.linked", "import.renamed", "import.adopted",
 	"restore.checked",
 	"migrate.locked", "migrate.tx", "migrate.marker",
+	"mail.recorded", "mail.sent",
 }

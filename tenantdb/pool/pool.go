@@ -41,6 +41,7 @@ type Pool struct {
 	now     func() time.Time
 	Stats   Stats
 	onOpen  atomic.Pointer[func(time.Duration)]
+	onMail  atomic.Pointer[func(id string)]
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -189,6 +190,10 @@ func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	db, err := tenantdb.Open(ctx, p.dir, e.id)
 	cancel()
+	if f := p.onMail.Load(); f != nil && err == nil {
+		id, fn := e.id, *f
+		db.OnMailQueued(func() { fn(id) })
+	}
 	elapsed := time.Since(start)
 	p.Stats.OpenNanos.Add(int64(elapsed))
 	if f := p.onOpen.Load(); f != nil && err == nil {
@@ -371,6 +376,12 @@ func (p *Pool) Drain(ctx context.Context, id string, fn func() error) error {
 // took (for a latency histogram).
 func (p *Pool) ObserveOpens(fn func(time.Duration)) {
 	p.onOpen.Store(&fn)
+}
+
+// OnMailQueued has fn told the id of each tenant opened from now on
+// whose committed write queued mail (tenantdb.DB.OnMailQueued).
+func (p *Pool) OnMailQueued(fn func(id string)) {
+	p.onMail.Store(&fn)
 }
 
 // IsOpen reports whether tenant id is open and when it was last released.

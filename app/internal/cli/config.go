@@ -3,12 +3,14 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
+	"github.com/chapterhouse/chapterhouse/app/internal/mail"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 )
@@ -45,6 +47,10 @@ type config struct {
 	// as validate read it; 0: unlimited.
 	quota      string
 	quotaBytes int64
+
+	// smtp and mailFrom are --smtp and --mail-from ("": mail is off).
+	smtp, mailFrom          string
+	mailPerHour, mailPerDay int
 
 	// secretFile holds the login-token secrets; empty means
 	// DATA/token-secrets, created on first run.
@@ -137,6 +143,11 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.DurationVar(&cfg.domainGrace, "domain-grace", 24*time.Hour, "a verified domain whose TXT record vanished keeps routing this long; 0: stops at once")
 	fs.StringVar(&cfg.quota, "quota", envOr(getenv, "CHAPTERHOUSE_QUOTA", "200MB"),
 		"each tenant's storage `size` unless `tenant set --quota` gives it its own: 500MB, 2GB, bytes; 0: unlimited (env CHAPTERHOUSE_QUOTA)")
+	fs.StringVar(&cfg.smtp, "smtp", getenv("CHAPTERHOUSE_SMTP"),
+		"send mail through this `URL`: smtp://user:pass@host:587 (STARTTLS), smtps://...:465, or log: to print mails to the log; none: mail is off (env CHAPTERHOUSE_SMTP)")
+	fs.StringVar(&cfg.mailFrom, "mail-from", getenv("CHAPTERHOUSE_MAIL_FROM"), "the `address` mails are sent from, in each chapter's name (env CHAPTERHOUSE_MAIL_FROM)")
+	fs.IntVar(&cfg.mailPerHour, "mail-per-hour", platform.DefaultMailPerHour, "most mails one chapter sends in an hour")
+	fs.IntVar(&cfg.mailPerDay, "mail-per-day", platform.DefaultMailPerDay, "most mails one chapter sends in a day")
 	return cfg
 }
 
@@ -180,6 +191,18 @@ func (cfg *config) validate() error {
 	}
 	if cfg.quotaBytes, err = platform.ParseSize(cfg.quota); err != nil {
 		return fmt.Errorf("--quota: %w", err)
+	}
+	if cfg.mailPerHour < 1 || cfg.mailPerDay < 1 {
+		return fmt.Errorf("--mail-per-hour and --mail-per-day must be at least 1")
+	}
+	if cfg.smtp == "log:" && cfg.mailFrom == "" {
+		cfg.mailFrom = "chapterhouse@" + cfg.baseDomain
+		if !strings.Contains(cfg.baseDomain, ".") {
+			cfg.mailFrom = "chapterhouse@localhost.localdomain"
+		}
+	}
+	if _, err = mail.New(mail.Config{URL: cfg.smtp, From: cfg.mailFrom}, io.Discard); err != nil {
+		return err
 	}
 	return nil
 }

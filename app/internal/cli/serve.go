@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/mail"
 	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
 	"github.com/chapterhouse/chapterhouse/app/internal/netlimit"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
@@ -180,6 +181,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer p.Close()
 	p.Configure(cfg.platformSettings())
 	p.PortSuffix = platform.PortSuffix(l.public.Addr().String())
+	// The mailer hooks the pool before any tenant opens, so that every
+	// write that queues mail wakes it.
+	sender, err := mail.New(mail.Config{URL: cfg.smtp, From: cfg.mailFrom}, logw)
+	if err != nil {
+		return err
+	}
+	if sender == nil {
+		log.Info("mail is off (no --smtp): mails wait in each chapter's outbox")
+	} else {
+		log.Info("mail on", "via", sender.String(), "from", cfg.mailFrom)
+	}
+	mailer := p.NewMailer(platform.MailConfig{Sender: sender, From: cfg.mailFrom, PerHour: cfg.mailPerHour, PerDay: cfg.mailPerDay})
 	recoverMoves(ctx, p)
 	if fresh && !cfg.noDemo {
 		if err := platform.SeedDemo(ctx, p, stdout, progName); err != nil {
@@ -196,7 +209,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	announce(stdout, log, cfg, p, l)
-	return runUntilDone(ctx, log, s, p, l, cfg.domainRecheck, stopControl)
+	return runUntilDone(ctx, log, s, p, l, cfg.domainRecheck, mailer, stopControl)
 }
 
 // parseServe reads serve's flags and environment; a nil config without an
@@ -313,7 +326,7 @@ func announce(stdout io.Writer, log *slog.Logger, cfg *config, p *platform.Platf
 // shuts down in order: /readyz fails at once, public requests finish (up
 // to 30 seconds), the control socket closes, then the ops listener.
 func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platform.Platform, l *listeners,
-	recheck time.Duration, stopControl func() error) error {
+	recheck time.Duration, mailer *platform.Mailer, stopControl func() error) error {
 	newHTTPServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
@@ -336,6 +349,11 @@ func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platf
 		defer close(recheckDone)
 		p.RecheckLoop(recheckCtx, recheck)
 	}()
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		mailer.Run(recheckCtx)
+	}()
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(l.limit.Listener(l.public)) }()
 	if l.ops != nil {
@@ -355,6 +373,7 @@ func runUntilDone(ctx context.Context, log *slog.Logger, s *web.Server, p *platf
 	cerr := stopControl()
 	oerr := opsSrv.Shutdown(sctx)
 	<-recheckDone
+	<-mailDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

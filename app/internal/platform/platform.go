@@ -62,6 +62,9 @@ type Platform struct {
 	// gives it its own (0: unlimited); quota is the room kept in memory.
 	DefaultQuota int64
 	quota        quotaState
+	// Mail is how the mail worker sends; its Sender is nil when mail is
+	// off (no --smtp) or no worker runs (an operator command).
+	Mail MailConfig
 	// Started is when this process began serving; zero in an operator
 	// command run without a server.
 	Started time.Time

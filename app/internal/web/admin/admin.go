@@ -57,6 +57,9 @@ var flashes = map[string]string{
 	"password": "Your password is changed. Your other sessions have been logged out.",
 	"added":    "Added.",
 	"unread":   "Marked as unread.",
+	"invited":  "Invitation sent. It is valid for 7 days; see it under Outgoing mail.",
+	"reset":    "Your password is changed, and every session of your account has ended. Log in with the new password.",
+	"joined":   "Your account is ready. Log in with your email and the password you chose.",
 }
 
 // adminHeaders sets the dashboard's security headers: no caching, no
@@ -240,6 +243,10 @@ type dashboardHome struct {
 	Latest                                                          []tenantdb.Message
 	// Storage is what the site uses of its quota and what takes the room.
 	Storage platform.Usage
+	// MailOn says whether the server sends mail; Outbox counts the
+	// outbox's mails by status.
+	MailOn bool
+	Outbox map[string]int
 }
 
 // showDashboard: GET /admin.
@@ -258,6 +265,10 @@ func (h *Handler) showDashboard(c echo.Context) error {
 		return err
 	}
 	if d.Storage, err = h.p.Usage(ctx, httpx.Tenant(c), db.DB); err != nil {
+		return err
+	}
+	d.MailOn = h.p.MailOn()
+	if d.Outbox, err = db.OutboxCounts(ctx); err != nil {
 		return err
 	}
 	return h.render(c, http.StatusOK, "home.html", "Dashboard", "home", d)
@@ -384,6 +395,15 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/admin/domains/:host/delete", h.removeDomainForm, adminHeaders, a.RequireOwner)
 	g.POST("/admin/export", h.export, adminHeaders, a.RequireOwner)
 	g.GET("/admin/export", postOnly("The download is the button \"Download a copy of the site\" on the dashboard's home page."), adminHeaders, a.RequireAdmin)
+	g.GET("/admin/forgot", h.showForgot, adminHeaders)
+	g.POST("/admin/forgot", h.requestReset, adminHeaders)
+	g.GET("/admin/reset", h.showReset, adminHeaders)
+	g.POST("/admin/reset", h.doReset, adminHeaders)
+	g.GET("/admin/invite", h.showInvite, adminHeaders)
+	g.POST("/admin/invite", h.acceptInvite, adminHeaders)
+	g.POST("/admin/admins/invite", h.inviteAdminForm, adminHeaders, a.RequireOwner)
+	g.GET("/admin/outbox", h.showOutbox, adminHeaders, a.RequireOwner)
+	g.POST("/admin/notify", h.setNotify, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/password", h.showPassword, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/password", h.changePasswordForm, adminHeaders, a.RequireAdmin)
 	return h

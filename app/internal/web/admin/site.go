@@ -209,7 +209,19 @@ func (h *Handler) showMessages(c echo.Context) error {
 		return err
 	}
 	ms, next := httpx.Cut(p, ms)
-	return h.renderList(c, "messages.html", "Messages", "messages", p, next, ms)
+	notify, err := httpx.DB(c).NotifyMessages(c.Request().Context(), auth.AdminOf(c).ID)
+	if err != nil {
+		return err
+	}
+	return h.renderList(c, "messages.html", "Messages", "messages", p, next,
+		messagesData{Messages: ms, Notify: notify, MailOn: h.p.MailOn()})
+}
+
+// messagesData is the inbox page's data.
+type messagesData struct {
+	Messages []tenantdb.Message
+	// Notify is the admin's choice of a mail for each new message.
+	Notify, MailOn bool
 }
 
 // showMessage: GET /admin/messages/:id shows a message and changes
@@ -270,6 +282,11 @@ type adminsData struct {
 	Role      string
 	Generated string // a new admin's generated password, shown once
 	NewEmail  string
+	// InviteLink is an invitation's link, shown once when mail is off;
+	// Invitations are the open ones.
+	InviteLink  string
+	Invitations []tenantdb.MailToken
+	MailOn      bool
 }
 
 // Removable says whether the page offers to remove a: not when a is the
@@ -300,6 +317,10 @@ func (h *Handler) renderAdmins(c echo.Context, status int, d adminsData, err err
 	}
 	var next string
 	d.Admins, next = httpx.Cut(p, as)
+	d.MailOn = h.p.MailOn()
+	if d.Invitations, lerr = httpx.DB(c).Invitations(c.Request().Context()); lerr != nil {
+		return lerr
+	}
 	if err != nil {
 		if errors.Is(err, tenantdb.ErrConflict) {
 			err = &tenantdb.ValidationError{Field: "email", Message: "there is already an admin with this email"}

@@ -102,7 +102,14 @@ func (s *Handler) sendContact(c echo.Context) error {
 		}
 		return err
 	}
-	if err := httpx.DB(c).AddMessage(c.Request().Context(), m); err != nil {
+	ctx, db := c.Request().Context(), httpx.DB(c)
+	site, err := db.Site(ctx)
+	if err != nil {
+		return err
+	}
+	// The admins who opted in get a mail, queued with the message: both
+	// or neither.
+	if err := db.ReceiveMessage(ctx, m, platform.ContactNotice(site.Name, httpx.BaseURL(c), m)); err != nil {
 		var ve *tenantdb.ValidationError
 		if errors.As(err, &ve) {
 			return s.renderContact(c, http.StatusUnprocessableEntity, f, []error{err})
