@@ -128,6 +128,13 @@ func scanRSVP(s scanner) (RSVP, error) {
 	return r, err
 }
 
+// MailRSVP is the kind of the mails about an RSVP: its confirmation, a
+// place that came free.
+const MailRSVP = "rsvp"
+
+// RSVPMail composes the mail about r (nil: no mail).
+type RSVPMail func(r RSVP) OutMail
+
 // ErrAlreadyRSVPd is a second live RSVP of one address to one date.
 var ErrAlreadyRSVPd = fmt.Errorf("this address already has a place or waits for one on this date: %w", ErrConflict)
 
@@ -136,9 +143,9 @@ var ErrAlreadyRSVPd = fmt.Errorf("this address already has a place or waits for 
 // else on the waitlist. A second call with the same token changes nothing
 // and fills r with the stored RSVP (created false), so a form sent twice
 // counts once. A second live RSVP of the same address to the same date is
-// ErrAlreadyRSVPd. notify, when not nil, runs in the same transaction with
-// the stored RSVP (to queue its confirmation).
-func (db *DB) AddRSVP(ctx context.Context, e Event, r *RSVP, notify func(ctx context.Context, tx *sql.Tx, r RSVP) error) (created bool, err error) {
+// ErrAlreadyRSVPd. The confirmation composed by mail, when not nil, is
+// queued in the same transaction.
+func (db *DB) AddRSVP(ctx context.Context, e Event, r *RSVP, mail RSVPMail) (created bool, err error) {
 	if errs := r.Validate(); len(errs) > 0 {
 		return false, errs[0]
 	}
@@ -188,8 +195,8 @@ func (db *DB) AddRSVP(ctx context.Context, e Event, r *RSVP, notify func(ctx con
 			return err
 		}
 		created = true
-		if notify != nil {
-			return notify(ctx, tx, *r)
+		if mail != nil {
+			return queueMail(ctx, tx, mail(*r))
 		}
 		return nil
 	})
@@ -254,9 +261,10 @@ func (db *DB) RSVPCounts(ctx context.Context, e Event) (map[time.Time]RSVPCount,
 
 // CancelRSVP withdraws RSVP id of event e and gives its places to the
 // waitlist, in the order people asked, each party that fits. It returns
-// the RSVPs promoted; notify, when not nil, runs for each in the same
-// transaction. Cancelling a cancelled RSVP changes nothing.
-func (db *DB) CancelRSVP(ctx context.Context, e Event, id int64, notify func(ctx context.Context, tx *sql.Tx, r RSVP) error) ([]RSVP, error) {
+// the RSVPs promoted; each is told by the mail composed by mail, when not
+// nil, queued in the same transaction. Cancelling a cancelled RSVP
+// changes nothing.
+func (db *DB) CancelRSVP(ctx context.Context, e Event, id int64, mail RSVPMail) ([]RSVP, error) {
 	var promoted []RSVP
 	now := db.now().UTC()
 	err := db.write(ctx, func(tx *sql.Tx) error {
@@ -272,11 +280,11 @@ func (db *DB) CancelRSVP(ctx context.Context, e Event, id int64, notify func(ctx
 			return err
 		}
 		promoted, err = promote(ctx, tx, e, sqlitefile.FormatTime(r.Occurrence), now)
-		if err != nil || notify == nil {
+		if err != nil || mail == nil {
 			return err
 		}
 		for _, p := range promoted {
-			if err := notify(ctx, tx, p); err != nil {
+			if err := queueMail(ctx, tx, mail(p)); err != nil {
 				return err
 			}
 		}

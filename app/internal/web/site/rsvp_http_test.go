@@ -2,6 +2,7 @@ package site_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/url"
 	"regexp"
@@ -10,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chapterhouse/chapterhouse/app/internal/mail"
+	"github.com/chapterhouse/chapterhouse/app/internal/mailpit"
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -63,6 +67,15 @@ func TestRSVPOverHTTP(t *testing.T) {
 		c.Now = clock.Now
 		c.TrustedProxies = []*net.IPNet{{IP: net.IPv4(127, 0, 0, 1), Mask: net.CIDRMask(32, 32)}}
 	})
+	// The real mail path: the mail worker sends to a Mailpit over SMTP.
+	mp := mailpit.Start(t)
+	sender, err := mail.New(mail.Config{URL: mp.URL(), From: "chapters@chapters.test"}, io.Discard)
+	webtest.Must(t, err)
+	mailer := ts.Platform.NewMailer(platform.MailConfig{Sender: sender, From: "chapters@chapters.test"})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go mailer.Run(ctx)
+
 	var dinner, closed tenantdb.Event
 	ts.AddTenant("rsvp", "RSVP Post", func(db *tenantdb.DB) {
 		start := time.Date(2026, 12, 12, 18, 0, 0, 0, time.UTC)
@@ -91,6 +104,11 @@ func TestRSVPOverHTTP(t *testing.T) {
 	}
 	if mine := ts.Get(h, loc); mine.Status != 200 || !strings.Contains(mine.Body, "You are on the list") || mine.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("own page: %d, Cache-Control %q\n%s", mine.Status, mine.Header.Get("Cache-Control"), mine.Body)
+	}
+	confirm := mp.WaitFor(t, "ann@example.org")
+	if !strings.Contains(confirm.Subject, "You are on the list: Christmas dinner") || !strings.Contains(confirm.Text, "http://rsvp.chapters.test"+loc) ||
+		!strings.Contains(confirm.Text, "2 people") {
+		t.Errorf("confirmation mail: %q\n%s", confirm.Subject, confirm.Text)
 	}
 	if r := ts.Get(h, ev); !strings.Contains(r.Body, "2 going") || !strings.Contains(r.Body, "2 of 4 places left") {
 		t.Errorf("event page after one RSVP does not show the count:\n%s", r.Body)
@@ -151,6 +169,19 @@ func TestRSVPOverHTTP(t *testing.T) {
 	}
 	if mine := ts.Get(h, loc2); !strings.Contains(mine.Body, "You are on the list") {
 		t.Errorf("the waiting party was not promoted:\n%s", mine.Body)
+	}
+	var subjects []string
+	for len(subjects) < 2 {
+		subjects = subjects[:0]
+		for _, m := range mp.Messages(t) {
+			if len(m.To) == 1 && m.To[0].Address == "bo@example.org" {
+				subjects = append(subjects, m.Subject)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := strings.Join(subjects, " | "); !strings.Contains(got, "Waitlist: Christmas dinner") || !strings.Contains(got, "A place came free: Christmas dinner") {
+		t.Errorf("Bo's mails: %s", got)
 	}
 	if g, w := rsvpCount(t, ts, "rsvp", dinner.ID); g != 3 || w != 0 {
 		t.Errorf("after the cancellation: %d going, %d waiting; want 3 and 0", g, w)
