@@ -50,16 +50,17 @@ func (p adminPage) IsOwner() bool { return p.Admin.Role == tenantdb.RoleOwner }
 // flashes are the messages a redirect can ask for with ?done=: a fixed
 // set, so nothing a link carries is shown as is.
 var flashes = map[string]string{
-	"saved":    "Saved. The public site shows it now.",
-	"deleted":  "Deleted.",
-	"uploaded": "Uploaded.",
-	"logout":   "You have logged out.",
-	"password": "Your password is changed. Your other sessions have been logged out.",
-	"added":    "Added.",
-	"unread":   "Marked as unread.",
-	"invited":  "Invitation sent. It is valid for 7 days; see it under Outgoing mail.",
-	"reset":    "Your password is changed, and every session of your account has ended. Log in with the new password.",
-	"joined":   "Your account is ready. Log in with your email and the password you chose.",
+	"saved":     "Saved. The public site shows it now.",
+	"deleted":   "Deleted.",
+	"uploaded":  "Uploaded.",
+	"logout":    "You have logged out.",
+	"password":  "Your password is changed. Your other sessions have been logged out.",
+	"added":     "Added.",
+	"unread":    "Marked as unread.",
+	"cancelled": "Cancelled. Whoever waited and now fits is on the list, and told by mail.",
+	"invited":   "Invitation sent. It is valid for 7 days; see it under Outgoing mail.",
+	"reset":     "Your password is changed, and every session of your account has ended. Log in with the new password.",
+	"joined":    "Your account is ready. Log in with your email and the password you chose.",
 }
 
 // adminHeaders sets the dashboard's security headers: no caching, no
@@ -376,6 +377,10 @@ func Register(g *echo.Group, d Deps) *Handler {
 	postKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	eventKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	officerKind.routes(h, g, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/events/:id/rsvps", h.showRSVPs, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/events/:id/rsvps.csv", h.rsvpsCSV, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/events/:id/rsvps/:rsvp/cancel", h.cancelRSVPForm, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/stats", h.showStats, adminHeaders, a.RequireAdmin)
 	pageKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/media", h.showMediaLibrary, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/media", h.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), a.RequireAdmin)
