@@ -26,8 +26,12 @@ type Event struct {
 	// Visibility: a members-only event is left out of an anonymous
 	// visitor's lists, calendar feed and sitemap.
 	Visibility Visibility `json:"visibility"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	// RSVP says the event takes RSVPs (rsvp.go); Capacity is how many
+	// people each date takes, 0 for no limit.
+	RSVP      bool      `json:"rsvp"`
+	Capacity  int       `json:"capacity"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // EventCategories are the kinds of events a chapter holds.
@@ -73,6 +77,9 @@ func (e *Event) Validate() error {
 			return invalid("rrule", "%v", err)
 		}
 	}
+	if e.Capacity < 0 || e.Capacity > MaxCapacity {
+		return invalid("capacity", "must be from 0 (no limit) to %d people", MaxCapacity)
+	}
 	return e.Visibility.check("visibility")
 }
 
@@ -85,13 +92,13 @@ func (e *Event) Zone() *time.Location {
 	return loc
 }
 
-const eventColumns = `id, title, starts_at, ends_at, timezone, all_day, location, description, category, rrule, created_at, updated_at, visibility`
+const eventColumns = `id, title, starts_at, ends_at, timezone, all_day, location, description, category, rrule, created_at, updated_at, visibility, rsvp, capacity`
 
 func scanEvent(s scanner) (Event, error) {
 	var e Event
 	var starts, ends, created, updated string
 	err := s.Scan(&e.ID, &e.Title, &starts, &ends, &e.Timezone, &e.AllDay, &e.Location, &e.Description,
-		&e.Category, &e.RRule, &created, &updated, &e.Visibility)
+		&e.Category, &e.RRule, &created, &updated, &e.Visibility, &e.RSVP, &e.Capacity)
 	loc := e.Zone()
 	e.StartsAt, e.EndsAt = sqlitefile.ParseTime(starts).In(loc), sqlitefile.ParseTime(ends).In(loc)
 	e.CreatedAt, e.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
@@ -123,9 +130,9 @@ func (db *DB) SaveEvent(ctx context.Context, e *Event) error {
 		if e.ID == 0 {
 			e.CreatedAt = now
 			res, err := tx.ExecContext(ctx, `INSERT INTO events (title, starts_at, ends_at, timezone, all_day, location,
-				description, category, rrule, created_at, updated_at, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				description, category, rrule, created_at, updated_at, visibility, rsvp, capacity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				e.Title, sqlitefile.FormatTime(e.StartsAt), sqlitefile.FormatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
-				e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), sqlitefile.FormatTime(now), e.Visibility)
+				e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), sqlitefile.FormatTime(now), e.Visibility, e.RSVP, e.Capacity)
 			if err != nil {
 				return err
 			}
@@ -133,16 +140,18 @@ func (db *DB) SaveEvent(ctx context.Context, e *Event) error {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, starts_at = ?, ends_at = ?, timezone = ?, all_day = ?,
-			location = ?, description = ?, category = ?, rrule = ?, updated_at = ?, visibility = ? WHERE id = ?`,
+			location = ?, description = ?, category = ?, rrule = ?, updated_at = ?, visibility = ?, rsvp = ?, capacity = ? WHERE id = ?`,
 			e.Title, sqlitefile.FormatTime(e.StartsAt), sqlitefile.FormatTime(e.EndsAt), e.Timezone, e.AllDay, e.Location,
-			e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), e.Visibility, e.ID)
+			e.Description, e.Category, e.RRule, sqlitefile.FormatTime(now), e.Visibility, e.RSVP, e.Capacity, e.ID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("event %d: %w", e.ID, ErrNotFound)
 		}
-		return nil
+		// A larger capacity (or none) lets waiting people in.
+		_, err = promoteAll(ctx, tx, *e, now)
+		return err
 	})
 }
 

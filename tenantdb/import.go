@@ -719,6 +719,10 @@ var maxImportRows = map[string]int{
 	"member_applications": 10_000,
 	"member_tokens":       150_000,
 	"member_sessions":     250_000,
+	"rsvps":               100_000,
+	// A day's visitors by page: far more than a chapter sees in a day.
+	"stats_seen":  500_000,
+	"stats_daily": 200_000,
 }
 
 const defaultMaxImportRows = 100_000
@@ -821,6 +825,33 @@ func (db *DB) validateAll(ctx context.Context) (siteName string, err error) {
 					}
 					return a.ID, nil
 				})
+		},
+		func() error {
+			return eachRow(ctx, db, "rsvps", `SELECT `+rsvpColumns+` FROM rsvps ORDER BY id`, scanRSVP,
+				func(r RSVP) (any, error) { return r.ID, r.validateStored(r.Token) })
+		},
+		func() error {
+			type row struct {
+				day, path       string
+				views, visitors int64
+			}
+			return eachRow(ctx, db, "stats_daily", `SELECT day, path, views, visitors FROM stats_daily ORDER BY day, path`,
+				func(s scanner) (row, error) {
+					var r row
+					return r, s.Scan(&r.day, &r.path, &r.views, &r.visitors)
+				},
+				func(r row) (any, error) {
+					return r.day + " " + r.path, checkStatsRow(r.day, r.path, r.views, r.visitors)
+				})
+		},
+		func() error {
+			type row struct{ day, path, visitor string }
+			return eachRow(ctx, db, "stats_seen", `SELECT day, path, visitor FROM stats_seen ORDER BY day, path, visitor`,
+				func(s scanner) (row, error) {
+					var r row
+					return r, s.Scan(&r.day, &r.path, &r.visitor)
+				},
+				func(r row) (any, error) { return r.day + " " + r.path, checkSeenRow(r.day, r.path, r.visitor) })
 		},
 		func() error {
 			return eachRow(ctx, db, "outbox", `SELECT `+outgoingColumns+` FROM outbox ORDER BY id`, scanOutgoing,

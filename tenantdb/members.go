@@ -122,17 +122,6 @@ func checkLine(field, v string, maxLen int) error {
 	return nil
 }
 
-// checkDate checks a YYYY-MM-DD date, "" allowed.
-func checkDate(field, v string) error {
-	if v == "" {
-		return nil
-	}
-	if _, err := time.Parse(time.DateOnly, v); err != nil {
-		return invalid(field, "%q is not a date like 2027-01-31", v)
-	}
-	return nil
-}
-
 const memberColumns = `id, email, name, phone, address, qualification, status, renewal_date, reminded_for,
 	dir_listed, dir_email, dir_phone, dir_address, created_at, updated_at`
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
@@ -11,12 +13,16 @@ import (
 
 // Officer is a member holding a role: Commander, Adjutant, Chaplain, ...
 type Officer struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	Position  int       `json:"position"`
-	Email     string    `json:"email"`
-	PhotoID   string    `json:"photo_id"`
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Position int    `json:"position"`
+	Email    string `json:"email"`
+	PhotoID  string `json:"photo_id"`
+	// TermFrom and TermTo are the first and last day in office
+	// (YYYY-MM-DD in the chapter's time zone), "" for not known / open.
+	TermFrom  string    `json:"term_from"`
+	TermTo    string    `json:"term_to"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -30,18 +36,29 @@ func (o *Officer) Validate() error {
 		return err
 	}
 	if o.Email != "" {
-		return ValidateEmail("email", o.Email)
+		if err := ValidateEmail("email", o.Email); err != nil {
+			return err
+		}
+	}
+	if err := checkDate("term_from", o.TermFrom); err != nil {
+		return err
+	}
+	if err := checkDate("term_to", o.TermTo); err != nil {
+		return err
+	}
+	if o.TermFrom != "" && o.TermTo != "" && o.TermTo < o.TermFrom {
+		return invalid("term_to", "the term cannot end (%s) before it starts (%s)", o.TermTo, o.TermFrom)
 	}
 	return nil
 }
 
-const officerColumns = `id, name, role, position, email, photo_id, created_at, updated_at`
+const officerColumns = `id, name, role, position, email, photo_id, created_at, updated_at, term_from, term_to`
 
 func scanOfficer(s scanner) (Officer, error) {
 	var o Officer
 	var photo sql.NullString
 	var created, updated string
-	err := s.Scan(&o.ID, &o.Name, &o.Role, &o.Position, &o.Email, &photo, &created, &updated)
+	err := s.Scan(&o.ID, &o.Name, &o.Role, &o.Position, &o.Email, &photo, &created, &updated, &o.TermFrom, &o.TermTo)
 	o.PhotoID = photo.String
 	o.CreatedAt, o.UpdatedAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(updated)
 	return o, err
@@ -76,9 +93,9 @@ func (db *DB) SaveOfficer(ctx context.Context, o *Officer) error {
 		}
 		if o.ID == 0 {
 			o.CreatedAt = now
-			res, err := tx.ExecContext(ctx, `INSERT INTO officers (name, role, position, email, photo_id, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, o.Name, o.Role, o.Position, o.Email, nullString(o.PhotoID),
-				sqlitefile.FormatTime(now), sqlitefile.FormatTime(now))
+			res, err := tx.ExecContext(ctx, `INSERT INTO officers (name, role, position, email, photo_id, created_at, updated_at,
+				term_from, term_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.Name, o.Role, o.Position, o.Email, nullString(o.PhotoID),
+				sqlitefile.FormatTime(now), sqlitefile.FormatTime(now), o.TermFrom, o.TermTo)
 			if err != nil {
 				return err
 			}
@@ -86,7 +103,8 @@ func (db *DB) SaveOfficer(ctx context.Context, o *Officer) error {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE officers SET name = ?, role = ?, position = ?, email = ?, photo_id = ?,
-			updated_at = ? WHERE id = ?`, o.Name, o.Role, o.Position, o.Email, nullString(o.PhotoID), sqlitefile.FormatTime(now), o.ID)
+			updated_at = ?, term_from = ?, term_to = ? WHERE id = ?`, o.Name, o.Role, o.Position, o.Email, nullString(o.PhotoID),
+			sqlitefile.FormatTime(now), o.TermFrom, o.TermTo, o.ID)
 		if err != nil {
 			return err
 		}
@@ -100,4 +118,48 @@ func (db *DB) SaveOfficer(ctx context.Context, o *Officer) error {
 // DeleteOfficer deletes officer id.
 func (db *DB) DeleteOfficer(ctx context.Context, id int64) error {
 	return db.exec(ctx, fmt.Sprintf("officer %d", id), `DELETE FROM officers WHERE id = ?`, id)
+}
+
+// DateLayout is how dates without a time are written: officers' terms,
+// statistics' days.
+const DateLayout = "2006-01-02"
+
+// checkDate accepts "" or a real date written YYYY-MM-DD.
+func checkDate(field, v string) error {
+	if v == "" {
+		return nil
+	}
+	if t, err := time.Parse(DateLayout, v); err != nil || t.Format(DateLayout) != v {
+		return invalid(field, "%q is not a date like 2026-07-01", v)
+	}
+	return nil
+}
+
+// InOffice says whether o holds office on day (YYYY-MM-DD): the term has
+// begun (or its start is not known) and has not ended.
+func (o *Officer) InOffice(day string) bool {
+	return (o.TermFrom == "" || o.TermFrom <= day) && (o.TermTo == "" || o.TermTo >= day)
+}
+
+// OfficerTerms splits officers by where their terms stand on day
+// (YYYY-MM-DD): in office now, taking office later, and past officers
+// (latest term first). The order within the first two is the display order.
+func OfficerTerms(officers []Officer, day string) (current, incoming, past []Officer) {
+	for _, o := range officers {
+		switch {
+		case o.TermTo != "" && o.TermTo < day:
+			past = append(past, o)
+		case o.TermFrom != "" && o.TermFrom > day:
+			incoming = append(incoming, o)
+		default:
+			current = append(current, o)
+		}
+	}
+	slices.SortStableFunc(past, func(a, b Officer) int {
+		if c := strings.Compare(b.TermTo, a.TermTo); c != 0 {
+			return c
+		}
+		return a.Position - b.Position
+	})
+	return current, incoming, past
 }

@@ -50,6 +50,8 @@ type DB struct {
 	stmts sync.Map
 	// Migrated reports whether this open ran migrations.
 	Migrated bool
+	// stats holds the visits counted and not yet written (stats.go).
+	stats statsBuf
 	// mailHook is OnMailQueued's function.
 	mailHook atomic.Pointer[func()]
 }
@@ -65,9 +67,10 @@ var generations atomic.Uint64
 // every open, so callers can cache what they derive from the content.
 func (db *DB) Generation() uint64 { return db.gen.Load() }
 
-// Close closes the readers and then the writer, which checkpoints the WAL.
+// Close writes the counted visits, then closes the readers and then the
+// writer, which checkpoints the WAL.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.closeStats(), db.r.Close(), db.w.Close())
 }
 
 // TenantPath is where the file of tenant id lives in data dir dir.

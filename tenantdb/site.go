@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -29,7 +30,38 @@ type Site struct {
 	AccentColor    string       `json:"accent_color"` // #rrggbb
 	LogoID         string       `json:"logo_id"`
 	Timezone       string       `json:"timezone"` // IANA name
-	UpdatedAt      time.Time    `json:"updated_at"`
+	// OfficersChange is the day of the year new officers take office,
+	// MM-DD ("07-01"), "" for none.
+	OfficersChange string `json:"officers_change"`
+	// Banner is an announcement shown on every page of the site until
+	// BannerUntil (nil: until it is cleared).
+	Banner      string     `json:"banner"`
+	BannerUntil *time.Time `json:"banner_until"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+// BannerShown says whether the banner is on at now.
+func (s *Site) BannerShown(now time.Time) bool {
+	return s.Banner != "" && (s.BannerUntil == nil || now.Before(*s.BannerUntil))
+}
+
+// NextChangeover is the first day after day (YYYY-MM-DD) on which new
+// officers take office, as a date; false when the site sets none.
+func (s *Site) NextChangeover(day string) (time.Time, bool) {
+	if s.OfficersChange == "" {
+		return time.Time{}, false
+	}
+	today, err := time.Parse(DateLayout, day)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for y := today.Year(); y <= today.Year()+1; y++ {
+		t, err := time.Parse(DateLayout, fmt.Sprintf("%d-%s", y, s.OfficersChange))
+		if err == nil && t.After(today) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // SocialLink is a labelled link to the chapter elsewhere.
@@ -82,6 +114,21 @@ func (s *Site) Validate() error {
 	if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "" || s.Timezone == "Local" {
 		return invalid("timezone", "%q is not a time zone name like America/Chicago", s.Timezone)
 	}
+	if s.OfficersChange != "" {
+		// 2024 is a leap year, so 02-29 is a day of the year.
+		if t, err := time.Parse(DateLayout, "2024-"+s.OfficersChange); err != nil || t.Format("01-02") != s.OfficersChange {
+			return invalid("officers_change", "%q is not a day of the year like 07-01", s.OfficersChange)
+		}
+	}
+	if err := checkLen("banner", s.Banner, 0, 300); err != nil {
+		return err
+	}
+	if strings.ContainsAny(s.Banner, "\r\n") {
+		return invalid("banner", "must be one line")
+	}
+	if s.BannerUntil != nil && s.Banner == "" {
+		return invalid("banner_until", "is set but there is no banner text")
+	}
 	if len(s.SocialLinks) > 20 {
 		return invalid("social_links", "at most 20 links")
 	}
@@ -133,16 +180,16 @@ func ValidateEmail(field, email string) error {
 }
 
 const siteColumns = `name, tagline, about, address, phone, email, meeting_info, membership_info,
-	social_links, accent_color, logo_id, timezone, updated_at`
+	social_links, accent_color, logo_id, timezone, updated_at, officers_change, banner, banner_until`
 
 // Site returns the site settings.
 func (db *DB) Site(ctx context.Context) (Site, error) {
 	var s Site
-	var links, updated string
+	var links, updated, until string
 	var logo sql.NullString
 	err := db.queryRow(ctx, `SELECT `+siteColumns+` FROM site WHERE id = 1`).Scan(
 		&s.Name, &s.Tagline, &s.About, &s.Address, &s.Phone, &s.Email, &s.MeetingInfo, &s.MembershipInfo,
-		&links, &s.AccentColor, &logo, &s.Timezone, &updated)
+		&links, &s.AccentColor, &logo, &s.Timezone, &updated, &s.OfficersChange, &s.Banner, &until)
 	if err == sql.ErrNoRows {
 		return Site{AccentColor: DefaultAccent, Timezone: "America/New_York", SocialLinks: []SocialLink{}}, nil
 	}
@@ -151,6 +198,10 @@ func (db *DB) Site(ctx context.Context) (Site, error) {
 	}
 	s.LogoID = logo.String
 	s.UpdatedAt = sqlitefile.ParseTime(updated)
+	if until != "" {
+		t := sqlitefile.ParseTime(until)
+		s.BannerUntil = &t
+	}
 	if err := json.Unmarshal([]byte(links), &s.SocialLinks); err != nil || s.SocialLinks == nil {
 		s.SocialLinks = []SocialLink{}
 	}
@@ -170,20 +221,26 @@ func (db *DB) UpdateSite(ctx context.Context, s *Site) error {
 		return err
 	}
 	s.UpdatedAt = db.now().UTC()
+	until := ""
+	if s.BannerUntil != nil {
+		until = sqlitefile.FormatTime(*s.BannerUntil)
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		if s.LogoID != "" {
 			if err := mediaExists(ctx, tx, "logo_id", s.LogoID); err != nil {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO site (id, `+siteColumns+`) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO site (id, `+siteColumns+`) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, tagline = excluded.tagline, about = excluded.about,
 			address = excluded.address, phone = excluded.phone, email = excluded.email,
 			meeting_info = excluded.meeting_info, membership_info = excluded.membership_info,
 			social_links = excluded.social_links, accent_color = excluded.accent_color,
-			logo_id = excluded.logo_id, timezone = excluded.timezone, updated_at = excluded.updated_at`,
+			logo_id = excluded.logo_id, timezone = excluded.timezone, updated_at = excluded.updated_at,
+			officers_change = excluded.officers_change, banner = excluded.banner, banner_until = excluded.banner_until`,
 			s.Name, s.Tagline, s.About, s.Address, s.Phone, s.Email, s.MeetingInfo, s.MembershipInfo,
-			string(links), s.AccentColor, nullString(s.LogoID), s.Timezone, sqlitefile.FormatTime(s.UpdatedAt))
+			string(links), s.AccentColor, nullString(s.LogoID), s.Timezone, sqlitefile.FormatTime(s.UpdatedAt),
+			s.OfficersChange, s.Banner, until)
 		return err
 	})
 }

@@ -89,8 +89,18 @@ func markerTenant(t testing.TB, ts *testServer, slug, marker string) catalog.Ten
 		if err := db.SavePage(ctx, &tenantdb.Page{Title: marker + " page", Slug: strings.ToLower(marker) + "-page", Body: marker, Published: true, ShowInNav: true}); err != nil {
 			t.Fatal(err)
 		}
+		// An event taking RSVPs, and an RSVP with a token of this tenant's.
+		start := time.Now().Add(10 * 24 * time.Hour).Truncate(time.Hour)
+		dinner := tenantdb.Event{Title: marker + " dinner", StartsAt: start, EndsAt: start.Add(time.Hour), Timezone: "UTC", RSVP: true}
+		webtest.Must(t, db.SaveEvent(ctx, &dinner))
+		r := tenantdb.RSVP{Occurrence: start, Name: marker, Email: "guest@example.org", PartySize: 1, Token: rsvpToken(marker)}
+		_, err := db.AddRSVP(ctx, dinner, &r, nil)
+		webtest.Must(t, err)
 	})
 }
+
+// rsvpToken is the token of the RSVP markerTenant makes.
+func rsvpToken(marker string) string { return strings.ToLower(marker) + "-rsvp-token-0123456789" }
 
 // probe is a GET of a public path and the status it must answer.
 type probe struct {
@@ -126,7 +136,14 @@ func publicPaths(t testing.TB, ts *testServer, self, other catalog.Tenant) []pro
 		webtest.Must(t, err)
 		for _, e := range events {
 			v["/events/:id"] = append(v["/events/:id"], fmt.Sprint(e.ID))
+			if next := e.Occurrences(time.Now(), time.Now().Add(366*24*time.Hour), 2); e.RSVP && len(next) > 0 {
+				if !next[0].Start.After(time.Now()) {
+					next = next[1:]
+				}
+				v["/events/:id/rsvp"] = append(v["/events/:id/rsvp"], fmt.Sprintf("%d/rsvp?date=%s", e.ID, next[0].Start.Format("2006-01-02")))
+			}
 		}
+		v["/rsvp/:token"] = []string{rsvpToken(strings.TrimPrefix(tn.Name, "Chapter "))}
 		media, err := h.MediaList(ctx)
 		webtest.Must(t, err)
 		for _, m := range media {

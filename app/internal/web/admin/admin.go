@@ -62,6 +62,7 @@ var flashes = map[string]string{
 	"joined":         "Your account is ready. Log in with your email and the password you chose.",
 	"member-invited": "Invited. The invitation is in the outbox (Outgoing mail); its link works for a week.",
 	"approved":       "Approved. The new member is sent a welcome with a login link.",
+	"cancelled":      "Cancelled. Whoever waited and now fits is on the list, and told by mail.",
 }
 
 // adminHeaders sets the dashboard's security headers: no caching, no
@@ -378,6 +379,10 @@ func Register(g *echo.Group, d Deps) *Handler {
 	postKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	eventKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	officerKind.routes(h, g, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/events/:id/rsvps", h.showRSVPs, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/events/:id/rsvps.csv", h.rsvpsCSV, adminHeaders, a.RequireAdmin)
+	g.POST("/admin/events/:id/rsvps/:rsvp/cancel", h.cancelRSVPForm, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/stats", h.showStats, adminHeaders, a.RequireAdmin)
 	pageKind.routes(h, g, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/media", h.showMediaLibrary, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/media", h.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), a.RequireAdmin)

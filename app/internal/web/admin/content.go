@@ -282,6 +282,8 @@ var officerKind = contentKind[tenantdb.Officer]{
 		o.Role = strings.TrimSpace(c.FormValue("role"))
 		o.Email = strings.TrimSpace(c.FormValue("email"))
 		o.PhotoID = c.FormValue("photo_id")
+		o.TermFrom = strings.TrimSpace(c.FormValue("term_from"))
+		o.TermTo = strings.TrimSpace(c.FormValue("term_to"))
 		n, err := formInt(c, "position")
 		o.Position = n
 		return err
@@ -316,6 +318,12 @@ var eventKind = contentKind[tenantdb.Event]{
 		e.Category = c.FormValue("category")
 		e.Description = c.FormValue("description")
 		e.Visibility = formVisibility(c)
+		e.RSVP = checked(c, "rsvp")
+		capacity, err := formInt(c, "capacity")
+		if err != nil {
+			return err
+		}
+		e.Capacity = capacity
 		loc := zone(e.Timezone)
 		start, err := formTime(c, "starts_at", loc)
 		if err != nil {

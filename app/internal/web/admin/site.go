@@ -92,8 +92,16 @@ func (h *Handler) saveSiteSettings(c echo.Context) error {
 	site.AccentColor = strings.ToLower(strings.TrimSpace(c.FormValue("accent_color")))
 	site.LogoID = c.FormValue("logo_id")
 	site.Timezone = c.FormValue("timezone")
+	site.Banner = strings.TrimSpace(c.FormValue("banner"))
+	site.OfficersChange = strings.TrimSpace(c.FormValue("officers_change"))
 	text := c.FormValue("social_links")
 	links, err := parseLinks(text)
+	if err == nil {
+		site.BannerUntil, err = formTime(c, "banner_until", zone(site.Timezone))
+		if site.Banner == "" {
+			site.BannerUntil = nil // no banner: its end goes with it
+		}
+	}
 	if err == nil {
 		site.SocialLinks = links
 		err = db.UpdateSite(ctx, &site)

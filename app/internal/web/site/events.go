@@ -142,6 +142,7 @@ type eventData struct {
 	MapURL     string
 	OtherZone  bool // the event is not in the site's time zone: show the zone
 	IsMultiDay bool
+	RSVPDates  []rsvpDate // the dates open to RSVPs, with their counts
 }
 
 func (s *Handler) showEvent(c echo.Context) error {
@@ -169,6 +170,15 @@ func (s *Handler) showEvent(c echo.Context) error {
 	ey, em, ed := e.EndsAt.Date()
 	d.IsMultiDay = sy != ey || sm != em || sd != ed
 	s.expireAt(c, changesAt(now, d.Next))
+	if e.RSVP {
+		if d.RSVPDates, err = s.rsvpDates(c, e, 6); err != nil {
+			return err
+		}
+		// A date closes to RSVPs when it begins.
+		for _, rd := range d.RSVPDates {
+			s.expireAt(c, rd.Start)
+		}
+	}
 	p.OGType = "article"
 	if text := s.md.Summary(e.Description, 160); text != "" {
 		p.Description = text

@@ -36,6 +36,7 @@ type sitePage struct {
 	OGType      string // "website" or "article"
 	Image       string // absolute URL of the page's image, if any
 	Frozen      bool   // the tenant is read-only: forms cannot be sent
+	Banner      string // the site's announcement, while it is on
 	// Member is the logged-in member of this chapter, nil for anyone else;
 	// CSRF the token of their forms (the layout's logout button).
 	Member *tenantdb.Member
@@ -124,6 +125,12 @@ func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) 
 	if member != nil {
 		p.CSRF = memberCSRF(c)
 	}
+	if site.BannerShown(s.now()) {
+		p.Banner = site.Banner
+		if site.BannerUntil != nil {
+			s.expireAt(c, *site.BannerUntil)
+		}
+	}
 	return p, nil
 }
 
@@ -166,6 +173,21 @@ type homeData struct {
 	Posts       []postItem
 }
 
+// aboutData is the about page's officers: those in office today, those
+// taking office later, and when the next changeover is.
+type aboutData struct {
+	Officers, Incoming []tenantdb.Officer
+	IncomingFrom       string // "July 1, 2027": the first incoming term's start
+	Changeover         string // "July 1, 2027": the site's next changeover day
+	HasPast            bool
+}
+
+// officerDay is today in the chapter's time zone, and when it ends.
+func (s *Handler) officerDay(site tenantdb.Site) (day string, ends time.Time) {
+	now := s.now().In(zone(site.Timezone))
+	return now.Format(tenantdb.DateLayout), time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, now.Location())
+}
+
 func (s *Handler) showAbout(c echo.Context) error {
 	p, err := s.newPage(c, "/about", "About us")
 	if err != nil {
@@ -178,8 +200,72 @@ func (s *Handler) showAbout(c echo.Context) error {
 	if text := s.md.Summary(p.Site.About, 160); text != "" {
 		p.Description = text
 	}
-	p.Data = officers
+	day, ends := s.officerDay(p.Site)
+	var d aboutData
+	var past []tenantdb.Officer
+	d.Officers, d.Incoming, past = tenantdb.OfficerTerms(officers, day)
+	d.HasPast = len(past) > 0
+	if len(d.Incoming) > 0 {
+		from := d.Incoming[0].TermFrom
+		for _, o := range d.Incoming {
+			from = min(from, o.TermFrom)
+		}
+		if t, err := time.Parse(tenantdb.DateLayout, from); err == nil {
+			d.IncomingFrom = t.Format("January 2, 2006")
+		}
+	}
+	if t, ok := p.Site.NextChangeover(day); ok {
+		d.Changeover = t.Format("January 2, 2006")
+	}
+	// Terms begin and end with the day: the page changes at midnight.
+	s.expireAt(c, ends)
+	p.Data = d
 	return c.Render(http.StatusOK, "site/about.html", p)
+}
+
+// pastTerm is a past officer with the term in words.
+type pastTerm struct {
+	tenantdb.Officer
+	Term string // "July 2025 – June 2026"
+}
+
+func (s *Handler) showPastOfficers(c echo.Context) error {
+	p, err := s.newPage(c, "/about", "Past officers")
+	if err != nil {
+		return err
+	}
+	officers, err := httpx.DB(c).Officers(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	day, ends := s.officerDay(p.Site)
+	_, _, past := tenantdb.OfficerTerms(officers, day)
+	terms := make([]pastTerm, len(past))
+	for i, o := range past {
+		terms[i] = pastTerm{Officer: o, Term: termWords(o.TermFrom, o.TermTo)}
+	}
+	s.expireAt(c, ends)
+	p.Description = "The past officers of " + p.Site.Name + " and their terms."
+	p.Data = terms
+	return c.Render(http.StatusOK, "site/past_officers.html", p)
+}
+
+// termWords is a term in words: "July 2025 – June 2026", "until June 2026".
+func termWords(from, to string) string {
+	month := func(d string) string {
+		t, err := time.Parse(tenantdb.DateLayout, d)
+		if err != nil {
+			return ""
+		}
+		return t.Format("January 2006")
+	}
+	switch {
+	case from != "" && to != "":
+		return month(from) + " – " + month(to)
+	case to != "":
+		return "until " + month(to)
+	}
+	return ""
 }
 
 func (s *Handler) showPage(c echo.Context) error {
@@ -202,11 +288,16 @@ func (s *Handler) showPage(c echo.Context) error {
 }
 
 // expireAt tells the page cache that what this request rendered stops
-// being true at t (an event starts or ends), even without a write.
+// being true at t (an event starts or ends, the banner ends), even without
+// a write. Of several such times the earliest counts.
 func (s *Handler) expireAt(c echo.Context, t time.Time) {
-	if !t.IsZero() {
-		c.Set(expiresKey, t)
+	if t.IsZero() {
+		return
 	}
+	if prev, ok := c.Get(expiresKey).(time.Time); ok && prev.Before(t) {
+		return
+	}
+	c.Set(expiresKey, t)
 }
 
 const expiresKey = "page-expires"
@@ -245,7 +336,8 @@ type Handler struct {
 	// throttles contact messages per tenant and client address.
 	cache        *pageCache
 	contactLimit *ratelimit.Limiter
-	memo         siteMemo // every page's settings and menu, by generation
+	memo         siteMemo     // every page's settings and menu, by generation
+	visits       visitCounter // the salt of the day of the visit statistics
 }
 
 // Deps are what the public site needs.
@@ -274,15 +366,26 @@ func Register(g *echo.Group, d Deps) *Handler {
 	page := func(path string, handle echo.HandlerFunc, params ...string) {
 		g.Match(read, path, handle, publicHeaders, h.cachePage(params...))
 	}
-	page("/", h.showHome)
-	page("/about", h.showAbout)
-	page("/news", h.showNews, "page")
-	page("/news/:slug", h.showPost)
-	page("/events", h.showEvents)
-	page("/events/:id", h.showEvent)
-	page("/contact", h.showContact)
+	// A page people read is counted in the visit statistics, cached or not.
+	counted := func(path string, handle echo.HandlerFunc, params ...string) {
+		g.Match(read, path, handle, publicHeaders, h.countVisit, h.cachePage(params...))
+	}
+	counted("/", h.showHome)
+	counted("/about", h.showAbout)
+	counted("/about/past-officers", h.showPastOfficers)
+	counted("/news", h.showNews, "page")
+	counted("/news/:slug", h.showPost)
+	counted("/events", h.showEvents)
+	counted("/events/calendar", h.showMonth, "month")
+	counted("/events/:id", h.showEvent)
+	counted("/contact", h.showContact)
 	page("/contact/thanks", h.showContactThanks)
-	page("/p/:slug", h.showPage)
+	counted("/p/:slug", h.showPage)
+	// The RSVP form and a visitor's own RSVP are never cached.
+	g.Match(read, "/events/:id/rsvp", h.showRSVPForm, publicHeaders)
+	g.POST("/events/:id/rsvp", h.sendRSVP, publicHeaders, httpx.NeedsRoom(h.p))
+	g.Match(read, "/rsvp/:token", h.showRSVP, publicHeaders)
+	g.POST("/rsvp/:token/cancel", h.cancelRSVP, publicHeaders)
 	page("/theme.css", h.showTheme, "v")
 	page("/feed.xml", h.showFeed)
 	page("/events.ics", h.showCalendar)

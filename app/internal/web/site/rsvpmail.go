@@ -1,0 +1,18 @@
+package site
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// rsvpMail composes the mails about RSVPs to event e, queued in the
+// transaction that stores the RSVP.
+func (s *Handler) rsvpMail(c echo.Context, e tenantdb.Event) tenantdb.RSVPMail {
+	site, _, err := s.memo.get(c.Request().Context(), httpx.Tenant(c).ID, httpx.DB(c))
+	if err != nil {
+		site = tenantdb.Site{Name: httpx.Tenant(c).Name}
+	}
+	return s.p.RSVPMail(site.Name, site.Email, httpx.BaseURL(c), e, func(r tenantdb.RSVP) string { return rsvpWhen(e, r.Occurrence) })
+}
