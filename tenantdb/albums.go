@@ -266,3 +266,11 @@ func scanAlbumPhotoRow(s scanner) (albumPhotoRow, error) {
 	err := s.Scan(&r.rowid, &r.p.AlbumID, &r.p.Media.ID, &r.p.Position, &r.p.Caption)
 	return r, err
 }
+
+// Shelves says whether the public site has documents and albums to show
+// a visitor who is not a member, for its menu.
+func (db *DB) Shelves(ctx context.Context) (documents, albums bool, err error) {
+	err = db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM documents WHERE visibility = 'public'),
+		EXISTS (SELECT 1 FROM albums WHERE published = 1 AND visibility = 'public')`).Scan(&documents, &albums)
+	return documents, albums, err
+}

@@ -370,6 +370,7 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/admin/media", h.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), a.RequireAdmin)
 	g.POST("/admin/media/:id", h.updateMediaForm, adminHeaders, a.RequireAdmin, httpx.NeedsRoom(h.p))
 	g.POST("/admin/media/:id/delete", h.deleteMediaForm, adminHeaders, a.RequireAdmin)
+	h.libraryRoutes(g, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/messages", h.showMessages, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/messages/:id", h.showMessage, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/messages/:id/read", h.openMessage, adminHeaders, a.RequireAdmin)
