@@ -40,11 +40,14 @@
     changed(ta);
   }
 
+  // insert puts text on lines of its own after the line the selection
+  // ends on, so that no bold or link around the selection is split.
   function insert(ta, text) {
-    var s = ta.selectionStart;
     var v = ta.value;
+    var s = v.indexOf("\n", ta.selectionEnd);
+    if (s < 0) s = v.length;
     var pre = s > 0 && v[s - 1] !== "\n" ? "\n\n" : "";
-    ta.setRangeText(pre + text + "\n", s, ta.selectionEnd, "end");
+    ta.setRangeText(pre + text + "\n", s, s, "end");
     changed(ta);
     ta.focus();
   }
