@@ -136,7 +136,7 @@ func TestPublicPagesNeverSkipAHeadingLevel(t *testing.T) {
 // chapter: home, news, a post, events, an event, about, contact, a page.
 func demoPublicPages(t testing.TB, cl webtest.Client) []string {
 	t.Helper()
-	paths := []string{"/", "/news", "/events", "/about", "/contact"}
+	paths := []string{"/", "/news", "/events", "/about", "/contact", "/albums", "/documents"}
 	first := func(page, pattern string) {
 		t.Helper()
 		_, body := cl.Fetch(t, "demo", page)
@@ -149,5 +149,7 @@ func demoPublicPages(t testing.TB, cl webtest.Client) []string {
 	first("/news", `/news/[a-z0-9-]+`)
 	first("/events", `/events/[0-9]+`)
 	first("/", `/p/[a-z0-9-]+`)
+	first("/albums", `/albums/[a-z0-9-]+`)
+	first("/documents", `/documents/[a-z]+`)
 	return paths
 }

@@ -2,10 +2,33 @@ package tenantdb
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
+
+// migrationVersions are the versions of the tenant schema's migrations,
+// in order: the numbers need not be consecutive (each branch of work is
+// given its own).
+func migrationVersions(t testing.TB) []int64 {
+	t.Helper()
+	names, err := fs.Glob(tenantSchema.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []int64
+	for _, n := range names {
+		v, err := strconv.ParseInt(strings.SplitN(n, "_", 2)[0], 10, 64)
+		if err != nil {
+			t.Fatalf("migration %s: %v", n, err)
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
 
 // newTenant creates a migrated tenant file in a temp data dir and returns
 // the dir and the tenant's id.

@@ -588,9 +588,14 @@ func copyTable(ctx context.Context, source *untrusted, tx *sql.Tx, table string)
 				return reject("table %q row %d column %q: %v", table, n, ti.columns[i], err)
 			}
 		}
-		if table == "media" {
+		switch table {
+		case "media", "media_variants":
 			if err := checkMediaRow(ti.columns, vals); err != nil {
-				return reject("table \"media\" row %d: %v", n, err)
+				return reject("table %q row %d: %v", table, n, err)
+			}
+		case "documents":
+			if err := checkDocumentRow(ti.columns, vals); err != nil {
+				return reject("table \"documents\" row %d: %v", n, err)
 			}
 		}
 		if _, err := ins.ExecContext(ctx, vals...); err != nil {
@@ -656,6 +661,32 @@ func checkMediaRow(cols []string, vals []any) error {
 	return nil
 }
 
+// checkDocumentRow checks what the site trusts about a document when it
+// serves it: bytes that match their size and hash, and whose content is
+// of the recorded type, by the same check as an upload.
+func checkDocumentRow(cols []string, vals []any) error {
+	get := map[string]any{}
+	for i, c := range cols {
+		get[c] = vals[i]
+	}
+	data, _ := get["data"].([]byte)
+	size, _ := get["size"].(int64)
+	if len(data) == 0 || len(data) > MaxDocumentSize || int64(len(data)) != size {
+		return fmt.Errorf("document of %d bytes (recorded size %d, limit %d)", len(data), size, MaxDocumentSize)
+	}
+	if h, _ := get["sha256"].(string); h != sha256Hex(data) {
+		return errors.New("document bytes do not match their recorded sha256")
+	}
+	ct, err := SniffDocument(data)
+	if err != nil {
+		return fmt.Errorf("document content: %v", err)
+	}
+	if rec, _ := get["content_type"].(string); rec != ct {
+		return fmt.Errorf("document recorded as %q is %s by its content", rec, ct)
+	}
+	return nil
+}
+
 // finishImport checks that the copy at path holds exactly the rows read
 // (by digest), migrates it up, validates its records with the same rules
 // as the admin screens, checks its integrity and syncs it.
@@ -703,17 +734,22 @@ func finishImport(ctx context.Context, path string, want Digest, version int64) 
 // make an import take minutes. A table not named here takes
 // defaultMaxImportRows.
 var maxImportRows = map[string]int{
-	"site":        1,
-	"media":       20_000,
-	"pages":       2_000,
-	"posts":       100_000,
-	"events":      100_000,
-	"officers":    2_000,
-	"messages":    100_000,
-	"admins":      1_000,
-	"sessions":    100_000,
-	"outbox":      100_000,
-	"mail_tokens": 10_000,
+	"site":  1,
+	"media": 20_000,
+	// three sizes of each image at most
+	"media_variants": 60_000,
+	"documents":      20_000,
+	"albums":         5_000,
+	"album_photos":   100_000,
+	"pages":          2_000,
+	"posts":          100_000,
+	"events":         100_000,
+	"officers":       2_000,
+	"messages":       100_000,
+	"admins":         1_000,
+	"sessions":       100_000,
+	"outbox":         100_000,
+	"mail_tokens":    10_000,
 	// Members: a large lodge has thousands; no chapter has 50,000.
 	"members":             50_000,
 	"member_applications": 10_000,
@@ -785,6 +821,30 @@ func (db *DB) validateAll(ctx context.Context) (siteName string, err error) {
 			return eachRow(ctx, db, "media", `SELECT `+mediaColumns+` FROM media ORDER BY id`,
 				func(s scanner) (Media, error) { return scanMedia(s) },
 				func(m Media) (any, error) { return m.ID, m.Validate() })
+		},
+		func() error {
+			// Each copy is checked against its original's dimensions.
+			return eachRow(ctx, db, "media_variants", `SELECT v.`+strings.ReplaceAll(variantColumns, ", ", ", v.")+`, `+
+				`m.width, m.height FROM media_variants v JOIN media m ON m.id = v.media_id ORDER BY v.media_id, v.variant`,
+				func(s scanner) (mediaVariantRow, error) {
+					var r mediaVariantRow
+					v, err := scanVariant(s, &r.of.Width, &r.of.Height)
+					r.v = v
+					return r, err
+				},
+				func(r mediaVariantRow) (any, error) { return r.v.MediaID + " " + r.v.Variant, r.v.Validate(r.of) })
+		},
+		func() error {
+			return eachRow(ctx, db, "documents", `SELECT `+documentColumns+` FROM documents ORDER BY id`, scanDocumentRow,
+				func(d Document) (any, error) { return d.ID, d.Validate() })
+		},
+		func() error {
+			return eachRow(ctx, db, "albums", `SELECT `+albumColumns+` FROM albums ORDER BY id`, scanAlbumRow,
+				func(a Album) (any, error) { return a.ID, a.Validate() })
+		},
+		func() error {
+			return eachRow(ctx, db, "album_photos", `SELECT rowid, album_id, media_id, position, caption FROM album_photos ORDER BY rowid`,
+				scanAlbumPhotoRow, func(r albumPhotoRow) (any, error) { return r.rowid, r.p.Validate() })
 		},
 		func() error {
 			return eachRow(ctx, db, "pages", `SELECT `+pageColumns+` FROM pages ORDER BY id`, scanPage,
@@ -895,6 +955,11 @@ func (db *DB) validateAll(ctx context.Context) (siteName string, err error) {
 		}
 	}
 	return site.Name, nil
+}
+
+type mediaVariantRow struct {
+	v  MediaVariant
+	of Media
 }
 
 type sessionRow struct {

@@ -132,7 +132,7 @@ func assertMigratedOnce(t *testing.T, dir, id string) {
 	if err := raw.QueryRow("SELECT count(*), count(DISTINCT version_id) FROM goose_db_version WHERE version_id > 0").Scan(&rows, &distinct); err != nil {
 		t.Fatal(err)
 	}
-	if want := len(schemaVersions(t)); rows != distinct || distinct != want {
+	if want := len(migrationVersions(t)); rows != distinct || distinct != want {
 		t.Errorf("goose_db_version has %d rows for %d versions, want %d once each", rows, distinct, want)
 	}
 }

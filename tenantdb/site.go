@@ -29,6 +29,7 @@ type Site struct {
 	SocialLinks    []SocialLink `json:"social_links"`
 	AccentColor    string       `json:"accent_color"` // #rrggbb
 	LogoID         string       `json:"logo_id"`
+	HeroID         string       `json:"hero_id"`  // the home page's wide photo
 	Timezone       string       `json:"timezone"` // IANA name
 	// OfficersChange is the day of the year new officers take office,
 	// MM-DD ("07-01"), "" for none.
@@ -180,23 +181,23 @@ func ValidateEmail(field, email string) error {
 }
 
 const siteColumns = `name, tagline, about, address, phone, email, meeting_info, membership_info,
-	social_links, accent_color, logo_id, timezone, updated_at, officers_change, banner, banner_until`
+	social_links, accent_color, logo_id, timezone, updated_at, officers_change, banner, banner_until, hero_id`
 
 // Site returns the site settings.
 func (db *DB) Site(ctx context.Context) (Site, error) {
 	var s Site
 	var links, updated, until string
-	var logo sql.NullString
+	var logo, hero sql.NullString
 	err := db.queryRow(ctx, `SELECT `+siteColumns+` FROM site WHERE id = 1`).Scan(
 		&s.Name, &s.Tagline, &s.About, &s.Address, &s.Phone, &s.Email, &s.MeetingInfo, &s.MembershipInfo,
-		&links, &s.AccentColor, &logo, &s.Timezone, &updated, &s.OfficersChange, &s.Banner, &until)
+		&links, &s.AccentColor, &logo, &s.Timezone, &updated, &s.OfficersChange, &s.Banner, &until, &hero)
 	if err == sql.ErrNoRows {
 		return Site{AccentColor: DefaultAccent, Timezone: "America/New_York", SocialLinks: []SocialLink{}}, nil
 	}
 	if err != nil {
 		return s, err
 	}
-	s.LogoID = logo.String
+	s.LogoID, s.HeroID = logo.String, hero.String
 	s.UpdatedAt = sqlitefile.ParseTime(updated)
 	if until != "" {
 		t := sqlitefile.ParseTime(until)
@@ -231,16 +232,22 @@ func (db *DB) UpdateSite(ctx context.Context, s *Site) error {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO site (id, `+siteColumns+`) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		if s.HeroID != "" {
+			if err := mediaExists(ctx, tx, "hero_id", s.HeroID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO site (id, `+siteColumns+`) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, tagline = excluded.tagline, about = excluded.about,
 			address = excluded.address, phone = excluded.phone, email = excluded.email,
 			meeting_info = excluded.meeting_info, membership_info = excluded.membership_info,
 			social_links = excluded.social_links, accent_color = excluded.accent_color,
 			logo_id = excluded.logo_id, timezone = excluded.timezone, updated_at = excluded.updated_at,
-			officers_change = excluded.officers_change, banner = excluded.banner, banner_until = excluded.banner_until`,
+			officers_change = excluded.officers_change, banner = excluded.banner, banner_until = excluded.banner_until,
+			hero_id = excluded.hero_id`,
 			s.Name, s.Tagline, s.About, s.Address, s.Phone, s.Email, s.MeetingInfo, s.MembershipInfo,
 			string(links), s.AccentColor, nullString(s.LogoID), s.Timezone, sqlitefile.FormatTime(s.UpdatedAt),
-			s.OfficersChange, s.Banner, until)
+			s.OfficersChange, s.Banner, until, nullString(s.HeroID))
 		return err
 	})
 }

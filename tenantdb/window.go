@@ -38,6 +38,7 @@ func list[T any](ctx context.Context, db *DB, query string, w Window, scan func(
 // Counts is how many rows of each kind a tenant has, for the dashboard.
 type Counts struct {
 	Posts, Drafts, Events, Officers, Pages, Media, Messages, Unread int
+	Documents, Albums                                               int
 }
 
 // Counts counts the tenant's content in one query, reading no row.
@@ -46,7 +47,8 @@ func (db *DB) Counts(ctx context.Context) (Counts, error) {
 	err := db.queryRow(ctx, `SELECT
 		(SELECT count(*) FROM posts WHERE published = 1), (SELECT count(*) FROM posts WHERE published = 0),
 		(SELECT count(*) FROM events), (SELECT count(*) FROM officers), (SELECT count(*) FROM pages),
-		(SELECT count(*) FROM media), (SELECT count(*) FROM messages), (SELECT count(*) FROM messages WHERE read = 0)`).Scan(
-		&n.Posts, &n.Drafts, &n.Events, &n.Officers, &n.Pages, &n.Media, &n.Messages, &n.Unread)
+		(SELECT count(*) FROM media), (SELECT count(*) FROM messages), (SELECT count(*) FROM messages WHERE read = 0),
+		(SELECT count(*) FROM documents), (SELECT count(*) FROM albums)`).Scan(
+		&n.Posts, &n.Drafts, &n.Events, &n.Officers, &n.Pages, &n.Media, &n.Messages, &n.Unread, &n.Documents, &n.Albums)
 	return n, err
 }

@@ -52,44 +52,70 @@ func badImage(format string, args ...any) error {
 // dimensions, and the others wait for their share of budget for as long
 // as ctx lasts.
 func Clean(ctx context.Context, budget *Budget, data []byte) (contentType string, width, height int, out []byte, err error) {
+	c, err := clean(ctx, budget, data, false)
+	return c.ContentType, c.Width, c.Height, c.Data, err
+}
+
+// Cleaned is an uploaded image made safe (see Clean), with its smaller
+// copies in tenantdb.Sizes.
+type Cleaned struct {
+	ContentType   string
+	Width, Height int
+	Data          []byte
+	Variants      []tenantdb.VariantData
+}
+
+// CleanSized is Clean that also makes the smaller copies of the image
+// that pages offer in srcset: one of each of tenantdb.Sizes narrower than
+// it, scaled from the same decoded pixels (Catmull-Rom, each from the
+// next larger copy, which costs little more than one scaling of the
+// original). Their memory is counted in the cost taken from budget.
+func CleanSized(ctx context.Context, budget *Budget, data []byte) (Cleaned, error) {
+	return clean(ctx, budget, data, true)
+}
+
+func clean(ctx context.Context, budget *Budget, data []byte, sized bool) (Cleaned, error) {
 	if len(data) == 0 {
-		return "", 0, 0, nil, badImage("is empty")
+		return Cleaned{}, badImage("is empty")
 	}
 	if len(data) > tenantdb.MaxMediaSize {
-		return "", 0, 0, nil, &TooLargeError{fmt.Sprintf("the image is larger than %d MB", tenantdb.MaxMediaSize>>20)}
+		return Cleaned{}, &TooLargeError{fmt.Sprintf("the image is larger than %d MB", tenantdb.MaxMediaSize>>20)}
 	}
 	sniffed := http.DetectContentType(data)
 	if sniffed != "image/png" && sniffed != "image/jpeg" {
-		return "", 0, 0, nil, badImage("is not a PNG or JPEG image (it looks like %s)", sniffed)
+		return Cleaned{}, badImage("is not a PNG or JPEG image (it looks like %s)", sniffed)
 	}
 	lower := bytes.ToLower(data)
 	for _, m := range polyglotMarkers {
 		if bytes.Contains(lower, m) {
-			return "", 0, 0, nil, badImage("contains markup (%s) as well as an image; save it again from an image editor", m)
+			return Cleaned{}, badImage("contains markup (%s) as well as an image; save it again from an image editor", m)
 		}
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil || "image/"+format != sniffed {
-		return "", 0, 0, nil, badImage("is a damaged or unsupported %s", sniffed)
+		return Cleaned{}, badImage("is a damaged or unsupported %s", sniffed)
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxImageSide || cfg.Height > maxImageSide ||
 		cfg.Width*cfg.Height > maxImagePixels {
-		return "", 0, 0, nil, badImage("is %d×%d pixels; at most %d pixels a side and %d megapixels are accepted",
+		return Cleaned{}, badImage("is %d×%d pixels; at most %d pixels a side and %d megapixels are accepted",
 			cfg.Width, cfg.Height, maxImageSide, maxImagePixels/1_000_000)
 	}
 	cost, why := Cost(data, cfg)
+	if sized {
+		cost += VariantsCost(cfg, sniffed == "image/jpeg" && jpegOrientation(data) >= 5)
+	}
 	if cost > budget.size {
-		return "", 0, 0, nil, &TooLargeError{fmt.Sprintf(
+		return Cleaned{}, &TooLargeError{fmt.Sprintf(
 			"the image is %d×%d pixels (%s); decoding it would take %d MB of memory, and an image may take at most %d MB: save it with fewer pixels%s",
 			cfg.Width, cfg.Height, why, mb(cost), mb(budget.size), advice(sniffed, why))}
 	}
 	if err := budget.acquire(ctx, cost); err != nil {
-		return "", 0, 0, nil, fmt.Errorf("waiting to decode an image: %w", err)
+		return Cleaned{}, fmt.Errorf("waiting to decode an image: %w", err)
 	}
 	defer budget.release(cost)
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return "", 0, 0, nil, badImage("is a damaged %s: %v", sniffed, err)
+		return Cleaned{}, badImage("is a damaged %s: %v", sniffed, err)
 	}
 	b := &cappedBuffer{max: tenantdb.MaxMediaSize}
 	switch sniffed {
@@ -106,13 +132,19 @@ func Clean(ctx context.Context, budget *Budget, data []byte) (contentType string
 		}
 	}
 	if errors.Is(err, errOverCap) {
-		return "", 0, 0, nil, &TooLargeError{fmt.Sprintf("the image is larger than %d MB once cleaned; make it smaller", tenantdb.MaxMediaSize>>20)}
+		return Cleaned{}, &TooLargeError{fmt.Sprintf("the image is larger than %d MB once cleaned; make it smaller", tenantdb.MaxMediaSize>>20)}
 	}
 	if err != nil {
-		return "", 0, 0, nil, err
+		return Cleaned{}, err
 	}
 	bounds := img.Bounds()
-	return sniffed, bounds.Dx(), bounds.Dy(), b.Bytes(), nil
+	c := Cleaned{ContentType: sniffed, Width: bounds.Dx(), Height: bounds.Dy(), Data: b.Bytes()}
+	if sized {
+		if c.Variants, err = makeVariants(ctx, img); err != nil {
+			return Cleaned{}, err
+		}
+	}
+	return c, nil
 }
 
 func mb(n int64) int64 { return (n + 1<<20 - 1) >> 20 }

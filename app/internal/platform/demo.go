@@ -152,6 +152,9 @@ func FillDemo(ctx context.Context, db *tenantdb.DB, now time.Time) error {
 			return err
 		}
 	}
+	if err := fillDemoLibrary(ctx, db, now, secondTuesday); err != nil {
+		return err
+	}
 	return db.AddMessage(ctx, &tenantdb.Message{Name: "Karen Miller", Email: "karen.miller@example.com", Subject: "Hall rental in October",
 		Body: "Hello, is the hall available on Saturday, October 17 for a 60th birthday party of about 80 guests? Thank you!"})
 }

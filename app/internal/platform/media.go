@@ -58,22 +58,52 @@ func (p *Platform) AddImage(ctx context.Context, db *tenantdb.DB, u Upload) (ten
 	if err := p.CheckRoom(ctx, db, 0); err != nil {
 		return tenantdb.Media{}, err
 	}
-	contentType, w, h, clean, err := imaging.Clean(ctx, p.Images, u.Data)
+	c, err := imaging.CleanSized(ctx, p.Images, u.Data)
 	if err != nil {
 		return tenantdb.Media{}, err
 	}
 	m := tenantdb.Media{
-		Name:        MediaName(u.Name, u.Filename, contentType),
+		Name:        MediaName(u.Name, u.Filename, c.ContentType),
 		Alt:         strings.TrimSpace(u.Alt),
-		ContentType: contentType,
-		Width:       w,
-		Height:      h,
+		ContentType: c.ContentType,
+		Width:       c.Width,
+		Height:      c.Height,
+	}
+	need := int64(len(c.Data))
+	for _, v := range c.Variants {
+		need += int64(len(v.Data))
 	}
 	unlock := p.lockRoom(db.ID)
 	defer unlock()
-	if err := p.CheckRoom(ctx, db, int64(len(clean))); err != nil {
+	if err := p.CheckRoom(ctx, db, need); err != nil {
 		return tenantdb.Media{}, err
 	}
-	err = db.AddMedia(ctx, &m, clean)
+	err = db.AddMedia(ctx, &m, c.Data, c.Variants...)
 	return m, err
+}
+
+// DocumentUpload is a file sent for the document library.
+type DocumentUpload struct {
+	Document tenantdb.Document // what is said about it; Filename is the client's
+	Data     []byte
+}
+
+// AddDocument stores u in db's document library: counted against the
+// tenant's upload limits first, checked by its content (never its name)
+// and against the tenant's quota with its size.
+func (p *Platform) AddDocument(ctx context.Context, db *tenantdb.DB, u DocumentUpload) (tenantdb.Document, error) {
+	d := u.Document
+	if err := p.takeUpload(db.ID, len(u.Data)); err != nil {
+		return d, err
+	}
+	if _, err := tenantdb.SniffDocument(u.Data); err != nil {
+		return d, err
+	}
+	unlock := p.lockRoom(db.ID)
+	defer unlock()
+	if err := p.CheckRoom(ctx, db, int64(len(u.Data))); err != nil {
+		return d, err
+	}
+	err := db.AddDocument(ctx, &d, u.Data)
+	return d, err
 }

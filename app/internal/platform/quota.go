@@ -91,10 +91,11 @@ type Usage struct {
 	Used         int64 `json:"used_bytes"`  // the file's pages less its free pages
 	Quota        int64 `json:"quota_bytes"` // 0: unlimited
 	QuotaDefault bool  `json:"quota_is_default"`
-	File         int64 `json:"file_bytes"`     // the database's pages, free ones included
-	Media        int64 `json:"media_bytes"`    // the images
-	MediaCount   int64 `json:"media_count"`    //
-	Messages     int64 `json:"messages_bytes"` // contact messages' text
+	File         int64 `json:"file_bytes"`      // the database's pages, free ones included
+	Media        int64 `json:"media_bytes"`     // the images and their smaller copies
+	MediaCount   int64 `json:"media_count"`     //
+	Documents    int64 `json:"documents_bytes"` // the document library's files
+	Messages     int64 `json:"messages_bytes"`  // contact messages' text
 	// Content is the rest: settings, pages, news, events, officers,
 	// accounts and SQLite's own structure.
 	Content int64 `json:"content_bytes"`
@@ -125,8 +126,8 @@ func (u Usage) String() string {
 // Breakdown says what takes the room: "images 11.0 MB, messages 20 KB,
 // pages, news and the rest 1.3 MB".
 func (u Usage) Breakdown() string {
-	return fmt.Sprintf("images %s, messages %s, pages, news and the rest %s",
-		FormatSize(u.Media), FormatSize(u.Messages), FormatSize(u.Content))
+	return fmt.Sprintf("images %s, documents %s, messages %s, pages, news and the rest %s",
+		FormatSize(u.Media), FormatSize(u.Documents), FormatSize(u.Messages), FormatSize(u.Content))
 }
 
 // QuotaError is a write refused because the tenant's storage is full:
@@ -143,7 +144,7 @@ func (e *QuotaError) Error() string {
 	} else {
 		fmt.Fprintf(&b, "not enough storage left on this site: it uses %s and this needs %s more", e.Usage, FormatSize(e.Need))
 	}
-	fmt.Fprintf(&b, " (%s). Delete images you no longer use in Media, or old messages, to make room; or ask the platform's operator for a larger quota", e.Usage.Breakdown())
+	fmt.Fprintf(&b, " (%s). Delete images you no longer use in Media, old documents, or old messages, to make room; or ask the platform's operator for a larger quota", e.Usage.Breakdown())
 	return b.String()
 }
 
@@ -170,8 +171,9 @@ func (p *Platform) Usage(ctx context.Context, t catalog.Tenant, db *tenantdb.DB)
 		Media:        sp.MediaBytes,
 		MediaCount:   sp.MediaCount,
 		Messages:     sp.MessageBytes,
+		Documents:    sp.DocumentBytes,
 	}
-	u.Content = max(u.Used-u.Media-u.Messages, 0)
+	u.Content = max(u.Used-u.Media-u.Documents-u.Messages, 0)
 	return u, nil
 }
 

@@ -49,6 +49,11 @@ func Funcs(md *Markdown) template.FuncMap {
 		"datetime": func(t time.Time) string { return t.Format("Mon, Jan 2, 2006 · 3:04 PM") },
 		"clock":    func(t time.Time) string { return t.Format("3:04 PM") },
 		"mailto":   MailtoURL,
+		"srcset":   Srcset,
+		// ext is a document's kind as a reader knows it: "PDF", "DOCX".
+		"ext":      func(d tenantdb.Document) string { return strings.ToUpper(strings.TrimPrefix(d.Ext(), ".")) },
+		"filesize": FileSize,
+		"sized":    Sized,
 		"add":      func(a, b int) int { return a + b },
 		"sub":      func(a, b int) int { return a - b },
 	}
@@ -143,4 +148,39 @@ func (r *Renderer) Execute(w io.Writer, name string, data any) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// Srcset is the srcset attribute of image m: its smaller copies
+// (tenantdb.SizesOf its width) and the original, by width, so that a
+// browser fetches the smallest that fills the space at its density.
+func Srcset(m tenantdb.Media) string {
+	var b strings.Builder
+	for _, s := range tenantdb.SizesOf(m.Width) {
+		fmt.Fprintf(&b, "/media/%s/%s %dw, ", m.ID, s.Name, s.Width)
+	}
+	fmt.Fprintf(&b, "/media/%s %dw", m.ID, m.Width)
+	return b.String()
+}
+
+// Sized is the address of image m in size name ("small", "medium",
+// "large"), or of the original when it is not wider than that size.
+func Sized(m tenantdb.Media, name string) string {
+	for _, s := range tenantdb.SizesOf(m.Width) {
+		if s.Name == name {
+			return "/media/" + m.ID + "/" + name
+		}
+	}
+	return "/media/" + m.ID
+}
+
+// FileSize is n bytes as a reader reads a download's size: "820 KB",
+// "2.4 MB" (decimal units, as the quota's).
+func FileSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1_000_000:
+		return fmt.Sprintf("%d KB", (n+500)/1000)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }

@@ -148,6 +148,20 @@ func publicPaths(t testing.TB, ts *testServer, self, other catalog.Tenant) []pro
 		webtest.Must(t, err)
 		for _, m := range media {
 			v["/media/:id"] = append(v["/media/:id"], m.ID)
+			v["/media/:id/:size"] = append(v["/media/:id/:size"], m.ID+"/small")
+		}
+		docs, err := h.Documents(ctx, "", false, tenantdb.Window{})
+		webtest.Must(t, err)
+		for _, d := range docs {
+			v["/files/:id"] = append(v["/files/:id"], d.ID)
+			if !slices.Contains(v["/documents/:category"], d.Category) {
+				v["/documents/:category"] = append(v["/documents/:category"], d.Category)
+			}
+		}
+		albums, err := h.Albums(ctx, true, false, tenantdb.Window{})
+		webtest.Must(t, err)
+		for _, a := range albums {
+			v["/albums/:slug"] = append(v["/albums/:slug"], a.Slug)
 		}
 		// A magic link's page shows for any token; the POST judges it.
 		v["/members/login/:token"] = []string{"some-token"}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
@@ -58,6 +59,14 @@ func newSameSiteFixture(t *testing.T) *sameSiteFixture {
 	create("pages", map[string]any{"title": "History", "body": "Since 1919", "published": true})
 	create("domains", map[string]any{"host": "www.alpha-post.example"})
 	create("admins", map[string]any{"email": "ed@alpha.example.org", "role": "editor"})
+	// Albums and documents have no API: made in the store.
+	db := ts.DB("alpha")
+	album := &tenantdb.Album{Title: "Picnic", Dated: "2026-07-04", Published: true}
+	webtest.Must(t, db.SaveAlbum(context.Background(), album))
+	f.ids["albums"] = fmt.Sprint(album.ID)
+	doc := &tenantdb.Document{Title: "Bylaws", Category: "bylaws", Dated: "2020-01-01"}
+	webtest.Must(t, db.AddDocument(context.Background(), doc, []byte("%PDF-1.4\n%%EOF\n")))
+	f.ids["documents"] = doc.ID
 	up := ts.Upload(t, api, "alpha", "/api/media", "hall.png", webtest.PNG(8, 8), map[string]string{"alt": "the hall"}, webtest.Bearer(f.token)...)
 	var m struct{ ID any }
 	up.JSON(t, &m)

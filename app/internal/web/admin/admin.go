@@ -1,5 +1,6 @@
 // Package admin serves the dashboard of one chapter at /admin on its own
-// host: server-rendered forms, no JavaScript, a CSRF token in every form.
+// host: server-rendered forms that work without JavaScript (one small script
+// of our own adds an editor to the Markdown fields), a CSRF token in every form.
 package admin
 
 import (
@@ -23,8 +24,8 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
-// The dashboard: server-rendered forms at /admin on every tenant host, no
-// JavaScript. Every change is a POST with the session's CSRF token
+// The dashboard: server-rendered forms at /admin on every tenant host,
+// each working without JavaScript (editor.go). Every change is a POST with the session's CSRF token
 // (requireAdmin checks it), followed by a redirect (POST-redirect-GET);
 // a refused form is shown again with what was typed and the problem.
 
@@ -66,12 +67,14 @@ var flashes = map[string]string{
 }
 
 // adminHeaders sets the dashboard's security headers: no caching, no
-// framing, no script, forms only to this origin.
+// framing, forms only to this origin, and script only from our own
+// /static/editor.js (no inline script, no other origin; it may call
+// back only here).
 func adminHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
@@ -388,6 +391,8 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/admin/media", h.uploadMediaForm, adminHeaders, httpx.LimitBody(httpx.MaxUploadBody), a.RequireAdmin)
 	g.POST("/admin/media/:id", h.updateMediaForm, adminHeaders, a.RequireAdmin, httpx.NeedsRoom(h.p))
 	g.POST("/admin/media/:id/delete", h.deleteMediaForm, adminHeaders, a.RequireAdmin)
+	h.libraryRoutes(g, adminHeaders, a.RequireAdmin)
+	h.editorRoutes(g, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/messages", h.showMessages, adminHeaders, a.RequireAdmin)
 	g.GET("/admin/messages/:id", h.showMessage, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/messages/:id/read", h.openMessage, adminHeaders, a.RequireAdmin)

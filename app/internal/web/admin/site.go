@@ -91,6 +91,7 @@ func (h *Handler) saveSiteSettings(c echo.Context) error {
 	site.MembershipInfo = c.FormValue("membership_info")
 	site.AccentColor = strings.ToLower(strings.TrimSpace(c.FormValue("accent_color")))
 	site.LogoID = c.FormValue("logo_id")
+	site.HeroID = c.FormValue("hero_id")
 	site.Timezone = c.FormValue("timezone")
 	site.Banner = strings.TrimSpace(c.FormValue("banner"))
 	site.OfficersChange = strings.TrimSpace(c.FormValue("officers_change"))

@@ -55,7 +55,7 @@ func (s *Handler) showNews(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items, err := postItems(c.Request().Context(), s.md, posts)
+	items, err := postItems(c.Request().Context(), httpx.DB(c), s.md, posts)
 	if err != nil {
 		return err
 	}

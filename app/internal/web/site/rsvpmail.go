@@ -10,9 +10,9 @@ import (
 // rsvpMail composes the mails about RSVPs to event e, queued in the
 // transaction that stores the RSVP.
 func (s *Handler) rsvpMail(c echo.Context, e tenantdb.Event) tenantdb.RSVPMail {
-	site, _, err := s.memo.get(c.Request().Context(), httpx.Tenant(c).ID, httpx.DB(c))
-	if err != nil {
-		site = tenantdb.Site{Name: httpx.Tenant(c).Name}
+	site := tenantdb.Site{Name: httpx.Tenant(c).Name}
+	if memo, err := s.memo.get(c.Request().Context(), httpx.Tenant(c).ID, httpx.DB(c)); err == nil {
+		site = memo.site
 	}
 	return s.p.RSVPMail(site.Name, site.Email, httpx.BaseURL(c), e, func(r tenantdb.RSVP) string { return rsvpWhen(e, r.Occurrence) })
 }

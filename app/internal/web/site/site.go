@@ -21,6 +21,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // sitePage is what every page of a tenant's site renders from: the site
@@ -37,6 +38,8 @@ type sitePage struct {
 	Image       string // absolute URL of the page's image, if any
 	Frozen      bool   // the tenant is read-only: forms cannot be sent
 	Banner      string // the site's announcement, while it is on
+	// HasDocuments and HasAlbums add Documents and Photos to the menu.
+	HasDocuments, HasAlbums bool
 	// Member is the logged-in member of this chapter, nil for anyone else;
 	// CSRF the token of their forms (the layout's logout button).
 	Member *tenantdb.Member
@@ -53,7 +56,7 @@ type menuItem struct {
 // Menu is the main menu: the fixed sections with the custom pages shown
 // in the menu before Contact, the current one marked.
 func (p sitePage) Menu() []menuItem {
-	items := make([]menuItem, 0, 5+len(p.Nav))
+	items := make([]menuItem, 0, 7+len(p.Nav))
 	add := func(href, title string) {
 		items = append(items, menuItem{Href: href, Title: title, Current: href == p.Path})
 	}
@@ -61,6 +64,12 @@ func (p sitePage) Menu() []menuItem {
 	add("/about", "About")
 	add("/news", "News")
 	add("/events", "Events")
+	if p.HasAlbums {
+		add("/albums", "Photos")
+	}
+	if p.HasDocuments {
+		add("/documents", "Documents")
+	}
 	for _, n := range p.Nav {
 		add("/p/"+n.Slug, n.Title)
 	}
@@ -73,12 +82,14 @@ type postItem struct {
 	Slug, Title   string
 	Date, ISODate string
 	Summary       string
+	Image         *tenantdb.Media // the post's picture, shown small
 }
 
 // postItems summarises posts for a list, and stops with ctx's error once
 // the request's context ends.
-func postItems(ctx context.Context, md *render.Markdown, posts []tenantdb.Post) ([]postItem, error) {
+func postItems(ctx context.Context, db *pool.Handle, md *render.Markdown, posts []tenantdb.Post) ([]postItem, error) {
 	items := make([]postItem, len(posts))
+	var ids []string
 	for i, p := range posts {
 		summary, err := md.SummaryContext(ctx, p.Body, 220)
 		if err != nil {
@@ -89,6 +100,20 @@ func postItems(ctx context.Context, md *render.Markdown, posts []tenantdb.Post) 
 			items[i].Date = p.PublishedAt.Format("January 2, 2006")
 			items[i].ISODate = p.PublishedAt.Format(time.RFC3339)
 		}
+		if p.ImageID != "" {
+			ids = append(ids, p.ImageID)
+		}
+	}
+	if len(ids) > 0 {
+		images, err := db.MediaByID(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for i, p := range posts {
+			if m, ok := images[p.ImageID]; ok {
+				items[i].Image = &m
+			}
+		}
 	}
 	return items, nil
 }
@@ -98,26 +123,29 @@ func postItems(ctx context.Context, md *render.Markdown, posts []tenantdb.Post) 
 // this chapter is logged in), the request's base URL and canonical address.
 func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) {
 	ctx := c.Request().Context()
-	site, nav, err := s.memo.get(ctx, httpx.Tenant(c).ID, httpx.DB(c))
+	memo, err := s.memo.get(ctx, httpx.Tenant(c).ID, httpx.DB(c))
 	if err != nil {
 		return sitePage{}, err
 	}
+	site, nav := memo.site, memo.nav
 	member, err := s.member(c)
 	if err != nil {
 		return sitePage{}, err
 	}
 	base := httpx.BaseURL(c)
 	p := sitePage{
-		Site:        site,
-		Nav:         visiblePages(nav, member != nil),
-		Member:      member,
-		Title:       title,
-		Description: site.Tagline,
-		Path:        path,
-		BaseURL:     base,
-		Canonical:   base + c.Request().URL.Path,
-		OGType:      "website",
-		Frozen:      httpx.Tenant(c).Status == catalog.StatusFrozen,
+		Site:         site,
+		Nav:          visiblePages(nav, member != nil),
+		Member:       member,
+		Title:        title,
+		Description:  site.Tagline,
+		Path:         path,
+		BaseURL:      base,
+		Canonical:    base + c.Request().URL.Path,
+		OGType:       "website",
+		Frozen:       httpx.Tenant(c).Status == catalog.StatusFrozen,
+		HasDocuments: memo.docs,
+		HasAlbums:    memo.albums,
 	}
 	if site.LogoID != "" {
 		p.Image = base + "/media/" + site.LogoID
@@ -159,11 +187,24 @@ func (s *Handler) showHome(c echo.Context) error {
 	if len(nextMeeting) > 0 {
 		next = &nextMeeting[0]
 	}
-	items, err := postItems(ctx, s.md, posts)
+	items, err := postItems(ctx, db, s.md, posts)
 	if err != nil {
 		return err
 	}
-	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: items}
+	d := homeData{Upcoming: upcoming, NextMeeting: next, Posts: items}
+	if p.Site.HeroID != "" {
+		if hero, err := db.Media(ctx, p.Site.HeroID); err == nil {
+			d.Hero = &hero
+		} else if !errors.Is(err, tenantdb.ErrNotFound) {
+			return err
+		}
+	}
+	if p.HasAlbums {
+		if d.Strip, err = latestAlbumStrip(ctx, db); err != nil {
+			return err
+		}
+	}
+	p.Data = d
 	return c.Render(http.StatusOK, "site/home.html", p)
 }
 
@@ -171,6 +212,8 @@ type homeData struct {
 	Upcoming    []occurrence
 	NextMeeting *occurrence
 	Posts       []postItem
+	Hero        *tenantdb.Media // the site's wide photo, if it has one
+	Strip       *albumStrip     // the newest album's first photos
 }
 
 // aboutData is the about page's officers: those in office today, those
@@ -406,6 +449,12 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/members/profile", h.saveProfile, publicHeaders, h.requireMember)
 	g.Match(read, "/members/directory", h.showDirectory, publicHeaders, h.requireMember)
 	g.Match(read, "/media/:id", h.showMedia)
+	g.Match(read, "/media/:id/:size", h.showMediaSize)
+	page("/documents", h.showDocuments)
+	page("/documents/:category", h.showDocumentCategory)
+	g.Match(read, "/files/:id", h.showDocumentFile)
+	page("/albums", h.showAlbums, "page")
+	page("/albums/:slug", h.showAlbum)
 	return h
 }
 

@@ -24,35 +24,40 @@ type memoSite struct {
 	gen  uint64
 	site tenantdb.Site
 	nav  []tenantdb.Page
+	// docs and albums: the menu links to the documents and the albums.
+	docs, albums bool
 }
 
 // memoTenants bounds the memo: when it holds this many tenants it starts
 // again empty (a memo entry is a few KB).
 const memoTenants = 1024
 
-// get returns tenant id's settings and menu pages, from the memo when db
-// is still at the generation they were read at.
-func (sm *siteMemo) get(ctx context.Context, id string, db *pool.Handle) (tenantdb.Site, []tenantdb.Page, error) {
+// get returns tenant id's settings and menu, from the memo when db is
+// still at the generation they were read at.
+func (sm *siteMemo) get(ctx context.Context, id string, db *pool.Handle) (memoSite, error) {
 	gen := db.Generation()
 	sm.mu.Lock()
 	e, ok := sm.m[id]
 	sm.mu.Unlock()
 	if ok && e.gen == gen {
-		return e.site, e.nav, nil
+		return e, nil
 	}
-	site, err := db.Site(ctx)
-	if err != nil {
-		return tenantdb.Site{}, nil, err
+	e = memoSite{gen: gen}
+	var err error
+	if e.site, err = db.Site(ctx); err != nil {
+		return memoSite{}, err
 	}
-	nav, err := db.NavPages(ctx)
-	if err != nil {
-		return tenantdb.Site{}, nil, err
+	if e.nav, err = db.NavPages(ctx); err != nil {
+		return memoSite{}, err
+	}
+	if e.docs, e.albums, err = db.Shelves(ctx); err != nil {
+		return memoSite{}, err
 	}
 	sm.mu.Lock()
 	if sm.m == nil || len(sm.m) >= memoTenants {
 		sm.m = make(map[string]memoSite)
 	}
-	sm.m[id] = memoSite{gen: gen, site: site, nav: nav}
+	sm.m[id] = e
 	sm.mu.Unlock()
-	return site, nav, nil
+	return e, nil
 }

@@ -37,9 +37,9 @@ func TestSiteMemoIsBoundedAndFollowsWrites(t *testing.T) {
 	ctx := context.Background()
 	h := memoTenant(t)
 	var sm siteMemo
-	site, _, err := sm.get(ctx, h.ID, h)
-	if err != nil || site.Name == "Renamed" {
-		t.Fatalf("first read: %+v %v", site, err)
+	memo, err := sm.get(ctx, h.ID, h)
+	if err != nil || memo.site.Name == "Renamed" {
+		t.Fatalf("first read: %+v %v", memo.site, err)
 	}
 	s, err := h.Site(ctx)
 	if err != nil {
@@ -49,8 +49,8 @@ func TestSiteMemoIsBoundedAndFollowsWrites(t *testing.T) {
 	if err := h.UpdateSite(ctx, &s); err != nil {
 		t.Fatal(err)
 	}
-	if site, _, _ := sm.get(ctx, h.ID, h); site.Name != "Renamed" {
-		t.Errorf("after a write the memo gave %q, want the new name", site.Name)
+	if memo, _ := sm.get(ctx, h.ID, h); memo.site.Name != "Renamed" {
+		t.Errorf("after a write the memo gave %q, want the new name", memo.site.Name)
 	}
 	// A memo entry at the current generation is what get returns, without
 	// reading: plant one to tell a read from a hit.
@@ -58,8 +58,8 @@ func TestSiteMemoIsBoundedAndFollowsWrites(t *testing.T) {
 	sm.mu.Lock()
 	sm.m[h.ID] = memoSite{gen: gen, site: tenantdb.Site{Name: "From the memo"}}
 	sm.mu.Unlock()
-	if site, _, _ := sm.get(ctx, h.ID, h); site.Name != "From the memo" {
-		t.Errorf("at the same generation the memo read again (%q)", site.Name)
+	if memo, _ := sm.get(ctx, h.ID, h); memo.site.Name != "From the memo" {
+		t.Errorf("at the same generation the memo read again (%q)", memo.site.Name)
 	}
 	// Fill it to one under the bound: the next tenant is added, nothing dropped.
 	sm.mu.Lock()

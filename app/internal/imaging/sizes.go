@@ -1,0 +1,90 @@
+package imaging
+
+import (
+	"context"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"slices"
+
+	"golang.org/x/image/draw"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// variantQuality is the JPEG quality of the smaller copies: they are
+// looked at on screens, at the size they were made for.
+const variantQuality = 82
+
+// variantDims is the size of the copy of a w×h image at width vw.
+func variantDims(w, h, vw int) (int, int) {
+	return vw, max(1, (h*vw+w/2)/w)
+}
+
+// VariantsCost is the memory that making the copies of an image of cfg
+// (turned a quarter when turned, as EXIF asks) holds at the peak: every
+// copy's pixels (4 bytes each, kept until the smallest is made from
+// them) and its encoded bytes (at most 4 bytes a pixel, far less in
+// practice).
+func VariantsCost(cfg image.Config, turned bool) int64 {
+	w, h := cfg.Width, cfg.Height
+	if turned {
+		w, h = h, w
+	}
+	var cost int64
+	for _, s := range tenantdb.SizesOf(w) {
+		vw, vh := variantDims(w, h, s.Width)
+		cost += 8 * int64(vw) * int64(vh)
+	}
+	return cost
+}
+
+// makeVariants scales img down to each of tenantdb.Sizes narrower than
+// it, the largest first and each next from the one before, and encodes
+// them: JPEG for an opaque image, PNG for one with transparency. It stops
+// with ctx's error once the request is gone.
+func makeVariants(ctx context.Context, img image.Image) ([]tenantdb.VariantData, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	sizes := slices.Clone(tenantdb.SizesOf(w))
+	slices.Reverse(sizes)
+	opaque := isOpaque(img)
+	src := img
+	var out []tenantdb.VariantData
+	for _, s := range sizes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		vw, vh := variantDims(w, h, s.Width)
+		dst := image.NewRGBA(image.Rect(0, 0, vw, vh))
+		draw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
+		var buf cappedBuffer
+		buf.max = tenantdb.MaxMediaSize
+		v := tenantdb.VariantData{Variant: s.Name, Width: vw, Height: vh}
+		var err error
+		if opaque {
+			v.ContentType = "image/jpeg"
+			err = jpeg.Encode(&buf, dst, &jpeg.Options{Quality: variantQuality})
+		} else {
+			v.ContentType = "image/png"
+			err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, dst)
+		}
+		if err != nil {
+			return nil, err
+		}
+		v.Data = buf.Bytes()
+		out = append(out, v)
+		src = dst
+	}
+	slices.Reverse(out) // small first, as tenantdb.Sizes
+	return out, nil
+}
+
+// isOpaque says whether img has no transparent pixel, by its Opaque
+// method where it has one (every decoded image type does).
+func isOpaque(img image.Image) bool {
+	if o, ok := img.(interface{ Opaque() bool }); ok {
+		return o.Opaque()
+	}
+	return false
+}
