@@ -313,3 +313,10 @@ func (db *DB) PruneOutbox(ctx context.Context, t time.Time) error {
 		return err
 	})
 }
+
+// QueueMail queues m on its own, in a transaction of its own: a mail that
+// goes with no other change (a test mail, a reminder). A mail caused by a
+// change is queued with queueMail in the change's transaction.
+func (db *DB) QueueMail(ctx context.Context, m OutMail) error {
+	return db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, m) })
+}

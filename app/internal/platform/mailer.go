@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/mail"
+	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
 	"github.com/chapterhouse/chapterhouse/internal/hold"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
@@ -60,7 +62,8 @@ type Mailer struct {
 	visited map[string]bool      // tenants whose interrupted attempts were requeued
 	wake    chan struct{}
 	// scanned is closed when the start scan is done.
-	scanned chan struct{}
+	scanned      chan struct{}
+	sent, failed atomic.Int64
 }
 
 // NewMailer makes the mail worker of p and hooks it to the pool, so that
@@ -82,7 +85,22 @@ func (p *Platform) NewMailer(cfg MailConfig) *Mailer {
 		visited: map[string]bool{}, wake: make(chan struct{}, 1), scanned: make(chan struct{})}
 	p.Mail = cfg
 	p.Pool.OnMailQueued(m.Queued)
+	p.Metrics.WatchMail(metrics.Mail{
+		TenantsWaiting: func() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.due) },
+		ScanDone:       m.ScanDone,
+		Sent:           m.sent.Load, Failed: m.failed.Load,
+	})
 	return m
+}
+
+// ScanDone reports whether the start's look at every outbox is done.
+func (m *Mailer) ScanDone() bool {
+	select {
+	case <-m.scanned:
+		return true
+	default:
+		return false
+	}
 }
 
 // Queued tells the worker that tenant id committed a write that queued
@@ -323,7 +341,10 @@ func (m *Mailer) send(ctx context.Context, t catalog.Tenant, db *tenantdb.DB, si
 	cancel()
 	hold.At("mail.sent")
 	final := sendErr != nil && (errors.Is(sendErr, mail.ErrPermanent) || o.Attempts >= m.cfg.MaxAttempts)
-	if sendErr != nil {
+	if sendErr == nil {
+		m.sent.Add(1)
+	} else {
+		m.failed.Add(1)
 		m.p.Log.Warn("mail: attempt failed", "tenant", t.Slug, "mail", o.ID, "kind", o.Kind,
 			"attempt", o.Attempts, "final", final, "err", sendErr)
 	}
