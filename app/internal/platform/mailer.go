@@ -120,18 +120,29 @@ func (m *Mailer) Queued(id string) {
 // (mail is off: the mails wait, and the dashboard says so).
 func (m *Mailer) Run(ctx context.Context) {
 	go m.scan(ctx)
-	tick := time.NewTicker(15 * time.Second)
-	defer tick.Stop()
 	for {
 		if m.cfg.Sender != nil {
 			m.sendDue(ctx)
 		}
+		// Sleep until the next mail is due (a retry, a held mail), at most
+		// 15 seconds, or until a write queues one.
+		wait := 15 * time.Second
+		if m.cfg.Sender != nil {
+			m.mu.Lock()
+			for _, t := range m.due {
+				wait = min(wait, max(t.Sub(m.p.Now()), 0))
+			}
+			m.mu.Unlock()
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
 		case <-m.wake:
-		case <-tick.C:
+		case <-timer.C:
 		}
+		timer.Stop()
 	}
 }
 
