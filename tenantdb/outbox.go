@@ -288,9 +288,9 @@ func (db *DB) HoldMail(ctx context.Context, id int64, t time.Time, why string) e
 		WHERE id = ? AND status = 'queued'`, sqlitefile.FormatTime(t.UTC()), why, id)
 }
 
-// ExpireMail fails the mails queued before t that were never attempted
-// (mail was off, or the chapter over its limits for days): a password
-// reset or a notice that old is no use.
+// ExpireMail fails the mails queued before t that are still waiting
+// (mail was off, the chapter over its limits, the server down for days):
+// a password reset or a notice that old is no use.
 func (db *DB) ExpireMail(ctx context.Context, t time.Time) (int64, error) {
 	var n int64
 	err := db.write(ctx, func(tx *sql.Tx) error {

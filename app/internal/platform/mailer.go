@@ -273,15 +273,14 @@ func (m *Mailer) sendTenant(ctx context.Context, t catalog.Tenant, db *tenantdb.
 		} else if n > 0 {
 			m.p.Log.Warn("mail: attempts interrupted by a restart are made again", "tenant", t.Slug, "mails", n)
 		}
-		now := m.p.Now()
-		if n, err := db.ExpireMail(ctx, now.Add(-mailMaxAge)); err != nil {
-			return err
-		} else if n > 0 {
-			m.p.Log.Warn("mail: mails never sent for 3 days failed", "tenant", t.Slug, "mails", n)
-		}
-		if err := db.PruneOutbox(ctx, now.Add(-mailKeep)); err != nil {
+		if err := db.PruneOutbox(ctx, m.p.Now().Add(-mailKeep)); err != nil {
 			return err
 		}
+	}
+	if n, err := db.ExpireMail(ctx, m.p.Now().Add(-mailMaxAge)); err != nil {
+		return err
+	} else if n > 0 {
+		m.p.Log.Warn("mail: mails still unsent after 3 days failed", "tenant", t.Slug, "mails", n)
 	}
 	site, err := db.Site(ctx)
 	if err != nil {
