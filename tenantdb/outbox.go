@@ -84,6 +84,10 @@ func (m *OutMail) Validate() error {
 }
 
 // queueMail adds m to the outbox in tx, so it is sent if and only if tx commits.
+// tx must be the transaction of db.write (every store's writes are): its
+// commit then wakes the mail worker (OnMailQueued). A mail queued in any
+// other transaction still goes, but only once the worker next looks at
+// the tenant (its scan at start).
 func queueMail(ctx context.Context, tx *sql.Tx, m OutMail) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("queueing a %s mail: %w", m.Kind, err)
