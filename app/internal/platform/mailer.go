@@ -84,6 +84,7 @@ func (p *Platform) NewMailer(cfg MailConfig) *Mailer {
 	m := &Mailer{p: p, cfg: cfg, due: map[string]time.Time{}, dirty: map[string]bool{},
 		visited: map[string]bool{}, wake: make(chan struct{}, 1), scanned: make(chan struct{})}
 	p.Mail = cfg
+	p.mailer.Store(m)
 	p.Pool.OnMailQueued(m.Queued)
 	p.Metrics.WatchMail(metrics.Mail{
 		TenantsWaiting: func() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.due) },
@@ -91,6 +92,14 @@ func (p *Platform) NewMailer(cfg MailConfig) *Mailer {
 		Sent:           m.sent.Load, Failed: m.failed.Load,
 	})
 	return m
+}
+
+// mailWake has the mail worker, if one runs, look at tenant id's outbox:
+// its file was replaced by one that may hold queued mail.
+func (p *Platform) mailWake(id string) {
+	if m := p.mailer.Load(); m != nil {
+		m.Queued(id)
+	}
 }
 
 // ScanDone reports whether the start's look at every outbox is done.

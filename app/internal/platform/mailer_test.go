@@ -2,8 +2,10 @@ package platform_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +131,39 @@ func TestMailerSendsWhatAnEarlierProcessLeft(t *testing.T) {
 	}
 	if out[0].Attempts != 2 {
 		t.Errorf("the interrupted mail took %d attempts, want 2", out[0].Attempts)
+	}
+}
+
+// TestMailerSendsAnImportsQueuedMail: a chapter imported into a running
+// server (a move's destination) brings its queued mail, and the worker
+// sends it without waiting for a restart.
+func TestMailerSendsAnImportsQueuedMail(t *testing.T) {
+	ctx := context.Background()
+	ls := webtest.NewEmpty(t)
+	ls.NewTenant(t, "riverside")
+	db := ls.DB("riverside").DB
+	queue(t, db, 1, "moved@example.net")
+	export := filepath.Join(t.TempDir(), "riverside.db")
+	_, err := db.Export(ctx, export)
+	webtest.Must(t, err)
+	// Here it is given up, so that only the import's copy can arrive.
+	out, err := db.Outbox(ctx, tenantdb.Window{})
+	webtest.Must(t, err)
+	_, err = db.BeginMailAttempt(ctx, out[0].ID, time.Now())
+	webtest.Must(t, err)
+	webtest.Must(t, db.EndMailAttempt(ctx, out[0].ID, errors.New("given up"), true))
+
+	mp := mailpit.Start(t)
+	m := ls.StartMail(t, mp.URL(), platform.MailConfig{}, io.Discard)
+	for !m.ScanDone() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := ls.Platform.Import(ctx, platform.ImportRequest{Slug: "copy", Src: export}); err != nil {
+		t.Fatal(err)
+	}
+	mp.WaitFor(t, "moved@example.net")
+	waitOutbox(t, ls, "copy", func(out []tenantdb.Outgoing) bool { return out[0].Status == tenantdb.OutboxSent })
+	if n := len(mp.Messages(t)); n != 1 {
+		t.Errorf("%d mails, want 1", n)
 	}
 }
