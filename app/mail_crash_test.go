@@ -196,3 +196,85 @@ func mailDrained(t *testing.T, ops string) bool {
 	return strings.Contains(body, "\nchapterhouse_mail_start_scan_done 1\n") &&
 		strings.Contains(body, "\nchapterhouse_mail_tenants_waiting 0\n")
 }
+
+// TestMailCrashAtHoldPoints kills the server (the crashtest build) at the
+// two moments of an attempt: after it was recorded and before the SMTP
+// conversation ("mail.recorded": the next server sends the mail, once),
+// and after the server took the mail and before it was recorded as sent
+// ("mail.sent": the documented window, where the next server sends it a
+// second time, with the same Message-ID).
+func TestMailCrashAtHoldPoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test: not in -short runs")
+	}
+	mp := mailpit.Start(t)
+	t.Setenv("CHAPTERHOUSE_SMTP", mp.URL())
+	t.Setenv("CHAPTERHOUSE_MAIL_FROM", "chapters@"+liveBase)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		point         string
+		before, after int // deliveries at the kill, and in all
+	}{{"mail.recorded", 0, 1}, {"mail.sent", 1, 2}} {
+		t.Run(tc.point, func(t *testing.T) {
+			dir := shortTempDir(t)
+			to := strings.ReplaceAll(tc.point, ".", "-") + "@example.net"
+			p, err := platform.Open(ctx, dir, 8, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn, err := p.CreateTenant(ctx, "riverside", "Riverside")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := p.Pool.Acquire(ctx, tn.ID)
+			if err == nil {
+				err = h.QueueMail(ctx, tenantdb.OutMail{Kind: "test", To: to, Subject: "Hello", Text: "Hello"})
+				h.Release()
+			}
+			if err == nil {
+				err = p.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine := func() []mailpit.Summary {
+				var out []mailpit.Summary
+				for _, m := range mp.Messages(t) {
+					if m.To[0].Address == to {
+						out = append(out, m)
+					}
+				}
+				return out
+			}
+
+			held := startHeld(t, dir, tc.point)
+			held.killAt(t, tc.point, nil)
+			if n := len(mine()); n != tc.before {
+				t.Fatalf("%d deliveries at the kill, want %d", n, tc.before)
+			}
+			next := startHeld(t, dir, "")
+			for len(mine()) < tc.after {
+				time.Sleep(10 * time.Millisecond)
+			}
+			next.stopGracefully(t)
+			got := mine()
+			if len(got) != tc.after || got[0].MessageID != got[len(got)-1].MessageID {
+				t.Errorf("%d deliveries, want %d, all with one Message-ID", len(got), tc.after)
+			}
+			p, err = platform.Open(ctx, dir, 8, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			h, err = p.Pool.Acquire(ctx, tn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Release()
+			out, err := h.Outbox(ctx, tenantdb.Window{})
+			if err != nil || len(out) != 1 || out[0].Status != tenantdb.OutboxSent || out[0].Attempts != 2 {
+				t.Errorf("the outbox after the restart: %+v, %v; want the mail sent at the second attempt", out, err)
+			}
+		})
+	}
+}

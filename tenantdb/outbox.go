@@ -224,10 +224,12 @@ func (db *DB) DueMail(ctx context.Context, n int) ([]Outgoing, error) {
 }
 
 // NextMailDue is the time of the earliest attempt still to make, and
-// false when nothing waits.
+// false when nothing waits. A mail left 'sending' (by a process that
+// died: the worker's own attempts are over when it asks) is due now.
 func (db *DB) NextMailDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullString
-	err := db.r.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&next)
+	err := db.r.QueryRowContext(ctx, `SELECT min(CASE status WHEN 'sending' THEN '' ELSE next_attempt_at END)
+		FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}
