@@ -84,6 +84,10 @@ func (m *OutMail) Validate() error {
 }
 
 // queueMail adds m to the outbox in tx, so it is sent if and only if tx commits.
+// tx must be the transaction of db.write (every store's writes are): its
+// commit then wakes the mail worker (OnMailQueued). A mail queued in any
+// other transaction still goes, but only once the worker next looks at
+// the tenant (its scan at start).
 func queueMail(ctx context.Context, tx *sql.Tx, m OutMail) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("queueing a %s mail: %w", m.Kind, err)
@@ -220,10 +224,12 @@ func (db *DB) DueMail(ctx context.Context, n int) ([]Outgoing, error) {
 }
 
 // NextMailDue is the time of the earliest attempt still to make, and
-// false when nothing waits.
+// false when nothing waits. A mail left 'sending' (by a process that
+// died: the worker's own attempts are over when it asks) is due now.
 func (db *DB) NextMailDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullString
-	err := db.r.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&next)
+	err := db.r.QueryRowContext(ctx, `SELECT min(CASE status WHEN 'sending' THEN '' ELSE next_attempt_at END)
+		FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}
@@ -288,9 +294,9 @@ func (db *DB) HoldMail(ctx context.Context, id int64, t time.Time, why string) e
 		WHERE id = ? AND status = 'queued'`, sqlitefile.FormatTime(t.UTC()), why, id)
 }
 
-// ExpireMail fails the mails queued before t that were never attempted
-// (mail was off, or the chapter over its limits for days): a password
-// reset or a notice that old is no use.
+// ExpireMail fails the mails queued before t that are still waiting
+// (mail was off, the chapter over its limits, the server down for days):
+// a password reset or a notice that old is no use.
 func (db *DB) ExpireMail(ctx context.Context, t time.Time) (int64, error) {
 	var n int64
 	err := db.write(ctx, func(tx *sql.Tx) error {
@@ -312,4 +318,11 @@ func (db *DB) PruneOutbox(ctx context.Context, t time.Time) error {
 			sqlitefile.FormatTime(t.UTC()))
 		return err
 	})
+}
+
+// QueueMail queues m on its own, in a transaction of its own: a mail that
+// goes with no other change (a test mail, a reminder). A mail caused by a
+// change is queued with queueMail in the change's transaction.
+func (db *DB) QueueMail(ctx context.Context, m OutMail) error {
+	return db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, m) })
 }

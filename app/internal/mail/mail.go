@@ -183,15 +183,19 @@ func (s *smtpSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", s.desc, err)
 	}
-	// The mail is delivered once the server answers the data: a failing
-	// QUIT after that must not make the worker send it again.
-	defer c.CloseWithSMTPClient(conn)
 	if err := c.SendWithSMTPClient(conn, msg); err != nil {
+		c.CloseWithSMTPClient(conn)
 		if se, ok := errors.AsType[*gomail.SendError](err); ok && se.ErrorCode() >= 500 {
 			return fmt.Errorf("%w: %v", ErrPermanent, err)
 		}
 		return fmt.Errorf("sending through %s: %w", s.desc, err)
 	}
+	// The mail is delivered once the server answered its data. The QUIT
+	// is not waited for: the worker records the mail as sent at once
+	// (the shorter the time from the answer to that record, the smaller
+	// the window in which a crash sends it again), and a failing QUIT
+	// must not count as a failed mail.
+	go c.CloseWithSMTPClient(conn)
 	return nil
 }
 

@@ -109,3 +109,23 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Errorf("no --smtp: %v, %v; want mail off", s, err)
 	}
 }
+
+// TestLogSenderPrintsTheMail: --smtp log: shows a newcomer each mail, link
+// included, in the log.
+func TestLogSenderPrintsTheMail(t *testing.T) {
+	var b strings.Builder
+	s, err := New(Config{URL: "log:", From: "chapters@example.org"}, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := testMessage()
+	m.Text = "Open http://demo.localhost:8080/admin/reset?token=abc within an hour."
+	if err := s.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"To: cmdr@example.net", "Subject: " + m.Subject, m.Text, "not sent"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -186,6 +186,31 @@ func (s *Server) WaitFor(t testing.TB, addr string) Mail {
 	}
 }
 
+// Refuse makes the server answer every recipient with code (451: try
+// later, 550: refused), or, with 0, accept them again. The server must
+// have been started with "--enable-chaos".
+func (s *Server) Refuse(t testing.TB, code int) {
+	t.Helper()
+	prob := 100
+	if code == 0 {
+		code, prob = 451, 0
+	}
+	body := fmt.Sprintf(`{"Recipient":{"ErrorCode":%d,"Probability":%d}}`, code, prob)
+	req, err := http.NewRequest(http.MethodPut, s.API+"/api/v1/chaos", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("mailpit chaos: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("mailpit chaos: %s", resp.Status)
+	}
+}
+
 func (s *Server) get(t testing.TB, path string, v any) {
 	t.Helper()
 	resp, err := http.Get(s.API + path)

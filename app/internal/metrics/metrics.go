@@ -190,6 +190,33 @@ func (m *Metrics) WatchExports(e Exports) {
 	)
 }
 
+// Mail is what the metrics read of the mail worker.
+type Mail struct {
+	TenantsWaiting func() int  // tenants with mail still to send
+	ScanDone       func() bool // the start's look at every outbox is done
+	Sent, Failed   func() int64
+}
+
+// WatchMail exports the mail worker's state and counters.
+func (m *Metrics) WatchMail(w Mail) {
+	const ns = "chapterhouse"
+	m.register(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "mail_tenants_waiting",
+			Help: "Chapters with mail still to send (due now or later)."}, func() float64 { return float64(w.TenantsWaiting()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "mail_start_scan_done",
+			Help: "1 once the mail worker has looked at every chapter's outbox after the start."}, func() float64 {
+			if w.ScanDone() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "mail_sent_total",
+			Help: "Mails the SMTP server accepted."}, func() float64 { return float64(w.Sent()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "mail_attempts_failed_total",
+			Help: "Attempts at sending a mail that failed (it is retried unless the failure was final)."}, func() float64 { return float64(w.Failed()) }),
+	)
+}
+
 // register adds collectors; a second server on one platform (tests only)
 // keeps the first's.
 func (m *Metrics) register(cs ...prometheus.Collector) {

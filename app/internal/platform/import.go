@@ -102,9 +102,13 @@ func (p *Platform) Import(ctx context.Context, req ImportRequest) (ImportResult,
 	if req.Replace {
 		res.Tenant = existing
 		res.Trashed, err = p.replaceTenantFile(ctx, existing, im.Path, "replaced")
-		return res, err
+	} else {
+		res.Tenant, err = p.adoptTenantFile(ctx, im.Path, req, im.SiteName)
 	}
-	res.Tenant, err = p.adoptTenantFile(ctx, im.Path, req, im.SiteName)
+	if err == nil {
+		// The imported file may hold queued mail (a move keeps it).
+		p.mailWake(res.Tenant.ID)
+	}
 	return res, err
 }
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/mail"
+	"github.com/chapterhouse/chapterhouse/app/internal/metrics"
 	"github.com/chapterhouse/chapterhouse/internal/hold"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
@@ -60,7 +62,8 @@ type Mailer struct {
 	visited map[string]bool      // tenants whose interrupted attempts were requeued
 	wake    chan struct{}
 	// scanned is closed when the start scan is done.
-	scanned chan struct{}
+	scanned      chan struct{}
+	sent, failed atomic.Int64
 }
 
 // NewMailer makes the mail worker of p and hooks it to the pool, so that
@@ -81,8 +84,32 @@ func (p *Platform) NewMailer(cfg MailConfig) *Mailer {
 	m := &Mailer{p: p, cfg: cfg, due: map[string]time.Time{}, dirty: map[string]bool{},
 		visited: map[string]bool{}, wake: make(chan struct{}, 1), scanned: make(chan struct{})}
 	p.Mail = cfg
+	p.mailer.Store(m)
 	p.Pool.OnMailQueued(m.Queued)
+	p.Metrics.WatchMail(metrics.Mail{
+		TenantsWaiting: func() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.due) },
+		ScanDone:       m.ScanDone,
+		Sent:           m.sent.Load, Failed: m.failed.Load,
+	})
 	return m
+}
+
+// mailWake has the mail worker, if one runs, look at tenant id's outbox:
+// its file was replaced by one that may hold queued mail.
+func (p *Platform) mailWake(id string) {
+	if m := p.mailer.Load(); m != nil {
+		m.Queued(id)
+	}
+}
+
+// ScanDone reports whether the start's look at every outbox is done.
+func (m *Mailer) ScanDone() bool {
+	select {
+	case <-m.scanned:
+		return true
+	default:
+		return false
+	}
 }
 
 // Queued tells the worker that tenant id committed a write that queued
@@ -102,18 +129,29 @@ func (m *Mailer) Queued(id string) {
 // (mail is off: the mails wait, and the dashboard says so).
 func (m *Mailer) Run(ctx context.Context) {
 	go m.scan(ctx)
-	tick := time.NewTicker(15 * time.Second)
-	defer tick.Stop()
 	for {
 		if m.cfg.Sender != nil {
 			m.sendDue(ctx)
 		}
+		// Sleep until the next mail is due (a retry, a held mail), at most
+		// 15 seconds, or until a write queues one.
+		wait := 15 * time.Second
+		if m.cfg.Sender != nil {
+			m.mu.Lock()
+			for _, t := range m.due {
+				wait = min(wait, max(t.Sub(m.p.Now()), 0))
+			}
+			m.mu.Unlock()
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
 		case <-m.wake:
-		case <-tick.C:
+		case <-timer.C:
 		}
+		timer.Stop()
 	}
 }
 
@@ -244,15 +282,14 @@ func (m *Mailer) sendTenant(ctx context.Context, t catalog.Tenant, db *tenantdb.
 		} else if n > 0 {
 			m.p.Log.Warn("mail: attempts interrupted by a restart are made again", "tenant", t.Slug, "mails", n)
 		}
-		now := m.p.Now()
-		if n, err := db.ExpireMail(ctx, now.Add(-mailMaxAge)); err != nil {
-			return err
-		} else if n > 0 {
-			m.p.Log.Warn("mail: mails never sent for 3 days failed", "tenant", t.Slug, "mails", n)
-		}
-		if err := db.PruneOutbox(ctx, now.Add(-mailKeep)); err != nil {
+		if err := db.PruneOutbox(ctx, m.p.Now().Add(-mailKeep)); err != nil {
 			return err
 		}
+	}
+	if n, err := db.ExpireMail(ctx, m.p.Now().Add(-mailMaxAge)); err != nil {
+		return err
+	} else if n > 0 {
+		m.p.Log.Warn("mail: mails still unsent after 3 days failed", "tenant", t.Slug, "mails", n)
 	}
 	site, err := db.Site(ctx)
 	if err != nil {
@@ -323,7 +360,10 @@ func (m *Mailer) send(ctx context.Context, t catalog.Tenant, db *tenantdb.DB, si
 	cancel()
 	hold.At("mail.sent")
 	final := sendErr != nil && (errors.Is(sendErr, mail.ErrPermanent) || o.Attempts >= m.cfg.MaxAttempts)
-	if sendErr != nil {
+	if sendErr == nil {
+		m.sent.Add(1)
+	} else {
+		m.failed.Add(1)
 		m.p.Log.Warn("mail: attempt failed", "tenant", t.Slug, "mail", o.ID, "kind", o.Kind,
 			"attempt", o.Attempts, "final", final, "err", sendErr)
 	}

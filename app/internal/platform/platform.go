@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
@@ -64,7 +65,8 @@ type Platform struct {
 	quota        quotaState
 	// Mail is how the mail worker sends; its Sender is nil when mail is
 	// off (no --smtp) or no worker runs (an operator command).
-	Mail MailConfig
+	Mail   MailConfig
+	mailer atomic.Pointer[Mailer]
 	// Started is when this process began serving; zero in an operator
 	// command run without a server.
 	Started time.Time
