@@ -382,6 +382,18 @@ func (p *Pool) ObserveOpens(fn func(time.Duration)) {
 // whose committed write queued mail (tenantdb.DB.OnMailQueued).
 func (p *Pool) OnMailQueued(fn func(id string)) {
 	p.onMail.Store(&fn)
+	// The tenants open already get it too.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, e := range p.entries {
+		select {
+		case <-e.ready:
+			if e.db != nil {
+				e.db.OnMailQueued(func() { fn(id) })
+			}
+		default:
+		}
+	}
 }
 
 // IsOpen reports whether tenant id is open and when it was last released.
