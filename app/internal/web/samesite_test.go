@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // sameSiteFixture is a tenant with one of every kind of thing the
@@ -58,6 +60,11 @@ func newSameSiteFixture(t *testing.T) *sameSiteFixture {
 	create("pages", map[string]any{"title": "History", "body": "Since 1919", "published": true})
 	create("domains", map[string]any{"host": "www.alpha-post.example"})
 	create("admins", map[string]any{"email": "ed@alpha.example.org", "role": "editor"})
+	member := &tenantdb.Member{Email: "sam@alpha.example.org", Name: "Sam"}
+	webtest.Must(t, ts.Platform.WithTenant(context.Background(), "alpha", func(_ catalog.Tenant, h *pool.Handle) error {
+		return h.SaveMember(context.Background(), member)
+	}))
+	f.ids["members"] = fmt.Sprint(member.ID)
 	up := ts.Upload(t, api, "alpha", "/api/media", "hall.png", webtest.PNG(8, 8), map[string]string{"alt": "the hall"}, webtest.Bearer(f.token)...)
 	var m struct{ ID any }
 	up.JSON(t, &m)
