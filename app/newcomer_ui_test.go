@@ -133,10 +133,11 @@ func TestPublicPagesNeverSkipAHeadingLevel(t *testing.T) {
 }
 
 // demoPublicPages is a path of each kind of public page of the demo
-// chapter: home, news, a post, events, an event, about, contact, a page.
+// chapter: home, news, a post, events, an event, about, contact, a page,
+// the membership application and the member login.
 func demoPublicPages(t testing.TB, cl webtest.Client) []string {
 	t.Helper()
-	paths := []string{"/", "/news", "/events", "/about", "/contact", "/albums", "/documents"}
+	paths := []string{"/", "/news", "/events", "/about", "/contact", "/albums", "/documents", "/join", "/members/login"}
 	first := func(page, pattern string) {
 		t.Helper()
 		_, body := cl.Fetch(t, "demo", page)

@@ -13,6 +13,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // sameSiteFixture is a tenant with one of every kind of thing the
@@ -67,6 +68,11 @@ func newSameSiteFixture(t *testing.T) *sameSiteFixture {
 	doc := &tenantdb.Document{Title: "Bylaws", Category: "bylaws", Dated: "2020-01-01"}
 	webtest.Must(t, db.AddDocument(context.Background(), doc, []byte("%PDF-1.4\n%%EOF\n")))
 	f.ids["documents"] = doc.ID
+	member := &tenantdb.Member{Email: "sam@alpha.example.org", Name: "Sam"}
+	webtest.Must(t, ts.Platform.WithTenant(context.Background(), "alpha", func(_ catalog.Tenant, h *pool.Handle) error {
+		return h.SaveMember(context.Background(), member)
+	}))
+	f.ids["members"] = fmt.Sprint(member.ID)
 	up := ts.Upload(t, api, "alpha", "/api/media", "hall.png", webtest.PNG(8, 8), map[string]string{"alt": "the hall"}, webtest.Bearer(f.token)...)
 	var m struct{ ID any }
 	up.JSON(t, &m)

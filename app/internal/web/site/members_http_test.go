@@ -36,7 +36,7 @@ type membersFixture struct {
 // newMembersFixture starts a server (opts: its config) with chapters
 // lodge (the items) and other, and logs a member into each through the
 // real login: the form, the queued mail's link, the link's POST.
-func newMembersFixture(t *testing.T, opts ...webtest.Option) *membersFixture {
+func newMembersFixture(t testing.TB, opts ...webtest.Option) *membersFixture {
 	t.Helper()
 	ts := webtest.New(t, opts...)
 	ctx := context.Background()
@@ -86,7 +86,7 @@ func newMembersFixture(t *testing.T, opts ...webtest.Option) *membersFixture {
 
 // mailedLink asks chapter slug's login form for a link to email and
 // returns the link's path from the newest mail in the outbox.
-func (f *membersFixture) mailedLink(t *testing.T, slug, email string) string {
+func (f *membersFixture) mailedLink(t testing.TB, slug, email string) string {
 	t.Helper()
 	r := f.ts.Post(webtest.Host(slug), "/members/login", url.Values{"email": {email}})
 	if r.Status != http.StatusOK || !strings.Contains(r.Body, "a login link is on its way") {
@@ -119,7 +119,7 @@ func (f *membersFixture) mailedLink(t *testing.T, slug, email string) string {
 }
 
 // login logs email in on chapter slug and returns the session cookie.
-func (f *membersFixture) login(t *testing.T, slug, email string) string {
+func (f *membersFixture) login(t testing.TB, slug, email string) string {
 	t.Helper()
 	path := f.mailedLink(t, slug, email)
 	r := f.ts.Post(webtest.Host(slug), path, url.Values{})

@@ -54,7 +54,8 @@ type menuItem struct {
 }
 
 // Menu is the main menu: the fixed sections with the custom pages shown
-// in the menu before Contact, the current one marked.
+// in the menu (and Members, for a logged-in member) before Contact, the
+// current one marked.
 func (p sitePage) Menu() []menuItem {
 	items := make([]menuItem, 0, 7+len(p.Nav))
 	add := func(href, title string) {
@@ -72,6 +73,9 @@ func (p sitePage) Menu() []menuItem {
 	}
 	for _, n := range p.Nav {
 		add("/p/"+n.Slug, n.Title)
+	}
+	if p.Member != nil {
+		add("/members", "Members")
 	}
 	add("/contact", "Contact")
 	return items
