@@ -9,7 +9,9 @@ import (
 // at exactly their value (accepted) and one past it (refused, naming the
 // limit): the cells of tables (100 columns: the header and delimiter
 // rows count 200, each body row 100) and the unlinked closing brackets of
-// a paragraph times its lines (1,000 lines of 10).
+// a paragraph times its lines (1,000 lines of 10), the characters links
+// make the renderer scan; and that numbered list markers of any digits
+// count as nesting.
 func TestMarkdownLimitsAreInclusive(t *testing.T) {
 	table := func(bodyRows int) string {
 		row := strings.Repeat("| x ", 100) + "|\n"
@@ -26,6 +28,19 @@ func TestMarkdownLimitsAreInclusive(t *testing.T) {
 		{"a row past MaxTableCells", table((MaxTableCells-200)/100 + 1), "table"},
 		{"exactly MaxBracketLines", brackets(0), ""},
 		{"a bracket past MaxBracketLines", brackets(1), "brackets"},
+		// One word of 50,000 characters holding 200 "](": 200 × 50,000
+		// characters to scan, exactly MaxLinkScan.
+		{"exactly MaxLinkScan", strings.Repeat("](", 200) + strings.Repeat("a", 50_000-400), ""},
+		{"a character past MaxLinkScan", strings.Repeat("](", 200) + strings.Repeat("a", 50_000-400+1), "links"},
+		// List markers of every digit nest: 21 levels are one too many.
+		{"0. markers", strings.Repeat("0. ", MaxMarkdownDepth+1) + "x", "levels deep"},
+		{"9. markers", strings.Repeat("9. ", MaxMarkdownDepth+1) + "x", "levels deep"},
+		{"10) markers", strings.Repeat("10) ", MaxMarkdownDepth+1) + "x", "levels deep"},
+		{"19. markers", strings.Repeat("19. ", MaxMarkdownDepth+1) + "x", "levels deep"},
+		{"20 levels of 9.", strings.Repeat("9. ", MaxMarkdownDepth) + "x", ""},
+		// An 11-digit number is no list marker (CommonMark allows 9 digits).
+		{"11-digit numbers", strings.Repeat("12345678901. ", MaxMarkdownDepth+1) + "x", ""},
+		{"a line of digits only", "2026", ""},
 	} {
 		err := CheckMarkdown("body", tc.src, MaxMarkdownChars)
 		if tc.want == "" && err != nil {
