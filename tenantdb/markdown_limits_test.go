@@ -51,3 +51,20 @@ func TestMarkdownLimitsAreInclusive(t *testing.T) {
 		}
 	}
 }
+
+// TestThematicBreaksNestNothing: a line of three or more of one of -, *
+// and _ (with spaces) is a thematic break, not three list markers.
+func TestThematicBreaksNestNothing(t *testing.T) {
+	for _, tc := range []struct {
+		line  string
+		depth int
+	}{
+		{"* * *", 0}, {"---", 0}, {"_ _ _ _", 0}, {"  - - -", 0},
+		{"* *", 2},   // two marks: a list in a list
+		{"* - *", 3}, // mixed marks: lists
+	} {
+		if depth, _ := markdownPrefix(tc.line); depth != tc.depth {
+			t.Errorf("markdownPrefix(%q) depth %d, want %d", tc.line, depth, tc.depth)
+		}
+	}
+}
