@@ -33,3 +33,21 @@ func TestImportTakesAnImageOfExactlyTheLimit(t *testing.T) {
 		t.Errorf("an image a byte over the limit: %v, want %q", err, want)
 	}
 }
+
+// TestImportTakesAMessageAddressOfExactlyTheLimit: a contact message's
+// recorded address of 64 bytes imports; 65 is refused, naming the field.
+func TestImportTakesAMessageAddressOfExactlyTheLimit(t *testing.T) {
+	ctx := context.Background()
+	valid := validExport(t)
+	withIP := func(n int) string {
+		return tenanttest.Alter(t, valid, fmt.Sprintf(`UPDATE messages SET ip = '%s'`, strings.Repeat("1", n)))
+	}
+	im, err := PrepareImport(ctx, withIP(64), t.TempDir(), 1<<30)
+	if err != nil {
+		t.Fatalf("a message address of 64 bytes: %v", err)
+	}
+	im.Discard()
+	if _, err := PrepareImport(ctx, withIP(65), t.TempDir(), 1<<30); err == nil || !strings.Contains(err.Error(), `field "ip"`) {
+		t.Errorf("a message address of 65 bytes: %v, want a refusal naming ip", err)
+	}
+}

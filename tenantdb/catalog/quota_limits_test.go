@@ -2,7 +2,10 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"testing"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // TestAddTenantQuotaBounds checks the quota a tenant may be added with:
@@ -45,4 +48,47 @@ func quotaValue(p *int64) any {
 		return nil
 	}
 	return *p
+}
+
+// TestSetQuota changes a tenant's quota: to zero and to a size (kept in
+// memory and in the file), back to none; a negative quota and an unknown
+// tenant are refused and change nothing.
+func TestSetQuota(t *testing.T) {
+	c, dir := openCatalog(t)
+	ctx := context.Background()
+	if err := c.AddTenant(ctx, newTenant("alpha")); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []*int64{quotaOf(0), quotaOf(5 << 20), nil} {
+		got, err := c.SetQuota(ctx, "alpha", q)
+		if err != nil || quotaValue(got.Quota) != quotaValue(q) {
+			t.Fatalf("SetQuota(%v) = %v, %v", quotaValue(q), quotaValue(got.Quota), err)
+		}
+		if mem, _ := c.TenantBySlug("alpha"); quotaValue(mem.Quota) != quotaValue(q) {
+			t.Errorf("after SetQuota(%v) the catalog's memory says %v", quotaValue(q), quotaValue(mem.Quota))
+		}
+	}
+	if _, err := c.SetQuota(ctx, "alpha", quotaOf(7)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetQuota(ctx, "alpha", quotaOf(-1)); !isFieldError(err, "quota") {
+		t.Errorf("SetQuota(-1): %v, want a refusal naming quota", err)
+	}
+	if _, err := c.SetQuota(ctx, "nosuch", quotaOf(1)); !errors.Is(err, tenantdb.ErrNotFound) {
+		t.Errorf("SetQuota of an unknown tenant: %v, want ErrNotFound", err)
+	}
+	c.Close()
+	c2, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if got, _ := c2.TenantBySlug("alpha"); quotaValue(got.Quota) != int64(7) {
+		t.Errorf("reopened: quota %v, want 7 (the refused change not applied)", quotaValue(got.Quota))
+	}
+}
+
+func isFieldError(err error, field string) bool {
+	var ve *tenantdb.ValidationError
+	return errors.As(err, &ve) && ve.Field == field
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // headNow is the clock of the page head tests.
@@ -172,8 +173,19 @@ func section(body, dt string) string {
 func TestErrorPagesAreThemedAndUncached(t *testing.T) {
 	ts, _, _ := headSite(t)
 	h := webtest.Host("full")
+	// The page is the site's, by its settings' name (not the catalog's).
+	// (Released at once: the drain below waits for every holder.)
+	err := ts.Platform.WithTenant(context.Background(), "full", func(_ catalog.Tenant, db *pool.Handle) error {
+		s, err := db.Site(context.Background())
+		if err != nil {
+			return err
+		}
+		s.Name = "Full Club Online"
+		return db.UpdateSite(context.Background(), &s)
+	})
+	webtest.Must(t, err)
 	r := ts.Get(h, "/no/such/page")
-	if r.Status != 404 || !strings.Contains(r.Body, "<title>Page not found · Full Club</title>") ||
+	if r.Status != 404 || !strings.Contains(r.Body, "<title>Page not found · Full Club Online</title>") ||
 		!strings.Contains(r.Body, `<a href="/events">Events</a></li>`) || !strings.Contains(r.Body, "You might find") {
 		t.Errorf("404: %d, want the themed page with links:\n%.600s", r.Status, r.Body)
 	}
@@ -187,10 +199,10 @@ func TestErrorPagesAreThemedAndUncached(t *testing.T) {
 	// offers no links into a site that fails.
 	storeRaw(t, ts, "full", "DROP TABLE officers")
 	r = ts.Get(h, "/about")
-	if r.Status != 500 || strings.Contains(r.Body, "You might find") || !strings.Contains(r.Body, "<title>Internal Server Error · Full Club</title>") {
+	if r.Status != 500 || strings.Contains(r.Body, "You might find") || !strings.Contains(r.Body, "<title>Internal Server Error · Full Club Online</title>") {
 		t.Errorf("GET /about without its table: %d, want the themed 500 without links:\n%.600s", r.Status, r.Body)
 	}
-	_, err := ts.Platform.Catalog.SetStatus(context.Background(), "full", catalog.StatusSuspended)
+	_, err = ts.Platform.Catalog.SetStatus(context.Background(), "full", catalog.StatusSuspended)
 	webtest.Must(t, err)
 	r = ts.Get(h, "/")
 	if r.Status != 503 || strings.Contains(r.Body, "You might find") || r.Header.Get("Retry-After") != "3600" ||

@@ -11,6 +11,7 @@ import (
 func TestTelURL(t *testing.T) {
 	for _, tc := range []struct{ phone, want string }{
 		{"(708) 555-0142", "tel:7085550142"},
+		{"+1 (312) 999-9999", "tel:+13129999999"}, // every digit, 0 to 9, kept
 		{"+1 708 555 0142", "tel:+17085550142"},
 		{"708+555", "tel:708555"}, // a + inside is dropped
 		{"12", ""},
