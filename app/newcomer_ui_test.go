@@ -133,7 +133,8 @@ func TestPublicPagesNeverSkipAHeadingLevel(t *testing.T) {
 }
 
 // demoPublicPages is a path of each kind of public page of the demo
-// chapter: home, news, a post, events, an event, about, contact, a page.
+// chapter: home, news, a post, events, an event, about, contact, a page,
+// the month grid, past officers and an event's RSVP form.
 func demoPublicPages(t testing.TB, cl webtest.Client) []string {
 	t.Helper()
 	paths := []string{"/", "/news", "/events", "/about", "/contact"}
@@ -149,5 +150,9 @@ func demoPublicPages(t testing.TB, cl webtest.Client) []string {
 	first("/news", `/news/[a-z0-9-]+`)
 	first("/events", `/events/[0-9]+`)
 	first("/", `/p/[a-z0-9-]+`)
+	// Issue 15's pages: the month grid, past officers, an RSVP form.
+	first("/events", `/events/calendar`)
+	first("/about", `/about/past-officers`)
+	first(paths[6], `/events/[0-9]+/rsvp\?date=[0-9-]+`)
 	return paths
 }
