@@ -29,7 +29,12 @@ import (
 //
 // CHAPTERHOUSE_BENCH_ROUNDS (default 7) and CHAPTERHOUSE_BENCH_SECONDS
 // (default 5) set the rounds and the length of each run;
-// CHAPTERHOUSE_BENCH_CASES (say "bare,cached") picks the cases to run. Each round runs
+// CHAPTERHOUSE_BENCH_CASES (say "bare,cached") picks the cases to run;
+// CHAPTERHOUSE_BENCH_BEFORE names a binary built from an older commit,
+// served as the case "before" like "cached". The case "counted" is the
+// cached server's page asked for with a browser's User-Agent, so that
+// every request is counted in the visit statistics; "cached" sends none,
+// which the statistics take for a bot's (see site/stats.go). Each round runs
 // every case once, one after the other, so that a ratio compares runs a
 // few seconds apart on a machine whose neighbours come and go.
 
@@ -39,6 +44,7 @@ type benchCase struct {
 	pid    int
 	url    string
 	host   string // the Host header; "" with a script
+	agent  string // the User-Agent header; "": wrk sends none, which the visit statistics take for a bot's
 	script string // a wrk Lua script (the cold path's random tenant)
 	log    string // the server's log file, emptied between runs
 	ops    string // the ops listener, whose /metrics count tenant opens; "": none
@@ -111,7 +117,17 @@ func TestExternalBench(t *testing.T) {
 	if err := os.WriteFile(cold.script, []byte(randomTenantLua(base, 10000)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cases := []*benchCase{bare, cached, uncached, cold}
+	// The same process as "cached", each request counted as a visit.
+	counted := *cached
+	counted.name = "counted"
+	counted.agent = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	cases := []*benchCase{bare, cached, &counted, uncached, cold}
+	if before := os.Getenv("CHAPTERHOUSE_BENCH_BEFORE"); before != "" {
+		b := startProcess(t, "before", tmp, before, nil, "serve", "--data", filepath.Join(tmp, "before"), "--addr", "127.0.0.1:0",
+			"--ask-addr", "", "--base-domain", base)
+		b.host = demo
+		cases = append(cases, b)
+	}
 	if only := os.Getenv("CHAPTERHOUSE_BENCH_CASES"); only != "" { // e.g. "bare,cached"
 		cases = slices.DeleteFunc(cases, func(c *benchCase) bool { return !slices.Contains(strings.Split(only, ","), c.name) })
 	}
@@ -233,6 +249,9 @@ func runWrk(t *testing.T, wrk string, c *benchCase, seconds int) benchResult {
 		args = append(args, "-s", c.script)
 	} else {
 		args = append(args, "-H", "Host: "+c.host)
+	}
+	if c.agent != "" {
+		args = append(args, "-H", "User-Agent: "+c.agent)
 	}
 	os.Truncate(c.log, 0)
 	opens0 := tenantOpens(t, c)

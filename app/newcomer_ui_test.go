@@ -134,7 +134,8 @@ func TestPublicPagesNeverSkipAHeadingLevel(t *testing.T) {
 
 // demoPublicPages is a path of each kind of public page of the demo
 // chapter: home, news, a post, events, an event, about, contact, a page,
-// the membership application and the member login.
+// the membership application, the member login, albums, documents, the
+// month grid, past officers and an event's RSVP form.
 func demoPublicPages(t testing.TB, cl webtest.Client) []string {
 	t.Helper()
 	paths := []string{"/", "/news", "/events", "/about", "/contact", "/albums", "/documents", "/join", "/members/login"}
@@ -149,8 +150,13 @@ func demoPublicPages(t testing.TB, cl webtest.Client) []string {
 	}
 	first("/news", `/news/[a-z0-9-]+`)
 	first("/events", `/events/[0-9]+`)
+	event := paths[len(paths)-1]
 	first("/", `/p/[a-z0-9-]+`)
 	first("/albums", `/albums/[a-z0-9-]+`)
 	first("/documents", `/documents/[a-z]+`)
+	// Issue 15's pages: the month grid, past officers, an RSVP form.
+	first("/events", `/events/calendar`)
+	first("/about", `/about/past-officers`)
+	first(event, `/events/[0-9]+/rsvp\?date=[0-9-]+`)
 	return paths
 }

@@ -187,3 +187,20 @@ func TestStatsCountOncePerVisitorAndFlushAtClose(t *testing.T) {
 	}
 	must(t, db.Close())
 }
+
+// A party that does not fit in the places freed does not hold up a
+// smaller one behind it.
+func TestRSVPPromotionSkipsAPartyThatDoesNotFit(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	e := rsvpEvent(t, db, 4)
+	rsvp(t, db, e, "a@example.org", 2)
+	c := rsvp(t, db, e, "c@example.org", 2)
+	big := rsvp(t, db, e, "big@example.org", 3)
+	small := rsvp(t, db, e, "small@example.org", 2)
+	promoted, err := db.CancelRSVP(ctx, e, c.ID, nil)
+	must(t, err)
+	if len(promoted) != 1 || promoted[0].ID != small.ID {
+		t.Fatalf("promoted %+v, want only the party of 2 (the party of 3, %d, does not fit)", promoted, big.ID)
+	}
+}

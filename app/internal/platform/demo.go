@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/password"
@@ -45,9 +46,12 @@ func SeedDemo(ctx context.Context, p *Platform, stdout io.Writer, prog string) e
 	return nil
 }
 
+// demoZone is the demo chapter's time zone.
+const demoZone = "America/Chicago"
+
 // FillDemo writes the demo chapter's content into db, dated around now.
 func FillDemo(ctx context.Context, db *tenantdb.DB, now time.Time) error {
-	const tz = "America/Chicago"
+	const tz = demoZone
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
 		return err
@@ -96,8 +100,8 @@ func FillDemo(ctx context.Context, db *tenantdb.DB, now time.Time) error {
 	}
 	day := func(d int) *time.Time { t := now.AddDate(0, 0, d).UTC().Truncate(time.Hour); return &t }
 	posts := []tenantdb.Post{
-		{Title: "Memorial Day ceremony: thank you, Riverside", Published: true, PublishedAt: day(-3), ImageID: hall.ID,
-			Body: "More than 300 neighbors joined us at Riverside Cemetery for this year's Memorial Day ceremony. Thank you to the Riverside High School band, to the Scouts of Troop 17 who placed flags on 1,400 graves, and to everyone who came to remember.\n\nPhotos are on our Facebook page."},
+		{Title: inSeason(now.In(loc).AddDate(0, 0, -4)).Ceremony + ": thank you, Riverside", Published: true, PublishedAt: day(-3), ImageID: hall.ID,
+			Body: "More than 300 neighbors joined us for this year's " + inSeason(now.In(loc).AddDate(0, 0, -4)).Ceremony + ". Thank you to the Riverside High School band, to the Scouts of Troop 17, and to everyone who came to remember.\n\nPhotos are on our Facebook page."},
 		{Title: "Pancake breakfast raises $4,200 for the veterans' home", Published: true, PublishedAt: day(-17),
 			Body: "Our spring pancake breakfast served 410 plates and raised **$4,200** for the veterans' home in Hines. Special thanks to the Auxiliary for running the kitchen."},
 		{Title: "Scholarship applications now open", Published: true, PublishedAt: day(-30),
@@ -121,31 +125,56 @@ func FillDemo(ctx context.Context, db *tenantdb.DB, now time.Time) error {
 		offset := (int(time.Tuesday) - int(first.Weekday()) + 7) % 7
 		return first.AddDate(0, 0, offset+7)
 	}()
+	season, past := DemoSeasons(now)
+	dinner := tenantdb.Event{Title: season.Social, StartsAt: at(12, 17, 30), EndsAt: at(12, 20, 0), Timezone: tz, Location: "Post 42 main hall",
+		Category: "social", RSVP: true, Capacity: 80,
+		Description: season.SocialText + "\n\nPlease RSVP below so the kitchen knows how many to expect: we have room for 80."}
 	events := []tenantdb.Event{
 		{Title: "Monthly membership meeting", StartsAt: secondTuesday, EndsAt: secondTuesday.Add(90 * time.Minute), Timezone: tz,
-			Location: "Post 42 main hall, 1200 River Road", Category: "meeting", RRule: "FREQ=MONTHLY;BYDAY=2TU",
-			Description: "Our general membership meeting. Doors open at 6:30 PM; guests considering membership are welcome."},
-		{Title: "Pancake breakfast", StartsAt: at(12, 8, 0), EndsAt: at(12, 12, 0), Timezone: tz, Location: "Post 42 main hall",
-			Category: "fundraiser", Description: "All-you-can-eat pancakes, sausage and coffee. $8 adults, $4 children under 12. Proceeds support the veterans' home."},
-		{Title: "Flag retirement ceremony", StartsAt: at(26, 18, 30), EndsAt: at(26, 19, 30), Timezone: tz, Location: "Post 42 parking lot",
-			Category: "ceremony", Description: "Bring worn or torn U.S. flags for a dignified retirement. Drop-off box is by the front door all month."},
-		{Title: "Independence Day parade", StartsAt: at(40, 10, 0), EndsAt: at(40, 12, 0), Timezone: tz, Location: "Riverside town center",
+			Location: "Post 42 main hall, 1200 River Road", Category: "meeting", RRule: "FREQ=MONTHLY;BYDAY=2TU", RSVP: true,
+			Description: "Our general membership meeting. Doors open at 6:30 PM; guests considering membership are welcome. An RSVP helps us set out enough chairs."},
+		dinner,
+		{Title: season.Ceremony, StartsAt: at(26, 18, 30), EndsAt: at(26, 19, 30), Timezone: tz, Location: "Post 42 parking lot",
+			Category: "ceremony", Description: season.CeremonyText},
+		{Title: season.Holiday, StartsAt: at(40, 10, 0), EndsAt: at(40, 12, 0), Timezone: tz, Location: "Riverside town center",
 			Category: "holiday", Description: "March with the post color guard. Meet at the hall at 9:00 AM."},
-		{Title: "Memorial Day ceremony", StartsAt: at(-4, 11, 0), EndsAt: at(-4, 12, 0), Timezone: tz, Location: "Riverside Cemetery",
-			Category: "ceremony", Description: "Our annual ceremony honoring those who gave all."},
+		{Title: past.Ceremony, StartsAt: at(-4, 11, 0), EndsAt: at(-4, 12, 0), Timezone: tz, Location: "Riverside Cemetery",
+			Category: "ceremony", Description: past.CeremonyText},
 	}
 	for i := range events {
 		if err := db.SaveEvent(ctx, &events[i]); err != nil {
 			return err
 		}
 	}
+	if err := demoRSVPs(ctx, db, events[1], events[0], now); err != nil {
+		return err
+	}
+	// The banner points to the dinner until it begins.
+	site.Banner = season.Social + " on " + events[1].StartsAt.Format("Monday, January 2") + ": RSVP on the Events page."
+	until := events[1].StartsAt
+	site.BannerUntil = &until
+	site.OfficersChange = "07-01"
+	if err := db.UpdateSite(ctx, &site); err != nil {
+		return err
+	}
+	// This year's officers took office on the last July 1; a few of last
+	// year's are on the past officers' page.
+	y := now.In(loc).Year()
+	if now.In(loc).Month() < time.July {
+		y--
+	}
+	term := func(from int) (string, string) { return fmt.Sprintf("%d-07-01", from), fmt.Sprintf("%d-06-30", from+1) }
+	cf, ct := term(y)
+	pf, pt := term(y - 1)
 	officers := []tenantdb.Officer{
-		{Name: "Maria Delgado", Role: "Commander", Position: 1, PhotoID: logo.ID},
-		{Name: "James Whitaker", Role: "First Vice Commander", Position: 2},
-		{Name: "Denise Okafor", Role: "Adjutant", Position: 3, Email: "adjutant@riversidepost42.example"},
-		{Name: "Robert Lindqvist", Role: "Finance Officer", Position: 4},
+		{Name: "Maria Delgado", Role: "Commander", Position: 1, PhotoID: logo.ID, TermFrom: cf, TermTo: ct},
+		{Name: "James Whitaker", Role: "First Vice Commander", Position: 2, TermFrom: cf, TermTo: ct},
+		{Name: "Denise Okafor", Role: "Adjutant", Position: 3, Email: "adjutant@riversidepost42.example", TermFrom: cf, TermTo: ct},
+		{Name: "Robert Lindqvist", Role: "Finance Officer", Position: 4, TermFrom: cf, TermTo: ct},
 		{Name: "Rev. Thomas Greene", Role: "Chaplain", Position: 5},
-		{Name: "Angela Brooks", Role: "Service Officer", Position: 6, Email: "service@riversidepost42.example"},
+		{Name: "Angela Brooks", Role: "Service Officer", Position: 6, Email: "service@riversidepost42.example", TermFrom: cf, TermTo: ct},
+		{Name: "Walter Kowalski", Role: "Commander", Position: 1, TermFrom: pf, TermTo: pt},
+		{Name: "Maria Delgado", Role: "First Vice Commander", Position: 2, TermFrom: pf, TermTo: pt},
 	}
 	for i := range officers {
 		if err := db.SaveOfficer(ctx, &officers[i]); err != nil {
@@ -155,8 +184,105 @@ func FillDemo(ctx context.Context, db *tenantdb.DB, now time.Time) error {
 	if err := fillDemoLibrary(ctx, db, now, secondTuesday); err != nil {
 		return err
 	}
+	demoVisits(db, now)
+	if err := db.FlushStats(ctx); err != nil {
+		return err
+	}
 	return db.AddMessage(ctx, &tenantdb.Message{Name: "Karen Miller", Email: "karen.miller@example.com", Subject: "Hall rental in October",
 		Body: "Hello, is the hall available on Saturday, October 17 for a 60th birthday party of about 80 guests? Thank you!"})
+}
+
+// Season is the demo's events for a time of year.
+type Season struct {
+	Social, SocialText, Ceremony, CeremonyText, Holiday string
+}
+
+// DemoSeasons are the seasons of the demo seeded at now: that of its
+// coming events, and that of the ceremony it held four days before.
+func DemoSeasons(now time.Time) (next, past Season) {
+	loc, err := time.LoadLocation(demoZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return inSeason(now.In(loc).AddDate(0, 0, 12)), inSeason(now.In(loc).AddDate(0, 0, -4))
+}
+
+// inSeason names the demo's social, ceremony and parade for the month of t,
+// so that the demo reads as this time of year whenever it is seeded.
+func inSeason(t time.Time) Season {
+	switch t.Month() {
+	case time.December, time.January:
+		return Season{"Holiday dinner for veterans' families", "Ham, turkey and all the trimmings, with a visit from Santa for the children.",
+			"Wreaths Across America", "Help lay wreaths on the graves of veterans at Riverside Cemetery. Gloves and wreaths provided.",
+			"New Year's Day open house"}
+	case time.February, time.March:
+		return Season{"Lenten fish fry", "Beer-battered cod, fries, coleslaw and homemade desserts. $14 adults, $7 children.",
+			"Four Chaplains Sunday", "Remembering the four chaplains of the USAT Dorchester, who gave their life jackets in 1943.",
+			"St. Patrick's Day parade"}
+	case time.April, time.May:
+		return Season{"Spring pancake breakfast", "All-you-can-eat pancakes, sausage and coffee. $8 adults, $4 children under 12.",
+			"Memorial Day ceremony", "Our annual ceremony honoring those who gave all.", "Armed Forces Day parade"}
+	case time.June, time.July, time.August:
+		return Season{"Summer picnic", "Burgers, brats and sweet corn on the lawn behind the hall; bring a lawn chair.",
+			"Flag retirement ceremony", "Bring worn or torn U.S. flags for a dignified retirement. Drop-off box is by the front door all month.",
+			"Independence Day parade"}
+	case time.September, time.October:
+		return Season{"Fall chili cook-off", "Twelve chilis, one trophy. Tasting is $5; proceeds go to the scholarship fund.",
+			"POW/MIA Recognition Day", "A vigil and the missing man table, remembering those who never came home.", "Homecoming parade"}
+	default: // November
+		return Season{"Thanksgiving dinner", "A full turkey dinner for veterans, their families and anyone who would otherwise eat alone.",
+			"Veterans Day ceremony", "At the eleventh hour of the eleventh day of the eleventh month, we honor all who served.",
+			"Veterans Day parade"}
+	}
+}
+
+// demoRSVPs answers the dinner and the next meeting for a few members.
+func demoRSVPs(ctx context.Context, db *tenantdb.DB, dinner, meeting tenantdb.Event, now time.Time) error {
+	guests := []struct {
+		name  string
+		party int
+	}{{"Walter Kowalski", 2}, {"Linda Park", 4}, {"Sam Ortiz", 1}, {"Grace Nwosu", 3}, {"Hank Miller", 2},
+		{"Judy Fischer", 5}, {"Tom Reyes", 2}, {"Ellen Brandt", 1}, {"Marcus Hill", 6}, {"Joan Sato", 2}}
+	answer := func(e tenantdb.Event, start time.Time, i int, name string, party int) error {
+		email := strings.ToLower(strings.ReplaceAll(name, " ", ".")) + "@example.com"
+		r := tenantdb.RSVP{Occurrence: start, Name: name, Email: email, PartySize: party,
+			Token: fmt.Sprintf("demo-%d-%d-%s", e.ID, i, strings.Repeat("x", 22))}
+		_, err := db.AddRSVP(ctx, e, &r, nil)
+		return err
+	}
+	for i, g := range guests {
+		if err := answer(dinner, dinner.StartsAt, i, g.name, g.party); err != nil {
+			return err
+		}
+	}
+	if next := meeting.Occurrences(now, now.AddDate(0, 2, 0), 1); len(next) > 0 {
+		for i, g := range guests[:4] {
+			if err := answer(meeting, next[0].Start, i, g.name, 1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// demoVisits counts 30 days of plausible visits, more on weekends and
+// before events, so the dashboard's chart has something to show.
+func demoVisits(db *tenantdb.DB, now time.Time) {
+	paths := []string{"/", "/", "/", "/events", "/events", "/about", "/news", "/contact", "/p/hall-rental", "/p/history"}
+	for d := 29; d >= 0; d-- {
+		day := now.UTC().AddDate(0, 0, -d)
+		people := 18 + (29-d)/2 + int(day.Unix()/86400%7)*3
+		if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			people += 12
+		}
+		for p := range people {
+			var v tenantdb.Visitor
+			v[0], v[1], v[2] = byte(d), byte(p), byte(p>>8)
+			for k := 0; k <= p%3; k++ {
+				db.CountVisit(day.Format(tenantdb.DateLayout), paths[(p+k*3)%len(paths)], v)
+			}
+		}
+	}
 }
 
 // StarPNG draws the demo emblem: a white five-pointed star on bg.

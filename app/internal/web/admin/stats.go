@@ -9,6 +9,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // The visit statistics page: the last 30 days as a bar chart drawn on the
@@ -65,9 +66,12 @@ func (h *Handler) showStats(c echo.Context) error {
 	to := now.Format(tenantdb.DateLayout)
 	from := now.AddDate(0, 0, -(statsDays - 1)).Format(tenantdb.DateLayout)
 	// The counts still in memory are written first, so the page is
-	// current; it is the only reader that needs them at once.
-	if err := db.FlushStats(ctx); err != nil {
-		return err
+	// current; it is the only reader that needs them at once. A frozen
+	// site's file is not written.
+	if httpx.Tenant(c).Status != catalog.StatusFrozen {
+		if err := db.FlushStats(ctx); err != nil {
+			return err
+		}
 	}
 	days, err := db.StatsDays(ctx, from, to)
 	if err != nil {

@@ -65,6 +65,11 @@ func TestAPIContent(t *testing.T) {
 		t.Errorf("the public post does not show the new title")
 	}
 	api("PATCH", "/api/site", map[string]any{"name": "Riverside Post 42", "tagline": "Since 1946"})
+	if r := api("PATCH", "/api/site", map[string]any{"banner": "Hall closed Saturday", "banner_until": "2030-01-01T06:00:00Z",
+		"officers_change": "07-01"}); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"banner_until":"2030-01-01T06:00:00Z"`) ||
+		!strings.Contains(string(r.Body), `"officers_change":"07-01"`) {
+		t.Errorf("PATCH the banner: %d %s", r.Status, r.Body)
+	}
 	if body := ls.Text(t, "post42", "/"); !strings.Contains(body, "Riverside Post 42") || !strings.Contains(body, "Since 1946") {
 		t.Errorf("the home page does not show the new name and tagline")
 	}
@@ -98,6 +103,14 @@ func TestAPIContent(t *testing.T) {
 		{"event with a bad rule", "POST", "/api/events", map[string]any{"title": "Meeting", "starts_at": "2030-06-11T19:00:00-05:00",
 			"ends_at": "2030-06-11T20:30:00-05:00", "rrule": "FREQ=DAILY"}, 422, "rrule"},
 		{"officer without role", "POST", "/api/officers", map[string]any{"name": "Maria"}, 422, "role"},
+		{"term ending before it starts", "POST", "/api/officers", map[string]any{"name": "Maria", "role": "Commander",
+			"term_from": "2026-07-01", "term_to": "2026-06-30"}, 422, "term_to"},
+		{"term not a date", "POST", "/api/officers", map[string]any{"name": "Maria", "role": "Commander", "term_from": "July 1"}, 422, "term_from"},
+		{"negative capacity", "POST", "/api/events", map[string]any{"title": "Dinner", "starts_at": "2030-06-11T19:00:00-05:00",
+			"ends_at": "2030-06-11T20:30:00-05:00", "rsvp": true, "capacity": -1}, 422, "capacity"},
+		{"banner of two lines", "PATCH", "/api/site", map[string]any{"banner": "Hall closed\nSaturday"}, 422, "banner"},
+		{"changeover not a day", "PATCH", "/api/site", map[string]any{"officers_change": "02-30"}, 422, "officers_change"},
+		{"banner end without a banner", "PATCH", "/api/site", map[string]any{"banner": "", "banner_until": "2030-01-01T00:00:00Z"}, 422, "banner_until"},
 		{"page slug taken", "POST", "/api/pages", map[string]any{"title": "Hall", "slug": "hall"}, 0, ""},
 		{"page slug taken again", "POST", "/api/pages", map[string]any{"title": "Hall 2", "slug": "hall"}, 409, ""},
 	}

@@ -165,13 +165,20 @@ func (s *Handler) showSitemap(c echo.Context) error {
 		{Loc: base + "/about", LastMod: day(site.UpdatedAt)},
 		{Loc: base + "/news"},
 	}}
+	officers, err := db.Officers(ctx)
+	if err != nil {
+		return err
+	}
+	if _, _, past := tenantdb.OfficerTerms(officers, s.now().In(zone(site.Timezone)).Format(tenantdb.DateLayout)); len(past) > 0 {
+		set.URLs = append(set.URLs, sitemapURL{Loc: base + "/about/past-officers"})
+	}
 	for n := 2; (n-1)*newsPerPage < total; n++ {
 		set.URLs = append(set.URLs, sitemapURL{Loc: fmt.Sprintf("%s/news?page=%d", base, n)})
 	}
 	for _, p := range posts {
 		set.URLs = append(set.URLs, sitemapURL{Loc: base + "/news/" + p.Slug, LastMod: day(p.UpdatedAt)})
 	}
-	set.URLs = append(set.URLs, sitemapURL{Loc: base + "/events"})
+	set.URLs = append(set.URLs, sitemapURL{Loc: base + "/events"}, sitemapURL{Loc: base + "/events/calendar"})
 	for _, e := range events {
 		set.URLs = append(set.URLs, sitemapURL{Loc: fmt.Sprintf("%s/events/%d", base, e.ID), LastMod: day(e.UpdatedAt)})
 	}

@@ -36,8 +36,9 @@ type daySalt struct {
 
 // visitCounter turns requests into visitors with the salt of the day.
 type visitCounter struct {
-	cur atomic.Pointer[daySalt]
-	mu  sync.Mutex // held while the salt is replaced
+	cur    atomic.Pointer[daySalt]
+	mu     sync.Mutex // held while the salt is replaced
+	agents agents
 }
 
 // salt returns the salt of now's day, making a new one when the day
@@ -59,21 +60,48 @@ func (vc *visitCounter) salt(now time.Time) *daySalt {
 	return s
 }
 
-// visitor is the hash that stands for the client of a request on a day.
+// visitor is the hash that stands for the client of a request on a day:
+// SHA-256 over the salt, the tenant, the address and the user agent
+// (each at most maxAgent bytes, so the input fits a buffer on the stack).
 func (s *daySalt) visitor(tenant, addr, agent string) tenantdb.Visitor {
-	h := sha256.New()
-	h.Write(s.salt[:])
-	var sep = [1]byte{0}
-	h.Write([]byte(tenant))
-	h.Write(sep[:])
-	h.Write([]byte(addr))
-	h.Write(sep[:])
-	h.Write([]byte(agent))
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	var buf [32 + 3*maxAgent + 2]byte
+	b := append(buf[:0], s.salt[:]...)
+	b = append(b, tenant[:min(len(tenant), maxAgent)]...)
+	b = append(b, 0)
+	b = append(b, addr[:min(len(addr), maxAgent)]...)
+	b = append(b, 0)
+	b = append(b, agent[:min(len(agent), maxAgent)]...)
+	sum := sha256.Sum256(b)
 	var v tenantdb.Visitor
 	copy(v[:], sum[:])
 	return v
+}
+
+// agents remembers which user agents are bots', so that a browser's is
+// checked once, not on every request: a map of at most maxAgents entries,
+// emptied when full.
+type agents struct {
+	mu  sync.RWMutex
+	bot map[string]bool
+}
+
+const maxAgents = 4096
+
+func (a *agents) isBot(agent string) bool {
+	a.mu.RLock()
+	bot, ok := a.bot[agent]
+	a.mu.RUnlock()
+	if ok {
+		return bot
+	}
+	bot = isBot(agent)
+	a.mu.Lock()
+	if a.bot == nil || len(a.bot) >= maxAgents {
+		a.bot = make(map[string]bool)
+	}
+	a.bot[agent] = bot
+	a.mu.Unlock()
+	return bot
 }
 
 // countVisit counts a page that a person read: a GET answered with 200 or
@@ -89,7 +117,7 @@ func (s *Handler) countVisit(next echo.HandlerFunc) echo.HandlerFunc {
 			return nil
 		}
 		agent := r.UserAgent()
-		if isBot(agent) {
+		if s.visits.agents.isBot(agent) {
 			return nil
 		}
 		t := httpx.Tenant(c)
