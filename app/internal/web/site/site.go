@@ -45,6 +45,8 @@ type sitePage struct {
 	Member *tenantdb.Member
 	CSRF   string
 	Data   any
+	hero   *picture    // from the memo, for the home page
+	strip  *albumStrip // from the memo, for the home page
 }
 
 // menuItem is one link of the site's main menu.
@@ -86,7 +88,7 @@ type postItem struct {
 	Slug, Title   string
 	Date, ISODate string
 	Summary       string
-	Image         *tenantdb.Media // the post's picture, shown small
+	Image         *picture // the post's picture, shown small
 }
 
 // postItems summarises posts for a list, and stops with ctx's error once
@@ -109,17 +111,39 @@ func postItems(ctx context.Context, db *pool.Handle, md *render.Markdown, posts 
 		}
 	}
 	if len(ids) > 0 {
-		images, err := db.MediaByID(ctx, ids)
+		images, err := mediaByID(ctx, db, ids)
 		if err != nil {
 			return nil, err
 		}
 		for i, p := range posts {
 			if m, ok := images[p.ImageID]; ok {
-				items[i].Image = &m
+				pic := newPicture(m, "small")
+				items[i].Image = &pic
 			}
 		}
 	}
 	return items, nil
+}
+
+// mediaByID reads the images ids that exist: a list page's few by their
+// prepared point query (cheaper than one query over a set for the home
+// page's handful), a longer list in one query.
+func mediaByID(ctx context.Context, db *pool.Handle, ids []string) (map[string]tenantdb.Media, error) {
+	if len(ids) > 10 {
+		return db.MediaByID(ctx, ids)
+	}
+	out := make(map[string]tenantdb.Media, len(ids))
+	for _, id := range ids {
+		m, err := db.Media(ctx, id)
+		if errors.Is(err, tenantdb.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = m
+	}
+	return out, nil
 }
 
 // newPage starts the page at path with what the layout needs: the site
@@ -150,6 +174,8 @@ func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) 
 		Frozen:       httpx.Tenant(c).Status == catalog.StatusFrozen,
 		HasDocuments: memo.docs,
 		HasAlbums:    memo.albums,
+		hero:         memo.hero,
+		strip:        memo.strip,
 	}
 	if site.LogoID != "" {
 		p.Image = base + "/media/" + site.LogoID
@@ -195,20 +221,7 @@ func (s *Handler) showHome(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := homeData{Upcoming: upcoming, NextMeeting: next, Posts: items}
-	if p.Site.HeroID != "" {
-		if hero, err := db.Media(ctx, p.Site.HeroID); err == nil {
-			d.Hero = &hero
-		} else if !errors.Is(err, tenantdb.ErrNotFound) {
-			return err
-		}
-	}
-	if p.HasAlbums {
-		if d.Strip, err = latestAlbumStrip(ctx, db); err != nil {
-			return err
-		}
-	}
-	p.Data = d
+	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: items, Hero: p.hero, Strip: p.strip}
 	return c.Render(http.StatusOK, "site/home.html", p)
 }
 
@@ -216,8 +229,8 @@ type homeData struct {
 	Upcoming    []occurrence
 	NextMeeting *occurrence
 	Posts       []postItem
-	Hero        *tenantdb.Media // the site's wide photo, if it has one
-	Strip       *albumStrip     // the newest album's first photos
+	Hero        *picture    // the site's wide photo, if it has one
+	Strip       *albumStrip // the newest album's first photos
 }
 
 // aboutData is the about page's officers: those in office today, those

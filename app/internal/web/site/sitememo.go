@@ -2,6 +2,7 @@ package site
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -26,6 +27,11 @@ type memoSite struct {
 	nav  []tenantdb.Page
 	// docs and albums: the menu links to the documents and the albums.
 	docs, albums bool
+	// hero and strip are the home page's photo and album strip, nil for
+	// none: kept here so that a home page the page cache does not serve
+	// runs no query and no srcset formatting for them.
+	hero  *picture
+	strip *albumStrip
 }
 
 // memoTenants bounds the memo: when it holds this many tenants it starts
@@ -52,6 +58,21 @@ func (sm *siteMemo) get(ctx context.Context, id string, db *pool.Handle) (memoSi
 	}
 	if e.docs, e.albums, err = db.Shelves(ctx); err != nil {
 		return memoSite{}, err
+	}
+	if e.site.HeroID != "" {
+		m, err := db.Media(ctx, e.site.HeroID)
+		if err != nil && !errors.Is(err, tenantdb.ErrNotFound) {
+			return memoSite{}, err
+		}
+		if err == nil {
+			pic := newPicture(m, "large")
+			e.hero = &pic
+		}
+	}
+	if e.albums {
+		if e.strip, err = latestAlbumStrip(ctx, db); err != nil {
+			return memoSite{}, err
+		}
 	}
 	sm.mu.Lock()
 	if sm.m == nil || len(sm.m) >= memoTenants {
