@@ -11,6 +11,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/hostname"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
+	"github.com/chapterhouse/chapterhouse/tenantdb/replica"
 )
 
 // config is how serve was asked to run. loadServeConfig is the one place
@@ -49,6 +50,13 @@ type config struct {
 	// secretFile holds the login-token secrets; empty means
 	// DATA/token-secrets, created on first run.
 	secretFile string
+
+	// replica is the --replica URL ("": no replication), parsed by
+	// validate into replicaTarget.
+	replica          string
+	replicaTarget    *replica.Target
+	replicaInterval  time.Duration
+	replicaRetention time.Duration
 }
 
 // ipList is a repeatable --public-ip flag.
@@ -137,6 +145,10 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.DurationVar(&cfg.domainGrace, "domain-grace", 24*time.Hour, "a verified domain whose TXT record vanished keeps routing this long; 0: stops at once")
 	fs.StringVar(&cfg.quota, "quota", envOr(getenv, "CHAPTERHOUSE_QUOTA", "200MB"),
 		"each tenant's storage `size` unless `tenant set --quota` gives it its own: 500MB, 2GB, bytes; 0: unlimited (env CHAPTERHOUSE_QUOTA)")
+	fs.StringVar(&cfg.replica, "replica", getenv("CHAPTERHOUSE_REPLICA"),
+		"stream the catalog and open tenants to `URL`: file:///dir, nats://host:port/bucket, s3://bucket/prefix (env CHAPTERHOUSE_REPLICA; docs/replication.md)")
+	fs.DurationVar(&cfg.replicaInterval, "replica-interval", time.Second, "with --replica: how old the newest replicated write may be")
+	fs.DurationVar(&cfg.replicaRetention, "replica-retention", 720*time.Hour, "with --replica: how far back a restore can go")
 	return cfg
 }
 
@@ -181,7 +193,23 @@ func (cfg *config) validate() error {
 	if cfg.quotaBytes, err = platform.ParseSize(cfg.quota); err != nil {
 		return fmt.Errorf("--quota: %w", err)
 	}
+	if cfg.replica != "" {
+		if cfg.replicaTarget, err = replica.ParseURL(cfg.replica); err != nil {
+			return fmt.Errorf("--replica: %w", err)
+		}
+	}
+	if cfg.replicaInterval < 10*time.Millisecond {
+		return fmt.Errorf("--replica-interval must be at least 10ms")
+	}
+	if cfg.replicaRetention < time.Hour {
+		return fmt.Errorf("--replica-retention must be at least 1h")
+	}
 	return nil
+}
+
+// replicaOptions is what the config says about replication.
+func (cfg *config) replicaOptions() replica.Options {
+	return replica.Options{Interval: cfg.replicaInterval, Retention: cfg.replicaRetention}
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+)
+
+// startNATS runs a real NATS server with JetStream (file storage in a
+// temp dir) in this process on a loopback port, and returns its
+// nats://127.0.0.1:PORT URL.
+func startNATS(t testing.TB) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		t.Fatal("the NATS server did not start")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s.ClientURL()
+}
+
+// replicaState is one database in `replica status --json`.
+type replicaState struct {
+	Name      string `json:"name"`
+	Local     uint64 `json:"local_txid"`
+	TXID      uint64 `json:"replicated_txid"`
+	LastError string `json:"last_error"`
+}
+
+func (ls *liveServer) replicaStatus(t *testing.T, slug string) replicaState {
+	t.Helper()
+	out, errOut, err := ls.cli(t, "", "replica", "status", slug, "--json")
+	if err != nil {
+		t.Fatalf("replica status %s: %v %s", slug, err, errOut)
+	}
+	var st struct{ Databases []replicaState }
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Databases) != 1 {
+		t.Fatalf("replica status --json: %v\n%s", err, out)
+	}
+	return st.Databases[0]
+}
+
+// awaitReplicated waits until the replica holds a transaction of slug
+// newer than after, and all the tenant has converted; it returns that
+// position.
+func (ls *liveServer) awaitReplicated(t *testing.T, slug string, after uint64) uint64 {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s := ls.replicaStatus(t, slug); s.TXID > after && s.TXID == s.Local {
+			return s.TXID
+		}
+	}
+	t.Fatalf("%s never reached the replica past txid %d: %+v", slug, after, ls.replicaStatus(t, slug))
+	return 0
+}
+
+func (ls *liveServer) post(t *testing.T, c *http.Client, token, slug, title string) {
+	t.Helper()
+	r := ls.Call(t, c, "POST", ls.SiteURL(slug, "/api/posts"), map[string]any{"title": title, "published": true}, webtest.Bearer(token)...)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("post %q on %s: %d %s", title, slug, r.Status, r.Body)
+	}
+}
+
+func (ls *liveServer) postTitles(t *testing.T, slug string) string {
+	t.Helper()
+	out, errOut, err := ls.cli(t, "", "tenant", "sql", slug, "SELECT title FROM posts ORDER BY title")
+	if err != nil {
+		t.Fatalf("tenant sql %s: %v %s", slug, err, errOut)
+	}
+	return out
+}
+
+func (ls *liveServer) digest(t *testing.T, slug string) string {
+	t.Helper()
+	out, errOut, err := ls.cli(t, "", "tenant", "digest", slug)
+	if err != nil {
+		t.Fatalf("tenant digest %s: %v %s", slug, err, errOut)
+	}
+	return out
+}
+
+// Point-in-time restore of one chapter, against a directory and a real
+// NATS JetStream object store: write A, note the time, write B, restore
+// --at that time: A is there, B is not, and the other tenant is
+// untouched. --as restores beside it; a time before the replica's first
+// sync, a bad time and a tampered replica are refused and change nothing.
+func TestReplicaPointInTime(t *testing.T) {
+	for _, target := range []string{"file", "nats"} {
+		t.Run(target, func(t *testing.T) {
+			url := "file://" + filepath.Join(t.TempDir(), "replica")
+			if target == "nats" {
+				url = startNATS(t) + "/chapters"
+			}
+			ls := startLive(t, "--replica", url)
+			email, pw := ls.newTenant(t, "alpha")
+			ls.newTenant(t, "beta")
+			c := ls.Browser()
+			token := ls.Login(t, "alpha", email, pw)
+			ls.post(t, c, token, "alpha", "Post A")
+			pos := ls.awaitReplicated(t, "alpha", 0)
+			at := time.Now()
+			time.Sleep(2 * time.Millisecond) // the replica stamps in ms
+			beta := ls.digest(t, "beta")
+			ls.post(t, c, token, "alpha", "Post B")
+			ls.awaitReplicated(t, "alpha", pos)
+			if got := ls.postTitles(t, "alpha"); !strings.Contains(got, "Post A") || !strings.Contains(got, "Post B") {
+				t.Fatalf("before the restore: %s", got)
+			}
+
+			out, errOut, err := ls.cli(t, "", "restore", "alpha", "--as", "alpha-then", "--at", at.Format(time.RFC3339Nano))
+			if err != nil {
+				t.Fatalf("restore --as: %v\n%s%s", err, out, errOut)
+			}
+			if got := ls.postTitles(t, "alpha-then"); !strings.Contains(got, "Post A") || strings.Contains(got, "Post B") {
+				t.Errorf("alpha-then (restored beside) has posts %s, want Post A only", got)
+			}
+			if got := ls.postTitles(t, "alpha"); !strings.Contains(got, "Post B") {
+				t.Errorf("a restore --as changed alpha: %s", got)
+			}
+
+			live := ls.digest(t, "alpha")
+			for _, bad := range [][]string{
+				{"--at", "yesterday"},
+				{"--at", at.Add(-time.Hour).Format(time.RFC3339)},
+				{"--at", time.Now().Add(time.Hour).Format(time.RFC3339)},
+			} {
+				out, errOut, err := ls.cli(t, "", append([]string{"restore", "alpha"}, bad...)...)
+				if err == nil {
+					t.Errorf("restore alpha %v: no error\n%s", bad, out)
+				}
+				t.Logf("restore alpha %v: %v %s", bad, err, errOut)
+			}
+			if _, errOut, err := ls.cli(t, "", "restore", "alpha", "--at", at.Add(-time.Hour).Format(time.RFC3339)); err == nil || !strings.Contains(errOut, "not available in the replica") {
+				t.Errorf("restore before the first sync: %v %s, want a 'not available in the replica' error", err, errOut)
+			}
+			if got := ls.digest(t, "alpha"); got != live {
+				t.Errorf("refused restores changed alpha")
+			}
+
+			out, errOut, err = ls.cli(t, "", "restore", "alpha", "--at", at.Format(time.RFC3339Nano))
+			if err != nil {
+				t.Fatalf("restore: %v\n%s%s", err, out, errOut)
+			}
+			t.Log(out)
+			if got := ls.postTitles(t, "alpha"); !strings.Contains(got, "Post A") || strings.Contains(got, "Post B") {
+				t.Errorf("after restore --at: posts %s, want Post A only", got)
+			}
+			// The site serves the restored content, and keeps replicating.
+			if code, body := ls.Fetch(t, "alpha", "/"); code != http.StatusOK || strings.Contains(body, "Post B") {
+				t.Errorf("alpha's home page after the restore: %d, has Post B: %v", code, strings.Contains(body, "Post B"))
+			}
+			ls.post(t, c, token, "alpha", "Post C")
+			ls.awaitReplicated(t, "alpha", ls.replicaStatus(t, "alpha").TXID)
+			if got := ls.digest(t, "beta"); got != beta {
+				t.Errorf("restoring alpha changed beta: %s, was %s", got, beta)
+			}
+			if code, body := webtest.GetURL(t, ls.ops+"/metrics"); code != 200 || !strings.Contains(body, `chapterhouse_operation_duration_seconds_count{op="replica_restore"} 2`) ||
+				!strings.Contains(body, "chapterhouse_replica_lag_seconds_count") {
+				t.Errorf("/metrics lacks the restores or the lag histogram:\n%s", grepLines(body, "replica"))
+			}
+		})
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// A replica whose files were tampered with or truncated is refused on
+// restore with a clear error, and the live tenant does not change.
+func TestReplicaHostile(t *testing.T) {
+	rep := filepath.Join(t.TempDir(), "replica")
+	ls := startLive(t, "--replica", "file://"+rep)
+	email, pw := ls.newTenant(t, "alpha")
+	c := ls.Browser()
+	token := ls.Login(t, "alpha", email, pw)
+	ls.post(t, c, token, "alpha", "Post A")
+	ls.awaitReplicated(t, "alpha", 0)
+	at := time.Now()
+	id := strings.TrimSpace(tenantField(t, ls, "alpha"))
+	files, _ := filepath.Glob(filepath.Join(rep, id, "ltx", "*", "*.ltx"))
+	if len(files) == 0 {
+		t.Fatalf("no LTX files in the replica of %s", id)
+	}
+	live := ls.digest(t, "alpha")
+	for _, harm := range []string{"tampered", "truncated"} {
+		saved := map[string][]byte{}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved[f] = b
+			bad := append([]byte(nil), b...)
+			if harm == "tampered" {
+				for i := len(bad) / 2; i < len(bad)/2+16 && i < len(bad); i++ {
+					bad[i] ^= 0x5a
+				}
+			} else {
+				bad = bad[:len(bad)/2]
+			}
+			if err := os.WriteFile(f, bad, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, errOut, err := ls.cli(t, "", "restore", "alpha", "--at", at.Format(time.RFC3339Nano))
+		if err == nil {
+			t.Errorf("restore from a %s replica: no error\n%s", harm, out)
+		}
+		t.Logf("%s: %v %s", harm, err, errOut)
+		if got := ls.digest(t, "alpha"); got != live {
+			t.Errorf("a refused restore (%s replica) changed the live tenant", harm)
+		}
+		for f, b := range saved {
+			os.WriteFile(f, b, 0o600)
+		}
+	}
+}
+
+// tenantField is tenant slug's id, from tenant list --json.
+func tenantField(t *testing.T, ls *liveServer, slug string) string {
+	t.Helper()
+	out, _, err := ls.cli(t, "", "tenant", "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []struct{ Slug, ID string }
+	if err := json.Unmarshal([]byte(out), &ts); err != nil {
+		t.Fatal(err, out)
+	}
+	for _, x := range ts {
+		if x.Slug == slug {
+			return x.ID
+		}
+	}
+	t.Fatalf("no tenant %s in %s", slug, out)
+	return ""
+}
+
+var _ = fmt.Sprintf
