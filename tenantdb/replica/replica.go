@@ -240,9 +240,12 @@ func (r *Replicator) register(ctx context.Context, e *entry) error {
 	}
 	db := litestream.NewDB(e.path)
 	db.SetMetaPath(filepath.Join(r.stateDir, e.name))
-	db.MonitorInterval = r.opt.Interval
+	// A write goes through two stages, each on its own ticker: the WAL
+	// to a local LTX file, then the upload. Half the interval each keeps
+	// the sum within it.
+	db.MonitorInterval = r.opt.Interval / 2
 	rep := litestream.NewReplicaWithClient(db, c)
-	rep.SyncInterval = r.opt.Interval
+	rep.SyncInterval = r.opt.Interval / 2
 	db.Replica = rep
 	if rec, ok := r.readRecord(e.name); ok {
 		if pos, err := db.Pos(); err == nil && pos.TXID == rec.L0.MaxTXID {

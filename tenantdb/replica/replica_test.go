@@ -20,7 +20,15 @@ func testTenant(t *testing.T) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	defer db.Close()
+	site, err := db.Site(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	site.Name = "Test chapter"
+	if err := db.UpdateSite(context.Background(), &site); err != nil {
+		t.Fatal(err)
+	}
 	return dir, id
 }
 
