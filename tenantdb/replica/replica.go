@@ -257,7 +257,18 @@ func (r *Replicator) register(ctx context.Context, e *entry) error {
 		return err
 	}
 	e.db = db
-	return r.store.RegisterDB(db)
+	if err := r.store.RegisterDB(db); err != nil {
+		return err
+	}
+	// Litestream connects at its first sync. It must connect now, while
+	// the application's connection is open (see tenantdb.OpenReplicated),
+	// and a tenant evicted before the monitor's first tick would
+	// otherwise close unreplicated: Litestream's final sync runs only
+	// once it has connected.
+	if _, err := r.store.SyncDB(ctx, e.path, false); err != nil {
+		return fmt.Errorf("first sync: %w", err)
+	}
+	return nil
 }
 
 // Unregister syncs the database name a last time and stops replicating
