@@ -203,6 +203,9 @@ func TestReplicaHostile(t *testing.T) {
 		t.Fatalf("no LTX files in the replica of %s", id)
 	}
 	live := ls.digest(t, "alpha")
+	if out, errOut, err := ls.cli(t, "", "replica", "verify", "--sample", "0"); err != nil {
+		t.Fatalf("replica verify of a sound replica: %v\n%s%s", err, out, errOut)
+	}
 	for _, harm := range []string{"tampered", "truncated"} {
 		saved := map[string][]byte{}
 		for _, f := range files {
@@ -227,7 +230,15 @@ func TestReplicaHostile(t *testing.T) {
 		if err == nil {
 			t.Errorf("restore from a %s replica: no error\n%s", harm, out)
 		}
+		if out, _, err := ls.cli(t, "", "replica", "verify", "--sample", "0"); err == nil || !strings.Contains(out, "BAD alpha") {
+			t.Errorf("replica verify of a %s replica: %v\n%s", harm, err, out)
+		}
 		t.Logf("%s: %v %s", harm, err, errOut)
+		if out, errOut, err := ls.cli(t, "", "restore", "alpha", "--as", "alpha-"+harm, "--at", "0s ago"); err == nil {
+			t.Errorf("restore --as of the newest state from a %s replica: no error\n%s", harm, out)
+		} else {
+			t.Logf("%s, newest: %v %s", harm, err, errOut)
+		}
 		if got := ls.digest(t, "alpha"); got != live {
 			t.Errorf("a refused restore (%s replica) changed the live tenant", harm)
 		}
@@ -258,3 +269,38 @@ func tenantField(t *testing.T, ls *liveServer, slug string) string {
 }
 
 var _ = fmt.Sprintf
+
+// A tenant changed while no server ran (a command run on the data dir
+// alone) is caught up at its next open: the change reaches the replica.
+func TestReplicaCatchesUpOfflineChanges(t *testing.T) {
+	url := "file://" + filepath.Join(t.TempDir(), "replica")
+	dir := shortTempDir(t)
+	ls := startLiveIn(t, dir, "--replica", url)
+	ls.newTenant(t, "alpha")
+	if code, _ := ls.Fetch(t, "alpha", "/"); code != http.StatusOK {
+		t.Fatalf("alpha: %d", code)
+	}
+	before := ls.awaitReplicated(t, "alpha", 0)
+	ls.stop()
+
+	// Offline: this process takes the data dir's lock and writes alone.
+	if out, errOut, err := ls.cli(t, "offline-password-1234", "admin", "add", "alpha", "offline@alpha.example.org", "--password-stdin"); err != nil {
+		t.Fatalf("admin add offline: %v\n%s%s", err, out, errOut)
+	}
+
+	ls = startLiveIn(t, dir, "--replica", url)
+	if code, _ := ls.Fetch(t, "alpha", "/"); code != http.StatusOK {
+		t.Fatalf("alpha after the restart: %d", code)
+	}
+	ls.awaitReplicated(t, "alpha", before)
+	at := time.Now().Add(time.Millisecond)
+	time.Sleep(2 * time.Millisecond)
+	out, errOut, err := ls.cli(t, "", "restore", "alpha", "--as", "alpha-check", "--at", at.Format(time.RFC3339Nano))
+	if err != nil {
+		t.Fatalf("restore --as: %v\n%s%s", err, out, errOut)
+	}
+	admins, _, err := ls.cli(t, "", "admin", "list", "alpha-check")
+	if err != nil || !strings.Contains(admins, "offline@alpha.example.org") {
+		t.Errorf("the admin added offline is not in the replica: %v\n%s", err, admins)
+	}
+}

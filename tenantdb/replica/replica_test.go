@@ -197,3 +197,43 @@ func TestRestoreAtTime(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// A replica that cannot be written shows in Status and, once it has
+// failed for longer than the limit, in Failing (what /readyz reports).
+func TestFailingReplica(t *testing.T) {
+	ctx := context.Background()
+	dir, id := testTenant(t)
+	blocked := filepath.Join(t.TempDir(), "replica")
+	if err := os.WriteFile(blocked, []byte("a file where the replica's directory should be"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target, err := ParseURL("file://" + blocked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(ctx, target, filepath.Join(dir, "litestream"), Options{CloseTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	db, err := tenantdb.OpenReplicated(ctx, dir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r.Register(ctx, id, db.Path())
+	post(t, db, "A")
+	if err := r.Sync(ctx, id); err == nil {
+		t.Fatal("a sync to a replica that cannot be written succeeded")
+	}
+	s, _ := r.Status(id)
+	if s.LastError == "" || s.FailingSince.IsZero() {
+		t.Errorf("status after a failed sync: %+v, want its error and since when", s)
+	}
+	if got := r.Failing(time.Minute, time.Now()); len(got) != 0 {
+		t.Errorf("failing for a moment, Failing(1m) = %v, want none yet", got)
+	}
+	if got := r.Failing(time.Minute, time.Now().Add(2*time.Minute)); len(got) != 1 || got[0] != id {
+		t.Errorf("two minutes on, Failing(1m) = %v, want [%s]", got, id)
+	}
+}

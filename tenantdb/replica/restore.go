@@ -50,6 +50,10 @@ func (t *Target) Restore(ctx context.Context, name, out string, at time.Time) er
 			if berr == nil && first.IsZero() {
 				return fmt.Errorf("%w: the replica %s holds nothing of it", ErrNotAvailable, t)
 			}
+			if berr == nil && !at.IsZero() && !at.Before(first) {
+				return fmt.Errorf("%s: %w: the replica holds %s to %s (UTC) but no readable chain of files up to that moment (files damaged or missing?)",
+					at.UTC().Format(time.RFC3339Nano), ErrNotAvailable, first.UTC().Format(time.RFC3339Nano), last.UTC().Format(time.RFC3339Nano))
+			}
 			if berr == nil {
 				return fmt.Errorf("%s: %w: the replica holds %s to %s (UTC)", at.UTC().Format(time.RFC3339), ErrNotAvailable,
 					first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339))
