@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/web/webtest"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
 // startNATS runs a real NATS server with JetStream (file storage in a
@@ -54,8 +57,8 @@ func (ls *liveServer) replicaStatus(t *testing.T, slug string) replicaState {
 }
 
 // awaitReplicated waits until the replica holds a transaction of slug
-// newer than after, and all the tenant has converted; it returns that
-// position.
+// newer than after (the local position before a write), and all the
+// tenant has converted; it returns that position.
 func (ls *liveServer) awaitReplicated(t *testing.T, slug string, after uint64) uint64 {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -110,8 +113,9 @@ func TestReplicaPointInTime(t *testing.T) {
 			ls.newTenant(t, "beta")
 			c := ls.Browser()
 			token := ls.Login(t, "alpha", email, pw)
+			before := ls.replicaStatus(t, "alpha").Local // the login opened it
 			ls.post(t, c, token, "alpha", "Post A")
-			pos := ls.awaitReplicated(t, "alpha", 0)
+			pos := ls.awaitReplicated(t, "alpha", before)
 			at := time.Now()
 			time.Sleep(2 * time.Millisecond) // the replica stamps in ms
 			beta := ls.digest(t, "beta")
@@ -194,8 +198,9 @@ func TestReplicaHostile(t *testing.T) {
 	email, pw := ls.newTenant(t, "alpha")
 	c := ls.Browser()
 	token := ls.Login(t, "alpha", email, pw)
+	before := ls.replicaStatus(t, "alpha").Local // the login opened it
 	ls.post(t, c, token, "alpha", "Post A")
-	ls.awaitReplicated(t, "alpha", 0)
+	ls.awaitReplicated(t, "alpha", before)
 	at := time.Now()
 	id := strings.TrimSpace(tenantField(t, ls, "alpha"))
 	files, _ := filepath.Glob(filepath.Join(rep, id, "ltx", "*", "*.ltx"))
@@ -302,5 +307,74 @@ func TestReplicaCatchesUpOfflineChanges(t *testing.T) {
 	admins, _, err := ls.cli(t, "", "admin", "list", "alpha-check")
 	if err != nil || !strings.Contains(admins, "offline@alpha.example.org") {
 		t.Errorf("the admin added offline is not in the replica: %v\n%s", err, admins)
+	}
+}
+
+// The dashboard's "Undo changes": an owner previews the site as it was
+// at a moment (counts now and then) and restores it; audited. An editor
+// cannot; a bad time is refused and changes nothing.
+func TestReplicaDashboardUndo(t *testing.T) {
+	ls := startLive(t, "--replica", "file://"+filepath.Join(t.TempDir(), "replica"))
+	email, pw := ls.newTenant(t, "alpha")
+	host := "alpha." + liveBase
+	api := ls.Browser()
+	token := ls.Login(t, "alpha", email, pw)
+	before := ls.replicaStatus(t, "alpha").Local // the login opened it
+	ls.post(t, api, token, "alpha", "Kept post")
+	pos := ls.awaitReplicated(t, "alpha", before)
+	at := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	ls.post(t, api, token, "alpha", "Mistaken post")
+	ls.awaitReplicated(t, "alpha", pos)
+
+	c := ls.Browser()
+	csrf := ls.DashLogin(t, c, host, email, pw)
+	if p := ls.Form(t, c, host, "/admin/undo/preview", map[string][]string{"csrf_token": {csrf}, "when": {"yesterday at noon"}}); p.Status != http.StatusUnprocessableEntity {
+		t.Errorf("preview of a bad time: %d, want 422", p.Status)
+	}
+	p := ls.Form(t, c, host, "/admin/undo/preview", map[string][]string{"csrf_token": {csrf}, "when": {at.Format(time.RFC3339Nano)}})
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "<th scope=\"row\">News posts</th><td>2</td><td>1</td>") {
+		out, errOut, err := ls.cli(t, "", "restore", "alpha", "--as", "alpha-dbg", "--at", at.Format(time.RFC3339Nano))
+		t.Logf("cli: %v %s %s %s", err, out, errOut, ls.postTitles(t, "alpha-dbg"))
+		t.Fatalf("preview: %d\n%s", p.Status, grepLines(p.Body, "News posts"))
+	}
+	if got := ls.postTitles(t, "alpha"); !strings.Contains(got, "Mistaken post") {
+		t.Fatalf("a preview changed the site: %s", got)
+	}
+	m := regexp.MustCompile(`name="at" value="([^"]+)"`).FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatalf("no confirm form in the preview:\n%s", p.Body)
+	}
+	if p := ls.Form(t, c, host, "/admin/undo", map[string][]string{"csrf_token": {csrf}, "at": {"not a time"}}); p.Status != http.StatusUnprocessableEntity {
+		t.Errorf("undo without a previewed time: %d, want 422", p.Status)
+	}
+	r := ls.Form(t, c, host, "/admin/undo", map[string][]string{"csrf_token": {csrf}, "at": {m[1]}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("undo: %d\n%s", r.Status, r.Body)
+	}
+	if got := ls.postTitles(t, "alpha"); !strings.Contains(got, "Kept post") || strings.Contains(got, "Mistaken post") {
+		t.Errorf("after the undo: posts %s, want the kept post only", got)
+	}
+	// The dashboard session was made after that moment: the restored file
+	// does not have it, so the owner logs in again.
+	if p := ls.Form(t, c, host, "/admin", nil); p.Status != http.StatusSeeOther || !strings.Contains(p.Location, "/admin/login") {
+		t.Errorf("the dashboard after the undo, with a session younger than the moment: %d %s, want a redirect to the login", p.Status, p.Location)
+	}
+	ls.stop()
+	cat, err := catalog.Open(context.Background(), ls.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	log, err := cat.AuditLog(context.Background(), 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range log {
+		found = found || e.Action == "tenant.restore_at" && strings.Contains(e.Actor, email)
+	}
+	if !found {
+		t.Errorf("no tenant.restore_at by %s in the audit log: %+v", email, log)
 	}
 }

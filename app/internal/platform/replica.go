@@ -311,3 +311,43 @@ func (p *Platform) VerifyReplica(ctx context.Context, target *replica.Target, t 
 	}
 	return last
 }
+
+// RestorePreview is what an undo would bring back: row counts of the
+// tenant's content now and at the chosen moment, by table.
+type RestorePreview struct {
+	At        time.Time
+	Now, Then map[string]int64
+}
+
+// PreviewRestore restores tenant t as it was at at from target into a
+// temp file, checks it as an import does, and counts its rows beside the
+// live file's. Nothing live changes.
+func (p *Platform) PreviewRestore(ctx context.Context, target *replica.Target, t catalog.Tenant, at time.Time) (RestorePreview, error) {
+	pv := RestorePreview{At: at}
+	work, err := os.MkdirTemp(p.tmpDir(), "preview-")
+	if err != nil {
+		return pv, err
+	}
+	defer os.RemoveAll(work)
+	out := filepath.Join(work, t.ID+".db")
+	if err := target.Restore(ctx, t.ID, out, at); err != nil {
+		return pv, err
+	}
+	im, err := tenantdb.PrepareImport(ctx, out, work, DefaultMaxImport)
+	if err != nil {
+		return pv, err
+	}
+	pv.Then = im.Digest.Rows
+	im.Discard()
+	h, err := p.Pool.Acquire(ctx, t.ID)
+	if err != nil {
+		return pv, err
+	}
+	defer h.Release()
+	live, err := h.Digest(ctx)
+	if err != nil {
+		return pv, err
+	}
+	pv.Now = live.Rows
+	return pv, nil
+}

@@ -57,6 +57,7 @@ var flashes = map[string]string{
 	"password": "Your password is changed. Your other sessions have been logged out.",
 	"added":    "Added.",
 	"unread":   "Marked as unread.",
+	"restored": "The site is back as it was at the moment you chose. What it was before the undo is kept by the platform.",
 }
 
 // adminHeaders sets the dashboard's security headers: no caching, no
@@ -384,6 +385,9 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/admin/domains/:host/delete", h.removeDomainForm, adminHeaders, a.RequireOwner)
 	g.POST("/admin/export", h.export, adminHeaders, a.RequireOwner)
 	g.GET("/admin/export", postOnly("The download is the button \"Download a copy of the site\" on the dashboard's home page."), adminHeaders, a.RequireAdmin)
+	g.GET("/admin/undo", h.showUndo, adminHeaders, a.RequireOwner)
+	g.POST("/admin/undo/preview", h.previewUndo, adminHeaders, a.RequireOwner)
+	g.POST("/admin/undo", h.doUndo, adminHeaders, a.RequireOwner)
 	g.GET("/admin/password", h.showPassword, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/password", h.changePasswordForm, adminHeaders, a.RequireAdmin)
 	return h
