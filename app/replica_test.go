@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -273,7 +272,6 @@ func tenantField(t *testing.T, ls *liveServer, slug string) string {
 	return ""
 }
 
-var _ = fmt.Sprintf
 
 // A tenant changed while no server ran (a command run on the data dir
 // alone) is caught up at its next open: the change reaches the replica.

@@ -12,7 +12,7 @@ import (
 )
 
 // testTenant creates a tenant file in a new data dir and returns its dir and id.
-func testTenant(t *testing.T) (string, string) {
+func testTenant(t testing.TB) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	id := tenantdb.NewTenantID()
@@ -46,7 +46,7 @@ func newFileReplicator(t *testing.T, dir string, opt Options) *Replicator {
 	return r
 }
 
-func post(t *testing.T, db *tenantdb.DB, title string) {
+func post(t testing.TB, db *tenantdb.DB, title string) {
 	t.Helper()
 	if err := db.SavePost(context.Background(), &tenantdb.Post{Title: title, Body: "b"}); err != nil {
 		t.Fatal(err)
