@@ -272,7 +272,6 @@ func tenantField(t *testing.T, ls *liveServer, slug string) string {
 	return ""
 }
 
-
 // A tenant changed while no server ran (a command run on the data dir
 // alone) is caught up at its next open: the change reaches the replica.
 func TestReplicaCatchesUpOfflineChanges(t *testing.T) {
