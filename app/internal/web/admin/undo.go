@@ -79,7 +79,7 @@ func parseWhen(s, zone string, now time.Time) (time.Time, error) {
 	}
 	t, err := platform.ParseTime(s, now)
 	if err != nil {
-		return time.Time{}, errors.New(`Give a moment in the past: "2h ago", "3d ago", or a date and time like 2026-05-01 14:30`)
+		return time.Time{}, errors.New(`give a moment in the past: "2h ago", "3d ago", or a date and time like 2026-05-01 14:30`)
 	}
 	return t, nil
 }
@@ -98,7 +98,8 @@ func (h *Handler) previewUndo(c echo.Context) error {
 	}
 	at, err := parseWhen(d.When, site.Timezone, time.Now())
 	if err != nil {
-		return h.renderUndo(c, http.StatusUnprocessableEntity, d, err.Error())
+		msg := err.Error()
+		return h.renderUndo(c, http.StatusUnprocessableEntity, d, strings.ToUpper(msg[:1])+msg[1:]+".")
 	}
 	pv, err := h.p.PreviewRestore(c.Request().Context(), target, httpx.Tenant(c), at)
 	if errors.Is(err, replica.ErrNotAvailable) {
