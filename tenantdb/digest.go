@@ -107,10 +107,13 @@ func digest(ctx context.Context, q querier) (Digest, error) {
 	return d, nil
 }
 
-// userTables lists the tables holding content: not SQLite's own, not goose's.
+// userTables lists the tables holding content: not SQLite's own, not
+// goose's, not Litestream's (_litestream_seq and _litestream_lock, which
+// it makes in a replicated file).
 func userTables(ctx context.Context, q querier) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table'
-		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name <> 'goose_db_version' ORDER BY name`)
+		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_litestream\_%' ESCAPE '\'
+		AND name <> 'goose_db_version' ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ func (im *Imported) Discard() {
 // must not come back, even if the process dies right after the rename).
 // The file is left whole, without a WAL, and synced.
 func (im *Imported) EndSessions(ctx context.Context) error {
-	db, err := openFile(ctx, im.Path, "import", "rw")
+	db, err := openFile(ctx, im.Path, "import", "rw", false)
 	if err != nil {
 		return err
 	}
@@ -400,6 +400,14 @@ var statTables = map[string]string{
 	"sqlite_stat4": "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)",
 }
 
+// litestreamTables are made by Litestream in a file it replicates (and so
+// are in a file restored from a replica); they hold no content, are
+// allowed in an import as Litestream defines them and are not copied.
+var litestreamTables = map[string]string{
+	"_litestream_seq":  "CREATE TABLE _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER)",
+	"_litestream_lock": "CREATE TABLE _litestream_lock (id INTEGER)",
+}
+
 // compareSchema names the first difference between an imported schema and
 // the reference.
 func compareSchema(got, want map[string]schemaEntry) error {
@@ -413,6 +421,9 @@ func compareSchema(got, want map[string]schemaEntry) error {
 		w, ok := want[k]
 		if !ok {
 			if g.Type == "table" && statTables[g.Name] != "" && statTables[g.Name] == g.SQL {
+				continue
+			}
+			if g.Type == "table" && litestreamTables[g.Name] != "" && litestreamTables[g.Name] == g.SQL {
 				continue
 			}
 			kind := g.Type
@@ -698,7 +709,7 @@ func finishImport(ctx context.Context, path string, want Digest, version int64) 
 	if diff := want.Diff(got); len(diff) > 0 {
 		return "", 0, reject("the copied rows differ from the file's in tables %v", diff)
 	}
-	db, err := openFile(ctx, path, "import", "rw")
+	db, err := openFile(ctx, path, "import", "rw", false)
 	if err != nil {
 		return "", 0, fmt.Errorf("migrating the import from version %d: %w", version, err)
 	}

@@ -54,6 +54,10 @@ type DB struct {
 	stats statsBuf
 	// mailHook is OnMailQueued's function.
 	mailHook atomic.Pointer[func()]
+	// pin holds a reader connection open while the file is replicated:
+	// Litestream's own connection must never be the process's only one
+	// (see OpenReplicated).
+	pin *sql.Conn
 }
 
 // generations numbers the states of every tenant database in the process:
@@ -68,10 +72,18 @@ var generations atomic.Uint64
 func (db *DB) Generation() uint64 { return db.gen.Load() }
 
 // Close writes the counted visits, then closes the readers and then the
-// writer, which checkpoints the WAL.
+// writer, which checkpoints the WAL (unless another connection of the
+// process, Litestream's, is open).
 func (db *DB) Close() error {
-	return errors.Join(db.closeStats(), db.r.Close(), db.w.Close())
+	err := db.closeStats()
+	if db.pin != nil {
+		err = errors.Join(err, db.pin.Close())
+	}
+	return errors.Join(err, db.r.Close(), db.w.Close())
 }
+
+// Path is the tenant's file.
+func (db *DB) Path() string { return db.path }
 
 // TenantPath is where the file of tenant id lives in data dir dir.
 func TenantPath(dir, id string) string {
@@ -89,6 +101,10 @@ func checkID(id string) error {
 // it on its first open by this process. A missing file is ErrNotFound:
 // Open never creates one.
 func Open(ctx context.Context, dir, id string) (*DB, error) {
+	return openExisting(ctx, dir, id, false)
+}
+
+func openExisting(ctx context.Context, dir, id string, repl bool) (*DB, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -102,18 +118,41 @@ func Open(ctx context.Context, dir, id string) (*DB, error) {
 	return open(ctx, dir, id, "rw")
 }
 
+// OpenReplicated is Open for a file that Litestream replicates while it
+// is open. Litestream opens the file itself, with SQLite's default VFS;
+// the first connection of the process to a file decides how it is
+// locked, so the returned DB holds one reader connection (unix-excl)
+// until it closes: Litestream's connection, made after it, shares the
+// exclusive lock and the in-heap WAL index instead of setting up a -shm
+// that another process could use. The writer does not checkpoint
+// (wal_autocheckpoint(0)): Litestream's read transaction would stop it
+// copying back anyway, and Litestream checkpoints itself once it has
+// shipped the frames.
+func OpenReplicated(ctx context.Context, dir, id string) (*DB, error) {
+	return openExisting(ctx, dir, id, true)
+}
+
 func open(ctx context.Context, dir, id, mode string) (*DB, error) {
-	return openFile(ctx, TenantPath(dir, id), id, mode)
+	return openFile(ctx, TenantPath(dir, id), id, mode, false)
 }
 
 // openFile opens the tenant database at path, migrating it; name keys its
 // migration lock in the file's directory.
-func openFile(ctx context.Context, path, id, mode string) (*DB, error) {
-	w, err := sqlitefile.OpenWriter(tenantSchema, path, mode)
+// With repl, it is opened for replication (see OpenReplicated).
+func openFile(ctx context.Context, path, id, mode string, repl bool) (*DB, error) {
+	var params []string
+	if repl {
+		params = append(params, "_pragma=wal_autocheckpoint(0)")
+	}
+	w, err := sqlitefile.OpenWriter(tenantSchema, path, mode, params...)
 	if err != nil {
 		return nil, err
 	}
-	r, err := sqlitefile.OpenReaders(tenantSchema, path, 4)
+	readers := 4
+	if repl {
+		readers++ // the pinned one
+	}
+	r, err := sqlitefile.OpenReaders(tenantSchema, path, readers)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -127,6 +166,13 @@ func openFile(ctx context.Context, path, id, mode string) (*DB, error) {
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
 	db := &DB{ID: id, path: path, w: w, r: r, now: time.Now, Migrated: ran}
+	if repl {
+		if db.pin, err = r.Conn(ctx); err != nil {
+			r.Close()
+			w.Close()
+			return nil, fmt.Errorf("tenant %s: %w", id, err)
+		}
+	}
 	db.gen.Store(generations.Add(1))
 	return db, nil
 }

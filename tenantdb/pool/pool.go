@@ -42,6 +42,8 @@ type Pool struct {
 	Stats   Stats
 	onOpen  atomic.Pointer[func(time.Duration)]
 	onMail  atomic.Pointer[func(id string)]
+	// repl, when set, is told of every open and close (Replicate).
+	repl Replicator
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -87,6 +89,29 @@ func New(dir string, max int, idleTTL time.Duration) *Pool {
 	}
 	go p.janitor()
 	return p
+}
+
+// Replicator follows the tenants a pool opens and closes
+// (tenantdb/replica): Opened after a tenant's file is open, Closed after
+// its connections are closed. Each handles its own errors: a tenant
+// serves whether or not its replica works.
+type Replicator interface {
+	Opened(ctx context.Context, id, path string)
+	Closed(ctx context.Context, id string)
+}
+
+// Replicate has r follow the pool's tenants, which it then opens with
+// tenantdb.OpenReplicated. Call it before the first Acquire.
+func (p *Pool) Replicate(r Replicator) { p.repl = r }
+
+// closeDB closes db and then tells the replicator: its final sync comes
+// after the last write.
+func (p *Pool) closeDB(db *tenantdb.DB) error {
+	err := db.Close()
+	if p.repl != nil {
+		p.repl.Closed(context.Background(), db.ID)
+	}
+	return err
 }
 
 // Handle is a tenant database in use. Release it when done.
@@ -158,7 +183,7 @@ func (p *Pool) acquire(w *waiter, id string) (*Handle, error) {
 				victim := back.Value.(*entry)
 				p.remove(victim)
 				p.mu.Unlock()
-				victim.db.Close()
+				p.closeDB(victim.db)
 				p.Stats.Evictions.Add(1)
 				continue
 			}
@@ -188,7 +213,15 @@ func (p *Pool) acquire(w *waiter, id string) (*Handle, error) {
 func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	db, err := tenantdb.Open(ctx, p.dir, e.id)
+	var db *tenantdb.DB
+	var err error
+	if p.repl != nil {
+		if db, err = tenantdb.OpenReplicated(ctx, p.dir, e.id); err == nil {
+			p.repl.Opened(ctx, e.id, db.Path())
+		}
+	} else {
+		db, err = tenantdb.Open(ctx, p.dir, e.id)
+	}
 	cancel()
 	if f := p.onMail.Load(); f != nil && err == nil {
 		id, fn := e.id, *f
@@ -359,7 +392,7 @@ func (p *Pool) Drain(ctx context.Context, id string, fn func() error) error {
 
 		var err error
 		if db != nil {
-			err = db.Close()
+			err = p.closeDB(db)
 		}
 		if err == nil {
 			err = fn()
@@ -448,7 +481,7 @@ func (p *Pool) closeIdle() {
 	}
 	p.mu.Unlock()
 	for _, e := range victims {
-		e.db.Close()
+		p.closeDB(e.db)
 		p.Stats.IdleCloses.Add(1)
 	}
 }
@@ -477,7 +510,7 @@ func (p *Pool) Close() error {
 	<-p.done
 	var errs []error
 	for _, db := range dbs {
-		errs = append(errs, db.Close())
+		errs = append(errs, p.closeDB(db))
 	}
 	return errors.Join(errs...)
 }

@@ -50,6 +50,9 @@ func Export(ctx context.Context, src, dst string, s *Schema) (info FileInfo, err
 	if err := VacuumInto(ctx, s, src, tmp); err != nil {
 		return info, fmt.Errorf("snapshot: %w", err)
 	}
+	if err := dropLitestream(ctx, s, tmp); err != nil {
+		return info, fmt.Errorf("snapshot: %w", err)
+	}
 	hold.At("export.snapshot")
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return info, err
@@ -90,6 +93,23 @@ func VacuumInto(ctx context.Context, s *Schema, src, dst string) error {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	_, err = db.ExecContext(ctx, `VACUUM INTO ?`, dst)
+	return err
+}
+
+// dropLitestream removes the tables Litestream makes in a file it
+// replicates (_litestream_seq, _litestream_lock) from a new snapshot: an
+// export holds content only, whether or not its source was replicated.
+func dropLitestream(ctx context.Context, s *Schema, path string) error {
+	db, err := sql.Open("sqlite", DSN(s, path, "rw"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name IN ('_litestream_seq', '_litestream_lock')`).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `DROP TABLE IF EXISTS _litestream_seq; DROP TABLE IF EXISTS _litestream_lock`)
 	return err
 }
 

@@ -98,9 +98,10 @@ func DSN(s *Schema, path, mode string, params ...string) string {
 // corrupt), foreign keys on. Transactions begin IMMEDIATE, so a writer never
 // fails half-way on a lock upgrade. Like every sql.DB it connects lazily: a
 // tenant that is only read never opens its writer.
-func OpenWriter(s *Schema, path, mode string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", DSN(s, path, mode,
-		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=foreign_keys(1)", "_txlock=immediate"))
+// Extra params (more pragmas) follow the usual ones.
+func OpenWriter(s *Schema, path, mode string, params ...string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", DSN(s, path, mode, append([]string{
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=foreign_keys(1)", "_txlock=immediate"}, params...)...))
 	if err != nil {
 		return nil, err
 	}

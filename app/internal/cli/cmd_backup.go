@@ -89,19 +89,9 @@ func cmdBackupVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	return nil
 }
 
-func cmdRestore(ctx context.Context, e *cmdEnv, args []string) error {
-	fs := e.flags()
-	from := fs.String("from", "", "the backup directory")
-	maxSize := fs.Int64("max-size", platform.DefaultMaxImport, "largest file to accept, in bytes")
-	pos, err := e.parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	if *from == "" {
-		return &usageError{"restore: --from DIR is required"}
-	}
-	slug, dir := pos[0], e.path(*from)
-	res, err := e.p.Restore(ctx, dir, slug, *maxSize)
+// restoreFromBackup puts tenant slug back from the backup in dir.
+func restoreFromBackup(ctx context.Context, e *cmdEnv, slug, dir string, maxSize int64) error {
+	res, err := e.p.Restore(ctx, dir, slug, maxSize)
 	if err != nil {
 		return err
 	}

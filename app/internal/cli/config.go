@@ -13,6 +13,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/mail"
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
+	"github.com/chapterhouse/chapterhouse/tenantdb/replica"
 )
 
 // config is how serve was asked to run. loadServeConfig is the one place
@@ -55,6 +56,13 @@ type config struct {
 	// secretFile holds the login-token secrets; empty means
 	// DATA/token-secrets, created on first run.
 	secretFile string
+
+	// replica is the --replica URL ("": no replication), parsed by
+	// validate into replicaTarget.
+	replica          string
+	replicaTarget    *replica.Target
+	replicaInterval  time.Duration
+	replicaRetention time.Duration
 }
 
 // ipList is a repeatable --public-ip flag.
@@ -148,6 +156,10 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.StringVar(&cfg.mailFrom, "mail-from", getenv("CHAPTERHOUSE_MAIL_FROM"), "the `address` mails are sent from, in each chapter's name (env CHAPTERHOUSE_MAIL_FROM)")
 	fs.IntVar(&cfg.mailPerHour, "mail-per-hour", platform.DefaultMailPerHour, "most mails one chapter sends in an hour")
 	fs.IntVar(&cfg.mailPerDay, "mail-per-day", platform.DefaultMailPerDay, "most mails one chapter sends in a day")
+	fs.StringVar(&cfg.replica, "replica", getenv("CHAPTERHOUSE_REPLICA"),
+		"stream the catalog and open tenants to `URL`: file:///dir, nats://host:port/bucket, s3://bucket/prefix (env CHAPTERHOUSE_REPLICA; docs/replication.md)")
+	fs.DurationVar(&cfg.replicaInterval, "replica-interval", time.Second, "with --replica: how old the newest replicated write may be")
+	fs.DurationVar(&cfg.replicaRetention, "replica-retention", 720*time.Hour, "with --replica: how far back a restore can go")
 	return cfg
 }
 
@@ -204,7 +216,23 @@ func (cfg *config) validate() error {
 	if _, err = mail.New(mail.Config{URL: cfg.smtp, From: cfg.mailFrom}, io.Discard); err != nil {
 		return err
 	}
+	if cfg.replica != "" {
+		if cfg.replicaTarget, err = replica.ParseURL(cfg.replica); err != nil {
+			return fmt.Errorf("--replica: %w", err)
+		}
+	}
+	if cfg.replicaInterval < 10*time.Millisecond {
+		return fmt.Errorf("--replica-interval must be at least 10ms")
+	}
+	if cfg.replicaRetention < time.Hour {
+		return fmt.Errorf("--replica-retention must be at least 1h")
+	}
 	return nil
+}
+
+// replicaOptions is what the config says about replication.
+func (cfg *config) replicaOptions() replica.Options {
+	return replica.Options{Interval: cfg.replicaInterval, Retention: cfg.replicaRetention}
 }
 
 func envOr(getenv func(string) string, key, def string) string {

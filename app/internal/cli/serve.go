@@ -36,6 +36,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case args[0] == "healthcheck":
 		return healthcheck(ctx, args[1:], getenv, stdout)
+	}
+	if stderr == os.Stderr {
+		// An operator command of the real program: Litestream's notes
+		// (it logs restores through slog's default logger) stay out of
+		// its output; warnings and errors are kept.
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	}
+	switch {
+	case args[0] == "restore" && hasFlag(args, "all") && !wantsHelp(args):
+		return restoreAll(ctx, args[1:], getenv, stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		if len(args) > 1 { // help COMMAND
 			return Run(ctx, append(args[1:], "--help"), getenv, stdin, stdout, stderr)
@@ -181,6 +191,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer p.Close()
 	p.Configure(cfg.platformSettings())
 	p.PortSuffix = platform.PortSuffix(l.public.Addr().String())
+	if cfg.replicaTarget != nil {
+		if err := p.StartReplication(ctx, cfg.replicaTarget, cfg.replicaOptions()); err != nil {
+			return err
+		}
+		log.Info("replicating the catalog and open tenants", "replica", cfg.replicaTarget.String(), "interval", cfg.replicaInterval)
+	}
 	// The mailer hooks the pool before any tenant opens, so that every
 	// write that queues mail wakes it.
 	sender, err := mail.New(mail.Config{URL: cfg.smtp, From: cfg.mailFrom}, logw)

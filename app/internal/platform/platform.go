@@ -20,6 +20,7 @@ import (
 
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+	"github.com/chapterhouse/chapterhouse/tenantdb/replica"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 
 	"github.com/chapterhouse/chapterhouse/app/internal/imaging"
@@ -70,6 +71,9 @@ type Platform struct {
 	// Started is when this process began serving; zero in an operator
 	// command run without a server.
 	Started time.Time
+	// Replica streams the catalog and the open tenants to --replica;
+	// nil without one (StartReplication).
+	Replica *replica.Replicator
 }
 
 func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log *slog.Logger) (*Platform, error) {
@@ -217,7 +221,12 @@ func PortSuffix(addr string) string {
 
 // Close closes every open tenant and the catalog.
 func (p *Platform) Close() error {
-	return errors.Join(p.Pool.Close(), p.Catalog.Close())
+	err := p.Pool.Close() // with a replica: each tenant's final sync
+	if p.Replica != nil {
+		// The catalog's last writes are shipped before it closes.
+		err = errors.Join(err, p.Replica.Close(context.Background()))
+	}
+	return errors.Join(err, p.Catalog.Close())
 }
 
 // WithTenant runs fn on the open database of tenant slug.

@@ -98,6 +98,9 @@ func (s *Server) readyz(c echo.Context) error {
 		s.log.Error("readyz: catalog", "err", err)
 		return c.String(http.StatusServiceUnavailable, "catalog unavailable\n")
 	}
+	if msg := s.p.ReplicaProblem(); msg != "" {
+		return c.String(http.StatusServiceUnavailable, msg+"\n")
+	}
 	return c.String(http.StatusOK, "ready\n")
 }
 

@@ -64,6 +64,7 @@ var flashes = map[string]string{
 	"member-invited": "Invited. The invitation is in the outbox (Outgoing mail); its link works for a week.",
 	"approved":       "Approved. The new member is sent a welcome with a login link.",
 	"cancelled":      "Cancelled. Whoever waited and now fits is on the list, and told by mail.",
+	"restored":       "The site is back as it was at the moment you chose. What it was before the undo is kept by the platform.",
 }
 
 // adminHeaders sets the dashboard's security headers: no caching, no
@@ -417,6 +418,9 @@ func Register(g *echo.Group, d Deps) *Handler {
 	g.POST("/admin/admins/invite", h.inviteAdminForm, adminHeaders, a.RequireOwner)
 	g.GET("/admin/outbox", h.showOutbox, adminHeaders, a.RequireOwner)
 	g.POST("/admin/notify", h.setNotify, adminHeaders, a.RequireAdmin)
+	g.GET("/admin/undo", h.showUndo, adminHeaders, a.RequireOwner)
+	g.POST("/admin/undo/preview", h.previewUndo, adminHeaders, a.RequireOwner)
+	g.POST("/admin/undo", h.doUndo, adminHeaders, a.RequireOwner)
 	g.GET("/admin/password", h.showPassword, adminHeaders, a.RequireAdmin)
 	g.POST("/admin/password", h.changePasswordForm, adminHeaders, a.RequireAdmin)
 	return h

@@ -1,0 +1,161 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
+)
+
+// client wraps a Litestream replica client to count what it does, to see
+// each upload succeed or fail (Litestream reports neither), and to answer
+// the first level-0 listing after a register from the position record:
+// a tenant whose replica is in step then re-registers without listing.
+type client struct {
+	litestream.ReplicaClient
+	r *Replicator
+	e *entry
+
+	mu     sync.Mutex
+	primed *ltx.FileInfo // answers the next LTXFiles(0, 0, false), once
+	last   *ltx.FileInfo // the newest level-0 file known on the replica
+}
+
+func (c *client) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMetadata bool) (ltx.FileIterator, error) {
+	if level == 0 && seek == 0 && !useMetadata {
+		c.mu.Lock()
+		p := c.primed
+		c.primed = nil
+		c.mu.Unlock()
+		if p != nil {
+			cp := *p
+			return ltx.NewFileInfoSliceIterator([]*ltx.FileInfo{&cp}), nil
+		}
+	}
+	c.r.Stats.Lists.Add(1)
+	c.e.lists.Add(1)
+	itr, err := c.ReplicaClient.LTXFiles(ctx, level, seek, useMetadata)
+	if err != nil {
+		c.failed(err)
+		return nil, err
+	}
+	if level == 0 && seek == 0 && !useMetadata {
+		return &watchIter{FileIterator: itr, c: c}, nil
+	}
+	return itr, nil
+}
+
+// watchIter notes the newest level-0 file a full listing shows.
+type watchIter struct {
+	ltx.FileIterator
+	c *client
+}
+
+func (w *watchIter) Next() bool {
+	if !w.FileIterator.Next() {
+		return false
+	}
+	w.c.saw(w.Item())
+	return true
+}
+
+func (c *client) saw(info *ltx.FileInfo) {
+	if info == nil || info.Level != 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.last == nil || info.MaxTXID > c.last.MaxTXID {
+		cp := *info
+		c.last = &cp
+	}
+	c.mu.Unlock()
+}
+
+func (c *client) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, offset, size int64) (io.ReadCloser, error) {
+	c.r.Stats.Reads.Add(1)
+	c.e.reads.Add(1)
+	return c.ReplicaClient.OpenLTXFile(ctx, level, minTXID, maxTXID, offset, size)
+}
+
+// WriteLTXFile uploads one file; a level-0 upload is a sync, whose lag is
+// the age of the newest transaction it carries (the LTX header's time).
+func (c *client) WriteLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, rd io.Reader) (*ltx.FileInfo, error) {
+	hr := &headerReader{r: rd}
+	info, err := c.ReplicaClient.WriteLTXFile(ctx, level, minTXID, maxTXID, hr)
+	if err != nil {
+		c.failed(err)
+		return nil, err
+	}
+	c.r.Stats.Bytes.Add(hr.n)
+	if level == 0 {
+		now := time.Now()
+		c.saw(info)
+		c.e.synced(now)
+		var h ltx.Header
+		if hr.full() && h.UnmarshalBinary(hr.hdr[:]) == nil && h.Timestamp > 0 {
+			lag := now.Sub(time.UnixMilli(h.Timestamp))
+			c.e.lag.Store(int64(lag))
+			if f := c.r.onLag.Load(); f != nil {
+				(*f)(lag)
+			}
+		}
+	}
+	return info, nil
+}
+
+func (c *client) DeleteLTXFiles(ctx context.Context, a []*ltx.FileInfo) error {
+	err := c.ReplicaClient.DeleteLTXFiles(ctx, a)
+	if err != nil {
+		c.failed(err)
+	}
+	return err
+}
+
+func (c *client) failed(err error) {
+	if errors.Is(err, context.Canceled) {
+		return // a close or shutdown, not the replica's fault
+	}
+	c.r.Stats.SyncErrors.Add(1)
+	c.e.fail(err, time.Now())
+}
+
+// prime has the next full level-0 listing answered by info.
+func (c *client) prime(info ltx.FileInfo) {
+	c.mu.Lock()
+	c.primed = &info
+	c.last = &info
+	c.mu.Unlock()
+}
+
+func (c *client) newest() *ltx.FileInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil {
+		return nil
+	}
+	cp := *c.last
+	return &cp
+}
+
+// headerReader passes a reader through, keeping its first bytes (an LTX
+// header) and counting the rest.
+type headerReader struct {
+	r   io.Reader
+	hdr [ltx.HeaderSize]byte
+	n   int64
+}
+
+func (h *headerReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if h.n < ltx.HeaderSize {
+		copy(h.hdr[h.n:], p[:n])
+	}
+	h.n += int64(n)
+	return n, err
+}
+
+func (h *headerReader) full() bool { return h.n >= ltx.HeaderSize }

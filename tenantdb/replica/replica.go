@@ -1,0 +1,444 @@
+// Package replica streams the catalog and every open tenant file to a
+// replica with Litestream (used as a library), and restores a database
+// from it to any moment within the retention. Replication follows the
+// pool: a tenant is registered when it opens and synced, then
+// unregistered, when it closes, so a node replicates the tenants it has
+// open, not every file on its disk. A position record kept beside
+// Litestream's local state (DATA/litestream/<name>/) lets a tenant whose
+// replica is in step re-register without listing the object store.
+package replica
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
+)
+
+// CatalogName is the catalog's name on the replica (tenant ids are 16
+// characters, so none is "catalog").
+const CatalogName = "catalog"
+
+// Options tune a Replicator; zero values take the defaults.
+type Options struct {
+	// Interval bounds how old the newest replicated write may be (1s).
+	Interval time.Duration
+	// Retention is how far back a restore can go (720h).
+	Retention time.Duration
+	// CloseTimeout bounds the final sync of a closing database (5s): a
+	// dead replica must not stall the pool's evictions for long.
+	CloseTimeout time.Duration
+	Log          *slog.Logger
+	// levels, when set, replaces Litestream's compaction levels (tests).
+	levels litestream.CompactionLevels
+	// noMonitors stops compaction and retention monitors (tests that
+	// count listings).
+	noMonitors bool
+}
+
+// Stats counts what a Replicator did since it started, for /metrics.
+type Stats struct {
+	Lists      atomic.Int64 // listings of the replica
+	Reads      atomic.Int64 // files read from the replica
+	Bytes      atomic.Int64 // bytes shipped to the replica
+	SyncErrors atomic.Int64 // failed calls to the replica
+	Registers  atomic.Int64
+	Restores   atomic.Int64 // restores finished
+}
+
+// Replicator replicates the databases registered with it to one Target.
+type Replicator struct {
+	target   *Target
+	stateDir string
+	opt      Options
+	store    *litestream.Store
+	Stats    Stats
+	onLag    atomic.Pointer[func(time.Duration)]
+
+	mu  sync.Mutex
+	dbs map[string]*entry
+	// closing holds a channel per database whose unregister runs; it is
+	// closed when it ends. A register of the same database waits for it:
+	// two Litestream DBs on one file would share its local state.
+	closing map[string]chan struct{}
+	closed  bool
+}
+
+// entry is one registered database.
+type entry struct {
+	name, path string
+	db         *litestream.DB
+	c          *client
+	started    time.Time
+
+	lists, reads atomic.Int64
+	lastSync     atomic.Int64 // unix nanoseconds of the last upload
+	lag          atomic.Int64 // of the last level-0 upload
+	failMu       sync.Mutex
+	lastErr      string
+	failingSince time.Time // zero: the last call succeeded
+}
+
+func (e *entry) synced(now time.Time) {
+	e.lastSync.Store(now.UnixNano())
+	e.failMu.Lock()
+	e.failingSince = time.Time{}
+	e.failMu.Unlock()
+}
+
+func (e *entry) fail(err error, now time.Time) {
+	e.failMu.Lock()
+	e.lastErr = err.Error()
+	if e.failingSince.IsZero() {
+		e.failingSince = now
+	}
+	e.failMu.Unlock()
+}
+
+// New starts a Replicator to target whose Litestream state lives under
+// stateDir (DATA/litestream).
+func New(ctx context.Context, target *Target, stateDir string, opt Options) (*Replicator, error) {
+	if opt.Interval <= 0 {
+		opt.Interval = time.Second
+	}
+	if opt.Retention <= 0 {
+		opt.Retention = 720 * time.Hour
+	}
+	if opt.CloseTimeout <= 0 {
+		opt.CloseTimeout = 5 * time.Second
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := target.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	levels := opt.levels
+	if levels == nil {
+		levels = litestream.DefaultCompactionLevels
+	}
+	s := litestream.NewStore(nil, levels)
+	s.Logger = opt.Log.With("system", "litestream")
+	s.SnapshotRetention = opt.Retention
+	s.ShutdownSyncTimeout = opt.CloseTimeout
+	s.ShutdownSyncInterval = 100 * time.Millisecond
+	if opt.noMonitors {
+		s.CompactionMonitorEnabled = false
+		s.L0RetentionCheckInterval = 0
+	}
+	if err := s.Open(ctx); err != nil {
+		return nil, fmt.Errorf("replica: %w", err)
+	}
+	return &Replicator{target: target, stateDir: stateDir, opt: opt, store: s, dbs: map[string]*entry{}, closing: map[string]chan struct{}{}}, nil
+}
+
+// Target is where this Replicator replicates to.
+func (r *Replicator) Target() *Target { return r.target }
+
+// ObserveLag has fn told the lag of every sync: how old the newest
+// transaction it carried was when the replica had it.
+func (r *Replicator) ObserveLag(fn func(time.Duration)) { r.onLag.Store(&fn) }
+
+// position is the record kept beside Litestream's local state of a
+// database whose last close synced it: the replica's newest level-0
+// file then. It is removed at register, so that it only ever describes
+// a replica nobody else has written since.
+type position struct {
+	Target  string       `json:"target"`
+	L0      ltx.FileInfo `json:"l0"`
+	Written time.Time    `json:"written"`
+}
+
+func (r *Replicator) recordPath(name string) string {
+	return filepath.Join(r.stateDir, name, "position.json")
+}
+
+func (r *Replicator) readRecord(name string) (position, bool) {
+	var p position
+	b, err := os.ReadFile(r.recordPath(name))
+	if err != nil || json.Unmarshal(b, &p) != nil || p.Target != r.target.String() || p.L0.MaxTXID == 0 {
+		return p, false
+	}
+	return p, true
+}
+
+// Opened registers the database name at path, whose application
+// connection is open already (Litestream's own connection must come
+// second; see docs/replication.md). Errors are logged and kept for
+// Status: the database serves unreplicated rather than not at all.
+func (r *Replicator) Opened(ctx context.Context, name, path string) {
+	if err := r.Register(ctx, name, path); err != nil {
+		r.opt.Log.Error("replica: register", "db", name, "err", err)
+	}
+}
+
+// Closed syncs the database name to the replica and unregisters it; the
+// application's connections to it must be closed already, so that no
+// write comes after the final sync.
+func (r *Replicator) Closed(ctx context.Context, name string) {
+	if err := r.Unregister(ctx, name); err != nil {
+		r.opt.Log.Error("replica: final sync", "db", name, "err", err)
+	}
+}
+
+// Register starts replicating the database name at path.
+func (r *Replicator) Register(ctx context.Context, name, path string) error {
+	r.mu.Lock()
+	for r.closing[name] != nil {
+		ch := r.closing[name]
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.mu.Lock()
+	}
+	if r.closed {
+		r.mu.Unlock()
+		return errors.New("replicator closed")
+	}
+	if r.dbs[name] != nil {
+		r.mu.Unlock()
+		return nil
+	}
+	e := &entry{name: name, path: path, started: time.Now()}
+	r.dbs[name] = e
+	r.mu.Unlock()
+	if err := r.register(ctx, e); err != nil {
+		e.fail(err, time.Now())
+		r.Stats.SyncErrors.Add(1)
+		return err
+	}
+	r.Stats.Registers.Add(1)
+	return nil
+}
+
+func (r *Replicator) register(ctx context.Context, e *entry) error {
+	inner, err := r.target.client(e.name)
+	if err != nil {
+		return err
+	}
+	c := &client{ReplicaClient: inner, r: r, e: e}
+	e.c = c
+	if err := inner.Init(ctx); err != nil {
+		return fmt.Errorf("replica client: %w", err)
+	}
+	db := litestream.NewDB(e.path)
+	db.SetMetaPath(filepath.Join(r.stateDir, e.name))
+	// A write goes through two stages, each on its own ticker: the WAL
+	// to a local LTX file, then the upload. Half the interval each keeps
+	// the sum within it.
+	db.MonitorInterval = r.opt.Interval / 2
+	rep := litestream.NewReplicaWithClient(db, c)
+	rep.SyncInterval = r.opt.Interval / 2
+	db.Replica = rep
+	if rec, ok := r.readRecord(e.name); ok {
+		if pos, err := db.Pos(); err == nil && pos.TXID == rec.L0.MaxTXID {
+			c.prime(rec.L0)
+			rep.SetPos(ltx.Pos{TXID: rec.L0.MaxTXID, PostApplyChecksum: rec.L0.PostApplyChecksum})
+		}
+	}
+	if err := os.Remove(r.recordPath(e.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	e.db = db
+	if err := r.store.RegisterDB(db); err != nil {
+		return err
+	}
+	// Litestream connects at its first sync. It must connect now, while
+	// the application's connection is open (see tenantdb.OpenReplicated),
+	// and a tenant evicted before the monitor's first tick would
+	// otherwise close unreplicated: Litestream's final sync runs only
+	// once it has connected.
+	if _, err := r.store.SyncDB(ctx, e.path, false); err != nil {
+		return fmt.Errorf("first sync: %w", err)
+	}
+	return nil
+}
+
+// Unregister syncs the database name a last time and stops replicating
+// it, recording the replica's position when the sync succeeded.
+func (r *Replicator) Unregister(ctx context.Context, name string) error {
+	r.mu.Lock()
+	e := r.dbs[name]
+	delete(r.dbs, name)
+	if e == nil {
+		r.mu.Unlock()
+		return nil
+	}
+	done := make(chan struct{})
+	r.closing[name] = done
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.closing, name)
+		r.mu.Unlock()
+		close(done)
+	}()
+	return r.unregister(ctx, e)
+}
+
+func (r *Replicator) unregister(ctx context.Context, e *entry) error {
+	defer func() {
+		if e.c != nil {
+			if cl, ok := e.c.ReplicaClient.(io.Closer); ok {
+				cl.Close() // a NATS client's connection: Litestream never closes it
+			}
+		}
+	}()
+	if e.db == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opt.CloseTimeout+time.Second)
+	defer cancel()
+	err := r.store.UnregisterDB(ctx, e.path)
+	if err != nil {
+		r.Stats.SyncErrors.Add(1)
+		e.fail(err, time.Now())
+		return err
+	}
+	last := e.c.newest()
+	pos, perr := e.db.Pos()
+	if last == nil || perr != nil || e.db.Replica.Pos().TXID != last.MaxTXID || pos.TXID != last.MaxTXID {
+		return nil // not known to be in step: the next register lists
+	}
+	b, _ := json.Marshal(position{Target: r.target.String(), L0: *last, Written: time.Now().UTC()})
+	return writeFileAtomic(r.recordPath(e.name), b)
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Sync replicates everything the database name has committed now, and
+// waits until the replica has it.
+func (r *Replicator) Sync(ctx context.Context, name string) error {
+	r.mu.Lock()
+	e := r.dbs[name]
+	r.mu.Unlock()
+	if e == nil || e.db == nil {
+		return fmt.Errorf("%s is not replicated now", name)
+	}
+	_, err := r.store.SyncDB(ctx, e.path, true)
+	return err
+}
+
+// Close syncs and unregisters every database, then stops Litestream.
+func (r *Replicator) Close(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	es := make([]*entry, 0, len(r.dbs))
+	for _, e := range r.dbs {
+		es = append(es, e)
+	}
+	r.dbs = map[string]*entry{}
+	r.mu.Unlock()
+	var errs []error
+	for _, e := range es {
+		if err := r.unregister(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", e.name, err))
+		}
+	}
+	errs = append(errs, r.store.Close(ctx))
+	return errors.Join(errs...)
+}
+
+// DBStatus is one database's replication as this process knows it.
+type DBStatus struct {
+	Name       string    `json:"name"`
+	Registered bool      `json:"registered"` // open and streaming now
+	LocalTXID  uint64    `json:"local_txid"`
+	TXID       uint64    `json:"replicated_txid"`
+	Lag        float64   `json:"lag_seconds"` // of the last sync
+	LastSync   time.Time `json:"last_sync,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
+	// FailingSince is when the replica started failing for this
+	// database; zero while it works.
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	Lists        int64     `json:"lists"`
+	Reads        int64     `json:"reads"`
+}
+
+// Status describes the database name: registered, or as its last close
+// recorded it.
+func (r *Replicator) Status(name string) (DBStatus, bool) {
+	r.mu.Lock()
+	e := r.dbs[name]
+	r.mu.Unlock()
+	if e != nil {
+		return e.status(), true
+	}
+	if rec, ok := r.readRecord(name); ok {
+		return DBStatus{Name: name, TXID: uint64(rec.L0.MaxTXID), LocalTXID: uint64(rec.L0.MaxTXID), LastSync: rec.Written}, true
+	}
+	return DBStatus{Name: name}, false
+}
+
+func (e *entry) status() DBStatus {
+	s := DBStatus{Name: e.name, Registered: true, Lists: e.lists.Load(), Reads: e.reads.Load()}
+	if e.db != nil {
+		if pos, err := e.db.Pos(); err == nil {
+			s.LocalTXID = uint64(pos.TXID)
+		}
+		s.TXID = uint64(e.db.Replica.Pos().TXID)
+	}
+	s.Lag = time.Duration(e.lag.Load()).Seconds()
+	if ns := e.lastSync.Load(); ns != 0 {
+		s.LastSync = time.Unix(0, ns).UTC()
+	}
+	e.failMu.Lock()
+	s.LastError, s.FailingSince = e.lastErr, e.failingSince
+	e.failMu.Unlock()
+	return s
+}
+
+// Registered is the status of every registered database, by name.
+func (r *Replicator) Registered() []DBStatus {
+	r.mu.Lock()
+	es := make([]*entry, 0, len(r.dbs))
+	for _, e := range r.dbs {
+		es = append(es, e)
+	}
+	r.mu.Unlock()
+	out := make([]DBStatus, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.status())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Failing names the registered databases whose replica has failed for
+// longer than d, for /readyz.
+func (r *Replicator) Failing(d time.Duration, now time.Time) []string {
+	var names []string
+	for _, s := range r.Registered() {
+		if !s.FailingSince.IsZero() && now.Sub(s.FailingSince) > d {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}

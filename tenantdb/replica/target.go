@@ -1,0 +1,129 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/benbjohnson/litestream/file"
+	lsnats "github.com/benbjohnson/litestream/nats"
+	_ "github.com/benbjohnson/litestream/s3" // registers s3:// with litestream
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Target is where replicas go: a directory (file:///abs/dir), a NATS
+// JetStream object store bucket (nats://[user:pass@]host:port/bucket) or
+// S3-compatible storage (s3://bucket/prefix?endpoint=...). Each database
+// gets its own prefix under it: <tenant id>/ or catalog/.
+type Target struct {
+	raw    string
+	u      *url.URL
+	scheme string
+}
+
+// ParseURL reads a --replica URL. Its errors say what is wrong with it.
+func ParseURL(s string) (*Target, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("replica URL %q: %v", redact(s), err)
+	}
+	t := &Target{raw: s, u: u, scheme: u.Scheme}
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return nil, fmt.Errorf("replica URL %q: a file:// URL names a local directory: file:///abs/dir", redact(s))
+		}
+		if u.Path == "" || !filepath.IsAbs(u.Path) {
+			return nil, fmt.Errorf("replica URL %q: a file:// URL needs an absolute directory: file:///abs/dir", redact(s))
+		}
+	case "nats":
+		bucket := strings.Trim(u.Path, "/")
+		if u.Host == "" || bucket == "" || strings.Contains(bucket, "/") {
+			return nil, fmt.Errorf("replica URL %q: want nats://[user:pass@]host:port/bucket (one path element, the bucket)", redact(s))
+		}
+	case "s3":
+		if u.Host == "" {
+			return nil, fmt.Errorf("replica URL %q: want s3://bucket[/prefix][?endpoint=...]", redact(s))
+		}
+	case "":
+		return nil, fmt.Errorf("replica URL %q: no scheme; use file:///abs/dir, nats://host:port/bucket or s3://bucket/prefix", redact(s))
+	default:
+		return nil, fmt.Errorf("replica URL %q: scheme %q is not one of file, nats, s3", redact(s), u.Scheme)
+	}
+	return t, nil
+}
+
+// String is the URL without its password.
+func (t *Target) String() string { return redact(t.raw) }
+
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// client is a new Litestream replica client for the database name (a
+// tenant id or "catalog"), not yet initialised.
+func (t *Target) client(name string) (litestream.ReplicaClient, error) {
+	switch t.scheme {
+	case "file":
+		return file.NewReplicaClient(filepath.Join(t.u.Path, name)), nil
+	case "nats":
+		c, err := lsnats.NewReplicaClientFromURL("nats", t.u.Host, t.u.Path, t.u.Query(), t.u.User)
+		if err != nil {
+			return nil, err
+		}
+		nc := c.(*lsnats.ReplicaClient)
+		nc.Path = name
+		return nc, nil
+	default:
+		u := *t.u
+		u.Path = path.Join("/", u.Path, name)
+		return litestream.NewReplicaClientFromURL(u.String())
+	}
+}
+
+// Prepare makes sure the target can take replicas: the directory exists
+// (it is created) or the NATS bucket exists (it is created with file
+// storage if missing; an operator who wants R3 creates it first).
+func (t *Target) Prepare(ctx context.Context) error {
+	switch t.scheme {
+	case "nats":
+		opts := []nats.Option{nats.Name("chapterhouse replica setup")}
+		if t.u.User != nil {
+			pw, _ := t.u.User.Password()
+			opts = append(opts, nats.UserInfo(t.u.User.Username(), pw))
+		}
+		nc, err := nats.Connect("nats://"+t.u.Host, opts...)
+		if err != nil {
+			return fmt.Errorf("replica %s: %w", t, err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return fmt.Errorf("replica %s: %w", t, err)
+		}
+		bucket := strings.Trim(t.u.Path, "/")
+		if _, err := js.ObjectStore(ctx, bucket); err == nil {
+			return nil
+		} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return fmt.Errorf("replica %s: bucket %s: %w", t, bucket, err)
+		}
+		if _, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucket, Storage: jetstream.FileStorage}); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+			return fmt.Errorf("replica %s: creating bucket %s: %w", t, bucket, err)
+		}
+	}
+	return nil
+}
