@@ -86,6 +86,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"http://mail.example.org", "c@example.org", "scheme must be smtp, smtps or log"},
 		{"smtp://", "c@example.org", "no host"},
 		{"smtp://mail.example.org:99999", "c@example.org", "bad port"},
+		{"smtp://mail.example.org:65536", "c@example.org", "bad port"},
+		{"smtp://mail.example.org:0", "c@example.org", "bad port"},
 		{"smtp://u:secret@mail.example.org?starttls=off", "c@example.org", "password in the clear"},
 		{"smtp://mail.example.org?tls=no", "c@example.org", `unknown parameter "tls"`},
 		{"smtps://mail.example.org?starttls=off", "c@example.org", "makes no sense"},
@@ -98,7 +100,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	}
-	for _, ok := range []string{"smtp://u:p@127.0.0.1:1025?starttls=off", "smtps://u:p@mail.example.org", "log:"} {
+	for _, ok := range []string{"smtp://u:p@127.0.0.1:1025?starttls=off", "smtps://u:p@mail.example.org", "log:",
+		"smtp://mail.example.org:1", "smtp://mail.example.org:65535"} {
 		if s, err := New(Config{URL: ok, From: "c@example.org"}, nil); err != nil || s == nil {
 			t.Errorf("New(%q) = %v, %v", ok, s, err)
 		} else if strings.Contains(s.String(), ":p@") {
@@ -123,9 +126,34 @@ func TestLogSenderPrintsTheMail(t *testing.T) {
 	if err := s.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"To: cmdr@example.net", "Subject: " + m.Subject, m.Text, "not sent"} {
+	for _, want := range []string{"To: cmdr@example.net", "Reply-To: post42@example.com", "Subject: " + m.Subject, m.Text, "not sent"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the log lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	m.ReplyTo = ""
+	if err := s.Send(context.Background(), m); err != nil || strings.Contains(b.String(), "Reply-To") {
+		t.Errorf("a mail without a reply-to: %v\n%s", err, b.String())
+	}
+}
+
+// TestEvery5xxIsPermanent checks the boundary: 500 is permanent, 451 is
+// not.
+func TestEvery5xxIsPermanent(t *testing.T) {
+	mp := mailpit.Start(t, "--enable-chaos")
+	s, err := New(Config{URL: mp.URL(), From: "chapters@example.org"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		code      int
+		permanent bool
+	}{{500, true}, {499, false}, {451, false}} {
+		mp.Refuse(t, tc.code)
+		err := s.Send(context.Background(), testMessage())
+		if err == nil || errors.Is(err, ErrPermanent) != tc.permanent {
+			t.Errorf("answer %d: %v, want permanent %v", tc.code, err, tc.permanent)
 		}
 	}
 }
