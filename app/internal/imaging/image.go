@@ -67,9 +67,9 @@ type Cleaned struct {
 
 // CleanSized is Clean that also makes the smaller copies of the image
 // that pages offer in srcset: one of each of tenantdb.Sizes narrower than
-// it, scaled from the same decoded pixels (Catmull-Rom, each from the
-// next larger copy, which costs little more than one scaling of the
-// original). Their memory is counted in the cost taken from budget.
+// it, scaled from the same decoded pixels (by halvings and a bilinear
+// step, each from the next larger copy: see scaleTo). Their memory is
+// counted in the cost taken from budget.
 func CleanSized(ctx context.Context, budget *Budget, data []byte) (Cleaned, error) {
 	return clean(ctx, budget, data, true)
 }

@@ -32,15 +32,43 @@ func VariantsCost(cfg image.Config, turned bool) int64 {
 		w, h = h, w
 	}
 	var cost int64
-	for _, s := range tenantdb.SizesOf(w) {
+	sizes := tenantdb.SizesOf(w)
+	for _, s := range sizes {
 		vw, vh := variantDims(w, h, s.Width)
 		cost += 8 * int64(vw) * int64(vh)
+	}
+	if len(sizes) > 0 && w > 2*sizes[len(sizes)-1].Width {
+		// The halvings of the original on the way to the largest copy:
+		// a quarter of its pixels, a sixteenth, ... at 4 bytes each.
+		cost += (4*int64(w)*int64(h) + 2) / 3
 	}
 	return cost
 }
 
+// scaleTo is src scaled to w×h: halved while it is more than twice as
+// wide as w, then scaled the rest of the way, each step bilinear over
+// the 2×2 pixels around each new pixel's centre (x/image/draw's
+// ApproxBiLinear). Each step costs a pass over the pixels it makes, so a
+// copy costs about a third of the original's pixels, whatever its size;
+// over at most a halving, the bilinear step misses no source pixel. A
+// kernel scaler (Catmull-Rom) costs its support, widened by the ratio,
+// for every pixel of the original: under the race detector, three times
+// the decoding of an 8-megapixel photo, for no difference visible at
+// these sizes.
+func scaleTo(src image.Image, w, h int) *image.RGBA {
+	for src.Bounds().Dx() > 2*w {
+		b := src.Bounds()
+		half := image.NewRGBA(image.Rect(0, 0, max(1, b.Dx()/2), max(1, b.Dy()/2)))
+		draw.ApproxBiLinear.Scale(half, half.Bounds(), src, b, draw.Src, nil)
+		src = half
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
+	return dst
+}
+
 // makeVariants scales img down to each of tenantdb.Sizes narrower than
-// it, the largest first and each next from the one before, and encodes
+// it, the largest first and each next from the one before (scaleTo), and encodes
 // them: JPEG for an opaque image, PNG for one with transparency. It stops
 // with ctx's error once the request is gone.
 func makeVariants(ctx context.Context, img image.Image) ([]tenantdb.VariantData, error) {
@@ -56,8 +84,7 @@ func makeVariants(ctx context.Context, img image.Image) ([]tenantdb.VariantData,
 			return nil, err
 		}
 		vw, vh := variantDims(w, h, s.Width)
-		dst := image.NewRGBA(image.Rect(0, 0, vw, vh))
-		draw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
+		dst := scaleTo(src, vw, vh)
 		var buf cappedBuffer
 		buf.max = tenantdb.MaxMediaSize
 		v := tenantdb.VariantData{Variant: s.Name, Width: vw, Height: vh}
