@@ -16,16 +16,16 @@ const MaxAlbumPhotos = 500
 // Album is a set of photos of the media library, in order, with
 // captions: the picnic, the parade. Its page is /albums/<slug>.
 type Album struct {
-	ID          int64     `json:"id"`
-	Slug        string    `json:"slug"`
-	Title       string    `json:"title"`
-	Description string    `json:"description"` // markdown
-	Dated       string    `json:"dated"`       // YYYY-MM-DD
-	CoverID     string    `json:"cover_id"`    // chosen cover; "" for the first photo
-	Published   bool      `json:"published"`
-	Visibility  string    `json:"visibility"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          int64      `json:"id"`
+	Slug        string     `json:"slug"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"` // markdown
+	Dated       string     `json:"dated"`       // YYYY-MM-DD
+	CoverID     string     `json:"cover_id"`    // chosen cover; "" for the first photo
+	Published   bool       `json:"published"`
+	Visibility  Visibility `json:"visibility"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 	// Cover is the image shown for the album: CoverID, else its first
 	// photo, else "". Photos counts them. Both are read, not saved.
 	Cover  string `json:"cover"`
@@ -54,7 +54,7 @@ func (a *Album) Validate() error {
 	if err := CheckMarkdown("description", a.Description, 5000); err != nil {
 		return err
 	}
-	return checkVisibility(a.Visibility)
+	return a.Visibility.check("visibility")
 }
 
 // AlbumPhoto is one photo of an album: an image of the media library
@@ -133,7 +133,7 @@ func (db *DB) PublishedAlbum(ctx context.Context, slug string, members bool) (Al
 // made from the title, and the cover must be an image of the library.
 func (db *DB) SaveAlbum(ctx context.Context, a *Album) error {
 	if a.Visibility == "" {
-		a.Visibility = VisibilityPublic
+		a.Visibility = Public
 	}
 	if err := a.Validate(); err != nil {
 		return err

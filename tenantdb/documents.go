@@ -55,34 +55,21 @@ func CategoryTitle(name string) string {
 	return ""
 }
 
-// Visibility values: who may see a document or an album.
-const (
-	VisibilityPublic  = "public"
-	VisibilityMembers = "members"
-)
-
-func checkVisibility(v string) error {
-	if v != VisibilityPublic && v != VisibilityMembers {
-		return invalid("visibility", "%q must be public or members", v)
-	}
-	return nil
-}
-
 // Document is a file of the chapter's library: minutes, bylaws, a
 // newsletter, a form. Its bytes live in the tenant's file.
 type Document struct {
-	ID          string    `json:"id"`
-	Title       string    `json:"title"`
-	Category    string    `json:"category"`
-	Dated       string    `json:"dated"` // YYYY-MM-DD
-	Description string    `json:"description"`
-	Filename    string    `json:"filename"`
-	ContentType string    `json:"content_type"`
-	Size        int64     `json:"size"`
-	SHA256      string    `json:"sha256"`
-	Visibility  string    `json:"visibility"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string     `json:"id"`
+	Title       string     `json:"title"`
+	Category    string     `json:"category"`
+	Dated       string     `json:"dated"` // YYYY-MM-DD
+	Description string     `json:"description"`
+	Filename    string     `json:"filename"`
+	ContentType string     `json:"content_type"`
+	Size        int64      `json:"size"`
+	SHA256      string     `json:"sha256"`
+	Visibility  Visibility `json:"visibility"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
 // Date is Dated as a time (zero if it does not parse).
@@ -115,7 +102,7 @@ func (d *Document) Validate() error {
 	if _, ok := DocumentTypes[d.ContentType]; !ok {
 		return invalid("file", "%q is not a document type the library takes", d.ContentType)
 	}
-	return checkVisibility(d.Visibility)
+	return d.Visibility.check("visibility")
 }
 
 // checkDated accepts a calendar date YYYY-MM-DD (required) between the years 1800
@@ -297,7 +284,7 @@ func (db *DB) AddDocument(ctx context.Context, d *Document, data []byte) error {
 		d.Filename = DocumentFilename(d.Filename, d.Title, DocumentTypes[ct])
 	}
 	if d.Visibility == "" {
-		d.Visibility = VisibilityPublic
+		d.Visibility = Public
 	}
 	if err := d.Validate(); err != nil {
 		return err

@@ -72,7 +72,7 @@ func TestDocumentsStoreAndVisibility(t *testing.T) {
 	if pub.Filename != "bylaws.PDF.pdf" || pub.ContentType != "application/pdf" || pub.Visibility != "public" {
 		t.Errorf("stored as %q, %q, %q", pub.Filename, pub.ContentType, pub.Visibility)
 	}
-	priv := &Document{Title: "Treasurer's report", Category: "minutes", Dated: "2026-05-12", Visibility: VisibilityMembers}
+	priv := &Document{Title: "Treasurer's report", Category: "minutes", Dated: "2026-05-12", Visibility: Members}
 	must(t, db.AddDocument(ctx, priv, []byte(testPDF)))
 
 	html := &Document{Title: "Not a PDF", Category: "forms", Dated: "2026-01-01", Filename: "form.pdf"}
@@ -109,7 +109,7 @@ func TestDocumentsStoreAndVisibility(t *testing.T) {
 	if counts["bylaws"] != 1 || counts["minutes"] != 0 {
 		t.Errorf("public counts %v", counts)
 	}
-	priv.Visibility = VisibilityPublic
+	priv.Visibility = Public
 	priv.Title = "Minutes of May"
 	must(t, db.UpdateDocument(ctx, priv))
 	if got, _ := db.Documents(ctx, "minutes", false, Window{}); len(got) != 1 || got[0].Title != "Minutes of May" {
@@ -153,7 +153,7 @@ func TestAlbums(t *testing.T) {
 
 	a := &Album{Title: "Summer picnic", Dated: "2026-07-04", Published: true}
 	must(t, db.SaveAlbum(ctx, a))
-	hidden := &Album{Title: "Members' dinner", Dated: "2026-08-01", Published: true, Visibility: VisibilityMembers}
+	hidden := &Album{Title: "Members' dinner", Dated: "2026-08-01", Published: true, Visibility: Members}
 	must(t, db.SaveAlbum(ctx, hidden))
 	draft := &Album{Title: "Draft", Dated: "2026-09-01"}
 	must(t, db.SaveAlbum(ctx, draft))

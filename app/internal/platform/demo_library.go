@@ -94,7 +94,7 @@ func fillDemoLibrary(ctx context.Context, db *tenantdb.DB, now time.Time, lastMe
 			Description: "Print, fill in and bring it to any meeting with a copy of your DD-214."},
 			[]string{"Name: ______________________", "Branch and years of service: ______________________", "Signature: ______________________"}},
 		{tenantdb.Document{Title: "Treasurer's report, first quarter", Category: "minutes", Dated: now.AddDate(0, -1, 0).Format(time.DateOnly),
-			Filename: "treasurer-q1.pdf", Visibility: tenantdb.VisibilityMembers, Description: "For members only."},
+			Filename: "treasurer-q1.pdf", Visibility: tenantdb.Members, Description: "For members only."},
 			[]string{"Opening balance, income, expenses and closing balance of the quarter."}},
 	}
 	for _, doc := range docs {

@@ -76,7 +76,7 @@ func (h *Handler) documentsPage(c echo.Context, form tenantdb.Document) (documen
 
 // showDocuments: GET /admin/documents?page=.
 func (h *Handler) showDocuments(c echo.Context) error {
-	form := tenantdb.Document{Category: "minutes", Dated: h.now().Format("2006-01-02"), Visibility: tenantdb.VisibilityPublic}
+	form := tenantdb.Document{Category: "minutes", Dated: h.now().Format("2006-01-02"), Visibility: tenantdb.Public}
 	d, p, next, err := h.documentsPage(c, form)
 	if err != nil {
 		return err
@@ -90,7 +90,7 @@ func documentForm(c echo.Context, d *tenantdb.Document) {
 	d.Category = c.FormValue("category")
 	d.Dated = strings.TrimSpace(c.FormValue("dated"))
 	d.Description = strings.TrimSpace(c.FormValue("description"))
-	d.Visibility = c.FormValue("visibility")
+	d.Visibility = tenantdb.Visibility(c.FormValue("visibility"))
 }
 
 // uploadDocument: POST /admin/documents (multipart: file and fields).
@@ -263,7 +263,7 @@ func (h *Handler) albumPage(c echo.Context, a tenantdb.Album, isNew bool) (album
 // loadAlbum is the album of the path's :id, or a new one for /new.
 func (h *Handler) loadAlbum(c echo.Context) (tenantdb.Album, bool, error) {
 	if c.Param("id") == "" {
-		return tenantdb.Album{Dated: h.now().Format("2006-01-02"), Published: true, Visibility: tenantdb.VisibilityPublic}, true, nil
+		return tenantdb.Album{Dated: h.now().Format("2006-01-02"), Published: true, Visibility: tenantdb.Public}, true, nil
 	}
 	id, err := httpx.IDParam(c)
 	if err != nil {
@@ -305,7 +305,7 @@ func (h *Handler) saveAlbum(c echo.Context) error {
 	a.Dated = strings.TrimSpace(c.FormValue("dated"))
 	a.Description = c.FormValue("description")
 	a.Published = checked(c, "published")
-	a.Visibility = c.FormValue("visibility")
+	a.Visibility = tenantdb.Visibility(c.FormValue("visibility"))
 	a.CoverID = c.FormValue("cover_id")
 	if err := httpx.DB(c).SaveAlbum(c.Request().Context(), &a); err != nil {
 		d, derr := h.albumPage(c, a, isNew)

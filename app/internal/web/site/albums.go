@@ -106,7 +106,7 @@ type albumCard struct {
 // its cover.
 func (s *Handler) showAlbums(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
-	albums, err := db.Albums(ctx, true, viewerIsMember(c), tenantdb.Window{Limit: maxListed})
+	albums, err := db.Albums(ctx, true, s.viewerIsMember(c), tenantdb.Window{Limit: maxListed})
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ type albumData struct {
 // captions, each linking to its large copy.
 func (s *Handler) showAlbum(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
-	a, err := db.PublishedAlbum(ctx, c.Param("slug"), viewerIsMember(c))
+	a, err := db.PublishedAlbum(ctx, c.Param("slug"), s.viewerIsMember(c))
 	if err != nil {
 		return err
 	}

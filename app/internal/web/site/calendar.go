@@ -62,6 +62,11 @@ func (s *Handler) showMonth(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	member, err := s.isMember(c)
+	if err != nil {
+		return err
+	}
+	events = visibleEvents(events, member)
 	end := month.AddDate(0, 1, 0)
 	// The grid's first Sunday and the Saturday after the month.
 	gridStart := month.AddDate(0, 0, -int(month.Weekday()))

@@ -12,10 +12,14 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// viewerIsMember says whether the visitor may see what is marked for
-// members. The public site has no member sign-in yet: until it has, every
-// visitor sees the public documents and albums only.
-func viewerIsMember(echo.Context) bool { return false }
+// viewerIsMember says whether the visitor is a logged-in member of this
+// chapter, who may see documents and albums marked for members. A session
+// that cannot be read counts as no member. Asking marks a member's answer
+// private (see member).
+func (s *Handler) viewerIsMember(c echo.Context) bool {
+	member, err := s.isMember(c)
+	return err == nil && member
+}
 
 // maxListed bounds a public list of documents or albums on one page; a
 // chapter's shelf holds far fewer (the dashboard pages through them all).
@@ -36,7 +40,7 @@ type documentsData struct {
 // documents.
 func (s *Handler) showDocuments(c echo.Context) error {
 	ctx, db := c.Request().Context(), httpx.DB(c)
-	members := viewerIsMember(c)
+	members := s.viewerIsMember(c)
 	counts, err := db.DocumentCounts(ctx, members)
 	if err != nil {
 		return err
@@ -71,7 +75,7 @@ func (s *Handler) showDocumentCategory(c echo.Context) error {
 	if title == "" {
 		return fmt.Errorf("document category %q: %w", name, tenantdb.ErrNotFound)
 	}
-	docs, err := httpx.DB(c).Documents(c.Request().Context(), name, viewerIsMember(c), tenantdb.Window{Limit: maxListed})
+	docs, err := httpx.DB(c).Documents(c.Request().Context(), name, s.viewerIsMember(c), tenantdb.Window{Limit: maxListed})
 	if err != nil {
 		return err
 	}
@@ -96,14 +100,14 @@ const documentCSP = "default-src 'none'; sandbox"
 // of its site.
 func (s *Handler) showDocumentFile(c echo.Context) error {
 	ctx := c.Request().Context()
-	d, data, err := httpx.DB(c).VisibleDocument(ctx, c.Param("id"), viewerIsMember(c))
+	d, data, err := httpx.DB(c).VisibleDocument(ctx, c.Param("id"), s.viewerIsMember(c))
 	if err != nil {
 		return err
 	}
 	h := c.Response().Header()
 	etag := `"` + d.SHA256 + `"`
 	h.Set("ETag", etag)
-	if d.Visibility == tenantdb.VisibilityPublic {
+	if d.Visibility == tenantdb.Public {
 		h.Set("Cache-Control", "public, max-age=3600")
 	} else {
 		h.Set("Cache-Control", "private, no-store")

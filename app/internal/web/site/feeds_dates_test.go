@@ -117,7 +117,7 @@ func TestSitemapLastModified(t *testing.T) {
 	for _, u := range set.URLs {
 		got = append(got, strings.TrimPrefix(u.Loc, base)+" "+u.LastMod)
 	}
-	want := []string{"/ 2026-02-02", "/about 2026-02-02", "/news ", "/news/p 2026-03-03", "/events ",
+	want := []string{"/ 2026-02-02", "/about 2026-02-02", "/news ", "/news/p 2026-03-03", "/events ", "/events/calendar ",
 		"/events/1 2026-05-05", "/p/g 2026-04-04", "/contact "}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("sitemap =\n%q\nwant\n%q", got, want)

@@ -27,6 +27,7 @@ type membersFixture struct {
 	post, page          string // members-only slugs
 	event               int64
 	mediaID             string
+	document, album     string // members-only: a file's id, an album's slug
 	lodge, other        string // hosts
 	memberA, memberB    string // session cookies: a member of lodge, a member of other
 	publicPost, pubPage string
@@ -69,11 +70,19 @@ func newMembersFixture(t testing.TB, opts ...webtest.Option) *membersFixture {
 		for _, e := range []*tenantdb.Event{
 			{Title: "Open house", StartsAt: start, EndsAt: start.Add(time.Hour), Timezone: "UTC"},
 			{Title: "Closed session " + marker, StartsAt: start.Add(time.Hour), EndsAt: start.Add(2 * time.Hour),
-				Timezone: "UTC", Category: "meeting", Description: marker, Visibility: tenantdb.Members},
+				Timezone: "UTC", Category: "meeting", Description: marker, Visibility: tenantdb.Members, RSVP: true},
 		} {
 			webtest.Must(t, db.SaveEvent(ctx, e))
 			f.event = e.ID
 		}
+		doc := &tenantdb.Document{Title: "Treasurer " + marker, Category: "minutes", Dated: "2026-05-12",
+			Filename: "treasurer.pdf", Visibility: tenantdb.Members}
+		webtest.Must(t, db.AddDocument(ctx, doc, []byte("%PDF-1.4\n%%EOF\n")))
+		f.document = doc.ID
+		album := &tenantdb.Album{Title: "Dinner " + marker, Dated: "2026-05-12", Published: true,
+			Visibility: tenantdb.Members, CoverID: m.ID}
+		webtest.Must(t, db.SaveAlbum(ctx, album))
+		f.album = album.Slug
 		webtest.Must(t, db.SaveMember(ctx, &tenantdb.Member{Email: "ann@example.org", Name: "Ann Member"}))
 	})
 	ts.AddTenant("other", "Other Post", func(db *tenantdb.DB) {
@@ -146,12 +155,25 @@ func (f *membersFixture) login(t testing.TB, slug, email string) string {
 func (f *membersFixture) routePaths(t *testing.T) (paths []string, hidden map[string]bool) {
 	t.Helper()
 	hidden = map[string]bool{}
-	params := map[string]string{
-		"/news/:slug":           f.post,
-		"/p/:slug":              f.page,
-		"/events/:id":           strconv.FormatInt(f.event, 10),
-		"/media/:id":            f.mediaID,
-		"/members/login/:token": "not-a-token",
+	// Each parameter's value, and whether the path names a members-only
+	// item (a 404 for strangers). Media are as private as their random ids
+	// (docs/members.md); a document category and a stranger's token are
+	// no items.
+	params := map[string]struct {
+		v      string
+		hidden bool
+	}{
+		"/news/:slug":           {f.post, true},
+		"/p/:slug":              {f.page, true},
+		"/events/:id":           {strconv.FormatInt(f.event, 10), true},
+		"/events/:id/rsvp":      {strconv.FormatInt(f.event, 10), true},
+		"/files/:id":            {f.document, true},
+		"/albums/:slug":         {f.album, true},
+		"/documents/:category":  {"minutes", false},
+		"/media/:id":            {f.mediaID, false},
+		"/media/:id/:size":      {f.mediaID + "/small", false},
+		"/members/login/:token": {"not-a-token", false},
+		"/rsvp/:token":          {"not-a-token", false},
 	}
 	seen := map[string]bool{}
 	for _, r := range f.ts.Web.TenantRoutes() {
@@ -167,8 +189,12 @@ func (f *membersFixture) routePaths(t *testing.T) (paths []string, hidden map[st
 				t.Errorf("route %s has a parameter this test does not know: add it to routePaths", path)
 				continue
 			}
-			path = path[:strings.IndexAny(path, ":*")] + v
-			hidden[path] = path != "/media/"+f.mediaID && !strings.HasPrefix(path, "/members/")
+			path = path[:strings.IndexAny(path, ":*")] + v.v
+			if rest := r.Path[strings.IndexAny(r.Path, ":*"):]; strings.Contains(rest, "/") && !strings.ContainsAny(rest[1:], ":*") {
+				// A parameter before a fixed tail: /events/:id/rsvp.
+				path += rest[strings.Index(rest, "/"):]
+			}
+			hidden[path] = v.hidden
 		}
 		paths = append(paths, path)
 	}

@@ -87,6 +87,13 @@ func (s *Handler) rsvpEvent(c echo.Context) (tenantdb.Event, rsvpDate, error) {
 	if err != nil {
 		return e, rsvpDate{}, err
 	}
+	member, err := s.isMember(c)
+	if err != nil {
+		return e, rsvpDate{}, err
+	}
+	if !e.Visibility.VisibleTo(member) {
+		return tenantdb.Event{}, rsvpDate{}, echo.ErrNotFound
+	}
 	if !e.RSVP {
 		return e, rsvpDate{}, echo.NewHTTPError(http.StatusNotFound, "This event does not take RSVPs.")
 	}
