@@ -152,10 +152,15 @@ func (r *Renderer) Execute(w io.Writer, name string, data any) error {
 
 // Srcset is the srcset attribute of image m: its smaller copies
 // (tenantdb.SizesOf its width) and the original, by width, so that a
-// browser fetches the smallest that fills the space at its density.
+// browser fetches the smallest that fills the space at its density; ""
+// for an image with no copies.
 func Srcset(m tenantdb.Media) string {
+	sizes := tenantdb.SizesOf(m.Width)
+	if len(sizes) == 0 {
+		return "" // no copies: a srcset of the original alone would only blur its natural size
+	}
 	var b strings.Builder
-	for _, s := range tenantdb.SizesOf(m.Width) {
+	for _, s := range sizes {
 		fmt.Fprintf(&b, "/media/%s/%s %dw, ", m.ID, s.Name, s.Width)
 	}
 	fmt.Fprintf(&b, "/media/%s %dw", m.ID, m.Width)

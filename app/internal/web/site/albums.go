@@ -55,9 +55,11 @@ func (p picture) Tag(class, sizes string, lazy bool) template.HTML {
 	if class != "" {
 		b.WriteString(` class="` + html.EscapeString(class) + `"`)
 	}
-	b.WriteString(` src="` + html.EscapeString(p.Src) + `" srcset="` + html.EscapeString(p.Srcset) +
-		`" sizes="` + html.EscapeString(sizes) + `" alt="` + html.EscapeString(p.Alt) + `" width="` +
-		strconv.Itoa(p.Width) + `" height="` + strconv.Itoa(p.Height) + `"`)
+	b.WriteString(` src="` + html.EscapeString(p.Src) + `"`)
+	if p.Srcset != "" {
+		b.WriteString(` srcset="` + html.EscapeString(p.Srcset) + `" sizes="` + html.EscapeString(sizes) + `"`)
+	}
+	b.WriteString(` alt="` + html.EscapeString(p.Alt) + `" width="` + strconv.Itoa(p.Width) + `" height="` + strconv.Itoa(p.Height) + `"`)
 	if lazy {
 		b.WriteString(` loading="lazy"`)
 	}
