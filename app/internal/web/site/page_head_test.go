@@ -211,3 +211,21 @@ func TestErrorPagesAreThemedAndUncached(t *testing.T) {
 			r.Header.Get("Retry-After"), r.Header.Get("Cache-Control"), r.Body)
 	}
 }
+
+// TestThemeCSSIsImmutableOnlyAtItsVersion: /theme.css at the version the
+// pages link (the accent) may be kept for a year; any other version,
+// or none, must be checked again.
+func TestThemeCSSIsImmutableOnlyAtItsVersion(t *testing.T) {
+	ts, _, _ := headSite(t)
+	h := webtest.Host("full")
+	for _, tc := range []struct{ path, want string }{
+		{"/theme.css?v=" + strings.TrimPrefix(tenantdb.DefaultAccent, "#"), "public, max-age=31536000, immutable"},
+		{"/theme.css?v=000000", "no-cache"},
+		{"/theme.css", "no-cache"},
+	} {
+		r := ts.Get(h, tc.path)
+		if r.Status != 200 || r.Header.Get("Cache-Control") != tc.want || !strings.Contains(r.Body, "--accent: "+tenantdb.DefaultAccent) {
+			t.Errorf("GET %s: %d, Cache-Control %q, want %q", tc.path, r.Status, r.Header.Get("Cache-Control"), tc.want)
+		}
+	}
+}
