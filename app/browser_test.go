@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,8 +180,11 @@ func TestBrowserAdminFlow(t *testing.T) {
 	imgSel := `main img[src="/media/` + id[1] + `"]`
 	do("open the public post", chromedp.Navigate(site("/news/pancake-breakfast-saturday")), chromedp.WaitVisible(chromedp.CSS(imgSel)))
 	title, body := text("main h1"), text("main")
-	loaded, err := chromedp.Run(browser, chromedp.Evaluate[bool](`(() => { const i = document.querySelector('`+imgSel+`'); return i.complete && i.naturalWidth === 120; })()`))
-	if err != nil {
+	// The image may still be on its way when the tag is visible: wait
+	// for it to load (a broken source never does).
+	loaded, err := chromedp.Run(browser, chromedp.Poll[bool](`(() => { const i = document.querySelector('`+imgSel+`'); return i.complete && i.naturalWidth === 120; })()`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil && !errors.Is(err, chromedp.ErrPollingTimeout) {
 		t.Fatal(err)
 	}
 	screenshot("public-post.png")
