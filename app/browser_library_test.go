@@ -30,7 +30,6 @@ func TestBrowserLibraryOnAPhone(t *testing.T) {
 	chromium := chromiumPath(t)
 	ls := startLive(t)
 	email, password := ls.newTenant(t, "riverside")
-	art := artifactsDir(t)
 	site := func(path string) string { return ls.SiteURL("riverside", path) }
 
 	dir := t.TempDir()
@@ -42,26 +41,8 @@ func TestBrowserLibraryOnAPhone(t *testing.T) {
 	inline := filepath.Join(dir, "wreath.png")
 	writeFile(t, inline, string(webtest.PNG(640, 480)))
 
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("host-resolver-rules", "MAP *."+ls.base+" 127.0.0.1"))
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(browser, time.Minute)
-		defer cancel()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
+	b := startBrowser(t, chromium, ls.base, 1280, 1000)
+	browser, do, screenshot := b.ctx, b.do, b.screenshot
 	eval := func(step, js string) bool {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(browser, time.Minute)
@@ -79,16 +60,6 @@ func TestBrowserLibraryOnAPhone(t *testing.T) {
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js)); err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
-	}
-	screenshot := func(name string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(browser, time.Minute)
-		defer cancel()
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		writeFile(t, filepath.Join(art, name), string(shot))
 	}
 
 	do("log in",
