@@ -150,6 +150,23 @@ func (r *Renderer) Execute(w io.Writer, name string, data any) error {
 	return err
 }
 
+// Fragment runs the template entry defined in page name's set (say the
+// "siteheader" of any site page) alone and returns what it wrote, to be
+// kept and placed by a later Execute as it is. entry must begin and end in
+// HTML text, as a header or a footer does, so that the escaping it got
+// alone is the escaping it would get in place.
+func (r *Renderer) Fragment(name, entry string, data any) (template.HTML, error) {
+	t, ok := r.pages[name]
+	if !ok {
+		return "", fmt.Errorf("no template %q", name)
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, entry, data); err != nil {
+		return "", fmt.Errorf("render %s of %s: %w", entry, name, err)
+	}
+	return template.HTML(b.String()), nil // #nosec G203 -- html/template's own output
+}
+
 // Srcset is the srcset attribute of image m: its smaller copies
 // (tenantdb.SizesOf its width) and the original, by width, so that a
 // browser fetches the smallest that fills the space at its density; ""

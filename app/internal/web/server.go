@@ -174,7 +174,7 @@ func (s *Server) routes() {
 
 	// Each interface registers its own routes (see its Register).
 	// The public site (package site): no login, the page cache.
-	s.pub = site.Register(t, site.Deps{Platform: s.p, Markdown: s.md, Now: s.now, Log: s.log, PageCacheBytes: int64(s.cfg.PageCacheMB) << 20})
+	s.pub = site.Register(t, site.Deps{Platform: s.p, Markdown: s.md, Now: s.now, Log: s.log, PageCacheBytes: int64(s.cfg.PageCacheMB) << 20, Views: s.views})
 	// The API's login routes (auth) and the API (api): Bearer token.
 	s.auth.Register(t)
 	api.Register(t, api.Deps{Platform: s.p, Auth: s.auth})

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,6 +46,10 @@ type sitePage struct {
 	Member *tenantdb.Member
 	CSRF   string
 	Data   any
+	// Chrome is the page's header and footer, rendered once per database
+	// generation for anonymous visitors (see chromeFor); empty, the layout
+	// renders them itself.
+	Chrome chrome
 	hero   *picture    // from the memo, for the home page
 	strip  *albumStrip // from the memo, for the home page
 }
@@ -189,7 +194,60 @@ func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) 
 			s.expireAt(c, *site.BannerUntil)
 		}
 	}
+	if member == nil && s.views != nil {
+		if p.Chrome, err = s.chromeFor(httpx.Tenant(c).ID, memo.gen, p); err != nil {
+			return sitePage{}, err
+		}
+	}
 	return p, nil
+}
+
+// chrome is a page's header (brand, menu, banner) and footer as HTML.
+type chrome struct {
+	Header, Footer template.HTML
+}
+
+// chromeSet is one generation's chrome of a tenant: the footer, and a
+// header per menu path and banner state (a few dozen at most: the paths
+// are the site's sections and its menu pages).
+type chromeSet struct {
+	mu      sync.Mutex
+	footer  template.HTML
+	headers map[string]template.HTML
+}
+
+// chromeFor returns p's header and footer for an anonymous visitor, from
+// the memo of the tenant's generation gen. They depend only on what that
+// generation holds (settings, menu pages, shelves), the menu's path and
+// whether the banner is shown, so they are rendered once, not at every
+// request: html/template's execution was half of an uncached page's CPU.
+func (s *Handler) chromeFor(id string, gen uint64, p sitePage) (chrome, error) {
+	set, err := s.chromeMemo.get(id, gen, func() (*chromeSet, error) {
+		footer, err := s.views.Fragment("site/home.html", "sitefooter", p)
+		if err != nil {
+			return nil, err
+		}
+		return &chromeSet{footer: footer, headers: make(map[string]template.HTML)}, nil
+	})
+	if err != nil {
+		return chrome{}, err
+	}
+	key := p.Path
+	if p.Banner != "" {
+		key += "\x00banner"
+	}
+	set.mu.Lock()
+	header, ok := set.headers[key]
+	set.mu.Unlock()
+	if !ok {
+		if header, err = s.views.Fragment("site/home.html", "siteheader", p); err != nil {
+			return chrome{}, err
+		}
+		set.mu.Lock()
+		set.headers[key] = header
+		set.mu.Unlock()
+	}
+	return chrome{Header: header, Footer: set.footer}, nil
 }
 
 func (s *Handler) showHome(c echo.Context) error {
@@ -200,14 +258,28 @@ func (s *Handler) showHome(c echo.Context) error {
 		return err
 	}
 	member := p.Member != nil
-	events, err := db.Events(ctx)
+	home, err := s.homeMemo.get(httpx.Tenant(c).ID, db.Generation(), func() (homeParts, error) {
+		return s.loadHome(ctx, db)
+	})
 	if err != nil {
 		return err
 	}
+	events, items, itemsHTML := home.events, home.posts, home.postsHTML
+	if !home.kept {
+		if events, err = db.Events(ctx); err != nil {
+			return err
+		}
+	}
 	events = visibleEvents(events, member)
-	posts, err := db.LatestPosts(ctx, 3, !member)
-	if err != nil {
-		return err
+	if member {
+		posts, err := db.LatestPosts(ctx, homePosts, false)
+		if err != nil {
+			return err
+		}
+		if items, err = postItems(ctx, db, s.md, posts); err != nil {
+			return err
+		}
+		itemsHTML = ""
 	}
 	now := s.now()
 	upcoming := upcomingOccurrences(events, now, 5)
@@ -217,20 +289,60 @@ func (s *Handler) showHome(c echo.Context) error {
 	if len(nextMeeting) > 0 {
 		next = &nextMeeting[0]
 	}
+	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: items, PostsHTML: itemsHTML, Hero: p.hero, Strip: p.strip}
+	return c.Render(http.StatusOK, "site/home.html", p)
+}
+
+// homePosts is how many of the latest posts the home page shows.
+const homePosts = 3
+
+// homeParts is what the home page reads that only a write changes: every
+// event (the page picks the upcoming ones at each request, and a member's
+// view keeps the members-only ones) and the latest public posts as the
+// list shows them.
+type homeParts struct {
+	events    []tenantdb.Event
+	kept      bool // events holds every event: a chapter with more reads them per request
+	posts     []postItem
+	postsHTML template.HTML // posts as the home page lists them
+}
+
+// homeEventsKept bounds the events a tenant's home memo holds (a few
+// hundred bytes each), so that the memo of 1,024 tenants stays small.
+const homeEventsKept = 200
+
+func (s *Handler) loadHome(ctx context.Context, db *pool.Handle) (homeParts, error) {
+	events, err := db.Events(ctx)
+	if err != nil {
+		return homeParts{}, err
+	}
+	posts, err := db.LatestPosts(ctx, homePosts, true)
+	if err != nil {
+		return homeParts{}, err
+	}
 	items, err := postItems(ctx, db, s.md, posts)
 	if err != nil {
-		return err
+		return homeParts{}, err
 	}
-	p.Data = homeData{Upcoming: upcoming, NextMeeting: next, Posts: items, Hero: p.hero, Strip: p.strip}
-	return c.Render(http.StatusOK, "site/home.html", p)
+	home := homeParts{posts: items}
+	if s.views != nil && len(items) > 0 {
+		if home.postsHTML, err = s.views.Fragment("site/home.html", "postlist", items); err != nil {
+			return homeParts{}, err
+		}
+	}
+	if len(events) <= homeEventsKept {
+		home.events, home.kept = events, true
+	}
+	return home, nil
 }
 
 type homeData struct {
 	Upcoming    []occurrence
 	NextMeeting *occurrence
 	Posts       []postItem
-	Hero        *picture    // the site's wide photo, if it has one
-	Strip       *albumStrip // the newest album's first photos
+	PostsHTML   template.HTML // Posts rendered, for anonymous visitors: once per generation
+	Hero        *picture      // the site's wide photo, if it has one
+	Strip       *albumStrip   // the newest album's first photos
 }
 
 // aboutData is the about page's officers: those in office today, those
@@ -396,8 +508,11 @@ type Handler struct {
 	// throttles contact messages per tenant and client address.
 	cache        *pageCache
 	contactLimit *ratelimit.Limiter
-	memo         siteMemo     // every page's settings and menu, by generation
-	visits       visitCounter // the salt of the day of the visit statistics
+	memo         siteMemo // every page's settings and menu, by generation
+	homeMemo     genMemo[homeParts]
+	chromeMemo   genMemo[*chromeSet]
+	views        *render.Renderer // for the chrome; nil renders it in every page
+	visits       visitCounter     // the salt of the day of the visit statistics
 }
 
 // Deps are what the public site needs.
@@ -407,11 +522,13 @@ type Deps struct {
 	Now            func() time.Time
 	Log            *slog.Logger
 	PageCacheBytes int64 // memory for rendered pages; 0: no cache
+	// Views renders the pages' header and footer once per generation.
+	Views *render.Renderer
 }
 
 // Register adds the public site's routes to g (a tenant's group).
 func Register(g *echo.Group, d Deps) *Handler {
-	h := &Handler{p: d.Platform, md: d.Markdown, now: d.Now, log: d.Log,
+	h := &Handler{p: d.Platform, md: d.Markdown, now: d.Now, log: d.Log, views: d.Views,
 		cache:        newPageCache(d.PageCacheBytes),
 		contactLimit: ratelimit.New(ContactBurst, ContactEvery, 100_000),
 	}

@@ -82,3 +82,42 @@ func (sm *siteMemo) get(ctx context.Context, id string, db *pool.Handle) (memoSi
 	sm.mu.Unlock()
 	return e, nil
 }
+
+// genMemo keeps one value of type T per tenant, for the database
+// generation it was computed at: what a page reads that only a write can
+// change (the home page's events and public latest news) is read once per
+// generation, and each request does only what depends on it alone (the
+// time, a member's session). Like siteMemo it is never staler than the
+// page cache, and it is bounded the same way.
+type genMemo[T any] struct {
+	mu sync.Mutex
+	m  map[string]genEntry[T] // by tenant id
+}
+
+type genEntry[T any] struct {
+	gen uint64
+	v   T
+}
+
+// get returns tenant id's value for generation gen, from the memo or from
+// load. The generation is read before load runs, so a write during load
+// leaves a value that the next request, at the new generation, replaces.
+func (g *genMemo[T]) get(id string, gen uint64, load func() (T, error)) (T, error) {
+	g.mu.Lock()
+	e, ok := g.m[id]
+	g.mu.Unlock()
+	if ok && e.gen == gen {
+		return e.v, nil
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	g.mu.Lock()
+	if g.m == nil || len(g.m) >= memoTenants {
+		g.m = make(map[string]genEntry[T])
+	}
+	g.m[id] = genEntry[T]{gen: gen, v: v}
+	g.mu.Unlock()
+	return v, nil
+}
