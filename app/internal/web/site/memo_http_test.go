@@ -94,8 +94,10 @@ func TestUncachedPagesFollowWrites(t *testing.T) {
 	if body := get("/news"); strings.Contains(body, "Picnic on Sunday") {
 		t.Fatal("the banner still shows after its end")
 	}
-	// A member's pages first, at this generation, then an anonymous
+	// A member's pages first, at a new generation, then an anonymous
 	// visitor's: the member's menu and log-out form stay the member's.
+	site.Tagline = "After a write"
+	webtest.Must(t, db.UpdateSite(ctx, &site))
 	for _, path := range []string{"/", "/about", "/news", "/events"} {
 		if body := get(path, f.memberA); !strings.Contains(body, "Log out") || !strings.Contains(body, marker) {
 			t.Fatalf("member's %s: no log-out form or members-only menu page", path)

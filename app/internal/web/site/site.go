@@ -194,7 +194,7 @@ func (s *Handler) newPage(c echo.Context, path, title string) (sitePage, error) 
 			s.expireAt(c, *site.BannerUntil)
 		}
 	}
-	if member == nil && s.views != nil {
+	if s.views != nil {
 		if p.Chrome, err = s.chromeFor(httpx.Tenant(c).ID, memo.gen, p); err != nil {
 			return sitePage{}, err
 		}
@@ -216,14 +216,18 @@ type chromeSet struct {
 	headers map[string]template.HTML
 }
 
-// chromeFor returns p's header and footer for an anonymous visitor, from
-// the memo of the tenant's generation gen. They depend only on what that
-// generation holds (settings, menu pages, shelves), the menu's path and
-// whether the banner is shown, so they are rendered once, not at every
-// request: html/template's execution was half of an uncached page's CPU.
+// chromeFor returns p's header and footer from the memo of the tenant's
+// generation gen. They depend only on what that generation holds
+// (settings, menu pages, shelves), the menu's path, whether the banner is
+// shown and whether the visitor is a member (the menu then has the
+// members-only pages), so they are rendered once, not at every request:
+// html/template's execution was half of an uncached page's CPU. A member's
+// footer holds the session's CSRF token: it is left to the layout.
 func (s *Handler) chromeFor(id string, gen uint64, p sitePage) (chrome, error) {
 	set, err := s.chromeMemo.get(id, gen, func() (*chromeSet, error) {
-		footer, err := s.views.Fragment("site/home.html", "sitefooter", p)
+		anon := p // the footer of every visitor but a member, whoever comes first
+		anon.Member, anon.CSRF = nil, ""
+		footer, err := s.views.Fragment("site/home.html", "sitefooter", anon)
 		if err != nil {
 			return nil, err
 		}
@@ -236,6 +240,9 @@ func (s *Handler) chromeFor(id string, gen uint64, p sitePage) (chrome, error) {
 	if p.Banner != "" {
 		key += "\x00banner"
 	}
+	if p.Member != nil {
+		key += "\x00member"
+	}
 	set.mu.Lock()
 	header, ok := set.headers[key]
 	set.mu.Unlock()
@@ -246,6 +253,9 @@ func (s *Handler) chromeFor(id string, gen uint64, p sitePage) (chrome, error) {
 		set.mu.Lock()
 		set.headers[key] = header
 		set.mu.Unlock()
+	}
+	if p.Member != nil {
+		return chrome{Header: header}, nil
 	}
 	return chrome{Header: header, Footer: set.footer}, nil
 }
