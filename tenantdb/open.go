@@ -58,6 +58,8 @@ type DB struct {
 	// Litestream's own connection must never be the process's only one
 	// (see OpenReplicated).
 	pin *sql.Conn
+	// opened is the generation the DB was opened at (Resume).
+	opened uint64
 }
 
 // generations numbers the states of every tenant database in the process:
@@ -68,8 +70,19 @@ var generations atomic.Uint64
 
 // Generation identifies the content of this tenant as this process last
 // wrote it. It changes on every committed write through this DB and on
-// every open, so callers can cache what they derive from the content.
+// every open (unless the pool resumes the generation of an unchanged
+// file: Resume), so callers can cache what they derive from the content.
 func (db *DB) Generation() uint64 { return db.gen.Load() }
+
+// Resume has a DB that nothing has written since it was opened take up
+// gen, the generation its file had when this process last closed it, for
+// a caller that knows the file has not changed since (the pool checks the
+// files' identity, size and times): what was derived from that content,
+// such as cached pages, stays valid across the reopen. It reports whether
+// it did; after a write it does nothing.
+func (db *DB) Resume(gen uint64) bool {
+	return gen != 0 && gen < db.opened && db.gen.CompareAndSwap(db.opened, gen)
+}
 
 // Close writes the counted visits, then closes the readers and then the
 // writer, which checkpoints the WAL (unless another connection of the
@@ -173,7 +186,8 @@ func openFile(ctx context.Context, path, id, mode string, repl bool) (*DB, error
 			return nil, fmt.Errorf("tenant %s: %w", id, err)
 		}
 	}
-	db.gen.Store(generations.Add(1))
+	db.opened = generations.Add(1)
+	db.gen.Store(db.opened)
 	return db, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,7 @@ type Stats struct {
 	Evictions   atomic.Int64 // idle tenants closed to make room
 	IdleCloses  atomic.Int64 // idle tenants closed by the idle timeout
 	FullRejects atomic.Int64 // acquires that gave up waiting for a slot
+	Resumes     atomic.Int64 // opens of an unchanged file that kept its generation
 }
 
 // Pool opens tenant databases lazily and keeps at most max of them open. When
@@ -47,6 +50,11 @@ type Pool struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	// kept is, per closed tenant, the generation its file had when the
+	// pool closed it and the file's state then: an open that finds the
+	// file unchanged resumes that generation (tenantdb.DB.Resume), so
+	// that pages cached before the close still serve after the reopen.
+	kept    map[string]keptGen
 	idle    list.List // entries with no users, most recently used first
 	open    int       // entries counted against max: opening or open
 	waiters int
@@ -83,6 +91,7 @@ func New(dir string, max int, idleTTL time.Duration) *Pool {
 		idleTTL: idleTTL,
 		now:     time.Now,
 		entries: make(map[string]*entry),
+		kept:    make(map[string]keptGen),
 		wake:    make(chan struct{}),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -105,13 +114,67 @@ type Replicator interface {
 func (p *Pool) Replicate(r Replicator) { p.repl = r }
 
 // closeDB closes db and then tells the replicator: its final sync comes
-// after the last write.
+// after the last write. It keeps db's generation with the state of its
+// files if nobody has asked for the tenant again meanwhile (a new entry,
+// or a drain's, means the file may change under it: nothing is kept).
 func (p *Pool) closeDB(db *tenantdb.DB) error {
 	err := db.Close()
 	if p.repl != nil {
 		p.repl.Closed(context.Background(), db.ID)
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.kept, db.ID)
+	if err != nil || p.entries[db.ID] != nil || p.closed {
+		return err
+	}
+	if st, ok := stampOf(db.Path()); ok {
+		if len(p.kept) >= keptMax {
+			clear(p.kept)
+		}
+		p.kept[db.ID] = keptGen{gen: db.Generation(), stamp: st}
+	}
 	return err
+}
+
+// keptMax bounds the generations kept for closed tenants (about 200 bytes
+// each); at the bound the pool forgets them all and starts again.
+const keptMax = 1 << 17
+
+// keptGen is a closed tenant's last generation and its files' state then.
+type keptGen struct {
+	gen   uint64
+	stamp fileStamp
+}
+
+// fileStamp is what can tell that a tenant's files changed: the database
+// and its -wal file, each with its identity (device and inode: a file
+// renamed into place is another file), size and modification time.
+type fileStamp struct {
+	db, wal os.FileInfo
+}
+
+func stampOf(path string) (fileStamp, bool) {
+	db, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, false
+	}
+	wal, err := os.Stat(path + "-wal")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fileStamp{}, false
+	}
+	return fileStamp{db: db, wal: wal}, true
+}
+
+// same reports whether a and b are the same files in the same state.
+func (a fileStamp) same(b fileStamp) bool {
+	eq := func(x, y os.FileInfo) bool {
+		if x == nil || y == nil {
+			return x == nil && y == nil
+		}
+		return os.SameFile(x, y) && x.Size() == y.Size() && x.ModTime().Equal(y.ModTime())
+	}
+	return eq(a.db, b.db) && eq(a.wal, b.wal)
 }
 
 // Handle is a tenant database in use. Release it when done.
@@ -212,6 +275,14 @@ func (p *Pool) acquire(w *waiter, id string) (*Handle, error) {
 // is not cancelled with the first caller's request: others may share it.
 func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 	start := time.Now()
+	p.mu.Lock()
+	k, resumable := p.kept[e.id]
+	delete(p.kept, e.id)
+	p.mu.Unlock()
+	if resumable {
+		st, ok := stampOf(tenantdb.TenantPath(p.dir, e.id))
+		resumable = ok && st.same(k.stamp)
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	var db *tenantdb.DB
 	var err error
@@ -223,6 +294,9 @@ func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 		db, err = tenantdb.Open(ctx, p.dir, e.id)
 	}
 	cancel()
+	if resumable && err == nil && db.Resume(k.gen) {
+		p.Stats.Resumes.Add(1)
+	}
 	if f := p.onMail.Load(); f != nil && err == nil {
 		id, fn := e.id, *f
 		db.OnMailQueued(func() { fn(id) })

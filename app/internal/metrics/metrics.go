@@ -92,6 +92,7 @@ func New(tenants *pool.Pool) *Metrics {
 		poolCounter("tenant_open_errors_total", "Tenant database opens that failed.", s.OpenErrors.Load),
 		poolCounter("tenant_migrations_total", "Tenant opens that ran migrations.", s.Migrations.Load),
 		poolCounter("tenant_evictions_total", "Idle tenants closed to make room for another.", s.Evictions.Load),
+		poolCounter("tenant_resumes_total", "Opens of a tenant file unchanged since its close, which kept its generation (and cached pages).", s.Resumes.Load),
 		poolCounter("tenant_idle_closes_total", "Tenants closed after the idle timeout.", s.IdleCloses.Load),
 		poolCounter("tenant_pool_full_total", "Requests that gave up waiting for a free tenant slot (503).", s.FullRejects.Load),
 		collectors.NewGoCollector(),

@@ -21,7 +21,9 @@ import (
 // pageCache keeps rendered public pages of every tenant within one byte
 // budget, least recently used out first. An entry is served only while its
 // tenant's database is at the generation it was rendered from (every
-// committed write and every reopen moves the generation on), and only until
+// committed write moves the generation on, and so does every reopen of a
+// file that changed or was replaced while closed: the pool resumes the
+// generation of an unchanged one, so its pages outlive an eviction), and only until
 // the time its content changes by itself (an event starts or ends). So a
 // write is never followed by a stale page.
 type pageCache struct {
