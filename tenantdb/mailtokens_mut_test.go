@@ -1,6 +1,7 @@
 package tenantdb
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,28 @@ func TestMailTokenValidateChecksEveryField(t *testing.T) {
 		if f := field(m.Validate()); f != tc.field {
 			t.Errorf("%s: field %q, want %q", tc.name, f, tc.field)
 		}
+	}
+}
+
+// TestAcceptInviteReturnsTheStoredAdmin: the admin an invitation creates
+// comes back as stored, with its id (the caller logs it in by that id),
+// and no password means nothing is spent.
+func TestAcceptInviteReturnsTheStoredAdmin(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	must(t, db.AddAdmin(ctx, &Admin{Email: "owner@example.org", Role: RoleOwner, PasswordHash: testHash}))
+	var token string
+	must(t, db.InviteAdmin(ctx, "ed@example.org", RoleEditor, func(to, tok string) OutMail {
+		token = tok
+		return OutMail{Kind: MailAdminInvite, To: to, Subject: "Invitation", Text: tok}
+	}))
+	if _, err := db.AcceptInvite(ctx, token, ""); field(err) != "password" {
+		t.Errorf("no password: %v", err)
+	}
+	a, err := db.AcceptInvite(ctx, token, testHash)
+	must(t, err)
+	stored, err := db.Admin(ctx, a.ID)
+	if err != nil || a.ID == 0 || stored.Email != "ed@example.org" || stored.Role != RoleEditor || stored.PasswordHash != testHash {
+		t.Errorf("accepted %+v; stored under its id: %+v, %v", a, stored, err)
 	}
 }
