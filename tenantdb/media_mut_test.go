@@ -2,6 +2,7 @@ package tenantdb
 
 import (
 	"context"
+	"errors"
 	"testing"
 )
 
@@ -51,5 +52,55 @@ func TestAddMediaTakesFilesOfExactlyTheLimit(t *testing.T) {
 	}
 	if ms, err := db.MediaList(ctx); err != nil || len(ms) != 2 {
 		t.Errorf("%d images stored, %v; want the 2 accepted", len(ms), err)
+	}
+}
+
+// TestVariantIsExactlyItsSizeAndSmaller: a copy is exactly its size's
+// width and narrower than the original, 1 pixel high at least and no
+// higher than the original; SizesOf lists exactly the sizes narrower
+// than an image, and a stored copy is described as stored.
+func TestVariantIsExactlyItsSizeAndSmaller(t *testing.T) {
+	small := Sizes[0]
+	orig := Media{Width: small.Width + 1, Height: 100}
+	for _, tc := range []struct {
+		name   string
+		width  int
+		height int
+		orig   Media
+		ok     bool
+	}{
+		{"one pixel narrower, as high", small.Width, 100, orig, true},
+		{"one pixel high", small.Width, 1, orig, true},
+		{"as wide as the original", small.Width, 100, Media{Width: small.Width, Height: 100}, false},
+		{"no height", small.Width, 0, orig, false},
+		{"higher than the original", small.Width, 101, orig, false},
+		{"not its size's width", small.Width - 1, 100, orig, false},
+	} {
+		v := MediaVariant{Variant: small.Name, ContentType: "image/jpeg", Width: tc.width, Height: tc.height}
+		err := v.Validate(tc.orig)
+		if (err == nil) != tc.ok || (err != nil && field(err) != "variant") {
+			t.Errorf("%s: %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+	for _, w := range []int{small.Width, small.Width + 1} {
+		got := SizesOf(w)
+		if want := w > small.Width; (len(got) > 0) != want {
+			t.Errorf("SizesOf(%d) = %v", w, got)
+		}
+	}
+	if n := len(SizesOf(1 << 16)); n != len(Sizes) {
+		t.Errorf("SizesOf(65536): %d sizes, want all %d", n, len(Sizes))
+	}
+
+	ctx := context.Background()
+	db := openTenant(t)
+	m := &Media{Name: "p.jpg", ContentType: "image/jpeg", Width: small.Width + 1, Height: 100}
+	must(t, db.AddMedia(ctx, m, []byte("x"), VariantData{Variant: small.Name, ContentType: "image/webp", Width: small.Width, Height: 99, Data: []byte("yz")}))
+	v, err := db.MediaVariant(ctx, m.ID, small.Name)
+	if err != nil || v.MediaID != m.ID || v.ContentType != "image/webp" || v.Width != small.Width || v.Height != 99 || v.Size != 2 || v.SHA256 != sha256Hex([]byte("yz")) {
+		t.Errorf("stored copy: %+v, %v", v, err)
+	}
+	if _, err := db.MediaVariant(ctx, m.ID, "large"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a copy never made: %v", err)
 	}
 }
