@@ -104,3 +104,19 @@ func TestVariantIsExactlyItsSizeAndSmaller(t *testing.T) {
 		t.Errorf("a copy never made: %v", err)
 	}
 }
+
+// TestMediaByIDReturnsThoseThatExist: one query answers the descriptions
+// of the ids that exist, keyed by id; unknown ids are left out and no ids
+// ask nothing.
+func TestMediaByIDReturnsThoseThatExist(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	ids := addImages(t, db, 3)
+	got, err := db.MediaByID(ctx, []string{ids[2], "nosuchimage", ids[0]})
+	if err != nil || len(got) != 2 || got[ids[0]].ID != ids[0] || got[ids[2]].Name != "p.jpg" {
+		t.Errorf("MediaByID: %+v, %v", got, err)
+	}
+	if got, err := db.MediaByID(ctx, nil); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("no ids: %+v, %v", got, err)
+	}
+}
