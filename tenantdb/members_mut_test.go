@@ -154,3 +154,24 @@ func TestRosterAndApplications(t *testing.T) {
 		t.Errorf("applications left: %+v %v; want the duplicate only", as, err)
 	}
 }
+
+// TestLapsedMemberLosesTheirLinks: a member who lapses loses their open
+// login links with their sessions, so a link sent before does not work
+// once they are active again.
+func TestLapsedMemberLosesTheirLinks(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	m := &Member{Email: "sam@example.org", Name: "Sam"}
+	must(t, db.SaveMember(ctx, m))
+	old := linkFor(t, db, m.ID, "login")
+	m.Status = MemberLapsed
+	must(t, db.SaveMember(ctx, m))
+	m.Status = MemberActive
+	must(t, db.SaveMember(ctx, m))
+	if _, _, err := db.UseMemberLink(ctx, old); !errors.Is(err, ErrLinkInvalid) {
+		t.Errorf("a link sent before the lapse: %v, want ErrLinkInvalid", err)
+	}
+	if _, _, err := db.UseMemberLink(ctx, linkFor(t, db, m.ID, "login")); err != nil {
+		t.Errorf("a new link: %v", err)
+	}
+}
