@@ -25,16 +25,25 @@ const (
 
 // spreadsheetSafe keeps a cell from being taken for a formula by a
 // spreadsheet (CSV injection): a leading =, +, -, @, tab or CR gets a
-// quote in front, which ParseMembersCSV takes off again.
+// quote in front, which ParseMembersCSV takes off again. A value that
+// starts with quotes before such a character gets one more, so that
+// every value reads back as written ('=x stays '=x, not =x).
 func spreadsheetSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+	if needsQuote(v) {
 		return "'" + v
 	}
 	return v
 }
 
+func needsQuote(v string) bool {
+	v = strings.TrimLeft(v, "'")
+	return v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0]))
+}
+
+// unSpreadsheet takes off the quote spreadsheetSafe (or a person
+// editing the file) put in front of a cell.
 func unSpreadsheet(v string) string {
-	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(v[1])) {
+	if len(v) > 1 && v[0] == '\'' && needsQuote(v[1:]) {
 		return v[1:]
 	}
 	return v
@@ -151,8 +160,10 @@ func ParseMembersCSV(r io.Reader) ([]MemberRow, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only for a record read: a line that does not
+			// parse has none (it panicked here), so the error says where.
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.Line
@@ -163,6 +174,7 @@ func ParseMembersCSV(r io.Reader) ([]MemberRow, error) {
 			}
 			continue
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rows) >= MaxMemberCSVRows {
 			bad.add(line, "", "the file has more than %d members", MaxMemberCSVRows)
 			break

@@ -1,0 +1,99 @@
+package tenantdb
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestAlbumValidateChecksEveryField: an album's description and
+// visibility are checked like any other field, and a photo's place takes
+// the bounds it names, inclusive.
+func TestAlbumValidateChecksEveryField(t *testing.T) {
+	ok := Album{Title: "Picnic", Dated: "2026-07-04", Description: "Fun", Visibility: Public}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("a sound album: %v", err)
+	}
+	long := ok
+	long.Description = strings.Repeat("x", 5001)
+	if f := field(long.Validate()); f != "description" {
+		t.Errorf("a description of 5001 characters: field %q, want description", f)
+	}
+	bad := ok
+	bad.Visibility = "everyone"
+	if f := field(bad.Validate()); f != "visibility" {
+		t.Errorf("visibility %q: field %q, want visibility", bad.Visibility, f)
+	}
+	for _, pos := range []int{-1_000_000, 0, 1_000_000} {
+		p := AlbumPhoto{Position: pos, Caption: strings.Repeat("c", 500)}
+		if err := p.Validate(); err != nil {
+			t.Errorf("position %d, caption of 500: %v", pos, err)
+		}
+	}
+	for _, pos := range []int{-1_000_001, 1_000_001} {
+		p := AlbumPhoto{Position: pos}
+		if f := field(p.Validate()); f != "position" {
+			t.Errorf("position %d: field %q, want position", pos, f)
+		}
+	}
+}
+
+// addImages adds n small images to db's media library and returns their ids.
+func addImages(t *testing.T, db *DB, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		m := &Media{Name: "p.jpg", ContentType: "image/jpeg", Width: 10, Height: 10}
+		must(t, db.AddMedia(context.Background(), m, []byte("jpeg")))
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+// TestAddAlbumPhotosAppendsAfterTheLast: new photos take the places after
+// the album's last one, in the order given; a photo already in the album
+// keeps its place and takes none.
+func TestAddAlbumPhotosAppendsAfterTheLast(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	ids := addImages(t, db, 3)
+	a := &Album{Title: "Parade", Dated: "2026-07-04"}
+	must(t, db.SaveAlbum(ctx, a))
+	must(t, db.AddAlbumPhotos(ctx, a.ID, ids[:1]))
+	must(t, db.AddAlbumPhotos(ctx, a.ID, []string{ids[0], ids[1], ids[0], ids[2]}))
+	photos, err := db.AlbumPhotos(ctx, a.ID, 0)
+	must(t, err)
+	var got []string
+	for _, p := range photos {
+		got = append(got, p.Media.ID+"@"+strconv.Itoa(p.Position))
+	}
+	want := []string{ids[0] + "@1", ids[1] + "@2", ids[2] + "@3"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("places:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestAlbumHoldsExactlyMaxAlbumPhotos: an album takes MaxAlbumPhotos
+// photos, counting those it holds and not the ones already in it given
+// again, and refuses one more without adding any of that call's photos.
+func TestAlbumHoldsExactlyMaxAlbumPhotos(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	ids := addImages(t, db, MaxAlbumPhotos+1)
+	a := &Album{Title: "Reunion", Dated: "2026-07-04"}
+	must(t, db.SaveAlbum(ctx, a))
+	must(t, db.AddAlbumPhotos(ctx, a.ID, ids[:10]))
+	// The ten again, then the rest up to the limit: 500 in all.
+	must(t, db.AddAlbumPhotos(ctx, a.ID, ids[:MaxAlbumPhotos]))
+	if got, _ := db.Album(ctx, a.ID); got.Photos != MaxAlbumPhotos {
+		t.Fatalf("%d photos, want %d", got.Photos, MaxAlbumPhotos)
+	}
+	err := db.AddAlbumPhotos(ctx, a.ID, ids[MaxAlbumPhotos-1:])
+	if f := field(err); f != "media_id" {
+		t.Errorf("photo %d: %v (field %q), want a refusal of media_id", MaxAlbumPhotos+1, err, f)
+	}
+	if got, _ := db.Album(ctx, a.ID); got.Photos != MaxAlbumPhotos {
+		t.Errorf("after the refusal: %d photos, want %d", got.Photos, MaxAlbumPhotos)
+	}
+}
