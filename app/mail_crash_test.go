@@ -226,6 +226,12 @@ func TestMailCrashAtHoldPoints(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Chapters without mail, which the next server must not open.
+			for _, slug := range []string{"quiet", "still"} {
+				if _, err := p.CreateTenant(ctx, slug, slug); err != nil {
+					t.Fatal(err)
+				}
+			}
 			h, err := p.Pool.Acquire(ctx, tn.ID)
 			if err == nil {
 				err = h.QueueMail(ctx, tenantdb.OutMail{Kind: "test", To: to, Subject: "Hello", Text: "Hello"})
@@ -256,6 +262,11 @@ func TestMailCrashAtHoldPoints(t *testing.T) {
 			for len(mine()) < tc.after {
 				time.Sleep(10 * time.Millisecond)
 			}
+			// It found the mail through the tenant's "mail waiting" marker,
+			// opening no other tenant.
+			if n := metricValue(t, next.ops, "chapterhouse_tenant_opens_total"); n != 1 {
+				t.Errorf("the server after the kill opened %v tenants, want 1 (the one with mail)", n)
+			}
 			next.stopGracefully(t)
 			got := mine()
 			if len(got) != tc.after || got[0].MessageID != got[len(got)-1].MessageID {
@@ -277,4 +288,27 @@ func TestMailCrashAtHoldPoints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// metricValue reads the value of the unlabelled metric name from the
+// server's /metrics at ops.
+func metricValue(t *testing.T, ops, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatalf("metric %s: %q", name, l)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no metric %s in /metrics", name)
+	return 0
 }
