@@ -429,3 +429,10 @@ func (m *Mailer) send(ctx context.Context, t catalog.Tenant, db *tenantdb.DB, si
 	// The outcome is recorded even when the server is shutting down.
 	return db.EndMailAttempt(context.WithoutCancel(ctx), o.ID, sendErr, final)
 }
+
+// RetryMail has mail id of db tried again now (tenantdb's RetryMail): a
+// failed mail, or a queued one waiting. A mail queued longer ago than the
+// worker sends (3 days) is refused: its links have expired.
+func (p *Platform) RetryMail(ctx context.Context, db *tenantdb.DB, id int64) (tenantdb.Outgoing, error) {
+	return db.RetryMail(ctx, id, p.Now().Add(-mailMaxAge))
+}
