@@ -45,8 +45,9 @@ type sitePage struct {
 	Member *tenantdb.Member
 	CSRF   string
 	Data   any
-	hero   *picture    // from the memo, for the home page
-	strip  *albumStrip // from the memo, for the home page
+	// hero and strip are the home page's photo and album strip, made
+	// once in the memo.
+	hero, strip template.HTML
 }
 
 // menuItem is one link of the site's main menu.
@@ -229,8 +230,8 @@ type homeData struct {
 	Upcoming    []occurrence
 	NextMeeting *occurrence
 	Posts       []postItem
-	Hero        *picture    // the site's wide photo, if it has one
-	Strip       *albumStrip // the newest album's first photos
+	Hero        template.HTML // the site's wide photo's <img>, if it has one
+	Strip       template.HTML // the section of the newest album's first photos, if any
 }
 
 // aboutData is the about page's officers: those in office today, those
