@@ -64,6 +64,9 @@ func awaitListening(t *testing.T, dir string, cmd *exec.Cmd, out io.Reader, stde
 	ls := &liveServer{dir: dir, base: liveBase, stdout: &syncBuffer{}, stop: func() { kill(cmd) }}
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "ops listener: "); ok {
+			ls.ops, _, _ = strings.Cut(u, " ")
+		}
 		if u, ok := strings.CutPrefix(lines.Text(), "listening on http://"); ok {
 			ls.Client = webtest.Client{Addr: u}
 			break

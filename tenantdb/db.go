@@ -18,7 +18,9 @@ import (
 // A write that fails to commit may still have reached the file, so the
 // generation moves on whenever fn succeeded.
 //
-// A write whose fn queued mail (queueMail) calls the DB's mail hook
+// A write whose fn queued mail (queueMail) makes the tenant's "mail
+// waiting" marker durable before it commits (mailmark.go: a marker that
+// cannot be made fails the write), and calls the DB's mail hook
 // (OnMailQueued) once it commits, so the mail worker knows to visit.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
@@ -31,6 +33,11 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer writes.Delete(tx)
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if queued.Load() && db.mailMark != "" {
+		if err := markMail(db.mailMark); err != nil {
+			return err
+		}
 	}
 	err = tx.Commit()
 	db.gen.Store(generations.Add(1))

@@ -54,6 +54,9 @@ type DB struct {
 	stats statsBuf
 	// mailHook is OnMailQueued's function.
 	mailHook atomic.Pointer[func()]
+	// mailMark is the tenant's "mail waiting" marker (mailmark.go), ""
+	// for a file that is not a tenant's own.
+	mailMark string
 	// pin holds a reader connection open while the file is replicated:
 	// Litestream's own connection must never be the process's only one
 	// (see OpenReplicated).
@@ -146,7 +149,17 @@ func OpenReplicated(ctx context.Context, dir, id string) (*DB, error) {
 }
 
 func open(ctx context.Context, dir, id, mode string) (*DB, error) {
-	return openFile(ctx, TenantPath(dir, id), id, mode, false)
+	return openMarked(ctx, dir, id, mode, false)
+}
+
+// openMarked opens the file of tenant id in data dir dir, with its mail
+// marker.
+func openMarked(ctx context.Context, dir, id, mode string, repl bool) (*DB, error) {
+	db, err := openFile(ctx, TenantPath(dir, id), id, mode, repl)
+	if err == nil {
+		db.mailMark = mailMarkPath(dir, id)
+	}
+	return db, err
 }
 
 // openFile opens the tenant database at path, migrating it; name keys its

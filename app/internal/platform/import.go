@@ -99,11 +99,22 @@ func (p *Platform) Import(ctx context.Context, req ImportRequest) (ImportResult,
 			return res, err
 		}
 	}
+	// Mail the file brings (a move keeps it) needs the tenant's marker
+	// before the file is in place, as a write that queues mail does.
+	mailWaiting, err := im.MailWaiting(ctx)
+	if err != nil {
+		return res, err
+	}
 	if req.Replace {
 		res.Tenant = existing
+		if mailWaiting {
+			if err := tenantdb.MarkMail(p.Dir, existing.ID); err != nil {
+				return res, err
+			}
+		}
 		res.Trashed, err = p.replaceTenantFile(ctx, existing, im.Path, "replaced")
 	} else {
-		res.Tenant, err = p.adoptTenantFile(ctx, im.Path, req, im.SiteName)
+		res.Tenant, err = p.adoptTenantFile(ctx, im.Path, req, im.SiteName, mailWaiting)
 	}
 	if err == nil {
 		// The imported file may hold queued mail (a move keeps it).
@@ -115,7 +126,8 @@ func (p *Platform) Import(ctx context.Context, req ImportRequest) (ImportResult,
 // adoptTenantFile makes the finished tenant file at path the new tenant
 // req.slug: it is renamed into DATA/tenants/ and then recorded in the
 // Catalog with its domains, which makes it routable.
-func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportRequest, siteName string) (catalog.Tenant, error) {
+// With mail, the tenant's mail marker is made first.
+func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportRequest, siteName string, mail bool) (catalog.Tenant, error) {
 	t := catalog.Tenant{
 		ID:        req.ID,
 		Slug:      req.Slug,
@@ -143,6 +155,11 @@ func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportR
 		t.ID = tenantdb.NewTenantID()
 	}
 	dst := tenantdb.TenantPath(p.Dir, t.ID)
+	if mail {
+		if err := tenantdb.MarkMail(p.Dir, t.ID); err != nil {
+			return t, err
+		}
+	}
 	if err := sqlitefile.RenameNoReplace(path, dst); err != nil {
 		return t, err
 	}

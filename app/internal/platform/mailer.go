@@ -51,7 +51,8 @@ func DefaultBackoff(attempts int) time.Duration {
 // Mailer sends the outboxes of the tenants that have mail waiting. It
 // does not visit every tenant each tick: it keeps the set of tenants with
 // mail still to send (fed by every committed write that queues mail, and
-// by one scan of the tenants at start) with the time each is next due.
+// at start by the tenants' "mail waiting" markers) with the time each is
+// next due.
 type Mailer struct {
 	p   *Platform
 	cfg MailConfig
@@ -87,7 +88,7 @@ func (p *Platform) NewMailer(cfg MailConfig) *Mailer {
 	p.mailer.Store(m)
 	p.Pool.OnMailQueued(m.Queued)
 	p.Metrics.WatchMail(metrics.Mail{
-		TenantsWaiting: func() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.due) },
+		TenantsWaiting: m.Waiting,
 		ScanDone:       m.ScanDone,
 		Sent:           m.sent.Load, Failed: m.failed.Load,
 	})
@@ -102,7 +103,15 @@ func (p *Platform) mailWake(id string) {
 	}
 }
 
-// ScanDone reports whether the start's look at every outbox is done.
+// Waiting counts the tenants with mail still to send.
+func (m *Mailer) Waiting() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.due)
+}
+
+// ScanDone reports whether the start's look for mail left by an earlier
+// process is done.
 func (m *Mailer) ScanDone() bool {
 	select {
 	case <-m.scanned:
@@ -155,37 +164,71 @@ func (m *Mailer) Run(ctx context.Context) {
 	}
 }
 
-// scan looks once at every tenant's outbox, for mail left by an earlier
-// process.
+// scan finds the mail an earlier process left: the tenants with a "mail
+// waiting" marker (tenantdb's mailmark.go) are due now, and no other
+// tenant is opened. A data dir whose markers are not complete (one from
+// before them) has every tenant looked at once, the markers of those with
+// mail made, and is then recorded complete.
 func (m *Mailer) scan(ctx context.Context) {
 	defer close(m.scanned)
-	tenants, err := m.p.Catalog.Tenants(ctx)
+	ids, complete, err := tenantdb.MailMarks(m.p.Dir)
 	if err != nil {
-		m.p.Log.Error("mail: listing the tenants", "err", err)
+		m.p.Log.Error("mail: reading the markers of mail waiting", "err", err)
 		return
 	}
-	for _, t := range tenants {
-		if ctx.Err() != nil {
+	if !complete {
+		if ids, err = m.scanAll(ctx); err != nil {
+			m.p.Log.Error("mail: looking at every outbox", "err", err)
 			return
 		}
-		h, err := m.p.Pool.Acquire(ctx, t.ID)
-		if err != nil {
-			continue
-		}
-		next, ok, err := h.NextMailDue(ctx)
-		h.Release()
-		if err == nil && ok {
-			m.mu.Lock()
-			if cur, had := m.due[t.ID]; !had || next.Before(cur) {
-				m.due[t.ID] = next
-			}
-			m.mu.Unlock()
+	}
+	m.mu.Lock()
+	for _, id := range ids {
+		if _, had := m.due[id]; !had {
+			m.due[id] = time.Time{}
 		}
 	}
+	m.mu.Unlock()
 	select {
 	case m.wake <- struct{}{}:
 	default:
 	}
+}
+
+// scanAll looks at every tenant's outbox, one tenant at a time, marks
+// those with mail waiting and returns them; once all are looked at it
+// records the markers complete.
+func (m *Mailer) scanAll(ctx context.Context) ([]string, error) {
+	tenants, err := m.p.Catalog.Tenants(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing the tenants: %w", err)
+	}
+	m.p.Log.Info("mail: a first look at every outbox, to mark those with mail waiting", "tenants", len(tenants))
+	var ids []string
+	for _, t := range tenants {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		h, err := m.p.Pool.Acquire(ctx, t.ID)
+		if err != nil {
+			if errors.Is(err, tenantdb.ErrNotFound) {
+				continue
+			}
+			return nil, fmt.Errorf("opening tenant %s: %w", t.Slug, err)
+		}
+		_, ok, err := h.NextMailDue(ctx)
+		h.Release()
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", t.Slug, err)
+		}
+		if ok {
+			if err := tenantdb.MarkMail(m.p.Dir, t.ID); err != nil {
+				return nil, err
+			}
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids, tenantdb.MarkMailComplete(m.p.Dir)
 }
 
 // sendDue visits every tenant whose mail is due.
@@ -214,6 +257,11 @@ func (m *Mailer) visit(ctx context.Context, id string) {
 	m.mu.Unlock()
 	t, ok := m.p.Catalog.TenantByID(id)
 	if !ok {
+		// Deleted or trashed: its marker goes with its file. (A file
+		// still there, not yet in the catalog, keeps it.)
+		if err := tenantdb.UnmarkMail(m.p.Dir, id); err != nil && !errors.Is(err, tenantdb.ErrConflict) {
+			m.p.Log.Warn("mail: removing the marker of a tenant that is gone", "tenant", id, "err", err)
+		}
 		m.forget(id)
 		return
 	}
@@ -243,12 +291,23 @@ func (m *Mailer) visit(ctx context.Context, id string) {
 	case ok:
 		m.setDue(id, next)
 	default:
+		// Nothing waits: the marker goes (unless a write queued mail
+		// meanwhile), and so does the tenant from the set.
+		empty, err := h.UnmarkMail(ctx)
+		if err != nil {
+			m.p.Log.Warn("mail: removing the marker of mail waiting", "tenant", t.Slug, "err", err)
+			m.setDue(id, m.p.Now().Add(time.Minute))
+			return
+		}
 		m.mu.Lock()
-		if !m.dirty[id] {
+		if empty && !m.dirty[id] {
 			delete(m.due, id)
 			delete(m.dirty, id)
 		}
 		m.mu.Unlock()
+		if !empty {
+			m.setDue(id, time.Time{})
+		}
 	}
 }
 
@@ -369,4 +428,11 @@ func (m *Mailer) send(ctx context.Context, t catalog.Tenant, db *tenantdb.DB, si
 	}
 	// The outcome is recorded even when the server is shutting down.
 	return db.EndMailAttempt(context.WithoutCancel(ctx), o.ID, sendErr, final)
+}
+
+// RetryMail has mail id of db tried again now (tenantdb's RetryMail): a
+// failed mail, or a queued one waiting. A mail queued longer ago than the
+// worker sends (3 days) is refused: its links have expired.
+func (p *Platform) RetryMail(ctx context.Context, db *tenantdb.DB, id int64) (tenantdb.Outgoing, error) {
+	return db.RetryMail(ctx, id, p.Now().Add(-mailMaxAge))
 }

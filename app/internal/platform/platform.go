@@ -77,9 +77,18 @@ type Platform struct {
 }
 
 func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log *slog.Logger) (*Platform, error) {
+	fresh := !fileExists(catalog.Path(dir))
 	cat, err := catalog.Open(ctx, dir)
 	if err != nil {
 		return nil, err
+	}
+	if fresh {
+		// A new data dir: every mail it will hold gets its marker, so the
+		// mail worker's start never needs to look at every tenant.
+		if err := tenantdb.MarkMailComplete(dir); err != nil {
+			cat.Close()
+			return nil, err
+		}
 	}
 	pool := pool.New(dir, maxOpen, idle)
 	p := &Platform{

@@ -89,6 +89,11 @@ func (p *Platform) RestoreTrash(ctx context.Context, entry catalog.TrashEntry, s
 		t.Name = slug
 	}
 	dst := tenantdb.TenantPath(p.Dir, t.ID)
+	// The file may hold mail it had queued: its marker goes first (the
+	// mail worker removes it if no mail waits).
+	if err := tenantdb.MarkMail(p.Dir, t.ID); err != nil {
+		return t, err
+	}
 	if err := sqlitefile.RenameNoReplace(src, dst); err != nil {
 		return t, err
 	}
@@ -102,6 +107,7 @@ func (p *Platform) RestoreTrash(ctx context.Context, entry catalog.TrashEntry, s
 		return t, err
 	}
 	sqlitefile.SyncDir(filepath.Dir(dst))
+	p.mailWake(t.ID)
 	if err := p.Catalog.RemoveTrash(ctx, entry.File); err != nil {
 		return t, fmt.Errorf("the tenant is back, but its trash entry stays: %w", err)
 	}

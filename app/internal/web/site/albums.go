@@ -26,7 +26,19 @@ type albumStrip struct {
 	Album  tenantdb.Album
 	Photos []picture
 	HTML   template.HTML // the <li> of each photo
+	// Section is the strip's whole <section>, as the home page shows it:
+	// executed once by stripSection, with html/template's own escaping.
+	Section template.HTML
 }
+
+// stripSection is the home page's album strip. The home page template
+// prints it as made: the home page's render runs none of its actions.
+var stripSection = template.Must(template.New("strip").Parse(`<section class="strip" aria-labelledby="photos">
+    <h2 id="photos">Photos: <a href="/albums/{{.Album.Slug}}">{{.Album.Title}}</a></h2>
+    <ul class="thumbs">{{.HTML}}
+    </ul>
+    <p><a href="/albums">All photos</a></p>
+  </section>`))
 
 // picture is an image as a page shows it: its <img> tag, made once in
 // Go (html/template would look up and escape its seven attributes on
@@ -94,6 +106,11 @@ func latestAlbumStrip(ctx context.Context, db *pool.Handle) (*albumStrip, error)
 				pic.Tag("", "(max-width: 40rem) 45vw, 11rem", true))
 		}
 		strip.HTML = template.HTML(b.String())
+		var sec strings.Builder
+		if err := stripSection.Execute(&sec, strip); err != nil {
+			return nil, fmt.Errorf("the album strip: %w", err)
+		}
+		strip.Section = template.HTML(sec.String())
 		return strip, nil
 	}
 	return nil, nil

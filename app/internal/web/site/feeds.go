@@ -2,6 +2,7 @@ package site
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/ical"
 	"github.com/chapterhouse/chapterhouse/app/internal/web/httpx"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // The Atom feed carries the feedSize latest posts, fewer if their content
@@ -185,8 +187,47 @@ func (s *Handler) showSitemap(c echo.Context) error {
 	for _, p := range pages {
 		set.URLs = append(set.URLs, sitemapURL{Loc: base + "/p/" + p.Slug, LastMod: day(p.UpdatedAt)})
 	}
+	library, err := publicLibrary(ctx, db, base, day)
+	if err != nil {
+		return err
+	}
+	set.URLs = append(set.URLs, library...)
 	set.URLs = append(set.URLs, sitemapURL{Loc: base + "/contact"})
 	return writeXML(c, "application/xml; charset=utf-8", set)
+}
+
+// publicLibrary is the sitemap's part of the library: the documents page
+// and each category with a public document, the albums page and each
+// published public album. Members-only documents and albums are never
+// listed, nor is a category holding only those. The files themselves
+// (/files/:id) are not listed: they are downloads, linked from their
+// category's page.
+func publicLibrary(ctx context.Context, db *pool.Handle, base string, day func(time.Time) string) ([]sitemapURL, error) {
+	var urls []sitemapURL
+	counts, err := db.DocumentCounts(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, cat := range tenantdb.DocumentCategories {
+		if counts[cat.Name] == 0 {
+			continue
+		}
+		if len(urls) == 0 {
+			urls = append(urls, sitemapURL{Loc: base + "/documents"})
+		}
+		urls = append(urls, sitemapURL{Loc: base + "/documents/" + cat.Name})
+	}
+	albums, err := db.Albums(ctx, true, false, tenantdb.Window{Limit: 50000})
+	if err != nil {
+		return nil, err
+	}
+	if len(albums) > 0 {
+		urls = append(urls, sitemapURL{Loc: base + "/albums"})
+	}
+	for _, a := range albums {
+		urls = append(urls, sitemapURL{Loc: base + "/albums/" + a.Slug, LastMod: day(a.UpdatedAt)})
+	}
+	return urls, nil
 }
 
 // showRobots lets crawlers read the public site, keeps them out of the

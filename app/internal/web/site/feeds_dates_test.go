@@ -85,8 +85,10 @@ func TestFeedDates(t *testing.T) {
 }
 
 // TestSitemapLastModified checks that each sitemap entry is dated by what
-// it shows: the home and about pages by the settings, a post, an event
-// and a page by their own edits; lists carry no date.
+// it shows: the home and about pages by the settings, a post, an event,
+// a page and an album by their own edits; lists carry no date. The
+// library lists only public documents' categories and published public
+// albums: never a members-only one, nor a category of only those.
 func TestSitemapLastModified(t *testing.T) {
 	ts := webtest.NewEmpty(t)
 	ts.AddTenant("map", "Map Club", func(db *tenantdb.DB) {
@@ -97,11 +99,25 @@ func TestSitemapLastModified(t *testing.T) {
 		webtest.Must(t, db.SavePage(ctx, &tenantdb.Page{Title: "G", Slug: "g", Published: true}))
 		webtest.Must(t, db.SavePage(ctx, &tenantdb.Page{Title: "Hidden", Slug: "hidden"}))
 		webtest.Must(t, db.SaveEvent(ctx, &tenantdb.Event{Title: "E", StartsAt: at, EndsAt: at.Add(time.Hour), Timezone: "UTC"}))
+		// The library: only what an anonymous visitor may open is listed.
+		pdf := []byte("%PDF-1.4\n%%EOF\n")
+		webtest.Must(t, db.AddDocument(ctx, &tenantdb.Document{Title: "May minutes", Category: "minutes", Dated: "2026-05-12",
+			Filename: "may.pdf", Visibility: tenantdb.Public}, pdf))
+		webtest.Must(t, db.AddDocument(ctx, &tenantdb.Document{Title: "Bylaws", Category: "bylaws", Dated: "2026-05-12",
+			Filename: "bylaws.pdf", Visibility: tenantdb.Members}, pdf))
+		for _, a := range []tenantdb.Album{
+			{Title: "Picnic", Slug: "picnic", Dated: "2026-05-01", Published: true, Visibility: tenantdb.Public},
+			{Title: "Lodge dinner", Slug: "lodge-dinner", Dated: "2026-05-02", Published: true, Visibility: tenantdb.Members},
+			{Title: "Unsorted", Slug: "unsorted", Dated: "2026-05-03", Visibility: tenantdb.Public},
+		} {
+			webtest.Must(t, db.SaveAlbum(ctx, &a))
+		}
 	})
 	storeRaw(t, ts, "map", `UPDATE site SET updated_at = '2026-02-02T10:00:00Z'`)
 	storeRaw(t, ts, "map", `UPDATE posts SET updated_at = '2026-03-03T23:30:00Z'`)
 	storeRaw(t, ts, "map", `UPDATE pages SET updated_at = '2026-04-04T00:00:00Z'`)
 	storeRaw(t, ts, "map", `UPDATE events SET updated_at = '2026-05-05T00:00:00Z'`)
+	storeRaw(t, ts, "map", `UPDATE albums SET updated_at = '2026-06-06T00:00:00Z'`)
 	r := ts.Get(webtest.Host("map"), "/sitemap.xml")
 	var set struct {
 		URLs []struct {
@@ -118,7 +134,7 @@ func TestSitemapLastModified(t *testing.T) {
 		got = append(got, strings.TrimPrefix(u.Loc, base)+" "+u.LastMod)
 	}
 	want := []string{"/ 2026-02-02", "/about 2026-02-02", "/news ", "/news/p 2026-03-03", "/events ", "/events/calendar ",
-		"/events/1 2026-05-05", "/p/g 2026-04-04", "/contact "}
+		"/events/1 2026-05-05", "/p/g 2026-04-04", "/documents ", "/documents/minutes ", "/albums ", "/albums/picnic 2026-06-06", "/contact "}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("sitemap =\n%q\nwant\n%q", got, want)
 	}

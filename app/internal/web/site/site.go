@@ -47,11 +47,11 @@ type sitePage struct {
 	CSRF   string
 	Data   any
 	// Chrome is the page's header and footer, rendered once per database
-	// generation for anonymous visitors (see chromeFor); empty, the layout
-	// renders them itself.
+	// generation (see chromeFor); empty, the layout renders them itself.
 	Chrome chrome
-	hero   *picture    // from the memo, for the home page
-	strip  *albumStrip // from the memo, for the home page
+	// hero and strip are the home page's photo and album strip, made
+	// once in the memo.
+	hero, strip template.HTML
 }
 
 // menuItem is one link of the site's main menu.
@@ -351,8 +351,8 @@ type homeData struct {
 	NextMeeting *occurrence
 	Posts       []postItem
 	PostsHTML   template.HTML // Posts rendered, for anonymous visitors: once per generation
-	Hero        *picture      // the site's wide photo, if it has one
-	Strip       *albumStrip   // the newest album's first photos
+	Hero        template.HTML // the site's wide photo's <img>, if it has one
+	Strip       template.HTML // the section of the newest album's first photos, if any
 }
 
 // aboutData is the about page's officers: those in office today, those

@@ -3,6 +3,7 @@ package site
 import (
 	"context"
 	"errors"
+	"html/template"
 	"sync"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -27,11 +28,11 @@ type memoSite struct {
 	nav  []tenantdb.Page
 	// docs and albums: the menu links to the documents and the albums.
 	docs, albums bool
-	// hero and strip are the home page's photo and album strip, nil for
-	// none: kept here so that a home page the page cache does not serve
-	// runs no query and no srcset formatting for them.
-	hero  *picture
-	strip *albumStrip
+	// hero and strip are the home page's photo and album strip as HTML,
+	// "" for none: made here so that a home page the page cache does not
+	// serve runs no query, no srcset formatting and no template action
+	// for them.
+	hero, strip template.HTML
 }
 
 // memoTenants bounds the memo: when it holds this many tenants it starts
@@ -65,13 +66,16 @@ func (sm *siteMemo) get(ctx context.Context, id string, db *pool.Handle) (memoSi
 			return memoSite{}, err
 		}
 		if err == nil {
-			pic := newPicture(m, "large")
-			e.hero = &pic
+			e.hero = newPicture(m, "large").Tag("hero-photo", "100vw", false)
 		}
 	}
 	if e.albums {
-		if e.strip, err = latestAlbumStrip(ctx, db); err != nil {
+		strip, err := latestAlbumStrip(ctx, db)
+		if err != nil {
 			return memoSite{}, err
+		}
+		if strip != nil {
+			e.strip = strip.Section
 		}
 	}
 	sm.mu.Lock()

@@ -10,7 +10,8 @@ import (
 )
 
 // FillLists gives db n more of each kind of listed row (posts, events,
-// officers, pages, images, messages, admins), for the paging tests.
+// officers, pages, images, messages, admins, members, outbox mails), for
+// the paging tests.
 func FillLists(t testing.TB, db *tenantdb.DB, n int) {
 	t.Helper()
 	ctx := context.Background()
@@ -26,5 +27,7 @@ func FillLists(t testing.TB, db *tenantdb.DB, n int) {
 		m := &tenantdb.Message{Name: "Visitor", Email: "v@example.org", Subject: fmt.Sprintf("Hello %d", i), Body: "How do I join?"}
 		Must(t, db.AddMessage(ctx, m))
 		Must(t, db.AddAdmin(ctx, &tenantdb.Admin{Email: fmt.Sprintf("editor%d@example.org", i), Role: tenantdb.RoleEditor, PasswordHash: "unused"}))
+		Must(t, db.SaveMember(ctx, &tenantdb.Member{Email: fmt.Sprintf("member%d@example.org", i), Name: fmt.Sprintf("Member %d", i)}))
+		Must(t, db.QueueMail(ctx, tenantdb.OutMail{Kind: "test", To: fmt.Sprintf("member%d@example.org", i), Subject: "Hello", Text: "Hello"}))
 	}
 }
