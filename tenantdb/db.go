@@ -21,6 +21,7 @@ import (
 // A write whose fn queued mail (queueMail) calls the DB's mail hook
 // (OnMailQueued) once it commits, so the mail worker knows to visit.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	db.beforeWrite(ctx)
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err

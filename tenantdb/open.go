@@ -58,6 +58,25 @@ type DB struct {
 	// Litestream's own connection must never be the process's only one
 	// (see OpenReplicated).
 	pin *sql.Conn
+	// firstWrite, when set, runs once before the first write transaction
+	// (BeforeFirstWrite); firstWriteOnce makes concurrent writers wait
+	// for it.
+	firstWrite     func(ctx context.Context)
+	firstWriteOnce sync.Once
+}
+
+// BeforeFirstWrite has fn run once, before the first write transaction
+// of db begins (a content write or a flush of visit statistics); a write
+// that comes while fn runs waits for it. The replica uses it to start
+// streaming a tenant only once it changes (docs/replication.md). Call it
+// before db is shared: it is not synchronised with running writes.
+func (db *DB) BeforeFirstWrite(fn func(ctx context.Context)) { db.firstWrite = fn }
+
+// beforeWrite runs the BeforeFirstWrite function, once.
+func (db *DB) beforeWrite(ctx context.Context) {
+	if fn := db.firstWrite; fn != nil {
+		db.firstWriteOnce.Do(func() { fn(ctx) })
+	}
 }
 
 // generations numbers the states of every tenant database in the process:
@@ -115,7 +134,7 @@ func openExisting(ctx context.Context, dir, id string, repl bool) (*DB, error) {
 		}
 		return nil, err
 	}
-	return open(ctx, dir, id, "rw")
+	return openFile(ctx, path, id, "rw", repl)
 }
 
 // OpenReplicated is Open for a file that Litestream replicates while it
@@ -127,7 +146,8 @@ func openExisting(ctx context.Context, dir, id string, repl bool) (*DB, error) {
 // that another process could use. The writer does not checkpoint
 // (wal_autocheckpoint(0)): Litestream's read transaction would stop it
 // copying back anyway, and Litestream checkpoints itself once it has
-// shipped the frames.
+// shipped the frames. No connection truncates the -wal at close, so a
+// tenant only read leaves its -wal as Litestream last saw it.
 func OpenReplicated(ctx context.Context, dir, id string) (*DB, error) {
 	return openExisting(ctx, dir, id, true)
 }
@@ -140,11 +160,17 @@ func open(ctx context.Context, dir, id, mode string) (*DB, error) {
 // migration lock in the file's directory.
 // With repl, it is opened for replication (see OpenReplicated).
 func openFile(ctx context.Context, path, id, mode string, repl bool) (*DB, error) {
-	var params []string
+	var params, wparams []string
 	if repl {
-		params = append(params, "_pragma=wal_autocheckpoint(0)")
+		// journal_size_limit(-1): a replicated file's -wal is never
+		// truncated at close, not even by our own connections when they
+		// close last (a tenant only read, that Litestream never
+		// connected to): Litestream takes a truncated WAL for another
+		// process's doing and ships a whole snapshot.
+		params = []string{"_pragma=journal_size_limit(-1)"}
+		wparams = []string{params[0], "_pragma=wal_autocheckpoint(0)"}
 	}
-	w, err := sqlitefile.OpenWriter(tenantSchema, path, mode, params...)
+	w, err := sqlitefile.OpenWriter(tenantSchema, path, mode, wparams...)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +178,7 @@ func openFile(ctx context.Context, path, id, mode string, repl bool) (*DB, error
 	if repl {
 		readers++ // the pinned one
 	}
-	r, err := sqlitefile.OpenReaders(tenantSchema, path, readers)
+	r, err := sqlitefile.OpenReaders(tenantSchema, path, readers, params...)
 	if err != nil {
 		w.Close()
 		return nil, err

@@ -100,6 +100,15 @@ type Replicator interface {
 	Closed(ctx context.Context, id string)
 }
 
+// LazyReplicator is a Replicator that can leave a tenant whose replica
+// is in step unregistered until it is written: OpenedLazily is called in
+// place of Opened and returns what the tenant's first write must run
+// first (tenantdb.DB.BeforeFirstWrite), or nil when it registered the
+// tenant now.
+type LazyReplicator interface {
+	OpenedLazily(ctx context.Context, id, path string) func(context.Context)
+}
+
 // Replicate has r follow the pool's tenants, which it then opens with
 // tenantdb.OpenReplicated. Call it before the first Acquire.
 func (p *Pool) Replicate(r Replicator) { p.repl = r }
@@ -217,7 +226,13 @@ func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 	var err error
 	if p.repl != nil {
 		if db, err = tenantdb.OpenReplicated(ctx, p.dir, e.id); err == nil {
-			p.repl.Opened(ctx, e.id, db.Path())
+			if lr, ok := p.repl.(LazyReplicator); ok {
+				if fn := lr.OpenedLazily(ctx, e.id, db.Path()); fn != nil {
+					db.BeforeFirstWrite(fn)
+				}
+			} else {
+				p.repl.Opened(ctx, e.id, db.Path())
+			}
 		}
 	} else {
 		db, err = tenantdb.Open(ctx, p.dir, e.id)
