@@ -56,13 +56,34 @@ type DB struct {
 	mailHook atomic.Pointer[func()]
 	// pin holds a reader connection open while the file is replicated:
 	// Litestream's own connection must never be the process's only one
-	// (see OpenReplicated).
-	pin *sql.Conn
+	// (see OpenReplicated and Pin).
+	pinMu sync.Mutex
+	pin   *sql.Conn
 	// firstWrite, when set, runs once before the first write transaction
 	// (BeforeFirstWrite); firstWriteOnce makes concurrent writers wait
 	// for it.
 	firstWrite     func(ctx context.Context)
 	firstWriteOnce sync.Once
+}
+
+// Pin holds one reader connection of a file opened with OpenReplicated
+// open until db closes; call it before Litestream connects to the file.
+// If every connection of ours had closed meanwhile, the pinned one is
+// the process's first again and takes the exclusive lock. Pinning only
+// when the replica starts (not at every open) spares a tenant only read
+// a second connection.
+func (db *DB) Pin(ctx context.Context) error {
+	db.pinMu.Lock()
+	defer db.pinMu.Unlock()
+	if db.pin != nil {
+		return nil
+	}
+	c, err := db.r.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("tenant %s: pinning a connection: %w", db.ID, err)
+	}
+	db.pin = c
+	return nil
 }
 
 // BeforeFirstWrite has fn run once, before the first write transaction
@@ -95,9 +116,12 @@ func (db *DB) Generation() uint64 { return db.gen.Load() }
 // process, Litestream's, is open).
 func (db *DB) Close() error {
 	err := db.closeStats()
+	db.pinMu.Lock()
 	if db.pin != nil {
 		err = errors.Join(err, db.pin.Close())
+		db.pin = nil
 	}
+	db.pinMu.Unlock()
 	return errors.Join(err, db.r.Close(), db.w.Close())
 }
 
@@ -140,8 +164,9 @@ func openExisting(ctx context.Context, dir, id string, repl bool) (*DB, error) {
 // OpenReplicated is Open for a file that Litestream replicates while it
 // is open. Litestream opens the file itself, with SQLite's default VFS;
 // the first connection of the process to a file decides how it is
-// locked, so the returned DB holds one reader connection (unix-excl)
-// until it closes: Litestream's connection, made after it, shares the
+// locked, so before Litestream connects the DB must hold one reader
+// connection (unix-excl) until it closes (Pin): Litestream's connection,
+// made after it, shares the
 // exclusive lock and the in-heap WAL index instead of setting up a -shm
 // that another process could use. The writer does not checkpoint
 // (wal_autocheckpoint(0)): Litestream's read transaction would stop it
@@ -192,13 +217,6 @@ func openFile(ctx context.Context, path, id, mode string, repl bool) (*DB, error
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
 	db := &DB{ID: id, path: path, w: w, r: r, now: time.Now, Migrated: ran}
-	if repl {
-		if db.pin, err = r.Conn(ctx); err != nil {
-			r.Close()
-			w.Close()
-			return nil, fmt.Errorf("tenant %s: %w", id, err)
-		}
-	}
 	db.gen.Store(generations.Add(1))
 	return db, nil
 }

@@ -45,7 +45,7 @@ func BenchmarkOpenClose(b *testing.B) {
 				if r == nil {
 					db, err = tenantdb.Open(ctx, dir, id)
 				} else {
-					db, err = tenantdb.OpenReplicated(ctx, dir, id)
+					db, err = openPinned(ctx, dir, id)
 				}
 				if err != nil {
 					b.Fatal(err)

@@ -7,7 +7,7 @@
 // Litestream's local state (DATA/litestream/<name>/) lets a tenant whose
 // replica is in step re-register without listing the object store, and
 // lets an open of such a tenant register nothing until its first write
-// (OpenedLazily).
+// (Defer).
 package replica
 
 import (
@@ -58,7 +58,7 @@ type Stats struct {
 	SyncErrors atomic.Int64 // failed calls to the replica
 	Registers  atomic.Int64
 	// Deferred counts opens that registered nothing: the file was in
-	// step with its position record (OpenedLazily).
+	// step with its position record (Defer).
 	Deferred atomic.Int64
 	Restores atomic.Int64 // restores finished
 }
@@ -79,7 +79,7 @@ type Replicator struct {
 	// two Litestream DBs on one file would share its local state.
 	closing map[string]chan struct{}
 	// waiting holds the databases open and in step with their position
-	// record, by name: registered at their first write (OpenedLazily).
+	// record, by name: registered at their first write (Defer).
 	waiting map[string]bool
 	closed  bool
 }
@@ -237,36 +237,26 @@ func (r *Replicator) Opened(ctx context.Context, name, path string) {
 	}
 }
 
-// OpenedLazily is Opened that registers nothing when the file at path
-// is in step with its position record (a stat of the file and its -wal,
-// no call to the replica): it returns the function that registers it,
-// which the database's first write must call before it begins
-// (tenantdb.DB.BeforeFirstWrite). A tenant that is only read so costs
-// no more to open than without a replica. A file that is not in step (a
-// first open, or a change made while the server was down) is registered
-// now and nil is returned.
-func (r *Replicator) OpenedLazily(ctx context.Context, name, path string) (register func(context.Context)) {
+// Defer reports whether the database name at path may wait for its
+// first write to be registered: the file is in step with its position
+// record (a stat of the file and its -wal, no call to the replica). If
+// so, it is open and waiting until Opened (at that write) or Closed; a
+// tenant that is only read so costs no more to open than without a
+// replica. A file that is not in step (a first open, or a change made
+// while the server was down) must be registered at its open.
+func (r *Replicator) Defer(name, path string) bool {
 	rec, ok := r.readRecord(name)
 	if !ok || !rec.inStep(path) {
-		r.Opened(ctx, name, path)
-		return nil
+		return false
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closed || r.dbs[name] != nil || r.closing[name] != nil {
-		r.mu.Unlock()
-		r.Opened(ctx, name, path)
-		return nil
+		return false
 	}
 	r.waiting[name] = true
-	r.mu.Unlock()
 	r.Stats.Deferred.Add(1)
-	return func(ctx context.Context) {
-		// The write waits for this: its frames then reach the replica
-		// like any other, within the interval.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		r.Opened(ctx, name, path)
-	}
+	return true
 }
 
 // Closed syncs the database name to the replica and unregisters it; the
@@ -353,7 +343,7 @@ func (r *Replicator) register(ctx context.Context, e *entry) error {
 		return err
 	}
 	// Litestream connects at its first sync. It must connect now, while
-	// the application's connection is open (see tenantdb.OpenReplicated),
+	// the application's connection is open (see tenantdb.DB.Pin),
 	// and a tenant evicted before the monitor's first tick would
 	// otherwise close unreplicated: Litestream's final sync runs only
 	// once it has connected.
@@ -410,7 +400,7 @@ func (r *Replicator) unregister(ctx context.Context, e *entry) error {
 		return nil // not known to be in step: the next register lists
 	}
 	rec := position{Target: r.target.String(), L0: *last, Written: time.Now().UTC()}
-	// Without the stats, the next open registers (OpenedLazily).
+	// Without the stats, the next open registers (Defer).
 	rec.DB, _ = statFile(e.path)
 	rec.WAL, _ = statFile(e.path + "-wal")
 	b, _ := json.Marshal(rec)
@@ -427,7 +417,7 @@ func writeFileAtomic(path string, b []byte) error {
 
 // Sync replicates everything the database name has committed now, and
 // waits until the replica has it. A database open and waiting for its
-// first write (OpenedLazily) is in step: nothing to do.
+// first write (Defer) is in step: nothing to do.
 func (r *Replicator) Sync(ctx context.Context, name string) error {
 	r.mu.Lock()
 	e, waiting := r.dbs[name], r.waiting[name]
@@ -472,7 +462,7 @@ type DBStatus struct {
 	Name       string `json:"name"`
 	Registered bool   `json:"registered"` // open and streaming now
 	// Waiting: open, in step with the replica, and registered at its
-	// first write (OpenedLazily).
+	// first write (Defer).
 	Waiting   bool      `json:"waiting_for_write,omitempty"`
 	LocalTXID uint64    `json:"local_txid"`
 	TXID      uint64    `json:"replicated_txid"`
