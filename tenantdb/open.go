@@ -192,8 +192,19 @@ func openFile(ctx context.Context, path, id, mode string, repl bool) (*DB, error
 		// close last (a tenant only read, that Litestream never
 		// connected to): Litestream takes a truncated WAL for another
 		// process's doing and ships a whole snapshot.
-		params = []string{"_pragma=journal_size_limit(-1)"}
-		wparams = []string{params[0], "_pragma=wal_autocheckpoint(0)"}
+		//
+		// synchronous(OFF) on the readers: the last of our connections
+		// to close a tenant only read checkpoints the -wal's frames into
+		// the file again (the WAL index lives in memory, so every open
+		// takes them for new). Without it that costs three fsyncs a
+		// close (strace of BenchmarkOpenClose/file-lazy: 335 fsyncs in
+		// 101 cycles, 32 with it; "off": 16). Nothing is lost: readers
+		// write nothing else, the frames stay in the -wal (never
+		// truncated here), and no -wal is restarted or truncated before
+		// a checkpoint of that session (Litestream's, synchronous) has
+		// copied them again and synced the file.
+		wparams = []string{"_pragma=journal_size_limit(-1)", "_pragma=wal_autocheckpoint(0)"}
+		params = []string{"_pragma=journal_size_limit(-1)", "_pragma=synchronous(OFF)"}
 	}
 	w, err := sqlitefile.OpenWriter(tenantSchema, path, mode, wparams...)
 	if err != nil {
