@@ -31,7 +31,12 @@ import (
 // (default 5) set the rounds and the length of each run;
 // CHAPTERHOUSE_BENCH_CASES (say "bare,cached") picks the cases to run;
 // CHAPTERHOUSE_BENCH_BEFORE names a binary built from an older commit,
-// served as the case "before" like "cached". The case "counted" is the
+// served as the case "before" like "cached";
+// CHAPTERHOUSE_BENCH_TENANTS (default 10000) the cold path's tenants and
+// CHAPTERHOUSE_BENCH_RESTORE (default 1000) those of the restore --all
+// figure. The cases "cached-nats" and "cold-nats" are "cached" and
+// "cold" with --replica on NATS (replica_bench_test.go), which also
+// prints the replication figures. The case "counted" is the
 // cached server's page asked for with a browser's User-Agent, so that
 // every request is counted in the visit statistics; "cached" sends none,
 // which the statistics take for a bot's (see site/stats.go). Each round runs
@@ -110,11 +115,12 @@ func TestExternalBench(t *testing.T) {
 		t.Fatalf("the bare handler serves %d bytes, not the page's %d", len(got), len(page))
 	}
 
-	coldDir, _ := coldFixture(t, 10000)
+	coldN := envInt(t, "CHAPTERHOUSE_BENCH_TENANTS", 10000)
+	coldDir, _ := coldFixture(t, coldN)
 	cold := startProcess(t, "cold", tmp, bin, nil, "serve", "--data", coldDir, "--addr", "127.0.0.1:0",
 		"--ask-addr", "127.0.0.1:0", "--base-domain", base, "--no-demo", "--max-open-tenants", "256")
 	cold.script = filepath.Join(tmp, "random-tenant.lua")
-	if err := os.WriteFile(cold.script, []byte(randomTenantLua(base, 10000)), 0o600); err != nil {
+	if err := os.WriteFile(cold.script, []byte(randomTenantLua(base, coldN)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The cold path again with --page-cache-mb 0, on a copy of the
@@ -136,6 +142,11 @@ func TestExternalBench(t *testing.T) {
 	counted.name = "counted"
 	counted.agent = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 	cases := []*benchCase{bare, cached, &counted, uncached, cold, coldRender}
+	var repl *replicaBench
+	if only := os.Getenv("CHAPTERHOUSE_BENCH_CASES"); only == "" || strings.Contains(only, "-nats") {
+		repl = startReplicaBench(t, tmp, bin, base, coldDir, coldN, cold)
+		cases = append(cases, repl.cached, repl.cold)
+	}
 	if before := os.Getenv("CHAPTERHOUSE_BENCH_BEFORE"); before != "" {
 		b := startProcess(t, "before", tmp, before, nil, "serve", "--data", filepath.Join(tmp, "before"), "--addr", "127.0.0.1:0",
 			"--ask-addr", "", "--base-domain", base)
@@ -149,7 +160,7 @@ func TestExternalBench(t *testing.T) {
 
 	for _, c := range cases { // warm up: connections, caches, the OS's file cache for the cold path
 		warm := 2
-		if c == cold {
+		if c.script != "" { // the cold path
 			warm = 3 * seconds
 		}
 		runWrk(t, wrk, c, warm)
@@ -192,6 +203,22 @@ func TestExternalBench(t *testing.T) {
 				t.Errorf("%s, round %d: %d errors", c.name, i+1, r.errors)
 			}
 		}
+	}
+	if repl != nil {
+		// With the replica against off, in the same rounds: the median of
+		// the per-round ratios.
+		for _, pair := range [][2]string{{"cached-nats", "cached"}, {"cold-nats", "cold"}} {
+			on, off := results[pair[0]], results[pair[1]]
+			if len(on) == 0 || len(off) == 0 {
+				continue
+			}
+			ratio := make([]benchResult, len(on))
+			for i := range on {
+				ratio[i].reqs = on[i].reqs / off[i].reqs
+			}
+			fmt.Printf("%s vs %s: %.1f%% of the requests a second\n", pair[0], pair[1], 100*median(ratio, func(r benchResult) float64 { return r.reqs }))
+		}
+		fmt.Printf("\nreplication (NATS object store, a real nats-server in the test process):\n  %s\n", strings.Join(repl.figures, "\n  "))
 	}
 }
 

@@ -109,9 +109,39 @@ type Replicator interface {
 	Closed(ctx context.Context, id string)
 }
 
+// LazyReplicator is a Replicator that can leave a tenant whose replica
+// is in step unregistered until it is written: when Defer says so, the
+// pool calls Opened at the tenant's first write (before it begins,
+// tenantdb.DB.BeforeFirstWrite) instead of at its open.
+type LazyReplicator interface {
+	Defer(id, path string) bool
+}
+
 // Replicate has r follow the pool's tenants, which it then opens with
 // tenantdb.OpenReplicated. Call it before the first Acquire.
 func (p *Pool) Replicate(r Replicator) { p.repl = r }
+
+// replicate tells the replicator that db is open, now or, if it may
+// wait, at db's first write. Litestream's connection must come after
+// one of ours (tenantdb.DB.Pin).
+func (p *Pool) replicate(ctx context.Context, db *tenantdb.DB) {
+	id, path := db.ID, db.Path()
+	if lr, ok := p.repl.(LazyReplicator); ok && lr.Defer(id, path) {
+		db.BeforeFirstWrite(func(ctx context.Context) {
+			// The write waits for this: its frames then reach the
+			// replica like any other's, within the interval.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if db.Pin(ctx) == nil {
+				p.repl.Opened(ctx, id, path)
+			}
+		})
+		return
+	}
+	if db.Pin(ctx) == nil {
+		p.repl.Opened(ctx, id, path)
+	}
+}
 
 // closeDB closes db and then tells the replicator: its final sync comes
 // after the last write. It keeps db's generation with the state of its
@@ -288,7 +318,7 @@ func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 	var err error
 	if p.repl != nil {
 		if db, err = tenantdb.OpenReplicated(ctx, p.dir, e.id); err == nil {
-			p.repl.Opened(ctx, e.id, db.Path())
+			p.replicate(ctx, db)
 		}
 	} else {
 		db, err = tenantdb.Open(ctx, p.dir, e.id)

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 // BenchmarkOpenClose is one cold open, read and close of a tenant whose
 // replica is in step: without replication, and with it to a directory and
 // to a NATS object store (a real server in process). The replicated cycle
-// includes register (its first sync), the final sync and unregister.
+// includes register (its first sync), the final sync and unregister;
+// "-lazy" is the pool's way: Defer finds the file in step, so a read
+// registers nothing.
 func BenchmarkOpenClose(b *testing.B) {
 	ctx := context.Background()
 	natsURL := func(b *testing.B) string {
@@ -29,16 +32,17 @@ func BenchmarkOpenClose(b *testing.B) {
 		b.Cleanup(s.Shutdown)
 		return s.ClientURL() + "/bench"
 	}
-	for _, target := range []string{"off", "file", "nats"} {
+	for _, target := range []string{"off", "file", "nats", "file-lazy", "nats-lazy"} {
 		b.Run(target, func(b *testing.B) {
 			dir, id := testTenant(b)
 			var r *Replicator
-			switch target {
+			switch strings.TrimSuffix(target, "-lazy") {
 			case "file":
 				r = newFileReplicatorB(b, dir, "file://"+filepath.Join(b.TempDir(), "replica"))
 			case "nats":
 				r = newFileReplicatorB(b, dir, natsURL(b))
 			}
+			lazy := strings.HasSuffix(target, "-lazy")
 			cycle := func() {
 				var db *tenantdb.DB
 				var err error
@@ -50,7 +54,10 @@ func BenchmarkOpenClose(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if r != nil {
+				if r != nil && !(lazy && r.Defer(id, db.Path())) {
+					if err := db.Pin(ctx); err != nil {
+						b.Fatal(err)
+					}
 					if err := r.Register(ctx, id, db.Path()); err != nil {
 						b.Fatal(err)
 					}
@@ -60,9 +67,7 @@ func BenchmarkOpenClose(b *testing.B) {
 				}
 				db.Close()
 				if r != nil {
-					if err := r.Unregister(ctx, id); err != nil {
-						b.Fatal(err)
-					}
+					r.Closed(ctx, id)
 				}
 			}
 			cycle() // the first register ships a snapshot
@@ -75,6 +80,7 @@ func BenchmarkOpenClose(b *testing.B) {
 				cycle()
 			}
 			if r != nil {
+				b.ReportMetric(float64(r.Stats.Registers.Load())/float64(b.N+1), "registers/op")
 				b.ReportMetric(float64(r.Stats.Lists.Load()-lists)/float64(b.N), "lists/op")
 				b.ReportMetric(float64(r.Stats.Bytes.Load())/float64(b.N), "shipped-B/op")
 				st, _ := r.Status(id)

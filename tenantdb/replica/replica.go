@@ -5,7 +5,9 @@
 // unregistered, when it closes, so a node replicates the tenants it has
 // open, not every file on its disk. A position record kept beside
 // Litestream's local state (DATA/litestream/<name>/) lets a tenant whose
-// replica is in step re-register without listing the object store.
+// replica is in step re-register without listing the object store, and
+// lets an open of such a tenant register nothing until its first write
+// (Defer).
 package replica
 
 import (
@@ -20,6 +22,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/benbjohnson/litestream"
@@ -54,7 +57,10 @@ type Stats struct {
 	Bytes      atomic.Int64 // bytes shipped to the replica
 	SyncErrors atomic.Int64 // failed calls to the replica
 	Registers  atomic.Int64
-	Restores   atomic.Int64 // restores finished
+	// Deferred counts opens that registered nothing: the file was in
+	// step with its position record (Defer).
+	Deferred atomic.Int64
+	Restores atomic.Int64 // restores finished
 }
 
 // Replicator replicates the databases registered with it to one Target.
@@ -72,6 +78,9 @@ type Replicator struct {
 	// closed when it ends. A register of the same database waits for it:
 	// two Litestream DBs on one file would share its local state.
 	closing map[string]chan struct{}
+	// waiting holds the databases open and in step with their position
+	// record, by name: registered at their first write (Defer).
+	waiting map[string]bool
 	closed  bool
 }
 
@@ -143,7 +152,7 @@ func New(ctx context.Context, target *Target, stateDir string, opt Options) (*Re
 	if err := s.Open(ctx); err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
-	return &Replicator{target: target, stateDir: stateDir, opt: opt, store: s, dbs: map[string]*entry{}, closing: map[string]chan struct{}{}}, nil
+	return &Replicator{target: target, stateDir: stateDir, opt: opt, store: s, dbs: map[string]*entry{}, closing: map[string]chan struct{}{}, waiting: map[string]bool{}}, nil
 }
 
 // Target is where this Replicator replicates to.
@@ -155,12 +164,54 @@ func (r *Replicator) ObserveLag(fn func(time.Duration)) { r.onLag.Store(&fn) }
 
 // position is the record kept beside Litestream's local state of a
 // database whose last close synced it: the replica's newest level-0
-// file then. It is removed at register, so that it only ever describes
-// a replica nobody else has written since.
+// file then, and what the file and its -wal looked like. It is removed
+// at register, so that it only ever describes a replica nobody else has
+// written since.
 type position struct {
 	Target  string       `json:"target"`
 	L0      ltx.FileInfo `json:"l0"`
 	Written time.Time    `json:"written"`
+	// DB and WAL are the stats of the file and its -wal after the close.
+	DB  fileStat `json:"db"`
+	WAL fileStat `json:"wal"`
+}
+
+// fileStat is what a stat says of a file: enough to see that it changed.
+type fileStat struct {
+	Ino     uint64 `json:"ino"`
+	Size    int64  `json:"size"`
+	ModNano int64  `json:"mod_ns"`
+}
+
+func statFile(path string) (fileStat, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStat{}, err
+	}
+	st := fileStat{Size: fi.Size(), ModNano: fi.ModTime().UnixNano()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.Ino = uint64(sys.Ino)
+	}
+	return st, nil
+}
+
+// inStep reports, from two stats and no read, whether the file at path
+// is as it was when rec was written. In WAL mode every change of the
+// content goes through the -wal: a write appends to it or, once
+// everything is checkpointed, starts it again with a new salt, and a
+// connection without our settings (a command run while the server was
+// down) truncates it when it closes. So the -wal must be the same file
+// of the same size and time. The database file only must be the same
+// file (a replaced file is another): a tenant only read copies the
+// frames of the -wal into it when it closes (the checkpoint of its last
+// connection), which moves its size and time but not its content.
+func (rec position) inStep(path string) bool {
+	db, err := statFile(path)
+	if err != nil || db.Ino != rec.DB.Ino || rec.DB.Ino == 0 {
+		return false
+	}
+	wal, err := statFile(path + "-wal")
+	return err == nil && wal == rec.WAL
 }
 
 func (r *Replicator) recordPath(name string) string {
@@ -186,10 +237,40 @@ func (r *Replicator) Opened(ctx context.Context, name, path string) {
 	}
 }
 
+// Defer reports whether the database name at path may wait for its
+// first write to be registered: the file is in step with its position
+// record (a stat of the file and its -wal, no call to the replica). If
+// so, it is open and waiting until Opened (at that write) or Closed; a
+// tenant that is only read so costs no more to open than without a
+// replica. A file that is not in step (a first open, or a change made
+// while the server was down) must be registered at its open.
+func (r *Replicator) Defer(name, path string) bool {
+	rec, ok := r.readRecord(name)
+	if !ok || !rec.inStep(path) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.dbs[name] != nil || r.closing[name] != nil {
+		return false
+	}
+	r.waiting[name] = true
+	r.Stats.Deferred.Add(1)
+	return true
+}
+
 // Closed syncs the database name to the replica and unregisters it; the
 // application's connections to it must be closed already, so that no
-// write comes after the final sync.
+// write comes after the final sync. A database that waited for a write
+// and had none is in step still: nothing to do.
 func (r *Replicator) Closed(ctx context.Context, name string) {
+	r.mu.Lock()
+	if r.waiting[name] {
+		delete(r.waiting, name)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
 	if err := r.Unregister(ctx, name); err != nil {
 		r.opt.Log.Error("replica: final sync", "db", name, "err", err)
 	}
@@ -216,6 +297,7 @@ func (r *Replicator) Register(ctx context.Context, name, path string) error {
 		r.mu.Unlock()
 		return nil
 	}
+	delete(r.waiting, name)
 	e := &entry{name: name, path: path, started: time.Now()}
 	r.dbs[name] = e
 	r.mu.Unlock()
@@ -261,7 +343,7 @@ func (r *Replicator) register(ctx context.Context, e *entry) error {
 		return err
 	}
 	// Litestream connects at its first sync. It must connect now, while
-	// the application's connection is open (see tenantdb.OpenReplicated),
+	// the application's connection is open (see tenantdb.DB.Pin),
 	// and a tenant evicted before the monitor's first tick would
 	// otherwise close unreplicated: Litestream's final sync runs only
 	// once it has connected.
@@ -317,7 +399,11 @@ func (r *Replicator) unregister(ctx context.Context, e *entry) error {
 	if last == nil || perr != nil || e.db.Replica.Pos().TXID != last.MaxTXID || pos.TXID != last.MaxTXID {
 		return nil // not known to be in step: the next register lists
 	}
-	b, _ := json.Marshal(position{Target: r.target.String(), L0: *last, Written: time.Now().UTC()})
+	rec := position{Target: r.target.String(), L0: *last, Written: time.Now().UTC()}
+	// Without the stats, the next open registers (Defer).
+	rec.DB, _ = statFile(e.path)
+	rec.WAL, _ = statFile(e.path + "-wal")
+	b, _ := json.Marshal(rec)
 	return writeFileAtomic(r.recordPath(e.name), b)
 }
 
@@ -330,11 +416,15 @@ func writeFileAtomic(path string, b []byte) error {
 }
 
 // Sync replicates everything the database name has committed now, and
-// waits until the replica has it.
+// waits until the replica has it. A database open and waiting for its
+// first write (Defer) is in step: nothing to do.
 func (r *Replicator) Sync(ctx context.Context, name string) error {
 	r.mu.Lock()
-	e := r.dbs[name]
+	e, waiting := r.dbs[name], r.waiting[name]
 	r.mu.Unlock()
+	if waiting {
+		return nil
+	}
 	if e == nil || e.db == nil {
 		return fmt.Errorf("%s is not replicated now", name)
 	}
@@ -355,6 +445,7 @@ func (r *Replicator) Close(ctx context.Context) error {
 		es = append(es, e)
 	}
 	r.dbs = map[string]*entry{}
+	r.waiting = map[string]bool{}
 	r.mu.Unlock()
 	var errs []error
 	for _, e := range es {
@@ -368,13 +459,16 @@ func (r *Replicator) Close(ctx context.Context) error {
 
 // DBStatus is one database's replication as this process knows it.
 type DBStatus struct {
-	Name       string    `json:"name"`
-	Registered bool      `json:"registered"` // open and streaming now
-	LocalTXID  uint64    `json:"local_txid"`
-	TXID       uint64    `json:"replicated_txid"`
-	Lag        float64   `json:"lag_seconds"` // of the last sync
-	LastSync   time.Time `json:"last_sync,omitzero"`
-	LastError  string    `json:"last_error,omitempty"`
+	Name       string `json:"name"`
+	Registered bool   `json:"registered"` // open and streaming now
+	// Waiting: open, in step with the replica, and registered at its
+	// first write (Defer).
+	Waiting   bool      `json:"waiting_for_write,omitempty"`
+	LocalTXID uint64    `json:"local_txid"`
+	TXID      uint64    `json:"replicated_txid"`
+	Lag       float64   `json:"lag_seconds"` // of the last sync
+	LastSync  time.Time `json:"last_sync,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
 	// FailingSince is when the replica started failing for this
 	// database; zero while it works.
 	FailingSince time.Time `json:"failing_since,omitzero"`
@@ -386,13 +480,13 @@ type DBStatus struct {
 // recorded it.
 func (r *Replicator) Status(name string) (DBStatus, bool) {
 	r.mu.Lock()
-	e := r.dbs[name]
+	e, waiting := r.dbs[name], r.waiting[name]
 	r.mu.Unlock()
 	if e != nil {
 		return e.status(), true
 	}
 	if rec, ok := r.readRecord(name); ok {
-		return DBStatus{Name: name, TXID: uint64(rec.L0.MaxTXID), LocalTXID: uint64(rec.L0.MaxTXID), LastSync: rec.Written}, true
+		return DBStatus{Name: name, Waiting: waiting, TXID: uint64(rec.L0.MaxTXID), LocalTXID: uint64(rec.L0.MaxTXID), LastSync: rec.Written}, true
 	}
 	return DBStatus{Name: name}, false
 }

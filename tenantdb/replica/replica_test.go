@@ -88,7 +88,7 @@ func TestReregisterInStepListsNothing(t *testing.T) {
 	dir, id := testTenant(t)
 	r := newFileReplicator(t, dir, Options{noMonitors: true})
 	open := func() *tenantdb.DB {
-		db, err := tenantdb.OpenReplicated(ctx, dir, id)
+		db, err := openPinned(ctx, dir, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestRestoreAtTime(t *testing.T) {
 	ctx := context.Background()
 	dir, id := testTenant(t)
 	r := newFileReplicator(t, dir, Options{})
-	db, err := tenantdb.OpenReplicated(ctx, dir, id)
+	db, err := openPinned(ctx, dir, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestFailingReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close(ctx)
-	db, err := tenantdb.OpenReplicated(ctx, dir, id)
+	db, err := openPinned(ctx, dir, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,4 +236,19 @@ func TestFailingReplica(t *testing.T) {
 	if got := r.Failing(time.Minute, time.Now().Add(2*time.Minute)); len(got) != 1 || got[0] != id {
 		t.Errorf("two minutes on, Failing(1m) = %v, want [%s]", got, id)
 	}
+}
+
+// openPinned opens a tenant for replication as the pool does when it
+// registers it at its open: with a connection of ours pinned, so that
+// Litestream's comes second.
+func openPinned(ctx context.Context, dir, id string) (*tenantdb.DB, error) {
+	db, err := tenantdb.OpenReplicated(ctx, dir, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Pin(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }

@@ -20,7 +20,7 @@ func TestReplacedFileStaysRestorable(t *testing.T) {
 			dir, id := testTenant(t)
 			r := newFileReplicator(t, dir, Options{})
 			cycle := func(title string) {
-				db, err := tenantdb.OpenReplicated(ctx, dir, id)
+				db, err := openPinned(ctx, dir, id)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +87,12 @@ func DSN(s *Schema, path, mode string, params ...string) string {
 	// journal_size_limit(0): with persistent WAL, the connection that
 	// closes a file last truncates its -wal to nothing after the final
 	// checkpoint, so the next open has no stale frames to read back.
-	q := []string{"mode=" + mode, "_pragma=busy_timeout(10000)", "_pragma=journal_size_limit(0)"}
+	// A param may set another limit: modernc runs the pragmas sorted by
+	// their text, not in order, so the default gives way instead.
+	q := []string{"mode=" + mode, "_pragma=busy_timeout(10000)"}
+	if !slices.ContainsFunc(params, func(p string) bool { return strings.HasPrefix(p, "_pragma=journal_size_limit(") }) {
+		q = append(q, "_pragma=journal_size_limit(0)")
+	}
 	if s.VFS != "" {
 		q = append(q, "vfs="+s.VFS)
 	}
@@ -113,9 +119,10 @@ func OpenWriter(s *Schema, path, mode string, params ...string) (*sql.DB, error)
 
 // OpenReaders opens the query-only read pool of path. Readers need no
 // journal_mode (the file is in WAL already), synchronous or foreign_keys:
-// fewer pragmas make a cold open cheaper.
-func OpenReaders(s *Schema, path string, n int) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", DSN(s, path, "rw", "_query_only=1"))
+// fewer pragmas make a cold open cheaper. Extra params (more pragmas)
+// follow the usual ones.
+func OpenReaders(s *Schema, path string, n int, params ...string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", DSN(s, path, "rw", append([]string{"_query_only=1"}, params...)...))
 	if err != nil {
 		return nil, err
 	}
