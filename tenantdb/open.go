@@ -174,7 +174,7 @@ func openExisting(ctx context.Context, dir, id string, repl bool) (*DB, error) {
 		}
 		return nil, err
 	}
-	return openFile(ctx, path, id, "rw", repl)
+	return openMarked(ctx, dir, id, "rw", repl)
 }
 
 // OpenReplicated is Open for a file that Litestream replicates while it
