@@ -54,6 +54,8 @@ type DB struct {
 	stats statsBuf
 	// mailHook is OnMailQueued's function.
 	mailHook atomic.Pointer[func()]
+	// fence is SetFence's function.
+	fence atomic.Pointer[func() error]
 	// pin holds a reader connection open while the file is replicated:
 	// Litestream's own connection must never be the process's only one
 	// (see OpenReplicated).

@@ -74,6 +74,9 @@ type Platform struct {
 	// Replica streams the catalog and the open tenants to --replica;
 	// nil without one (StartReplication).
 	Replica *replica.Replicator
+	// Cluster is this node's part in a cluster (JoinCluster); nil on a
+	// single node.
+	Cluster *Cluster
 }
 
 func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log *slog.Logger) (*Platform, error) {
