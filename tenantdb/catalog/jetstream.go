@@ -1,0 +1,1061 @@
+package catalog
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
+)
+
+// The catalog's buckets and stream in JetStream. Every node creates them
+// if they are missing, with the same configuration, so that any node may
+// start first.
+const (
+	BucketTenants = "ch_tenants" // tenant id -> Tenant (JSON)
+	BucketSlugs   = "ch_slugs"   // slug -> tenant id: a slug is taken by creating its key
+	BucketDomains = "ch_domains" // host (keyOf) -> every claim of the host (JSON list of Domain)
+	BucketTrash   = "ch_trash"   // trash file name (keyOf) -> TrashEntry (JSON)
+	AuditStream   = "CH_AUDIT"   // the audit log, one message per entry on AuditSubject
+	AuditSubject  = "ch.audit"
+)
+
+// Bounds of the audit stream: the oldest entries go first.
+const (
+	auditMaxMsgs = 1_000_000
+	auditMaxAge  = 400 * 24 * time.Hour
+)
+
+// casAttempts bounds the compare-and-set retries of one change; each
+// retry follows a change by another writer that landed in between.
+const casAttempts = 50
+
+// watchWait bounds how long a change waits for this node's watch to show
+// it, so that the change is in memory when the call returns.
+const watchWait = 10 * time.Second
+
+// The watched buckets, as indexes of kvStore.applied.
+const (
+	watchTenants = iota
+	watchDomains
+	watchCount
+)
+
+// kvStore is a Catalog's data in JetStream KV buckets (cluster mode).
+// Every change is a compare-and-set on the revision of one key; the
+// Catalog's maps are fed only by a WatchAll of the tenants and domains,
+// and a change returns once that watch has shown it, so that a node
+// reads its own writes and sees the other nodes' within a watch delay.
+type kvStore struct {
+	c                                      *Catalog
+	js                                     jetstream.JetStream
+	tenantsKV, slugsKV, domainsKV, trashKV jetstream.KeyValue
+	auditStream                            jetstream.Stream
+	stop                                   context.CancelFunc
+	wg                                     sync.WaitGroup
+
+	// Guarded by c.mu, with the Catalog's maps.
+	tenantRev map[string]uint64     // tenant id -> revision of its record
+	hosts     map[string]hostClaims // host -> its claims
+	applied   [watchCount]uint64    // the last revision each watch applied
+	changed   chan struct{}         // closed (and replaced) when a watch applies an entry
+	watchErr  error                 // set when a watch ended without Close
+}
+
+// hostClaims is the record of one host in ch_domains: every tenant's
+// claim of it (Slug empty), at revision rev.
+type hostClaims struct {
+	rev    uint64
+	claims []Domain
+}
+
+// OpenJetStream opens the catalog kept in JetStream KV (cluster mode),
+// creating its buckets and audit stream if they are missing (three
+// replicas when the client knows at least three servers, else one). It
+// returns once its watches have loaded every tenant and domain. dir is the
+// node's own data dir, where tenant files and trashed files stay ("" if
+// none); Dir returns it. Close stops the watches; the caller closes the
+// NATS connection. Export (a catalog.db snapshot for backups) and Check
+// work as on a single node; the trash list is the cluster's, and a trash
+// entry's file is on the node that trashed it.
+func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Catalog, error) {
+	if dir != "" {
+		for _, d := range []string{dir, dir + "/tenants", dir + "/trash"} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c := &Catalog{dir: dir, now: time.Now,
+		bySlug: map[string]Tenant{}, byID: map[string]Tenant{}, byHost: map[string]string{}}
+	k := &kvStore{c: c, js: js, tenantRev: map[string]uint64{}, hosts: map[string]hostClaims{}, changed: make(chan struct{})}
+	c.st = k
+	replicas := 1
+	if nc := js.Conn(); nc != nil && len(nc.Servers()) >= 3 {
+		replicas = 3
+	}
+	var err error
+	for _, b := range []struct {
+		kv   *jetstream.KeyValue
+		name string
+	}{{&k.tenantsKV, BucketTenants}, {&k.slugsKV, BucketSlugs}, {&k.domainsKV, BucketDomains}, {&k.trashKV, BucketTrash}} {
+		if *b.kv, err = bucket(ctx, js, b.name, replicas); err != nil {
+			return nil, err
+		}
+	}
+	if k.auditStream, err = auditStream(ctx, js, replicas); err != nil {
+		return nil, err
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	k.stop = stop
+	for i, kv := range []jetstream.KeyValue{k.tenantsKV, k.domainsKV} {
+		if err := k.watch(ctx, wctx, i, kv); err != nil {
+			k.close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// bucket creates the KV bucket name, or binds to it if it exists.
+func bucket(ctx context.Context, js jetstream.JetStream, name string, replicas int) (jetstream.KeyValue, error) {
+	cfg := jetstream.KeyValueConfig{Bucket: name, History: 1, Storage: jetstream.FileStorage, Replicas: replicas}
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if isReplicasUnsupported(err) {
+		cfg.Replicas = 1
+		kv, err = js.CreateKeyValue(ctx, cfg)
+	}
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = js.KeyValue(ctx, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: bucket %s: %w", name, err)
+	}
+	return kv, nil
+}
+
+// auditStream creates the audit stream, or binds to it if it exists.
+func auditStream(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
+	cfg := jetstream.StreamConfig{Name: AuditStream, Subjects: []string{AuditSubject}, Storage: jetstream.FileStorage,
+		Replicas: replicas, MaxMsgs: auditMaxMsgs, MaxAge: auditMaxAge, Discard: jetstream.DiscardOld, AllowDirect: true}
+	s, err := js.CreateStream(ctx, cfg)
+	if isReplicasUnsupported(err) {
+		cfg.Replicas = 1
+		s, err = js.CreateStream(ctx, cfg)
+	}
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		s, err = js.Stream(ctx, AuditStream)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: stream %s: %w", AuditStream, err)
+	}
+	return s, nil
+}
+
+// isReplicasUnsupported is the error of a lone server asked for replicas.
+func isReplicasUnsupported(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10074
+}
+
+// watch loads every entry of kv into memory, then keeps applying its
+// changes until wctx ends. It returns once the initial values are in.
+func (k *kvStore) watch(ctx, wctx context.Context, i int, kv jetstream.KeyValue) error {
+	w, err := kv.WatchAll(wctx)
+	if err != nil {
+		return fmt.Errorf("catalog: watching %s: %w", kv.Bucket(), err)
+	}
+	for loaded := false; !loaded; {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("catalog: the watch of %s ended while loading", kv.Bucket())
+			}
+			if e == nil {
+				loaded = true
+				break
+			}
+			k.apply(i, e)
+		case <-ctx.Done():
+			w.Stop()
+			return fmt.Errorf("catalog: loading %s: %w", kv.Bucket(), ctx.Err())
+		}
+	}
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		for e := range w.Updates() {
+			if e != nil {
+				k.apply(i, e)
+			}
+		}
+		k.c.mu.Lock()
+		if wctx.Err() == nil {
+			k.watchErr = fmt.Errorf("catalog: the watch of %s ended (connection closed)", kv.Bucket())
+		} else {
+			k.watchErr = errors.New("catalog: closed")
+		}
+		close(k.changed)
+		k.changed = make(chan struct{})
+		k.c.mu.Unlock()
+	}()
+	go func() {
+		<-wctx.Done()
+		w.Stop()
+	}()
+	return nil
+}
+
+// apply brings memory in line with one watched entry of bucket i.
+func (k *kvStore) apply(i int, e jetstream.KeyValueEntry) {
+	c := k.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	put := e.Operation() == jetstream.KeyValuePut
+	switch i {
+	case watchTenants:
+		id := e.Key()
+		if old, ok := c.byID[id]; ok {
+			if c.bySlug[old.Slug].ID == id {
+				delete(c.bySlug, old.Slug)
+			}
+			delete(c.byID, id)
+			delete(k.tenantRev, id)
+		}
+		var t Tenant
+		if put && json.Unmarshal(e.Value(), &t) == nil && t.ID == id {
+			c.byID[id], c.bySlug[t.Slug], k.tenantRev[id] = t, t, e.Revision()
+		}
+	case watchDomains:
+		host, ok := hostOfKey(e.Key())
+		if !ok {
+			break
+		}
+		delete(k.hosts, host)
+		delete(c.byHost, host)
+		var claims []Domain
+		if put && json.Unmarshal(e.Value(), &claims) == nil {
+			k.hosts[host] = hostClaims{rev: e.Revision(), claims: claims}
+			for _, d := range claims {
+				if d.Verified {
+					c.byHost[host] = d.TenantID
+				}
+			}
+		}
+	}
+	if e.Revision() > k.applied[i] {
+		k.applied[i] = e.Revision()
+	}
+	close(k.changed)
+	k.changed = make(chan struct{})
+}
+
+// seen waits until watch i has applied revision rev, so that a change is
+// in memory when the call that made it returns.
+func (k *kvStore) seen(ctx context.Context, i int, rev uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, watchWait)
+	defer cancel()
+	for {
+		k.c.mu.RLock()
+		done, ch, err := k.applied[i] >= rev, k.changed, k.watchErr
+		k.c.mu.RUnlock()
+		switch {
+		case done:
+			return nil
+		case err != nil:
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("catalog: the change is stored (revision %d) but this node's watch has not shown it: %w", rev, ctx.Err())
+		}
+	}
+}
+
+func (k *kvStore) close() error {
+	if k.stop != nil {
+		k.stop()
+	}
+	k.wg.Wait()
+	return nil
+}
+
+// keyPattern is a key kept as it is: what hosts and trash file names
+// normally look like, and always a valid KV key.
+var keyPattern = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)*$`)
+
+// keyOf is the KV key of a host or file name: the name itself when it is
+// a valid key of lower-case tokens, else "=" and its base64url (a name
+// never starts with "=").
+func keyOf(name string) string {
+	if keyPattern.MatchString(name) {
+		return name
+	}
+	return "=" + base64.RawURLEncoding.EncodeToString([]byte(name))
+}
+
+// hostOfKey reverses keyOf.
+func hostOfKey(key string) (string, bool) {
+	if enc, ok := strings.CutPrefix(key, "="); ok {
+		b, err := base64.RawURLEncoding.DecodeString(enc)
+		return string(b), err == nil
+	}
+	return key, true
+}
+
+// isCAS is a compare-and-set that lost: the key changed (or exists).
+func isCAS(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
+		errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// del deletes key of kv if its revision is still rev, and returns the
+// revision of the delete marker (which the watch shows).
+func (k *kvStore) del(ctx context.Context, kv jetstream.KeyValue, key string, rev uint64) (uint64, error) {
+	m := nats.NewMsg("$KV." + kv.Bucket() + "." + key)
+	m.Header.Set("KV-Operation", "DEL")
+	ack, err := k.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+// storedTime is t as catalog.db would return it: UTC, to the millisecond.
+func storedTime(t time.Time) time.Time {
+	return sqlitefile.ParseTime(sqlitefile.FormatTime(t))
+}
+
+func storedTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	s := storedTime(*t)
+	return &s
+}
+
+// Tenants.
+
+func (k *kvStore) tenants(context.Context) ([]Tenant, error) {
+	k.c.mu.RLock()
+	ts := make([]Tenant, 0, len(k.c.byID))
+	for _, t := range k.c.byID {
+		ts = append(ts, t)
+	}
+	k.c.mu.RUnlock()
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Slug < ts[j].Slug })
+	return ts, nil
+}
+
+// addTenant takes the slug by creating its key in ch_slugs, then creates
+// the tenant's record; a taken slug or id is ErrConflict, as in
+// catalog.db. A slug key left by a writer that died before creating its
+// tenant (older than a minute, its tenant absent) is taken over.
+func (k *kvStore) addTenant(ctx context.Context, t Tenant) error {
+	conflict := fmt.Errorf("tenant %q: %w", t.Slug, tenantdb.ErrConflict)
+	if _, taken := k.c.TenantByID(t.ID); taken {
+		return conflict
+	}
+	t.CreatedAt = storedTime(t.CreatedAt)
+	value, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	slugRev, err := k.slugsKV.Create(ctx, t.Slug, []byte(t.ID))
+	if isCAS(err) {
+		if !k.orphanSlug(ctx, t.Slug) {
+			return conflict
+		}
+		slugRev, err = k.slugsKV.Create(ctx, t.Slug, []byte(t.ID))
+		if isCAS(err) {
+			return conflict
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("tenant %q: %w", t.Slug, err)
+	}
+	rev, err := k.tenantsKV.Create(ctx, t.ID, value)
+	if err != nil {
+		_, derr := k.del(ctx, k.slugsKV, t.Slug, slugRev)
+		if isCAS(err) {
+			err = conflict
+		}
+		return errors.Join(err, derr)
+	}
+	return k.seen(ctx, watchTenants, rev)
+}
+
+// orphanSlug deletes the slug key of slug if it names a tenant that does
+// not exist and is older than a minute (a writer died between the two
+// creates of addTenant), and reports whether it did.
+func (k *kvStore) orphanSlug(ctx context.Context, slug string) bool {
+	e, err := k.slugsKV.Get(ctx, slug)
+	if err != nil || time.Since(e.Created()) < time.Minute {
+		return false
+	}
+	if _, err := k.tenantsKV.Get(ctx, string(e.Value())); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false
+	}
+	_, err = k.del(ctx, k.slugsKV, slug, e.Revision())
+	return err == nil
+}
+
+// tenantRecord is the current record of tenant id and its revision: from
+// memory first, from a Get after a lost compare-and-set.
+func (k *kvStore) tenantRecord(ctx context.Context, id string, fresh bool) (Tenant, uint64, error) {
+	if !fresh {
+		k.c.mu.RLock()
+		t, ok := k.c.byID[id]
+		rev := k.tenantRev[id]
+		k.c.mu.RUnlock()
+		if ok {
+			return t, rev, nil
+		}
+	}
+	e, err := k.tenantsKV.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Tenant{}, 0, tenantdb.ErrNotFound
+	}
+	if err != nil {
+		return Tenant{}, 0, err
+	}
+	var t Tenant
+	if err := json.Unmarshal(e.Value(), &t); err != nil {
+		return t, 0, fmt.Errorf("catalog: tenant %s: %w", id, err)
+	}
+	return t, e.Revision(), nil
+}
+
+// updateTenant changes tenant slug's record with change by compare-and-set.
+func (k *kvStore) updateTenant(ctx context.Context, slug string, change func(*Tenant)) (Tenant, error) {
+	cur, err := k.c.Tenant(slug)
+	if err != nil {
+		return cur, err
+	}
+	for attempt := range casAttempts {
+		t, rev, err := k.tenantRecord(ctx, cur.ID, attempt > 0)
+		if errors.Is(err, tenantdb.ErrNotFound) {
+			return Tenant{}, fmt.Errorf("tenant %q: %w", slug, tenantdb.ErrNotFound)
+		}
+		if err != nil {
+			return Tenant{}, err
+		}
+		change(&t)
+		value, err := json.Marshal(t)
+		if err != nil {
+			return t, err
+		}
+		rev, err = k.tenantsKV.Update(ctx, t.ID, value, rev)
+		if isCAS(err) {
+			continue
+		}
+		if err != nil {
+			return Tenant{}, fmt.Errorf("tenant %q: %w", slug, err)
+		}
+		return t, k.seen(ctx, watchTenants, rev)
+	}
+	return Tenant{}, fmt.Errorf("tenant %q: changed by others %d times in a row: %w", slug, casAttempts, tenantdb.ErrConflict)
+}
+
+func (k *kvStore) setStatus(ctx context.Context, slug, status string) (Tenant, error) {
+	return k.updateTenant(ctx, slug, func(t *Tenant) { t.Status = status })
+}
+
+func (k *kvStore) setQuota(ctx context.Context, slug string, quota *int64) (Tenant, error) {
+	return k.updateTenant(ctx, slug, func(t *Tenant) {
+		t.Quota = nil
+		if quota != nil {
+			q := *quota
+			t.Quota = &q
+		}
+	})
+}
+
+// removeTenant records the trash entry first (a taken file name refuses
+// the removal, as in catalog.db), deletes the tenant's record (it stops
+// routing on every node), then its claims and its slug key.
+func (k *kvStore) removeTenant(ctx context.Context, t Tenant, trashFile string) error {
+	notFound := fmt.Errorf("tenant %q: %w", t.Slug, tenantdb.ErrNotFound)
+	if _, ok := k.c.TenantByID(t.ID); !ok {
+		if _, _, err := k.tenantRecord(ctx, t.ID, true); err != nil {
+			return notFound
+		}
+	}
+	var trashRev uint64
+	if trashFile != "" {
+		e := TrashEntry{File: trashFile, TenantID: t.ID, Slug: t.Slug, Name: t.Name, DeletedAt: storedTime(k.c.now())}
+		var err error
+		if trashRev, err = k.createTrash(ctx, e); err != nil {
+			return err
+		}
+	}
+	undoTrash := func(err error) error {
+		if trashRev == 0 {
+			return err
+		}
+		_, derr := k.del(ctx, k.trashKV, keyOf(trashFile), trashRev)
+		return errors.Join(err, derr)
+	}
+	var rev uint64
+	for attempt := 0; ; attempt++ {
+		_, cur, err := k.tenantRecord(ctx, t.ID, attempt > 0)
+		if errors.Is(err, tenantdb.ErrNotFound) {
+			return undoTrash(notFound)
+		}
+		if err != nil {
+			return undoTrash(err)
+		}
+		rev, err = k.del(ctx, k.tenantsKV, t.ID, cur)
+		if err == nil {
+			break
+		}
+		if !isCAS(err) || attempt == casAttempts {
+			return undoTrash(fmt.Errorf("tenant %q: %w", t.Slug, err))
+		}
+	}
+	if err := k.seen(ctx, watchTenants, rev); err != nil {
+		return err
+	}
+	k.c.mu.RLock()
+	var hosts []string
+	for host, hc := range k.hosts {
+		for _, d := range hc.claims {
+			if d.TenantID == t.ID {
+				hosts = append(hosts, host)
+				break
+			}
+		}
+	}
+	k.c.mu.RUnlock()
+	for _, host := range hosts {
+		if _, err := k.updateHost(ctx, host, func(claims []Domain) ([]Domain, any, error) {
+			return withoutTenant(claims, t.ID), nil, nil
+		}); err != nil {
+			return fmt.Errorf("tenant %q removed, its domain %s not: %w", t.Slug, host, err)
+		}
+	}
+	if e, err := k.slugsKV.Get(ctx, t.Slug); err == nil && string(e.Value()) == t.ID {
+		if _, err := k.del(ctx, k.slugsKV, t.Slug, e.Revision()); err != nil && !isCAS(err) {
+			return fmt.Errorf("tenant %q removed, its slug not freed: %w", t.Slug, err)
+		}
+	}
+	return nil
+}
+
+func withoutTenant(claims []Domain, tenantID string) []Domain {
+	var out []Domain
+	for _, d := range claims {
+		if d.TenantID != tenantID {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Domains.
+
+// joined is claims as catalog.db's join with tenants returns them: with
+// their tenant's slug, without the claims of tenants that are gone, the
+// owner's claim first, then the pending ones oldest first. The caller
+// holds c.mu.
+func (k *kvStore) joined(claims []Domain) []Domain {
+	var out []Domain
+	for _, d := range claims {
+		t, ok := k.c.byID[d.TenantID]
+		if !ok {
+			continue
+		}
+		d.Slug = t.Slug
+		out = append(out, d)
+	}
+	sortDomains(out)
+	return out
+}
+
+func sortDomains(ds []Domain) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i], ds[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if ap, bp := a.Status == DomainPending, b.Status == DomainPending; ap != bp {
+			return bp
+		}
+		return a.CreatedAt.Before(b.CreatedAt)
+	})
+}
+
+func (k *kvStore) domains(_ context.Context, tenantID string) ([]Domain, error) {
+	k.c.mu.RLock()
+	defer k.c.mu.RUnlock()
+	var ds []Domain
+	for _, hc := range k.hosts {
+		for _, d := range k.joined(hc.claims) {
+			if tenantID == "" || d.TenantID == tenantID {
+				ds = append(ds, d)
+			}
+		}
+	}
+	sortDomains(ds)
+	return ds, nil
+}
+
+func (k *kvStore) claims(_ context.Context, host string) ([]Domain, error) {
+	k.c.mu.RLock()
+	defer k.c.mu.RUnlock()
+	return k.joined(k.hosts[host].claims), nil
+}
+
+func (k *kvStore) tenantDomain(ctx context.Context, tenantID, host string) (Domain, error) {
+	ds, _ := k.claims(ctx, host)
+	for _, d := range ds {
+		if d.TenantID == tenantID {
+			return d, nil
+		}
+	}
+	return Domain{}, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
+}
+
+// updateHost changes the claims of host by compare-and-set on its key:
+// change gets a copy of the current claims (from memory, then from a Get
+// after a lost compare-and-set) and returns the new ones (none: the key is
+// deleted) and a result for the caller, or an error that changes nothing.
+func (k *kvStore) updateHost(ctx context.Context, host string, change func([]Domain) ([]Domain, any, error)) (any, error) {
+	key := keyOf(host)
+	for attempt := range casAttempts {
+		var hc hostClaims
+		if attempt == 0 {
+			k.c.mu.RLock()
+			hc = k.hosts[host]
+			k.c.mu.RUnlock()
+		} else {
+			e, err := k.domainsKV.Get(ctx, key)
+			switch {
+			case errors.Is(err, jetstream.ErrKeyNotFound):
+			case err != nil:
+				return nil, fmt.Errorf("domain %s: %w", host, err)
+			default:
+				hc.rev = e.Revision()
+				if err := json.Unmarshal(e.Value(), &hc.claims); err != nil {
+					return nil, fmt.Errorf("domain %s: %w", host, err)
+				}
+			}
+		}
+		claims, result, err := change(append([]Domain(nil), hc.claims...))
+		if err != nil {
+			return result, err
+		}
+		var rev uint64
+		switch {
+		case len(claims) == 0 && hc.rev == 0:
+			return result, nil
+		case len(claims) == 0:
+			rev, err = k.del(ctx, k.domainsKV, key, hc.rev)
+		default:
+			for i := range claims {
+				claims[i].Slug = ""
+			}
+			value, jerr := json.Marshal(claims)
+			if jerr != nil {
+				return nil, jerr
+			}
+			if hc.rev == 0 {
+				rev, err = k.domainsKV.Create(ctx, key, value)
+			} else {
+				rev, err = k.domainsKV.Update(ctx, key, value, hc.rev)
+			}
+		}
+		if isCAS(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("domain %s: %w", host, err)
+		}
+		return result, k.seen(ctx, watchDomains, rev)
+	}
+	return nil, fmt.Errorf("domain %s: changed by others %d times in a row: %w", host, casAttempts, tenantdb.ErrConflict)
+}
+
+// withSlug is d with the slug of its tenant t.
+func withSlug(d Domain, t Tenant) Domain {
+	d.Slug = t.Slug
+	return d
+}
+
+func (k *kvStore) addDomain(ctx context.Context, t Tenant, host string, pendingTTL time.Duration) (Domain, error) {
+	if _, ok := k.c.TenantByID(t.ID); !ok {
+		return Domain{}, fmt.Errorf("tenant %q: %w", t.Slug, tenantdb.ErrNotFound)
+	}
+	now := storedTime(k.c.now())
+	token := "chapterhouse-verify=" + tenantdb.NewToken()
+	res, err := k.updateHost(ctx, host, func(claims []Domain) ([]Domain, any, error) {
+		var kept []Domain
+		for _, d := range claims {
+			if d.Status == DomainPending && d.CreatedAt.Before(now.Add(-pendingTTL)) {
+				continue
+			}
+			switch {
+			case d.TenantID == t.ID:
+				return nil, withSlug(d, t), fmt.Errorf("domain %s: %w", host, tenantdb.ErrConflict)
+			case d.Verified:
+				return nil, nil, fmt.Errorf("domain %s: %w", host, ErrDomainOwned)
+			}
+			kept = append(kept, d)
+		}
+		d := Domain{Host: host, TenantID: t.ID, Status: DomainPending, Token: token, CreatedAt: now}
+		return append(kept, d), withSlug(d, t), nil
+	})
+	d, _ := res.(Domain)
+	return d, err
+}
+
+func (k *kvStore) removeDomain(ctx context.Context, host string) ([]Domain, error) {
+	res, err := k.updateHost(ctx, host, func(claims []Domain) ([]Domain, any, error) {
+		k.c.mu.RLock()
+		ds := k.joined(claims)
+		k.c.mu.RUnlock()
+		if len(ds) == 0 {
+			return nil, nil, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
+		}
+		return nil, ds, nil
+	})
+	ds, _ := res.([]Domain)
+	return ds, err
+}
+
+func (k *kvStore) removeTenantDomain(ctx context.Context, tenantID, host string) (Domain, error) {
+	res, err := k.updateHost(ctx, host, func(claims []Domain) ([]Domain, any, error) {
+		for _, d := range claims {
+			if t, ok := k.c.TenantByID(tenantID); ok && d.TenantID == tenantID {
+				return withoutTenant(claims, tenantID), withSlug(d, t), nil
+			}
+		}
+		return nil, nil, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
+	})
+	d, _ := res.(Domain)
+	return d, err
+}
+
+func (k *kvStore) expirePendingDomains(ctx context.Context, cutoff time.Time) ([]Domain, error) {
+	cutoff = storedTime(cutoff)
+	expired := func(d Domain) bool { return d.Status == DomainPending && d.CreatedAt.Before(cutoff) }
+	k.c.mu.RLock()
+	var hosts []string
+	for host, hc := range k.hosts {
+		for _, d := range hc.claims {
+			if expired(d) {
+				hosts = append(hosts, host)
+				break
+			}
+		}
+	}
+	k.c.mu.RUnlock()
+	var all []Domain
+	for _, host := range hosts {
+		res, err := k.updateHost(ctx, host, func(claims []Domain) ([]Domain, any, error) {
+			var kept, gone []Domain
+			for _, d := range claims {
+				if expired(d) {
+					gone = append(gone, d)
+				} else {
+					kept = append(kept, d)
+				}
+			}
+			k.c.mu.RLock()
+			gone = k.joined(gone)
+			k.c.mu.RUnlock()
+			return kept, gone, nil
+		})
+		if err != nil {
+			return all, err
+		}
+		ds, _ := res.([]Domain)
+		all = append(all, ds...)
+	}
+	sortDomains(all)
+	return all, nil
+}
+
+// ownClaim returns the index of tenant tenantID's claim in claims, or
+// ErrNotFound.
+func ownClaim(claims []Domain, tenantID, host string) (int, error) {
+	for i, d := range claims {
+		if d.TenantID == tenantID {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("domain %s: %w", host, tenantdb.ErrNotFound)
+}
+
+// domainResult is claims[i] with its slug, or ErrNotFound if its tenant
+// is gone.
+func (k *kvStore) domainResult(d Domain) (Domain, error) {
+	t, ok := k.c.TenantByID(d.TenantID)
+	if !ok {
+		return Domain{}, fmt.Errorf("domain %s: %w", d.Host, tenantdb.ErrNotFound)
+	}
+	return withSlug(d, t), nil
+}
+
+func (k *kvStore) setDomainStatus(ctx context.Context, tenantID, host, status string) (Domain, error) {
+	now := storedTime(k.c.now())
+	verified := status == DomainVerified
+	res, err := k.updateHost(ctx, host, func(claims []Domain) ([]Domain, any, error) {
+		i, err := ownClaim(claims, tenantID, host)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range claims {
+			if d.TenantID == tenantID {
+				continue
+			}
+			if verified && d.Verified || !verified && status != DomainPending && d.Status != DomainPending {
+				return nil, nil, fmt.Errorf("domain %s: %w", host, ErrDomainOwned)
+			}
+		}
+		if verified {
+			claims = []Domain{claims[i]}
+			i = 0
+		}
+		d := &claims[i]
+		d.Status, d.Verified, d.CheckedAt = status, verified, &now
+		if verified {
+			if d.VerifiedAt == nil {
+				d.VerifiedAt = &now
+			}
+			d.MisconfiguredSince = nil
+		}
+		r, err := k.domainResult(*d)
+		return claims, r, err
+	})
+	d, _ := res.(Domain)
+	return d, err
+}
+
+func (k *kvStore) recordDomainFailure(ctx context.Context, tenantID, host string, grace time.Duration) (Domain, error) {
+	now := storedTime(k.c.now())
+	res, err := k.updateHost(ctx, host, func(claims []Domain) ([]Domain, any, error) {
+		i, err := ownClaim(claims, tenantID, host)
+		if err != nil {
+			return nil, nil, err
+		}
+		d := &claims[i]
+		switch d.Status {
+		case DomainVerified:
+			d.Status, d.MisconfiguredSince = DomainMisconfigured, &now
+			d.Verified = grace > 0
+		case DomainMisconfigured:
+			if d.MisconfiguredSince == nil {
+				d.MisconfiguredSince = &now
+			}
+			d.Verified = d.Verified && now.Before(d.MisconfiguredSince.Add(grace))
+		}
+		d.CheckedAt = &now
+		r, err := k.domainResult(*d)
+		return claims, r, err
+	})
+	d, _ := res.(Domain)
+	return d, err
+}
+
+// putDomains adds the claims one host at a time; if one is refused, the
+// hosts already changed get their claims back (each by compare-and-set),
+// so that nothing is added.
+func (k *kvStore) putDomains(ctx context.Context, t Tenant, ds []Domain) error {
+	if _, ok := k.c.TenantByID(t.ID); !ok {
+		return fmt.Errorf("tenant %q: %w", t.Slug, tenantdb.ErrNotFound)
+	}
+	var done []string
+	undo := func(err error) error {
+		for _, host := range done {
+			if _, uerr := k.updateHost(ctx, host, func(claims []Domain) ([]Domain, any, error) {
+				return withoutTenant(claims, t.ID), nil, nil
+			}); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("domain %s not taken back: %w", host, uerr))
+			}
+		}
+		return err
+	}
+	for _, in := range ds {
+		d := Domain{Host: in.Host, TenantID: t.ID, Status: in.Status, Verified: in.Status == DomainVerified, Token: in.Token,
+			CreatedAt: storedTime(in.CreatedAt), VerifiedAt: storedTimePtr(in.VerifiedAt), CheckedAt: storedTimePtr(in.CheckedAt)}
+		_, err := k.updateHost(ctx, d.Host, func(claims []Domain) ([]Domain, any, error) {
+			for _, o := range claims {
+				if o.TenantID == t.ID || d.Status != DomainPending && o.Status != DomainPending {
+					return nil, nil, fmt.Errorf("domain %s: %w", d.Host, tenantdb.ErrConflict)
+				}
+			}
+			return append(claims, d), nil, nil
+		})
+		if err != nil {
+			return undo(err)
+		}
+		done = append(done, d.Host)
+	}
+	return nil
+}
+
+// Trash.
+
+func (k *kvStore) createTrash(ctx context.Context, e TrashEntry) (uint64, error) {
+	e.DeletedAt = storedTime(e.DeletedAt)
+	value, err := json.Marshal(e)
+	if err != nil {
+		return 0, err
+	}
+	rev, err := k.trashKV.Create(ctx, keyOf(e.File), value)
+	if isCAS(err) {
+		return 0, fmt.Errorf("trash file %s: %w", e.File, tenantdb.ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("trash file %s: %w", e.File, err)
+	}
+	return rev, nil
+}
+
+func (k *kvStore) addTrash(ctx context.Context, e TrashEntry) error {
+	_, err := k.createTrash(ctx, e)
+	return err
+}
+
+func (k *kvStore) trashEntry(ctx context.Context, file string) (TrashEntry, error) {
+	var e TrashEntry
+	got, err := k.trashKV.Get(ctx, keyOf(file))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return e, fmt.Errorf("trash entry %q: %w (see `chapterhouse trash list`)", file, tenantdb.ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("trash entry %q: %w", file, err)
+	}
+	return e, json.Unmarshal(got.Value(), &e)
+}
+
+// trash reads every entry with a watch that stops after the initial
+// values (a consistent pass over the bucket, unlike a Get per key).
+func (k *kvStore) trash(ctx context.Context) ([]TrashEntry, error) {
+	w, err := k.trashKV.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("catalog: trash: %w", err)
+	}
+	defer w.Stop()
+	var es []TrashEntry
+	for {
+		select {
+		case got, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("catalog: trash: the watch ended early")
+			}
+			if got == nil {
+				sort.SliceStable(es, func(i, j int) bool {
+					if !es[i].DeletedAt.Equal(es[j].DeletedAt) {
+						return es[i].DeletedAt.Before(es[j].DeletedAt)
+					}
+					return es[i].File < es[j].File
+				})
+				return es, nil
+			}
+			var e TrashEntry
+			if err := json.Unmarshal(got.Value(), &e); err != nil {
+				return nil, fmt.Errorf("catalog: trash entry %s: %w", got.Key(), err)
+			}
+			es = append(es, e)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (k *kvStore) removeTrash(ctx context.Context, file string) error {
+	if err := k.trashKV.Delete(ctx, keyOf(file)); err != nil {
+		return fmt.Errorf("trash entry %q: %w", file, err)
+	}
+	return nil
+}
+
+// Audit.
+
+func (k *kvStore) audit(ctx context.Context, actor, action, tenantID, detail string) error {
+	b, err := json.Marshal(AuditEntry{At: storedTime(k.c.now()), Actor: actor, Action: action, TenantID: tenantID, Detail: detail})
+	if err != nil {
+		return err
+	}
+	if _, err := k.js.Publish(ctx, AuditSubject, b); err != nil {
+		return fmt.Errorf("catalog: audit: %w", err)
+	}
+	return nil
+}
+
+// auditLog reads the newest limit messages of the audit stream, newest
+// first, one direct get each.
+func (k *kvStore) auditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
+	info, err := k.auditStream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: audit log: %w", err)
+	}
+	var es []AuditEntry
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(es) < limit; seq-- {
+		m, err := k.auditStream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: audit log: %w", err)
+		}
+		var e AuditEntry
+		if err := json.Unmarshal(m.Data, &e); err != nil {
+			return nil, fmt.Errorf("catalog: audit entry %d: %w", seq, err)
+		}
+		es = append(es, e)
+	}
+	return es, nil
+}
+
+// Health.
+
+func (k *kvStore) ping(ctx context.Context) error {
+	k.c.mu.RLock()
+	err := k.watchErr
+	k.c.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if _, err := k.tenantsKV.Status(ctx); err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	return nil
+}
+
+// check checks that every bucket and the audit stream answer.
+func (k *kvStore) check(ctx context.Context) error {
+	if err := k.ping(ctx); err != nil {
+		return err
+	}
+	for _, kv := range []jetstream.KeyValue{k.slugsKV, k.domainsKV, k.trashKV} {
+		if _, err := kv.Status(ctx); err != nil {
+			return fmt.Errorf("catalog: bucket %s: %w", kv.Bucket(), err)
+		}
+	}
+	if _, err := k.auditStream.Info(ctx); err != nil {
+		return fmt.Errorf("catalog: stream %s: %w", AuditStream, err)
+	}
+	return nil
+}
+
+func (k *kvStore) export(context.Context, string) (sqlitefile.FileInfo, error) {
+	return sqlitefile.FileInfo{}, errors.New("catalog: export is not supported in cluster mode yet")
+}
