@@ -267,6 +267,9 @@ func (cfg *config) validateCluster() error {
 	if err := validateNodeID(cfg.nodeID); err != nil {
 		return err
 	}
+	if cfg.secretFile == "" {
+		return fmt.Errorf("--cluster needs --secret-file FILE, the same file on every node: whichever node serves a chapter checks its logins")
+	}
 	if cfg.advertise == "" {
 		return fmt.Errorf("--cluster needs --advertise http://ADDR:PORT, the address other nodes reach this one on")
 	}

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/cluster"
 	"github.com/chapterhouse/chapterhouse/tenantdb/replica"
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
@@ -27,47 +30,11 @@ var ErrFenced = errors.New("this chapter's server cannot accept changes right no
 // claim (another node won the compare-and-set, or NATS did not answer).
 var ErrNoOwner = errors.New("no node of the cluster serves this chapter now")
 
-// ClusterNode is this process's membership of a cluster (package
-// tenantdb/cluster, wrapped by the CLI): its node lease, the ownership
-// records of the tenants and the other nodes, as the platform uses them.
-type ClusterNode interface {
-	// ID is this node's name (--node-id).
-	ID() string
-	// Owner is tenant id's owner as the watch last saw it: the node, its
-	// advertised URL and whether its node lease is live; ok is false
-	// when the tenant has no record.
-	Owner(id string) (node, addr string, live, ok bool)
-	// Claim takes tenant id for this node by compare-and-set on its
-	// record; it fails when the record names another live node.
-	Claim(ctx context.Context, id string) error
-	// CanWrite is nil while this node may acknowledge a write to id: the
-	// record names it at its current epoch and its lease was renewed
-	// within the fencing margin (monotonic clock).
-	CanWrite(id string) error
-	// Place records a new tenant's owner: the least loaded live node.
-	Place(ctx context.Context, id string) (node string, err error)
-	// Handover gives tenant id, which this node owns, to node to.
-	Handover(ctx context.Context, id, to string) error
-	// Nodes lists the live nodes.
-	Nodes() []NodeInfo
-}
-
-// NodeInfo is one node of the cluster, for `node list`.
-type NodeInfo struct {
-	ID        string    `json:"id"`
-	Addr      string    `json:"addr"`
-	Epoch     uint64    `json:"epoch"`
-	Tenants   int       `json:"tenants"`   // owned
-	Open      int       `json:"open"`      // open in its pool (its own count, from its lease)
-	Load      float64   `json:"load"`      // requests a second, from its lease
-	Heartbeat time.Time `json:"heartbeat"` // its last renew
-}
-
 // Cluster is this node's part in a cluster: which tenants it serves, the
 // file of each restored from the replica when it takes one over, and the
 // fencing of writes (docs/cluster.md). Nil on a single node.
 type Cluster struct {
-	Node   ClusterNode
+	Node   *cluster.Node
 	Target *replica.Target // the replica every node streams to
 	p      *Platform
 
@@ -76,13 +43,16 @@ type Cluster struct {
 	// from the replica, or created, since this node took them.
 	current map[string]bool
 	claims  singleflight.Group
+	// requests counts the requests served here, for the load published
+	// with the node's lease.
+	requests atomic.Int64
 }
 
 // JoinCluster makes p a node of a cluster: every write to a tenant checks
 // node.CanWrite right before it commits, a replica upload or deletion is
 // refused for a tenant this node may have lost, and Route decides where a
 // tenant's requests go. Call it before StartReplication and serving.
-func (p *Platform) JoinCluster(node ClusterNode, target *replica.Target) *Cluster {
+func (p *Platform) JoinCluster(node *cluster.Node, target *replica.Target) *Cluster {
 	c := &Cluster{Node: node, Target: target, p: p, current: map[string]bool{}}
 	p.Cluster = c
 	p.Pool.Fence(func(id string) error { return c.CheckWrite(id) })
@@ -100,34 +70,34 @@ func (c *Cluster) CheckWrite(id string) error {
 
 // Route says where tenant t is served: "" when this node serves it (it
 // owns it, or had it claimed now because no live node did, and its file
-// is current here), else the advertised URL of its live owner.
-func (c *Cluster) Route(ctx context.Context, t catalog.Tenant) (string, error) {
+// is current here), else the advertised URL of its live owner and the
+// revision of the ownership record that says so.
+func (c *Cluster) Route(ctx context.Context, t catalog.Tenant) (string, uint64, error) {
 	self := c.Node.ID()
 	for try := 0; try < 3; try++ {
-		node, addr, live, ok := c.Node.Owner(t.ID)
+		o, ok := c.Node.Owner(t.ID)
 		switch {
-		case ok && node == self:
-			return "", c.ensureCurrent(ctx, t)
-		case ok && live:
-			return addr, nil
+		case ok && o.Node == self && o.Epoch == c.Node.Epoch():
+			c.requests.Add(1)
+			return "", o.Rev, c.ensureCurrent(ctx, t)
+		case ok && o.Live && o.Node != self:
+			return o.Advertise, o.Rev, nil
 		}
 		_, err, _ := c.claims.Do(t.ID, func() (any, error) {
-			if node, _, live, ok := c.Node.Owner(t.ID); ok && (node == self || live) {
-				return nil, nil // decided meanwhile
-			}
 			c.forget(t.ID)
-			return nil, c.Node.Claim(ctx, t.ID)
+			_, err := c.Node.Claim(ctx, t.ID) // a live owner's record is left as it is
+			return nil, err
 		})
 		if err != nil {
-			c.p.Log.Info("cluster: claiming a tenant failed; asking again", "tenant", t.ID, "err", err)
+			c.p.Log.Info("cluster: claiming a tenant failed", "tenant", t.ID, "err", err)
 			select {
 			case <-ctx.Done():
-				return "", ctx.Err()
-			case <-time.After(time.Duration(50*(try+1)) * time.Millisecond):
+				return "", 0, ctx.Err()
+			case <-time.After(time.Duration(100*(try+1)) * time.Millisecond):
 			}
 		}
 	}
-	return "", fmt.Errorf("tenant %s: %w", t.ID, ErrNoOwner)
+	return "", 0, fmt.Errorf("tenant %s: %w", t.ID, ErrNoOwner)
 }
 
 // forget marks tenant id's local file as possibly behind: the next time
@@ -244,4 +214,237 @@ func (c *Cluster) Lost(ctx context.Context, id string) {
 	if err := c.p.Pool.Drain(ctx, id, func() error { return nil }); err != nil {
 		c.p.Log.Warn("cluster: draining a lost tenant", "tenant", id, "err", err)
 	}
+}
+
+// Start wires the node's events: a tenant lost is drained; a dead node's
+// tenants are taken over (each survivor takes those it wins by rendezvous
+// hashing) and restored from the replica at once, four at a time, so the
+// first request finds them ready. The load that Place weighs is
+// published every two seconds until ctx ends.
+func (c *Cluster) Start(ctx context.Context) {
+	c.Node.OnLost(func(id string) { go c.Lost(ctx, id) })
+	c.Node.OnNodeDead(func(node string) { go c.takeOver(ctx, node) })
+	go func() {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		last := c.requests.Load()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			n := c.requests.Load()
+			c.Node.SetLoad(c.p.Pool.Len(), float64(n-last)/2)
+			last = n
+		}
+	}()
+}
+
+// takeOver takes the tenants of dead node that this node wins and
+// restores them.
+func (c *Cluster) takeOver(ctx context.Context, dead string) {
+	start := time.Now()
+	taken, err := c.Node.TakeOverDead(ctx, dead)
+	if err != nil {
+		c.p.Log.Error("cluster: taking over a dead node's tenants", "node", dead, "err", err)
+	}
+	c.p.Log.Info("cluster: took over a dead node's tenants", "node", dead, "tenants", len(taken), "duration", time.Since(start))
+	for _, id := range taken {
+		c.forget(id)
+	}
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for _, id := range taken {
+		t, ok := c.p.Catalog.TenantByID(id)
+		if !ok {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := c.ensureCurrent(ctx, t); err != nil {
+				c.p.Log.Error("cluster: restoring a tenant taken over", "tenant", id, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	c.p.Log.Info("cluster: the dead node's tenants are restored here", "node", dead, "tenants", len(taken), "duration", time.Since(start))
+}
+
+// claimNew takes a tenant being created for this node, before the
+// catalog lists it: it is never without an owner.
+func (c *Cluster) claimNew(ctx context.Context, id string) error {
+	if _, err := c.Node.Claim(ctx, id); err != nil {
+		return err
+	}
+	if err := c.CheckWrite(id); err != nil {
+		return err
+	}
+	c.Current(id)
+	return nil
+}
+
+// Place gives tenant t, created here, to the least loaded live node (the
+// one that owns the fewest tenants; ties broken by rendezvous hashing),
+// through the replica as a move does. It returns the node.
+func (c *Cluster) Place(ctx context.Context, t catalog.Tenant) (string, error) {
+	to := c.leastLoaded(t.ID, "")
+	if to == "" || to == c.Node.ID() {
+		return c.Node.ID(), nil
+	}
+	if err := c.handOver(ctx, t, to); err != nil {
+		return "", err
+	}
+	return to, nil
+}
+
+// leastLoaded is the live node, other than but, that owns the fewest
+// tenants.
+func (c *Cluster) leastLoaded(id, but string) string {
+	var tied []string
+	least := -1
+	for _, n := range c.Node.Nodes() {
+		if n.ID == but {
+			continue
+		}
+		switch {
+		case least < 0 || n.Owned < least:
+			least, tied = n.Owned, []string{n.ID}
+		case n.Owned == least:
+			tied = append(tied, n.ID)
+		}
+	}
+	return cluster.Rendezvous(id, tied)
+}
+
+// handOver gives tenant t, which this node owns, to node to: requests in
+// flight finish, the file is closed and its last writes shipped to the
+// replica (the position record Litestream's glue writes after a final
+// sync in step proves it), and the ownership record moves by
+// compare-and-set. The new owner restores the file from the replica at
+// its first request. The caller froze the tenant when writes may come.
+func (c *Cluster) handOver(ctx context.Context, t catalog.Tenant, to string) error {
+	if err := c.CheckWrite(t.ID); err != nil {
+		return err
+	}
+	// Open it once, so that this process replicates it and its close
+	// proves the replica in step.
+	h, err := c.p.Pool.Acquire(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	h.Release()
+	return c.p.Pool.Drain(ctx, t.ID, func() error {
+		if c.p.Replica != nil {
+			rec := filepath.Join(c.p.Dir, "litestream", t.ID, "position.json")
+			if !fileExists(rec) {
+				return fmt.Errorf("tenant %s: the replica is not known to hold its last writes (the final sync failed; see the log): not handed over", t.Slug)
+			}
+		}
+		c.forget(t.ID)
+		return c.Node.Handover(ctx, t.ID, to)
+	})
+}
+
+// Move hands tenant t, which this node owns, to node to while it is
+// served: freeze (writes get 503), hand over through the replica, have
+// the new owner restore it (a first request there), thaw. It returns how
+// long the tenant was frozen.
+func (c *Cluster) Move(ctx context.Context, t catalog.Tenant, to string) (time.Duration, error) {
+	o, ok := c.Node.Owner(t.ID)
+	switch {
+	case to == c.Node.ID():
+		return 0, fmt.Errorf("tenant %s is served by this node (%s) already", t.Slug, to)
+	case !ok || o.Node != c.Node.ID() || o.Epoch != c.Node.Epoch():
+		return 0, fmt.Errorf("tenant %s is served by node %s, not this one (%s): run the move on that node", t.Slug, o.Node, c.Node.ID())
+	}
+	var target cluster.NodeInfo
+	for _, n := range c.Node.Nodes() {
+		if n.ID == to {
+			target = n
+		}
+	}
+	if target.ID == "" {
+		return 0, fmt.Errorf("node %q is not a live node of the cluster (`node list` shows them)", to)
+	}
+	start := time.Now()
+	wasFrozen := t.Status == catalog.StatusFrozen
+	if !wasFrozen {
+		if _, err := c.p.Freeze(ctx, t); err != nil {
+			return 0, err
+		}
+	}
+	err := c.handOver(ctx, t, to)
+	if err == nil {
+		err = c.warm(ctx, t, target.Advertise)
+	}
+	if !wasFrozen {
+		if cur, ok := c.p.Catalog.TenantByID(t.ID); ok {
+			if _, terr := c.p.Thaw(context.WithoutCancel(ctx), cur); terr != nil {
+				err = errors.Join(err, terr)
+			}
+		}
+	}
+	return time.Since(start), err
+}
+
+// warm asks the node at addr for tenant t's home page, which has it
+// restore the tenant from the replica, and waits for an answer that is
+// not a server error (30 s at most).
+func (c *Cluster) warm(ctx context.Context, t catalog.Tenant, addr string) error {
+	host := t.Slug + "." + c.p.Base
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr+"/", nil)
+		if err != nil {
+			return err
+		}
+		req.Host = host
+		resp, err := warmClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 500 {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("tenant %s: the new owner at %s did not serve it within 30s (%s)", t.Slug, addr, last)
+}
+
+var warmClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+
+// Drain moves every tenant this node owns to the least loaded other
+// nodes, one at a time, calling report after each.
+func (c *Cluster) Drain(ctx context.Context, report func(slug, to string, frozen time.Duration, err error)) (moved, failed int) {
+	for _, id := range c.Node.Owned() {
+		t, ok := c.p.Catalog.TenantByID(id)
+		if !ok {
+			continue
+		}
+		to := c.leastLoaded(id, c.Node.ID())
+		if to == "" {
+			report(t.Slug, "", 0, fmt.Errorf("no other live node: %w", cluster.ErrNoLiveNode))
+			failed++
+			continue
+		}
+		d, err := c.Move(ctx, t, to)
+		report(t.Slug, to, d, err)
+		if err != nil {
+			failed++
+		} else {
+			moved++
+		}
+	}
+	return moved, failed
 }

@@ -3,9 +3,12 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,11 +16,41 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 )
 
-// HopHeader marks a request forwarded by another node of the cluster; its
-// value is that node's id. A node forwards a request at most once: one
-// that arrives with it for a tenant another node owns (the two nodes
-// disagree about the owner for a moment) gets 508 rather than a loop.
+// HopHeader marks a request forwarded by another node of the cluster:
+// "NODE REV HOPS", the forwarding node's id, the revision of the ownership
+// record it routed by, and how many forwards the request has had. A node
+// whose record is newer forwards it once more (the sender's watch was a
+// moment behind a placement or a move); one whose record is not newer
+// waits up to a second for its own watch, then refuses with 508 and logs
+// it rather than loop. Revisions only grow, and maxHops bounds the rest.
 const HopHeader = "X-Chapterhouse-Hop"
+
+// maxHops is the most forwards a request may have.
+const maxHops = 3
+
+// hop is a HopHeader read.
+type hop struct {
+	from string
+	rev  uint64
+	hops int
+}
+
+func parseHop(v string) (hop, bool) {
+	var h hop
+	if v == "" {
+		return h, false
+	}
+	f := strings.Fields(v)
+	h.from = f[0]
+	if len(f) == 3 {
+		h.rev, _ = strconv.ParseUint(f[1], 10, 64)
+		h.hops, _ = strconv.Atoi(f[2])
+	}
+	if h.hops < 1 {
+		h.hops = 1
+	}
+	return h, true
+}
 
 // forwarder sends the requests of tenants that another node of the
 // cluster owns to that node (docs/cluster.md), streaming both ways.
@@ -65,7 +98,8 @@ func (f *forwarder) proxy(target string, log func(msg string, args ...any)) (*ht
 			if req := httpx.RequestOf(pr.In.Context()); req != nil && req.Secure {
 				pr.Out.Header.Set("X-Forwarded-Proto", "https")
 			}
-			pr.Out.Header.Set(HopHeader, f.self)
+			h := hopOf(pr.In.Context())
+			pr.Out.Header.Set(HopHeader, fmt.Sprintf("%s %d %d", f.self, h.rev, h.hops))
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) {
@@ -87,7 +121,15 @@ func (f *forwarder) proxy(target string, log func(msg string, args ...any)) (*ht
 // (the cluster claimed it and restored its file if it had no live owner).
 func (s *Server) routeCluster(w http.ResponseWriter, r *http.Request, req *httpx.Request, t catalog.Tenant) bool {
 	c := s.p.Cluster
-	owner, err := c.Route(r.Context(), t)
+	owner, rev, err := c.Route(r.Context(), t)
+	in, forwarded := parseHop(r.Header.Get(HopHeader))
+	// The node that forwarded it saw this one as the owner, by a record at
+	// least as new as this node's: this node's watch is a moment behind
+	// (a tenant just placed or moved here).
+	for deadline := time.Now().Add(time.Second); err == nil && owner != "" && forwarded && rev <= in.rev && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		owner, rev, err = c.Route(r.Context(), t)
+	}
 	if err != nil {
 		req.Kind = "cluster"
 		s.log.Warn("cluster: no node can serve the chapter now", "request_id", req.ID, "tenant", t.ID, "err", err)
@@ -103,13 +145,17 @@ func (s *Server) routeCluster(w http.ResponseWriter, r *http.Request, req *httpx
 		return false // ours
 	}
 	req.Kind, req.Tenant = "forwarded", t
-	if from := r.Header.Get(HopHeader); from != "" {
-		s.log.Error("cluster: a forwarded request names another owner; not forwarding it again",
-			"request_id", req.ID, "tenant", t.ID, "from", from, "owner", owner)
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "508 loop detected: the servers of this cluster disagree about which one serves this chapter; try again in a moment",
-			http.StatusLoopDetected)
-		return true
+	out := hop{rev: rev, hops: 1}
+	if forwarded {
+		if rev <= in.rev || in.hops >= maxHops {
+			s.log.Error("cluster: a forwarded request names another owner; not forwarding it again",
+				"request_id", req.ID, "tenant", t.ID, "from", in.from, "their_rev", in.rev, "owner", owner, "rev", rev, "hops", in.hops)
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "508 loop detected: the servers of this cluster disagree about which one serves this chapter; try again in a moment",
+				http.StatusLoopDetected)
+			return true
+		}
+		out.hops = in.hops + 1
 	}
 	p, err := s.fwd.proxy(owner, s.log.Warn)
 	if err != nil {
@@ -117,8 +163,16 @@ func (s *Server) routeCluster(w http.ResponseWriter, r *http.Request, req *httpx
 		http.Error(w, "502 bad gateway", http.StatusBadGateway)
 		return true
 	}
-	p.ServeHTTP(w, r)
+	p.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hopKey{}, out)))
 	return true
+}
+
+// hopKey carries the HopHeader to send with a forwarded request.
+type hopKey struct{}
+
+func hopOf(ctx context.Context) hop {
+	h, _ := ctx.Value(hopKey{}).(hop)
+	return h
 }
 
 // fenced refuses a write, before it starts, that this node could not
