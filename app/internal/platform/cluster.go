@@ -163,17 +163,20 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 	}
 	defer os.RemoveAll(work)
 	out := filepath.Join(work, t.ID+".db")
+	start := time.Now()
 	if err := c.Target.Restore(ctx, t.ID, out, time.Time{}); err != nil {
 		if errors.Is(err, replica.ErrNotAvailable) && fileExists(live) {
 			return false, nil // never replicated: the local file is all there is
 		}
 		return false, fmt.Errorf("restoring tenant %s from the replica: %w", t.ID, err)
 	}
+	fetched := time.Now()
 	im, err := tenantdb.PrepareImport(ctx, out, work, DefaultMaxImport)
 	if err != nil {
 		return false, fmt.Errorf("the replica's copy of tenant %s: %w", t.ID, err)
 	}
 	defer im.Discard()
+	c.p.Log.Info("cluster: a tenant's file from the replica", "tenant", t.ID, "fetch", fetched.Sub(start), "check", time.Since(fetched), "bytes", im.Size)
 	err = p.Pool.Drain(ctx, t.ID, func() error {
 		if fileExists(live) {
 			// The stale copy goes to the trash unrecorded (an orphan
@@ -218,7 +221,7 @@ func (c *Cluster) Lost(ctx context.Context, id string) {
 
 // Start wires the node's events: a tenant lost is drained; a dead node's
 // tenants are taken over (each survivor takes those it wins by rendezvous
-// hashing) and restored from the replica at once, four at a time, so the
+// hashing) and restored from the replica at once, takeOverRestores at a time, so the
 // first request finds them ready. The load that Place weighs is
 // published every two seconds until ctx ends.
 func (c *Cluster) Start(ctx context.Context) {
@@ -241,6 +244,10 @@ func (c *Cluster) Start(ctx context.Context) {
 	}()
 }
 
+// takeOverRestores is how many tenants taken over are restored at once:
+// a restore waits on the object store more than it computes.
+const takeOverRestores = 8
+
 // takeOver takes the tenants of dead node that this node wins and
 // restores them.
 func (c *Cluster) takeOver(ctx context.Context, dead string) {
@@ -253,7 +260,7 @@ func (c *Cluster) takeOver(ctx context.Context, dead string) {
 	for _, id := range taken {
 		c.forget(id)
 	}
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, takeOverRestores)
 	var wg sync.WaitGroup
 	for _, id := range taken {
 		t, ok := c.p.Catalog.TenantByID(id)
