@@ -117,6 +117,7 @@ func joinCluster(ctx context.Context, cfg *config, cc *clusterConn, p *platform.
 		return nil, nil, err
 	}
 	c := p.JoinCluster(node, target)
+	c.Connected = cc.nc.IsConnected
 	c.Start(ctx)
 	return node, target, nil
 }

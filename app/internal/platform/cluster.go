@@ -36,7 +36,10 @@ var ErrNoOwner = errors.New("no node of the cluster serves this chapter now")
 type Cluster struct {
 	Node   *cluster.Node
 	Target *replica.Target // the replica every node streams to
-	p      *Platform
+	// Connected reports whether the node's NATS connection is up (nil:
+	// not checked); CheckWrite refuses writes while it is not.
+	Connected func() bool
+	p         *Platform
 
 	mu sync.Mutex
 	// current holds the tenants whose local file is the newest: restored
@@ -64,6 +67,13 @@ func (p *Platform) JoinCluster(node *cluster.Node, target *replica.Target) *Clus
 func (c *Cluster) CheckWrite(id string) error {
 	if err := c.Node.CanWrite(id); err != nil {
 		return fmt.Errorf("%w (%v)", ErrFenced, err)
+	}
+	// Cut off from NATS, a node cannot ship what it commits to the
+	// replica: what it acknowledged would be lost at the takeover. The
+	// lease's clock bounds that anyway (CanWrite); this stops it at once.
+	// It only ever refuses more: safety never rests on it.
+	if c.Connected != nil && !c.Connected() {
+		return fmt.Errorf("%w (not connected to NATS)", ErrFenced)
 	}
 	return nil
 }
@@ -256,6 +266,22 @@ func (c *Cluster) takeOver(ctx context.Context, dead string) {
 	if err != nil {
 		c.p.Log.Error("cluster: taking over a dead node's tenants", "node", dead, "err", err)
 	}
+	// A record TakeOverDead passed over (its epoch not yet known dead
+	// here when it ran) is claimed now by the node that wins it, rather
+	// than at its first request.
+	if ts, err := c.p.Catalog.Tenants(ctx); err == nil {
+		var live []string
+		for _, n := range c.Node.Nodes() {
+			live = append(live, n.ID)
+		}
+		for _, t := range ts {
+			if o, ok := c.Node.Owner(t.ID); ok && o.Node == dead && !o.Live && cluster.Rendezvous(t.ID, live) == c.Node.ID() {
+				if o, err := c.Node.Claim(ctx, t.ID); err == nil && o.Node == c.Node.ID() {
+					taken = append(taken, t.ID)
+				}
+			}
+		}
+	}
 	c.p.Log.Info("cluster: took over a dead node's tenants", "node", dead, "tenants", len(taken), "duration", time.Since(start))
 	for _, id := range taken {
 		c.forget(id)
@@ -273,6 +299,12 @@ func (c *Cluster) takeOver(ctx context.Context, dead string) {
 			defer func() { <-sem; wg.Done() }()
 			if err := c.ensureCurrent(ctx, t); err != nil {
 				c.p.Log.Error("cluster: restoring a tenant taken over", "tenant", id, "err", err)
+				return
+			}
+			// Opened now, its replication registered, so that its first
+			// request finds it ready.
+			if h, err := c.p.Pool.Acquire(ctx, t.ID); err == nil {
+				h.Release()
 			}
 		}()
 	}

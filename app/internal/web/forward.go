@@ -25,6 +25,10 @@ import (
 // it rather than loop. Revisions only grow, and maxHops bounds the rest.
 const HopHeader = "X-Chapterhouse-Hop"
 
+// NodeHeader names, on every answer of a tenant's site in a cluster, the
+// node that served it (forwarded answers carry the owner's).
+const NodeHeader = "X-Chapterhouse-Node"
+
 // maxHops is the most forwards a request may have.
 const maxHops = 3
 
@@ -142,6 +146,7 @@ func (s *Server) routeCluster(w http.ResponseWriter, r *http.Request, req *httpx
 		return true
 	}
 	if owner == "" {
+		w.Header().Set(NodeHeader, c.Node.ID())
 		return false // ours
 	}
 	req.Kind, req.Tenant = "forwarded", t
