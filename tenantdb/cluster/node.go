@@ -109,6 +109,7 @@ type Node struct {
 	tryStart  time.Time // start of the first attempt of the pending renew or create
 	tryRev    uint64    // revision the pending renew expects
 	fenced    error     // non-nil: rejoining, or left
+	renewals  uint64    // successful renews since Join
 	open      int
 	load      float64
 	live      map[string]liveNode
@@ -198,8 +199,17 @@ func (n *Node) existsError() error {
 }
 
 // openBucket creates a bucket, or opens an existing one whose TTL matches.
+// While the NATS cluster is still forming (no peers for the replicas yet,
+// as when it boots with the nodes) it tries again until ctx ends.
 func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	kv, err := js.CreateKeyValue(ctx, cfg)
+	for isNoPeers(err) && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+		kv, err = js.CreateKeyValue(ctx, cfg)
+	}
 	if err == nil {
 		return kv, nil
 	}
@@ -216,6 +226,12 @@ func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 			cfg.Bucket, st.TTL(), cfg.TTL)
 	}
 	return kv, nil
+}
+
+// isNoPeers reports API error 10005: not enough servers for the replicas.
+func isNoPeers(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10005
 }
 
 // ID is the node's id.
@@ -465,6 +481,7 @@ func (n *Node) renew(ctx context.Context) error {
 	if n.epoch == epoch && n.rev == rev && n.fenced == nil {
 		n.rev = ack.Sequence
 		n.tryStart = time.Time{}
+		n.renewals++
 		if start.After(n.lastRenew) {
 			n.lastRenew = start
 		}
