@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -15,6 +16,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// testLog discards the nodes' logs unless CLUSTER_LOG is set.
+var testLog = func() *slog.Logger {
+	if os.Getenv("CLUSTER_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}()
+
 // testConfig is a short lease for tests: fenced 2.5 s after the last renew
 // began, expired after 4 s. The bounds below are deadlines for a failure,
 // not figures a test checks.
@@ -22,7 +31,7 @@ func testConfig(id string) Config {
 	return Config{
 		NodeID: id, Advertise: "http://" + id + ".test:8080",
 		LeaseTTL: 4 * time.Second, RenewEvery: 500 * time.Millisecond, FenceMargin: 1500 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log: testLog.With("id", id),
 	}
 }
 
@@ -122,4 +131,15 @@ func claimAll(t testing.TB, n *Node, tenants []string) {
 			t.Fatalf("claim %s: owner %+v, want %s at %d", id, o, n.ID(), n.Epoch())
 		}
 	}
+}
+
+// freeze stops n's renew loop and watches between steps, as a SIGSTOP
+// would, and returns the thaw; the test's end thaws it too (before Close,
+// which waits for those loops), so a failing check cannot hang the test.
+func freeze(t testing.TB, n *Node) (thaw func()) {
+	n.pause.Lock()
+	var once sync.Once
+	thaw = func() { once.Do(n.pause.Unlock) }
+	t.Cleanup(thaw)
+	return thaw
 }

@@ -189,7 +189,7 @@ func TestFrozenNodeIsFencedWhenItWakes(t *testing.T) {
 	b.OnNodeDead(dead.add)
 	oldEpoch := a.Epoch()
 
-	a.pause.Lock()
+	thaw := freeze(t, a)
 	eventually(t, "b sees the frozen a's lease expire", func() bool { return dead.has("a") })
 	taken, err := b.TakeOverDead(ctxT(t), "a")
 	if err != nil || len(taken) != len(tenants) {
@@ -204,7 +204,7 @@ func TestFrozenNodeIsFencedWhenItWakes(t *testing.T) {
 			t.Fatalf("a.CanWrite(%s) on waking = %v, want ErrFenced", id, err)
 		}
 	}
-	a.pause.Unlock()
+	thaw()
 	eventually(t, "a joins again at a new epoch", func() bool { return a.Epoch() > oldEpoch && a.Fenced() == nil })
 	eventually(t, "a hears it lost every tenant", func() bool { return len(lost.all()) >= len(tenants) })
 	for _, id := range tenants {

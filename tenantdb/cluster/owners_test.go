@@ -181,13 +181,12 @@ func TestHandover(t *testing.T) {
 	// A stale revision: x changes t2's record while a's watch is frozen.
 	eventually(t, "x sees t2", func() bool { _, ok := x.Owner("t2"); return ok })
 	seen, _ := x.Owner("t2")
-	a.pause.Lock()
+	thaw := freeze(t, a)
 	if _, err := x.owners.Update(ctxT(t), "t2", []byte(fmt.Sprintf(`{"node":"a","epoch":%d}`, a.Epoch())), seen.Rev); err != nil {
-		a.pause.Unlock()
 		t.Fatal(err)
 	}
 	err := a.Handover(ctxT(t), "t2", "x")
-	a.pause.Unlock()
+	thaw()
 	if !errors.Is(err, ErrConflict) {
 		t.Fatalf("handover on a stale revision = %v, want ErrConflict", err)
 	}
