@@ -128,15 +128,19 @@ func (c Config) withDefaults() (Config, error) {
 // with the options the spike found to matter: pings every second and two
 // outstanding, so a client leaves a frozen server within ~3 s instead of
 // minutes; reconnects every 250 ms, forever. name shows in the servers'
-// connection lists. It fails if JetStream does not answer before ctx ends.
-func Connect(ctx context.Context, urls, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(urls,
+// connection lists. extra options come last (a test that cuts a node off by
+// stopping its one server adds nats.IgnoreDiscoveredServers(), else the
+// client moves to a server the cluster told it about). It fails if
+// JetStream does not answer before ctx ends.
+func Connect(ctx context.Context, urls, name string, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	opts := append([]nats.Option{
 		nats.Name(name),
 		nats.PingInterval(time.Second),
 		nats.MaxPingsOutstanding(2),
-		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectWait(250 * time.Millisecond),
 		nats.MaxReconnects(-1),
-	)
+	}, extra...)
+	nc, err := nats.Connect(urls, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS %s: %w", urls, err)
 	}

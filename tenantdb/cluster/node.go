@@ -67,6 +67,7 @@ type liveNode struct {
 	nodeValue
 	epoch uint64
 	rev   uint64
+	seen  time.Time // when this node last applied an entry of the key
 }
 
 // record is a tenant key as last seen; deleted ones stay as tombstones so a
@@ -109,6 +110,7 @@ type Node struct {
 	tryStart  time.Time // start of the first attempt of the pending renew or create
 	tryRev    uint64    // revision the pending renew expects
 	fenced    error     // non-nil: rejoining, or left
+	renewals  uint64    // successful renews since Join
 	open      int
 	load      float64
 	live      map[string]liveNode
@@ -154,11 +156,11 @@ func Join(ctx context.Context, js jetstream.JetStream, cfg Config) (*Node, error
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.events.run(bg) }()
 	nodesLoaded, ownersLoaded := make(chan struct{}), make(chan struct{})
-	if err := n.watch(bg, nodes, n.applyNode, nodesLoaded); err != nil {
+	if err := n.watch(bg, nodes, n.applyNode, n.pruneNodes, nodesLoaded); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("watch %s: %w", NodesBucket, err)
 	}
-	if err := n.watch(bg, owners, n.applyOwner, ownersLoaded); err != nil {
+	if err := n.watch(bg, owners, n.applyOwner, n.pruneOwners, ownersLoaded); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("watch %s: %w", OwnersBucket, err)
 	}
@@ -181,8 +183,9 @@ func Join(ctx context.Context, js jetstream.JetStream, cfg Config) (*Node, error
 		}
 		return nil, fmt.Errorf("join as %q: %w", cfg.NodeID, err)
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.renewLoop(bg) }()
+	go func() { defer n.wg.Done(); n.sweepLoop(bg) }()
 	return n, nil
 }
 
@@ -198,8 +201,17 @@ func (n *Node) existsError() error {
 }
 
 // openBucket creates a bucket, or opens an existing one whose TTL matches.
+// While the NATS cluster is still forming (no peers for the replicas yet,
+// as when it boots with the nodes) it tries again until ctx ends.
 func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	kv, err := js.CreateKeyValue(ctx, cfg)
+	for isNoPeers(err) && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+		kv, err = js.CreateKeyValue(ctx, cfg)
+	}
 	if err == nil {
 		return kv, nil
 	}
@@ -216,6 +228,12 @@ func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 			cfg.Bucket, st.TTL(), cfg.TTL)
 	}
 	return kv, nil
+}
+
+// isNoPeers reports API error 10005: not enough servers for the replicas.
+func isNoPeers(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10005
 }
 
 // ID is the node's id.
@@ -317,6 +335,9 @@ func (n *Node) ownerLocked(r record) Owner {
 		o.Live = true
 		o.Advertise = l.Advertise
 	}
+	if r.Node == n.cfg.NodeID {
+		o.Live = r.Epoch == n.epoch && n.fenced == nil
+	}
 	return o
 }
 
@@ -357,9 +378,21 @@ func (n *Node) Leave(ctx context.Context) error {
 	n.cancel()
 	n.wg.Wait()
 	n.mu.Lock()
-	rev := n.rev
+	rev, session := n.rev, n.session
 	n.mu.Unlock()
-	if err := n.nodes.Delete(ctx, n.cfg.NodeID, jetstream.LastRevision(rev)); err != nil {
+	err := n.nodes.Delete(ctx, n.cfg.NodeID, jetstream.LastRevision(rev))
+	if isConflict(err) {
+		// A renew cut short by the stop may have been stored: delete at
+		// the stream leader's revision if that is still this lease.
+		var e jetstream.KeyValueEntry
+		if e, err = n.leaderGet(ctx, NodesBucket, n.cfg.NodeID); err == nil && e != nil {
+			var v nodeValue
+			if json.Unmarshal(e.Value(), &v) == nil && v.Session == session && e.Operation() == jetstream.KeyValuePut {
+				err = n.nodes.Delete(ctx, n.cfg.NodeID, jetstream.LastRevision(e.Revision()))
+			}
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("leave: delete the lease of %q (it expires after %v): %w", n.cfg.NodeID, n.cfg.LeaseTTL, err)
 	}
 	return nil
@@ -465,6 +498,7 @@ func (n *Node) renew(ctx context.Context) error {
 	if n.epoch == epoch && n.rev == rev && n.fenced == nil {
 		n.rev = ack.Sequence
 		n.tryStart = time.Time{}
+		n.renewals++
 		if start.After(n.lastRenew) {
 			n.lastRenew = start
 		}
@@ -526,8 +560,12 @@ func (n *Node) valueLocked(epoch uint64) []byte {
 }
 
 // watch starts a goroutine applying every entry of kv's WatchAll; loaded is
-// closed at the end of the initial values.
-func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry), loaded chan struct{}) error {
+// closed at the end of the initial values. The client ends a watch whose
+// consumer it cannot re-make (as during a stream leader's election): the
+// goroutine then watches again from scratch and prunes what the new
+// initial values no longer hold.
+func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry),
+	prune func(seen map[string]bool, upto uint64), loaded chan struct{}) error {
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return err
@@ -535,29 +573,87 @@ func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jets
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer w.Stop()
+		var seen map[string]bool // keys of a reload's initial values
+		var upto uint64
 		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
+			n.follow(ctx, w, func(e jetstream.KeyValueEntry) {
+				if e != nil {
+					if seen != nil {
+						seen[e.Key()] = true
+						upto = max(upto, e.Revision())
+					}
+					apply(e)
 					return
 				}
-				n.pause.RLock()
-				if e == nil {
-					if loaded != nil {
-						close(loaded)
-						loaded = nil
-					}
-				} else {
-					apply(e)
+				if loaded != nil {
+					close(loaded)
+					loaded = nil
 				}
-				n.pause.RUnlock()
+				if seen != nil {
+					prune(seen, upto)
+					seen = nil
+				}
+			})
+			w.Stop()
+			for ctx.Err() == nil {
+				n.cfg.Log.Warn("cluster: watch ended; watching again", "bucket", kv.Bucket())
+				if w, err = kv.WatchAll(ctx); err == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(500 * time.Millisecond):
+				}
 			}
+			if ctx.Err() != nil {
+				return
+			}
+			seen, upto = map[string]bool{}, 0
 		}
 	}()
 	return nil
+}
+
+// follow hands each update of w to fn until w ends or ctx is done.
+func (n *Node) follow(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.KeyValueEntry)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			n.pause.RLock()
+			fn(e)
+			n.pause.RUnlock()
+		}
+	}
+}
+
+// pruneNodes ends the leases a reload of the nodes watch no longer shows
+// (their keys expired and the markers went too), if they were older than
+// the reload's newest entry.
+func (n *Node) pruneNodes(seen map[string]bool, upto uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, l := range n.live {
+		if !seen[id] && l.rev <= upto {
+			n.endNodeLocked(id, upto)
+		}
+	}
+}
+
+// pruneOwners marks deleted the records a reload of the owners watch no
+// longer shows.
+func (n *Node) pruneOwners(seen map[string]bool, upto uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for t, r := range n.records {
+		if !seen[t] && !r.deleted && r.rev <= upto {
+			n.setRecordLocked(t, record{rev: r.rev + 1, deleted: true})
+		}
+	}
 }
 
 // applyNode applies an entry of the nodes watch.
@@ -572,7 +668,6 @@ func (n *Node) applyNode(e jetstream.KeyValueEntry) {
 	if had && rev <= old.rev {
 		return
 	}
-	ended := false
 	if e.Operation() == jetstream.KeyValuePut {
 		var v nodeValue
 		if err := json.Unmarshal(e.Value(), &v); err != nil {
@@ -582,22 +677,37 @@ func (n *Node) applyNode(e jetstream.KeyValueEntry) {
 		if epoch == 0 {
 			epoch = rev
 		}
-		ended = had && old.epoch != epoch
-		n.live[id] = liveNode{nodeValue: v, epoch: epoch, rev: rev}
+		if had && old.epoch != epoch && id != n.cfg.NodeID {
+			n.deadLocked(id)
+		}
+		n.live[id] = liveNode{nodeValue: v, epoch: epoch, rev: rev, seen: n.now()}
 		if id == n.cfg.NodeID && rev > n.rev && v.Session != n.session && n.fenced == nil {
 			n.fenceLocked(fmt.Errorf("%w: another process holds node id %q", ErrFenced, id))
 		}
-	} else {
-		ended = had
-		delete(n.live, id)
-		if id == n.cfg.NodeID && rev > n.rev && n.fenced == nil {
-			n.fenceLocked(fmt.Errorf("%w: lease of %q ended (%v)", ErrFenced, id, e.Operation()))
-		}
+		return
 	}
-	if ended && id != n.cfg.NodeID {
-		for _, fn := range n.onDead {
-			n.events.push(func() { fn(id) })
-		}
+	if had {
+		n.endNodeLocked(id, rev)
+	}
+}
+
+// endNodeLocked removes a lease that ended at revision rev (a delete, an
+// expiry, or no message left): others' are reported dead, this node's own
+// fences it.
+func (n *Node) endNodeLocked(id string, rev uint64) {
+	delete(n.live, id)
+	if id != n.cfg.NodeID {
+		n.deadLocked(id)
+		return
+	}
+	if rev > n.rev && n.fenced == nil {
+		n.fenceLocked(fmt.Errorf("%w: lease of %q ended", ErrFenced, id))
+	}
+}
+
+func (n *Node) deadLocked(id string) {
+	for _, fn := range n.onDead {
+		n.events.push(func() { fn(id) })
 	}
 }
 

@@ -26,6 +26,9 @@ const casAttempts = 5
 // this node knows: an epoch beyond what the nodes watch has delivered may be
 // a lease this node has not seen yet, so it is not taken for dead.
 func (n *Node) liveLocked(node string, epoch uint64) (live, known bool) {
+	if node == n.cfg.NodeID { // this node knows its own epoch best
+		return epoch == n.epoch && n.fenced == nil, true
+	}
 	if l, ok := n.live[node]; ok && l.epoch == epoch {
 		return true, true
 	}
