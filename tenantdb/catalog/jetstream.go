@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -50,6 +51,7 @@ const watchWait = 10 * time.Second
 const (
 	watchTenants = iota
 	watchDomains
+	watchTrash
 	watchCount
 )
 
@@ -69,6 +71,7 @@ type kvStore struct {
 	// Guarded by c.mu, with the Catalog's maps.
 	tenantRev map[string]uint64     // tenant id -> revision of its record
 	hosts     map[string]hostClaims // host -> its claims
+	trashed   map[string]TrashEntry // trash file -> its entry
 	applied   [watchCount]uint64    // the last revision each watch applied
 	changed   chan struct{}         // closed (and replaced) when a watch applies an entry
 	watchErr  error                 // set when a watch ended without Close
@@ -100,7 +103,7 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Ca
 	}
 	c := &Catalog{dir: dir, now: time.Now,
 		bySlug: map[string]Tenant{}, byID: map[string]Tenant{}, byHost: map[string]string{}}
-	k := &kvStore{c: c, js: js, tenantRev: map[string]uint64{}, hosts: map[string]hostClaims{}, changed: make(chan struct{})}
+	k := &kvStore{c: c, js: js, tenantRev: map[string]uint64{}, hosts: map[string]hostClaims{}, trashed: map[string]TrashEntry{}, changed: make(chan struct{})}
 	c.st = k
 	replicas := 1
 	if nc := js.Conn(); nc != nil && len(nc.Servers()) >= 3 {
@@ -120,7 +123,7 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Ca
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	k.stop = stop
-	for i, kv := range []jetstream.KeyValue{k.tenantsKV, k.domainsKV} {
+	for i, kv := range []jetstream.KeyValue{k.tenantsKV, k.domainsKV, k.trashKV} {
 		if err := k.watch(ctx, wctx, i, kv); err != nil {
 			k.close()
 			return nil, err
@@ -193,6 +196,33 @@ func (k *kvStore) watch(ctx, wctx context.Context, i int, kv jetstream.KeyValue)
 			return fmt.Errorf("catalog: loading %s: %w", kv.Bucket(), ctx.Err())
 		}
 	}
+	// The watch's consumer may sit on a replica that lags the leader by
+	// the last few writes: wait until it has shown the leader's last one,
+	// so that a catalog opened after a change (another node's, or a CLI
+	// command's) knows it.
+	st, err := kv.Status(ctx)
+	if err != nil {
+		w.Stop()
+		return fmt.Errorf("catalog: bucket %s: %w", kv.Bucket(), err)
+	}
+	var last uint64
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		last = bs.StreamInfo().State.LastSeq
+	}
+	for k.appliedRev(i) < last {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("catalog: the watch of %s ended while loading", kv.Bucket())
+			}
+			if e != nil {
+				k.apply(i, e)
+			}
+		case <-ctx.Done():
+			w.Stop()
+			return fmt.Errorf("catalog: loading %s: %w", kv.Bucket(), ctx.Err())
+		}
+	}
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
@@ -218,6 +248,12 @@ func (k *kvStore) watch(ctx, wctx context.Context, i int, kv jetstream.KeyValue)
 	return nil
 }
 
+func (k *kvStore) appliedRev(i int) uint64 {
+	k.c.mu.RLock()
+	defer k.c.mu.RUnlock()
+	return k.applied[i]
+}
+
 // apply brings memory in line with one watched entry of bucket i.
 func (k *kvStore) apply(i int, e jetstream.KeyValueEntry) {
 	c := k.c
@@ -238,8 +274,18 @@ func (k *kvStore) apply(i int, e jetstream.KeyValueEntry) {
 		if put && json.Unmarshal(e.Value(), &t) == nil && t.ID == id {
 			c.byID[id], c.bySlug[t.Slug], k.tenantRev[id] = t, t, e.Revision()
 		}
+	case watchTrash:
+		file, ok := nameOfKey(e.Key())
+		if !ok {
+			break
+		}
+		delete(k.trashed, file)
+		var t TrashEntry
+		if put && json.Unmarshal(e.Value(), &t) == nil {
+			k.trashed[file] = t
+		}
 	case watchDomains:
-		host, ok := hostOfKey(e.Key())
+		host, ok := nameOfKey(e.Key())
 		if !ok {
 			break
 		}
@@ -307,8 +353,8 @@ func keyOf(name string) string {
 	return "=" + base64.RawURLEncoding.EncodeToString([]byte(name))
 }
 
-// hostOfKey reverses keyOf.
-func hostOfKey(key string) (string, bool) {
+// nameOfKey reverses keyOf.
+func nameOfKey(key string) (string, bool) {
 	if enc, ok := strings.CutPrefix(key, "="); ok {
 		b, err := base64.RawURLEncoding.DecodeString(enc)
 		return string(b), err == nil
@@ -324,12 +370,17 @@ func isCAS(err error) bool {
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-// del deletes key of kv if its revision is still rev, and returns the
-// revision of the delete marker (which the watch shows).
+// del deletes key of kv if its revision is still rev (whatever it is if
+// rev is 0), and returns the revision of the delete marker (which the
+// watch shows).
 func (k *kvStore) del(ctx context.Context, kv jetstream.KeyValue, key string, rev uint64) (uint64, error) {
 	m := nats.NewMsg("$KV." + kv.Bucket() + "." + key)
 	m.Header.Set("KV-Operation", "DEL")
-	ack, err := k.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
+	var opts []jetstream.PublishOpt
+	if rev != 0 {
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(rev))
+	}
+	ack, err := k.js.PublishMsg(ctx, m, opts...)
 	if err != nil {
 		return 0, err
 	}
@@ -530,6 +581,11 @@ func (k *kvStore) removeTenant(ctx context.Context, t Tenant, trashFile string) 
 	}
 	if err := k.seen(ctx, watchTenants, rev); err != nil {
 		return err
+	}
+	if trashRev != 0 {
+		if err := k.seen(ctx, watchTrash, trashRev); err != nil {
+			return err
+		}
 	}
 	k.c.mu.RLock()
 	var hosts []string
@@ -929,62 +985,48 @@ func (k *kvStore) createTrash(ctx context.Context, e TrashEntry) (uint64, error)
 }
 
 func (k *kvStore) addTrash(ctx context.Context, e TrashEntry) error {
-	_, err := k.createTrash(ctx, e)
-	return err
+	rev, err := k.createTrash(ctx, e)
+	if err != nil {
+		return err
+	}
+	return k.seen(ctx, watchTrash, rev)
 }
 
-func (k *kvStore) trashEntry(ctx context.Context, file string) (TrashEntry, error) {
-	var e TrashEntry
-	got, err := k.trashKV.Get(ctx, keyOf(file))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+func (k *kvStore) trashEntry(_ context.Context, file string) (TrashEntry, error) {
+	k.c.mu.RLock()
+	e, ok := k.trashed[file]
+	k.c.mu.RUnlock()
+	if !ok {
 		return e, fmt.Errorf("trash entry %q: %w (see `chapterhouse trash list`)", file, tenantdb.ErrNotFound)
 	}
-	if err != nil {
-		return e, fmt.Errorf("trash entry %q: %w", file, err)
-	}
-	return e, json.Unmarshal(got.Value(), &e)
+	return e, nil
 }
 
-// trash reads every entry with a watch that stops after the initial
-// values (a consistent pass over the bucket, unlike a Get per key).
-func (k *kvStore) trash(ctx context.Context) ([]TrashEntry, error) {
-	w, err := k.trashKV.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("catalog: trash: %w", err)
+func (k *kvStore) trash(context.Context) ([]TrashEntry, error) {
+	k.c.mu.RLock()
+	es := make([]TrashEntry, 0, len(k.trashed))
+	for _, e := range k.trashed {
+		es = append(es, e)
 	}
-	defer w.Stop()
-	var es []TrashEntry
-	for {
-		select {
-		case got, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("catalog: trash: the watch ended early")
-			}
-			if got == nil {
-				sort.SliceStable(es, func(i, j int) bool {
-					if !es[i].DeletedAt.Equal(es[j].DeletedAt) {
-						return es[i].DeletedAt.Before(es[j].DeletedAt)
-					}
-					return es[i].File < es[j].File
-				})
-				return es, nil
-			}
-			var e TrashEntry
-			if err := json.Unmarshal(got.Value(), &e); err != nil {
-				return nil, fmt.Errorf("catalog: trash entry %s: %w", got.Key(), err)
-			}
-			es = append(es, e)
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	k.c.mu.RUnlock()
+	sort.Slice(es, func(i, j int) bool {
+		if !es[i].DeletedAt.Equal(es[j].DeletedAt) {
+			return es[i].DeletedAt.Before(es[j].DeletedAt)
 		}
-	}
+		return es[i].File < es[j].File
+	})
+	return es, nil
 }
 
 func (k *kvStore) removeTrash(ctx context.Context, file string) error {
-	if err := k.trashKV.Delete(ctx, keyOf(file)); err != nil {
+	if _, err := k.trashEntry(ctx, file); err != nil {
+		return nil // as catalog.db: removing what is not there is no error
+	}
+	rev, err := k.del(ctx, k.trashKV, keyOf(file), 0)
+	if err != nil {
 		return fmt.Errorf("trash entry %q: %w", file, err)
 	}
-	return nil
+	return k.seen(ctx, watchTrash, rev)
 }
 
 // Audit.
@@ -1056,6 +1098,116 @@ func (k *kvStore) check(ctx context.Context) error {
 	return nil
 }
 
-func (k *kvStore) export(context.Context, string) (sqlitefile.FileInfo, error) {
-	return sqlitefile.FileInfo{}, errors.New("catalog: export is not supported in cluster mode yet")
+// export writes the catalog as a catalog.db file, as a single node's
+// Export does, so that a backup of a cluster restores on one node too:
+// the tenants and domains as this node's watch has them, the trash, and
+// the audit log up to its last entry when the export began.
+func (k *kvStore) export(ctx context.Context, dst string) (sqlitefile.FileInfo, error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".catalog-export-")
+	if err != nil {
+		return sqlitefile.FileInfo{}, err
+	}
+	defer os.RemoveAll(tmp)
+	snap, err := Open(ctx, tmp)
+	if err != nil {
+		return sqlitefile.FileInfo{}, err
+	}
+	defer snap.Close()
+	if err := k.copyTo(ctx, snap); err != nil {
+		return sqlitefile.FileInfo{}, fmt.Errorf("catalog: export: %w", err)
+	}
+	return snap.Export(ctx, dst)
+}
+
+// copyTo writes every tenant, domain, trash entry and audit entry into
+// the empty catalog.db of snap, in one transaction.
+func (k *kvStore) copyTo(ctx context.Context, snap *Catalog) error {
+	ts, _ := k.tenants(ctx)
+	ds, _ := k.domains(ctx, "")
+	trash, err := k.trash(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := snap.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, t := range ts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, quota_bytes) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Slug, t.Name, t.Status, sqlitefile.FormatTime(t.CreatedAt), t.Quota); err != nil {
+			return fmt.Errorf("tenant %q: %w", t.Slug, err)
+		}
+	}
+	for _, d := range ds {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO domains (host, tenant_id, verified, token, status, created_at, verified_at, checked_at, misconfigured_since)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.Host, d.TenantID, d.Verified, d.Token, d.Status, sqlitefile.FormatTime(d.CreatedAt),
+			sqlitefile.NullTime(d.VerifiedAt), sqlitefile.NullTime(d.CheckedAt), sqlitefile.NullTime(d.MisconfiguredSince)); err != nil {
+			return fmt.Errorf("domain %s: %w", d.Host, err)
+		}
+	}
+	for _, e := range trash {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO trash (file, tenant_id, slug, name, deleted_at) VALUES (?, ?, ?, ?, ?)`,
+			e.File, e.TenantID, e.Slug, e.Name, sqlitefile.FormatTime(e.DeletedAt)); err != nil {
+			return fmt.Errorf("trash file %s: %w", e.File, err)
+		}
+	}
+	if err := k.eachAudit(ctx, func(e AuditEntry) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, tenant_id, detail) VALUES (?, ?, ?, ?, ?)`,
+			sqlitefile.FormatTime(e.At), e.Actor, e.Action, e.TenantID, e.Detail)
+		return err
+	}); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return tx.Commit()
+}
+
+// eachAudit calls fn with every audit entry, oldest first, up to the last
+// one when it began, through an ordered consumer.
+func (k *kvStore) eachAudit(ctx context.Context, fn func(AuditEntry) error) error {
+	info, err := k.auditStream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	last := info.State.LastSeq
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	cons, err := k.auditStream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return err
+	}
+	for {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return err
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			meta, err := m.Metadata()
+			if err != nil {
+				return err
+			}
+			if meta.Sequence.Stream > last {
+				return nil
+			}
+			var e AuditEntry
+			if err := json.Unmarshal(m.Data(), &e); err != nil {
+				return fmt.Errorf("entry %d: %w", meta.Sequence.Stream, err)
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			if meta.Sequence.Stream == last {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("entries up to %d not delivered", last)
+		}
+	}
 }
