@@ -45,7 +45,7 @@ func forEachStore(t *testing.T, test func(t *testing.T, open opener)) {
 
 // openJetStream opens the catalog in cluster's JetStream through server i
 // (the client knows every server, as a node does, and prefers i).
-func openJetStream(t *testing.T, cluster *natstest.Cluster, i int) *Catalog {
+func openJetStream(t testing.TB, cluster *natstest.Cluster, i int) *Catalog {
 	t.Helper()
 	nc, err := nats.Connect(cluster.URL(i)+","+cluster.URLs(), nats.DontRandomize())
 	if err != nil {

@@ -1,0 +1,250 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/internal/natstest"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+)
+
+// eventually polls cond until it holds, and fails the test with what if
+// it has not after a long while (a stuck watch, not a slow one: the
+// latency is measured by BenchmarkDomainRoutesOnOtherNode).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestClusterNodesSeeEachOther opens the catalog as two nodes on two
+// servers of one cluster: what one changes (tenants, status, domains,
+// trash, audit) the other's memory shows, and a removal stops routing on
+// both.
+func TestClusterNodesSeeEachOther(t *testing.T) {
+	ctx := context.Background()
+	cluster := natstest.Start(t, 3)
+	a, b := openJetStream(t, cluster, 0), openJetStream(t, cluster, 1)
+	alpha := newTenant("alpha")
+	webtestMust(t, a.AddTenant(ctx, alpha))
+	eventually(t, "alpha on node b", func() bool { _, ok := b.TenantBySlug("alpha"); return ok })
+	if got, _ := b.TenantByID(alpha.ID); got.Name != alpha.Name || !got.CreatedAt.Equal(alpha.CreatedAt) {
+		t.Fatalf("node b has %+v, want %+v", got, alpha)
+	}
+
+	const host = "www.alpha.example"
+	if _, err := a.AddDomain(ctx, alpha, host, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the pending claim on node b", func() bool { _, err := b.TenantDomain(ctx, alpha.ID, host); return err == nil })
+	if _, ok := b.TenantByHost(host); ok {
+		t.Fatal("a pending domain routes on node b")
+	}
+	if _, err := b.SetDomainStatus(ctx, alpha.ID, host, DomainVerified); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, host+" routing on node a", func() bool { got, ok := a.TenantByHost(host); return ok && got.ID == alpha.ID })
+
+	if _, err := b.SetStatus(ctx, "alpha", StatusSuspended); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alpha suspended on node a", func() bool { got, _ := a.TenantByHost(host); return got.Status == StatusSuspended })
+
+	webtestMust(t, b.Audit(ctx, "cli", "tenant.suspend", alpha.ID, "alpha"))
+	if log, err := a.AuditLog(ctx, 5); err != nil || len(log) != 1 || log[0].Action != "tenant.suspend" {
+		t.Fatalf("node a's audit log: %+v %v", log, err)
+	}
+
+	if _, err := a.RemoveDomain(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, host+" no longer routing on node b", func() bool { _, ok := b.TenantByHost(host); return !ok })
+
+	webtestMust(t, b.RemoveTenant(ctx, alpha, alpha.ID+"-1.db"))
+	eventually(t, "alpha gone from node a", func() bool { _, ok := a.TenantBySlug("alpha"); return !ok })
+	eventually(t, "alpha's trash entry on node a", func() bool { _, err := a.TrashEntry(ctx, alpha.ID+"-1.db"); return err == nil })
+	// The slug is free again, on either node.
+	again := newTenant("alpha")
+	webtestMust(t, a.AddTenant(ctx, again))
+
+	// A third node that opens now loads all of it.
+	c := openJetStream(t, cluster, 2)
+	if got, ok := c.TenantBySlug("alpha"); !ok || got.ID != again.ID {
+		t.Fatalf("a node opened later has alpha = %+v %v, want id %s", got, ok, again.ID)
+	}
+	if trash, _ := c.Trash(ctx); len(trash) != 1 {
+		t.Fatalf("a node opened later has the trash %+v", trash)
+	}
+}
+
+// TestClusterRacingAddTenant adds tenants of one slug from two nodes at
+// once, round after round: exactly one wins each round, the other gets
+// ErrConflict, and both nodes end up with the winner.
+func TestClusterRacingAddTenant(t *testing.T) {
+	ctx := context.Background()
+	cluster := natstest.Start(t, 3)
+	nodes := []*Catalog{openJetStream(t, cluster, 0), openJetStream(t, cluster, 1)}
+	for round := range 20 {
+		slug := fmt.Sprintf("race-%d", round)
+		ts := []Tenant{newTenant(slug), newTenant(slug)}
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range nodes {
+			wg.Go(func() { errs[i] = nodes[i].AddTenant(ctx, ts[i]) })
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner < 0:
+				winner = i
+			case err == nil:
+				t.Fatalf("round %d: both nodes added %s", round, slug)
+			case !errors.Is(err, tenantdb.ErrConflict):
+				t.Fatalf("round %d: node %d: %v, want ErrConflict", round, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: neither node added %s: %v", round, slug, errs)
+		}
+		for i, n := range nodes {
+			eventually(t, fmt.Sprintf("node %d has the winner of %s", i, slug), func() bool {
+				got, ok := n.TenantBySlug(slug)
+				return ok && got.ID == ts[winner].ID
+			})
+			if _, ok := n.TenantByID(ts[1-winner].ID); ok {
+				t.Fatalf("round %d: node %d has the loser", round, i)
+			}
+		}
+	}
+}
+
+// TestClusterRacingDomainProof claims one host for two tenants and
+// verifies both claims at once from two nodes: exactly one proof wins,
+// the other gets ErrDomainOwned (or ErrNotFound: the winner's proof
+// removed its claim), and the host routes to the winner on both nodes.
+func TestClusterRacingDomainProof(t *testing.T) {
+	ctx := context.Background()
+	cluster := natstest.Start(t, 3)
+	nodes := []*Catalog{openJetStream(t, cluster, 0), openJetStream(t, cluster, 2)}
+	ts := []Tenant{newTenant("alpha"), newTenant("bravo")}
+	for _, tn := range ts {
+		webtestMust(t, nodes[0].AddTenant(ctx, tn))
+		eventually(t, tn.Slug+" on node 1", func() bool { _, ok := nodes[1].TenantByID(tn.ID); return ok })
+	}
+	for round := range 10 {
+		host := fmt.Sprintf("www%d.shared.example", round)
+		for _, tn := range ts {
+			if _, err := nodes[0].AddDomain(ctx, tn, host, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "both claims on node 1", func() bool { ds, _ := nodes[1].Claims(ctx, host); return len(ds) == 2 })
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range nodes {
+			wg.Go(func() { _, errs[i] = nodes[i].RecordDomainCheck(ctx, ts[i].ID, host, true, time.Hour) })
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner < 0:
+				winner = i
+			case err == nil:
+				t.Fatalf("round %d: both proofs of %s won", round, host)
+			case !errors.Is(err, ErrDomainOwned) && !errors.Is(err, tenantdb.ErrNotFound):
+				t.Fatalf("round %d: node %d: %v, want ErrDomainOwned or ErrNotFound", round, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: no proof won: %v", round, errs)
+		}
+		for i, n := range nodes {
+			eventually(t, fmt.Sprintf("%s routing to the winner on node %d", host, i), func() bool {
+				got, ok := n.TenantByHost(host)
+				ds, _ := n.Claims(ctx, host)
+				return ok && got.ID == ts[winner].ID && len(ds) == 1
+			})
+		}
+	}
+}
+
+// TestClusterOddKeys stores hosts and trash files whose names are not
+// valid KV keys as they are (upper case, wildcards, spaces): they are
+// escaped, routed and listed under their own names.
+func TestClusterOddKeys(t *testing.T) {
+	for _, name := range []string{"www.alpha.example", "WWW.Alpha.Example", "*.alpha.example", "a>b", "with space", ".lead", "trail.", "=x"} {
+		key := keyOf(name)
+		if back, ok := nameOfKey(key); !ok || back != name {
+			t.Errorf("keyOf(%q) = %q, back %q %v", name, key, back, ok)
+		}
+		if !keyPattern.MatchString(key) && key[0] != '=' {
+			t.Errorf("keyOf(%q) = %q is not a plain key", name, key)
+		}
+	}
+	ctx := context.Background()
+	c := openJetStream(t, natstest.Start(t, 1), 0)
+	alpha := newTenant("alpha")
+	webtestMust(t, c.AddTenant(ctx, alpha))
+	for _, host := range []string{"*.alpha.example", "xn--bcher-kva.example"} {
+		if _, err := c.AddDomain(ctx, alpha, host, time.Hour); err != nil {
+			t.Fatalf("AddDomain %q: %v", host, err)
+		}
+		if _, err := c.SetDomainStatus(ctx, alpha.ID, host, DomainVerified); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := c.TenantByHost(host); !ok || got.ID != alpha.ID {
+			t.Errorf("%q does not route: %+v %v", host, got, ok)
+		}
+	}
+	webtestMust(t, c.AddTrash(ctx, TrashEntry{File: "odd name>.db", TenantID: alpha.ID, Slug: "alpha", Name: "A"}))
+	if e, err := c.TrashEntry(ctx, "odd name>.db"); err != nil || e.File != "odd name>.db" {
+		t.Fatalf("TrashEntry: %+v %v", e, err)
+	}
+}
+
+// BenchmarkDomainRoutesOnOtherNode measures the time from the start of a
+// verified domain's change on one node to its routing on another node,
+// through another server (the catalog watch latency for a new domain; the
+// issue asks for under a second). The ns/op is that time.
+func BenchmarkDomainRoutesOnOtherNode(b *testing.B) {
+	ctx := context.Background()
+	cluster := natstest.Start(b, 3)
+	a, other := openJetStream(b, cluster, 0), openJetStream(b, cluster, 1)
+	alpha := newTenant("alpha")
+	if err := a.AddTenant(ctx, alpha); err != nil {
+		b.Fatal(err)
+	}
+	for ; ; time.Sleep(time.Millisecond) {
+		if _, ok := other.TenantByID(alpha.ID); ok {
+			break
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		host := fmt.Sprintf("www%d.alpha.example", i)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				if _, ok := other.TenantByHost(host); ok {
+					return
+				}
+				time.Sleep(20 * time.Microsecond)
+			}
+		}()
+		if err := a.PutDomains(ctx, alpha, []Domain{{Host: host, Status: DomainVerified, Token: "t"}}); err != nil {
+			b.Fatal(err)
+		}
+		<-done
+	}
+}
