@@ -52,12 +52,13 @@ const (
 	watchTenants = iota
 	watchDomains
 	watchTrash
+	watchSlugs
 	watchCount
 )
 
 // kvStore is a Catalog's data in JetStream KV buckets (cluster mode).
 // Every change is a compare-and-set on the revision of one key; the
-// Catalog's maps are fed only by a WatchAll of the tenants and domains,
+// Catalog's maps are fed only by a WatchAll of each bucket,
 // and a change returns once that watch has shown it, so that a node
 // reads its own writes and sees the other nodes' within a watch delay.
 type kvStore struct {
@@ -67,14 +68,24 @@ type kvStore struct {
 	auditStream                            jetstream.Stream
 	stop                                   context.CancelFunc
 	wg                                     sync.WaitGroup
+	// orphanAge is how old a slug key without its tenant must be before
+	// addTenant takes it over (a minute; tests shorten it).
+	orphanAge time.Duration
 
 	// Guarded by c.mu, with the Catalog's maps.
 	tenantRev map[string]uint64     // tenant id -> revision of its record
 	hosts     map[string]hostClaims // host -> its claims
 	trashed   map[string]TrashEntry // trash file -> its entry
+	slugKeys  map[string]slugKey    // slug -> the tenant that took it
 	applied   [watchCount]uint64    // the last revision each watch applied
 	changed   chan struct{}         // closed (and replaced) when a watch applies an entry
 	watchErr  error                 // set when a watch ended without Close
+}
+
+// slugKey is the record of one slug in ch_slugs.
+type slugKey struct {
+	id  string
+	rev uint64
 }
 
 // hostClaims is the record of one host in ch_domains: every tenant's
@@ -103,7 +114,8 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Ca
 	}
 	c := &Catalog{dir: dir, now: time.Now,
 		bySlug: map[string]Tenant{}, byID: map[string]Tenant{}, byHost: map[string]string{}}
-	k := &kvStore{c: c, js: js, tenantRev: map[string]uint64{}, hosts: map[string]hostClaims{}, trashed: map[string]TrashEntry{}, changed: make(chan struct{})}
+	k := &kvStore{c: c, js: js, orphanAge: time.Minute, tenantRev: map[string]uint64{}, hosts: map[string]hostClaims{}, trashed: map[string]TrashEntry{},
+		slugKeys: map[string]slugKey{}, changed: make(chan struct{})}
 	c.st = k
 	replicas := 1
 	if nc := js.Conn(); nc != nil && len(nc.Servers()) >= 3 {
@@ -123,7 +135,7 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Ca
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	k.stop = stop
-	for i, kv := range []jetstream.KeyValue{k.tenantsKV, k.domainsKV, k.trashKV} {
+	for i, kv := range []jetstream.KeyValue{k.tenantsKV, k.domainsKV, k.trashKV, k.slugsKV} {
 		if err := k.watch(ctx, wctx, i, kv); err != nil {
 			k.close()
 			return nil, err
@@ -274,6 +286,11 @@ func (k *kvStore) apply(i int, e jetstream.KeyValueEntry) {
 		if put && json.Unmarshal(e.Value(), &t) == nil && t.ID == id {
 			c.byID[id], c.bySlug[t.Slug], k.tenantRev[id] = t, t, e.Revision()
 		}
+	case watchSlugs:
+		delete(k.slugKeys, e.Key())
+		if put {
+			k.slugKeys[e.Key()] = slugKey{id: string(e.Value()), rev: e.Revision()}
+		}
 	case watchTrash:
 		file, ok := nameOfKey(e.Key())
 		if !ok {
@@ -327,6 +344,30 @@ func (k *kvStore) seen(ctx context.Context, i int, rev uint64) error {
 		case <-ch:
 		case <-ctx.Done():
 			return fmt.Errorf("catalog: the change is stored (revision %d) but this node's watch has not shown it: %w", rev, ctx.Err())
+		}
+	}
+}
+
+// awaitChange waits, after a compare-and-set on revision rev lost, until
+// the watch shows another revision of the key (rev reads it from memory),
+// and reports whether it did within a second; if not, the caller reads
+// the key with a Get.
+func (k *kvStore) awaitChange(ctx context.Context, rev func() uint64, lost uint64) bool {
+	timer := time.NewTimer(time.Second)
+	defer timer.Stop()
+	for {
+		k.c.mu.RLock()
+		cur, ch := rev(), k.changed
+		k.c.mu.RUnlock()
+		if cur != lost {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
 		}
 	}
 }
@@ -456,7 +497,7 @@ func (k *kvStore) addTenant(ctx context.Context, t Tenant) error {
 // creates of addTenant), and reports whether it did.
 func (k *kvStore) orphanSlug(ctx context.Context, slug string) bool {
 	e, err := k.slugsKV.Get(ctx, slug)
-	if err != nil || time.Since(e.Created()) < time.Minute {
+	if err != nil || time.Since(e.Created()) < k.orphanAge {
 		return false
 	}
 	if _, err := k.tenantsKV.Get(ctx, string(e.Value())); !errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -498,8 +539,9 @@ func (k *kvStore) updateTenant(ctx context.Context, slug string, change func(*Te
 	if err != nil {
 		return cur, err
 	}
-	for attempt := range casAttempts {
-		t, rev, err := k.tenantRecord(ctx, cur.ID, attempt > 0)
+	fresh := false
+	for range casAttempts {
+		t, rev, err := k.tenantRecord(ctx, cur.ID, fresh)
 		if errors.Is(err, tenantdb.ErrNotFound) {
 			return Tenant{}, fmt.Errorf("tenant %q: %w", slug, tenantdb.ErrNotFound)
 		}
@@ -511,14 +553,15 @@ func (k *kvStore) updateTenant(ctx context.Context, slug string, change func(*Te
 		if err != nil {
 			return t, err
 		}
-		rev, err = k.tenantsKV.Update(ctx, t.ID, value, rev)
+		newRev, err := k.tenantsKV.Update(ctx, t.ID, value, rev)
 		if isCAS(err) {
+			fresh = !k.awaitChange(ctx, func() uint64 { return k.tenantRev[t.ID] }, rev)
 			continue
 		}
 		if err != nil {
 			return Tenant{}, fmt.Errorf("tenant %q: %w", slug, err)
 		}
-		return t, k.seen(ctx, watchTenants, rev)
+		return t, k.seen(ctx, watchTenants, newRev)
 	}
 	return Tenant{}, fmt.Errorf("tenant %q: changed by others %d times in a row: %w", slug, casAttempts, tenantdb.ErrConflict)
 }
@@ -563,8 +606,9 @@ func (k *kvStore) removeTenant(ctx context.Context, t Tenant, trashFile string) 
 		return errors.Join(err, derr)
 	}
 	var rev uint64
+	fresh := false
 	for attempt := 0; ; attempt++ {
-		_, cur, err := k.tenantRecord(ctx, t.ID, attempt > 0)
+		_, cur, err := k.tenantRecord(ctx, t.ID, fresh)
 		if errors.Is(err, tenantdb.ErrNotFound) {
 			return undoTrash(notFound)
 		}
@@ -578,6 +622,7 @@ func (k *kvStore) removeTenant(ctx context.Context, t Tenant, trashFile string) 
 		if !isCAS(err) || attempt == casAttempts {
 			return undoTrash(fmt.Errorf("tenant %q: %w", t.Slug, err))
 		}
+		fresh = !k.awaitChange(ctx, func() uint64 { return k.tenantRev[t.ID] }, cur)
 	}
 	if err := k.seen(ctx, watchTenants, rev); err != nil {
 		return err
@@ -605,12 +650,42 @@ func (k *kvStore) removeTenant(ctx context.Context, t Tenant, trashFile string) 
 			return fmt.Errorf("tenant %q removed, its domain %s not: %w", t.Slug, host, err)
 		}
 	}
-	if e, err := k.slugsKV.Get(ctx, t.Slug); err == nil && string(e.Value()) == t.ID {
-		if _, err := k.del(ctx, k.slugsKV, t.Slug, e.Revision()); err != nil && !isCAS(err) {
-			return fmt.Errorf("tenant %q removed, its slug not freed: %w", t.Slug, err)
+	return k.freeSlug(ctx, t)
+}
+
+// freeSlug deletes the slug key of tenant t, if it is still t's.
+func (k *kvStore) freeSlug(ctx context.Context, t Tenant) error {
+	fresh := false
+	for range casAttempts {
+		var sk slugKey
+		if !fresh {
+			k.c.mu.RLock()
+			sk = k.slugKeys[t.Slug]
+			k.c.mu.RUnlock()
 		}
+		if fresh || sk.rev == 0 {
+			e, err := k.slugsKV.Get(ctx, t.Slug)
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("tenant %q removed, its slug not freed: %w", t.Slug, err)
+			}
+			sk = slugKey{id: string(e.Value()), rev: e.Revision()}
+		}
+		if sk.id != t.ID {
+			return nil
+		}
+		_, err := k.del(ctx, k.slugsKV, t.Slug, sk.rev)
+		if !isCAS(err) {
+			if err != nil {
+				return fmt.Errorf("tenant %q removed, its slug not freed: %w", t.Slug, err)
+			}
+			return nil
+		}
+		fresh = !k.awaitChange(ctx, func() uint64 { return k.slugKeys[t.Slug].rev }, sk.rev)
 	}
-	return nil
+	return fmt.Errorf("tenant %q removed, its slug changed by others %d times in a row", t.Slug, casAttempts)
 }
 
 func withoutTenant(claims []Domain, tenantID string) []Domain {
@@ -693,9 +768,10 @@ func (k *kvStore) tenantDomain(ctx context.Context, tenantID, host string) (Doma
 // deleted) and a result for the caller, or an error that changes nothing.
 func (k *kvStore) updateHost(ctx context.Context, host string, change func([]Domain) ([]Domain, any, error)) (any, error) {
 	key := keyOf(host)
-	for attempt := range casAttempts {
+	fresh := false
+	for range casAttempts {
 		var hc hostClaims
-		if attempt == 0 {
+		if !fresh {
 			k.c.mu.RLock()
 			hc = k.hosts[host]
 			k.c.mu.RUnlock()
@@ -712,7 +788,7 @@ func (k *kvStore) updateHost(ctx context.Context, host string, change func([]Dom
 				}
 			}
 		}
-		claims, result, err := change(append([]Domain(nil), hc.claims...))
+		claims, result, err := change(k.live(ctx, hc.claims))
 		if err != nil {
 			return result, err
 		}
@@ -737,6 +813,7 @@ func (k *kvStore) updateHost(ctx context.Context, host string, change func([]Dom
 			}
 		}
 		if isCAS(err) {
+			fresh = !k.awaitChange(ctx, func() uint64 { return k.hosts[host].rev }, hc.rev)
 			continue
 		}
 		if err != nil {
@@ -745,6 +822,23 @@ func (k *kvStore) updateHost(ctx context.Context, host string, change func([]Dom
 		return result, k.seen(ctx, watchDomains, rev)
 	}
 	return nil, fmt.Errorf("domain %s: changed by others %d times in a row: %w", host, casAttempts, tenantdb.ErrConflict)
+}
+
+// live is a copy of claims without the claims of tenants that are gone
+// (left by a node that died while removing its tenant): catalog.db's
+// foreign key removes them with the tenant. A tenant is gone when this
+// node's memory does not have it and a Get does not find it either.
+func (k *kvStore) live(ctx context.Context, claims []Domain) []Domain {
+	out := make([]Domain, 0, len(claims))
+	for _, d := range claims {
+		if _, ok := k.c.TenantByID(d.TenantID); !ok {
+			if _, err := k.tenantsKV.Get(ctx, d.TenantID); errors.Is(err, jetstream.ErrKeyNotFound) {
+				continue
+			}
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // withSlug is d with the slug of its tenant t.

@@ -248,3 +248,55 @@ func BenchmarkDomainRoutesOnOtherNode(b *testing.B) {
 		<-done
 	}
 }
+
+// TestClusterHalfDoneRemoval leaves what a node that died in the middle
+// of RemoveTenant leaves (the tenant's record gone, its verified claim
+// and its slug key still there): the host no longer routes, another
+// tenant may claim and prove it, and the slug is taken over once the
+// orphan is old enough (not before).
+func TestClusterHalfDoneRemoval(t *testing.T) {
+	ctx := context.Background()
+	c := openJetStream(t, natstest.Start(t, 1), 0)
+	k := c.st.(*kvStore)
+	const host = "www.alpha.example"
+	alpha, bravo := newTenant("alpha"), newTenant("bravo")
+	webtestMust(t, c.AddTenant(ctx, alpha))
+	webtestMust(t, c.AddTenant(ctx, bravo))
+	if _, err := c.AddDomain(ctx, alpha, host, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetDomainStatus(ctx, alpha.ID, host, DomainVerified); err != nil {
+		t.Fatal(err)
+	}
+	k.c.mu.RLock()
+	rev := k.tenantRev[alpha.ID]
+	k.c.mu.RUnlock()
+	rev, err := k.del(ctx, k.tenantsKV, alpha.ID, rev)
+	webtestMust(t, err)
+	webtestMust(t, k.seen(ctx, watchTenants, rev))
+
+	if got, ok := c.TenantByHost(host); ok {
+		t.Fatalf("the removed tenant's host routes to %+v", got)
+	}
+	if _, err := c.AddDomain(ctx, bravo, host, time.Hour); err != nil {
+		t.Fatalf("claiming a host whose owner is gone: %v", err)
+	}
+	if _, err := c.SetDomainStatus(ctx, bravo.ID, host, DomainVerified); err != nil {
+		t.Fatalf("proving a host whose owner is gone: %v", err)
+	}
+	if got, ok := c.TenantByHost(host); !ok || got.ID != bravo.ID {
+		t.Fatalf("%s routes to %+v %v, want bravo", host, got, ok)
+	}
+
+	again := newTenant("alpha")
+	if err := c.AddTenant(ctx, again); !errors.Is(err, tenantdb.ErrConflict) {
+		t.Fatalf("a fresh orphan slug: %v, want ErrConflict", err)
+	}
+	k.orphanAge = 0
+	if err := c.AddTenant(ctx, again); err != nil {
+		t.Fatalf("an old orphan slug: %v", err)
+	}
+	if got, ok := c.TenantBySlug("alpha"); !ok || got.ID != again.ID {
+		t.Fatalf("alpha is %+v %v, want the new tenant", got, ok)
+	}
+}
