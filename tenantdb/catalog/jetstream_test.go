@@ -300,3 +300,59 @@ func TestClusterHalfDoneRemoval(t *testing.T) {
 		t.Fatalf("alpha is %+v %v, want the new tenant", got, ok)
 	}
 }
+
+// TestClusterServerStops stops the server a node is connected to: the
+// node reconnects to another one, its watch goes on (it sees what another
+// node adds meanwhile) and its own changes go through once the buckets
+// have their leaders again; when the server is back, a node on it loads
+// everything.
+func TestClusterServerStops(t *testing.T) {
+	ctx := context.Background()
+	cluster := natstest.Start(t, 3)
+	a, b := openJetStream(t, cluster, 0), openJetStream(t, cluster, 1)
+	webtestMust(t, a.AddTenant(ctx, newTenant("before")))
+	stopped := time.Now()
+	cluster.Stop(0)
+
+	bravo := newTenant("bravo")
+	retry(t, "node b adds bravo", func() error { return b.AddTenant(ctx, bravo) })
+	t.Logf("node b added a tenant %v after the stop", time.Since(stopped))
+	eventually(t, "bravo on node a, whose server stopped", func() bool { _, ok := a.TenantByID(bravo.ID); return ok })
+	t.Logf("node a saw it %v after the stop", time.Since(stopped))
+	alpha := newTenant("alpha")
+	retry(t, "node a adds alpha", func() error { return a.AddTenant(ctx, alpha) })
+	t.Logf("node a added a tenant %v after the stop", time.Since(stopped))
+	eventually(t, "alpha on node b", func() bool { _, ok := b.TenantByID(alpha.ID); return ok })
+	if err := a.Ping(ctx); err != nil {
+		t.Errorf("Ping after the reconnect: %v", err)
+	}
+
+	cluster.Restart(0)
+	cluster.WaitReady(time.Minute)
+	eventually(t, "a node on the restarted server loads all three", func() bool {
+		c, err := tryOpenJetStream(t, cluster, 0)
+		if err != nil {
+			t.Logf("opening on the restarted server: %v", err)
+			return false
+		}
+		defer c.Close()
+		ts, _ := c.Tenants(ctx)
+		return len(ts) == 3
+	})
+}
+
+// retry calls add until it succeeds, or fails with ErrConflict after an
+// attempt that timed out (it had landed), while the cluster elects new
+// leaders; it fails the test after a minute.
+func retry(t *testing.T, what string, add func() error) {
+	t.Helper()
+	var err error
+	for deadline, timedOut := time.Now().Add(time.Minute), false; time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = add(); err == nil || timedOut && errors.Is(err, tenantdb.ErrConflict) {
+			return
+		}
+		t.Logf("%s: %v", what, err)
+		timedOut = true
+	}
+	t.Fatalf("%s: %v", what, err)
+}

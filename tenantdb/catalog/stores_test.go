@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,22 +45,33 @@ func forEachStore(t *testing.T, test func(t *testing.T, open opener)) {
 }
 
 // openJetStream opens the catalog in cluster's JetStream through server i
-// (the client knows every server, as a node does, and prefers i).
+// (the client knows every server, as a node does, prefers i, and has the
+// options of research/cluster-spike.md).
 func openJetStream(t testing.TB, cluster *natstest.Cluster, i int) *Catalog {
 	t.Helper()
-	nc, err := nats.Connect(cluster.URL(i)+","+cluster.URLs(), nats.DontRandomize())
+	c, err := tryOpenJetStream(t, cluster, i)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return c
+}
+
+// tryOpenJetStream is openJetStream returning its error.
+func tryOpenJetStream(t testing.TB, cluster *natstest.Cluster, i int) (*Catalog, error) {
+	nc, err := nats.Connect(cluster.URL(i)+","+cluster.URLs(), nats.DontRandomize(),
+		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2), nats.ReconnectWait(250*time.Millisecond), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, err
 	}
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	c, err := OpenJetStream(context.Background(), js, t.TempDir())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() { c.Close() })
-	return c
+	return c, nil
 }
