@@ -66,6 +66,7 @@ type kvStore struct {
 	tenantsKV, slugsKV, domainsKV, trashKV jetstream.KeyValue
 	auditStream                            jetstream.Stream
 	consumers                              []jetstream.ConsumeContext
+	loadedAt                               [watchCount]uint64
 	// orphanAge is how old a slug key without its tenant must be before
 	// addTenant takes it over (a minute; tests shorten it).
 	orphanAge time.Duration
@@ -137,6 +138,16 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Ca
 			return nil, err
 		}
 	}
+	// The buckets load at once; wait for each to reach its leader's last
+	// revision.
+	wctx, cancel := context.WithTimeout(ctx, watchWait)
+	defer cancel()
+	for i, last := range k.loadedAt {
+		if err := k.seen(wctx, i, last); err != nil {
+			k.close()
+			return nil, fmt.Errorf("catalog: loading the catalog: %w", err)
+		}
+	}
 	return c, nil
 }
 
@@ -200,10 +211,11 @@ func isReplicasUnsupported(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10074
 }
 
-// watch loads every entry of kv into memory, then keeps applying its
-// changes until Close. It returns once memory holds the bucket's last
-// revision on its stream leader (the consumer may sit on a replica a few
-// writes behind).
+// watch starts loading every entry of kv into memory, then applying its
+// changes until Close. It records in loadedAt[i] the bucket's last
+// revision on its stream leader, which memory must hold before the
+// catalog is used (the consumer may sit on a replica a few writes
+// behind).
 //
 // It is an ordered pull consumer with a 1 s heartbeat rather than
 // KeyValue.WatchAll, whose push consumer notices a lost server only after
@@ -237,7 +249,7 @@ func (k *kvStore) watch(ctx context.Context, i int, kv jetstream.KeyValue) error
 			put = false
 		}
 		k.apply(i, strings.TrimPrefix(m.Subject(), prefix), m.Data(), put, meta.Sequence.Stream)
-	}, jetstream.PullHeartbeat(time.Second), jetstream.PullExpiry(5*time.Second),
+	}, jetstream.PullHeartbeat(time.Second), jetstream.PullExpiry(5*time.Second), jetstream.PullMaxMessages(4096),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if errors.Is(err, jetstream.ErrConnectionClosed) {
 				k.fail(fmt.Errorf("catalog: the watch of %s ended: %w", bucket, err))
@@ -247,11 +259,7 @@ func (k *kvStore) watch(ctx context.Context, i int, kv jetstream.KeyValue) error
 		return fmt.Errorf("catalog: watching %s: %w", bucket, err)
 	}
 	k.consumers = append(k.consumers, cc)
-	ctx, cancel := context.WithTimeout(ctx, watchWait)
-	defer cancel()
-	if err := k.seen(ctx, i, last); err != nil {
-		return fmt.Errorf("catalog: loading %s: %w", bucket, err)
-	}
+	k.loadedAt[i] = last
 	return nil
 }
 

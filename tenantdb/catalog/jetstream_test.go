@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -355,4 +356,58 @@ func retry(t *testing.T, what string, add func() error) {
 		timedOut = true
 	}
 	t.Fatalf("%s: %v", what, err)
+}
+
+// BenchmarkOpenJetStream measures opening the catalog of a cluster that
+// holds 10,000 tenants with one verified domain each (R3), as a node
+// starting or a CLI command does: its watches load every record and catch
+// up with the leaders. It reports the heap the loaded catalog keeps.
+func BenchmarkOpenJetStream(b *testing.B) {
+	const n = 10_000
+	ctx := context.Background()
+	cluster := natstest.Start(b, 3)
+	c := openJetStream(b, cluster, 0)
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	var failed error
+	var mu sync.Mutex
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			tn := newTenant(fmt.Sprintf("t%05d", i))
+			err := c.AddTenant(ctx, tn)
+			if err == nil {
+				err = c.PutDomains(ctx, tn, []Domain{{Host: tn.Slug + ".example", Status: DomainVerified, Token: "t"}})
+			}
+			if err != nil {
+				mu.Lock()
+				failed = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if failed != nil {
+		b.Fatal(failed)
+	}
+	b.ResetTimer()
+	var heap uint64
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		other, err := tryOpenJetStream(b, cluster, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = after.HeapAlloc - before.HeapAlloc
+		if ts, _ := other.Tenants(ctx); len(ts) != n {
+			b.Fatalf("opened with %d tenants, want %d", len(ts), n)
+		}
+		other.Close()
+	}
+	b.ReportMetric(float64(heap)/n, "heap-B/tenant")
 }
