@@ -105,7 +105,7 @@ type hostClaims struct {
 // entry's file is on the node that trashed it.
 func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Catalog, error) {
 	if dir != "" {
-		for _, d := range []string{dir, dir + "/tenants", dir + "/trash"} {
+		for _, d := range []string{dir, filepath.Join(dir, "tenants"), filepath.Join(dir, "trash")} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				return nil, err
 			}
@@ -483,10 +483,7 @@ func (k *kvStore) addTenant(ctx context.Context, t Tenant) error {
 	}
 	slugRev, err := k.slugsKV.Create(ctx, t.Slug, []byte(t.ID))
 	if isCAS(err) {
-		if !k.orphanSlug(ctx, t.Slug) {
-			return conflict
-		}
-		slugRev, err = k.slugsKV.Create(ctx, t.Slug, []byte(t.ID))
+		slugRev, err = k.takenSlug(ctx, t)
 		if isCAS(err) {
 			return conflict
 		}
@@ -495,14 +492,33 @@ func (k *kvStore) addTenant(ctx context.Context, t Tenant) error {
 		return fmt.Errorf("tenant %q: %w", t.Slug, err)
 	}
 	rev, err := k.tenantsKV.Create(ctx, t.ID, value)
-	if err != nil {
+	if isCAS(err) {
+		// The id is taken: free the slug again.
 		_, derr := k.del(ctx, k.slugsKV, t.Slug, slugRev)
-		if isCAS(err) {
-			err = conflict
-		}
-		return errors.Join(err, derr)
+		return errors.Join(conflict, derr)
+	}
+	if err != nil {
+		// The record may have been stored all the same (a timeout after
+		// the write): keep the slug key, so that no other tenant takes
+		// the slug; if the record is not there, the key is an orphan
+		// that a later AddTenant of the slug takes over.
+		return fmt.Errorf("tenant %q: %w", t.Slug, err)
 	}
 	return k.seen(ctx, watchTenants, rev)
+}
+
+// takenSlug decides about the slug key of t.Slug that exists: it is t's
+// own when an earlier attempt stored it and then failed (its revision is
+// returned); an orphan is taken over; else it is another tenant's
+// (ErrKeyExists).
+func (k *kvStore) takenSlug(ctx context.Context, t Tenant) (uint64, error) {
+	if e, err := k.slugsKV.Get(ctx, t.Slug); err == nil && string(e.Value()) == t.ID {
+		return e.Revision(), nil
+	}
+	if !k.orphanSlug(ctx, t.Slug) {
+		return 0, jetstream.ErrKeyExists
+	}
+	return k.slugsKV.Create(ctx, t.Slug, []byte(t.ID))
 }
 
 // orphanSlug deletes the slug key of slug if it names a tenant that does

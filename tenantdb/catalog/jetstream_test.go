@@ -411,3 +411,25 @@ func BenchmarkOpenJetStream(b *testing.B) {
 	}
 	b.ReportMetric(float64(heap)/n, "heap-B/tenant")
 }
+
+// TestClusterRetriedAddTenant leaves what an AddTenant that stored its
+// slug key and then failed leaves: the same tenant added again takes its
+// own key and is added; another tenant of that slug is refused.
+func TestClusterRetriedAddTenant(t *testing.T) {
+	ctx := context.Background()
+	c := openJetStream(t, natstest.Start(t, 1), 0)
+	k := c.st.(*kvStore)
+	alpha := newTenant("alpha")
+	if _, err := k.slugsKV.Create(ctx, alpha.Slug, []byte(alpha.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddTenant(ctx, newTenant("alpha")); !errors.Is(err, tenantdb.ErrConflict) {
+		t.Fatalf("another tenant of a slug whose key is alpha's: %v, want ErrConflict", err)
+	}
+	if err := c.AddTenant(ctx, alpha); err != nil {
+		t.Fatalf("alpha added again: %v", err)
+	}
+	if got, ok := c.TenantBySlug("alpha"); !ok || got.ID != alpha.ID {
+		t.Fatalf("alpha is %+v %v", got, ok)
+	}
+}
