@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -50,12 +50,14 @@ const watchWait = 10 * time.Second
 const (
 	watchTenants = iota
 	watchDomains
+	watchTrash
+	watchSlugs
 	watchCount
 )
 
 // kvStore is a Catalog's data in JetStream KV buckets (cluster mode).
 // Every change is a compare-and-set on the revision of one key; the
-// Catalog's maps are fed only by a WatchAll of the tenants and domains,
+// Catalog's maps are fed only by a WatchAll of each bucket,
 // and a change returns once that watch has shown it, so that a node
 // reads its own writes and sees the other nodes' within a watch delay.
 type kvStore struct {
@@ -63,15 +65,26 @@ type kvStore struct {
 	js                                     jetstream.JetStream
 	tenantsKV, slugsKV, domainsKV, trashKV jetstream.KeyValue
 	auditStream                            jetstream.Stream
-	stop                                   context.CancelFunc
-	wg                                     sync.WaitGroup
+	consumers                              []jetstream.ConsumeContext
+	loadedAt                               [watchCount]uint64
+	// orphanAge is how old a slug key without its tenant must be before
+	// addTenant takes it over (a minute; tests shorten it).
+	orphanAge time.Duration
 
 	// Guarded by c.mu, with the Catalog's maps.
 	tenantRev map[string]uint64     // tenant id -> revision of its record
 	hosts     map[string]hostClaims // host -> its claims
+	trashed   map[string]TrashEntry // trash file -> its entry
+	slugKeys  map[string]slugKey    // slug -> the tenant that took it
 	applied   [watchCount]uint64    // the last revision each watch applied
 	changed   chan struct{}         // closed (and replaced) when a watch applies an entry
 	watchErr  error                 // set when a watch ended without Close
+}
+
+// slugKey is the record of one slug in ch_slugs.
+type slugKey struct {
+	id  string
+	rev uint64
 }
 
 // hostClaims is the record of one host in ch_domains: every tenant's
@@ -92,7 +105,7 @@ type hostClaims struct {
 // entry's file is on the node that trashed it.
 func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Catalog, error) {
 	if dir != "" {
-		for _, d := range []string{dir, dir + "/tenants", dir + "/trash"} {
+		for _, d := range []string{dir, filepath.Join(dir, "tenants"), filepath.Join(dir, "trash")} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				return nil, err
 			}
@@ -100,7 +113,8 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Ca
 	}
 	c := &Catalog{dir: dir, now: time.Now,
 		bySlug: map[string]Tenant{}, byID: map[string]Tenant{}, byHost: map[string]string{}}
-	k := &kvStore{c: c, js: js, tenantRev: map[string]uint64{}, hosts: map[string]hostClaims{}, changed: make(chan struct{})}
+	k := &kvStore{c: c, js: js, orphanAge: time.Minute, tenantRev: map[string]uint64{}, hosts: map[string]hostClaims{}, trashed: map[string]TrashEntry{},
+		slugKeys: map[string]slugKey{}, changed: make(chan struct{})}
 	c.st = k
 	replicas := 1
 	if nc := js.Conn(); nc != nil && len(nc.Servers()) >= 3 {
@@ -118,12 +132,20 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Ca
 	if k.auditStream, err = auditStream(ctx, js, replicas); err != nil {
 		return nil, err
 	}
-	wctx, stop := context.WithCancel(context.Background())
-	k.stop = stop
-	for i, kv := range []jetstream.KeyValue{k.tenantsKV, k.domainsKV} {
-		if err := k.watch(ctx, wctx, i, kv); err != nil {
+	for i, kv := range []jetstream.KeyValue{k.tenantsKV, k.domainsKV, k.trashKV, k.slugsKV} {
+		if err := k.watch(ctx, i, kv); err != nil {
 			k.close()
 			return nil, err
+		}
+	}
+	// The buckets load at once; wait for each to reach its leader's last
+	// revision.
+	wctx, cancel := context.WithTimeout(ctx, watchWait)
+	defer cancel()
+	for i, last := range k.loadedAt {
+		if err := k.seen(wctx, i, last); err != nil {
+			k.close()
+			return nil, fmt.Errorf("catalog: loading the catalog: %w", err)
 		}
 	}
 	return c, nil
@@ -133,6 +155,10 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, dir string) (*Ca
 func bucket(ctx context.Context, js jetstream.JetStream, name string, replicas int) (jetstream.KeyValue, error) {
 	cfg := jetstream.KeyValueConfig{Bucket: name, History: 1, Storage: jetstream.FileStorage, Replicas: replicas}
 	kv, err := js.CreateKeyValue(ctx, cfg)
+	for wait := 0; isNoPeers(err) && wait < placementWait; wait++ {
+		time.Sleep(time.Second)
+		kv, err = js.CreateKeyValue(ctx, cfg)
+	}
 	if isReplicasUnsupported(err) {
 		cfg.Replicas = 1
 		kv, err = js.CreateKeyValue(ctx, cfg)
@@ -151,6 +177,10 @@ func auditStream(ctx context.Context, js jetstream.JetStream, replicas int) (jet
 	cfg := jetstream.StreamConfig{Name: AuditStream, Subjects: []string{AuditSubject}, Storage: jetstream.FileStorage,
 		Replicas: replicas, MaxMsgs: auditMaxMsgs, MaxAge: auditMaxAge, Discard: jetstream.DiscardOld, AllowDirect: true}
 	s, err := js.CreateStream(ctx, cfg)
+	for wait := 0; isNoPeers(err) && wait < placementWait; wait++ {
+		time.Sleep(time.Second)
+		s, err = js.CreateStream(ctx, cfg)
+	}
 	if isReplicasUnsupported(err) {
 		cfg.Replicas = 1
 		s, err = js.CreateStream(ctx, cfg)
@@ -164,69 +194,96 @@ func auditStream(ctx context.Context, js jetstream.JetStream, replicas int) (jet
 	return s, nil
 }
 
+// placementWait is how many seconds a bucket's creation is retried while
+// the cluster has too few peers for its replicas: a cluster that has just
+// formed takes a moment before its meta leader knows every server.
+const placementWait = 30
+
+// isNoPeers is the error of a cluster that cannot place the replicas.
+func isNoPeers(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10005
+}
+
 // isReplicasUnsupported is the error of a lone server asked for replicas.
 func isReplicasUnsupported(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10074
 }
 
-// watch loads every entry of kv into memory, then keeps applying its
-// changes until wctx ends. It returns once the initial values are in.
-func (k *kvStore) watch(ctx, wctx context.Context, i int, kv jetstream.KeyValue) error {
-	w, err := kv.WatchAll(wctx)
+// watch starts loading every entry of kv into memory, then applying its
+// changes until Close. It records in loadedAt[i] the bucket's last
+// revision on its stream leader, which memory must hold before the
+// catalog is used (the consumer may sit on a replica a few writes
+// behind).
+//
+// It is an ordered pull consumer with a 1 s heartbeat rather than
+// KeyValue.WatchAll, whose push consumer notices a lost server only after
+// its fixed 5 s heartbeats are missed twice: with WatchAll a node whose
+// consumer sat on a stopped server saw no change for 10-20 s; with this
+// one it resumes within a few seconds (TestClusterServerStops).
+func (k *kvStore) watch(ctx context.Context, i int, kv jetstream.KeyValue) error {
+	bucket := kv.Bucket()
+	s, err := k.js.Stream(ctx, "KV_"+bucket)
 	if err != nil {
-		return fmt.Errorf("catalog: watching %s: %w", kv.Bucket(), err)
+		return fmt.Errorf("catalog: bucket %s: %w", bucket, err)
 	}
-	for loaded := false; !loaded; {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return fmt.Errorf("catalog: the watch of %s ended while loading", kv.Bucket())
-			}
-			if e == nil {
-				loaded = true
-				break
-			}
-			k.apply(i, e)
-		case <-ctx.Done():
-			w.Stop()
-			return fmt.Errorf("catalog: loading %s: %w", kv.Bucket(), ctx.Err())
-		}
+	prefix := "$KV." + bucket + "."
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
+	if err != nil {
+		return fmt.Errorf("catalog: watching %s: %w", bucket, err)
 	}
-	k.wg.Add(1)
-	go func() {
-		defer k.wg.Done()
-		for e := range w.Updates() {
-			if e != nil {
-				k.apply(i, e)
+	last := s.CachedInfo().State.LastSeq
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		put := true
+		switch m.Headers().Get("KV-Operation") {
+		case "DEL", "PURGE":
+			put = false
+		}
+		if m.Headers().Get("Nats-Marker-Reason") != "" {
+			put = false
+		}
+		k.apply(i, strings.TrimPrefix(m.Subject(), prefix), m.Data(), put, meta.Sequence.Stream)
+	}, jetstream.PullHeartbeat(time.Second), jetstream.PullExpiry(5*time.Second), jetstream.PullMaxMessages(4096),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if errors.Is(err, jetstream.ErrConnectionClosed) {
+				k.fail(fmt.Errorf("catalog: the watch of %s ended: %w", bucket, err))
 			}
-		}
-		k.c.mu.Lock()
-		if wctx.Err() == nil {
-			k.watchErr = fmt.Errorf("catalog: the watch of %s ended (connection closed)", kv.Bucket())
-		} else {
-			k.watchErr = errors.New("catalog: closed")
-		}
-		close(k.changed)
-		k.changed = make(chan struct{})
-		k.c.mu.Unlock()
-	}()
-	go func() {
-		<-wctx.Done()
-		w.Stop()
-	}()
+		}))
+	if err != nil {
+		return fmt.Errorf("catalog: watching %s: %w", bucket, err)
+	}
+	k.consumers = append(k.consumers, cc)
+	k.loadedAt[i] = last
 	return nil
 }
 
-// apply brings memory in line with one watched entry of bucket i.
-func (k *kvStore) apply(i int, e jetstream.KeyValueEntry) {
+// fail records that the watches have ended, so that changes and Ping
+// report err rather than wait.
+func (k *kvStore) fail(err error) {
+	k.c.mu.Lock()
+	defer k.c.mu.Unlock()
+	if k.watchErr == nil {
+		k.watchErr = err
+	}
+	close(k.changed)
+	k.changed = make(chan struct{})
+}
+
+// apply brings memory in line with one entry of watched bucket i: the
+// value of key at revision rev, or its deletion (put false).
+func (k *kvStore) apply(i int, key string, value []byte, put bool, rev uint64) {
 	c := k.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	put := e.Operation() == jetstream.KeyValuePut
 	switch i {
 	case watchTenants:
-		id := e.Key()
+		id := key
 		if old, ok := c.byID[id]; ok {
 			if c.bySlug[old.Slug].ID == id {
 				delete(c.bySlug, old.Slug)
@@ -235,19 +292,34 @@ func (k *kvStore) apply(i int, e jetstream.KeyValueEntry) {
 			delete(k.tenantRev, id)
 		}
 		var t Tenant
-		if put && json.Unmarshal(e.Value(), &t) == nil && t.ID == id {
-			c.byID[id], c.bySlug[t.Slug], k.tenantRev[id] = t, t, e.Revision()
+		if put && json.Unmarshal(value, &t) == nil && t.ID == id {
+			c.byID[id], c.bySlug[t.Slug], k.tenantRev[id] = t, t, rev
+		}
+	case watchSlugs:
+		delete(k.slugKeys, key)
+		if put {
+			k.slugKeys[key] = slugKey{id: string(value), rev: rev}
+		}
+	case watchTrash:
+		file, ok := nameOfKey(key)
+		if !ok {
+			break
+		}
+		delete(k.trashed, file)
+		var t TrashEntry
+		if put && json.Unmarshal(value, &t) == nil {
+			k.trashed[file] = t
 		}
 	case watchDomains:
-		host, ok := hostOfKey(e.Key())
+		host, ok := nameOfKey(key)
 		if !ok {
 			break
 		}
 		delete(k.hosts, host)
 		delete(c.byHost, host)
 		var claims []Domain
-		if put && json.Unmarshal(e.Value(), &claims) == nil {
-			k.hosts[host] = hostClaims{rev: e.Revision(), claims: claims}
+		if put && json.Unmarshal(value, &claims) == nil {
+			k.hosts[host] = hostClaims{rev: rev, claims: claims}
 			for _, d := range claims {
 				if d.Verified {
 					c.byHost[host] = d.TenantID
@@ -255,8 +327,8 @@ func (k *kvStore) apply(i int, e jetstream.KeyValueEntry) {
 			}
 		}
 	}
-	if e.Revision() > k.applied[i] {
-		k.applied[i] = e.Revision()
+	if rev > k.applied[i] {
+		k.applied[i] = rev
 	}
 	close(k.changed)
 	k.changed = make(chan struct{})
@@ -285,11 +357,39 @@ func (k *kvStore) seen(ctx context.Context, i int, rev uint64) error {
 	}
 }
 
-func (k *kvStore) close() error {
-	if k.stop != nil {
-		k.stop()
+// awaitChange waits, after a compare-and-set on revision rev lost, until
+// the watch shows another revision of the key (rev reads it from memory),
+// and reports whether it did within a second; if not, the caller reads
+// the key with a Get.
+func (k *kvStore) awaitChange(ctx context.Context, rev func() uint64, lost uint64) bool {
+	timer := time.NewTimer(time.Second)
+	defer timer.Stop()
+	for {
+		k.c.mu.RLock()
+		cur, ch := rev(), k.changed
+		k.c.mu.RUnlock()
+		if cur != lost {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
-	k.wg.Wait()
+}
+
+func (k *kvStore) close() error {
+	for _, cc := range k.consumers {
+		cc.Stop()
+	}
+	for _, cc := range k.consumers {
+		<-cc.Closed()
+	}
+	k.consumers = nil
+	k.fail(errors.New("catalog: closed"))
 	return nil
 }
 
@@ -307,8 +407,8 @@ func keyOf(name string) string {
 	return "=" + base64.RawURLEncoding.EncodeToString([]byte(name))
 }
 
-// hostOfKey reverses keyOf.
-func hostOfKey(key string) (string, bool) {
+// nameOfKey reverses keyOf.
+func nameOfKey(key string) (string, bool) {
 	if enc, ok := strings.CutPrefix(key, "="); ok {
 		b, err := base64.RawURLEncoding.DecodeString(enc)
 		return string(b), err == nil
@@ -324,12 +424,17 @@ func isCAS(err error) bool {
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-// del deletes key of kv if its revision is still rev, and returns the
-// revision of the delete marker (which the watch shows).
+// del deletes key of kv if its revision is still rev (whatever it is if
+// rev is 0), and returns the revision of the delete marker (which the
+// watch shows).
 func (k *kvStore) del(ctx context.Context, kv jetstream.KeyValue, key string, rev uint64) (uint64, error) {
 	m := nats.NewMsg("$KV." + kv.Bucket() + "." + key)
 	m.Header.Set("KV-Operation", "DEL")
-	ack, err := k.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
+	var opts []jetstream.PublishOpt
+	if rev != 0 {
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(rev))
+	}
+	ack, err := k.js.PublishMsg(ctx, m, opts...)
 	if err != nil {
 		return 0, err
 	}
@@ -378,10 +483,7 @@ func (k *kvStore) addTenant(ctx context.Context, t Tenant) error {
 	}
 	slugRev, err := k.slugsKV.Create(ctx, t.Slug, []byte(t.ID))
 	if isCAS(err) {
-		if !k.orphanSlug(ctx, t.Slug) {
-			return conflict
-		}
-		slugRev, err = k.slugsKV.Create(ctx, t.Slug, []byte(t.ID))
+		slugRev, err = k.takenSlug(ctx, t)
 		if isCAS(err) {
 			return conflict
 		}
@@ -390,14 +492,33 @@ func (k *kvStore) addTenant(ctx context.Context, t Tenant) error {
 		return fmt.Errorf("tenant %q: %w", t.Slug, err)
 	}
 	rev, err := k.tenantsKV.Create(ctx, t.ID, value)
-	if err != nil {
+	if isCAS(err) {
+		// The id is taken: free the slug again.
 		_, derr := k.del(ctx, k.slugsKV, t.Slug, slugRev)
-		if isCAS(err) {
-			err = conflict
-		}
-		return errors.Join(err, derr)
+		return errors.Join(conflict, derr)
+	}
+	if err != nil {
+		// The record may have been stored all the same (a timeout after
+		// the write): keep the slug key, so that no other tenant takes
+		// the slug; if the record is not there, the key is an orphan
+		// that a later AddTenant of the slug takes over.
+		return fmt.Errorf("tenant %q: %w", t.Slug, err)
 	}
 	return k.seen(ctx, watchTenants, rev)
+}
+
+// takenSlug decides about the slug key of t.Slug that exists: it is t's
+// own when an earlier attempt stored it and then failed (its revision is
+// returned); an orphan is taken over; else it is another tenant's
+// (ErrKeyExists).
+func (k *kvStore) takenSlug(ctx context.Context, t Tenant) (uint64, error) {
+	if e, err := k.slugsKV.Get(ctx, t.Slug); err == nil && string(e.Value()) == t.ID {
+		return e.Revision(), nil
+	}
+	if !k.orphanSlug(ctx, t.Slug) {
+		return 0, jetstream.ErrKeyExists
+	}
+	return k.slugsKV.Create(ctx, t.Slug, []byte(t.ID))
 }
 
 // orphanSlug deletes the slug key of slug if it names a tenant that does
@@ -405,7 +526,7 @@ func (k *kvStore) addTenant(ctx context.Context, t Tenant) error {
 // creates of addTenant), and reports whether it did.
 func (k *kvStore) orphanSlug(ctx context.Context, slug string) bool {
 	e, err := k.slugsKV.Get(ctx, slug)
-	if err != nil || time.Since(e.Created()) < time.Minute {
+	if err != nil || time.Since(e.Created()) < k.orphanAge {
 		return false
 	}
 	if _, err := k.tenantsKV.Get(ctx, string(e.Value())); !errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -447,8 +568,9 @@ func (k *kvStore) updateTenant(ctx context.Context, slug string, change func(*Te
 	if err != nil {
 		return cur, err
 	}
-	for attempt := range casAttempts {
-		t, rev, err := k.tenantRecord(ctx, cur.ID, attempt > 0)
+	fresh := false
+	for range casAttempts {
+		t, rev, err := k.tenantRecord(ctx, cur.ID, fresh)
 		if errors.Is(err, tenantdb.ErrNotFound) {
 			return Tenant{}, fmt.Errorf("tenant %q: %w", slug, tenantdb.ErrNotFound)
 		}
@@ -460,14 +582,15 @@ func (k *kvStore) updateTenant(ctx context.Context, slug string, change func(*Te
 		if err != nil {
 			return t, err
 		}
-		rev, err = k.tenantsKV.Update(ctx, t.ID, value, rev)
+		newRev, err := k.tenantsKV.Update(ctx, t.ID, value, rev)
 		if isCAS(err) {
+			fresh = !k.awaitChange(ctx, func() uint64 { return k.tenantRev[t.ID] }, rev)
 			continue
 		}
 		if err != nil {
 			return Tenant{}, fmt.Errorf("tenant %q: %w", slug, err)
 		}
-		return t, k.seen(ctx, watchTenants, rev)
+		return t, k.seen(ctx, watchTenants, newRev)
 	}
 	return Tenant{}, fmt.Errorf("tenant %q: changed by others %d times in a row: %w", slug, casAttempts, tenantdb.ErrConflict)
 }
@@ -512,8 +635,9 @@ func (k *kvStore) removeTenant(ctx context.Context, t Tenant, trashFile string) 
 		return errors.Join(err, derr)
 	}
 	var rev uint64
+	fresh := false
 	for attempt := 0; ; attempt++ {
-		_, cur, err := k.tenantRecord(ctx, t.ID, attempt > 0)
+		_, cur, err := k.tenantRecord(ctx, t.ID, fresh)
 		if errors.Is(err, tenantdb.ErrNotFound) {
 			return undoTrash(notFound)
 		}
@@ -527,9 +651,15 @@ func (k *kvStore) removeTenant(ctx context.Context, t Tenant, trashFile string) 
 		if !isCAS(err) || attempt == casAttempts {
 			return undoTrash(fmt.Errorf("tenant %q: %w", t.Slug, err))
 		}
+		fresh = !k.awaitChange(ctx, func() uint64 { return k.tenantRev[t.ID] }, cur)
 	}
 	if err := k.seen(ctx, watchTenants, rev); err != nil {
 		return err
+	}
+	if trashRev != 0 {
+		if err := k.seen(ctx, watchTrash, trashRev); err != nil {
+			return err
+		}
 	}
 	k.c.mu.RLock()
 	var hosts []string
@@ -549,12 +679,42 @@ func (k *kvStore) removeTenant(ctx context.Context, t Tenant, trashFile string) 
 			return fmt.Errorf("tenant %q removed, its domain %s not: %w", t.Slug, host, err)
 		}
 	}
-	if e, err := k.slugsKV.Get(ctx, t.Slug); err == nil && string(e.Value()) == t.ID {
-		if _, err := k.del(ctx, k.slugsKV, t.Slug, e.Revision()); err != nil && !isCAS(err) {
-			return fmt.Errorf("tenant %q removed, its slug not freed: %w", t.Slug, err)
+	return k.freeSlug(ctx, t)
+}
+
+// freeSlug deletes the slug key of tenant t, if it is still t's.
+func (k *kvStore) freeSlug(ctx context.Context, t Tenant) error {
+	fresh := false
+	for range casAttempts {
+		var sk slugKey
+		if !fresh {
+			k.c.mu.RLock()
+			sk = k.slugKeys[t.Slug]
+			k.c.mu.RUnlock()
 		}
+		if fresh || sk.rev == 0 {
+			e, err := k.slugsKV.Get(ctx, t.Slug)
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("tenant %q removed, its slug not freed: %w", t.Slug, err)
+			}
+			sk = slugKey{id: string(e.Value()), rev: e.Revision()}
+		}
+		if sk.id != t.ID {
+			return nil
+		}
+		_, err := k.del(ctx, k.slugsKV, t.Slug, sk.rev)
+		if !isCAS(err) {
+			if err != nil {
+				return fmt.Errorf("tenant %q removed, its slug not freed: %w", t.Slug, err)
+			}
+			return nil
+		}
+		fresh = !k.awaitChange(ctx, func() uint64 { return k.slugKeys[t.Slug].rev }, sk.rev)
 	}
-	return nil
+	return fmt.Errorf("tenant %q removed, its slug changed by others %d times in a row", t.Slug, casAttempts)
 }
 
 func withoutTenant(claims []Domain, tenantID string) []Domain {
@@ -637,9 +797,10 @@ func (k *kvStore) tenantDomain(ctx context.Context, tenantID, host string) (Doma
 // deleted) and a result for the caller, or an error that changes nothing.
 func (k *kvStore) updateHost(ctx context.Context, host string, change func([]Domain) ([]Domain, any, error)) (any, error) {
 	key := keyOf(host)
-	for attempt := range casAttempts {
+	fresh := false
+	for range casAttempts {
 		var hc hostClaims
-		if attempt == 0 {
+		if !fresh {
 			k.c.mu.RLock()
 			hc = k.hosts[host]
 			k.c.mu.RUnlock()
@@ -656,7 +817,7 @@ func (k *kvStore) updateHost(ctx context.Context, host string, change func([]Dom
 				}
 			}
 		}
-		claims, result, err := change(append([]Domain(nil), hc.claims...))
+		claims, result, err := change(k.live(ctx, hc.claims))
 		if err != nil {
 			return result, err
 		}
@@ -681,6 +842,7 @@ func (k *kvStore) updateHost(ctx context.Context, host string, change func([]Dom
 			}
 		}
 		if isCAS(err) {
+			fresh = !k.awaitChange(ctx, func() uint64 { return k.hosts[host].rev }, hc.rev)
 			continue
 		}
 		if err != nil {
@@ -689,6 +851,23 @@ func (k *kvStore) updateHost(ctx context.Context, host string, change func([]Dom
 		return result, k.seen(ctx, watchDomains, rev)
 	}
 	return nil, fmt.Errorf("domain %s: changed by others %d times in a row: %w", host, casAttempts, tenantdb.ErrConflict)
+}
+
+// live is a copy of claims without the claims of tenants that are gone
+// (left by a node that died while removing its tenant): catalog.db's
+// foreign key removes them with the tenant. A tenant is gone when this
+// node's memory does not have it and a Get does not find it either.
+func (k *kvStore) live(ctx context.Context, claims []Domain) []Domain {
+	out := make([]Domain, 0, len(claims))
+	for _, d := range claims {
+		if _, ok := k.c.TenantByID(d.TenantID); !ok {
+			if _, err := k.tenantsKV.Get(ctx, d.TenantID); errors.Is(err, jetstream.ErrKeyNotFound) {
+				continue
+			}
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // withSlug is d with the slug of its tenant t.
@@ -929,62 +1108,48 @@ func (k *kvStore) createTrash(ctx context.Context, e TrashEntry) (uint64, error)
 }
 
 func (k *kvStore) addTrash(ctx context.Context, e TrashEntry) error {
-	_, err := k.createTrash(ctx, e)
-	return err
+	rev, err := k.createTrash(ctx, e)
+	if err != nil {
+		return err
+	}
+	return k.seen(ctx, watchTrash, rev)
 }
 
-func (k *kvStore) trashEntry(ctx context.Context, file string) (TrashEntry, error) {
-	var e TrashEntry
-	got, err := k.trashKV.Get(ctx, keyOf(file))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+func (k *kvStore) trashEntry(_ context.Context, file string) (TrashEntry, error) {
+	k.c.mu.RLock()
+	e, ok := k.trashed[file]
+	k.c.mu.RUnlock()
+	if !ok {
 		return e, fmt.Errorf("trash entry %q: %w (see `chapterhouse trash list`)", file, tenantdb.ErrNotFound)
 	}
-	if err != nil {
-		return e, fmt.Errorf("trash entry %q: %w", file, err)
-	}
-	return e, json.Unmarshal(got.Value(), &e)
+	return e, nil
 }
 
-// trash reads every entry with a watch that stops after the initial
-// values (a consistent pass over the bucket, unlike a Get per key).
-func (k *kvStore) trash(ctx context.Context) ([]TrashEntry, error) {
-	w, err := k.trashKV.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("catalog: trash: %w", err)
+func (k *kvStore) trash(context.Context) ([]TrashEntry, error) {
+	k.c.mu.RLock()
+	es := make([]TrashEntry, 0, len(k.trashed))
+	for _, e := range k.trashed {
+		es = append(es, e)
 	}
-	defer w.Stop()
-	var es []TrashEntry
-	for {
-		select {
-		case got, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("catalog: trash: the watch ended early")
-			}
-			if got == nil {
-				sort.SliceStable(es, func(i, j int) bool {
-					if !es[i].DeletedAt.Equal(es[j].DeletedAt) {
-						return es[i].DeletedAt.Before(es[j].DeletedAt)
-					}
-					return es[i].File < es[j].File
-				})
-				return es, nil
-			}
-			var e TrashEntry
-			if err := json.Unmarshal(got.Value(), &e); err != nil {
-				return nil, fmt.Errorf("catalog: trash entry %s: %w", got.Key(), err)
-			}
-			es = append(es, e)
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	k.c.mu.RUnlock()
+	sort.Slice(es, func(i, j int) bool {
+		if !es[i].DeletedAt.Equal(es[j].DeletedAt) {
+			return es[i].DeletedAt.Before(es[j].DeletedAt)
 		}
-	}
+		return es[i].File < es[j].File
+	})
+	return es, nil
 }
 
 func (k *kvStore) removeTrash(ctx context.Context, file string) error {
-	if err := k.trashKV.Delete(ctx, keyOf(file)); err != nil {
+	if _, err := k.trashEntry(ctx, file); err != nil {
+		return nil // as catalog.db: removing what is not there is no error
+	}
+	rev, err := k.del(ctx, k.trashKV, keyOf(file), 0)
+	if err != nil {
 		return fmt.Errorf("trash entry %q: %w", file, err)
 	}
-	return nil
+	return k.seen(ctx, watchTrash, rev)
 }
 
 // Audit.
@@ -1056,6 +1221,116 @@ func (k *kvStore) check(ctx context.Context) error {
 	return nil
 }
 
-func (k *kvStore) export(context.Context, string) (sqlitefile.FileInfo, error) {
-	return sqlitefile.FileInfo{}, errors.New("catalog: export is not supported in cluster mode yet")
+// export writes the catalog as a catalog.db file, as a single node's
+// Export does, so that a backup of a cluster restores on one node too:
+// the tenants and domains as this node's watch has them, the trash, and
+// the audit log up to its last entry when the export began.
+func (k *kvStore) export(ctx context.Context, dst string) (sqlitefile.FileInfo, error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".catalog-export-")
+	if err != nil {
+		return sqlitefile.FileInfo{}, err
+	}
+	defer os.RemoveAll(tmp)
+	snap, err := Open(ctx, tmp)
+	if err != nil {
+		return sqlitefile.FileInfo{}, err
+	}
+	defer snap.Close()
+	if err := k.copyTo(ctx, snap); err != nil {
+		return sqlitefile.FileInfo{}, fmt.Errorf("catalog: export: %w", err)
+	}
+	return snap.Export(ctx, dst)
+}
+
+// copyTo writes every tenant, domain, trash entry and audit entry into
+// the empty catalog.db of snap, in one transaction.
+func (k *kvStore) copyTo(ctx context.Context, snap *Catalog) error {
+	ts, _ := k.tenants(ctx)
+	ds, _ := k.domains(ctx, "")
+	trash, err := k.trash(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := snap.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, t := range ts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, quota_bytes) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Slug, t.Name, t.Status, sqlitefile.FormatTime(t.CreatedAt), t.Quota); err != nil {
+			return fmt.Errorf("tenant %q: %w", t.Slug, err)
+		}
+	}
+	for _, d := range ds {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO domains (host, tenant_id, verified, token, status, created_at, verified_at, checked_at, misconfigured_since)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.Host, d.TenantID, d.Verified, d.Token, d.Status, sqlitefile.FormatTime(d.CreatedAt),
+			sqlitefile.NullTime(d.VerifiedAt), sqlitefile.NullTime(d.CheckedAt), sqlitefile.NullTime(d.MisconfiguredSince)); err != nil {
+			return fmt.Errorf("domain %s: %w", d.Host, err)
+		}
+	}
+	for _, e := range trash {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO trash (file, tenant_id, slug, name, deleted_at) VALUES (?, ?, ?, ?, ?)`,
+			e.File, e.TenantID, e.Slug, e.Name, sqlitefile.FormatTime(e.DeletedAt)); err != nil {
+			return fmt.Errorf("trash file %s: %w", e.File, err)
+		}
+	}
+	if err := k.eachAudit(ctx, func(e AuditEntry) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, tenant_id, detail) VALUES (?, ?, ?, ?, ?)`,
+			sqlitefile.FormatTime(e.At), e.Actor, e.Action, e.TenantID, e.Detail)
+		return err
+	}); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return tx.Commit()
+}
+
+// eachAudit calls fn with every audit entry, oldest first, up to the last
+// one when it began, through an ordered consumer.
+func (k *kvStore) eachAudit(ctx context.Context, fn func(AuditEntry) error) error {
+	info, err := k.auditStream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	last := info.State.LastSeq
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	cons, err := k.auditStream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return err
+	}
+	for {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return err
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			meta, err := m.Metadata()
+			if err != nil {
+				return err
+			}
+			if meta.Sequence.Stream > last {
+				return nil
+			}
+			var e AuditEntry
+			if err := json.Unmarshal(m.Data(), &e); err != nil {
+				return fmt.Errorf("entry %d: %w", meta.Sequence.Stream, err)
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			if meta.Sequence.Stream == last {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("entries up to %d not delivered", last)
+		}
+	}
 }
