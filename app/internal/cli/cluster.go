@@ -32,14 +32,35 @@ type clusterConn struct {
 	cat *catalog.Catalog
 }
 
-// connectCluster connects to the NATS servers urls (as the spike's
-// client options say) within 30 seconds, naming the connection name.
+// connectCluster connects to the NATS servers urls within 30 seconds,
+// naming the connection name, with the client options of the spike
+// (cluster.Connect's: pings every second, two outstanding, reconnects
+// every 250 ms, forever) and only to the servers urls names: the
+// addresses a cluster's servers advertise to clients may not be
+// reachable from the node, and an operator who lists one server means
+// that one (docs/cluster.md).
 func connectCluster(ctx context.Context, urls []string, name string) (*clusterConn, error) {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	nc, js, err := cluster.Connect(cctx, strings.Join(urls, ","), name)
+	list := strings.Join(urls, ",")
+	nc, err := nats.Connect(list,
+		nats.Name(name),
+		nats.PingInterval(time.Second),
+		nats.MaxPingsOutstanding(2),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.MaxReconnects(-1),
+		nats.IgnoreDiscoveredServers(),
+	)
 	if err != nil {
-		return nil, fmt.Errorf("--cluster: %w", err)
+		return nil, fmt.Errorf("--cluster: connect to NATS %s: %w", list, err)
+	}
+	js, err := jetstream.New(nc)
+	if err == nil {
+		_, err = js.AccountInfo(cctx)
+	}
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("--cluster: JetStream on %s: %w", list, err)
 	}
 	return &clusterConn{nc: nc, js: js}, nil
 }
