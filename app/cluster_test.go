@@ -378,7 +378,7 @@ type writeLoad struct {
 	nodes []*clusterNode
 	mu    sync.Mutex
 	down  map[string]bool
-	acked map[string][]ack // slug -> writes
+	acked map[string][]ack  // slug -> writes
 	fail  map[string]string // slug -> the last refusal, for a failure's message
 	stop  chan struct{}
 	wg    sync.WaitGroup
