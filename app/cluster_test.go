@@ -470,7 +470,13 @@ func TestClusterChaos(t *testing.T) {
 	if v, err := strconvAtoi(os.Getenv("CHAPTERHOUSE_CLUSTER_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	const rto, rpo = 15 * time.Second, time.Second + time.Second // --replica-interval 1s + 1 s
+	rto, rpo := 15*time.Second, time.Second+time.Second // --replica-interval 1s + 1 s
+	if raceEnabled {
+		// The race detector makes every node several times slower: the
+		// bound is the issue's on a normal build; under -race the test
+		// still fails a node whose chapters never come back.
+		rto = 45 * time.Second
+	}
 	_, nodes, _ := startCluster(t, 3)
 	tenants := makeTenants(t, nodes, "chaos", 30)
 	var rtos []time.Duration
@@ -488,7 +494,7 @@ func TestClusterChaos(t *testing.T) {
 		// write after the kill ends its outage.
 		var worst time.Duration
 		var worstSlug string
-		for deadline := killedAt.Add(rto + 10*time.Second); ; time.Sleep(100 * time.Millisecond) {
+		for deadline := killedAt.Add(rto + 15*time.Second); ; time.Sleep(100 * time.Millisecond) {
 			wl.mu.Lock()
 			waiting := 0
 			var why []string
@@ -718,4 +724,82 @@ func TestClusterSplitBrain(t *testing.T) {
 		t.Logf("%s: %d writes acknowledged, %d lost (within the RPO before the cut), node1's last %s after the cut",
 			ten.slug, len(acked[ten.slug]), lost, lastNode1.Sub(cutAt).Round(time.Millisecond))
 	}
+}
+
+// The moves test: under writes through all nodes, tenants move between
+// nodes (`move SLUG --to-node`, run on the owner) and a node is drained
+// (`node drain`): no acknowledged write is lost, and each move prints its
+// freeze window. Bad input is refused and changes nothing.
+func TestClusterMoves(t *testing.T) {
+	_, nodes, _ := startCluster(t, 3)
+	tenants := makeTenants(t, nodes, "move", 6)
+	byID := map[string]*clusterNode{}
+	for _, n := range nodes {
+		byID[n.id] = n
+	}
+	if _, errOut, err := nodes[0].cli(t, "", "move", tenants[0].slug, "--to-node", "nosuchnode"); err == nil {
+		t.Error("move --to-node nosuchnode succeeded")
+	} else if owner := byID[nodes[0].servedBy(t, tenants[0].slug)]; owner != nil {
+		if _, errOut, err = owner.cli(t, "", "move", tenants[0].slug, "--to-node", "nosuchnode"); err == nil || !strings.Contains(errOut, "not a live node") {
+			t.Errorf("move to an unknown node: %v %s", err, errOut)
+		}
+	} else {
+		t.Fatalf("no node serves %s: %s", tenants[0].slug, errOut)
+	}
+	if _, errOut, err := nodes[0].cli(t, "", "node", "drain", "node2"); err == nil || !strings.Contains(errOut, "run the drain on node node2") {
+		t.Errorf("node drain of another node from node1: %v %s", err, errOut)
+	}
+	wl := startWrites(nodes, tenants, "m")
+	time.Sleep(time.Second)
+	for i, ten := range tenants {
+		from := byID[nodes[0].servedBy(t, ten.slug)]
+		to := nodes[(indexOfNode(nodes, from.id)+1+i%2)%3]
+		out, errOut, err := from.cli(t, "", "move", ten.slug, "--to-node", to.id)
+		if err != nil {
+			t.Fatalf("move %s from %s to %s: %v\n%s%s", ten.slug, from.id, to.id, err, out, errOut)
+		}
+		if !strings.Contains(out, "freeze window") {
+			t.Errorf("move printed no freeze window:\n%s", out)
+		}
+		t.Logf("%s", strings.TrimSpace(out))
+		if got := nodes[2].servedBy(t, ten.slug); got != to.id {
+			t.Errorf("%s is served by %s after its move to %s", ten.slug, got, to.id)
+		}
+	}
+	out, errOut, err := nodes[2].cli(t, "", "node", "drain", "node3")
+	if err != nil {
+		t.Fatalf("node drain node3: %v\n%s%s", err, out, errOut)
+	}
+	t.Logf("%s", strings.TrimSpace(out))
+	for _, ten := range tenants {
+		if got := nodes[0].servedBy(t, ten.slug); got == "node3" {
+			t.Errorf("%s is still served by node3 after its drain", ten.slug)
+		}
+	}
+	time.Sleep(time.Second)
+	wl.Stop()
+	have := present(t, nodes[1], tenants)
+	n, lost := 0, 0
+	for slug, acks := range wl.acked {
+		for _, a := range acks {
+			n++
+			if !have[slug][a.title] {
+				lost++
+				t.Errorf("%s: %q acknowledged at %s is lost", slug, a.title, a.at.Format("15:04:05.000"))
+			}
+		}
+	}
+	t.Logf("moves under writes: %d writes acknowledged, %d lost", n, lost)
+	if n == 0 {
+		t.Fatal("no write was acknowledged")
+	}
+}
+
+func indexOfNode(nodes []*clusterNode, id string) int {
+	for i, n := range nodes {
+		if n.id == id {
+			return i
+		}
+	}
+	return -1
 }
