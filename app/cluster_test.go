@@ -98,7 +98,7 @@ func (n *clusterNode) start(t *testing.T, dir string) {
 	n.liveServer = awaitListening(t, dir, cmd, out, n.logs)
 }
 
-// grepLines keeps the lines of s that contain any of words.
+// grepLinesAny keeps the lines of s that contain any of words.
 func grepLinesAny(s string, words ...string) string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
@@ -253,7 +253,7 @@ func routable(t *testing.T, nodes []*clusterNode, slug string) {
 	}
 }
 
-// ownersByNode asks a node's `node list --json` which node owns how many
+// nodeList is a node's `node list --json`: the live nodes, each with how many
 // tenants.
 func nodeList(t *testing.T, n *clusterNode) []map[string]any {
 	t.Helper()
@@ -349,18 +349,6 @@ func indexOf(ts []clusterTenant, slug string) int {
 	}
 	return -1
 }
-
-// sortedKeys is m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func strconvAtoi(s string) (int, error) { return strconv.Atoi(s) }
 
 // writePace is the pause of each tenant's writer after a write.
 const writePace = 100 * time.Millisecond
@@ -467,7 +455,7 @@ func present(t *testing.T, n *clusterNode, tenants []clusterTenant) map[string]m
 // sets the rounds (default 5).
 func TestClusterChaos(t *testing.T) {
 	rounds := 5
-	if v, err := strconvAtoi(os.Getenv("CHAPTERHOUSE_CLUSTER_ROUNDS")); err == nil && v > 0 {
+	if v, err := strconv.Atoi(os.Getenv("CHAPTERHOUSE_CLUSTER_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
 	rto, rpo := 15*time.Second, time.Second+time.Second // --replica-interval 1s + 1 s
