@@ -734,6 +734,18 @@ func TestClusterMoves(t *testing.T) {
 	} else {
 		t.Fatalf("no node serves %s: %s", tenants[0].slug, errOut)
 	}
+	// A command on a tenant's file runs on its owner only: elsewhere the
+	// local copy may be stale.
+	owner0 := nodes[0].servedBy(t, tenants[0].slug)
+	for _, n := range nodes {
+		out, errOut, err := n.cli(t, "", "admin", "list", tenants[0].slug)
+		if n.id == owner0 && err != nil {
+			t.Errorf("admin list on the owner %s: %v %s", n.id, err, errOut)
+		}
+		if n.id != owner0 && (err == nil || !strings.Contains(errOut, "is served by node "+owner0)) {
+			t.Errorf("admin list on %s, not the owner %s: %v %s%s", n.id, owner0, err, out, errOut)
+		}
+	}
 	if _, errOut, err := nodes[0].cli(t, "", "node", "drain", "node2"); err == nil || !strings.Contains(errOut, "run the drain on node node2") {
 		t.Errorf("node drain of another node from node1: %v %s", err, errOut)
 	}

@@ -244,6 +244,9 @@ func runCommand(ctx context.Context, e *cmdEnv, args []string) error {
 		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", strings.Join(args, " "), usage())}
 	}
 	e.cmd = cmd
+	if err := e.servedHere(ctx, rest); err != nil {
+		return err
+	}
 	if err := cmd.run(ctx, e, rest); !errors.Is(err, errHelpShown) {
 		return err
 	}

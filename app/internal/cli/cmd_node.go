@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -115,5 +116,38 @@ func moveToNode(ctx context.Context, e *cmdEnv, t catalog.Tenant, to string) err
 	}
 	e.audit(ctx, "tenant.move", t.ID, "to node "+to)
 	e.printf("moved %s to node %s; writes were refused for %s (the freeze window)\n", t.Slug, to, frozen.Round(time.Millisecond))
+	return nil
+}
+
+// fileCommands work on a tenant's file, named by their first argument:
+// in a cluster only the tenant's owner has it current.
+var fileCommands = map[string]bool{
+	"tenant stats": true, "tenant digest": true, "tenant sql": true, "tenant delete": true,
+	"export": true, "import": true, "restore": true, "move": true,
+	"admin add": true, "admin reset-password": true, "admin list": true, "admin remove": true,
+}
+
+// servedHere lets a command on a tenant's file run on a node of a cluster
+// only where the tenant is served: its owner (a tenant with no live owner
+// is claimed here and its file restored, as a request would). Elsewhere it
+// is refused, naming the node to run it on.
+func (e *cmdEnv) servedHere(ctx context.Context, args []string) error {
+	c := e.p.Cluster
+	if c == nil || !fileCommands[e.cmd.name] || len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return nil
+	}
+	t, ok := e.p.Catalog.TenantBySlug(args[0])
+	if !ok {
+		return nil // a new tenant (import), or the command's own not-found error
+	}
+	owner, _, err := c.Route(ctx, t)
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.cmd.name, err)
+	}
+	if owner != "" {
+		o, _ := c.Node.Owner(t.ID)
+		return fmt.Errorf("%s: tenant %s is served by node %s (%s), not this one (%s): run the command on that node's data dir",
+			e.cmd.name, t.Slug, o.Node, owner, c.Node.ID())
+	}
 	return nil
 }
