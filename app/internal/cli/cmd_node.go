@@ -132,8 +132,11 @@ var fileCommands = map[string]bool{
 // is claimed here and its file restored, as a request would). Elsewhere it
 // is refused, naming the node to run it on.
 func (e *cmdEnv) servedHere(ctx context.Context, args []string) error {
+	if e.p == nil || e.p.Cluster == nil { // help, local commands, a single node
+		return nil
+	}
 	c := e.p.Cluster
-	if c == nil || !fileCommands[e.cmd.name] || len(args) == 0 || strings.HasPrefix(args[0], "-") {
+	if !fileCommands[e.cmd.name] || len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return nil
 	}
 	t, ok := e.p.Catalog.TenantBySlug(args[0])
