@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -101,6 +102,10 @@ type Node struct {
 	// pause, write-locked by a test, freezes the renew loop and both
 	// watches between steps, as a SIGSTOP or a long GC pause would.
 	pause sync.RWMutex
+	// dropEntry, set by a test, loses the watch entries it returns true for.
+	dropEntry atomic.Pointer[func(jetstream.KeyValueEntry) bool]
+	// watchers are the current watches by bucket (a test stops them).
+	watchers sync.Map
 
 	mu        sync.Mutex
 	epoch     uint64
@@ -570,6 +575,7 @@ func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jets
 	if err != nil {
 		return err
 	}
+	n.watchers.Store(kv.Bucket(), w)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -578,6 +584,9 @@ func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jets
 		for {
 			n.follow(ctx, w, func(e jetstream.KeyValueEntry) {
 				if e != nil {
+					if drop := n.dropEntry.Load(); drop != nil && (*drop)(e) {
+						return
+					}
 					if seen != nil {
 						seen[e.Key()] = true
 						upto = max(upto, e.Revision())
@@ -598,6 +607,7 @@ func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jets
 			for ctx.Err() == nil {
 				n.cfg.Log.Warn("cluster: watch ended; watching again", "bucket", kv.Bucket())
 				if w, err = kv.WatchAll(ctx); err == nil {
+					n.watchers.Store(kv.Bucket(), w)
 					break
 				}
 				select {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,6 +63,11 @@ func TestTakeOverDeadSplitsBetweenSurvivors(t *testing.T) {
 	}
 	if len(won) != len(tenants) {
 		t.Fatalf("%d of %d records taken", len(won), len(tenants))
+	}
+	for id, by := range won {
+		if want := Rendezvous(id, []string{"a", "b"}); by != want {
+			t.Fatalf("%s taken by %s, rendezvous picks %s: the survivors collided", id, by, want)
+		}
 	}
 	if len(taken[0]) < len(tenants)/4 || len(taken[1]) < len(tenants)/4 {
 		t.Fatalf("spread a %d, b %d of %d: rendezvous should split them", len(taken[0]), len(taken[1]), len(tenants))
@@ -168,6 +174,16 @@ func TestHandover(t *testing.T) {
 	}
 	if err := a.CanWrite("t1"); err != nil {
 		t.Fatalf("a failed handover left t1 unwritable: %v", err)
+	}
+	// A handover whose outcome is unknown (here: never sent) leaves the
+	// tenant unwritable until a retry settles it.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.Handover(gone, "t1", "b"); err == nil {
+		t.Fatal("handover with an ended context: no error")
+	}
+	if err := a.CanWrite("t1"); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("a.CanWrite(t1) after a handover of unknown outcome = %v, want ErrNotOwner", err)
 	}
 	if err := a.Handover(ctxT(t), "t1", "b"); err != nil {
 		t.Fatal(err)
