@@ -245,10 +245,8 @@ func TestEndedWatchIsMadeAgain(t *testing.T) {
 	a := join(t, c.URL(0), "a")
 	b := join(t, c.URL(1), "b")
 	for _, bucket := range []string{NodesBucket, OwnersBucket} {
-		w, _ := b.watchers.Load(bucket)
-		if err := w.(jetstream.KeyWatcher).Stop(); err != nil {
-			t.Fatal(err)
-		}
+		cc, _ := b.watchers.Load(bucket)
+		cc.(jetstream.ConsumeContext).Stop()
 	}
 	claimAll(t, a, []string{"t1"})
 	join(t, c.URL(2), "x")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -346,14 +347,21 @@ func (n *Node) ownerLocked(r record) Owner {
 	return o
 }
 
-// Nodes lists the live nodes, sorted by id.
+// Nodes lists the live nodes, sorted by id; this node is in it unless it is
+// fenced.
 func (n *Node) Nodes() []NodeInfo {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make([]NodeInfo, 0, len(n.live))
+	out := make([]NodeInfo, 0, len(n.live)+1)
 	for id, l := range n.live {
-		out = append(out, NodeInfo{ID: id, Advertise: l.Advertise, Epoch: l.epoch,
-			Owned: n.owned[nodeEpoch{id, l.epoch}], Open: l.Open, Load: l.Load, Heartbeat: l.Heartbeat})
+		if id != n.cfg.NodeID {
+			out = append(out, NodeInfo{ID: id, Advertise: l.Advertise, Epoch: l.epoch,
+				Owned: n.owned[nodeEpoch{id, l.epoch}], Open: l.Open, Load: l.Load, Heartbeat: l.Heartbeat})
+		}
+	}
+	if n.fenced == nil { // this node from its own state: its watch may lag a rejoin
+		out = append(out, NodeInfo{ID: n.cfg.NodeID, Advertise: n.cfg.Advertise, Epoch: n.epoch,
+			Owned: n.owned[nodeEpoch{n.cfg.NodeID, n.epoch}], Open: n.open, Load: n.load, Heartbeat: n.live[n.cfg.NodeID].Heartbeat})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -564,50 +572,57 @@ func (n *Node) valueLocked(epoch uint64) []byte {
 	return b
 }
 
-// watch starts a goroutine applying every entry of kv's WatchAll; loaded is
-// closed at the end of the initial values. The client ends a watch whose
-// consumer it cannot re-make (as during a stream leader's election): the
-// goroutine then watches again from scratch and prunes what the new
-// initial values no longer hold.
+// watch starts a goroutine applying every entry of bucket kv; loaded is
+// closed at the end of the initial values. It is an ordered pull consumer
+// with a 1 s heartbeat rather than KeyValue.WatchAll, whose push consumer
+// notices a lost server only after missing its 5 s heartbeats twice (the
+// catalog's watch found the same). If the consuming ends (a closed
+// connection, or a test), the goroutine watches again from scratch and
+// prunes what the new initial values no longer hold.
 func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry),
 	prune func(seen map[string]bool, upto uint64), loaded chan struct{}) error {
-	w, err := kv.WatchAll(ctx)
+	var seen map[string]bool // keys of a reload's initial values
+	var upto uint64
+	fn := func(e jetstream.KeyValueEntry) {
+		if e != nil {
+			if drop := n.dropEntry.Load(); drop != nil && (*drop)(e) {
+				return
+			}
+			if seen != nil {
+				seen[e.Key()] = true
+				upto = max(upto, e.Revision())
+			}
+			apply(e)
+			return
+		}
+		if loaded != nil {
+			close(loaded)
+			loaded = nil
+		}
+		if seen != nil {
+			prune(seen, upto)
+			seen = nil
+		}
+	}
+	cc, err := n.consume(ctx, kv.Bucket(), fn)
 	if err != nil {
 		return err
 	}
-	n.watchers.Store(kv.Bucket(), w)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		var seen map[string]bool // keys of a reload's initial values
-		var upto uint64
 		for {
-			n.follow(ctx, w, func(e jetstream.KeyValueEntry) {
-				if e != nil {
-					if drop := n.dropEntry.Load(); drop != nil && (*drop)(e) {
-						return
-					}
-					if seen != nil {
-						seen[e.Key()] = true
-						upto = max(upto, e.Revision())
-					}
-					apply(e)
-					return
-				}
-				if loaded != nil {
-					close(loaded)
-					loaded = nil
-				}
-				if seen != nil {
-					prune(seen, upto)
-					seen = nil
-				}
-			})
-			w.Stop()
+			select {
+			case <-ctx.Done():
+				cc.Stop()
+				<-cc.Closed()
+				return
+			case <-cc.Closed():
+			}
+			seen, upto = map[string]bool{}, 0
 			for ctx.Err() == nil {
 				n.cfg.Log.Warn("cluster: watch ended; watching again", "bucket", kv.Bucket())
-				if w, err = kv.WatchAll(ctx); err == nil {
-					n.watchers.Store(kv.Bucket(), w)
+				if cc, err = n.consume(ctx, kv.Bucket(), fn); err == nil {
 					break
 				}
 				select {
@@ -618,27 +633,54 @@ func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jets
 			if ctx.Err() != nil {
 				return
 			}
-			seen, upto = map[string]bool{}, 0
 		}
 	}()
 	return nil
 }
 
-// follow hands each update of w to fn until w ends or ctx is done.
-func (n *Node) follow(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.KeyValueEntry)) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			n.pause.RLock()
-			fn(e)
-			n.pause.RUnlock()
-		}
+// consume starts an ordered consumer of the last entry of every key of
+// bucket and after, calling fn with each (a frozen node's pause holds it)
+// and with nil once the initial entries are in.
+func (n *Node) consume(ctx context.Context, bucket string, fn func(jetstream.KeyValueEntry)) (jetstream.ConsumeContext, error) {
+	s, err := n.js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", bucket, err)
 	}
+	prefix := "$KV." + bucket + "."
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", bucket, err)
+	}
+	loaded := s.CachedInfo().State.Msgs == 0
+	if loaded {
+		fn(nil)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		e := &entry{bucket: bucket, key: strings.TrimPrefix(m.Subject(), prefix), value: m.Data(),
+			rev: meta.Sequence.Stream, created: meta.Timestamp, op: opOf(m.Headers())}
+		n.pause.RLock()
+		defer n.pause.RUnlock()
+		fn(e)
+		if !loaded && meta.NumPending == 0 {
+			loaded = true
+			fn(nil)
+		}
+	}, jetstream.PullHeartbeat(time.Second), jetstream.PullExpiry(5*time.Second), jetstream.PullMaxMessages(4096),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				n.cfg.Log.Debug("cluster: watch", "bucket", bucket, "err", err)
+			}
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", bucket, err)
+	}
+	n.watchers.Store(bucket, cc)
+	return cc, nil
 }
 
 // pruneNodes ends the leases a reload of the nodes watch no longer shows

@@ -88,7 +88,7 @@ func (n *Node) Claim(ctx context.Context, tenantID string) (Owner, error) {
 		}
 		val := ownerValue{Node: n.cfg.NodeID, Epoch: epoch, Advertise: n.cfg.Advertise}
 		var err error
-		if had {
+		if had && !r.deleted {
 			err = n.casOwner(ctx, tenantID, val, r.rev, "claim")
 		} else {
 			err = n.createOwner(ctx, tenantID, val)
@@ -241,9 +241,11 @@ func (n *Node) TakeOverDead(ctx context.Context, deadNode string) ([]string, err
 		return nil, fmt.Errorf("take over %s: %w", deadNode, err)
 	}
 	epoch := n.epoch
-	liveIDs := make([]string, 0, len(n.live))
+	liveIDs := []string{n.cfg.NodeID}
 	for id := range n.live {
-		liveIDs = append(liveIDs, id)
+		if id != n.cfg.NodeID {
+			liveIDs = append(liveIDs, id)
+		}
 	}
 	type job struct {
 		tenant string
