@@ -326,3 +326,22 @@ func TestRendezvous(t *testing.T) {
 		t.Fatalf("%d tenants of the remaining nodes moved when n2 left", moved)
 	}
 }
+
+// TestReleaseThenClaimAgain: a released record is gone for every node, and
+// a later claim makes a new one over its delete marker.
+func TestReleaseThenClaimAgain(t *testing.T) {
+	c := start(t)
+	a := join(t, c.URL(0), "a")
+	b := join(t, c.URL(1), "b")
+	claimAll(t, a, []string{"t1"})
+	eventually(t, "b sees t1", func() bool { _, ok := b.Owner("t1"); return ok })
+	if err := a.Release(ctxT(t), "t1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CanWrite("t1"); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("a.CanWrite after Release = %v, want ErrNotOwner", err)
+	}
+	eventually(t, "b sees t1 gone", func() bool { _, ok := b.Owner("t1"); return !ok })
+	claimAll(t, b, []string{"t1"})
+	eventually(t, "a sees t1 at b", func() bool { o, _ := a.Owner("t1"); return o.Node == "b" })
+}
