@@ -130,8 +130,9 @@ type Node struct {
 
 // Join makes the buckets if they are missing (checking an existing ch_nodes
 // has this node's TTL), loads both watches, and creates this node's lease;
-// it fails with ErrNodeExists while a live node has the id. The lease is
-// renewed every RenewEvery until Leave or Close.
+// it fails with ErrNodeExists while a live node has the id. Other failures
+// are tried again until ctx ends. The lease is renewed every RenewEvery
+// until Leave or Close.
 func Join(ctx context.Context, js jetstream.JetStream, cfg Config) (*Node, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -154,7 +155,7 @@ func Join(ctx context.Context, js jetstream.JetStream, cfg Config) (*Node, error
 	n := &Node{
 		cfg: cfg, js: js, nodes: nodes, owners: owners, now: time.Now, procID: randomID(),
 		live: map[string]liveNode{}, records: map[string]record{}, owned: map[nodeEpoch]int{},
-		handing: map[string]uint64{},
+		handing: map[string]uint64{}, session: randomID(), fenced: fmt.Errorf("%w: joining", ErrFenced),
 	}
 	n.events.wake = make(chan struct{}, 1)
 	bg, cancel := context.WithCancel(context.Background())
@@ -178,11 +179,24 @@ func Join(ctx context.Context, js jetstream.JetStream, cfg Config) (*Node, error
 			return nil, fmt.Errorf("load the cluster's tables: %w", ctx.Err())
 		}
 	}
-	n.mu.Lock()
-	n.session = randomID()
-	n.fenced = fmt.Errorf("%w: joining", ErrFenced)
-	n.mu.Unlock()
-	if err := n.create(ctx); err != nil {
+	// A Create whose answer was lost is tried again; if it was stored, the
+	// key shows this session once the watch delivers it (create adopts it),
+	// so "exists" right after a lost answer is waited on for a few renews.
+	unsure, deadline := false, time.Time{}
+	for {
+		if err = n.create(ctx); err == nil || ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			if !unsure || time.Now().After(deadline) {
+				break
+			}
+		} else if !unsure {
+			unsure, deadline = true, time.Now().Add(5*cfg.RenewEvery)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
 		n.Close()
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, n.existsError()
