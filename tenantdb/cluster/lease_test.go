@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestRenewKeepsTheLease: a node renewing for longer than its TTL keeps its
@@ -212,4 +214,42 @@ func TestFrozenNodeIsFencedWhenItWakes(t *testing.T) {
 			t.Fatalf("a.CanWrite(%s) after rejoin = %v, want ErrNotOwner", id, err)
 		}
 	}
+}
+
+// TestQuietLeaseIsCheckedOnTheLeader: a survivor whose watch lost a dead
+// node's expiry (its consumer was re-made after the marker aged out) still
+// finds the node dead, from the stream leader.
+func TestQuietLeaseIsCheckedOnTheLeader(t *testing.T) {
+	c := start(t)
+	b := join(t, c.URL(1), "b")
+	d := join(t, c.URL(2), "d")
+	var dead events
+	b.OnNodeDead(dead.add)
+	eventually(t, "b sees d", func() bool { return len(b.Nodes()) == 2 })
+	drop := func(e jetstream.KeyValueEntry) bool {
+		return e.Key() == "d" && e.Operation() != jetstream.KeyValuePut
+	}
+	b.dropEntry.Store(&drop)
+	d.Close()
+	eventually(t, "b finds d dead without the marker", func() bool { return dead.has("d") })
+	if len(b.Nodes()) != 1 {
+		t.Fatalf("b lists %+v, want itself alone", b.Nodes())
+	}
+}
+
+// TestEndedWatchIsMadeAgain: when the client ends a watch (it does when it
+// cannot re-make the watch's consumer), the node watches again and sees
+// what changed meanwhile.
+func TestEndedWatchIsMadeAgain(t *testing.T) {
+	c := start(t)
+	a := join(t, c.URL(0), "a")
+	b := join(t, c.URL(1), "b")
+	for _, bucket := range []string{NodesBucket, OwnersBucket} {
+		cc, _ := b.watchers.Load(bucket)
+		cc.(jetstream.ConsumeContext).Stop()
+	}
+	claimAll(t, a, []string{"t1"})
+	join(t, c.URL(2), "x")
+	eventually(t, "b sees x join", func() bool { return len(b.Nodes()) == 3 })
+	eventually(t, "b sees t1", func() bool { o, ok := b.Owner("t1"); return ok && o.Node == "a" })
 }

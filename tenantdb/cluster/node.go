@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -101,6 +103,10 @@ type Node struct {
 	// pause, write-locked by a test, freezes the renew loop and both
 	// watches between steps, as a SIGSTOP or a long GC pause would.
 	pause sync.RWMutex
+	// dropEntry, set by a test, loses the watch entries it returns true for.
+	dropEntry atomic.Pointer[func(jetstream.KeyValueEntry) bool]
+	// watchers are the current watches by bucket (a test stops them).
+	watchers sync.Map
 
 	mu        sync.Mutex
 	epoch     uint64
@@ -124,8 +130,9 @@ type Node struct {
 
 // Join makes the buckets if they are missing (checking an existing ch_nodes
 // has this node's TTL), loads both watches, and creates this node's lease;
-// it fails with ErrNodeExists while a live node has the id. The lease is
-// renewed every RenewEvery until Leave or Close.
+// it fails with ErrNodeExists while a live node has the id. Other failures
+// are tried again until ctx ends. The lease is renewed every RenewEvery
+// until Leave or Close.
 func Join(ctx context.Context, js jetstream.JetStream, cfg Config) (*Node, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -148,7 +155,7 @@ func Join(ctx context.Context, js jetstream.JetStream, cfg Config) (*Node, error
 	n := &Node{
 		cfg: cfg, js: js, nodes: nodes, owners: owners, now: time.Now, procID: randomID(),
 		live: map[string]liveNode{}, records: map[string]record{}, owned: map[nodeEpoch]int{},
-		handing: map[string]uint64{},
+		handing: map[string]uint64{}, session: randomID(), fenced: fmt.Errorf("%w: joining", ErrFenced),
 	}
 	n.events.wake = make(chan struct{}, 1)
 	bg, cancel := context.WithCancel(context.Background())
@@ -172,11 +179,24 @@ func Join(ctx context.Context, js jetstream.JetStream, cfg Config) (*Node, error
 			return nil, fmt.Errorf("load the cluster's tables: %w", ctx.Err())
 		}
 	}
-	n.mu.Lock()
-	n.session = randomID()
-	n.fenced = fmt.Errorf("%w: joining", ErrFenced)
-	n.mu.Unlock()
-	if err := n.create(ctx); err != nil {
+	// A Create whose answer was lost is tried again; if it was stored, the
+	// key shows this session once the watch delivers it (create adopts it),
+	// so "exists" right after a lost answer is waited on for a few renews.
+	unsure, deadline := false, time.Time{}
+	for {
+		if err = n.create(ctx); err == nil || ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			if !unsure || time.Now().After(deadline) {
+				break
+			}
+		} else if !unsure {
+			unsure, deadline = true, time.Now().Add(5*cfg.RenewEvery)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
 		n.Close()
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, n.existsError()
@@ -341,14 +361,21 @@ func (n *Node) ownerLocked(r record) Owner {
 	return o
 }
 
-// Nodes lists the live nodes, sorted by id.
+// Nodes lists the live nodes, sorted by id; this node is in it unless it is
+// fenced.
 func (n *Node) Nodes() []NodeInfo {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make([]NodeInfo, 0, len(n.live))
+	out := make([]NodeInfo, 0, len(n.live)+1)
 	for id, l := range n.live {
-		out = append(out, NodeInfo{ID: id, Advertise: l.Advertise, Epoch: l.epoch,
-			Owned: n.owned[nodeEpoch{id, l.epoch}], Open: l.Open, Load: l.Load, Heartbeat: l.Heartbeat})
+		if id != n.cfg.NodeID {
+			out = append(out, NodeInfo{ID: id, Advertise: l.Advertise, Epoch: l.epoch,
+				Owned: n.owned[nodeEpoch{id, l.epoch}], Open: l.Open, Load: l.Load, Heartbeat: l.Heartbeat})
+		}
+	}
+	if n.fenced == nil { // this node from its own state: its watch may lag a rejoin
+		out = append(out, NodeInfo{ID: n.cfg.NodeID, Advertise: n.cfg.Advertise, Epoch: n.epoch,
+			Owned: n.owned[nodeEpoch{n.cfg.NodeID, n.epoch}], Open: n.open, Load: n.load, Heartbeat: n.live[n.cfg.NodeID].Heartbeat})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -559,45 +586,57 @@ func (n *Node) valueLocked(epoch uint64) []byte {
 	return b
 }
 
-// watch starts a goroutine applying every entry of kv's WatchAll; loaded is
-// closed at the end of the initial values. The client ends a watch whose
-// consumer it cannot re-make (as during a stream leader's election): the
-// goroutine then watches again from scratch and prunes what the new
-// initial values no longer hold.
+// watch starts a goroutine applying every entry of bucket kv; loaded is
+// closed at the end of the initial values. It is an ordered pull consumer
+// with a 1 s heartbeat rather than KeyValue.WatchAll, whose push consumer
+// notices a lost server only after missing its 5 s heartbeats twice (the
+// catalog's watch found the same). If the consuming ends (a closed
+// connection, or a test), the goroutine watches again from scratch and
+// prunes what the new initial values no longer hold.
 func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry),
 	prune func(seen map[string]bool, upto uint64), loaded chan struct{}) error {
-	w, err := kv.WatchAll(ctx)
+	var seen map[string]bool // keys of a reload's initial values
+	var upto uint64
+	fn := func(e jetstream.KeyValueEntry) {
+		if e != nil {
+			if drop := n.dropEntry.Load(); drop != nil && (*drop)(e) {
+				return
+			}
+			if seen != nil {
+				seen[e.Key()] = true
+				upto = max(upto, e.Revision())
+			}
+			apply(e)
+			return
+		}
+		if loaded != nil {
+			close(loaded)
+			loaded = nil
+		}
+		if seen != nil {
+			prune(seen, upto)
+			seen = nil
+		}
+	}
+	cc, err := n.consume(ctx, kv.Bucket(), fn)
 	if err != nil {
 		return err
 	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		var seen map[string]bool // keys of a reload's initial values
-		var upto uint64
 		for {
-			n.follow(ctx, w, func(e jetstream.KeyValueEntry) {
-				if e != nil {
-					if seen != nil {
-						seen[e.Key()] = true
-						upto = max(upto, e.Revision())
-					}
-					apply(e)
-					return
-				}
-				if loaded != nil {
-					close(loaded)
-					loaded = nil
-				}
-				if seen != nil {
-					prune(seen, upto)
-					seen = nil
-				}
-			})
-			w.Stop()
+			select {
+			case <-ctx.Done():
+				cc.Stop()
+				<-cc.Closed()
+				return
+			case <-cc.Closed():
+			}
+			seen, upto = map[string]bool{}, 0
 			for ctx.Err() == nil {
 				n.cfg.Log.Warn("cluster: watch ended; watching again", "bucket", kv.Bucket())
-				if w, err = kv.WatchAll(ctx); err == nil {
+				if cc, err = n.consume(ctx, kv.Bucket(), fn); err == nil {
 					break
 				}
 				select {
@@ -608,27 +647,54 @@ func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jets
 			if ctx.Err() != nil {
 				return
 			}
-			seen, upto = map[string]bool{}, 0
 		}
 	}()
 	return nil
 }
 
-// follow hands each update of w to fn until w ends or ctx is done.
-func (n *Node) follow(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.KeyValueEntry)) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			n.pause.RLock()
-			fn(e)
-			n.pause.RUnlock()
-		}
+// consume starts an ordered consumer of the last entry of every key of
+// bucket and after, calling fn with each (a frozen node's pause holds it)
+// and with nil once the initial entries are in.
+func (n *Node) consume(ctx context.Context, bucket string, fn func(jetstream.KeyValueEntry)) (jetstream.ConsumeContext, error) {
+	s, err := n.js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", bucket, err)
 	}
+	prefix := "$KV." + bucket + "."
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", bucket, err)
+	}
+	loaded := s.CachedInfo().State.Msgs == 0
+	if loaded {
+		fn(nil)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		e := &entry{bucket: bucket, key: strings.TrimPrefix(m.Subject(), prefix), value: m.Data(),
+			rev: meta.Sequence.Stream, created: meta.Timestamp, op: opOf(m.Headers())}
+		n.pause.RLock()
+		defer n.pause.RUnlock()
+		fn(e)
+		if !loaded && meta.NumPending == 0 {
+			loaded = true
+			fn(nil)
+		}
+	}, jetstream.PullHeartbeat(time.Second), jetstream.PullExpiry(5*time.Second), jetstream.PullMaxMessages(4096),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				n.cfg.Log.Debug("cluster: watch", "bucket", bucket, "err", err)
+			}
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", bucket, err)
+	}
+	n.watchers.Store(bucket, cc)
+	return cc, nil
 }
 
 // pruneNodes ends the leases a reload of the nodes watch no longer shows

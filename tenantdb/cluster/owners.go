@@ -88,7 +88,7 @@ func (n *Node) Claim(ctx context.Context, tenantID string) (Owner, error) {
 		}
 		val := ownerValue{Node: n.cfg.NodeID, Epoch: epoch, Advertise: n.cfg.Advertise}
 		var err error
-		if had {
+		if had && !r.deleted {
 			err = n.casOwner(ctx, tenantID, val, r.rev, "claim")
 		} else {
 			err = n.createOwner(ctx, tenantID, val)
@@ -164,14 +164,27 @@ func (n *Node) Place(ctx context.Context, tenantID string) (Owner, error) {
 // moment it starts, CanWrite fails for the tenant here, so the two nodes
 // never both accept writes; the caller froze the tenant and synced its
 // replica first. If the outcome stays unknown (the answer lost until ctx
-// ended) the tenant stays unwritable here until the watch shows its record.
+// ended) the tenant stays unwritable here until the watch shows its record
+// changed or a retry of the same Handover settles it (the retry carries the
+// same message id, so a first attempt that was stored counts once).
 func (n *Node) Handover(ctx context.Context, tenantID, toNode string) error {
-	if err := n.CanWrite(tenantID); err != nil {
+	n.mu.Lock()
+	err := n.leaseErrLocked()
+	r, ok := n.records[tenantID]
+	switch {
+	case err != nil:
+	case !ok || r.deleted || r.Node != n.cfg.NodeID || r.Epoch != n.epoch:
+		err = fmt.Errorf("%w (owned by %s at epoch %d)", ErrNotOwner, r.Node, r.Epoch)
+	default:
+		if hr, busy := n.handing[tenantID]; busy && hr != r.rev {
+			err = fmt.Errorf("%w (being handed over)", ErrNotOwner)
+		}
+	}
+	if err != nil {
+		n.mu.Unlock()
 		return fmt.Errorf("hand %s over to %s: %w", tenantID, toNode, err)
 	}
-	n.mu.Lock()
 	to, ok := n.live[toNode]
-	r := n.records[tenantID]
 	if !ok {
 		n.mu.Unlock()
 		return fmt.Errorf("hand %s over to %s: %w (%s has no live lease)", tenantID, toNode, ErrNoLiveNode, toNode)
@@ -182,7 +195,7 @@ func (n *Node) Handover(ctx context.Context, tenantID, toNode string) error {
 	}
 	n.handing[tenantID] = r.rev
 	n.mu.Unlock()
-	err := n.casOwner(ctx, tenantID, ownerValue{Node: toNode, Epoch: to.epoch, Advertise: to.Advertise}, r.rev, "handover")
+	err = n.casOwner(ctx, tenantID, ownerValue{Node: toNode, Epoch: to.epoch, Advertise: to.Advertise}, r.rev, "handover")
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			n.mu.Lock()
@@ -228,9 +241,11 @@ func (n *Node) TakeOverDead(ctx context.Context, deadNode string) ([]string, err
 		return nil, fmt.Errorf("take over %s: %w", deadNode, err)
 	}
 	epoch := n.epoch
-	liveIDs := make([]string, 0, len(n.live))
+	liveIDs := []string{n.cfg.NodeID}
 	for id := range n.live {
-		liveIDs = append(liveIDs, id)
+		if id != n.cfg.NodeID {
+			liveIDs = append(liveIDs, id)
+		}
 	}
 	type job struct {
 		tenant string

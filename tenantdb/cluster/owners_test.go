@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,6 +63,11 @@ func TestTakeOverDeadSplitsBetweenSurvivors(t *testing.T) {
 	}
 	if len(won) != len(tenants) {
 		t.Fatalf("%d of %d records taken", len(won), len(tenants))
+	}
+	for id, by := range won {
+		if want := Rendezvous(id, []string{"a", "b"}); by != want {
+			t.Fatalf("%s taken by %s, rendezvous picks %s: the survivors collided", id, by, want)
+		}
 	}
 	if len(taken[0]) < len(tenants)/4 || len(taken[1]) < len(tenants)/4 {
 		t.Fatalf("spread a %d, b %d of %d: rendezvous should split them", len(taken[0]), len(taken[1]), len(tenants))
@@ -168,6 +174,16 @@ func TestHandover(t *testing.T) {
 	}
 	if err := a.CanWrite("t1"); err != nil {
 		t.Fatalf("a failed handover left t1 unwritable: %v", err)
+	}
+	// A handover whose outcome is unknown (here: never sent) leaves the
+	// tenant unwritable until a retry settles it.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.Handover(gone, "t1", "b"); err == nil {
+		t.Fatal("handover with an ended context: no error")
+	}
+	if err := a.CanWrite("t1"); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("a.CanWrite(t1) after a handover of unknown outcome = %v, want ErrNotOwner", err)
 	}
 	if err := a.Handover(ctxT(t), "t1", "b"); err != nil {
 		t.Fatal(err)
@@ -309,4 +325,23 @@ func TestRendezvous(t *testing.T) {
 	if moved != 0 {
 		t.Fatalf("%d tenants of the remaining nodes moved when n2 left", moved)
 	}
+}
+
+// TestReleaseThenClaimAgain: a released record is gone for every node, and
+// a later claim makes a new one over its delete marker.
+func TestReleaseThenClaimAgain(t *testing.T) {
+	c := start(t)
+	a := join(t, c.URL(0), "a")
+	b := join(t, c.URL(1), "b")
+	claimAll(t, a, []string{"t1"})
+	eventually(t, "b sees t1", func() bool { _, ok := b.Owner("t1"); return ok })
+	if err := a.Release(ctxT(t), "t1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CanWrite("t1"); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("a.CanWrite after Release = %v, want ErrNotOwner", err)
+	}
+	eventually(t, "b sees t1 gone", func() bool { _, ok := b.Owner("t1"); return !ok })
+	claimAll(t, b, []string{"t1"})
+	eventually(t, "a sees t1 at b", func() bool { o, _ := a.Owner("t1"); return o.Node == "b" })
 }

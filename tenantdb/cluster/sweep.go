@@ -49,7 +49,7 @@ func (n *Node) sweep(ctx context.Context) {
 		e, err := n.leaderGet(cctx, NodesBucket, id)
 		cancel()
 		if err != nil {
-			n.cfg.Log.Warn("cluster: check a quiet lease", "node", id, "err", err)
+			n.cfg.Log.Debug("cluster: check a quiet lease", "node", id, "err", err)
 			continue
 		}
 		if e == nil { // no message at all: expired, and its marker too
@@ -104,14 +104,21 @@ func (n *Node) leaderGet(ctx context.Context, bucket, key string) (jetstream.Key
 		if err != nil {
 			return nil, fmt.Errorf("read %s/%s from the stream leader: headers: %w", bucket, key, err)
 		}
-		switch {
-		case h.Get("KV-Operation") == "DEL":
-			e.op = jetstream.KeyValueDelete
-		case h.Get("KV-Operation") == "PURGE" || h.Get(jetstream.MarkerReasonHeader) != "":
-			e.op = jetstream.KeyValuePurge
-		}
+		e.op = opOf(h)
 	}
 	return e, nil
+}
+
+// opOf is the KV operation a message's headers say: a delete or purge, or
+// an expiry marker (a purge), else a put.
+func opOf(h nats.Header) jetstream.KeyValueOp {
+	switch {
+	case h.Get("KV-Operation") == "DEL":
+		return jetstream.KeyValueDelete
+	case h.Get("KV-Operation") == "PURGE" || h.Get(jetstream.MarkerReasonHeader) != "":
+		return jetstream.KeyValuePurge
+	}
+	return jetstream.KeyValuePut
 }
 
 // entry is a KV entry read from the stream leader.
