@@ -40,6 +40,11 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 			return err
 		}
 	}
+	if f := db.fence.Load(); f != nil {
+		if err := (*f)(); err != nil {
+			return err // rolled back: nothing of it is written
+		}
+	}
 	err = tx.Commit()
 	db.gen.Store(generations.Add(1))
 	if err == nil && queued.Load() {
@@ -60,6 +65,11 @@ func mailQueued(tx *sql.Tx) {
 		f.(*atomic.Bool).Store(true)
 	}
 }
+
+// SetFence makes every write of db call fn right before it commits; an
+// error from fn rolls the write back and is the write's error. A node of a
+// cluster fences the tenants whose lease it may have lost (docs/cluster.md).
+func (db *DB) SetFence(fn func() error) { db.fence.Store(&fn) }
 
 // OnMailQueued makes every committed write of db that queued mail call
 // fn (after the commit, on the writer's goroutine: fn must not block).

@@ -57,6 +57,8 @@ type DB struct {
 	// mailMark is the tenant's "mail waiting" marker (mailmark.go), ""
 	// for a file that is not a tenant's own.
 	mailMark string
+	// fence is SetFence's function.
+	fence atomic.Pointer[func() error]
 	// pin holds a reader connection open while the file is replicated:
 	// Litestream's own connection must never be the process's only one
 	// (see OpenReplicated and Pin).

@@ -1,7 +1,9 @@
-// Package catalog is the platform's catalog.db: the tenants (id, slug,
-// name, status) and their custom domains, kept in memory as the host map
-// every request is routed by, and the trash and audit log. Any process may
-// open it; the server that owns the data dir writes it.
+// Package catalog is the platform's catalog: the tenants (id, slug, name,
+// status) and their custom domains, kept in memory as the host map every
+// request is routed by, and the trash and audit log. On a single node it
+// is catalog.db (Open): any process may open it; the server that owns the
+// data dir writes it. In cluster mode it is a set of JetStream KV buckets
+// (OpenJetStream) that every node writes by compare-and-set and watches.
 package catalog
 
 import (
@@ -63,12 +65,15 @@ type Domain struct {
 	MisconfiguredSince *time.Time `json:"misconfigured_since,omitempty"`
 }
 
-// Catalog is DATA/catalog.db: the tenants, their custom domains, the trash
-// and the audit log. Host routing is answered from memory; every change
-// through the Catalog updates that view at once.
+// Catalog is the tenants, their custom domains, the trash and the audit
+// log, in DATA/catalog.db or in JetStream (see store). Host routing is
+// answered from memory; every change through the Catalog updates that view
+// before it returns, and in cluster mode the changes of other nodes reach
+// it through a watch.
 type Catalog struct {
 	dir string
-	db  *sql.DB
+	st  store
+	db  *sql.DB // catalog.db; nil in cluster mode
 	now func() time.Time
 
 	// dmu serialises the changes of domains, each with its update of
@@ -102,6 +107,7 @@ func Open(ctx context.Context, dir string) (*Catalog, error) {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	c := &Catalog{dir: dir, db: db, now: time.Now}
+	c.st = sqliteStore{c}
 	if err := c.load(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -112,8 +118,9 @@ func Open(ctx context.Context, dir string) (*Catalog, error) {
 // Dir is the data dir of the catalog.
 func (c *Catalog) Dir() string { return c.dir }
 
-// Close closes the catalog file.
-func (c *Catalog) Close() error { return c.db.Close() }
+// Close closes the catalog file, or stops the watches of a catalog in
+// JetStream (the caller closes its NATS connection).
+func (c *Catalog) Close() error { return c.st.close() }
 
 func (c *Catalog) load(ctx context.Context) error {
 	tenants, err := c.Tenants(ctx)
@@ -202,8 +209,8 @@ func scanTenant(s interface{ Scan(...any) error }) (Tenant, error) {
 	return t, nil
 }
 
-// Tenants lists every tenant by slug.
-func (c *Catalog) Tenants(ctx context.Context) ([]Tenant, error) {
+// tenants is Catalog.Tenants in catalog.db.
+func (c sqliteStore) tenants(ctx context.Context) ([]Tenant, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT `+tenantColumns+`, quota_bytes FROM tenants ORDER BY slug`)
 	if err != nil {
 		return nil, err
@@ -228,20 +235,8 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// AddTenant records tenant t, whose file exists already.
-func (c *Catalog) AddTenant(ctx context.Context, t Tenant) error {
-	if err := tenantdb.ValidateSlug(t.Slug); err != nil {
-		return err
-	}
-	if err := ValidateName(t.Name); err != nil {
-		return err
-	}
-	if !tenantdb.ValidTenantID(t.ID) {
-		return invalid("id", "%q is not a tenant id", t.ID)
-	}
-	if t.Quota != nil && *t.Quota < 0 {
-		return invalid("quota", "must not be negative")
-	}
+// addTenant is Catalog.AddTenant in catalog.db.
+func (c sqliteStore) addTenant(ctx context.Context, t Tenant) error {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, quota_bytes) VALUES (?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Slug, t.Name, t.Status, sqlitefile.FormatTime(t.CreatedAt), t.Quota)
 	if sqlitefile.IsUnique(err) {
@@ -257,13 +252,8 @@ func (c *Catalog) AddTenant(ctx context.Context, t Tenant) error {
 	return nil
 }
 
-// SetStatus changes the status of tenant slug.
-func (c *Catalog) SetStatus(ctx context.Context, slug, status string) (Tenant, error) {
-	switch status {
-	case StatusActive, StatusSuspended, StatusFrozen:
-	default:
-		return Tenant{}, invalid("status", "%q is not one of active, suspended, frozen", status)
-	}
+// setStatus is Catalog.SetStatus in catalog.db.
+func (c sqliteStore) setStatus(ctx context.Context, slug, status string) (Tenant, error) {
 	t, err := c.Tenant(slug)
 	if err != nil {
 		return t, err
@@ -279,13 +269,8 @@ func (c *Catalog) SetStatus(ctx context.Context, slug, status string) (Tenant, e
 	return t, nil
 }
 
-// SetQuota sets the storage quota of tenant slug in bytes (0: unlimited),
-// or with nil clears it, so that the server's default applies. The change
-// is in memory at once: the next write is checked against it.
-func (c *Catalog) SetQuota(ctx context.Context, slug string, quota *int64) (Tenant, error) {
-	if quota != nil && *quota < 0 {
-		return Tenant{}, invalid("quota", "must not be negative")
-	}
+// setQuota is Catalog.SetQuota in catalog.db.
+func (c sqliteStore) setQuota(ctx context.Context, slug string, quota *int64) (Tenant, error) {
 	t, err := c.Tenant(slug)
 	if err != nil {
 		return t, err
@@ -305,9 +290,8 @@ func (c *Catalog) SetQuota(ctx context.Context, slug string, quota *int64) (Tena
 	return t, nil
 }
 
-// RemoveTenant deletes tenant t and its domains from the catalog, so it
-// stops routing at once, and records its trashed file.
-func (c *Catalog) RemoveTenant(ctx context.Context, t Tenant, trashFile string) error {
+// removeTenant is Catalog.RemoveTenant in catalog.db.
+func (c sqliteStore) removeTenant(ctx context.Context, t Tenant, trashFile string) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	tx, err := c.db.BeginTx(ctx, nil)
@@ -359,8 +343,8 @@ func scanDomain(s interface{ Scan(...any) error }) (Domain, error) {
 	return d, nil
 }
 
-// Domains lists the custom domains, of one tenant if tenantID is not empty.
-func (c *Catalog) Domains(ctx context.Context, tenantID string) ([]Domain, error) {
+// domains is Catalog.Domains in catalog.db.
+func (c sqliteStore) domains(ctx context.Context, tenantID string) ([]Domain, error) {
 	return queryDomains(ctx, c.db, `? = '' OR d.tenant_id = ?`, tenantID, tenantID)
 }
 
@@ -407,14 +391,13 @@ func (c *Catalog) Domain(ctx context.Context, host string) (Domain, error) {
 	return ds[0], nil
 }
 
-// Claims lists every claim of host, the owner's first, then the pending
-// ones oldest first.
-func (c *Catalog) Claims(ctx context.Context, host string) ([]Domain, error) {
+// claims is Catalog.Claims in catalog.db.
+func (c sqliteStore) claims(ctx context.Context, host string) ([]Domain, error) {
 	return queryDomains(ctx, c.db, `d.host = ?`, host)
 }
 
-// TenantDomain returns tenant tenantID's claim of host, or ErrNotFound.
-func (c *Catalog) TenantDomain(ctx context.Context, tenantID, host string) (Domain, error) {
+// tenantDomain is Catalog.TenantDomain in catalog.db.
+func (c sqliteStore) tenantDomain(ctx context.Context, tenantID, host string) (Domain, error) {
 	d, err := scanDomain(c.db.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains d JOIN tenants t ON t.id = d.tenant_id
 		WHERE d.host = ? AND d.tenant_id = ?`, host, tenantID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -427,12 +410,8 @@ func (c *Catalog) TenantDomain(ctx context.Context, tenantID, host string) (Doma
 // (it routes there). It wraps ErrConflict.
 var ErrDomainOwned = fmt.Errorf("the domain serves another site: %w", tenantdb.ErrConflict)
 
-// AddDomain records a pending claim of tenant t on host. Pending claims
-// older than pendingTTL (of any tenant) are dropped first, as if gone. A
-// claim t has already is ErrConflict; a host another tenant has proven
-// and routes is ErrDomainOwned; another tenant's pending claim is no
-// obstacle: both are pending, the first to verify wins.
-func (c *Catalog) AddDomain(ctx context.Context, t Tenant, host string, pendingTTL time.Duration) (Domain, error) {
+// addDomain is Catalog.AddDomain in catalog.db.
+func (c sqliteStore) addDomain(ctx context.Context, t Tenant, host string, pendingTTL time.Duration) (Domain, error) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	now := c.now()
@@ -470,9 +449,8 @@ func (c *Catalog) AddDomain(ctx context.Context, t Tenant, host string, pendingT
 	return c.TenantDomain(ctx, t.ID, host)
 }
 
-// RemoveDomain deletes every claim of host (the operator's command); it
-// stops routing at once. It returns the claims removed.
-func (c *Catalog) RemoveDomain(ctx context.Context, host string) ([]Domain, error) {
+// removeDomain is Catalog.RemoveDomain in catalog.db.
+func (c sqliteStore) removeDomain(ctx context.Context, host string) ([]Domain, error) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	ds, err := c.Claims(ctx, host)
@@ -491,9 +469,8 @@ func (c *Catalog) RemoveDomain(ctx context.Context, host string) ([]Domain, erro
 	return ds, nil
 }
 
-// RemoveTenantDomain deletes tenant tenantID's claim of host; if it
-// routed, it stops at once.
-func (c *Catalog) RemoveTenantDomain(ctx context.Context, tenantID, host string) (Domain, error) {
+// removeTenantDomain is Catalog.RemoveTenantDomain in catalog.db.
+func (c sqliteStore) removeTenantDomain(ctx context.Context, tenantID, host string) (Domain, error) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	d, err := c.TenantDomain(ctx, tenantID, host)
@@ -511,9 +488,8 @@ func (c *Catalog) RemoveTenantDomain(ctx context.Context, tenantID, host string)
 	return d, nil
 }
 
-// ExpirePendingDomains deletes the pending claims created before cutoff
-// and returns them.
-func (c *Catalog) ExpirePendingDomains(ctx context.Context, cutoff time.Time) ([]Domain, error) {
+// expirePendingDomains is Catalog.ExpirePendingDomains in catalog.db.
+func (c sqliteStore) expirePendingDomains(ctx context.Context, cutoff time.Time) ([]Domain, error) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	at := sqlitefile.FormatTime(cutoff)
@@ -527,16 +503,8 @@ func (c *Catalog) ExpirePendingDomains(ctx context.Context, cutoff time.Time) ([
 	return ds, nil
 }
 
-// SetDomainStatus records the outcome of a verification of tenant
-// tenantID's claim of host. Only verified domains route. Verifying a claim
-// removes the other tenants' claims of the host that do not route; it is
-// ErrDomainOwned while another tenant's claim routes.
-func (c *Catalog) SetDomainStatus(ctx context.Context, tenantID, host, status string) (Domain, error) {
-	switch status {
-	case DomainPending, DomainVerified, DomainMisconfigured:
-	default:
-		return Domain{}, invalid("status", "%q is not a domain status", status)
-	}
+// setDomainStatus is Catalog.SetDomainStatus in catalog.db.
+func (c sqliteStore) setDomainStatus(ctx context.Context, tenantID, host, status string) (Domain, error) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	tx, err := c.db.BeginTx(ctx, nil)
@@ -594,17 +562,8 @@ func (c *Catalog) route(d Domain) {
 	}
 }
 
-// RecordDomainCheck records the outcome of a DNS check of tenant
-// tenantID's claim of host: passed when its TXT record holds its token. A
-// pass verifies the claim (it routes at once; see SetDomainStatus). A
-// failure leaves a pending claim pending; it turns a verified domain
-// misconfigured, which keeps routing until grace has passed since the
-// first failure and then stops (at once if grace is 0), until a check
-// passes again.
-func (c *Catalog) RecordDomainCheck(ctx context.Context, tenantID, host string, passed bool, grace time.Duration) (Domain, error) {
-	if passed {
-		return c.SetDomainStatus(ctx, tenantID, host, DomainVerified)
-	}
+// recordDomainFailure is a failed Catalog.RecordDomainCheck in catalog.db.
+func (c sqliteStore) recordDomainFailure(ctx context.Context, tenantID, host string, grace time.Duration) (Domain, error) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	now := c.now()
@@ -647,14 +606,14 @@ func (c *Catalog) RecordDomainCheck(ctx context.Context, tenantID, host string, 
 	return d, nil
 }
 
-// Ping checks that the catalog file answers queries.
-func (c *Catalog) Ping(ctx context.Context) error {
+// ping is Catalog.Ping in catalog.db.
+func (c sqliteStore) ping(ctx context.Context) error {
 	var n int
 	return c.db.QueryRowContext(ctx, `SELECT count(*) FROM tenants WHERE 0`).Scan(&n)
 }
 
-// Audit appends an entry to the audit log.
-func (c *Catalog) Audit(ctx context.Context, actor, action, tenantID, detail string) error {
+// audit is Catalog.Audit in catalog.db.
+func (c sqliteStore) audit(ctx context.Context, actor, action, tenantID, detail string) error {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, tenant_id, detail) VALUES (?, ?, ?, ?, ?)`,
 		sqlitefile.FormatTime(c.now()), actor, action, tenantID, detail)
 	return err
@@ -669,8 +628,8 @@ type AuditEntry struct {
 	Detail   string    `json:"detail,omitempty"`
 }
 
-// AuditLog returns the newest limit entries, newest first.
-func (c *Catalog) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
+// auditLog is Catalog.AuditLog in catalog.db.
+func (c sqliteStore) auditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT at, actor, action, tenant_id, detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
@@ -698,8 +657,8 @@ type TrashEntry struct {
 	DeletedAt time.Time `json:"deleted_at"`
 }
 
-// Trash lists the trashed tenant files, oldest first.
-func (c *Catalog) Trash(ctx context.Context) ([]TrashEntry, error) {
+// trash is Catalog.Trash in catalog.db.
+func (c sqliteStore) trash(ctx context.Context) ([]TrashEntry, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT file, tenant_id, slug, name, deleted_at FROM trash ORDER BY deleted_at, file`)
 	if err != nil {
 		return nil, err
@@ -719,8 +678,8 @@ func (c *Catalog) Trash(ctx context.Context) ([]TrashEntry, error) {
 	return es, rows.Err()
 }
 
-// RemoveTrash forgets a trash entry (after its file was restored or purged).
-func (c *Catalog) RemoveTrash(ctx context.Context, file string) error {
+// removeTrash is Catalog.RemoveTrash in catalog.db.
+func (c sqliteStore) removeTrash(ctx context.Context, file string) error {
 	_, err := c.db.ExecContext(ctx, `DELETE FROM trash WHERE file = ?`, file)
 	return err
 }

@@ -104,3 +104,16 @@ func TestRemoveTenantDomain(t *testing.T) {
 		t.Errorf("removing it again: %v, want ErrNotFound", err)
 	}
 }
+
+// openCatalog opens a catalog.db in a temp dir, closed when t ends, and
+// returns it with its dir.
+func openCatalog(t *testing.T) (*Catalog, string) {
+	t.Helper()
+	dir := t.TempDir()
+	c, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, dir
+}

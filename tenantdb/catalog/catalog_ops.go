@@ -11,9 +11,8 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
-// AddTrash records a tenant file kept in DATA/trash/ (a replaced or moved
-// tenant's old file).
-func (c *Catalog) AddTrash(ctx context.Context, e TrashEntry) error {
+// addTrash is Catalog.AddTrash in catalog.db.
+func (c sqliteStore) addTrash(ctx context.Context, e TrashEntry) error {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO trash (file, tenant_id, slug, name, deleted_at) VALUES (?, ?, ?, ?, ?)`,
 		e.File, e.TenantID, e.Slug, e.Name, sqlitefile.FormatTime(e.DeletedAt))
 	if sqlitefile.IsUnique(err) {
@@ -22,8 +21,8 @@ func (c *Catalog) AddTrash(ctx context.Context, e TrashEntry) error {
 	return err
 }
 
-// TrashEntry returns the trash entry of file, or ErrNotFound.
-func (c *Catalog) TrashEntry(ctx context.Context, file string) (TrashEntry, error) {
+// trashEntry is Catalog.TrashEntry in catalog.db.
+func (c sqliteStore) trashEntry(ctx context.Context, file string) (TrashEntry, error) {
 	var e TrashEntry
 	var at string
 	err := c.db.QueryRowContext(ctx, `SELECT file, tenant_id, slug, name, deleted_at FROM trash WHERE file = ?`, file).
@@ -35,25 +34,14 @@ func (c *Catalog) TrashEntry(ctx context.Context, file string) (TrashEntry, erro
 	return e, err
 }
 
-// PutDomains records custom domains of tenant t as they were elsewhere:
-// with their verification token and status, so a moved tenant's verified
-// domains route at once. All or none: a host another tenant has is
-// ErrConflict and nothing is added.
-func (c *Catalog) PutDomains(ctx context.Context, t Tenant, ds []Domain) error {
-	if len(ds) == 0 {
-		return nil
-	}
+// putDomains is Catalog.PutDomains in catalog.db.
+func (c sqliteStore) putDomains(ctx context.Context, t Tenant, ds []Domain) error {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	for _, d := range ds {
-		switch d.Status {
-		case DomainPending, DomainVerified, DomainMisconfigured:
-		default:
-			return invalid("status", "%q is not a domain status", d.Status)
-		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO domains (host, tenant_id, verified, token, status, created_at, verified_at, checked_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.Host, t.ID, d.Status == DomainVerified, d.Token, d.Status,
 			sqlitefile.FormatTime(d.CreatedAt), sqlitefile.NullTime(d.VerifiedAt), sqlitefile.NullTime(d.CheckedAt))
@@ -86,6 +74,7 @@ func ReadFile(ctx context.Context, path string) ([]Tenant, []Domain, error) {
 	}
 	defer db.Close()
 	c := &Catalog{db: db}
+	c.st = sqliteStore{c}
 	ts, err := c.Tenants(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -94,9 +83,8 @@ func ReadFile(ctx context.Context, path string) ([]Tenant, []Domain, error) {
 	return ts, ds, err
 }
 
-// Export writes a consistent snapshot of the catalog to the new file dst,
-// as DB.Export does for a tenant.
-func (c *Catalog) Export(ctx context.Context, dst string) (sqlitefile.FileInfo, error) {
+// export is Catalog.Export in catalog.db.
+func (c sqliteStore) export(ctx context.Context, dst string) (sqlitefile.FileInfo, error) {
 	return sqlitefile.Export(ctx, Path(c.dir), dst, catalogSchema)
 }
 
@@ -105,8 +93,8 @@ func CheckFile(ctx context.Context, path string) (sqlitefile.FileInfo, error) {
 	return sqlitefile.Check(ctx, path, catalogSchema, false)
 }
 
-// Check runs integrity_check on the catalog's file.
-func (c *Catalog) Check(ctx context.Context) error {
+// check is Catalog.Check in catalog.db.
+func (c sqliteStore) check(ctx context.Context) error {
 	return sqlitefile.IntegrityCheck(ctx, c.db)
 }
 

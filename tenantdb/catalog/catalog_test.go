@@ -11,17 +11,6 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-func openCatalog(t *testing.T) (*Catalog, string) {
-	t.Helper()
-	dir := t.TempDir()
-	c, err := Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, dir
-}
-
 func newTenant(slug string) Tenant {
 	return Tenant{ID: tenantdb.NewTenantID(), Slug: slug, Name: "Chapter " + slug, Status: StatusActive,
 		CreatedAt: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
@@ -30,9 +19,11 @@ func newTenant(slug string) Tenant {
 // TestTenantLifecycle adds, finds, changes and removes tenants, and checks
 // that every refusal leaves the catalog (and its memory) as it was, and
 // that a reopened catalog remembers what was stored.
-func TestTenantLifecycle(t *testing.T) {
+func TestTenantLifecycle(t *testing.T) { forEachStore(t, testTenantLifecycle) }
+
+func testTenantLifecycle(t *testing.T, open opener) {
 	ctx := context.Background()
-	c, dir := openCatalog(t)
+	c := open(t)
 	alpha, beta := newTenant("alpha"), newTenant("beta")
 	beta.Name = strings.Repeat("n", 200) // a name exactly at the limit
 	for _, tn := range []Tenant{alpha, beta} {
@@ -96,11 +87,7 @@ func TestTenantLifecycle(t *testing.T) {
 
 	// What was stored is what a reopened catalog knows.
 	c.Close()
-	again, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
+	again := open(t)
 	tenants, err := again.Tenants(ctx)
 	if err != nil || len(tenants) != 1 || tenants[0].Slug != "beta" || tenants[0].Status != StatusFrozen || !tenants[0].CreatedAt.Equal(beta.CreatedAt) {
 		t.Fatalf("reopened: %+v %v", tenants, err)
@@ -111,9 +98,11 @@ func TestTenantLifecycle(t *testing.T) {
 }
 
 // TestTrashEntries records, finds and removes trash entries.
-func TestTrashEntries(t *testing.T) {
+func TestTrashEntries(t *testing.T) { forEachStore(t, testTrashEntries) }
+
+func testTrashEntries(t *testing.T, open opener) {
 	ctx := context.Background()
-	c, _ := openCatalog(t)
+	c := open(t)
 	e := TrashEntry{File: "aaaaaaaaaaaaaaaa-1.db", TenantID: "aaaaaaaaaaaaaaaa", Slug: "old", Name: "Old Post",
 		DeletedAt: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}
 	if err := c.AddTrash(ctx, e); err != nil {
@@ -140,9 +129,11 @@ func TestTrashEntries(t *testing.T) {
 // TestPutDomainsAndReadFile gives a tenant its custom domains (as an
 // import with domains does), refuses a bad or taken one without storing
 // any, and reads a snapshot of the catalog back.
-func TestPutDomainsAndReadFile(t *testing.T) {
+func TestPutDomainsAndReadFile(t *testing.T) { forEachStore(t, testPutDomainsAndReadFile) }
+
+func testPutDomainsAndReadFile(t *testing.T, open opener) {
 	ctx := context.Background()
-	c, _ := openCatalog(t)
+	c := open(t)
 	alpha, beta := newTenant("alpha"), newTenant("beta")
 	for _, tn := range []Tenant{alpha, beta} {
 		if err := c.AddTenant(ctx, tn); err != nil {

@@ -9,16 +9,12 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// catalogWithDomain opens a catalog in a temp dir with one tenant and one
-// pending custom domain, on a clock the test moves.
-func catalogWithDomain(t *testing.T, host string) (*Catalog, Tenant, *time.Time) {
+// catalogWithDomain opens a catalog with one tenant and one pending
+// custom domain, on a clock the test moves.
+func catalogWithDomain(t *testing.T, open opener, host string) (*Catalog, Tenant, *time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := open(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return now }
 	tn := Tenant{ID: tenantdb.NewTenantID(), Slug: "alpha", Name: "Alpha", Status: StatusActive, CreatedAt: now}
@@ -31,10 +27,12 @@ func catalogWithDomain(t *testing.T, host string) (*Catalog, Tenant, *time.Time)
 	return c, tn, &now
 }
 
-func TestDomainCheckLifecycle(t *testing.T) {
+func TestDomainCheckLifecycle(t *testing.T) { forEachStore(t, testDomainCheckLifecycle) }
+
+func testDomainCheckLifecycle(t *testing.T, open opener) {
 	ctx := context.Background()
 	const host = "www.alpha.example"
-	c, tn, now := catalogWithDomain(t, host)
+	c, tn, now := catalogWithDomain(t, open, host)
 	const grace = 24 * time.Hour
 
 	routes := func() bool {
@@ -90,11 +88,7 @@ func TestDomainCheckLifecycle(t *testing.T) {
 
 	// Reopening the catalog routes from what was stored.
 	c.SetDomainStatus(ctx, tn.ID, host, DomainVerified)
-	c2, err := Open(ctx, c.Dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := open(t)
 	if got, ok := c2.TenantByHost(host); !ok || got.ID != tn.ID {
 		t.Fatalf("after reopen: %v %v", got, ok)
 	}
@@ -105,10 +99,12 @@ func TestDomainCheckLifecycle(t *testing.T) {
 }
 
 // A check that read a domain before it was removed never brings it back.
-func TestRemovedDomainStaysRemoved(t *testing.T) {
+func TestRemovedDomainStaysRemoved(t *testing.T) { forEachStore(t, testRemovedDomainStaysRemoved) }
+
+func testRemovedDomainStaysRemoved(t *testing.T, open opener) {
 	ctx := context.Background()
 	const host = "www.alpha.example"
-	c, tn, _ := catalogWithDomain(t, host)
+	c, tn, _ := catalogWithDomain(t, open, host)
 	if _, err := c.SetDomainStatus(ctx, tn.ID, host, DomainVerified); err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +132,13 @@ func TestRemovedDomainStaysRemoved(t *testing.T) {
 // that routes cannot be claimed; one that stopped routing (its proof gone
 // past the grace period) can, and its new owner's proof replaces the old
 // claim; an expired pending claim is ignored by a new claim.
-func TestDomainClaims(t *testing.T) {
+func TestDomainClaims(t *testing.T) { forEachStore(t, testDomainClaims) }
+
+func testDomainClaims(t *testing.T, open opener) {
 	ctx := context.Background()
 	const host = "www.shared.example"
 	const ttl = 7 * 24 * time.Hour
-	c, a, now := catalogWithDomain(t, host)
+	c, a, now := catalogWithDomain(t, open, host)
 	b := Tenant{ID: tenantdb.NewTenantID(), Slug: "bravo", Name: "Bravo", Status: StatusActive, CreatedAt: *now}
 	webtestMust(t, c.AddTenant(ctx, b))
 

@@ -11,8 +11,10 @@ import (
 // TestAddTenantQuotaBounds checks the quota a tenant may be added with:
 // none (the default), zero (no room at all) and any positive size are
 // stored; a negative one is refused and adds nothing.
-func TestAddTenantQuotaBounds(t *testing.T) {
-	c, _ := openCatalog(t)
+func TestAddTenantQuotaBounds(t *testing.T) { forEachStore(t, testAddTenantQuotaBounds) }
+
+func testAddTenantQuotaBounds(t *testing.T, open opener) {
+	c := open(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		slug  string
@@ -53,8 +55,10 @@ func quotaValue(p *int64) any {
 // TestSetQuota changes a tenant's quota: to zero and to a size (kept in
 // memory and in the file), back to none; a negative quota and an unknown
 // tenant are refused and change nothing.
-func TestSetQuota(t *testing.T) {
-	c, dir := openCatalog(t)
+func TestSetQuota(t *testing.T) { forEachStore(t, testSetQuota) }
+
+func testSetQuota(t *testing.T, open opener) {
+	c := open(t)
 	ctx := context.Background()
 	if err := c.AddTenant(ctx, newTenant("alpha")); err != nil {
 		t.Fatal(err)
@@ -78,11 +82,7 @@ func TestSetQuota(t *testing.T) {
 		t.Errorf("SetQuota of an unknown tenant: %v, want ErrNotFound", err)
 	}
 	c.Close()
-	c2, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := open(t)
 	if got, _ := c2.TenantBySlug("alpha"); quotaValue(got.Quota) != int64(7) {
 		t.Errorf("reopened: quota %v, want 7 (the refused change not applied)", quotaValue(got.Quota))
 	}

@@ -45,6 +45,7 @@ type Pool struct {
 	Stats   Stats
 	onOpen  atomic.Pointer[func(time.Duration)]
 	onMail  atomic.Pointer[func(id string)]
+	fence   atomic.Pointer[func(id string) error]
 	// repl, when set, is told of every open and close (Replicate).
 	repl Replicator
 
@@ -331,6 +332,10 @@ func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 		id, fn := e.id, *f
 		db.OnMailQueued(func() { fn(id) })
 	}
+	if f := p.fence.Load(); f != nil && err == nil {
+		id, fn := e.id, *f
+		db.SetFence(func() error { return fn(id) })
+	}
 	elapsed := time.Since(start)
 	p.Stats.OpenNanos.Add(int64(elapsed))
 	if f := p.onOpen.Load(); f != nil && err == nil {
@@ -514,6 +519,11 @@ func (p *Pool) Drain(ctx context.Context, id string, fn func() error) error {
 func (p *Pool) ObserveOpens(fn func(time.Duration)) {
 	p.onOpen.Store(&fn)
 }
+
+// Fence has every write of the tenants opened from now on call fn with
+// the tenant's id right before it commits (tenantdb.DB.SetFence). Call it
+// before the first Acquire.
+func (p *Pool) Fence(fn func(id string) error) { p.fence.Store(&fn) }
 
 // OnMailQueued has fn told the id of each tenant opened from now on
 // whose committed write queued mail (tenantdb.DB.OnMailQueued).

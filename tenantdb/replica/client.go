@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -84,6 +85,9 @@ func (c *client) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXID lt
 // WriteLTXFile uploads one file; a level-0 upload is a sync, whose lag is
 // the age of the newest transaction it carries (the LTX header's time).
 func (c *client) WriteLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, rd io.Reader) (*ltx.FileInfo, error) {
+	if err := c.fenced(); err != nil {
+		return nil, err
+	}
 	hr := &headerReader{r: rd}
 	info, err := c.ReplicaClient.WriteLTXFile(ctx, level, minTXID, maxTXID, hr)
 	if err != nil {
@@ -108,11 +112,25 @@ func (c *client) WriteLTXFile(ctx context.Context, level int, minTXID, maxTXID l
 }
 
 func (c *client) DeleteLTXFiles(ctx context.Context, a []*ltx.FileInfo) error {
+	if err := c.fenced(); err != nil {
+		return err
+	}
 	err := c.ReplicaClient.DeleteLTXFiles(ctx, a)
 	if err != nil {
 		c.failed(err)
 	}
 	return err
+}
+
+// fenced is Options.Fence's answer for this database (nil: go ahead).
+func (c *client) fenced() error {
+	if f := c.r.opt.Fence; f != nil {
+		if err := f(c.e.name); err != nil {
+			c.failed(err)
+			return fmt.Errorf("replica of %s: %w", c.e.name, err)
+		}
+	}
+	return nil
 }
 
 func (c *client) failed(err error) {

@@ -78,9 +78,11 @@ func TestEvictionUnderReplication(t *testing.T) {
 	t.Logf("%d tenants through a pool of %d, %d passes: goroutines %d at the baseline, at most %d; open files %d, at most %d; evictions %d",
 		tenants, capOpen, passes, baseG, maxG, baseFD, maxFD, p.Stats.Evictions.Load())
 	// One tenant more or less registered than at the baseline moves the
-	// counts by a few (the spike: +4 goroutines, +4 fds each); growth with
-	// the tenants written would be hundreds.
-	if maxG > baseG+4*6 || maxFD > baseFD+4*6 {
+	// counts by a few (the spike: +4 goroutines, +4 fds each), and an
+	// evicted tenant's replica winds down while the next one starts (on a
+	// loaded machine a few of them at once): at most the cap's worth again.
+	// Growth with the tenants written would be hundreds.
+	if bound := capOpen * 6; maxG > baseG+bound || maxFD > baseFD+bound {
 		t.Errorf("goroutines %d (baseline %d) or open files %d (baseline %d) grew beyond the cap's bound", maxG, baseG, maxFD, baseFD)
 	}
 	if got := len(r.Registered()); got > capOpen {

@@ -43,6 +43,11 @@ type Options struct {
 	// dead replica must not stall the pool's evictions for long.
 	CloseTimeout time.Duration
 	Log          *slog.Logger
+	// Fence, when set, is asked before every upload and deletion in a
+	// database's replica; an error refuses it. A node of a cluster that
+	// may have lost a tenant must not write the replica its new owner
+	// writes (docs/cluster.md).
+	Fence func(name string) error
 	// levels, when set, replaces Litestream's compaction levels (tests).
 	levels litestream.CompactionLevels
 	// noMonitors stops compaction and retention monitors (tests that

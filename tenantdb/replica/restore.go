@@ -36,6 +36,13 @@ func (t *Target) Restore(ctx context.Context, name, out string, at time.Time) er
 	if err := inner.Init(ctx); err != nil {
 		return fmt.Errorf("replica %s: %w", t, err)
 	}
+	if t.scheme == "nats" {
+		files, err := t.listNATS(ctx, name)
+		if err != nil {
+			return err
+		}
+		inner = &listedOnce{ReplicaClient: inner, files: files}
+	}
 	r := litestream.NewReplicaWithClient(nil, inner)
 	opt := litestream.NewRestoreOptions()
 	opt.OutputPath = out

@@ -66,7 +66,9 @@ func commands() []command {
 		{name: "trash list", args: "[--json]", summary: "list the files of deleted, replaced and moved tenants kept in DATA/trash/", run: cmdTrashList},
 		{name: "trash restore", args: "FILE [--slug SLUG]", summary: "make a trashed file a tenant again (its old slug and id if free)", run: cmdTrashRestore},
 		{name: "trash purge", args: "--older-than DURATION", summary: "delete trashed files older than DURATION (30d, 12h; 0s: all)", run: cmdTrashPurge},
-		{name: "move", args: "SLUG --to DATA_DIR", summary: "move a tenant to another data dir, served or not: freeze, export, import, verify, switch (prints the freeze window)", run: cmdMove},
+		{name: "move", args: "SLUG --to DATA_DIR | --to-node NAME", summary: "move a tenant to another data dir, served or not: freeze, export, import, verify, switch; or to another node of the cluster (prints the freeze window)", run: cmdMove},
+		{name: "node list", args: "[--json]", summary: "the cluster's live nodes: address, tenants owned, open, load, last heartbeat", run: cmdNodeList},
+		{name: "node drain", args: "NAME", summary: "move every tenant of this node (NAME) to the least loaded others, for maintenance", run: cmdNodeDrain},
 		{name: "export", args: "SLUG FILE", summary: "write a consistent one-file snapshot of a tenant (while serving)", run: cmdExport},
 		{name: "admin add", args: "SLUG EMAIL [--role owner|editor] [--password-stdin]", summary: "add an admin to a tenant (password generated and printed unless read from stdin)", stdin: true, stdinFlag: "password-stdin", run: cmdAdminAdd},
 		{name: "admin reset-password", args: "SLUG EMAIL [--password-stdin]", summary: "set a new password (printed) and end that admin's sessions", stdin: true, stdinFlag: "password-stdin", run: cmdAdminResetPassword},
@@ -242,6 +244,9 @@ func runCommand(ctx context.Context, e *cmdEnv, args []string) error {
 		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", strings.Join(args, " "), usage())}
 	}
 	e.cmd = cmd
+	if err := e.servedHere(ctx, rest); err != nil {
+		return err
+	}
 	if err := cmd.run(ctx, e, rest); !errors.Is(err, errHelpShown) {
 		return err
 	}

@@ -97,12 +97,22 @@ func (d *dataDir) Run(ctx context.Context, args ...string) (string, error) {
 func cmdMove(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := e.flags()
 	to := fs.String("to", "", "the data dir to move the tenant to")
+	toNode := fs.String("to-node", "", "the node of the cluster to move the tenant to")
 	pos, err := e.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
-	if *to == "" {
-		return &usageError{"move: --to DATA_DIR is required"}
+	switch {
+	case *to != "" && *toNode != "":
+		return &usageError{"move: give --to DATA_DIR or --to-node NAME, not both"}
+	case *toNode != "":
+		t, err := e.p.Catalog.Tenant(pos[0])
+		if err != nil {
+			return err
+		}
+		return moveToNode(ctx, e, t, *toNode)
+	case *to == "":
+		return &usageError{"move: --to DATA_DIR (or --to-node NAME in a cluster) is required"}
 	}
 	t, err := e.p.Catalog.Tenant(pos[0])
 	if err != nil {

@@ -46,6 +46,13 @@ func cmdTenantCreate(ctx context.Context, e *cmdEnv, args []string) error {
 	}
 	e.audit(ctx, "tenant.create", t.ID, t.Slug)
 	e.printf("created tenant %s (id %s)\n", t.Slug, t.ID)
+	if c := e.p.Cluster; c != nil {
+		node, err := c.Place(ctx, t)
+		if err != nil {
+			return fmt.Errorf("tenant %s is created and served by node %s, but placing it on the least loaded node failed: %w", t.Slug, c.Node.ID(), err)
+		}
+		e.printf("node: %s\n", node)
+	}
 	e.printf("site: %s\n", e.p.SiteURL(t.Slug))
 	if len(owners) > 0 {
 		e.printf("admin: %s/admin (owner %s)\n", e.p.SiteURL(t.Slug), owners[0].Email)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -63,6 +64,15 @@ type config struct {
 	replicaTarget    *replica.Target
 	replicaInterval  time.Duration
 	replicaRetention time.Duration
+
+	// cluster is --cluster, the NATS servers' URLs ("": a single node),
+	// parsed by validate into clusterURLs; nodeID and advertise name this
+	// node and the URL the other nodes forward its tenants' requests to
+	// (docs/cluster.md).
+	cluster     string
+	clusterURLs []string
+	nodeID      string
+	advertise   string
 }
 
 // ipList is a repeatable --public-ip flag.
@@ -160,7 +170,18 @@ func serveFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 		"stream the catalog and open tenants to `URL`: file:///dir, nats://host:port/bucket, s3://bucket/prefix (env CHAPTERHOUSE_REPLICA; docs/replication.md)")
 	fs.DurationVar(&cfg.replicaInterval, "replica-interval", time.Second, "with --replica: how old the newest replicated write may be")
 	fs.DurationVar(&cfg.replicaRetention, "replica-retention", 720*time.Hour, "with --replica: how far back a restore can go")
+	clusterFlag(fs, &cfg.cluster, getenv)
+	fs.StringVar(&cfg.nodeID, "node-id", getenv("CHAPTERHOUSE_NODE_ID"), "with --cluster: this node's `name`, unique in the cluster (env CHAPTERHOUSE_NODE_ID)")
+	fs.StringVar(&cfg.advertise, "advertise", getenv("CHAPTERHOUSE_ADVERTISE"),
+		"with --cluster: the `URL` other nodes forward this node's chapters' requests to, http://ADDR:PORT (env CHAPTERHOUSE_ADVERTISE)")
 	return cfg
+}
+
+// clusterFlag declares --cluster on fs: serve and every command that uses
+// the catalog take it.
+func clusterFlag(fs *flag.FlagSet, v *string, getenv func(string) string) {
+	fs.StringVar(v, "cluster", getenv("CHAPTERHOUSE_CLUSTER"),
+		"run as a node of the cluster on these NATS `URLs`, nats://h1:4222,nats://h2:4222 (env CHAPTERHOUSE_CLUSTER; docs/cluster.md)")
 }
 
 func (cfg *config) validate() error {
@@ -226,6 +247,76 @@ func (cfg *config) validate() error {
 	}
 	if cfg.replicaRetention < time.Hour {
 		return fmt.Errorf("--replica-retention must be at least 1h")
+	}
+	return cfg.validateCluster()
+}
+
+// validateCluster checks --cluster, --node-id and --advertise: all three
+// or none (a single node).
+func (cfg *config) validateCluster() error {
+	if cfg.cluster == "" {
+		if cfg.nodeID != "" || cfg.advertise != "" {
+			return fmt.Errorf("--node-id and --advertise need --cluster")
+		}
+		return nil
+	}
+	var err error
+	if cfg.clusterURLs, err = parseClusterURLs(cfg.cluster); err != nil {
+		return err
+	}
+	if err := validateNodeID(cfg.nodeID); err != nil {
+		return err
+	}
+	if cfg.secretFile == "" {
+		return fmt.Errorf("--cluster needs --secret-file FILE, the same file on every node: whichever node serves a chapter checks its logins")
+	}
+	if cfg.advertise == "" {
+		return fmt.Errorf("--cluster needs --advertise http://ADDR:PORT, the address other nodes reach this one on")
+	}
+	u, err := url.Parse(cfg.advertise)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Errorf("--advertise %q: want http://ADDR:PORT (or https://), with no path", cfg.advertise)
+	}
+	cfg.advertise = u.Scheme + "://" + u.Host
+	return nil
+}
+
+// parseClusterURLs reads --cluster: NATS URLs separated by commas.
+func parseClusterURLs(s string) ([]string, error) {
+	var urls []string
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		u, err := url.Parse(part)
+		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("--cluster: %q is not a NATS server URL (nats://host:4222)", part)
+		}
+		if _, _, err := net.SplitHostPort(u.Host); err != nil {
+			return nil, fmt.Errorf("--cluster: %q has no port (nats://host:4222)", part)
+		}
+		urls = append(urls, part)
+	}
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("--cluster: no NATS server URL in %q", s)
+	}
+	return urls, nil
+}
+
+// validateNodeID checks a node's name: 1-63 of a-z, 0-9 and '-', as it
+// goes into NATS subjects and keys.
+func validateNodeID(id string) error {
+	if id == "" {
+		return fmt.Errorf("--cluster needs --node-id NAME, this node's name (a-z, 0-9, -)")
+	}
+	if len(id) > 63 {
+		return fmt.Errorf("--node-id %q: at most 63 characters", id)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return fmt.Errorf("--node-id %q: only a-z, 0-9 and - (it names the node in the cluster's keys)", id)
+		}
 	}
 	return nil
 }

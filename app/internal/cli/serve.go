@@ -22,6 +22,7 @@ import (
 	"github.com/chapterhouse/chapterhouse/app/internal/platform"
 	"github.com/chapterhouse/chapterhouse/app/internal/web"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/cluster"
 )
 
 // Run is the whole program: serve (the default) or one operator command.
@@ -98,7 +99,8 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(catalog.Path(dir)); err != nil && cmd.name != "tenant create" {
+	clusterURLs := clusterOf(args, getenv)
+	if _, err := os.Stat(catalog.Path(dir)); err != nil && cmd.name != "tenant create" && clusterURLs == "" && !hasSocket(dir) {
 		return fmt.Errorf("no Chapterhouse data in %s (use --data DIR or CHAPTERHOUSE_DATA; `%s serve` creates a data dir)", dir, progName)
 	}
 	cwd, _ := os.Getwd()
@@ -125,10 +127,16 @@ func operate(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer unlock()
 	cfg := serveFlags(flag.NewFlagSet("", flag.ContinueOnError), getenv)
+	cfg.cluster, cfg.nodeID, cfg.advertise = "", "", "" // serve's; a command reads --cluster itself
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	p, err := platform.Open(ctx, dir, 16, 0, slog.New(slog.NewTextHandler(stderr, nil)))
+	var p *platform.Platform
+	if clusterURLs != "" {
+		p, err = openClusterPlatform(ctx, clusterURLs, dir, stderr)
+	} else {
+		p, err = platform.Open(ctx, dir, 16, 0, slog.New(slog.NewTextHandler(stderr, nil)))
+	}
 	if err != nil {
 		return err
 	}
@@ -184,18 +192,50 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer unlock()
-	p, err := platform.Open(ctx, cfg.dataDir, cfg.maxOpen, cfg.idleTimeout, log)
+	var cc *clusterConn
+	if cfg.cluster != "" {
+		if cc, err = connectCluster(ctx, cfg.clusterURLs, "chapterhouse node "+cfg.nodeID); err != nil {
+			return err
+		}
+		defer cc.Close()
+		if err := cc.openCatalog(ctx, cfg.dataDir); err != nil {
+			return err
+		}
+	}
+	var p *platform.Platform
+	if cc != nil {
+		p, err = platform.OpenWith(ctx, cfg.dataDir, cc.cat, cfg.maxOpen, cfg.idleTimeout, log)
+	} else {
+		p, err = platform.Open(ctx, cfg.dataDir, cfg.maxOpen, cfg.idleTimeout, log)
+	}
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	var node *cluster.Node
+	defer func() {
+		p.Close() // the tenants' final syncs, while the node still holds its lease
+		if node != nil {
+			lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := node.Leave(lctx); err != nil {
+				log.Warn("cluster: leaving", "err", err)
+			}
+		}
+	}()
 	p.Configure(cfg.platformSettings())
 	p.PortSuffix = platform.PortSuffix(l.public.Addr().String())
-	if cfg.replicaTarget != nil {
-		if err := p.StartReplication(ctx, cfg.replicaTarget, cfg.replicaOptions()); err != nil {
+	target := cfg.replicaTarget
+	if cc != nil {
+		if node, target, err = joinCluster(ctx, cfg, cc, p, log); err != nil {
 			return err
 		}
-		log.Info("replicating the catalog and open tenants", "replica", cfg.replicaTarget.String(), "interval", cfg.replicaInterval)
+		log.Info("joined the cluster", "node", cfg.nodeID, "epoch", node.Epoch(), "advertise", cfg.advertise, "nats", cfg.cluster)
+	}
+	if target != nil {
+		if err := p.StartReplication(ctx, target, cfg.replicaOptions()); err != nil {
+			return err
+		}
+		log.Info("replicating the catalog and open tenants", "replica", target.String(), "interval", cfg.replicaInterval)
 	}
 	// The mailer hooks the pool before any tenant opens, so that every
 	// write that queues mail wakes it.
@@ -210,7 +250,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	mailer := p.NewMailer(platform.MailConfig{Sender: sender, From: cfg.mailFrom, PerHour: cfg.mailPerHour, PerDay: cfg.mailPerDay})
 	recoverMoves(ctx, p)
-	if fresh && !cfg.noDemo {
+	if fresh && !cfg.noDemo && cc == nil { // a cluster's nodes do not each make a demo
 		if err := platform.SeedDemo(ctx, p, stdout, progName); err != nil {
 			return fmt.Errorf("creating the demo tenant: %w", err)
 		}

@@ -165,6 +165,9 @@ func (p *Platform) adoptTenantFile(ctx context.Context, path string, req ImportR
 	}
 	hold.At("import.adopted")
 	err := sqlitefile.SyncDir(filepath.Dir(dst))
+	if err == nil && p.Cluster != nil {
+		err = p.Cluster.claimNew(ctx, t.ID) // owned here before it routes
+	}
 	if err == nil {
 		err = p.Catalog.AddTenant(ctx, t)
 	}

@@ -74,6 +74,10 @@ type Platform struct {
 	// Replica streams the catalog and the open tenants to --replica;
 	// nil without one (StartReplication).
 	Replica *replica.Replicator
+	// Cluster is this node's part in a cluster (JoinCluster); nil on a
+	// single node.
+	Cluster *Cluster
+	onClose []func()
 }
 
 func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log *slog.Logger) (*Platform, error) {
@@ -90,6 +94,12 @@ func Open(ctx context.Context, dir string, maxOpen int, idle time.Duration, log 
 			return nil, err
 		}
 	}
+	return OpenWith(ctx, dir, cat, maxOpen, idle, log)
+}
+
+// OpenWith is Open with a catalog opened already: a cluster's, in
+// JetStream (catalog.OpenJetStream). The platform closes it.
+func OpenWith(ctx context.Context, dir string, cat *catalog.Catalog, maxOpen int, idle time.Duration, log *slog.Logger) (*Platform, error) {
 	pool := pool.New(dir, maxOpen, idle)
 	p := &Platform{
 		Dir:     dir,
@@ -235,8 +245,16 @@ func (p *Platform) Close() error {
 		// The catalog's last writes are shipped before it closes.
 		err = errors.Join(err, p.Replica.Close(context.Background()))
 	}
-	return errors.Join(err, p.Catalog.Close())
+	err = errors.Join(err, p.Catalog.Close())
+	for _, fn := range p.onClose {
+		fn()
+	}
+	return err
 }
+
+// OnClose has fn run when the platform has closed (a cluster catalog's
+// NATS connection, which outlives the catalog's watches).
+func (p *Platform) OnClose(fn func()) { p.onClose = append(p.onClose, fn) }
 
 // WithTenant runs fn on the open database of tenant slug.
 func (p *Platform) WithTenant(ctx context.Context, slug string, fn func(t catalog.Tenant, db *pool.Handle) error) error {
@@ -285,6 +303,9 @@ func (p *Platform) CreateTenant(ctx context.Context, slug, name string, admins .
 		err = db.AddAdmin(ctx, &admins[i])
 	}
 	err = errors.Join(err, db.Close())
+	if err == nil && p.Cluster != nil {
+		err = p.Cluster.claimNew(ctx, t.ID) // owned before it routes
+	}
 	if err == nil {
 		err = p.Catalog.AddTenant(ctx, t)
 	}

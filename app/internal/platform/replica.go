@@ -25,13 +25,20 @@ const ReplicaFailLimit = time.Minute
 // pool opens, to target (see docs/replication.md). Call it before serving.
 func (p *Platform) StartReplication(ctx context.Context, target *replica.Target, opt replica.Options) error {
 	opt.Log = p.Log
+	if c := p.Cluster; c != nil {
+		// A node uploads a tenant's replica only while it may write it.
+		opt.Fence = c.CheckWrite
+	}
 	r, err := replica.New(ctx, target, filepath.Join(p.Dir, "litestream"), opt)
 	if err != nil {
 		return err
 	}
-	if err := r.Register(ctx, replica.CatalogName, catalog.Path(p.Dir)); err != nil {
-		r.Close(ctx)
-		return fmt.Errorf("replicating the catalog: %w", err)
+	// A cluster's catalog is in JetStream, replicated there.
+	if p.Cluster == nil {
+		if err := r.Register(ctx, replica.CatalogName, catalog.Path(p.Dir)); err != nil {
+			r.Close(ctx)
+			return fmt.Errorf("replicating the catalog: %w", err)
+		}
 	}
 	p.Replica = r
 	p.Pool.Replicate(r)

@@ -90,6 +90,7 @@ type Server struct {
 	bodies  *httpx.Bodies      // every tenant request's body, read before its slot is taken
 	exports *httpx.ExportSlots // export downloads running
 
+	fwd      *forwarder // to the owners of other nodes' tenants (cluster mode)
 	ipOf     echo.IPExtractor
 	askLimit *rate.Limiter
 	draining atomic.Bool // set when shutdown begins: /readyz fails
@@ -131,6 +132,9 @@ func New(cfg Config, p *platform.Platform, log *slog.Logger) (*Server, error) {
 		bodies: &httpx.Bodies{TmpDir: tmp, Timeout: cfg.BodyTimeout, MaxBody: cfg.MaxBody,
 			MemBytes: bodyMemBytes, DiskBytes: cfg.BodyDiskBytes},
 		exports: httpx.NewExportSlots(cfg.MaxExports),
+	}
+	if p.Cluster != nil {
+		s.fwd = newForwarder(p.Cluster.Node.ID())
 	}
 	p.Metrics.WatchExports(metrics.Exports{Running: s.exports.Running,
 		RefusedTenant: s.exports.RefusedTenant.Load, RefusedTotal: s.exports.RefusedTotal.Load})
@@ -292,6 +296,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req *httpx.Req
 		req.Kind = "platform"
 		s.landing.ServeHTTP(w, r)
 	case hostTenant:
+		if s.p.Cluster != nil && s.routeCluster(w, r, req, t) {
+			return // forwarded to its owner, or refused
+		}
 		req.Kind = "tenant"
 		req.Tenant = t
 		s.tenants.ServeHTTP(w, r)
@@ -350,6 +357,9 @@ func (s *Server) withTenant(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.pub.Suspended(c, t)
 		case t.Status == catalog.StatusFrozen && !httpx.SafeMethod(c.Request().Method):
 			return httpx.ErrFrozen
+		}
+		if err := s.fenced(c, t); err != nil {
+			return err
 		}
 		body, err := s.bodies.Read(c.Response(), c.Request())
 		if err != nil {

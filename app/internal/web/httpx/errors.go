@@ -50,7 +50,7 @@ func Status(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, context.Canceled):
 		return StatusClientClosed
-	case errors.Is(err, pool.ErrFull), errors.Is(err, ErrFrozen), errors.Is(err, platform.ErrDNS),
+	case errors.Is(err, pool.ErrFull), errors.Is(err, ErrFrozen), errors.Is(err, platform.ErrDNS), errors.Is(err, platform.ErrFenced),
 		errors.Is(err, password.ErrBusy), errors.Is(err, ErrBodiesBusy), errors.Is(err, ErrExportsBusy):
 		return http.StatusServiceUnavailable
 	}
@@ -72,6 +72,8 @@ func Message(err error, status int) string {
 		return http.StatusText(status)
 	case errors.Is(err, ErrFrozen):
 		return ErrFrozen.Error()
+	case errors.Is(err, platform.ErrFenced):
+		return platform.ErrFenced.Error()
 	case errors.Is(err, password.ErrBusy), errors.Is(err, ErrBodiesBusy), errors.Is(err, ErrExportsBusy):
 		return err.Error()
 	case errors.As(err, new(*imaging.TooLargeError)), errors.As(err, new(*ratelimit.Error)):
@@ -106,6 +108,8 @@ func SetRetryAfter(c echo.Context, err error) {
 		secs = 120
 	case errors.Is(err, pool.ErrFull), errors.Is(err, password.ErrBusy):
 		secs = 5
+	case errors.Is(err, platform.ErrFenced):
+		secs = 2
 	case errors.Is(err, ErrBodiesBusy), errors.Is(err, ErrExportsBusy), errors.Is(err, ErrExportRunning):
 		secs = 60
 	default:

@@ -1,0 +1,805 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chapterhouse/chapterhouse/internal/natstest"
+)
+
+// The cluster tests (issue 20): a 3-server NATS cluster in this process
+// (JetStream R3) and Chapterhouse nodes as real child processes (this
+// test binary run again as TestCrashChild), reached over loopback HTTP
+// and through their control sockets as an operator would.
+
+// clusterNode is one Chapterhouse node: a child process serving its own
+// data dir as a node of the cluster.
+type clusterNode struct {
+	*liveServer
+	id   string
+	args []string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+}
+
+// freeLoopbackAddr reserves a loopback port and frees it for a child:
+// a node must know its address before it starts, to advertise it.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// clusterSecret writes the login-token secret every node shares.
+func clusterSecret(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 32)
+	rand.Read(b)
+	path := filepath.Join(t.TempDir(), "token-secrets")
+	writeFile(t, path, base64.RawURLEncoding.EncodeToString(b)+"\n")
+	return path
+}
+
+// startClusterNode starts node id on a fresh data dir, connected to the
+// NATS servers urls, and waits until it listens.
+func startClusterNode(t *testing.T, id, urls, secret string, extra ...string) *clusterNode {
+	t.Helper()
+	addr := freeLoopbackAddr(t)
+	dir := shortTempDir(t)
+	args := append([]string{"serve", "--data", dir, "--addr", addr, "--ask-addr", "127.0.0.1:0", "--base-domain", liveBase, "--no-demo",
+		"--cluster", urls, "--node-id", id, "--advertise", "http://" + addr, "--secret-file", secret}, extra...)
+	n := &clusterNode{id: id, args: args}
+	n.start(t, dir)
+	return n
+}
+
+func (n *clusterNode) start(t *testing.T, dir string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd.Env = append(os.Environ(), "CHAPTERHOUSE_CRASH_CHILD="+strings.Join(n.args, "\n"))
+	n.logs = &syncBuffer{}
+	cmd.Stderr = n.logs
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd = cmd
+	t.Cleanup(func() {
+		kill(cmd)
+		if t.Failed() {
+			t.Logf("node %s's warnings and errors:\n%s", n.id, tail(grepLinesAny(n.logs.String(), "level=WARN", "level=ERROR", "cluster", "tenant.create"), 60))
+		}
+	})
+	n.liveServer = awaitListening(t, dir, cmd, out, n.logs)
+}
+
+// grepLinesAny keeps the lines of s that contain any of words.
+func grepLinesAny(s string, words ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// startCluster starts a 3-server NATS cluster and n nodes on it.
+func startCluster(t *testing.T, n int) (*natstest.Cluster, []*clusterNode, string) {
+	t.Helper()
+	nc := natstest.Start(t, 3)
+	secret := clusterSecret(t)
+	nodes := make([]*clusterNode, n)
+	for i := range nodes {
+		nodes[i] = startClusterNode(t, fmt.Sprintf("node%d", i+1), nc.URLs(), secret)
+	}
+	return nc, nodes, secret
+}
+
+// siteClient is an HTTP client that sends every request to addr whatever
+// its host, without cookies, retries or redirects.
+func siteClient(addr string, timeout time.Duration) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "tcp", addr)
+			},
+			MaxIdleConnsPerHost: 32,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       timeout,
+	}
+}
+
+// post creates a published news post titled title on slug through node n
+// and returns the status (0 if no answer came).
+func (n *clusterNode) post(c *http.Client, slug, token, title string) int {
+	st, _ := n.postBy(c, slug, token, title)
+	return st
+}
+
+// postBy is post that also tells which node served the write.
+func (n *clusterNode) postBy(c *http.Client, slug, token, title string) (int, string) {
+	body := fmt.Sprintf(`{"title":%q,"published":true}`, title)
+	req, _ := http.NewRequest("POST", n.SiteURL(slug, "/api/posts"), bytes.NewReader([]byte(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("X-Chapterhouse-Node")
+}
+
+// titles lists slug's post titles through node n's API, page by page
+// (the Link header's rel="next").
+func (n *clusterNode) titles(c *http.Client, slug, token string) (map[string]bool, int, error) {
+	m := map[string]bool{}
+	next := n.SiteURL(slug, "/api/posts")
+	for next != "" {
+		req, _ := http.NewRequest("GET", next, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return nil, resp.StatusCode, fmt.Errorf("%s: %.200s", resp.Status, b)
+		}
+		var items []struct {
+			Title string `json:"title"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&items)
+		resp.Body.Close()
+		if err != nil {
+			return nil, resp.StatusCode, err
+		}
+		for _, p := range items {
+			m[p.Title] = true
+		}
+		next = ""
+		if l := linkNext.FindStringSubmatch(resp.Header.Get("Link")); l != nil {
+			next = l[1]
+			if strings.HasPrefix(next, "/") {
+				next = n.SiteURL(slug, next)
+			}
+		}
+	}
+	return m, http.StatusOK, nil
+}
+
+var linkNext = regexp.MustCompile(`<([^>]+)>;\s*rel="next"`)
+
+// clusterTenant is a tenant of a cluster test with its owner's token.
+type clusterTenant struct {
+	slug, token string
+}
+
+// makeTenants creates n tenants through the nodes in turn and logs their
+// owners in through the next node (a forwarded login when it is not the
+// owner).
+func makeTenants(t *testing.T, nodes []*clusterNode, prefix string, n int) []clusterTenant {
+	t.Helper()
+	out := make([]clusterTenant, n)
+	for i := range out {
+		slug := fmt.Sprintf("%s%02d", prefix, i)
+		email, pw := nodes[i%len(nodes)].newTenant(t, slug)
+		routable(t, nodes, slug)
+		out[i] = clusterTenant{slug: slug, token: nodes[(i+1)%len(nodes)].Login(t, slug, email, pw)}
+	}
+	return out
+}
+
+// routable waits until every node routes slug's host (the catalog's
+// watch), two seconds at most.
+func routable(t *testing.T, nodes []*clusterNode, slug string) {
+	t.Helper()
+	for _, n := range nodes {
+		c := siteClient(n.Addr, 10*time.Second)
+		for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+			resp, err := c.Get(n.SiteURL(slug, "/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				break
+			}
+			if time.Since(start) > 2*time.Second {
+				t.Fatalf("%s does not route on %s 2s after its creation", slug, n.id)
+			}
+		}
+	}
+}
+
+// nodeList is a node's `node list --json`: the live nodes, each with how many
+// tenants.
+func nodeList(t *testing.T, n *clusterNode) []map[string]any {
+	t.Helper()
+	out, errOut, err := n.cli(t, "", "node", "list", "--json")
+	if err != nil {
+		t.Fatalf("node list: %v\n%s%s", err, out, errOut)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("node list --json: %v\n%s", err, out)
+	}
+	return list
+}
+
+// The routing test: 30 tenants created through the three nodes in turn
+// are placed across them, and every node serves every tenant's pages with
+// that tenant's content, forwarding to the owner; a custom domain added
+// through one node routes on all of them.
+func TestClusterRouting(t *testing.T) {
+	_, nodes, _ := startCluster(t, 3)
+	tenants := makeTenants(t, nodes, "route", 30)
+	for i, ten := range tenants {
+		c := siteClient(nodes[(i+2)%3].Addr, 30*time.Second)
+		if st := nodes[(i+2)%3].post(c, ten.slug, ten.token, "News of "+ten.slug); st != http.StatusCreated {
+			t.Fatalf("post on %s through %s: %d", ten.slug, nodes[(i+2)%3].id, st)
+		}
+	}
+	owned := map[string]float64{}
+	for _, n := range nodeList(t, nodes[0]) {
+		owned[n["id"].(string)] = n["tenants"].(float64)
+	}
+	t.Logf("tenants per node: %v", owned)
+	for _, n := range nodes {
+		if owned[n.id] < 5 {
+			t.Errorf("node %s owns %v of the 30 tenants: not placed across the nodes (%v)", n.id, owned[n.id], owned)
+		}
+	}
+	for _, n := range nodes {
+		c := siteClient(n.Addr, 30*time.Second)
+		for _, ten := range tenants {
+			req, _ := http.NewRequest("GET", n.SiteURL(ten.slug, "/news"), nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatalf("%s via %s: %v", ten.slug, n.id, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "News of "+ten.slug) || !strings.Contains(string(body), "Chapter "+ten.slug) {
+				t.Errorf("%s/news via %s: %d, without its own post and name:\n%.300s", ten.slug, n.id, resp.StatusCode, body)
+			}
+			for _, other := range []string{"News of " + tenants[(indexOf(tenants, ten.slug)+1)%len(tenants)].slug} {
+				if strings.Contains(string(body), other) {
+					t.Errorf("%s/news via %s shows another tenant's post %q", ten.slug, n.id, other)
+				}
+			}
+		}
+	}
+	// A custom domain added and verified through node 1 routes on all.
+	if out, errOut, err := nodes[0].cli(t, "", "domain", "add", tenants[4].slug, "www.route-four.example"); err != nil {
+		t.Fatalf("domain add: %v\n%s%s", err, out, errOut)
+	}
+	if out, errOut, err := nodes[0].cli(t, "", "domain", "verify", "www.route-four.example", "--force"); err != nil {
+		t.Fatalf("domain verify: %v\n%s%s", err, out, errOut)
+	}
+	for _, n := range nodes {
+		c := siteClient(n.Addr, 30*time.Second)
+		var st int
+		var body string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			req, _ := http.NewRequest("GET", "http://www.route-four.example:"+n.Port()+"/news", nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			st, body = resp.StatusCode, string(b)
+			if st == http.StatusOK {
+				break
+			}
+		}
+		if st != http.StatusOK || !strings.Contains(body, "News of "+tenants[4].slug) {
+			t.Errorf("www.route-four.example via %s: %d\n%.300s", n.id, st, body)
+		}
+	}
+}
+
+func indexOf(ts []clusterTenant, slug string) int {
+	for i, t := range ts {
+		if t.slug == slug {
+			return i
+		}
+	}
+	return -1
+}
+
+// writePace is the pause of each tenant's writer after a write.
+const writePace = 100 * time.Millisecond
+
+// ack is a write a node acknowledged: its title and when the answer came.
+type ack struct {
+	title string
+	at    time.Time
+}
+
+// writeLoad writes posts to every tenant through the nodes in turn (a
+// load balancer's round robin that skips the nodes marked down), until
+// stop is closed, and records every acknowledged write.
+type writeLoad struct {
+	nodes []*clusterNode
+	mu    sync.Mutex
+	down  map[string]bool
+	acked map[string][]ack  // slug -> writes
+	fail  map[string]string // slug -> the last refusal, for a failure's message
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func startWrites(nodes []*clusterNode, tenants []clusterTenant, tag string) *writeLoad {
+	wl := &writeLoad{nodes: nodes, down: map[string]bool{}, acked: map[string][]ack{}, fail: map[string]string{}, stop: make(chan struct{})}
+	clients := make([]*http.Client, len(nodes))
+	for i, n := range nodes {
+		clients[i] = siteClient(n.Addr, 10*time.Second)
+	}
+	for ti, ten := range tenants {
+		wl.wg.Add(1)
+		go func() {
+			defer wl.wg.Done()
+			for k := ti; ; k++ {
+				select {
+				case <-wl.stop:
+					return
+				default:
+				}
+				i := k % len(nodes)
+				wl.mu.Lock()
+				down := wl.down[nodes[i].id]
+				wl.mu.Unlock()
+				if down {
+					continue
+				}
+				title := fmt.Sprintf("%s %s %d", tag, ten.slug, k)
+				if st := nodes[i].post(clients[i], ten.slug, ten.token, title); st == http.StatusCreated {
+					wl.mu.Lock()
+					wl.acked[ten.slug] = append(wl.acked[ten.slug], ack{title, time.Now()})
+					wl.mu.Unlock()
+					time.Sleep(writePace) // a busy chapter, not a benchmark: the 2 cores serve 3 NATS servers and 3 nodes too
+				} else {
+					wl.mu.Lock()
+					wl.fail[ten.slug] = fmt.Sprintf("%s via %s at %s", http.StatusText(st), nodes[i].id, time.Now().Format("15:04:05.000"))
+					wl.mu.Unlock()
+					time.Sleep(50 * time.Millisecond) // refused or no answer: the next node
+				}
+			}
+		}()
+	}
+	return wl
+}
+
+func (wl *writeLoad) setDown(id string, down bool) {
+	wl.mu.Lock()
+	wl.down[id] = down
+	wl.mu.Unlock()
+}
+
+func (wl *writeLoad) Stop() {
+	close(wl.stop)
+	wl.wg.Wait()
+}
+
+// present reads every tenant's titles through a node, retrying while the
+// cluster settles (a tenant being restored answers 503 for a moment).
+func present(t *testing.T, n *clusterNode, tenants []clusterTenant) map[string]map[string]bool {
+	t.Helper()
+	c := siteClient(n.Addr, 30*time.Second)
+	out := map[string]map[string]bool{}
+	for _, ten := range tenants {
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			var m map[string]bool
+			if m, _, err = n.titles(c, ten.slug, ten.token); err == nil {
+				out[ten.slug] = m
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("reading %s's posts through %s: %v", ten.slug, n.id, err)
+		}
+	}
+	return out
+}
+
+// The chaos test: writers on 30 tenants through all three nodes; one node
+// is killed with SIGKILL; its tenants must be served again by the
+// survivors within the RTO (15 s: a 10 s lease, takeover, restore from
+// the replica), and no write acknowledged more than the replica interval
+// + 1 s before the kill may be lost (RPO), none acknowledged after it.
+// The node comes back for the next round. CHAPTERHOUSE_CLUSTER_ROUNDS
+// sets the rounds (default 5).
+func TestClusterChaos(t *testing.T) {
+	rounds := 5
+	if v, err := strconv.Atoi(os.Getenv("CHAPTERHOUSE_CLUSTER_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	rto, rpo := 15*time.Second, time.Second+time.Second // --replica-interval 1s + 1 s
+	if raceEnabled {
+		// The race detector makes every node several times slower: the
+		// bound is the issue's on a normal build; under -race the test
+		// still fails a node whose chapters never come back.
+		rto = 45 * time.Second
+	}
+	_, nodes, _ := startCluster(t, 3)
+	tenants := makeTenants(t, nodes, "chaos", 30)
+	var rtos []time.Duration
+	totalAcked, totalLost := 0, 0
+	for round := range rounds {
+		victim := nodes[round%3]
+		wl := startWrites(nodes, tenants, fmt.Sprintf("r%d", round))
+		time.Sleep(2 * time.Second)
+		wl.setDown(victim.id, true)
+		killStart := time.Now()
+		kill(victim.cmd)
+		// Answers read until the process is gone may come from it.
+		killedAt := time.Now()
+		// Every tenant must take writes again: its first acknowledged
+		// write after the kill ends its outage.
+		var worst time.Duration
+		var worstSlug string
+		for deadline := killedAt.Add(rto + 15*time.Second); ; time.Sleep(100 * time.Millisecond) {
+			wl.mu.Lock()
+			waiting := 0
+			var why []string
+			worst, worstSlug = 0, ""
+			for _, ten := range tenants {
+				acks := wl.acked[ten.slug]
+				if len(acks) == 0 || !acks[len(acks)-1].at.After(killedAt) {
+					waiting++
+					why = append(why, ten.slug+": "+wl.fail[ten.slug])
+					continue
+				}
+				for _, a := range acks {
+					if a.at.After(killedAt) {
+						if d := a.at.Sub(killedAt); d > worst {
+							worst, worstSlug = d, ten.slug
+						}
+						break
+					}
+				}
+			}
+			wl.mu.Unlock()
+			if waiting == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				wl.Stop()
+				t.Fatalf("round %d: %d tenants take no write %s after %s was killed (killed at %s): %s", round, waiting,
+					time.Since(killedAt).Round(time.Millisecond), victim.id, killedAt.Format("15:04:05.000"), strings.Join(why, "; "))
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+		wl.Stop()
+		rtos = append(rtos, worst)
+		if worst > rto {
+			t.Errorf("round %d: %s took writes again %s after %s was killed (RTO %s)", round, worstSlug, worst.Round(time.Millisecond), victim.id, rto)
+		}
+		have := present(t, nodes[(round+1)%3], tenants)
+		n, lost := 0, 0
+		var window time.Duration
+		for slug, acks := range wl.acked {
+			for _, a := range acks {
+				n++
+				if have[slug][a.title] {
+					continue
+				}
+				lost++
+				if w := killedAt.Sub(a.at); w > window {
+					window = w
+				}
+				if a.at.Before(killStart.Add(-rpo)) || a.at.After(killedAt) {
+					t.Errorf("round %d: %s: %q acknowledged %s before the kill is lost", round, slug, a.title, killedAt.Sub(a.at).Round(time.Millisecond))
+				}
+			}
+		}
+		totalAcked += n
+		totalLost += lost
+		t.Logf("round %d: killed %s at %s; every tenant took writes again within %s (%s last); %d writes acknowledged, %d lost (all within %s before the kill)",
+			round, victim.id, killedAt.Format("15:04:05.000"), worst.Round(time.Millisecond), worstSlug, n, lost, window.Round(time.Millisecond))
+		// The node comes back, as systemd would restart it.
+		victim.start(t, victim.dir)
+	}
+	sort.Slice(rtos, func(i, j int) bool { return rtos[i] < rtos[j] })
+	t.Logf("chaos over %d rounds: RTO median %s, max %s (bound %s); %d of %d acknowledged writes lost (bound: within %s of the kill)",
+		rounds, rtos[len(rtos)/2].Round(time.Millisecond), rtos[len(rtos)-1].Round(time.Millisecond), rto, totalLost, totalAcked, rpo)
+}
+
+// servedBy asks node n for slug's home page and returns the node that
+// answered it (NodeHeader).
+func (n *clusterNode) servedBy(t *testing.T, slug string) string {
+	t.Helper()
+	resp, err := siteClient(n.Addr, 10*time.Second).Get(n.SiteURL(slug, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("X-Chapterhouse-Node")
+}
+
+// The split-brain test: each node talks to one NATS server of its own.
+// The server of node1 stops while clients keep writing to node1 over
+// HTTP (and to node2): node1 must stop acknowledging writes within the
+// fencing margin (lease TTL 10 s - margin 3 s after its last renew),
+// the survivors take its tenants, and after the server comes back and
+// node1 rejoins, each tenant's history is one: every write acknowledged
+// is there once (none lost but those within the RPO before the cut), and
+// node1 acknowledged none after the margin.
+func TestClusterSplitBrain(t *testing.T) {
+	nc := natstest.Start(t, 3)
+	secret := clusterSecret(t)
+	// A node that knows all three servers makes the buckets first, with
+	// three replicas each, as an operator's first node would; a node
+	// given one server would make them with one.
+	seed := startClusterNode(t, "seed", nc.URLs(), secret)
+	kill(seed.cmd)
+	nodes := make([]*clusterNode, 3)
+	for i := range nodes {
+		nodes[i] = startClusterNode(t, fmt.Sprintf("node%d", i+1), nc.URL(i), secret)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		ids := []string{}
+		for _, n := range nodeList(t, nodes[0]) {
+			ids = append(ids, n["id"].(string))
+		}
+		if len(ids) == 3 && !slices.Contains(ids, "seed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the live nodes are %v, not node1-3, 20s after the seed node was killed", ids)
+		}
+	}
+	tenants := makeTenants(t, nodes, "split", 12)
+	var mine []clusterTenant // node1's
+	for _, ten := range tenants {
+		if nodes[0].servedBy(t, ten.slug) == "node1" {
+			mine = append(mine, ten)
+		}
+	}
+	if len(mine) == 0 {
+		t.Fatal("node1 owns no tenant")
+	}
+	const margin, rpo = 7 * time.Second, 2 * time.Second
+	type write struct {
+		seq  int
+		node string
+		at   time.Time
+	}
+	var mu sync.Mutex
+	acked := map[string][]write{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, ten := range mine {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clients := []*http.Client{siteClient(nodes[0].Addr, 5*time.Second), siteClient(nodes[1].Addr, 5*time.Second)}
+			seq := 0
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := k % 2
+				if st, by := nodes[i].postBy(clients[i], ten.slug, ten.token, fmt.Sprintf("seq %d", seq+1)); st == http.StatusCreated {
+					seq++
+					mu.Lock()
+					acked[ten.slug] = append(acked[ten.slug], write{seq, by, time.Now()})
+					mu.Unlock()
+					time.Sleep(writePace)
+				} else {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(2 * time.Second)
+	cutAt := time.Now()
+	nc.Stop(0)
+	// Wait until every tenant of node1 takes writes through node2 again.
+	for deadline := cutAt.Add(40 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		mu.Lock()
+		back := 0
+		for _, ten := range mine {
+			ws := acked[ten.slug]
+			if len(ws) > 0 && ws[len(ws)-1].at.After(cutAt.Add(margin)) {
+				back++
+			}
+		}
+		mu.Unlock()
+		if back == len(mine) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of node1's %d tenants take no write 40s after its NATS server stopped", len(mine)-back, len(mine))
+		}
+	}
+	nc.Restart(0)
+	time.Sleep(3 * time.Second) // node1 rejoins; writes go on through both
+	close(stop)
+	wg.Wait()
+
+	for _, ten := range mine {
+		have := map[int]int{}
+		c := siteClient(nodes[1].Addr, 30*time.Second)
+		var titles map[string]bool
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if titles, _, err = nodes[1].titles(c, ten.slug, ten.token); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", ten.slug, err)
+		}
+		for title := range titles {
+			var n int
+			if _, err := fmt.Sscanf(title, "seq %d", &n); err == nil {
+				have[n]++
+			}
+		}
+		lost, lastNode1 := 0, time.Time{}
+		for _, w := range acked[ten.slug] {
+			if w.node == "node1" && w.at.After(lastNode1) {
+				lastNode1 = w.at
+			}
+			if have[w.seq] == 0 {
+				lost++
+				if w.at.Before(cutAt.Add(-rpo)) || w.at.After(cutAt.Add(500*time.Millisecond)) {
+					t.Errorf("%s: write %d acknowledged by %s %s after the cut is lost", ten.slug, w.seq, w.node, w.at.Sub(cutAt).Round(time.Millisecond))
+				}
+			}
+		}
+		if d := lastNode1.Sub(cutAt); d > margin+500*time.Millisecond {
+			t.Errorf("%s: node1 acknowledged a write %s after it was cut off from NATS (fencing margin %s)", ten.slug, d.Round(time.Millisecond), margin)
+		}
+		// The titles are a set: a write the two histories both kept would
+		// show as a sequence number the writer never sent twice.
+		maxSeq := 0
+		if ws := acked[ten.slug]; len(ws) > 0 {
+			maxSeq = ws[len(ws)-1].seq
+		}
+		for n := range have {
+			if n > maxSeq+1 {
+				t.Errorf("%s: sequence %d was never acknowledged (the last was %d): a second history", ten.slug, n, maxSeq)
+			}
+		}
+		t.Logf("%s: %d writes acknowledged, %d lost (within the RPO before the cut), node1's last %s after the cut",
+			ten.slug, len(acked[ten.slug]), lost, lastNode1.Sub(cutAt).Round(time.Millisecond))
+	}
+}
+
+// The moves test: under writes through all nodes, tenants move between
+// nodes (`move SLUG --to-node`, run on the owner) and a node is drained
+// (`node drain`): no acknowledged write is lost, and each move prints its
+// freeze window. Bad input is refused and changes nothing.
+func TestClusterMoves(t *testing.T) {
+	_, nodes, _ := startCluster(t, 3)
+	tenants := makeTenants(t, nodes, "move", 6)
+	byID := map[string]*clusterNode{}
+	for _, n := range nodes {
+		byID[n.id] = n
+	}
+	if _, errOut, err := nodes[0].cli(t, "", "move", tenants[0].slug, "--to-node", "nosuchnode"); err == nil {
+		t.Error("move --to-node nosuchnode succeeded")
+	} else if owner := byID[nodes[0].servedBy(t, tenants[0].slug)]; owner != nil {
+		if _, errOut, err = owner.cli(t, "", "move", tenants[0].slug, "--to-node", "nosuchnode"); err == nil || !strings.Contains(errOut, "not a live node") {
+			t.Errorf("move to an unknown node: %v %s", err, errOut)
+		}
+	} else {
+		t.Fatalf("no node serves %s: %s", tenants[0].slug, errOut)
+	}
+	// A command on a tenant's file runs on its owner only: elsewhere the
+	// local copy may be stale.
+	owner0 := nodes[0].servedBy(t, tenants[0].slug)
+	for _, n := range nodes {
+		out, errOut, err := n.cli(t, "", "admin", "list", tenants[0].slug)
+		if n.id == owner0 && err != nil {
+			t.Errorf("admin list on the owner %s: %v %s", n.id, err, errOut)
+		}
+		if n.id != owner0 && (err == nil || !strings.Contains(errOut, "is served by node "+owner0)) {
+			t.Errorf("admin list on %s, not the owner %s: %v %s%s", n.id, owner0, err, out, errOut)
+		}
+	}
+	if _, errOut, err := nodes[0].cli(t, "", "node", "drain", "node2"); err == nil || !strings.Contains(errOut, "run the drain on node node2") {
+		t.Errorf("node drain of another node from node1: %v %s", err, errOut)
+	}
+	wl := startWrites(nodes, tenants, "m")
+	time.Sleep(time.Second)
+	for i, ten := range tenants {
+		from := byID[nodes[0].servedBy(t, ten.slug)]
+		to := nodes[(indexOfNode(nodes, from.id)+1+i%2)%3]
+		out, errOut, err := from.cli(t, "", "move", ten.slug, "--to-node", to.id)
+		if err != nil {
+			t.Fatalf("move %s from %s to %s: %v\n%s%s", ten.slug, from.id, to.id, err, out, errOut)
+		}
+		if !strings.Contains(out, "freeze window") {
+			t.Errorf("move printed no freeze window:\n%s", out)
+		}
+		t.Logf("%s", strings.TrimSpace(out))
+		if got := nodes[2].servedBy(t, ten.slug); got != to.id {
+			t.Errorf("%s is served by %s after its move to %s", ten.slug, got, to.id)
+		}
+	}
+	out, errOut, err := nodes[2].cli(t, "", "node", "drain", "node3")
+	if err != nil {
+		t.Fatalf("node drain node3: %v\n%s%s", err, out, errOut)
+	}
+	t.Logf("%s", strings.TrimSpace(out))
+	for _, ten := range tenants {
+		if got := nodes[0].servedBy(t, ten.slug); got == "node3" {
+			t.Errorf("%s is still served by node3 after its drain", ten.slug)
+		}
+	}
+	time.Sleep(time.Second)
+	wl.Stop()
+	have := present(t, nodes[1], tenants)
+	n, lost := 0, 0
+	for slug, acks := range wl.acked {
+		for _, a := range acks {
+			n++
+			if !have[slug][a.title] {
+				lost++
+				t.Errorf("%s: %q acknowledged at %s is lost", slug, a.title, a.at.Format("15:04:05.000"))
+			}
+		}
+	}
+	t.Logf("moves under writes: %d writes acknowledged, %d lost", n, lost)
+	if n == 0 {
+		t.Fatal("no write was acknowledged")
+	}
+}
+
+func indexOfNode(nodes []*clusterNode, id string) int {
+	for i, n := range nodes {
+		if n.id == id {
+			return i
+		}
+	}
+	return -1
+}
