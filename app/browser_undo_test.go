@@ -25,6 +25,9 @@ func TestBrowserUndo(t *testing.T) {
 	before := ls.replicaStatus(t, "alpha").Local
 	ls.post(t, api, token, "alpha", "Kept post")
 	pos := ls.awaitReplicated(t, "alpha", before)
+	// The position read before may predate the login's own write, which
+	// then satisfies the wait: ship everything now, as the HTTP test does.
+	ls.syncReplica(t)
 	at := time.Now()
 	time.Sleep(2 * time.Millisecond) // the replica's times are in ms
 	ls.post(t, api, token, "alpha", "Mistaken post")
