@@ -15,7 +15,7 @@ import (
 // the three servers form one JetStream cluster.
 func TestClusterReplicatesAcrossAStoppedServer(t *testing.T) {
 	c := Start(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	nc, err := nats.Connect(c.URL(0))
 	if err != nil {
