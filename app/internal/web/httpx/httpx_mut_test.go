@@ -456,3 +456,29 @@ func TestBindJSONSaysWhatIsWrong(t *testing.T) {
 		}
 	}
 }
+
+// TestBodiesWithoutATimeoutSetNoDeadline: Timeout 0 means no deadline: a
+// body larger than what the connection has buffered arrives whole.
+func TestBodiesWithoutATimeoutSetNoDeadline(t *testing.T) {
+	b := &Bodies{TmpDir: t.TempDir(), MaxBody: 4 << 20, MemBytes: 1 << 20, DiskBytes: 4 << 20}
+	e := echo.New()
+	e.POST("/", func(c echo.Context) error {
+		cl, err := b.Read(c.Response(), c.Request())
+		if err != nil {
+			return c.String(Status(err), err.Error())
+		}
+		defer cl.Close()
+		got, _ := io.ReadAll(c.Request().Body)
+		return c.String(http.StatusOK, fmt.Sprint(len(got)))
+	})
+	sent := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MiB
+	res, err := http.Post(serve(t, e), "application/octet-stream", bytes.NewReader(sent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	got, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || string(got) != fmt.Sprint(len(sent)) {
+		t.Errorf("%d %s, want 200 %d", res.StatusCode, got, len(sent))
+	}
+}
