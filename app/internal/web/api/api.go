@@ -1,5 +1,5 @@
 // Package api serves the admin JSON API of a chapter's site: its content,
-// media, inbox, admins, members, outbox and custom domains, for a Bearer token from
+// media, documents, albums, inbox, admins, members, outbox and custom domains, for a Bearer token from
 // POST /api/login (package auth).
 package api
 
@@ -318,7 +318,8 @@ func Register(g *echo.Group, d Deps) {
 	g.GET("/api/admins", h.apiAdmins, a.RequireOwner)
 	g.POST("/api/admins", h.apiAddAdmin, a.RequireOwner)
 	g.DELETE("/api/admins/:id", h.apiDeleteAdmin, a.RequireOwner)
-	h.memberRoutes(g, a) // members.go: the roster and the outbox
+	h.memberRoutes(g, a)  // members.go: the roster and the outbox
+	h.libraryRoutes(g, a) // library.go: documents and albums
 	g.GET("/api/domains", h.apiDomains, a.RequireAdmin)
 	g.POST("/api/domains", h.apiAddDomain, a.RequireOwner)
 	g.GET("/api/domains/:host", h.apiDomain, a.RequireAdmin)

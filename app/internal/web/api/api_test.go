@@ -516,6 +516,7 @@ func TestAPIListsArePaged(t *testing.T) {
 		{"/api/posts", "100000", n}, {"/api/events", "100000", n}, {"/api/officers", "100000", n}, {"/api/pages", "100000", n},
 		{"/api/media", "100000", n}, {"/api/messages", "100000", n}, {"/api/admins", "100000", n + 1}, // and the owner
 		{"/api/domains", "1", 2}, {"/api/members", "100000", n}, {"/api/outbox", "100000", n},
+		{"/api/documents", "100000", n}, {"/api/albums", "100000", n},
 	}
 	// Every GET route of the API without a parameter is a list, but for
 	// these: a new list must be added above.

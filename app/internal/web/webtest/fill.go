@@ -10,8 +10,8 @@ import (
 )
 
 // FillLists gives db n more of each kind of listed row (posts, events,
-// officers, pages, images, messages, admins, members, outbox mails), for
-// the paging tests.
+// officers, pages, images, messages, admins, members, outbox mails,
+// documents, albums), for the paging tests.
 func FillLists(t testing.TB, db *tenantdb.DB, n int) {
 	t.Helper()
 	ctx := context.Background()
@@ -29,5 +29,8 @@ func FillLists(t testing.TB, db *tenantdb.DB, n int) {
 		Must(t, db.AddAdmin(ctx, &tenantdb.Admin{Email: fmt.Sprintf("editor%d@example.org", i), Role: tenantdb.RoleEditor, PasswordHash: "unused"}))
 		Must(t, db.SaveMember(ctx, &tenantdb.Member{Email: fmt.Sprintf("member%d@example.org", i), Name: fmt.Sprintf("Member %d", i)}))
 		Must(t, db.QueueMail(ctx, tenantdb.OutMail{Kind: "test", To: fmt.Sprintf("member%d@example.org", i), Subject: "Hello", Text: "Hello"}))
+		Must(t, db.AddDocument(ctx, &tenantdb.Document{Title: fmt.Sprintf("Minutes %d", i), Category: "minutes", Dated: "2026-05-12",
+			Filename: "minutes.pdf", Visibility: tenantdb.Public}, []byte("%PDF-1.4\n%%EOF\n")))
+		Must(t, db.SaveAlbum(ctx, &tenantdb.Album{Title: fmt.Sprintf("Album %d", i), Dated: "2026-05-12", Visibility: tenantdb.Public}))
 	}
 }
