@@ -141,7 +141,12 @@ func TestExternalBench(t *testing.T) {
 	counted := *cached
 	counted.name = "counted"
 	counted.agent = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-	cases := []*benchCase{bare, cached, &counted, uncached, cold, coldRender}
+	// And with a crawler's User-Agent of the same length class, not
+	// counted: counted's cost over it is the counting's, not the header's.
+	crawler := *cached
+	crawler.name = "crawler"
+	crawler.agent = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html) Chrome/128.0"
+	cases := []*benchCase{bare, cached, &crawler, &counted, uncached, cold, coldRender}
 	var repl *replicaBench
 	if only := os.Getenv("CHAPTERHOUSE_BENCH_CASES"); only == "" || strings.Contains(only, "-nats") {
 		repl = startReplicaBench(t, tmp, bin, base, coldDir, coldN, cold)
