@@ -134,7 +134,7 @@ func TestMoveRefusals(t *testing.T) {
 		{[]string{"move", "beta", "--to", b.dir}, "www.beta.example belongs to tenant other"},
 		{[]string{"move", "alpha", "--to", a.dir}, "data dir already"},
 		{[]string{"move", "nosuch", "--to", b.dir}, "not found"},
-		{[]string{"move", "alpha"}, "--to DATA_DIR is required"},
+		{[]string{"move", "alpha"}, "--to DATA_DIR (or --to-node NAME in a cluster) is required"},
 	}
 	for _, tc := range cases {
 		_, errOut, err := a.cli(t, "", tc.args...)

@@ -73,6 +73,18 @@ func newSameSiteFixture(t *testing.T) *sameSiteFixture {
 		return h.SaveMember(context.Background(), member)
 	}))
 	f.ids["members"] = fmt.Sprint(member.ID)
+	// A mail in the outbox (the editor's invitation queued one already).
+	out, err := db.Outbox(context.Background(), tenantdb.Window{Limit: 1})
+	webtest.Must(t, err)
+	if len(out) == 0 {
+		webtest.Must(t, db.QueueMail(context.Background(), tenantdb.OutMail{Kind: "test", To: "sam@alpha.example.org", Subject: "Hello", Text: "Hello"}))
+		out, err = db.Outbox(context.Background(), tenantdb.Window{Limit: 1})
+		webtest.Must(t, err)
+	}
+	if len(out) == 0 {
+		t.Fatal("no mail in the outbox")
+	}
+	f.ids["outbox"] = fmt.Sprint(out[0].ID)
 	up := ts.Upload(t, api, "alpha", "/api/media", "hall.png", webtest.PNG(8, 8), map[string]string{"alt": "the hall"}, webtest.Bearer(f.token)...)
 	var m struct{ ID any }
 	up.JSON(t, &m)
