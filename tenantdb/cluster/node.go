@@ -439,7 +439,11 @@ func (n *Node) Close() {
 
 // renewLoop renews the lease every RenewEvery, or makes a new one after the
 // old one was lost.
-func (n *Node) renewLoop(ctx context.Context) {
+func (n *Node) renewLoop(ctx context.Context) { n.everyRenew(ctx, n.step) }
+
+// everyRenew runs fn every RenewEvery until ctx ends, never while a test
+// holds the node paused.
+func (n *Node) everyRenew(ctx context.Context, fn func(context.Context)) {
 	t := time.NewTicker(n.cfg.RenewEvery)
 	defer t.Stop()
 	for {
@@ -449,7 +453,7 @@ func (n *Node) renewLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		n.pause.RLock()
-		n.step(ctx)
+		fn(ctx)
 		n.pause.RUnlock()
 	}
 }

@@ -19,20 +19,7 @@ import (
 // the stream meanwhile (the tests see this in about half the runs). A live
 // node renews every RenewEvery, so silence means a node whose renews fail
 // (the check costs one request a second) or a lost entry.
-func (n *Node) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(n.cfg.RenewEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n.pause.RLock()
-		n.sweep(ctx)
-		n.pause.RUnlock()
-	}
-}
+func (n *Node) sweepLoop(ctx context.Context) { n.everyRenew(ctx, n.sweep) }
 
 func (n *Node) sweep(ctx context.Context) {
 	n.mu.Lock()
