@@ -76,9 +76,30 @@ func newForwarder(self string) *forwarder {
 			IdleConnTimeout:       90 * time.Second,
 			ResponseHeaderTimeout: 2 * time.Minute,
 			ForceAttemptHTTP2:     false,
+			// The client's own Accept-Encoding goes through as it came:
+			// else the transport asks the owner for gzip on a request
+			// without one, and this node unzips what it forwards.
+			DisableCompression: true,
+			// A page read in one piece from the owner goes out to the
+			// client in one write, not in the 4 KB pieces of the default
+			// buffer (a write each: most of a forward's cost).
+			ReadBufferSize: copyBufferSize,
 		},
 	}
 }
+
+// copyBufferSize is the size of the buffers a forwarded answer is read
+// and copied through: a chapter's page fits in one.
+const copyBufferSize = 64 << 10
+
+// copyBuffers lends the reverse proxies their copy buffers, which they
+// would otherwise allocate (and clear) for every request.
+var copyBuffers = &bufferPool{sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}}
+
+type bufferPool struct{ p sync.Pool }
+
+func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
 // proxy is the reverse proxy to the node advertised at target.
 func (f *forwarder) proxy(target string, log func(msg string, args ...any)) (*httputil.ReverseProxy, error) {
@@ -92,7 +113,8 @@ func (f *forwarder) proxy(target string, log func(msg string, args ...any)) (*ht
 		return nil, err
 	}
 	p := &httputil.ReverseProxy{
-		Transport: f.transport,
+		Transport:  f.transport,
+		BufferPool: copyBuffers,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.Out.Host = pr.In.Host // the owner routes by the tenant's Host
