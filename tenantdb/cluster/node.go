@@ -504,10 +504,16 @@ func (n *Node) fenceLocked(err error) {
 	n.tryStart = time.Time{}
 }
 
-// renew writes the node key by CAS on its revision. A retry of a renew that
-// timed out carries the same message id, so if the first one was stored the
-// server answers it as a duplicate with its revision; the fencing clock
-// then counts from the first attempt's start, which came before it.
+// renew writes the node key by CAS on its revision. It waits for the answer
+// up to renewTimeout, longer than RenewEvery: the fence counts from the
+// start of the attempt that succeeded, so a late answer is as good as a
+// quick one, and a loaded server that answers in 1.5 s must not fence a
+// healthy node (with a 1 s timeout every renew was abandoned, the node
+// fenced itself 7 s later, and its lease expired: retries are duplicates,
+// which renew nothing). A retry of a renew that timed out carries the same
+// message id, so if the first one was stored the server answers it as a
+// duplicate with its revision; the fencing clock then counts from the
+// first attempt's start, which came before it.
 func (n *Node) renew(ctx context.Context) error {
 	n.mu.Lock()
 	rev, epoch := n.rev, n.epoch
@@ -517,7 +523,7 @@ func (n *Node) renew(ctx context.Context) error {
 	start := n.tryStart
 	val := n.valueLocked(epoch)
 	n.mu.Unlock()
-	cctx, cancel := context.WithTimeout(ctx, n.cfg.RenewEvery)
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.renewTimeout())
 	defer cancel()
 	msg := &nats.Msg{Subject: "$KV." + NodesBucket + "." + n.cfg.NodeID, Data: val}
 	ack, err := n.js.PublishMsg(cctx, msg, jetstream.WithExpectLastSequencePerSubject(rev),
@@ -549,7 +555,7 @@ func (n *Node) create(ctx context.Context) error {
 	start, session := n.tryStart, n.session
 	val := n.valueLocked(0)
 	n.mu.Unlock()
-	cctx, cancel := context.WithTimeout(ctx, n.cfg.RenewEvery)
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.renewTimeout())
 	defer cancel()
 	rev, err := n.nodes.Create(cctx, n.cfg.NodeID, val)
 	if err != nil {
