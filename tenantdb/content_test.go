@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -202,5 +203,40 @@ func TestRSVPPromotionSkipsAPartyThatDoesNotFit(t *testing.T) {
 	must(t, err)
 	if len(promoted) != 1 || promoted[0].ID != small.ID {
 		t.Fatalf("promoted %+v, want only the party of 2 (the party of 3, %d, does not fit)", promoted, big.ID)
+	}
+}
+
+// TestStatsFlushHeedsTheFence: a flush of visit counts is a write like any
+// other: while the fence refuses (a cluster node that lost the tenant),
+// nothing of them reaches the file; once it allows, they do.
+func TestStatsFlushHeedsTheFence(t *testing.T) {
+	ctx := context.Background()
+	dir, id := newTenant(t)
+	db, err := Open(ctx, dir, id)
+	must(t, err)
+	defer db.Close()
+	var refuse atomic.Bool
+	refuse.Store(true)
+	db.SetFence(func() error {
+		if refuse.Load() {
+			return errors.New("fenced")
+		}
+		return nil
+	})
+	db.CountVisit("2026-12-03", "/", Visitor{1})
+	if err := db.FlushStats(ctx); err == nil {
+		t.Fatal("a flush while fenced succeeded")
+	}
+	var rows int
+	must(t, db.r.QueryRowContext(ctx, `SELECT count(*) FROM stats_daily`).Scan(&rows))
+	if rows != 0 {
+		t.Fatalf("%d rows of statistics written while fenced", rows)
+	}
+	refuse.Store(false)
+	must(t, db.FlushStats(ctx))
+	days, err := db.StatsDays(ctx, "2026-12-03", "2026-12-03")
+	must(t, err)
+	if fmt.Sprint(days) != fmt.Sprint([]DayStats{{"2026-12-03", 1, 1}}) {
+		t.Fatalf("after the fence allows: %v", days)
 	}
 }

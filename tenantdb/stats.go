@@ -173,6 +173,13 @@ func (db *DB) writeStats(ctx context.Context, views map[statsKey]int64, seen map
 			return err
 		}
 	}
+	// A node of a cluster that no longer owns the tenant writes nothing
+	// of it (SetFence), visit counts included: they are lost, not forked.
+	if f := db.fence.Load(); f != nil {
+		if err := (*f)(); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
 }
 

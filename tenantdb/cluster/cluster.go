@@ -68,7 +68,8 @@ type Config struct {
 	// (the server refuses less and truncates fractions). Every node of a
 	// cluster must use the same.
 	LeaseTTL time.Duration
-	// RenewEvery is the renew period, also each renew's timeout.
+	// RenewEvery is the renew period. A renew waits for its answer up to
+	// half of LeaseTTL - FenceMargin (renewTimeout), at least RenewEvery.
 	RenewEvery time.Duration
 	// FenceMargin is how long before the lease could expire the node stops
 	// acknowledging writes.
@@ -77,6 +78,14 @@ type Config struct {
 	Replicas int
 	// Log gets renew failures and rejoins; nil is slog.Default().
 	Log *slog.Logger
+}
+
+// renewTimeout is how long a renew or a join's Create waits for its
+// answer: half of LeaseTTL - FenceMargin, so that one attempt that gets
+// no answer leaves time for a second before the fence (Config makes it at
+// least RenewEvery).
+func (c Config) renewTimeout() time.Duration {
+	return (c.LeaseTTL - c.FenceMargin) / 2
 }
 
 var (

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,4 +145,75 @@ func freeze(t testing.TB, n *Node) (thaw func()) {
 	thaw = func() { once.Do(n.pause.Unlock) }
 	t.Cleanup(thaw)
 	return thaw
+}
+
+// slowProxy is a TCP proxy on loopback in front of a NATS server that
+// holds every byte the server sends for the proxy's delay before passing
+// it on (in order), as a loaded server or network answers late; what the
+// client sends goes through at once. Its URL is for a client to dial.
+type slowProxy struct {
+	ln    net.Listener
+	delay atomic.Int64 // nanoseconds
+}
+
+func startSlowProxy(t testing.TB, serverURL string) *slowProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &slowProxy{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	target := strings.TrimPrefix(serverURL, "nats://")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			t.Cleanup(func() { c.Close(); s.Close() })
+			go func() { io.Copy(s, c); s.Close() }()
+			go p.late(c, s)
+		}
+	}()
+	return p
+}
+
+func (p *slowProxy) URL() string { return "nats://" + p.ln.Addr().String() }
+
+// setDelay makes every byte read from the server from now on wait d.
+func (p *slowProxy) setDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
+// late copies from the server to the client, each chunk d after it came.
+func (p *slowProxy) late(client, server net.Conn) {
+	type chunk struct {
+		b   []byte
+		due time.Time
+	}
+	q := make(chan chunk, 4096)
+	go func() {
+		defer client.Close()
+		for c := range q {
+			time.Sleep(time.Until(c.due))
+			if _, err := client.Write(c.b); err != nil {
+				return
+			}
+		}
+	}()
+	defer close(q)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := server.Read(buf)
+		if n > 0 {
+			q <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(time.Duration(p.delay.Load()))}
+		}
+		if err != nil {
+			return
+		}
+	}
 }

@@ -253,3 +253,37 @@ func TestEndedWatchIsMadeAgain(t *testing.T) {
 	eventually(t, "b sees x join", func() bool { return len(b.Nodes()) == 3 })
 	eventually(t, "b sees t1", func() bool { o, ok := b.Owner("t1"); return ok && o.Node == "a" })
 }
+
+// TestSlowAnswersDoNotFence: a node whose server answers every renew later
+// than RenewEvery (but well within the fence) keeps renewing, stays
+// writable throughout and keeps its epoch. With the renew's timeout at
+// RenewEvery, every renew was abandoned, the node fenced itself and then
+// lost its lease (the retries are duplicates, which renew nothing).
+func TestSlowAnswersDoNotFence(t *testing.T) {
+	c := start(t)
+	proxy := startSlowProxy(t, c.URL(0))
+	a := join(t, proxy.URL(), "a")
+	claimAll(t, a, []string{"t1"})
+	epoch := a.Epoch()
+	slow := a.cfg.RenewEvery * 3 / 2
+	if slow >= a.cfg.renewTimeout() {
+		t.Fatalf("delay %v is not within the renew timeout %v", slow, a.cfg.renewTimeout())
+	}
+	proxy.setDelay(slow)
+	a.mu.Lock()
+	from := a.renewals
+	a.mu.Unlock()
+	// Renews spanning twice the TTL, each answered late.
+	want := from + 2*uint64(a.cfg.LeaseTTL/slow)
+	eventually(t, "two TTLs of late renews", func() bool {
+		if err := a.CanWrite("t1"); err != nil {
+			t.Fatalf("fenced while its renews are answered %v late: %v", slow, err)
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.renewals >= want
+	})
+	if a.Epoch() != epoch {
+		t.Fatalf("epoch %d after slow renews, want %d (the lease was lost and made again)", a.Epoch(), epoch)
+	}
+}

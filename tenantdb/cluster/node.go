@@ -42,6 +42,9 @@ type NodeInfo struct {
 	Open      int
 	Load      float64
 	Heartbeat time.Time
+	// Draining: the node is being emptied (SetDraining); it is given no
+	// new tenants, by placement or takeover.
+	Draining bool
 }
 
 // nodeValue is the value of a node key, written by the node at each renew.
@@ -55,6 +58,7 @@ type nodeValue struct {
 	Open      int       `json:"open"`
 	Load      float64   `json:"load"`
 	Heartbeat time.Time `json:"heartbeat"`
+	Draining  bool      `json:"draining,omitempty"`
 }
 
 // ownerValue is the value of a tenant key in ch_owners.
@@ -119,6 +123,7 @@ type Node struct {
 	renewals  uint64    // successful renews since Join
 	open      int
 	load      float64
+	draining  bool
 	live      map[string]liveNode
 	nodesSeq  uint64 // highest revision applied from the nodes watch
 	records   map[string]record
@@ -320,6 +325,33 @@ func (n *Node) SetLoad(open int, load float64) {
 	n.mu.Unlock()
 }
 
+// SetDraining marks this node as being emptied in its lease value, so that
+// no node places a new tenant on it or gives it a dead node's tenants,
+// and returns once a renew carrying the mark has been stored (other nodes
+// see it one watch delay later). The mark lasts until the process leaves
+// or rejoins as a new process; a rejoin of this process keeps it.
+func (n *Node) SetDraining(ctx context.Context) error {
+	n.mu.Lock()
+	n.draining = true
+	from := n.renewals
+	n.mu.Unlock()
+	for {
+		n.mu.Lock()
+		// The renew that started after the mark carries it: wait for two
+		// more than when it was set, since one may have been under way.
+		done := n.renewals >= from+2
+		n.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("mark %s draining: %w", n.cfg.NodeID, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // OnLost registers fn, called (in order, on one goroutine) with each tenant
 // whose record stopped naming this node at its epoch: handed over, deleted,
 // taken after the node was fenced, or left behind at the old epoch when the
@@ -370,12 +402,13 @@ func (n *Node) Nodes() []NodeInfo {
 	for id, l := range n.live {
 		if id != n.cfg.NodeID {
 			out = append(out, NodeInfo{ID: id, Advertise: l.Advertise, Epoch: l.epoch,
-				Owned: n.owned[nodeEpoch{id, l.epoch}], Open: l.Open, Load: l.Load, Heartbeat: l.Heartbeat})
+				Owned: n.owned[nodeEpoch{id, l.epoch}], Open: l.Open, Load: l.Load, Heartbeat: l.Heartbeat, Draining: l.Draining})
 		}
 	}
 	if n.fenced == nil { // this node from its own state: its watch may lag a rejoin
 		out = append(out, NodeInfo{ID: n.cfg.NodeID, Advertise: n.cfg.Advertise, Epoch: n.epoch,
-			Owned: n.owned[nodeEpoch{n.cfg.NodeID, n.epoch}], Open: n.open, Load: n.load, Heartbeat: n.live[n.cfg.NodeID].Heartbeat})
+			Owned: n.owned[nodeEpoch{n.cfg.NodeID, n.epoch}], Open: n.open, Load: n.load, Heartbeat: n.live[n.cfg.NodeID].Heartbeat,
+			Draining: n.draining})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -504,10 +537,16 @@ func (n *Node) fenceLocked(err error) {
 	n.tryStart = time.Time{}
 }
 
-// renew writes the node key by CAS on its revision. A retry of a renew that
-// timed out carries the same message id, so if the first one was stored the
-// server answers it as a duplicate with its revision; the fencing clock
-// then counts from the first attempt's start, which came before it.
+// renew writes the node key by CAS on its revision. It waits for the answer
+// up to renewTimeout, longer than RenewEvery: the fence counts from the
+// start of the attempt that succeeded, so a late answer is as good as a
+// quick one, and a loaded server that answers in 1.5 s must not fence a
+// healthy node (with a 1 s timeout every renew was abandoned, the node
+// fenced itself 7 s later, and its lease expired: retries are duplicates,
+// which renew nothing). A retry of a renew that timed out carries the same
+// message id, so if the first one was stored the server answers it as a
+// duplicate with its revision; the fencing clock then counts from the
+// first attempt's start, which came before it.
 func (n *Node) renew(ctx context.Context) error {
 	n.mu.Lock()
 	rev, epoch := n.rev, n.epoch
@@ -517,7 +556,7 @@ func (n *Node) renew(ctx context.Context) error {
 	start := n.tryStart
 	val := n.valueLocked(epoch)
 	n.mu.Unlock()
-	cctx, cancel := context.WithTimeout(ctx, n.cfg.RenewEvery)
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.renewTimeout())
 	defer cancel()
 	msg := &nats.Msg{Subject: "$KV." + NodesBucket + "." + n.cfg.NodeID, Data: val}
 	ack, err := n.js.PublishMsg(cctx, msg, jetstream.WithExpectLastSequencePerSubject(rev),
@@ -549,7 +588,7 @@ func (n *Node) create(ctx context.Context) error {
 	start, session := n.tryStart, n.session
 	val := n.valueLocked(0)
 	n.mu.Unlock()
-	cctx, cancel := context.WithTimeout(ctx, n.cfg.RenewEvery)
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.renewTimeout())
 	defer cancel()
 	rev, err := n.nodes.Create(cctx, n.cfg.NodeID, val)
 	if err != nil {
@@ -586,7 +625,7 @@ func (n *Node) create(ctx context.Context) error {
 
 func (n *Node) valueLocked(epoch uint64) []byte {
 	b, _ := json.Marshal(nodeValue{Advertise: n.cfg.Advertise, Epoch: epoch, Session: n.session,
-		Open: n.open, Load: n.load, Heartbeat: time.Now().UTC()})
+		Open: n.open, Load: n.load, Heartbeat: time.Now().UTC(), Draining: n.draining})
 	return b
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -115,7 +116,7 @@ func (n *Node) ownerOf(tenantID string, r record) Owner {
 }
 
 // Place records a new tenant on the live node that owns the fewest (ties
-// broken by rendezvous hashing). If the tenant already has a record it is
+// broken by rendezvous hashing), never on a draining one. If the tenant already has a record it is
 // left as it is and returned.
 func (n *Node) Place(ctx context.Context, tenantID string) (Owner, error) {
 	if !keyPattern.MatchString(tenantID) {
@@ -128,6 +129,10 @@ func (n *Node) Place(ctx context.Context, tenantID string) (Owner, error) {
 		nodes := n.Nodes()
 		if len(nodes) == 0 {
 			return Owner{}, fmt.Errorf("place %s: %w", tenantID, ErrNoLiveNode)
+		}
+		nodes = slices.DeleteFunc(nodes, func(ni NodeInfo) bool { return ni.Draining })
+		if len(nodes) == 0 {
+			return Owner{}, fmt.Errorf("place %s: %w (every live node is draining)", tenantID, ErrNoLiveNode)
 		}
 		least := nodes[0].Owned
 		var tied []string
@@ -230,7 +235,7 @@ func (n *Node) Release(ctx context.Context, tenantID string) error {
 
 // TakeOverDead takes, by compare-and-set with TakeOverInFlight in flight,
 // the records of deadNode (at epochs whose lease ended) that this node wins
-// by rendezvous hashing among the live nodes; the survivors split a dead
+// by rendezvous hashing among the live nodes that are not draining; the survivors split a dead
 // node's tenants without talking, and a CAS lost to another is skipped. It
 // returns the tenants taken, sorted; records won by a survivor that does not
 // take them are claimed on their first request (Claim).
@@ -241,9 +246,14 @@ func (n *Node) TakeOverDead(ctx context.Context, deadNode string) ([]string, err
 		return nil, fmt.Errorf("take over %s: %w", deadNode, err)
 	}
 	epoch := n.epoch
-	liveIDs := []string{n.cfg.NodeID}
-	for id := range n.live {
-		if id != n.cfg.NodeID {
+	// The split is among the live nodes that take new tenants: a draining
+	// node takes none (if all are draining, first requests Claim them).
+	var liveIDs []string
+	if !n.draining {
+		liveIDs = append(liveIDs, n.cfg.NodeID)
+	}
+	for id, l := range n.live {
+		if id != n.cfg.NodeID && !l.Draining {
 			liveIDs = append(liveIDs, id)
 		}
 	}

@@ -345,3 +345,53 @@ func TestReleaseThenClaimAgain(t *testing.T) {
 	claimAll(t, b, []string{"t1"})
 	eventually(t, "a sees t1 at b", func() bool { o, _ := a.Owner("t1"); return o.Node == "b" })
 }
+
+// TestDrainingNodeGetsNoNewTenants: a node marked draining shows so to the
+// others and is given no new tenant, by placement or by the takeover of a
+// dead node's tenants, though it owns the fewest.
+func TestDrainingNodeGetsNoNewTenants(t *testing.T) {
+	c := start(t)
+	a := join(t, c.URL(0), "a")
+	b := join(t, c.URL(1), "b")
+	d := join(t, c.URL(2), "d")
+	claimAll(t, a, tenantIDs("old", 4))
+	claimAll(t, d, tenantIDs("dead", 10))
+	if err := b.SetDraining(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a sees b draining", func() bool {
+		for _, ni := range a.Nodes() {
+			if ni.ID == "b" {
+				return ni.Draining
+			}
+		}
+		return false
+	})
+	for _, id := range tenantIDs("new", 10) {
+		o, err := a.Place(ctxT(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Node == "b" {
+			t.Fatalf("%s placed on the draining node b", id)
+		}
+	}
+	dead := len(d.Owned()) // its 10, and new ones placed on it
+	d.Close()              // a crash: its lease expires
+	eventually(t, "a and b see d dead", func() bool {
+		for _, n := range []*Node{a, b} {
+			if o, _ := n.Owner("dead0000"); o.Live {
+				return false
+			}
+		}
+		return true
+	})
+	took, err := b.TakeOverDead(ctxT(t), "d")
+	if err != nil || len(took) != 0 {
+		t.Fatalf("the draining node took %v of the dead node's tenants (%v)", took, err)
+	}
+	took, err = a.TakeOverDead(ctxT(t), "d")
+	if err != nil || len(took) != dead {
+		t.Fatalf("a took %d of the dead node's %d tenants (%v), want all: b is draining", len(took), dead, err)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +51,8 @@ type Cluster struct {
 	// requests counts the requests served here, for the load published
 	// with the node's lease.
 	requests atomic.Int64
+	// stuck: a fetch from the replica was abandoned (its stacks logged).
+	stuck atomic.Bool
 }
 
 // JoinCluster makes p a node of a cluster: every write to a tenant checks
@@ -95,7 +99,11 @@ func (c *Cluster) Route(ctx context.Context, t catalog.Tenant) (string, uint64, 
 		}
 		_, err, _ := c.claims.Do(t.ID, func() (any, error) {
 			c.forget(t.ID)
-			_, err := c.Node.Claim(ctx, t.ID) // a live owner's record is left as it is
+			start := time.Now()
+			o, err := c.Node.Claim(ctx, t.ID) // a live owner's record is left as it is
+			if err == nil {
+				c.p.Log.Info("cluster: claimed at a request", "tenant", t.ID, "owner", o.Node, "duration", time.Since(start))
+			}
 			return nil, err
 		})
 		if err != nil {
@@ -174,7 +182,7 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 	defer os.RemoveAll(work)
 	out := filepath.Join(work, t.ID+".db")
 	start := time.Now()
-	if err := c.Target.Restore(ctx, t.ID, out, time.Time{}); err != nil {
+	if err := c.fetch(ctx, t.ID, out); err != nil {
 		if errors.Is(err, replica.ErrNotAvailable) && fileExists(live) {
 			return false, nil // never replicated: the local file is all there is
 		}
@@ -212,6 +220,36 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 		return sqlitefile.SyncDir(filepath.Dir(live))
 	})
 	return err == nil, err
+}
+
+// fetchTimeout bounds a takeover's fetch of a tenant from the replica. A
+// fetch that hangs (an object-store read that never ends: seen once in
+// the chaos test under load, four chapters waiting on it for a minute)
+// is abandoned, so the takeover and the next request try again; a
+// chapter of a few hundred KB took up to 12 s under heavy load, and
+// 100 MB takes about 1 s on a quiet machine.
+var fetchTimeout = 20 * time.Second
+
+// fetch writes the replica's newest copy of tenant id to out, giving up
+// after fetchTimeout even if the replica's client does not heed its
+// context: the abandoned fetch writes into the caller's temp dir, which is
+// removed, and nothing of it is installed.
+func (c *Cluster) fetch(ctx context.Context, id, out string) error {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Target.Restore(ctx, id, out, time.Time{}) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		if c.stuck.CompareAndSwap(false, true) { // once per process: what it waits on
+			var b strings.Builder
+			pprof.Lookup("goroutine").WriteTo(&b, 1)
+			c.p.Log.Warn("cluster: a fetch from the replica hangs; its goroutines", "tenant", id, "stacks", b.String())
+		}
+		return fmt.Errorf("no answer from the replica within %v: %w", fetchTimeout, ctx.Err())
+	}
 }
 
 // Lost is told that this node no longer owns tenant id (its record names
@@ -258,6 +296,10 @@ func (c *Cluster) Start(ctx context.Context) {
 // a restore waits on the object store more than it computes.
 const takeOverRestores = 8
 
+// takeOverTries is how often a takeover tries to restore a tenant before
+// it leaves it to the tenant's next request.
+const takeOverTries = 3
+
 // takeOver takes the tenants of dead node that this node wins and
 // restores them.
 func (c *Cluster) takeOver(ctx context.Context, dead string) {
@@ -297,15 +339,32 @@ func (c *Cluster) takeOver(ctx context.Context, dead string) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := c.ensureCurrent(ctx, t); err != nil {
-				c.p.Log.Error("cluster: restoring a tenant taken over", "tenant", id, "err", err)
-				return
+			began := time.Now()
+			// A failed restore is tried again at once, not left to the
+			// chapter's next request, while this node still owns it.
+			for try := 1; ; try++ {
+				err := c.ensureCurrent(ctx, t)
+				if err == nil {
+					break
+				}
+				c.p.Log.Error("cluster: restoring a tenant taken over", "tenant", id, "try", try, "err", err)
+				if try == takeOverTries || c.Node.CanWrite(id) != nil || ctx.Err() != nil {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
 			}
+			restored := time.Now()
 			// Opened now, its replication registered, so that its first
 			// request finds it ready.
 			if h, err := c.p.Pool.Acquire(ctx, t.ID); err == nil {
 				h.Release()
 			}
+			c.p.Log.Info("cluster: a tenant taken over is ready", "tenant", id, "queued", began.Sub(start),
+				"restore", restored.Sub(began), "open", time.Since(restored))
 		}()
 	}
 	wg.Wait()
