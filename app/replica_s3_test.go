@@ -184,4 +184,10 @@ func TestReplicaS3(t *testing.T) {
 	if code, _ := ls2.Fetch(t, "beta", "/"); code != http.StatusOK {
 		t.Errorf("beta after restore --all from S3: %d", code)
 	}
+	// The rebuilt dir replicates to its new prefix: restore --all left
+	// Litestream state of node1's replica (its seed), which must not
+	// stand in the way of node2's.
+	token2 := ls2.Login(t, "alpha", email, pw)
+	ls2.post(t, ls2.Browser(), token2, "alpha", "Post D")
+	ls2.syncReplica(t) // restores every tenant from node2 and compares
 }

@@ -339,6 +339,14 @@ func (r *Replicator) register(ctx context.Context, e *entry) error {
 			c.prime(rec.L0)
 			rep.SetPos(ltx.Pos{TXID: rec.L0.MaxTXID, PostApplyChecksum: rec.L0.PostApplyChecksum})
 		}
+	} else if rec.Target != "" && rec.Target != r.target.String() {
+		// The local state is of another replica (a data dir restored
+		// from one and served with another, or a changed --replica):
+		// its files would make Litestream upload from a transaction
+		// this replica does not follow. Start afresh: a snapshot.
+		if err := os.RemoveAll(filepath.Join(r.stateDir, e.name)); err != nil {
+			return err
+		}
 	}
 	if err := os.Remove(r.recordPath(e.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

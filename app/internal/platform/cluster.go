@@ -174,7 +174,8 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 	defer os.RemoveAll(work)
 	out := filepath.Join(work, t.ID+".db")
 	start := time.Now()
-	if err := c.Target.Restore(ctx, t.ID, out, time.Time{}); err != nil {
+	seed, err := c.Target.RestoreSeed(ctx, t.ID, out, time.Time{})
+	if err != nil {
 		if errors.Is(err, replica.ErrNotAvailable) && fileExists(live) {
 			return false, nil // never replicated: the local file is all there is
 		}
@@ -202,6 +203,13 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 		// Litestream's local state of the old copy would not match.
 		if err := os.RemoveAll(filepath.Join(p.Dir, "litestream", t.ID)); err != nil {
 			return err
+		}
+		// That of the replica's newest file: the first write registers
+		// without listing the bucket.
+		if seed != nil {
+			if err := seed.Write(filepath.Join(p.Dir, "litestream")); err != nil {
+				return err
+			}
 		}
 		if err := os.MkdirAll(filepath.Dir(live), 0o700); err != nil {
 			return err
