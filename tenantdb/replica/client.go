@@ -44,6 +44,7 @@ func (c *client) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMeta
 		c.failed(err)
 		return nil, err
 	}
+	c.r.reached()
 	if level == 0 && seek == 0 && !useMetadata {
 		return &watchIter{FileIterator: itr, c: c}, nil
 	}
@@ -95,6 +96,7 @@ func (c *client) WriteLTXFile(ctx context.Context, level int, minTXID, maxTXID l
 		return nil, err
 	}
 	c.r.Stats.Bytes.Add(hr.n)
+	c.r.reached()
 	if level == 0 {
 		now := time.Now()
 		c.saw(info)
@@ -126,6 +128,7 @@ func (c *client) DeleteLTXFiles(ctx context.Context, a []*ltx.FileInfo) error {
 func (c *client) fenced() error {
 	if f := c.r.opt.Fence; f != nil {
 		if err := f(c.e.name); err != nil {
+			c.e.fenced.Store(true)
 			c.failed(err)
 			return fmt.Errorf("replica of %s: %w", c.e.name, err)
 		}
@@ -138,7 +141,11 @@ func (c *client) failed(err error) {
 		return // a close or shutdown, not the replica's fault
 	}
 	c.r.Stats.SyncErrors.Add(1)
-	c.e.fail(err, time.Now())
+	now := time.Now()
+	c.e.fail(err, now)
+	if !c.e.fenced.Load() {
+		c.r.failSince.CompareAndSwap(0, now.UnixNano())
+	}
 }
 
 // prime has the next full level-0 listing answered by info.

@@ -66,6 +66,9 @@ type Stats struct {
 	// step with its position record (Defer).
 	Deferred atomic.Int64
 	Restores atomic.Int64 // restores finished
+	// SkippedFinalSyncs counts closes that did not wait for a final
+	// sync because the replica was failing (see Unregister).
+	SkippedFinalSyncs atomic.Int64
 }
 
 // Replicator replicates the databases registered with it to one Target.
@@ -76,6 +79,9 @@ type Replicator struct {
 	store    *litestream.Store
 	Stats    Stats
 	onLag    atomic.Pointer[func(time.Duration)]
+	// failSince is when the replica's calls began to fail (unix ns),
+	// zero while its last call succeeded.
+	failSince atomic.Int64
 
 	mu  sync.Mutex
 	dbs map[string]*entry
@@ -102,6 +108,9 @@ type entry struct {
 	failMu       sync.Mutex
 	lastErr      string
 	failingSince time.Time // zero: the last call succeeded
+	// fenced: an upload was refused by Options.Fence; the final sync
+	// would be too.
+	fenced atomic.Bool
 }
 
 func (e *entry) synced(now time.Time) {
@@ -339,6 +348,14 @@ func (r *Replicator) register(ctx context.Context, e *entry) error {
 			c.prime(rec.L0)
 			rep.SetPos(ltx.Pos{TXID: rec.L0.MaxTXID, PostApplyChecksum: rec.L0.PostApplyChecksum})
 		}
+	} else if rec.Target != "" && rec.Target != r.target.String() {
+		// The local state is of another replica (a data dir restored
+		// from one and served with another, or a changed --replica):
+		// its files would make Litestream upload from a transaction
+		// this replica does not follow. Start afresh: a snapshot.
+		if err := os.RemoveAll(filepath.Join(r.stateDir, e.name)); err != nil {
+			return err
+		}
 	}
 	if err := os.Remove(r.recordPath(e.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -358,8 +375,17 @@ func (r *Replicator) register(ctx context.Context, e *entry) error {
 	return nil
 }
 
+// reached notes a call to the replica that succeeded.
+func (r *Replicator) reached() { r.failSince.Store(0) }
+
 // Unregister syncs the database name a last time and stops replicating
-// it, recording the replica's position when the sync succeeded.
+// it, recording the replica's position when the sync succeeded. While
+// the replica fails (its last call failed and none succeeded since), or
+// when the fence refused this database, it does not wait for a final
+// sync that would only retry for Options.CloseTimeout: the evicting
+// request goes on at once. The database's last changes are then in its
+// local Litestream state and file, no position record says it is in
+// step, and its next open registers it and ships them.
 func (r *Replicator) Unregister(ctx context.Context, name string) error {
 	r.mu.Lock()
 	e := r.dbs[name]
@@ -393,6 +419,18 @@ func (r *Replicator) unregister(ctx context.Context, e *entry) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opt.CloseTimeout+time.Second)
 	defer cancel()
+	if r.failSince.Load() != 0 || e.fenced.Load() {
+		// Local work only: the WAL's last frames to an LTX file, then a
+		// close whose replica sync gives up at once (its context is
+		// done). Nothing in between may write: the caller closed the
+		// application's connections.
+		syncErr := e.db.Sync(ctx)
+		done, stop := context.WithCancel(ctx)
+		stop()
+		r.store.UnregisterDB(done, e.path)
+		r.Stats.SkippedFinalSyncs.Add(1)
+		return errors.Join(fmt.Errorf("final sync skipped: the replica is failing; %s ships at its next open", e.name), syncErr)
+	}
 	err := r.store.UnregisterDB(ctx, e.path)
 	if err != nil {
 		r.Stats.SyncErrors.Add(1)

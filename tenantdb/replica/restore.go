@@ -1,12 +1,15 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/benbjohnson/litestream"
@@ -26,23 +29,39 @@ var ErrNotAvailable = errors.New("not available in the replica")
 // every file it reads: a tampered or truncated replica fails here, and
 // out is left absent. The caller still treats out as untrusted.
 func (t *Target) Restore(ctx context.Context, name, out string, at time.Time) error {
+	_, err := t.restore(ctx, name, out, at, false)
+	return err
+}
+
+// RestoreSeed is Restore that also returns what the next register of
+// the restored file needs to list and read nothing (Seed; nil when the
+// replica has no level-0 file). It costs one more read of the replica
+// (its newest level-0 file) and, where the restore did not list level 0
+// (never on NATS), one listing: at the restore, not at the first write.
+func (t *Target) RestoreSeed(ctx context.Context, name, out string, at time.Time) (*Seed, error) {
+	return t.restore(ctx, name, out, at, true)
+}
+
+func (t *Target) restore(ctx context.Context, name, out string, at time.Time, seed bool) (*Seed, error) {
 	inner, err := t.client(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cl, ok := inner.(io.Closer); ok {
 		defer cl.Close()
 	}
 	if err := inner.Init(ctx); err != nil {
-		return fmt.Errorf("replica %s: %w", t, err)
+		return nil, fmt.Errorf("replica %s: %w", t, err)
 	}
 	if t.scheme == "nats" {
 		files, err := t.listNATS(ctx, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		inner = &listedOnce{ReplicaClient: inner, files: files}
 	}
+	watch := &l0Watch{ReplicaClient: inner}
+	inner = watch
 	r := litestream.NewReplicaWithClient(nil, inner)
 	opt := litestream.NewRestoreOptions()
 	opt.OutputPath = out
@@ -55,25 +74,138 @@ func (t *Target) Restore(ctx context.Context, name, out string, at time.Time) er
 		if errors.Is(err, litestream.ErrTxNotAvailable) || errors.Is(err, litestream.ErrNoSnapshots) {
 			first, last, berr := r.TimeBounds(ctx)
 			if berr == nil && first.IsZero() {
-				return fmt.Errorf("%w: the replica %s holds nothing of it", ErrNotAvailable, t)
+				return nil, fmt.Errorf("%w: the replica %s holds nothing of it", ErrNotAvailable, t)
 			}
 			if berr == nil && !at.IsZero() && !at.Before(first) {
-				return fmt.Errorf("%s: %w: the replica holds %s to %s (UTC) but no readable chain of files up to that moment (files damaged or missing?)",
+				return nil, fmt.Errorf("%s: %w: the replica holds %s to %s (UTC) but no readable chain of files up to that moment (files damaged or missing?)",
 					at.UTC().Format(time.RFC3339Nano), ErrNotAvailable, first.UTC().Format(time.RFC3339Nano), last.UTC().Format(time.RFC3339Nano))
 			}
 			if berr == nil {
-				return fmt.Errorf("%s: %w: the replica holds %s to %s (UTC)", at.UTC().Format(time.RFC3339), ErrNotAvailable,
+				return nil, fmt.Errorf("%s: %w: the replica holds %s to %s (UTC)", at.UTC().Format(time.RFC3339), ErrNotAvailable,
 					first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339))
 			}
-			return fmt.Errorf("%w (%v)", ErrNotAvailable, err)
+			return nil, fmt.Errorf("%w (%v)", ErrNotAvailable, err)
 		}
-		return fmt.Errorf("from %s: %w", t, err)
+		return nil, fmt.Errorf("from %s: %w", t, err)
 	}
 	if err := toRollbackJournal(ctx, out); err != nil {
 		os.Remove(out)
+		return nil, err
+	}
+	if !seed {
+		return nil, nil
+	}
+	sd, err := watch.seed(ctx, t, name)
+	if err != nil {
+		os.Remove(out)
+		return nil, fmt.Errorf("replica %s: the newest level-0 file of %s: %w", t, name, err)
+	}
+	return sd, nil
+}
+
+// Seed is what a restore learned of a database's replica: its newest
+// level-0 file, read whole. Written into the Litestream state of the
+// data dir the restored file goes to (Write), it lets the next register
+// of that file list and read nothing: Litestream finds the replica's
+// newest file among its local files, and the position record answers its
+// listing. Without it, that register lists the replica (on NATS, the
+// whole bucket) twice and reads the file. The restored file is another
+// lineage (an import rebuilds it), so Litestream still ships it whole at
+// that register, as the transaction after the replica's newest.
+type Seed struct {
+	target string
+	name   string
+	info   ltx.FileInfo
+	data   []byte
+}
+
+// Write puts the seed in place of the Litestream state of its database
+// under stateDir (DATA/litestream): the replica's newest level-0 file
+// and a position record naming it, which says nothing of the file (the
+// open registers the file and ships it). Call it while the database is
+// not open, after the restored file is in place.
+func (s *Seed) Write(stateDir string) error {
+	dir := filepath.Join(stateDir, s.name)
+	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	return nil
+	db := litestream.NewDB(filepath.Join(dir, "unused.db"))
+	db.SetMetaPath(dir)
+	path := db.LTXPath(0, s.info.MinTXID, s.info.MaxTXID)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, s.data); err != nil {
+		return err
+	}
+	rec := position{Target: s.target, L0: s.info, Written: time.Now().UTC()}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "position.json"), b)
+}
+
+// maxSeed bounds the level-0 file a seed holds in memory; a bigger one
+// (a snapshot of a big file) is left to the register to fetch.
+const maxSeed = 64 << 20
+
+// l0Watch notes the newest level-0 file of the full listings a restore
+// makes.
+type l0Watch struct {
+	litestream.ReplicaClient
+	newest *ltx.FileInfo
+	listed bool
+}
+
+func (w *l0Watch) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMetadata bool) (ltx.FileIterator, error) {
+	itr, err := w.ReplicaClient.LTXFiles(ctx, level, seek, useMetadata)
+	if err != nil || level != 0 || seek != 0 {
+		return itr, err
+	}
+	var all []*ltx.FileInfo
+	for itr.Next() {
+		cp := *itr.Item()
+		all = append(all, &cp)
+		if w.newest == nil || cp.MaxTXID > w.newest.MaxTXID {
+			w.newest = &cp
+		}
+	}
+	if err := itr.Close(); err != nil {
+		return nil, err
+	}
+	w.listed = true
+	return ltx.NewFileInfoSliceIterator(all), nil
+}
+
+// seed reads the newest level-0 file, listing level 0 if the restore did
+// not. A file that does not decode as an LTX file is no seed: the
+// register then fetches (and refuses) it as it would without one.
+func (w *l0Watch) seed(ctx context.Context, t *Target, name string) (*Seed, error) {
+	if !w.listed {
+		itr, err := w.LTXFiles(ctx, 0, 0, false)
+		if err != nil {
+			return nil, err
+		}
+		itr.Close()
+	}
+	info := w.newest
+	if info == nil || info.Size > maxSeed {
+		return nil, nil
+	}
+	rc, err := w.ReplicaClient.OpenLTXFile(ctx, 0, info.MinTXID, info.MaxTXID, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxSeed+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxSeed || ltx.NewDecoder(bytes.NewReader(data)).Verify() != nil {
+		return nil, nil
+	}
+	return &Seed{target: t.String(), name: name, info: *info, data: data}, nil
 }
 
 // toRollbackJournal takes the restored file out of WAL mode, so that it

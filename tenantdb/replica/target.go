@@ -96,10 +96,30 @@ func (t *Target) client(name string) (litestream.ReplicaClient, error) {
 }
 
 // Prepare makes sure the target can take replicas: the directory exists
-// (it is created) or the NATS bucket exists (it is created with file
-// storage if missing; an operator who wants R3 creates it first).
+// (it is created), the NATS bucket exists (it is created with file
+// storage if missing; an operator who wants R3 creates it first), or the
+// S3 bucket can be listed with the credentials given (AWS_ACCESS_KEY_ID
+// and AWS_SECRET_ACCESS_KEY; it is not created: a bucket's region,
+// policy and lifecycle are the operator's).
 func (t *Target) Prepare(ctx context.Context) error {
 	switch t.scheme {
+	case "s3":
+		c, err := t.client(CatalogName)
+		if err != nil {
+			return fmt.Errorf("replica %s: %w", t, err)
+		}
+		if err := c.Init(ctx); err != nil {
+			return fmt.Errorf("replica %s: %w", t, err)
+		}
+		itr, err := c.LTXFiles(ctx, 0, 0, false)
+		if err == nil {
+			for itr.Next() {
+			}
+			err = itr.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("replica %s: cannot list the bucket (does it exist, and do AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY allow it?): %w", t, err)
+		}
 	case "nats":
 		opts := []nats.Option{nats.Name("chapterhouse replica setup")}
 		if t.u.User != nil {

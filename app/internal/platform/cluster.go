@@ -182,7 +182,8 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 	defer os.RemoveAll(work)
 	out := filepath.Join(work, t.ID+".db")
 	start := time.Now()
-	if err := c.fetch(ctx, t.ID, out); err != nil {
+	seed, err := c.fetch(ctx, t.ID, out)
+	if err != nil {
 		if errors.Is(err, replica.ErrNotAvailable) && fileExists(live) {
 			return false, nil // never replicated: the local file is all there is
 		}
@@ -211,6 +212,13 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 		if err := os.RemoveAll(filepath.Join(p.Dir, "litestream", t.ID)); err != nil {
 			return err
 		}
+		// That of the replica's newest file: the first write registers
+		// without listing the bucket.
+		if seed != nil {
+			if err := seed.Write(filepath.Join(p.Dir, "litestream")); err != nil {
+				return err
+			}
+		}
 		if err := os.MkdirAll(filepath.Dir(live), 0o700); err != nil {
 			return err
 		}
@@ -234,21 +242,28 @@ var fetchTimeout = 20 * time.Second
 // after fetchTimeout even if the replica's client does not heed its
 // context: the abandoned fetch writes into the caller's temp dir, which is
 // removed, and nothing of it is installed.
-func (c *Cluster) fetch(ctx context.Context, id, out string) error {
+func (c *Cluster) fetch(ctx context.Context, id, out string) (*replica.Seed, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- c.Target.Restore(ctx, id, out, time.Time{}) }()
+	type fetched struct {
+		seed *replica.Seed
+		err  error
+	}
+	done := make(chan fetched, 1)
+	go func() {
+		seed, err := c.Target.RestoreSeed(ctx, id, out, time.Time{})
+		done <- fetched{seed, err}
+	}()
 	select {
-	case err := <-done:
-		return err
+	case f := <-done:
+		return f.seed, f.err
 	case <-ctx.Done():
 		if c.stuck.CompareAndSwap(false, true) { // once per process: what it waits on
 			var b strings.Builder
 			pprof.Lookup("goroutine").WriteTo(&b, 1)
 			c.p.Log.Warn("cluster: a fetch from the replica hangs; its goroutines", "tenant", id, "stacks", b.String())
 		}
-		return fmt.Errorf("no answer from the replica within %v: %w", fetchTimeout, ctx.Err())
+		return nil, fmt.Errorf("no answer from the replica within %v: %w", fetchTimeout, ctx.Err())
 	}
 }
 

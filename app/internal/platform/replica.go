@@ -201,7 +201,8 @@ func RestoreAll(ctx context.Context, target *replica.Target, dir string, jobs in
 	}
 	defer os.RemoveAll(work)
 	catTmp := filepath.Join(work, "catalog.db")
-	if err := target.Restore(ctx, replica.CatalogName, catTmp, time.Time{}); err != nil {
+	catSeed, err := target.RestoreSeed(ctx, replica.CatalogName, catTmp, time.Time{})
+	if err != nil {
 		return res, fmt.Errorf("the catalog: %w", err)
 	}
 	tenants, _, err := catalog.ReadFile(ctx, catTmp)
@@ -238,6 +239,11 @@ func RestoreAll(ctx context.Context, target *replica.Target, dir string, jobs in
 	if err := sqlitefile.SyncDir(filepath.Join(dir, "tenants")); err != nil {
 		return res, err
 	}
+	if catSeed != nil {
+		if err := catSeed.Write(filepath.Join(dir, "litestream")); err != nil {
+			return res, err
+		}
+	}
 	if err := os.Rename(catTmp, catalog.Path(dir)); err != nil {
 		return res, err
 	}
@@ -250,7 +256,8 @@ func RestoreAll(ctx context.Context, target *replica.Target, dir string, jobs in
 
 func restoreOne(ctx context.Context, target *replica.Target, dir, work string, t catalog.Tenant) (int64, error) {
 	out := filepath.Join(work, t.ID+".db")
-	if err := target.Restore(ctx, t.ID, out, time.Time{}); err != nil {
+	seed, err := target.RestoreSeed(ctx, t.ID, out, time.Time{})
+	if err != nil {
 		return 0, fmt.Errorf("tenant %s: %w", t.ID, err)
 	}
 	defer os.Remove(out)
@@ -261,6 +268,12 @@ func restoreOne(ctx context.Context, target *replica.Target, dir, work string, t
 	defer im.Discard()
 	if err := os.Rename(im.Path, tenantdb.TenantPath(dir, t.ID)); err != nil {
 		return 0, err
+	}
+	// Its first open registers it without listing the replica.
+	if seed != nil {
+		if err := seed.Write(filepath.Join(dir, "litestream")); err != nil {
+			return 0, err
+		}
 	}
 	return im.Size, nil
 }
