@@ -202,22 +202,23 @@ func (db *DB) AlbumPhotos(ctx context.Context, id int64, limit int) ([]AlbumPhot
 
 // AddAlbumPhotos appends images ids of the media library to album id, in
 // that order, after its last photo; ids already in it stay where they are.
+// All are added or none: an id that is not an image of the library, or
+// more photos than MaxAlbumPhotos, refuses the lot.
 func (db *DB) AddAlbumPhotos(ctx context.Context, id int64, ids []string) error {
+	if len(ids) > MaxAlbumPhotos {
+		return invalid("media_ids", "an album holds at most %d photos; %d were sent", MaxAlbumPhotos, len(ids))
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		var n, last int
 		err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(position), 0) FROM album_photos WHERE album_id = ?`, id).Scan(&n, &last)
 		if err != nil {
 			return err
 		}
-		var exists int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM albums WHERE id = ?`, id).Scan(&exists); err != nil {
+		if err := albumExists(ctx, tx, id); err != nil {
 			return err
 		}
-		if exists == 0 {
-			return fmt.Errorf("album %d: %w", id, ErrNotFound)
-		}
 		for _, mid := range ids {
-			if err := mediaExists(ctx, tx, "media_id", mid); err != nil {
+			if err := mediaExists(ctx, tx, "media_ids", mid); err != nil {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO album_photos (album_id, media_id, position) VALUES (?, ?, ?)
@@ -230,7 +231,73 @@ func (db *DB) AddAlbumPhotos(ctx context.Context, id int64, ids []string) error 
 				last++
 			}
 			if n > MaxAlbumPhotos {
-				return invalid("media_id", "an album holds at most %d photos", MaxAlbumPhotos)
+				return invalid("media_ids", "an album holds at most %d photos", MaxAlbumPhotos)
+			}
+		}
+		return nil
+	})
+}
+
+// albumExists is ErrNotFound when there is no album id.
+func albumExists(ctx context.Context, tx *sql.Tx, id int64) error {
+	var exists int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM albums WHERE id = ?`, id).Scan(&exists); err != nil {
+		return err
+	}
+	if exists == 0 {
+		return fmt.Errorf("album %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// OrderAlbumPhotos puts the photos of album id in the order of ids (media
+// ids), which must name each of its photos once and nothing else; their
+// places become 1, 2, 3... A list that is not exactly the album's photos
+// is refused, naming the first id missing, repeated or foreign, and
+// nothing changes.
+func (db *DB) OrderAlbumPhotos(ctx context.Context, id int64, ids []string) error {
+	if len(ids) > MaxAlbumPhotos {
+		return invalid("media_ids", "an album holds at most %d photos; %d were sent", MaxAlbumPhotos, len(ids))
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if err := albumExists(ctx, tx, id); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT media_id FROM album_photos WHERE album_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		in := make(map[string]bool) // photo -> named in ids yet
+		for rows.Next() {
+			var mid string
+			if err := rows.Scan(&mid); err != nil {
+				rows.Close()
+				return err
+			}
+			in[mid] = false
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, mid := range ids {
+			named, ok := in[mid]
+			switch {
+			case !ok:
+				return invalid("media_ids", "%q is not a photo of this album", mid)
+			case named:
+				return invalid("media_ids", "%q is listed twice", mid)
+			}
+			in[mid] = true
+		}
+		for mid, named := range in {
+			if !named {
+				return invalid("media_ids", "photo %q is missing: list every photo of the album once", mid)
+			}
+		}
+		for i, mid := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE album_photos SET position = ? WHERE album_id = ? AND media_id = ?`, i+1, id, mid); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -90,8 +90,8 @@ func TestAlbumHoldsExactlyMaxAlbumPhotos(t *testing.T) {
 		t.Fatalf("%d photos, want %d", got.Photos, MaxAlbumPhotos)
 	}
 	err := db.AddAlbumPhotos(ctx, a.ID, ids[MaxAlbumPhotos-1:])
-	if f := field(err); f != "media_id" {
-		t.Errorf("photo %d: %v (field %q), want a refusal of media_id", MaxAlbumPhotos+1, err, f)
+	if f := field(err); f != "media_ids" {
+		t.Errorf("photo %d: %v (field %q), want a refusal of media_ids", MaxAlbumPhotos+1, err, f)
 	}
 	if got, _ := db.Album(ctx, a.ID); got.Photos != MaxAlbumPhotos {
 		t.Errorf("after the refusal: %d photos, want %d", got.Photos, MaxAlbumPhotos)

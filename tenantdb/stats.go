@@ -26,8 +26,9 @@ var StatsFlushEvery = time.Minute
 // StatsKeepDays is how many days of statistics a tenant keeps.
 const StatsKeepDays = 400
 
-// maxPendingVisitors bounds the visitors a tenant remembers between two
-// flushes; past it, views are still counted and a flush is started.
+// maxPendingVisitors bounds the (visitor, page) pairs a tenant remembers
+// between two flushes; past it, views are still counted and a flush is
+// started.
 const maxPendingVisitors = 20_000
 
 // Visitor identifies a visitor for one day, under that day's salt.
@@ -40,19 +41,35 @@ type seenKey struct {
 	visitor   Visitor
 }
 
-// statsBuf is a tenant's counted, unwritten visits.
+// visitKey is a visitor on a page of the day being counted.
+type visitKey struct {
+	path    string
+	visitor Visitor
+}
+
+// statsBuf is a tenant's counted, unwritten visits. A visit of the day
+// being counted costs one map update (visits, under mu): the views of
+// each page and of the site, and who was seen where, are worked out from
+// it when it is written. Counts of other days, and views past
+// maxPendingVisitors, wait in views and seen, the form they are written
+// in.
 type statsBuf struct {
 	mu     sync.Mutex
-	views  map[statsKey]int64
+	day    string              // the day of visits
+	visits map[visitKey]uint32 // views of day by visitor and page
+	views  map[statsKey]int64  // views of other days, and past the bound ("" path: the site)
 	seen   map[seenKey]struct{}
 	timer  *time.Timer
+	urgent bool // timer is a flush started at once, the bound being reached
 	closed bool
 	// flushing serialises flushes, so that counts are written in order.
 	flushing sync.Mutex
 }
 
 // CountVisit counts a view of path on day (YYYY-MM-DD, UTC) by visitor.
-// It does no I/O: the count is written by the next flush.
+// It does no I/O (the count is written by the next flush) and, for a
+// visitor already seen on that page and day, no allocation: one lock and
+// one map update.
 func (db *DB) CountVisit(day, path string, v Visitor) {
 	s := &db.stats
 	s.mu.Lock()
@@ -60,25 +77,54 @@ func (db *DB) CountVisit(day, path string, v Visitor) {
 		s.mu.Unlock()
 		return
 	}
-	if s.views == nil {
-		s.views = make(map[statsKey]int64)
-		s.seen = make(map[seenKey]struct{})
+	if day != s.day {
+		s.views, s.seen = foldVisits(s.views, s.seen, s.day, s.visits)
+		s.day, s.visits = day, nil
 	}
-	s.views[statsKey{day, path}]++
-	s.views[statsKey{day, ""}]++
-	full := len(s.seen) >= maxPendingVisitors
-	if !full {
-		s.seen[seenKey{day, path, v}] = struct{}{}
-		s.seen[seenKey{day, "", v}] = struct{}{}
+	if s.visits == nil {
+		s.visits = make(map[visitKey]uint32)
 	}
-	if s.timer == nil {
-		wait := StatsFlushEvery
-		if full {
-			wait = 0
+	k := visitKey{path, v}
+	full := false
+	if len(s.visits) < maxPendingVisitors {
+		s.visits[k]++ // cannot wrap: it is written within a minute
+	} else if n, ok := s.visits[k]; ok {
+		s.visits[k] = n + 1
+	} else {
+		// Past the bound: the view counts, and the visitor is told
+		// apart by the flush this starts.
+		full = true
+		s.views, s.seen = foldVisits(s.views, s.seen, "", nil)
+		s.views[statsKey{day, path}]++
+		s.views[statsKey{day, ""}]++
+	}
+	switch {
+	case full && !s.urgent:
+		if s.timer != nil {
+			s.timer.Stop()
 		}
-		s.timer = time.AfterFunc(wait, func() { db.FlushStats(context.Background()) })
+		s.urgent = true
+		s.timer = time.AfterFunc(0, func() { db.FlushStats(context.Background()) })
+	case s.timer == nil:
+		s.timer = time.AfterFunc(StatsFlushEvery, func() { db.FlushStats(context.Background()) })
 	}
 	s.mu.Unlock()
+}
+
+// foldVisits adds the visits of day to views and seen, the form the
+// file is written in (each made when nil), and returns them.
+func foldVisits(views map[statsKey]int64, seen map[seenKey]struct{}, day string, visits map[visitKey]uint32) (map[statsKey]int64, map[seenKey]struct{}) {
+	if views == nil {
+		views = make(map[statsKey]int64)
+		seen = make(map[seenKey]struct{})
+	}
+	for k, n := range visits {
+		views[statsKey{day, k.path}] += int64(n)
+		views[statsKey{day, ""}] += int64(n)
+		seen[seenKey{day, k.path, k.visitor}] = struct{}{}
+		seen[seenKey{day, "", k.visitor}] = struct{}{}
+	}
+	return views, seen
 }
 
 // FlushStats writes the counted visits. A write that fails puts them
@@ -88,13 +134,16 @@ func (db *DB) FlushStats(ctx context.Context) error {
 	s.flushing.Lock()
 	defer s.flushing.Unlock()
 	s.mu.Lock()
-	views, seen := s.views, s.seen
-	s.views, s.seen = nil, nil
+	views, seen, day, visits := s.views, s.seen, s.day, s.visits
+	s.views, s.seen, s.visits = nil, nil, nil
 	if s.timer != nil {
 		s.timer.Stop()
 		s.timer = nil
 	}
+	s.urgent = false
 	s.mu.Unlock()
+	// Worked out here, outside the lock, not on the request's path.
+	views, seen = foldVisits(views, seen, day, visits)
 	if len(views) == 0 {
 		return nil
 	}

@@ -136,7 +136,7 @@ func (h *Handler) renderInvalid(c echo.Context, err error, name, title, section 
 
 func fieldLabel(field string) string {
 	s := strings.ReplaceAll(field, "_", " ")
-	s = strings.TrimSuffix(s, " id")
+	s = strings.TrimSuffix(strings.TrimSuffix(s, " ids"), " id")
 	if s == "" {
 		return "Form"
 	}

@@ -318,8 +318,9 @@ func Register(g *echo.Group, d Deps) {
 	g.GET("/api/admins", h.apiAdmins, a.RequireOwner)
 	g.POST("/api/admins", h.apiAddAdmin, a.RequireOwner)
 	g.DELETE("/api/admins/:id", h.apiDeleteAdmin, a.RequireOwner)
-	h.memberRoutes(g, a)  // members.go: the roster and the outbox
-	h.libraryRoutes(g, a) // library.go: documents and albums
+	h.memberRoutes(g, a)      // members.go: the roster and the outbox
+	h.libraryRoutes(g, a)     // library.go: documents
+	h.albumRoutes(g, a, room) // albums.go: albums and their photos
 	g.GET("/api/domains", h.apiDomains, a.RequireAdmin)
 	g.POST("/api/domains", h.apiAddDomain, a.RequireOwner)
 	g.GET("/api/domains/:host", h.apiDomain, a.RequireAdmin)

@@ -15,8 +15,8 @@ import (
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
-// The library in the API: documents (list, upload, delete) and albums
-// (list, delete), for any admin, as on the dashboard. A document is
+// The library in the API: documents (list, upload, delete), for any
+// admin, as on the dashboard (albums are in albums.go). A document is
 // checked by its content, counted against the upload limits and the
 // quota exactly as a dashboard upload (platform.AddDocument).
 
@@ -28,8 +28,6 @@ func (h *handler) libraryRoutes(g *echo.Group, a *auth.Auth) {
 	g.POST("/api/documents", h.apiUploadDocument, httpx.LimitBody(maxDocumentBody), a.RequireAdmin)
 	g.GET("/api/documents/:id", h.apiDocument, a.RequireAdmin)
 	g.DELETE("/api/documents/:id", h.apiDeleteDocument, a.RequireAdmin)
-	g.GET("/api/albums", h.apiAlbums, a.RequireAdmin)
-	g.DELETE("/api/albums/:id", h.apiDeleteAlbum, a.RequireAdmin)
 }
 
 // apiDocuments: GET /api/documents?page=&limit=, newest date first, the
@@ -117,33 +115,6 @@ func fileExt(name string) string {
 // apiDeleteDocument: DELETE /api/documents/:id.
 func (h *handler) apiDeleteDocument(c echo.Context) error {
 	if err := httpx.DB(c).DeleteDocument(c.Request().Context(), c.Param("id")); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
-}
-
-// apiAlbums: GET /api/albums?page=&limit=, newest date first, drafts and
-// members-only ones included, each with its cover and count of photos.
-func (h *handler) apiAlbums(c echo.Context) error {
-	p, err := httpx.ParsePaging(c)
-	if err != nil {
-		return err
-	}
-	as, err := httpx.DB(c).Albums(c.Request().Context(), false, true, p.Window())
-	if err != nil {
-		return err
-	}
-	return jsonPage(c, p, as)
-}
-
-// apiDeleteAlbum: DELETE /api/albums/:id; its photos stay in the media
-// library.
-func (h *handler) apiDeleteAlbum(c echo.Context) error {
-	id, err := httpx.IDParam(c)
-	if err != nil {
-		return err
-	}
-	if err := httpx.DB(c).DeleteAlbum(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
