@@ -82,3 +82,18 @@ func FuzzNormalizeHost(f *testing.F) {
 		}
 	})
 }
+
+// TestNormalizeTakesEachRangeToItsEnds: the first and last character of
+// each range a label may hold (a-z, 0-9, A-Z folded to a-z) and a hyphen
+// inside, and refuses the byte just outside each range.
+func TestNormalizeTakesEachRangeToItsEnds(t *testing.T) {
+	if got, err := Normalize("az09-AZ.example"); err != nil || got != "az09-az.example" {
+		t.Errorf("Normalize(%q) = %q, %v; want %q", "az09-AZ.example", got, err, "az09-az.example")
+	}
+	for _, c := range "`{/:@[" {
+		in := "a" + string(c) + "b.example:80"
+		if got, err := Normalize(in); err == nil {
+			t.Errorf("Normalize(%q) = %q, want an error", in, got)
+		}
+	}
+}
