@@ -238,7 +238,8 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 // 100 MB takes about 1 s on a quiet machine.
 var fetchTimeout = 20 * time.Second
 
-// fetch writes the replica's newest copy of tenant id to out, giving up
+// fetch writes the replica's newest copy of tenant id to out, with the
+// seed of its first register (replica.Target.RestoreSeed), giving up
 // after fetchTimeout even if the replica's client does not heed its
 // context: the abandoned fetch writes into the caller's temp dir, which is
 // removed, and nothing of it is installed.
