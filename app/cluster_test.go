@@ -44,34 +44,19 @@ type clusterNode struct {
 	bin string
 }
 
-// plainBin is the program built without -race, once per test binary.
-var plainBin struct {
-	once sync.Once
-	path string
-	err  error
-	out  []byte
-}
-
 // plainBinary builds ./app as it ships (no -race, whatever the test
-// binary is) once per test process, for tests that measure what the
+// binary is) into the test's temp dir, for tests that measure what the
 // product does in time (the chaos test's RTO): the race detector makes
 // every node several times slower, which is a property of the test
-// build, not of the product (docs/testing.md).
+// build, not of the product (docs/testing.md). With the build cache warm
+// it is a link, a few seconds.
 func plainBinary(t *testing.T) string {
 	t.Helper()
-	plainBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "chapterhouse-plain-")
-		if err != nil {
-			plainBin.err = err
-			return
-		}
-		plainBin.path = filepath.Join(dir, "chapterhouse")
-		plainBin.out, plainBin.err = exec.Command("go", "build", "-o", plainBin.path, ".").CombinedOutput()
-	})
-	if plainBin.err != nil {
-		t.Fatalf("go build: %v\n%s", plainBin.err, plainBin.out)
+	bin := filepath.Join(t.TempDir(), "chapterhouse")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return plainBin.path
+	return bin
 }
 
 // freeLoopbackAddr reserves a loopback port and frees it for a child:

@@ -53,6 +53,8 @@ type Cluster struct {
 	requests atomic.Int64
 	// stuck: a fetch from the replica was abandoned (its stacks logged).
 	stuck atomic.Bool
+	// fetching holds a token per fetch from the replica under way.
+	fetching chan struct{}
 }
 
 // JoinCluster makes p a node of a cluster: every write to a tenant checks
@@ -60,7 +62,7 @@ type Cluster struct {
 // refused for a tenant this node may have lost, and Route decides where a
 // tenant's requests go. Call it before StartReplication and serving.
 func (p *Platform) JoinCluster(node *cluster.Node, target *replica.Target) *Cluster {
-	c := &Cluster{Node: node, Target: target, p: p, current: map[string]bool{}}
+	c := &Cluster{Node: node, Target: target, p: p, current: map[string]bool{}, fetching: make(chan struct{}, fetchLanes)}
 	p.Cluster = c
 	p.Pool.Fence(func(id string) error { return c.CheckWrite(id) })
 	return c
@@ -238,6 +240,14 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 	return err == nil, err
 }
 
+// fetchLanes bounds the fetches from the replica a node runs at once,
+// whether a takeover or a request started them. Litestream opens up to 32
+// files of a restore at once, each an object-store read that creates a
+// JetStream consumer: 14 restores on one survivor (8 from the takeover,
+// 6 from requests) had 213 consumer creations waiting on the JetStream
+// API, and every one of those fetches hung past 20 s under load.
+const fetchLanes = 2
+
 // fetchTimeout bounds a takeover's fetch of a tenant from the replica. A
 // fetch that hangs (an object-store read that never ends: seen once in
 // the chaos test under load, four chapters waiting on it for a minute)
@@ -251,6 +261,13 @@ var fetchTimeout = 20 * time.Second
 // context: the abandoned fetch writes into the caller's temp dir, which is
 // removed, and nothing of it is installed.
 func (c *Cluster) fetch(ctx context.Context, id, out string) error {
+	// The wait for a lane is not part of the timeout.
+	select {
+	case c.fetching <- struct{}{}:
+		defer func() { <-c.fetching }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	done := make(chan error, 1)
