@@ -246,7 +246,7 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 // JetStream consumer: 14 restores on one survivor (8 from the takeover,
 // 6 from requests) had 213 consumer creations waiting on the JetStream
 // API, and every one of those fetches hung past 20 s under load.
-const fetchLanes = 2
+const fetchLanes = 4
 
 // fetchTimeout bounds a takeover's fetch of a tenant from the replica. A
 // fetch that hangs (an object-store read that never ends: seen once in
