@@ -21,6 +21,9 @@ type nodeListed struct {
 	Open      int       `json:"open"`
 	Load      float64   `json:"load"`
 	Heartbeat time.Time `json:"heartbeat"`
+	// Draining: `node drain` ran on it; it gets no new tenants until it
+	// restarts.
+	Draining bool `json:"draining"`
 }
 
 // clusterOfEnv is the node this command runs in, or a clear error: the
@@ -44,7 +47,7 @@ func cmdNodeList(ctx context.Context, e *cmdEnv, args []string) error {
 	}
 	var list []nodeListed
 	for _, n := range c.Node.Nodes() {
-		list = append(list, nodeListed{ID: n.ID, Addr: n.Advertise, Epoch: n.Epoch, Tenants: n.Owned, Open: n.Open, Load: n.Load, Heartbeat: n.Heartbeat})
+		list = append(list, nodeListed{ID: n.ID, Addr: n.Advertise, Epoch: n.Epoch, Tenants: n.Owned, Open: n.Open, Load: n.Load, Heartbeat: n.Heartbeat, Draining: n.Draining})
 	}
 	if *asJSON {
 		return printJSON(e.stdout, nonNil(list))
@@ -55,6 +58,9 @@ func cmdNodeList(ctx context.Context, e *cmdEnv, args []string) error {
 		self := ""
 		if n.ID == c.Node.ID() {
 			self = " (this one)"
+		}
+		if n.Draining {
+			self += " (draining)"
 		}
 		fmt.Fprintf(tw, "%s%s\t%s\t%d\t%d\t%.1f\t%s ago\n", n.ID, self, n.Addr, n.Tenants, n.Open, n.Load,
 			time.Since(n.Heartbeat).Round(100*time.Millisecond))
@@ -83,13 +89,16 @@ func cmdNodeDrain(ctx context.Context, e *cmdEnv, args []string) error {
 		return fmt.Errorf("node drain: this data dir is node %s's; run the drain on node %s (its --data), which hands its tenants over", c.Node.ID(), pos[0])
 	}
 	start := time.Now()
-	moved, failed := c.Drain(ctx, func(slug, to string, frozen time.Duration, err error) {
+	moved, failed, err := c.Drain(ctx, func(slug, to string, frozen time.Duration, err error) {
 		if err != nil {
 			e.printf("%s: not moved: %v\n", slug, err)
 			return
 		}
 		e.printf("%s -> %s (frozen %s)\n", slug, to, frozen.Round(time.Millisecond))
 	})
+	if err != nil {
+		return fmt.Errorf("node drain: %w", err)
+	}
 	e.audit(ctx, "node.drain", "", fmt.Sprintf("%s: %d moved, %d failed", pos[0], moved, failed))
 	e.printf("drained %s: %d tenants moved, %d failed, in %s\n", pos[0], moved, failed, time.Since(start).Round(time.Millisecond))
 	if failed > 0 {

@@ -53,6 +53,8 @@ type Cluster struct {
 	requests atomic.Int64
 	// stuck: a fetch from the replica was abandoned (its stacks logged).
 	stuck atomic.Bool
+	// fetching holds a token per fetch from the replica under way.
+	fetching chan struct{}
 }
 
 // JoinCluster makes p a node of a cluster: every write to a tenant checks
@@ -60,7 +62,7 @@ type Cluster struct {
 // refused for a tenant this node may have lost, and Route decides where a
 // tenant's requests go. Call it before StartReplication and serving.
 func (p *Platform) JoinCluster(node *cluster.Node, target *replica.Target) *Cluster {
-	c := &Cluster{Node: node, Target: target, p: p, current: map[string]bool{}}
+	c := &Cluster{Node: node, Target: target, p: p, current: map[string]bool{}, fetching: make(chan struct{}, fetchLanes)}
 	p.Cluster = c
 	p.Pool.Fence(func(id string) error { return c.CheckWrite(id) })
 	return c
@@ -159,6 +161,9 @@ func (c *Cluster) ensureCurrent(ctx context.Context, t catalog.Tenant) error {
 		}
 		c.Current(t.ID)
 		if restored {
+			c.p.mailWake(t.ID) // the file may hold mail queued elsewhere
+		}
+		if restored {
 			c.p.Log.Info("cluster: restored a tenant taken over from the replica", "tenant", t.ID, "duration", time.Since(start))
 		}
 		return nil, nil
@@ -196,6 +201,19 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 	}
 	defer im.Discard()
 	c.p.Log.Info("cluster: a tenant's file from the replica", "tenant", t.ID, "fetch", fetched.Sub(start), "check", time.Since(fetched), "bytes", im.Size)
+	// Mail the file holds (queued on the node that died, or handed over)
+	// needs this node's marker before the file is in place, as a write
+	// that queues mail does, so that this node's mail worker sends it;
+	// the marker is in this node's data dir, not in the file.
+	mailWaiting, err := im.MailWaiting(ctx)
+	if err != nil {
+		return false, fmt.Errorf("the replica's copy of tenant %s: %w", t.ID, err)
+	}
+	if mailWaiting {
+		if err := tenantdb.MarkMail(p.Dir, t.ID); err != nil {
+			return false, err
+		}
+	}
 	err = p.Pool.Drain(ctx, t.ID, func() error {
 		if fileExists(live) {
 			// The stale copy goes to the trash unrecorded (an orphan
@@ -230,6 +248,14 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 	return err == nil, err
 }
 
+// fetchLanes bounds the fetches from the replica a node runs at once,
+// whether a takeover or a request started them. Litestream opens up to 32
+// files of a restore at once, each an object-store read that creates a
+// JetStream consumer: 14 restores on one survivor (8 from the takeover,
+// 6 from requests) had 213 consumer creations waiting on the JetStream
+// API, and every one of those fetches hung past 20 s under load.
+const fetchLanes = 4
+
 // fetchTimeout bounds a takeover's fetch of a tenant from the replica. A
 // fetch that hangs (an object-store read that never ends: seen once in
 // the chaos test under load, four chapters waiting on it for a minute)
@@ -244,6 +270,13 @@ var fetchTimeout = 20 * time.Second
 // context: the abandoned fetch writes into the caller's temp dir, which is
 // removed, and nothing of it is installed.
 func (c *Cluster) fetch(ctx context.Context, id, out string) (*replica.Seed, error) {
+	// The wait for a lane is not part of the timeout.
+	select {
+	case c.fetching <- struct{}{}:
+		defer func() { <-c.fetching }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	type fetched struct {
@@ -328,9 +361,11 @@ func (c *Cluster) takeOver(ctx context.Context, dead string) {
 	// here when it ran) is claimed now by the node that wins it, rather
 	// than at its first request.
 	if ts, err := c.p.Catalog.Tenants(ctx); err == nil {
-		var live []string
+		var live []string // those that take new tenants, as TakeOverDead splits
 		for _, n := range c.Node.Nodes() {
-			live = append(live, n.ID)
+			if !n.Draining {
+				live = append(live, n.ID)
+			}
 		}
 		for _, t := range ts {
 			if o, ok := c.Node.Owner(t.ID); ok && o.Node == dead && !o.Live && cluster.Rendezvous(t.ID, live) == c.Node.ID() {
@@ -414,13 +449,13 @@ func (c *Cluster) Place(ctx context.Context, t catalog.Tenant) (string, error) {
 	return to, nil
 }
 
-// leastLoaded is the live node, other than but, that owns the fewest
-// tenants.
+// leastLoaded is the live node, other than but and not draining, that
+// owns the fewest tenants.
 func (c *Cluster) leastLoaded(id, but string) string {
 	var tied []string
 	least := -1
 	for _, n := range c.Node.Nodes() {
-		if n.ID == but {
+		if n.ID == but || n.Draining {
 			continue
 		}
 		switch {
@@ -538,9 +573,13 @@ func (c *Cluster) warm(ctx context.Context, t catalog.Tenant, addr string) error
 
 var warmClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
 
-// Drain moves every tenant this node owns to the least loaded other
-// nodes, one at a time, calling report after each.
-func (c *Cluster) Drain(ctx context.Context, report func(slug, to string, frozen time.Duration, err error)) (moved, failed int) {
+// Drain marks this node draining (no node gives it new tenants from then
+// on, until it restarts) and moves every tenant it owns to the least
+// loaded other nodes, one at a time, calling report after each.
+func (c *Cluster) Drain(ctx context.Context, report func(slug, to string, frozen time.Duration, err error)) (moved, failed int, err error) {
+	if err := c.Node.SetDraining(ctx); err != nil {
+		return 0, 0, err
+	}
 	for _, id := range c.Node.Owned() {
 		t, ok := c.p.Catalog.TenantByID(id)
 		if !ok {
@@ -560,5 +599,5 @@ func (c *Cluster) Drain(ctx context.Context, report func(slug, to string, frozen
 			moved++
 		}
 	}
-	return moved, failed
+	return moved, failed, nil
 }

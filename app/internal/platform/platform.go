@@ -324,6 +324,13 @@ func (p *Platform) DeleteTenant(ctx context.Context, slug string) (string, error
 		return "", err
 	}
 	name, err := p.retire(ctx, t, "")
+	if err == nil && p.Cluster != nil {
+		// Its ownership record goes too: a record without a chapter
+		// routes nothing, but it would count in the node's load.
+		if rerr := p.Cluster.Node.Release(ctx, t.ID); rerr != nil {
+			err = fmt.Errorf("tenant %s is deleted, but its ownership record stays (it routes nothing): %w", t.Slug, rerr)
+		}
+	}
 	return filepath.Join(p.Dir, "trash", name), err
 }
 

@@ -89,6 +89,13 @@ func (p *Platform) RestoreTrash(ctx context.Context, entry catalog.TrashEntry, s
 		t.Name = slug
 	}
 	dst := tenantdb.TenantPath(p.Dir, t.ID)
+	if p.Cluster != nil {
+		// Owned here before it is written (its sessions end) and routes;
+		// its record went with the deletion.
+		if err := p.Cluster.claimNew(ctx, t.ID); err != nil {
+			return t, err
+		}
+	}
 	// The file may hold mail it had queued: its marker goes first (the
 	// mail worker removes it if no mail waits).
 	if err := tenantdb.MarkMail(p.Dir, t.ID); err != nil {
