@@ -11,7 +11,6 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	lsnats "github.com/benbjohnson/litestream/nats"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/superfly/ltx"
 )
@@ -39,21 +38,7 @@ func (c *listedOnce) LTXFiles(ctx context.Context, level int, seek ltx.TXID, use
 // listNATS lists database name's LTX files in the target's NATS bucket,
 // by level, in the order Litestream's client gives them (by MinTXID).
 func (t *Target) listNATS(ctx context.Context, name string) (map[int][]*ltx.FileInfo, error) {
-	opts := []nats.Option{nats.Name("chapterhouse restore listing")}
-	if t.u.User != nil {
-		pw, _ := t.u.User.Password()
-		opts = append(opts, nats.UserInfo(t.u.User.Username(), pw))
-	}
-	nc, err := nats.Connect("nats://"+t.u.Host, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("replica %s: %w", t, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-	store, err := js.ObjectStore(ctx, strings.Trim(t.u.Path, "/"))
+	store, err := t.objectStore(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("replica %s: %w", t, err)
 	}

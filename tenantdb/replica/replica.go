@@ -496,7 +496,7 @@ func (r *Replicator) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", e.name, err))
 		}
 	}
-	errs = append(errs, r.store.Close(ctx))
+	errs = append(errs, r.store.Close(ctx), r.target.Close())
 	return errors.Join(errs...)
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	"github.com/benbjohnson/litestream/file"
-	lsnats "github.com/benbjohnson/litestream/nats"
 	_ "github.com/benbjohnson/litestream/s3" // registers s3:// with litestream
 
 	"github.com/nats-io/nats.go"
@@ -26,6 +25,7 @@ type Target struct {
 	raw    string
 	u      *url.URL
 	scheme string
+	nats   natsShared // the connection of every NATS client (natsclient.go)
 }
 
 // ParseURL reads a --replica URL. Its errors say what is wrong with it.
@@ -81,13 +81,7 @@ func (t *Target) client(name string) (litestream.ReplicaClient, error) {
 	case "file":
 		return file.NewReplicaClient(filepath.Join(t.u.Path, name)), nil
 	case "nats":
-		c, err := lsnats.NewReplicaClientFromURL("nats", t.u.Host, t.u.Path, t.u.Query(), t.u.User)
-		if err != nil {
-			return nil, err
-		}
-		nc := c.(*lsnats.ReplicaClient)
-		nc.Path = name
-		return nc, nil
+		return &natsClient{t: t, path: name}, nil
 	default:
 		u := *t.u
 		u.Path = path.Join("/", u.Path, name)
