@@ -69,6 +69,33 @@ type DirectoryPrefs struct {
 // CanLogIn reports whether m may log in and see members-only items.
 func (m Member) CanLogIn() bool { return m.Status == MemberActive || m.Status == MemberInvited }
 
+// MemberFields are the fields of a member an admin sets, by the names the
+// dashboard's forms and the API's JSON share. The others are the
+// server's (id, reminded_for, the times) or the member's own choice
+// (directory).
+var MemberFields = []string{"email", "name", "phone", "address", "qualification", "status", "renewal_date"}
+
+// SetFields sets each field of MemberFields that get has (ok) on m, and
+// leaves the others as they are: the one reading of what an admin sent,
+// from the dashboard's form or the API's JSON. Validate then checks and
+// trims them.
+func (m *Member) SetFields(get func(name string) (string, bool)) {
+	for i, to := range [...]*string{&m.Email, &m.Name, &m.Phone, &m.Address, &m.Qualification, &m.Status, &m.RenewalDate} {
+		if v, ok := get(MemberFields[i]); ok {
+			*to = v
+		}
+	}
+}
+
+// AddressTaken is the refusal of saving m when its address is another
+// member's (the save returned ErrConflict); invited: m was being invited.
+func (m Member) AddressTaken(invited bool) *ValidationError {
+	if invited {
+		return &ValidationError{Field: "email", Message: m.Email + " is already a member"}
+	}
+	return &ValidationError{Field: "email", Message: m.Email + " is another member's address"}
+}
+
 // Validate checks m, trimming its text fields; an empty status is active.
 func (m *Member) Validate() error {
 	m.Email, m.Name = strings.TrimSpace(m.Email), strings.TrimSpace(m.Name)

@@ -101,15 +101,29 @@ func (h *Handler) renderRoster(c echo.Context, status int, err error, change fun
 // inviteMember: POST /admin/members/invite adds an invited member and
 // mails them a link that logs them in (valid a week).
 func (h *Handler) inviteMember(c echo.Context) error {
-	m := tenantdb.Member{Email: c.FormValue("email"), Name: c.FormValue("name"), RenewalDate: c.FormValue("renewal_date")}
+	var m tenantdb.Member
+	m.SetFields(formField(c))
 	err := httpx.DB(c).InviteMember(c.Request().Context(), &m, httpx.BaseURL(c))
 	if errors.Is(err, tenantdb.ErrConflict) {
-		err = &tenantdb.ValidationError{Field: "email", Message: m.Email + " is already a member"}
+		err = m.AddressTaken(true)
 	}
 	if err != nil {
 		return h.renderRoster(c, http.StatusUnprocessableEntity, err, func(d *rosterData) { d.Invite = m })
 	}
 	return done(c, "/admin/members", "member-invited")
+}
+
+// formField reads the fields of the request's posted form (a field not
+// sent is not there: it is left as it is).
+func formField(c echo.Context) func(name string) (string, bool) {
+	c.FormValue("") // parse the form
+	return func(name string) (string, bool) {
+		v, ok := c.Request().PostForm[name]
+		if !ok || len(v) == 0 {
+			return "", false
+		}
+		return v[0], true
+	}
 }
 
 // exportRoster: GET /admin/members.csv, the roster as a spreadsheet.
@@ -203,12 +217,10 @@ func (h *Handler) saveMember(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Email, m.Name, m.Phone = c.FormValue("email"), c.FormValue("name"), c.FormValue("phone")
-	m.Address, m.Qualification = c.FormValue("address"), c.FormValue("qualification")
-	m.Status, m.RenewalDate = c.FormValue("status"), c.FormValue("renewal_date")
+	m.SetFields(formField(c))
 	err = db.SaveMember(ctx, &m)
 	if errors.Is(err, tenantdb.ErrConflict) {
-		err = &tenantdb.ValidationError{Field: "email", Message: m.Email + " is another member's address"}
+		err = m.AddressTaken(false)
 	}
 	if err != nil {
 		return h.renderInvalid(c, err, "member.html", m.Name, "members", memberForm{Member: m, Statuses: tenantdb.MemberStatuses})

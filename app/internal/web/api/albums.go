@@ -52,8 +52,8 @@ func (h *handler) albumRoutes(g *echo.Group, a *auth.Auth, room echo.MiddlewareF
 	g.PATCH("/api/albums/:id", apiUpdate(albums), a.RequireAdmin, room)
 	g.DELETE("/api/albums/:id", apiDelete(albums), a.RequireAdmin)
 	g.GET("/api/albums/:id/photos", h.apiAlbumPhotos, a.RequireAdmin)
-	g.POST("/api/albums/:id/photos", h.apiAddAlbumPhotos, a.RequireAdmin, room)
-	g.PUT("/api/albums/:id/order", h.apiOrderAlbumPhotos, a.RequireAdmin)
+	g.POST("/api/albums/:id/photos", apiAddAlbumPhotos, a.RequireAdmin, room)
+	g.PUT("/api/albums/:id/order", apiOrderAlbumPhotos, a.RequireAdmin)
 	g.PATCH("/api/albums/:id/photos/:media", h.apiUpdateAlbumPhoto, a.RequireAdmin, room)
 	g.DELETE("/api/albums/:id/photos/:media", h.apiRemoveAlbumPhoto, a.RequireAdmin)
 }
@@ -120,9 +120,34 @@ func (h *handler) apiAlbumPhotos(c echo.Context) error {
 	return c.JSON(http.StatusOK, ps)
 }
 
-// mediaIDs is the body of adding and ordering photos.
-type mediaIDs struct {
-	MediaIDs []string `json:"media_ids"`
+// changePhotos answers a request whose body is {"media_ids": [...]} by
+// change (of the album's id, with the ids) and then every photo of the
+// album, in order. Without ids (none at all, or an empty list unless
+// emptyOK) it is refused with missing.
+func changePhotos(missing string, emptyOK bool, change func(db *tenantdb.DB, ctx context.Context, id int64, ids []string) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := httpx.IDParam(c)
+		if err != nil {
+			return err
+		}
+		var in struct {
+			MediaIDs []string `json:"media_ids"`
+		}
+		if err := httpx.BindJSON(c, &in); err != nil {
+			return err
+		}
+		if in.MediaIDs == nil || !emptyOK && len(in.MediaIDs) == 0 {
+			return &tenantdb.ValidationError{Field: "media_ids", Message: missing}
+		}
+		if err := change(httpx.DB(c).DB, c.Request().Context(), id, in.MediaIDs); err != nil {
+			return err
+		}
+		ps, err := albumPhotosOf(c, id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, ps)
+	}
 }
 
 // apiAddAlbumPhotos: POST /api/albums/:id/photos {"media_ids": [...]}
@@ -131,53 +156,13 @@ type mediaIDs struct {
 // ids, an id that is not an image of this chapter's library, or going past
 // tenantdb.MaxAlbumPhotos, is 422 and adds nothing. Answers with every
 // photo of the album.
-func (h *handler) apiAddAlbumPhotos(c echo.Context) error {
-	id, err := httpx.IDParam(c)
-	if err != nil {
-		return err
-	}
-	var in mediaIDs
-	if err := httpx.BindJSON(c, &in); err != nil {
-		return err
-	}
-	if len(in.MediaIDs) == 0 {
-		return &tenantdb.ValidationError{Field: "media_ids", Message: "name the images of the media library to add"}
-	}
-	if err := httpx.DB(c).AddAlbumPhotos(c.Request().Context(), id, in.MediaIDs); err != nil {
-		return err
-	}
-	ps, err := albumPhotosOf(c, id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, ps)
-}
+var apiAddAlbumPhotos = changePhotos("name the images of the media library to add", false, (*tenantdb.DB).AddAlbumPhotos)
 
 // apiOrderAlbumPhotos: PUT /api/albums/:id/order {"media_ids": [...]}
 // puts the photos in that order: every photo of the album once, and
 // nothing else, or 422 naming the first id at fault and nothing changes.
 // Answers with the photos in their new order.
-func (h *handler) apiOrderAlbumPhotos(c echo.Context) error {
-	id, err := httpx.IDParam(c)
-	if err != nil {
-		return err
-	}
-	var in mediaIDs
-	if err := httpx.BindJSON(c, &in); err != nil {
-		return err
-	}
-	if in.MediaIDs == nil {
-		return &tenantdb.ValidationError{Field: "media_ids", Message: "list every photo of the album once, in the order wanted"}
-	}
-	if err := httpx.DB(c).OrderAlbumPhotos(c.Request().Context(), id, in.MediaIDs); err != nil {
-		return err
-	}
-	ps, err := albumPhotosOf(c, id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, ps)
-}
+var apiOrderAlbumPhotos = changePhotos("list every photo of the album once, in the order wanted", true, (*tenantdb.DB).OrderAlbumPhotos)
 
 // albumPhotoParam is photo :media of album :id.
 func albumPhotoParam(c echo.Context) (albumPhoto, error) {

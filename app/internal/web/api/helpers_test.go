@@ -32,10 +32,14 @@ func (ch *chapter) api(method, path string, body any) webtest.APIResult {
 	return ch.apiAs(ch.tok, method, path, body)
 }
 
-// apiAs sends a request to the chapter's path with token tok.
+// apiAs sends a request to the chapter's path with token tok ("": none).
 func (ch *chapter) apiAs(tok, method, path string, body any) webtest.APIResult {
 	ch.t.Helper()
-	return ch.ls.Call(ch.t, ch.c, method, ch.ls.SiteURL(ch.slug, path), body, webtest.Bearer(tok)...)
+	var h []string
+	if tok != "" {
+		h = webtest.Bearer(tok)
+	}
+	return ch.ls.Call(ch.t, ch.c, method, ch.ls.SiteURL(ch.slug, path), body, h...)
 }
 
 // upload posts a file as multipart (field "file") with the owner's token.
@@ -64,6 +68,11 @@ type refusal struct {
 	do     func() webtest.APIResult
 	status int
 	field  string
+}
+
+// refuses is the refusal of one request to ch with token tok.
+func (ch *chapter) refuses(name, tok, method, path string, body any, status int, field string) refusal {
+	return refusal{name, func() webtest.APIResult { return ch.apiAs(tok, method, path, body) }, status, field}
 }
 
 // checkRefusals runs each refusal as a subtest against ch's digest.

@@ -18,14 +18,10 @@ import (
 // what is wrong, and change no row.
 func TestAPILibrary(t *testing.T) {
 	ls := webtest.NewEmpty(t)
-	email, password := ls.NewTenant(t, "post42")
-	tok := ls.Login(t, "post42", email, password)
-	c := ls.Browser()
-	api := func(method, path string, body any) webtest.APIResult {
-		return ls.Call(t, c, method, ls.SiteURL("post42", path), body, webtest.Bearer(tok)...)
-	}
+	ch := newChapter(t, ls, "post42")
+	api := ch.api
 	upload := func(name string, data []byte, fields map[string]string) webtest.APIResult {
-		return ls.Upload(t, c, "post42", "/api/documents", name, data, fields, webtest.Bearer(tok)...)
+		return ch.upload("/api/documents", name, data, fields)
 	}
 	pdf := []byte("%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n")
 
@@ -45,19 +41,7 @@ func TestAPILibrary(t *testing.T) {
 		t.Fatalf("GET /api/documents: %v, want the members-only document too", docs)
 	}
 
-	tn, _ := ls.Platform.Catalog.TenantBySlug("post42")
-	digest := func() string {
-		t.Helper()
-		dg, err := ls.Platform.Digest(context.Background(), tn)
-		webtest.Must(t, err)
-		return dg.Sum()
-	}
-	for _, tc := range []struct {
-		name   string
-		do     func() webtest.APIResult
-		status int
-		field  string
-	}{
+	checkRefusals(t, ch, []refusal{
 		{"HTML named .pdf", func() webtest.APIResult {
 			return upload("bylaws.pdf", []byte("<html><script>alert(1)</script></html>"), map[string]string{"category": "bylaws", "dated": "2026-01-01"})
 		}, 422, "file"},
@@ -70,22 +54,10 @@ func TestAPILibrary(t *testing.T) {
 		{"unknown visibility", func() webtest.APIResult {
 			return upload("x.pdf", pdf, map[string]string{"category": "minutes", "dated": "2026-01-01", "visibility": "friends"})
 		}, 422, "visibility"},
-		{"JSON instead of a file", func() webtest.APIResult { return api("POST", "/api/documents", map[string]any{"title": "x"}) }, 400, ""},
-		{"delete of an unknown document", func() webtest.APIResult { return api("DELETE", "/api/documents/nope", nil) }, 404, ""},
-		{"delete of an unknown album", func() webtest.APIResult { return api("DELETE", "/api/albums/424242", nil) }, 404, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			before := digest()
-			r := tc.do()
-			msg, field := r.ErrField(t)
-			if r.Status != tc.status || field != tc.field || msg == "" {
-				t.Errorf("%d %.300s, want %d naming field %q", r.Status, r.Body, tc.status, tc.field)
-			}
-			if digest() != before {
-				t.Error("refused, but the chapter's rows changed")
-			}
-		})
-	}
+		ch.refuses("JSON instead of a file", ch.tok, "POST", "/api/documents", map[string]any{"title": "x"}, 400, ""),
+		ch.refuses("delete of an unknown document", ch.tok, "DELETE", "/api/documents/nope", nil, 404, ""),
+		ch.refuses("delete of an unknown album", ch.tok, "DELETE", "/api/albums/424242", nil, 404, ""),
+	})
 
 	if r := api("DELETE", "/api/documents/"+d.ID, nil); r.Status != http.StatusNoContent {
 		t.Errorf("DELETE the document: %d %s", r.Status, r.Body)

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -60,24 +62,59 @@ func (h *handler) apiMember(c echo.Context) error {
 // in (the dashboard's "Invite"). 201 with the member; an address that is
 // a member's already is 409.
 func (h *handler) apiInviteMember(c echo.Context) error {
-	var in struct {
-		Email       string `json:"email"`
-		Name        string `json:"name"`
-		RenewalDate string `json:"renewal_date"`
-	}
-	if err := httpx.BindJSON(c, &in); err != nil {
+	get, err := memberFields(c, []string{"email", "name", "renewal_date"}, nil)
+	if err != nil {
 		return err
 	}
-	m := tenantdb.Member{Email: in.Email, Name: in.Name, RenewalDate: in.RenewalDate}
-	err := httpx.DB(c).InviteMember(c.Request().Context(), &m, httpx.BaseURL(c))
+	var m tenantdb.Member
+	m.SetFields(get)
+	err = httpx.DB(c).InviteMember(c.Request().Context(), &m, httpx.BaseURL(c))
 	if errors.Is(err, tenantdb.ErrConflict) {
-		return echo.NewHTTPError(http.StatusConflict, m.Email+" is already a member")
+		return echo.NewHTTPError(http.StatusConflict, m.AddressTaken(true).Message)
 	}
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Location", "/api/members/"+strconv.FormatInt(m.ID, 10))
 	return c.JSON(http.StatusCreated, m)
+}
+
+// memberReadOnly are the fields of a member the API shows and ignores
+// when sent back: the server's, and the directory, which is the member's
+// own choice.
+var memberReadOnly = []string{"id", "reminded_for", "directory", "created_at", "updated_at"}
+
+// memberFields reads the request's JSON object for Member.SetFields: each
+// field of allowed must be a string; one of ignored is skipped; any other
+// is refused naming it, as httpx.BindJSON refuses a field an object does
+// not have.
+func memberFields(c echo.Context, allowed, ignored []string) (func(string) (string, bool), error) {
+	var body map[string]json.RawMessage
+	if err := httpx.BindJSON(c, &body); err != nil {
+		return nil, err
+	}
+	if body == nil {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "send a JSON object")
+	}
+	values := make(map[string]string, len(body))
+	for k, raw := range body {
+		switch {
+		case slices.Contains(allowed, k) && string(raw) == "null":
+			// Left as it is, as json leaves a string it is given null for.
+		case slices.Contains(allowed, k):
+			var v string
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, &tenantdb.ValidationError{Field: k, Message: "must be a JSON string"}
+			}
+			values[k] = v
+		case !slices.Contains(ignored, k):
+			return nil, &tenantdb.ValidationError{Field: k, Message: "is not a field of this object"}
+		}
+	}
+	return func(name string) (string, bool) {
+		v, ok := values[name]
+		return v, ok
+	}, nil
 }
 
 // apiUpdateMember: PATCH /api/members/:id changes the fields sent of
@@ -91,18 +128,18 @@ func (h *handler) apiUpdateMember(c echo.Context) error {
 		return err
 	}
 	ctx, db := c.Request().Context(), httpx.DB(c)
-	old, err := db.Member(ctx, id)
+	m, err := db.Member(ctx, id)
 	if err != nil {
 		return err
 	}
-	m := old
-	if err := httpx.BindJSON(c, &m); err != nil {
+	get, err := memberFields(c, tenantdb.MemberFields, memberReadOnly)
+	if err != nil {
 		return err
 	}
-	m.ID, m.CreatedAt, m.UpdatedAt, m.RemindedFor, m.Directory = old.ID, old.CreatedAt, old.UpdatedAt, old.RemindedFor, old.Directory
+	m.SetFields(get)
 	err = db.SaveMember(ctx, &m)
 	if errors.Is(err, tenantdb.ErrConflict) {
-		return echo.NewHTTPError(http.StatusConflict, m.Email+" is another member's address")
+		return echo.NewHTTPError(http.StatusConflict, m.AddressTaken(false).Message)
 	}
 	if err != nil {
 		return err

@@ -10,15 +10,21 @@ import (
 
 const benchAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
-// BenchmarkCountVisit is the work countVisit adds to a request of a
-// returning visitor (visitCounter.count): the bot check, the salt of the
-// day, the visitor's hash and the count in memory.
-func BenchmarkCountVisit(b *testing.B) {
+// benchTenant is a new tenant's database, closed when b ends.
+func benchTenant(b *testing.B) *tenantdb.DB {
 	db, err := tenantdb.Create(context.Background(), b.TempDir(), tenantdb.NewTenantID())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// BenchmarkCountVisit is the work countVisit adds to a request of a
+// returning visitor (visitCounter.count): the bot check, the salt of the
+// day, the visitor's hash and the count in memory.
+func BenchmarkCountVisit(b *testing.B) {
+	db := benchTenant(b)
 	var vc visitCounter
 	now := time.Now()
 	b.ReportAllocs()
@@ -30,11 +36,7 @@ func BenchmarkCountVisit(b *testing.B) {
 // BenchmarkCountVisitParallel is BenchmarkCountVisit on every core at
 // once, on one chapter: what its locks cost when requests contend.
 func BenchmarkCountVisitParallel(b *testing.B) {
-	db, err := tenantdb.Create(context.Background(), b.TempDir(), tenantdb.NewTenantID())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := benchTenant(b)
 	var vc visitCounter
 	now := time.Now()
 	b.ReportAllocs()
