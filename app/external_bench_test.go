@@ -63,6 +63,9 @@ type benchResult struct {
 	p50, p99 time.Duration
 	errors   int     // non-2xx responses and socket errors
 	opens    float64 // tenant files opened a request (with an ops listener)
+	// registers is databases registered with Litestream a request (a
+	// server with --replica and an ops listener).
+	registers float64
 }
 
 // TestExternalBench runs the bare handler, the demo home page from the
@@ -176,7 +179,7 @@ func TestExternalBench(t *testing.T) {
 		for _, c := range cases {
 			res := runWrk(t, wrk, c, seconds)
 			results[c.name] = append(results[c.name], res)
-			t.Logf("round %d %-8s %8.0f req/s %6.1f cpu-µs/req p50 %v p99 %v opens/req %.2f", r+1, c.name, res.reqs, res.cpuUS, res.p50, res.p99, res.opens)
+			t.Logf("round %d %-8s %8.0f req/s %6.1f cpu-µs/req p50 %v p99 %v opens/req %.2f registers/req %.2f", r+1, c.name, res.reqs, res.cpuUS, res.p50, res.p99, res.opens, res.registers)
 		}
 		loads = append(loads, loadAverage())
 	}
@@ -302,6 +305,7 @@ func runWrk(t *testing.T, wrk string, c *benchCase, seconds int) benchResult {
 	}
 	os.Truncate(c.log, 0)
 	opens0 := tenantOpens(t, c)
+	registers0 := replicaRegisters(t, c)
 	cpu0 := procCPU(t, c.pid)
 	out, err := exec.Command(wrk, append(args, c.url)...).CombinedOutput()
 	cpu := procCPU(t, c.pid) - cpu0
@@ -310,10 +314,24 @@ func runWrk(t *testing.T, wrk string, c *benchCase, seconds int) benchResult {
 	}
 	r := parseWrk(t, string(out), cpu)
 	r.opens = (tenantOpens(t, c) - opens0) / r.count
+	r.registers = (replicaRegisters(t, c) - registers0) / r.count
 	return r
 }
 
-var opensMetric = regexp.MustCompile(`(?m)^chapterhouse_tenant_opens_total (\S+)$`)
+var (
+	opensMetric     = regexp.MustCompile(`(?m)^chapterhouse_tenant_opens_total (\S+)$`)
+	registersMetric = regexp.MustCompile(`(?m)^chapterhouse_replica_registers_total (\S+)$`)
+)
+
+// replicaRegisters is how many databases c's server has registered with
+// Litestream, from its /metrics; 0 without an ops listener or a replica.
+func replicaRegisters(t *testing.T, c *benchCase) float64 {
+	t.Helper()
+	if c.ops == "" {
+		return 0
+	}
+	return metricMatch(t, c, registersMetric, false)
+}
 
 // tenantOpens is how many tenant files c's server has opened, from its
 // /metrics; 0 without an ops listener.
@@ -322,6 +340,13 @@ func tenantOpens(t *testing.T, c *benchCase) float64 {
 	if c.ops == "" {
 		return 0
 	}
+	return metricMatch(t, c, opensMetric, true)
+}
+
+// metricMatch reads the value that re matches in c's /metrics; absent,
+// it fails the test if required, else it is 0.
+func metricMatch(t *testing.T, c *benchCase, re *regexp.Regexp, required bool) float64 {
+	t.Helper()
 	resp, err := http.Get(c.ops + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -329,9 +354,12 @@ func tenantOpens(t *testing.T, c *benchCase) float64 {
 	defer resp.Body.Close()
 	var buf bytes.Buffer
 	buf.ReadFrom(resp.Body)
-	m := opensMetric.FindSubmatch(buf.Bytes())
+	m := re.FindSubmatch(buf.Bytes())
 	if m == nil {
-		t.Fatalf("%s: no chapterhouse_tenant_opens_total in /metrics", c.name)
+		if required {
+			t.Fatalf("%s: no match of %s in /metrics", c.name, re)
+		}
+		return 0
 	}
 	n, _ := strconv.ParseFloat(string(m[1]), 64)
 	return n

@@ -62,7 +62,7 @@ func (im *Imported) Discard() {
 // must not come back, even if the process dies right after the rename).
 // The file is left whole, without a WAL, and synced.
 func (im *Imported) EndSessions(ctx context.Context) error {
-	db, err := openFile(ctx, im.Path, "import", "rw", false)
+	db, err := openFile(ctx, im.Path, "import", "rw", false, false)
 	if err != nil {
 		return err
 	}
@@ -709,7 +709,7 @@ func finishImport(ctx context.Context, path string, want Digest, version int64) 
 	if diff := want.Diff(got); len(diff) > 0 {
 		return "", 0, reject("the copied rows differ from the file's in tables %v", diff)
 	}
-	db, err := openFile(ctx, path, "import", "rw", false)
+	db, err := openFile(ctx, path, "import", "rw", false, false)
 	if err != nil {
 		return "", 0, fmt.Errorf("migrating the import from version %d: %w", version, err)
 	}

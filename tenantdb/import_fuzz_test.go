@@ -97,7 +97,7 @@ func FuzzImport(f *testing.F) {
 			t.Errorf("accepted file's rows differ from the source's in %v", got.Diff(im.Digest))
 		}
 		// What was accepted exports again, to the same rows.
-		db, err := openFile(ctx, im.Path, "fuzz", "rw", false)
+		db, err := openFile(ctx, im.Path, "fuzz", "rw", false, false)
 		if err != nil {
 			t.Fatalf("the accepted file does not open: %v", err)
 		}

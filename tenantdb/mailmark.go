@@ -164,7 +164,7 @@ func (db *DB) MailMarked() bool {
 // (queued, or left 'sending'): the tenant it becomes needs its marker
 // before the file is renamed into place.
 func (im *Imported) MailWaiting(ctx context.Context) (bool, error) {
-	db, err := openFile(ctx, im.Path, "import", "rw", false)
+	db, err := openFile(ctx, im.Path, "import", "rw", false, false)
 	if err != nil {
 		return false, err
 	}

@@ -165,7 +165,30 @@ func Open(ctx context.Context, dir, id string) (*DB, error) {
 	return openExisting(ctx, dir, id, false)
 }
 
+// Reopen is Open (with repl, OpenReplicated) of a file that this process
+// closed, migrated, at generation gen, for a caller that knows it has not
+// changed since (the pool checks the files' identity, size and times). It
+// skips the version check, so an open whose request the page cache
+// answers makes no SQLite connection, and its close has no checkpoint to
+// run; and it takes up gen (Resume). With a replica that matters most: a
+// replicated file keeps its -wal (see OpenReplicated), which every first
+// connection reads back and every last one copies into the file again.
+func Reopen(ctx context.Context, dir, id string, repl bool, gen uint64) (*DB, error) {
+	db, err := openKnown(ctx, dir, id, repl, true)
+	if err != nil {
+		return nil, err
+	}
+	db.Resume(gen)
+	return db, nil
+}
+
 func openExisting(ctx context.Context, dir, id string, repl bool) (*DB, error) {
+	return openKnown(ctx, dir, id, repl, false)
+}
+
+// openKnown opens tenant id's existing file; known skips the version
+// check (Reopen).
+func openKnown(ctx context.Context, dir, id string, repl, known bool) (*DB, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -176,7 +199,7 @@ func openExisting(ctx context.Context, dir, id string, repl bool) (*DB, error) {
 		}
 		return nil, err
 	}
-	return openMarked(ctx, dir, id, "rw", repl)
+	return openMarked(ctx, dir, id, "rw", repl, known)
 }
 
 // OpenReplicated is Open for a file that Litestream replicates while it
@@ -196,13 +219,13 @@ func OpenReplicated(ctx context.Context, dir, id string) (*DB, error) {
 }
 
 func open(ctx context.Context, dir, id, mode string) (*DB, error) {
-	return openMarked(ctx, dir, id, mode, false)
+	return openMarked(ctx, dir, id, mode, false, false)
 }
 
 // openMarked opens the file of tenant id in data dir dir, with its mail
 // marker.
-func openMarked(ctx context.Context, dir, id, mode string, repl bool) (*DB, error) {
-	db, err := openFile(ctx, TenantPath(dir, id), id, mode, repl)
+func openMarked(ctx context.Context, dir, id, mode string, repl, known bool) (*DB, error) {
+	db, err := openFile(ctx, TenantPath(dir, id), id, mode, repl, known)
 	if err == nil {
 		db.mailMark = mailMarkPath(dir, id)
 	}
@@ -211,8 +234,9 @@ func openMarked(ctx context.Context, dir, id, mode string, repl bool) (*DB, erro
 
 // openFile opens the tenant database at path, migrating it; name keys its
 // migration lock in the file's directory.
-// With repl, it is opened for replication (see OpenReplicated).
-func openFile(ctx context.Context, path, id, mode string, repl bool) (*DB, error) {
+// With repl, it is opened for replication (see OpenReplicated); known
+// skips the version check of a file migrated already (Reopen).
+func openFile(ctx context.Context, path, id, mode string, repl, known bool) (*DB, error) {
 	var params, wparams []string
 	if repl {
 		// journal_size_limit(-1): a replicated file's -wal is never
@@ -249,11 +273,13 @@ func openFile(ctx context.Context, path, id, mode string, repl bool) (*DB, error
 	}
 	// The version check goes through a reader: a visitor's request then
 	// needs one connection, and the writer connects on the first write.
-	ran, err := sqlitefile.Migrate(ctx, r, w, tenantSchema, filepath.Dir(path), id)
-	if err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("tenant %s: %w", id, err)
+	ran := false
+	if !known {
+		if ran, err = sqlitefile.Migrate(ctx, r, w, tenantSchema, filepath.Dir(path), id); err != nil {
+			r.Close()
+			w.Close()
+			return nil, fmt.Errorf("tenant %s: %w", id, err)
+		}
 	}
 	db := &DB{ID: id, path: path, w: w, r: r, now: time.Now, Migrated: ran}
 	db.opened = generations.Add(1)

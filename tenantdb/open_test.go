@@ -355,3 +355,49 @@ func TestGenerationIsNeverSeenTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestReopenMakesNoConnection checks what Reopen promises the pool: an
+// unchanged file reopened at its last generation connects to nothing
+// until a query needs it (Open connects a reader for the version
+// check), takes up that generation, and then reads and writes as usual.
+func TestReopenMakesNoConnection(t *testing.T) {
+	ctx := context.Background()
+	for _, repl := range []bool{false, true} {
+		t.Run(fmt.Sprintf("replicated=%v", repl), func(t *testing.T) {
+			dir, id := newTenant(t)
+			db, err := openExisting(ctx, dir, id, repl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := db.r.Stats().OpenConnections; n != 1 {
+				t.Fatalf("an open made %d reader connections, want 1 (the version check)", n)
+			}
+			gen := db.Generation()
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err = Reopen(ctx, dir, id, repl, gen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if n := db.r.Stats().OpenConnections + db.w.Stats().OpenConnections; n != 0 {
+				t.Fatalf("Reopen made %d connections, want none", n)
+			}
+			if db.Generation() != gen {
+				t.Fatalf("Reopen: generation %d, want %d (the one it was closed at)", db.Generation(), gen)
+			}
+			site, err := db.Site(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			site.Name, site.Tagline = "Post 17", "after the reopen"
+			if err := db.UpdateSite(ctx, &site); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := db.Site(ctx); err != nil || got.Tagline != site.Tagline || db.Generation() == gen {
+				t.Fatalf("after a write: %q, %v, generation %d (was %d)", got.Tagline, err, db.Generation(), gen)
+			}
+		})
+	}
+}

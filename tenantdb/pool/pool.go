@@ -317,15 +317,19 @@ func (p *Pool) openEntry(ctx context.Context, e *entry) (*Handle, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	var db *tenantdb.DB
 	var err error
-	if p.repl != nil {
-		if db, err = tenantdb.OpenReplicated(ctx, p.dir, e.id); err == nil {
-			p.replicate(ctx, db)
-		}
-	} else {
+	switch {
+	case resumable:
+		db, err = tenantdb.Reopen(ctx, p.dir, e.id, p.repl != nil, k.gen)
+	case p.repl != nil:
+		db, err = tenantdb.OpenReplicated(ctx, p.dir, e.id)
+	default:
 		db, err = tenantdb.Open(ctx, p.dir, e.id)
 	}
+	if err == nil && p.repl != nil {
+		p.replicate(ctx, db)
+	}
 	cancel()
-	if resumable && err == nil && db.Resume(k.gen) {
+	if resumable && err == nil && db.Generation() == k.gen {
 		p.Stats.Resumes.Add(1)
 	}
 	if f := p.onMail.Load(); f != nil && err == nil {

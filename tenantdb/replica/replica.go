@@ -431,6 +431,14 @@ func (r *Replicator) unregister(ctx context.Context, e *entry) error {
 		r.Stats.SkippedFinalSyncs.Add(1)
 		return errors.Join(fmt.Errorf("final sync skipped: the replica is failing; %s ships at its next open", e.name), syncErr)
 	}
+	// Litestream's close cancels the replica's monitor first, and a sync
+	// that the cancel cuts short makes it forget the replica's position
+	// (on any error), so that its final sync lists the replica to find it
+	// again (seen under load: TestRestoredFileRegistersWithoutListing).
+	// The newest level-0 file this entry knows answers that listing.
+	if last := e.c.newest(); last != nil {
+		e.c.prime(*last)
+	}
 	err := r.store.UnregisterDB(ctx, e.path)
 	if err != nil {
 		r.Stats.SyncErrors.Add(1)

@@ -13,6 +13,8 @@ type Replica struct {
 	Bytes      func() int64
 	SyncErrors func() int64
 	Lists      func() int64
+	Registers  func() int64 // databases registered (at an open out of step, or a first write)
+	Deferred   func() int64 // opens in step that registered nothing until a write
 	// ObserveLag has the metrics told each sync's lag.
 	ObserveLag func(func(time.Duration))
 }
@@ -40,5 +42,7 @@ func (m *Metrics) WatchReplica(r Replica) {
 		counter("replica_bytes_shipped_total", "Bytes uploaded to the replica.", r.Bytes),
 		counter("replica_sync_errors_total", "Failed calls to the replica (uploads, listings, deletes, final syncs).", r.SyncErrors),
 		counter("replica_lists_total", "Listings of the replica (a re-register in step needs none).", r.Lists),
+		counter("replica_registers_total", "Databases registered with Litestream (an open out of step with its position record, or a first write).", r.Registers),
+		counter("replica_deferred_total", "Opens in step with the replica that registered nothing until a write.", r.Deferred),
 	)
 }

@@ -48,6 +48,8 @@ func (p *Platform) StartReplication(ctx context.Context, target *replica.Target,
 		Bytes:      r.Stats.Bytes.Load,
 		SyncErrors: r.Stats.SyncErrors.Load,
 		Lists:      r.Stats.Lists.Load,
+		Registers:  r.Stats.Registers.Load,
+		Deferred:   r.Stats.Deferred.Load,
 		ObserveLag: r.ObserveLag,
 	})
 	return nil
