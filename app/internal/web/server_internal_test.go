@@ -1,0 +1,210 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chapterhouse/chapterhouse/app/internal/platform"
+)
+
+// These tests see what the package's external tests cannot: the request
+// log and the server's own settings. They cannot use webtest (it imports
+// this package), so they start the same thing by hand: a real platform in
+// a temp dir and the server over loopback.
+
+// syncBuffer is a log destination safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// logLines returns the log lines that hold every one of words.
+func (s *syncBuffer) logLines(words ...string) []string {
+	var out []string
+	for _, l := range strings.Split(s.String(), "\n") {
+		ok := l != ""
+		for _, w := range words {
+			ok = ok && strings.Contains(l, w)
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+type internalServer struct {
+	s   *Server
+	p   *platform.Platform
+	url string
+	log *syncBuffer
+}
+
+func startInternal(t *testing.T, cfg Config) *internalServer {
+	t.Helper()
+	dir := t.TempDir()
+	buf := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(buf, nil))
+	p, err := platform.Open(context.Background(), dir, 8, time.Minute, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	cfg.DataDir, cfg.BaseDomain = dir, "localhost"
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	cfg.AcquireTimeout = 5 * time.Second
+	p.Base = cfg.BaseDomain
+	s, err := New(cfg, p, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return &internalServer{s: s, p: p, url: hs.URL, log: buf}
+}
+
+func (is *internalServer) get(t *testing.T, host, path string) (*http.Response, string, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, is.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, string(b), err
+}
+
+// TestRequestLogNamesThePeerOfRequestsNoRouteTook: requests answered
+// before any route (health, a malformed Host, a host of no chapter) still
+// log the client's address, as routed ones do.
+func TestRequestLogNamesThePeerOfRequestsNoRouteTook(t *testing.T) {
+	is := startInternal(t, Config{})
+	for _, tc := range []struct{ host, path, kind string }{
+		{"nowhere.example", "/", "unknown"},
+		{"a..b", "/", "bad-host"},
+		{"nowhere.example", "/healthz", "health"},
+		{"localhost", "/", "platform"},
+	} {
+		if _, _, err := is.get(t, tc.host, tc.path); err != nil {
+			t.Fatal(err)
+		}
+		lines := is.log.logLines("msg=request", "host="+tc.host, "path="+tc.path)
+		if len(lines) != 1 {
+			t.Fatalf("%s%s: %d request log lines: %q", tc.host, tc.path, len(lines), is.log.String())
+		}
+		if !strings.Contains(lines[0], "ip=127.0.0.1 ") {
+			t.Errorf("%s%s (%s): the log line names no client: %s", tc.host, tc.path, tc.kind, lines[0])
+		}
+	}
+}
+
+// TestRequestsAreCountedForTheirTenantOnly: each request a tenant's site
+// answers adds one to that tenant's count (the tenant stats), and a
+// request for no tenant adds to none, not even to a tenant without an id.
+func TestRequestsAreCountedForTheirTenantOnly(t *testing.T) {
+	is := startInternal(t, Config{})
+	ctx := context.Background()
+	a, err := is.p.CreateTenant(ctx, "alpha", "Alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := is.p.CreateTenant(ctx, "bravo", "Bravo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if resp, _, err := is.get(t, "alpha.localhost", "/"); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("alpha's home: %v %v", resp, err)
+		}
+	}
+	for _, host := range []string{"localhost", "nowhere.example", "zulu.localhost"} {
+		if _, _, err := is.get(t, host, "/"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, last := is.p.Metrics.Tenants.Get(a.ID); n != 3 || last.IsZero() {
+		t.Errorf("alpha counted %d requests (last %v), want 3", n, last)
+	}
+	if n, _ := is.p.Metrics.Tenants.Get(b.ID); n != 0 {
+		t.Errorf("bravo counted %d requests, want 0", n)
+	}
+	if n, _ := is.p.Metrics.Tenants.Get(""); n != 0 {
+		t.Errorf("requests for no tenant counted %d under the empty id", n)
+	}
+}
+
+// TestAPanicAnswers500AndAnAbortAborts: a handler that panics gets the
+// client a plain 500 and the log its stack; one that panics with
+// http.ErrAbortHandler (the way to cut a response short) has its
+// connection cut, as net/http does, and logs no panic.
+func TestAPanicAnswers500AndAnAbortAborts(t *testing.T) {
+	is := startInternal(t, Config{})
+	is.s.landing.GET("/boom", func(echo.Context) error { panic("boom at the test's route") })
+	is.s.landing.GET("/abort", func(echo.Context) error { panic(http.ErrAbortHandler) })
+
+	resp, body, err := is.get(t, "localhost", "/boom")
+	if err != nil || resp.StatusCode != http.StatusInternalServerError || strings.TrimSpace(body) != "internal server error" {
+		t.Fatalf("a panic answered %v %q %v, want 500 \"internal server error\"", resp, body, err)
+	}
+	if lines := is.log.logLines("msg=panic", "boom at the test's route", "stack="); len(lines) != 1 {
+		t.Errorf("the panic was logged %d times with its stack: %s", len(lines), is.log.String())
+	}
+
+	resp, _, err = is.get(t, "localhost", "/abort")
+	if err == nil {
+		t.Fatalf("an aborted handler answered %d, want the connection cut", resp.StatusCode)
+	}
+	if lines := is.log.logLines("msg=panic", "abort Handler"); len(lines) != 0 {
+		t.Errorf("an abort was logged as a panic: %v", lines)
+	}
+}
+
+// TestBodyDiskBudgetIsFourBodiesOr256MiB: without --body-disk, the large
+// bodies waiting on disk may take four of the largest body, and never less
+// than 256 MiB; export downloads default to 4 at once.
+func TestBodyDiskBudgetIsFourBodiesOr256MiB(t *testing.T) {
+	for _, tc := range []struct {
+		maxBody, disk, want int64
+	}{
+		{1 << 20, 0, 256 << 20},
+		{100 << 20, 0, 400 << 20},
+		{100 << 20, 5 << 20, 5 << 20},
+	} {
+		is := startInternal(t, Config{MaxBody: tc.maxBody, BodyDiskBytes: tc.disk})
+		if got := is.s.bodies.DiskBytes; got != tc.want {
+			t.Errorf("max body %d, --body-disk %d: budget %d, want %d", tc.maxBody, tc.disk, got, tc.want)
+		}
+		if is.s.cfg.MaxExports != 4 {
+			t.Errorf("export slots %d by default, want 4", is.s.cfg.MaxExports)
+		}
+	}
+}
