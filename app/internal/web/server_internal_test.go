@@ -5,8 +5,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -206,5 +208,60 @@ func TestBodyDiskBudgetIsFourBodiesOr256MiB(t *testing.T) {
 		if is.s.cfg.MaxExports != 4 {
 			t.Errorf("export slots %d by default, want 4", is.s.cfg.MaxExports)
 		}
+	}
+}
+
+// TestUploadTempFilesAreRemovedAfterTheHandler: a multipart form parsed
+// by a handler spills its larger files to the temp dir, on the request
+// copy ServeHTTP made, which net/http does not clean up: the server
+// removes them when the handler ends, whatever it answered, and logs no
+// warning when that works.
+func TestUploadTempFilesAreRemovedAfterTheHandler(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	is := startInternal(t, Config{MaxBody: 4 << 20})
+	spilled := make(chan int, 2)
+	parse := func(status int) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := c.Request().ParseMultipartForm(1 << 10); err != nil {
+				return err
+			}
+			es, _ := os.ReadDir(tmp)
+			spilled <- len(es)
+			return c.String(status, "parsed")
+		}
+	}
+	is.s.landing.POST("/upload", parse(http.StatusCreated))
+	is.s.landing.POST("/refuse", parse(http.StatusRequestEntityTooLarge))
+	for _, path := range []string{"/upload", "/refuse"} {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, err := mw.CreateFormFile("file", "big.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(bytes.Repeat([]byte{7}, 1<<20))
+		mw.Close()
+		req, err := http.NewRequest(http.MethodPost, is.url+path, &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "localhost"
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if n := <-spilled; n != 1 {
+			t.Fatalf("%s: the handler saw %d files in the temp dir, want the one it spilled", path, n)
+		}
+		if es, _ := os.ReadDir(tmp); len(es) != 0 {
+			t.Errorf("%s answered %d and left %d files in the temp dir", path, resp.StatusCode, len(es))
+		}
+	}
+	if lines := is.log.logLines("removing an upload's temporary files"); len(lines) != 0 {
+		t.Errorf("a removal that worked was logged as failed: %v", lines)
 	}
 }
