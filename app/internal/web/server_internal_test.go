@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -263,5 +264,34 @@ func TestUploadTempFilesAreRemovedAfterTheHandler(t *testing.T) {
 	}
 	if lines := is.log.logLines("removing an upload's temporary files"); len(lines) != 0 {
 		t.Errorf("a removal that worked was logged as failed: %v", lines)
+	}
+}
+
+// TestPlatformErrorPagesAndWhatIsLogged: the platform's own pages answer
+// a missing page with "Page not found" and other errors with their status
+// text; a server error (500 included) is logged with its cause, a client's
+// error (404) is not.
+func TestPlatformErrorPagesAndWhatIsLogged(t *testing.T) {
+	is := startInternal(t, Config{})
+	is.s.landing.GET("/fail", func(echo.Context) error { return errors.New("the disk is on fire") })
+	is.s.landing.GET("/teapot", func(echo.Context) error { return echo.NewHTTPError(http.StatusTeapot, "short and stout") })
+
+	resp, body, err := is.get(t, "localhost", "/no-such-page")
+	if err != nil || resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "Page not found") {
+		t.Fatalf("a missing page: %v %v, want 404 \"Page not found\": %s", resp, err, body)
+	}
+	resp, body, err = is.get(t, "localhost", "/teapot")
+	if err != nil || resp.StatusCode != http.StatusTeapot || !strings.Contains(body, "teapot") || strings.Contains(body, "Page not found") {
+		t.Fatalf("a 418: %v %v, want 418 with its status text: %s", resp, err, body)
+	}
+	resp, body, err = is.get(t, "localhost", "/fail")
+	if err != nil || resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "Page not found") {
+		t.Fatalf("a failing handler: %v %v, want 500: %s", resp, err, body)
+	}
+	if lines := is.log.logLines("msg=\"request failed\"", "status=500", "the disk is on fire"); len(lines) != 1 {
+		t.Errorf("the 500 was logged %d times with its cause: %s", len(lines), is.log.String())
+	}
+	if lines := is.log.logLines("msg=\"request failed\""); len(lines) != 1 {
+		t.Errorf("client errors were logged as failures: %v", lines)
 	}
 }
