@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -293,5 +294,39 @@ func TestPlatformErrorPagesAndWhatIsLogged(t *testing.T) {
 	}
 	if lines := is.log.logLines("msg=\"request failed\""); len(lines) != 1 {
 		t.Errorf("client errors were logged as failures: %v", lines)
+	}
+}
+
+// TestTenantRequestBodiesGiveBackTheirDiskBudget: a large body waits on
+// disk within a budget that every request shares; when its request ends
+// its room is given back, so uploads one after another, each within the
+// budget but together past it, are all taken.
+func TestTenantRequestBodiesGiveBackTheirDiskBudget(t *testing.T) {
+	is := startInternal(t, Config{MaxBody: 1 << 20, BodyDiskBytes: 256 << 10})
+	if _, err := is.p.CreateTenant(context.Background(), "alpha", "Alpha"); err != nil {
+		t.Fatal(err)
+	}
+	is.s.tenants.POST("/test-body", func(c echo.Context) error {
+		n, err := io.Copy(io.Discard, c.Request().Body)
+		if err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, strconv.FormatInt(n, 10))
+	}, is.s.withTenant)
+	for i := range 4 {
+		req, err := http.NewRequest(http.MethodPost, is.url+"/test-body", bytes.NewReader(bytes.Repeat([]byte{'x'}, 200<<10)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "alpha.localhost"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(b) != strconv.Itoa(200<<10) {
+			t.Fatalf("upload %d of 200 KiB within a 256 KiB budget: %d %s", i+1, resp.StatusCode, b)
+		}
 	}
 }
