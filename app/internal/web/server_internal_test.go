@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -327,6 +328,36 @@ func TestTenantRequestBodiesGiveBackTheirDiskBudget(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || string(b) != strconv.Itoa(200<<10) {
 			t.Fatalf("upload %d of 200 KiB within a 256 KiB budget: %d %s", i+1, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestClientAddressBelievesOnlyTrustedProxies: the request log's client
+// is the X-Forwarded-For address when the peer is a --trusted-proxy, and
+// the peer itself otherwise, whatever the client claims.
+func TestClientAddressBelievesOnlyTrustedProxies(t *testing.T) {
+	loopback := &net.IPNet{IP: net.IPv4(127, 0, 0, 1), Mask: net.CIDRMask(32, 32)}
+	for _, tc := range []struct {
+		trusted []*net.IPNet
+		want    string
+	}{
+		{nil, "ip=127.0.0.1 "},
+		{[]*net.IPNet{loopback}, "ip=203.0.113.7 "},
+	} {
+		is := startInternal(t, Config{TrustedProxies: tc.trusted})
+		req, err := http.NewRequest(http.MethodGet, is.url+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "localhost"
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if lines := is.log.logLines("msg=request", tc.want); len(lines) != 1 {
+			t.Errorf("trusted proxies %v: want one request logged with %q: %s", tc.trusted, tc.want, is.log.String())
 		}
 	}
 }
