@@ -2,11 +2,16 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // TestTrashListsAndPurgesByAge deletes two chapters (one file then lost
@@ -117,5 +122,55 @@ func TestSiteURLsCarryTheListenPort(t *testing.T) {
 		if got := p.SiteURL("alpha"); got != want {
 			t.Errorf("listening on %q: %s, want %s", addr, got, want)
 		}
+	}
+}
+
+// TestTrashRestoreBringsTheChapterBackWithItsSessionsEnded: a deleted
+// chapter restored from the trash serves its content again under its old
+// id, and the login sessions it held when deleted are ended; a slug in use
+// is refused.
+func TestTrashRestoreBringsTheChapterBackWithItsSessionsEnded(t *testing.T) {
+	ctx := context.Background()
+	p := openTestPlatform(t, t.TempDir())
+	tn := tenantWithPost(t, p, "alpha", "Alpha's post")
+	const sessionID = "a-session-of-the-deleted-chapter"
+	err := p.WithTenant(ctx, "alpha", func(_ catalog.Tenant, h *pool.Handle) error {
+		a := tenantdb.Admin{Email: "ed@example.org", Role: tenantdb.RoleOwner, PasswordHash: testHash}
+		if err := h.AddAdmin(ctx, &a); err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		return h.CreateSession(ctx, tenantdb.Session{ID: sessionID, AdminID: a.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DeleteTenant(ctx, "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := p.Catalog.Trash(ctx)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("trash: %+v %v", entries, err)
+	}
+	tenantWithPost(t, p, "bravo", "Bravo's post")
+	if _, err := p.RestoreTrash(ctx, entries[0], "bravo"); !errors.Is(err, tenantdb.ErrConflict) {
+		t.Errorf("restore under a slug in use: %v, want a conflict", err)
+	}
+	back, err := p.RestoreTrash(ctx, entries[0], "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.ID != tn.ID {
+		t.Errorf("restored under id %s, want its old %s", back.ID, tn.ID)
+	}
+	if got := postTitles(t, p, "alpha"); len(got) != 1 || got[0] != "Alpha's post" {
+		t.Errorf("restored alpha serves %v", got)
+	}
+	err = p.WithTenant(ctx, "alpha", func(_ catalog.Tenant, h *pool.Handle) error {
+		_, _, err := h.Session(ctx, sessionID)
+		return err
+	})
+	if !errors.Is(err, tenantdb.ErrNotFound) {
+		t.Errorf("after a trash restore the deleted chapter's session: %v, want it ended", err)
 	}
 }
