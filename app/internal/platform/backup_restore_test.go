@@ -97,16 +97,66 @@ func TestBackupRefusesAUsedDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := p.Backup(context.Background(), dir, 1, func(string, int) Progress { return &steps{} })
-	if err == nil || !strings.Contains(err.Error(), "not empty") {
+	// Refused up front, by its own words (not by the rename at the end,
+	// which also fails on a used dir, after building the whole backup).
+	if err == nil || !strings.Contains(err.Error(), "is not empty; back up into a new directory") {
 		t.Fatalf("backup into a used dir: %v", err)
 	}
 	if es, _ := os.ReadDir(dir); len(es) != 1 {
 		t.Errorf("the used dir now holds %d entries", len(es))
 	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".*.tmp")); len(left) != 0 {
+		t.Errorf("a refused backup began a work dir: %v", left)
+	}
 	// An empty dir that exists is fine.
 	empty := t.TempDir()
 	if _, _, err := p.Backup(context.Background(), empty, 1, func(string, int) Progress { return &steps{} }); err != nil {
 		t.Errorf("backup into an empty dir: %v", err)
+	}
+}
+
+// TestBackupRefusesAFileInTheWay: a backup's destination that is a file
+// is refused and the file kept; the rename at the end must never get to
+// remove it.
+func TestBackupRefusesAFileInTheWay(t *testing.T) {
+	p := openTestPlatform(t, t.TempDir())
+	tenantWithPost(t, p, "alpha", "Post")
+	dst := filepath.Join(t.TempDir(), "backup")
+	if err := os.WriteFile(dst, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := p.Backup(context.Background(), dst, 1, func(string, int) Progress { return &steps{} })
+	if err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("backup onto a file: %v", err)
+	}
+	if b, err := os.ReadFile(dst); err != nil || string(b) != "keep me" {
+		t.Errorf("the file in the way is now %q (%v)", b, err)
+	}
+	if es, _ := os.ReadDir(filepath.Dir(dst)); len(es) != 1 {
+		t.Errorf("the destination's dir now holds %d entries", len(es))
+	}
+}
+
+// TestFailedBackupLeavesNothing: a backup that fails midway (here its
+// context ends before the catalog's snapshot) removes the work dir it was
+// building beside the destination and its record in DATA/work/, and
+// makes no destination.
+func TestFailedBackupLeavesNothing(t *testing.T) {
+	p := openTestPlatform(t, t.TempDir())
+	tenantWithPost(t, p, "alpha", "Post")
+	parent := t.TempDir()
+	dst := filepath.Join(parent, "backup")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := p.Backup(ctx, dst, 1, func(string, int) Progress { return &steps{} })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("backup with its context ended: %v", err)
+	}
+	if es, _ := os.ReadDir(parent); len(es) != 0 {
+		t.Errorf("a failed backup left %v beside its destination", es)
+	}
+	if recs, _ := os.ReadDir(filepath.Join(p.Dir, "work")); len(recs) != 0 {
+		t.Errorf("a failed backup left its work record")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
@@ -50,6 +51,31 @@ func openTestPlatform(t *testing.T, dir string) *Platform {
 	return p
 }
 
+// lockedBuffer is a log destination safe for the platform's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// logTo sends p's log to a buffer from now on and returns it.
+func logTo(p *Platform) *lockedBuffer {
+	buf := &lockedBuffer{}
+	p.Log = slog.New(slog.NewTextHandler(buf, nil))
+	return buf
+}
+
 // interruptedMove leaves what a move killed midway leaves: tenant
 // riverside frozen here and its record in DATA/moves/.
 func interruptedMove(t *testing.T, p *Platform, committed bool) (catalog.Tenant, string) {
@@ -79,7 +105,11 @@ func TestRecoverMovesUndoesAnUncommittedMove(t *testing.T) {
 	tn, record := interruptedMove(t, p, false)
 	copyThere := tn
 	dest := &scriptedRemote{dir: "/elsewhere", tenants: []catalog.Tenant{copyThere}}
+	log := logTo(p)
 	p.RecoverMoves(context.Background(), dest.reach)
+	if !strings.Contains(log.String(), `msg="undid a move a crash interrupted" tenant=riverside`) {
+		t.Errorf("the operator's log does not say the move was undone: %s", log)
+	}
 	if now, _ := p.Catalog.TenantBySlug(tn.Slug); now.Status != catalog.StatusActive {
 		t.Errorf("after recovery the source is %q, want active", now.Status)
 	}
@@ -100,7 +130,11 @@ func TestRecoverMovesFinishesACommittedMove(t *testing.T) {
 	copyThere := tn
 	copyThere.Status = catalog.StatusFrozen
 	dest := &scriptedRemote{dir: "/elsewhere", tenants: []catalog.Tenant{copyThere}}
+	log := logTo(p)
 	p.RecoverMoves(context.Background(), dest.reach)
+	if !strings.Contains(log.String(), `msg="finished a move a crash interrupted" tenant=riverside`) {
+		t.Errorf("the operator's log does not say the move was finished: %s", log)
+	}
 	if _, here := p.Catalog.TenantBySlug(tn.Slug); here {
 		t.Error("after recovery the tenant is still here")
 	}
