@@ -55,6 +55,17 @@ type Cluster struct {
 	stuck atomic.Bool
 	// fetching holds a token per fetch from the replica under way.
 	fetching chan struct{}
+	// listings holds, for each tenant of a takeover under way, the
+	// takeover's listing of the replica (guarded by mu): a restore that a
+	// request starts uses it too, rather than listing on its own.
+	listings map[string]*takeoverListing
+}
+
+// takeoverListing is a takeover's one listing of the replica: l is set
+// (nil if it failed) when done is closed.
+type takeoverListing struct {
+	done chan struct{}
+	l    *replica.Listing
 }
 
 // JoinCluster makes p a node of a cluster: every write to a tenant checks
@@ -62,7 +73,7 @@ type Cluster struct {
 // refused for a tenant this node may have lost, and Route decides where a
 // tenant's requests go. Call it before StartReplication and serving.
 func (p *Platform) JoinCluster(node *cluster.Node, target *replica.Target) *Cluster {
-	c := &Cluster{Node: node, Target: target, p: p, current: map[string]bool{}, fetching: make(chan struct{}, fetchLanes)}
+	c := &Cluster{Node: node, Target: target, p: p, current: map[string]bool{}, fetching: make(chan struct{}, fetchLanes), listings: map[string]*takeoverListing{}}
 	p.Cluster = c
 	p.Pool.Fence(func(id string) error { return c.CheckWrite(id) })
 	return c
@@ -188,6 +199,20 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant, listing *replic
 	}
 	defer os.RemoveAll(work)
 	out := filepath.Join(work, t.ID+".db")
+	if listing == nil {
+		// A takeover under way took t: its listing, once it is made.
+		c.mu.Lock()
+		tl := c.listings[t.ID]
+		c.mu.Unlock()
+		if tl != nil {
+			select {
+			case <-tl.done:
+				listing = tl.l
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+		}
+	}
 	start := time.Now()
 	seed, err := c.fetch(ctx, t.ID, out, listing)
 	if err != nil {
@@ -391,14 +416,33 @@ func (c *Cluster) takeOver(ctx context.Context, dead string) {
 	// (an upload asked before and frozen past all that would miss a
 	// restore's own listing as well); and this node opens none of them
 	// before its restore.
+	// A request for one of them meanwhile waits for this listing
+	// rather than making one of its own (takeoverListing).
 	var listing *replica.Listing
 	if len(taken) > 0 && c.Target != nil {
+		tl := &takeoverListing{done: make(chan struct{})}
+		c.mu.Lock()
+		for _, id := range taken {
+			c.listings[id] = tl
+		}
+		c.mu.Unlock()
+		defer func() {
+			c.mu.Lock()
+			for _, id := range taken {
+				if c.listings[id] == tl {
+					delete(c.listings, id)
+				}
+			}
+			c.mu.Unlock()
+		}()
 		var err error
 		if listing, err = c.Target.ListAll(ctx); err != nil {
 			c.p.Log.Warn("cluster: listing the replica for a takeover; each restore lists on its own", "node", dead, "err", err)
 		} else if listing != nil {
 			c.p.Log.Info("cluster: listed the replica for a takeover", "node", dead, "files", listing.Len(), "duration", time.Since(listing.Began()))
 		}
+		tl.l = listing
+		close(tl.done)
 	}
 	sem := make(chan struct{}, takeOverRestores)
 	var wg sync.WaitGroup
@@ -418,6 +462,9 @@ func (c *Cluster) takeOver(ctx context.Context, dead string) {
 				l := listing
 				if try > 1 {
 					l = nil // a failed restore lists anew
+					c.mu.Lock()
+					delete(c.listings, id)
+					c.mu.Unlock()
 				}
 				err := c.ensureCurrent(ctx, t, l)
 				if err == nil {
