@@ -535,19 +535,26 @@ func present(t *testing.T, n *clusterNode, tenants []clusterTenant) map[string]m
 // tests run under -race: the RTO is the product's. It takes about two
 // minutes; -short skips it.
 //
-// It runs only with CHAPTERHOUSE_CLUSTER_CHAOS=1 until the takeover
-// restore is cheaper: on this 2-core VM at load average 5-9 the first
-// rounds come back in 10-12 s, later ones in 13.4-17 s (two runs, 3 of
-// 10 rounds past 15 s): each restore lists the whole NATS bucket (0.9-7 s
-// a chapter with four at once) and checks the file as an untrusted import
-// (0.1-1.5 s). Issue 20 is open on it (docs/cluster.md "Known limits").
-// The RPO held in every round.
+// It runs in every go test without -short and without -race; under
+// -race only with CHAPTERHOUSE_CLUSTER_CHAOS=1: its three NATS servers
+// run in this test process (internal/natstest), race-instrumented, and
+// in the whole suite under -race (browser tests and all beside it) a
+// takeover's one listing took 4.6 s and rounds up to ~22 s
+// (docs/cluster.md "Known limits"); how much of that is the
+// instrumented servers is not measured. CI runs the suite under -race,
+// so CI does not run it yet. What keeps a
+// round within 15 s under load (docs/cluster.md "Failover"): a takeover
+// lists the NATS bucket once for all its restores, reads the replica's
+// files by direct gets (no JetStream consumer a file), and checks each
+// file with an import whose fresh database is a copy, not a migration
+// run. The first round is about the lease TTL (10 s) alone; later rounds
+// add the restores of more chapters on fewer survivors.
 func TestClusterChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the chaos test kills a node five times (two minutes)")
 	}
-	if os.Getenv("CHAPTERHOUSE_CLUSTER_CHAOS") == "" {
-		t.Skip("misses its 15 s RTO in later rounds (issue 20): set CHAPTERHOUSE_CLUSTER_CHAOS=1 to run it")
+	if raceEnabled && os.Getenv("CHAPTERHOUSE_CLUSTER_CHAOS") == "" {
+		t.Skip("-race: this process's NATS servers are race-instrumented and the whole suite runs beside it; rounds took ~22 s (issue 20): run without -race, or set CHAPTERHOUSE_CLUSTER_CHAOS=1")
 	}
 	rounds := 5
 	if v, err := strconv.Atoi(os.Getenv("CHAPTERHOUSE_CLUSTER_ROUNDS")); err == nil && v > 0 {

@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/litestream"
@@ -18,6 +20,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/superfly/ltx"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/cluster"
 )
 
 // natsShared is one NATS connection and object store handle, shared by
@@ -29,6 +33,25 @@ type natsShared struct {
 	mu    sync.Mutex
 	nc    *nats.Conn
 	store jetstream.ObjectStore
+	// stream is the bucket's stream (OBJ_<bucket>) when it allows
+	// direct gets (readDirect), else nil.
+	stream jetstream.Stream
+	bucket string
+	// lists counts the listings of the bucket (each reads every
+	// object's metadata): what a restore or a takeover costs; direct the
+	// objects read by readDirect.
+	lists  atomic.Int64
+	direct atomic.Int64
+}
+
+// list lists every object of the bucket, counted in lists.
+func (t *Target) list(ctx context.Context, store jetstream.ObjectStore) ([]*jetstream.ObjectInfo, error) {
+	t.nats.lists.Add(1)
+	infos, err := store.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil, nil
+	}
+	return infos, err
 }
 
 // objectStore is the shared handle, connecting first if need be.
@@ -39,7 +62,10 @@ func (t *Target) objectStore(ctx context.Context) (jetstream.ObjectStore, error)
 	if s.store != nil && !s.nc.IsClosed() {
 		return s.store, nil
 	}
-	opts := []nats.Option{nats.Name("chapterhouse replica"), nats.MaxReconnects(-1), nats.ReconnectWait(2 * time.Second), nats.Timeout(10 * time.Second)}
+	// The cluster's pings and reconnects: with nats.go's default pings
+	// the uploads and a takeover's fetches would wait on a frozen server
+	// for minutes.
+	opts := append([]nats.Option{nats.Name("chapterhouse replica"), nats.Timeout(10 * time.Second)}, cluster.LivenessOptions()...)
 	if t.u.User != nil {
 		pw, _ := t.u.User.Password()
 		opts = append(opts, nats.UserInfo(t.u.User.Username(), pw))
@@ -58,9 +84,66 @@ func (t *Target) objectStore(ctx context.Context) (jetstream.ObjectStore, error)
 		nc.Close()
 		return nil, fmt.Errorf("nats: object store bucket %q: %w", strings.Trim(t.u.Path, "/"), err)
 	}
+	// The bucket's stream, for readDirect: its info says direct gets
+	// are allowed (object stores are made so), else none are made.
+	bucket := strings.Trim(t.u.Path, "/")
+	if st, err := js.Stream(ctx, "OBJ_"+bucket); err == nil && st.CachedInfo().Config.AllowDirect {
+		s.stream, s.bucket = st, bucket
+	}
 	s.nc, s.store = nc, store
 	return store, nil
 }
+
+// readDirect reads object name whole, when it has at most
+// maxDirectChunks chunks of the object store's 128 KB (every level-0 file
+// of a chapter, most compacted ones, a snapshot of a few MB), by direct
+// gets: its metadata, then each chunk as the next message on the
+// object's chunk subject, which any server of the bucket's stream
+// answers. ObjectStore.Get creates a JetStream consumer for every read
+// instead, which a cluster agrees on through its meta leader: a takeover
+// restore reads some 40 files, and fetches waited seconds on those
+// creations with a few restores at once (docs/cluster.md). The bytes
+// are checked against the object's size and SHA-256 digest, as Get
+// checks them. ok is false, for Get to read it, when the object is
+// bigger or a link, or a server without the chunks yet answered, or
+// anything failed or did not match.
+func (t *Target) readDirect(ctx context.Context, store jetstream.ObjectStore, name string) (data []byte, ok bool) {
+	s := &t.nats
+	s.mu.Lock()
+	stream, bucket := s.stream, s.bucket
+	s.mu.Unlock()
+	if stream == nil {
+		return nil, false
+	}
+	info, err := store.GetInfo(ctx, name)
+	if err != nil || info.Chunks > maxDirectChunks || info.NUID == "" || info.Opts != nil && info.Opts.Link != nil {
+		return nil, false
+	}
+	want, err := jetstream.DecodeObjectDigest(info.Digest)
+	if err != nil {
+		return nil, false
+	}
+	subject := "$O." + bucket + ".C." + info.NUID
+	data = make([]byte, 0, info.Size)
+	seq := uint64(1)
+	for range info.Chunks {
+		msg, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if err != nil || uint64(len(data)+len(msg.Data)) > info.Size {
+			return nil, false
+		}
+		data = append(data, msg.Data...)
+		seq = msg.Sequence + 1
+	}
+	sum := sha256.Sum256(data)
+	if uint64(len(data)) != info.Size || !bytes.Equal(sum[:], want) {
+		return nil, false
+	}
+	s.direct.Add(1)
+	return data, true
+}
+
+// maxDirectChunks bounds the objects readDirect reads: 2 MB.
+const maxDirectChunks = 16
 
 // Close closes the Target's shared NATS connection, if it has one; a
 // later use connects again.
@@ -70,7 +153,7 @@ func (t *Target) Close() error {
 	defer s.mu.Unlock()
 	if s.nc != nil {
 		s.nc.Close()
-		s.nc, s.store = nil, nil
+		s.nc, s.store, s.stream = nil, nil, nil
 	}
 	return nil
 }
@@ -97,8 +180,8 @@ func (c *natsClient) LTXFiles(ctx context.Context, level int, seek ltx.TXID, _ b
 	if err != nil {
 		return nil, err
 	}
-	list, err := store.List(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+	list, err := c.t.list(ctx, store)
+	if err != nil {
 		return nil, fmt.Errorf("failed to list objects: %w", err)
 	}
 	prefix := litestream.LTXLevelDir(c.path, level) + "/"
@@ -130,6 +213,16 @@ func (c *natsClient) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXI
 		return nil, err
 	}
 	name := litestream.LTXFilePath(c.path, level, minTXID, maxTXID)
+	if data, ok := c.t.readDirect(ctx, store, name); ok {
+		if offset > int64(len(data)) {
+			offset = int64(len(data))
+		}
+		data = data[offset:]
+		if size > 0 && size < int64(len(data)) {
+			data = data[:size]
+		}
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
 	obj, err := store.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, os.ErrNotExist
@@ -191,8 +284,8 @@ func (c *natsClient) DeleteAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := store.List(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+	list, err := c.t.list(ctx, store)
+	if err != nil {
 		return err
 	}
 	for _, o := range list {

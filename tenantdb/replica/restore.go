@@ -29,7 +29,7 @@ var ErrNotAvailable = errors.New("not available in the replica")
 // every file it reads: a tampered or truncated replica fails here, and
 // out is left absent. The caller still treats out as untrusted.
 func (t *Target) Restore(ctx context.Context, name, out string, at time.Time) error {
-	_, err := t.restore(ctx, name, out, at, false)
+	_, err := t.restore(ctx, name, out, at, false, nil)
 	return err
 }
 
@@ -39,10 +39,20 @@ func (t *Target) Restore(ctx context.Context, name, out string, at time.Time) er
 // (its newest level-0 file) and, where the restore did not list level 0
 // (never on NATS), one listing: at the restore, not at the first write.
 func (t *Target) RestoreSeed(ctx context.Context, name, out string, at time.Time) (*Seed, error) {
-	return t.restore(ctx, name, out, at, true)
+	return t.restore(ctx, name, out, at, true, nil)
 }
 
-func (t *Target) restore(ctx context.Context, name, out string, at time.Time, seed bool) (*Seed, error) {
+// RestoreSeedFrom is RestoreSeed of name's newest state in listing (from
+// ListAll of this target; nil: list now): the restore lists nothing, and
+// it holds only what the replica held when the listing began.
+func (t *Target) RestoreSeedFrom(ctx context.Context, listing *Listing, name, out string) (*Seed, error) {
+	if listing != nil && listing.target != t {
+		return nil, fmt.Errorf("replica %s: a listing of another target (%s)", t, listing.target)
+	}
+	return t.restore(ctx, name, out, time.Time{}, true, listing)
+}
+
+func (t *Target) restore(ctx context.Context, name, out string, at time.Time, seed bool, listing *Listing) (*Seed, error) {
 	inner, err := t.client(name)
 	if err != nil {
 		return nil, err
@@ -53,7 +63,10 @@ func (t *Target) restore(ctx context.Context, name, out string, at time.Time, se
 	if err := inner.Init(ctx); err != nil {
 		return nil, fmt.Errorf("replica %s: %w", t, err)
 	}
-	if t.scheme == "nats" {
+	switch {
+	case listing != nil:
+		inner = &listedOnce{ReplicaClient: inner, files: listing.dbs[name]}
+	case t.scheme == "nats":
 		files, err := t.listNATS(ctx, name)
 		if err != nil {
 			return nil, err

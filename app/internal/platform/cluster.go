@@ -55,6 +55,17 @@ type Cluster struct {
 	stuck atomic.Bool
 	// fetching holds a token per fetch from the replica under way.
 	fetching chan struct{}
+	// listings holds, for each tenant of a takeover under way, the
+	// takeover's listing of the replica (guarded by mu): a restore that a
+	// request starts uses it too, rather than listing on its own.
+	listings map[string]*takeoverListing
+}
+
+// takeoverListing is a takeover's one listing of the replica: l is set
+// (nil if it failed) when done is closed.
+type takeoverListing struct {
+	done chan struct{}
+	l    *replica.Listing
 }
 
 // JoinCluster makes p a node of a cluster: every write to a tenant checks
@@ -62,7 +73,7 @@ type Cluster struct {
 // refused for a tenant this node may have lost, and Route decides where a
 // tenant's requests go. Call it before StartReplication and serving.
 func (p *Platform) JoinCluster(node *cluster.Node, target *replica.Target) *Cluster {
-	c := &Cluster{Node: node, Target: target, p: p, current: map[string]bool{}, fetching: make(chan struct{}, fetchLanes)}
+	c := &Cluster{Node: node, Target: target, p: p, current: map[string]bool{}, fetching: make(chan struct{}, fetchLanes), listings: map[string]*takeoverListing{}}
 	p.Cluster = c
 	p.Pool.Fence(func(id string) error { return c.CheckWrite(id) })
 	return c
@@ -95,7 +106,7 @@ func (c *Cluster) Route(ctx context.Context, t catalog.Tenant) (string, uint64, 
 		switch {
 		case ok && o.Node == self && o.Epoch == c.Node.Epoch():
 			c.requests.Add(1)
-			return "", o.Rev, c.ensureCurrent(ctx, t)
+			return "", o.Rev, c.ensureCurrent(ctx, t, nil)
 		case ok && o.Live && o.Node != self:
 			return o.Advertise, o.Rev, nil
 		}
@@ -139,8 +150,9 @@ func (c *Cluster) Current(id string) {
 // ensureCurrent makes tenant t's local file the newest before this node
 // serves it: the first time it serves t since it took it, the file is
 // restored from the replica (when the replica holds it), one restore at
-// a time per tenant.
-func (c *Cluster) ensureCurrent(ctx context.Context, t catalog.Tenant) error {
+// a time per tenant, from listing if not nil (replica.Target.ListAll,
+// begun after this node took t's record) else from a listing of its own.
+func (c *Cluster) ensureCurrent(ctx context.Context, t catalog.Tenant, listing *replica.Listing) error {
 	c.mu.Lock()
 	ok := c.current[t.ID]
 	c.mu.Unlock()
@@ -155,7 +167,7 @@ func (c *Cluster) ensureCurrent(ctx context.Context, t catalog.Tenant) error {
 			return nil, nil
 		}
 		start := time.Now()
-		restored, err := c.restore(context.WithoutCancel(ctx), t)
+		restored, err := c.restore(context.WithoutCancel(ctx), t, listing)
 		if err != nil {
 			return nil, err
 		}
@@ -171,10 +183,11 @@ func (c *Cluster) ensureCurrent(ctx context.Context, t catalog.Tenant) error {
 	return err
 }
 
-// restore puts the replica's newest copy of tenant t in place of the local
-// file (if any), checked as an untrusted import. A tenant the replica does
-// not hold keeps its local file, which must exist.
-func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
+// restore puts the replica's newest copy of tenant t (as listing saw it,
+// if not nil) in place of the local file (if any), checked as an
+// untrusted import. A tenant the replica does not hold keeps its local
+// file, which must exist.
+func (c *Cluster) restore(ctx context.Context, t catalog.Tenant, listing *replica.Listing) (bool, error) {
 	if c.Target == nil {
 		return false, nil
 	}
@@ -186,8 +199,22 @@ func (c *Cluster) restore(ctx context.Context, t catalog.Tenant) (bool, error) {
 	}
 	defer os.RemoveAll(work)
 	out := filepath.Join(work, t.ID+".db")
+	if listing == nil {
+		// A takeover under way took t: its listing, once it is made.
+		c.mu.Lock()
+		tl := c.listings[t.ID]
+		c.mu.Unlock()
+		if tl != nil {
+			select {
+			case <-tl.done:
+				listing = tl.l
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+		}
+	}
 	start := time.Now()
-	seed, err := c.fetch(ctx, t.ID, out)
+	seed, err := c.fetch(ctx, t.ID, out, listing)
 	if err != nil {
 		if errors.Is(err, replica.ErrNotAvailable) && fileExists(live) {
 			return false, nil // never replicated: the local file is all there is
@@ -269,7 +296,7 @@ var fetchTimeout = 20 * time.Second
 // after fetchTimeout even if the replica's client does not heed its
 // context: the abandoned fetch writes into the caller's temp dir, which is
 // removed, and nothing of it is installed.
-func (c *Cluster) fetch(ctx context.Context, id, out string) (*replica.Seed, error) {
+func (c *Cluster) fetch(ctx context.Context, id, out string, listing *replica.Listing) (*replica.Seed, error) {
 	// The wait for a lane is not part of the timeout.
 	select {
 	case c.fetching <- struct{}{}:
@@ -285,7 +312,7 @@ func (c *Cluster) fetch(ctx context.Context, id, out string) (*replica.Seed, err
 	}
 	done := make(chan fetched, 1)
 	go func() {
-		seed, err := c.Target.RestoreSeed(ctx, id, out, time.Time{})
+		seed, err := c.Target.RestoreSeedFrom(ctx, listing, id, out)
 		done <- fetched{seed, err}
 	}()
 	select {
@@ -379,6 +406,44 @@ func (c *Cluster) takeOver(ctx context.Context, dead string) {
 	for _, id := range taken {
 		c.forget(id)
 	}
+	// One listing of the replica's bucket for all the restores below
+	// (each would otherwise read the metadata of every object in it).
+	// It holds every file of these tenants that a restore of its own
+	// would: it begins after this node took their records, and nothing
+	// else uploads to them since. The dead node could not: it asks
+	// CheckWrite before each upload, which refuses from a fence margin
+	// before its lease expired, and the expiry came before the takeover
+	// (an upload asked before and frozen past all that would miss a
+	// restore's own listing as well); and this node opens none of them
+	// before its restore.
+	// A request for one of them meanwhile waits for this listing
+	// rather than making one of its own (takeoverListing).
+	var listing *replica.Listing
+	if len(taken) > 0 && c.Target != nil {
+		tl := &takeoverListing{done: make(chan struct{})}
+		c.mu.Lock()
+		for _, id := range taken {
+			c.listings[id] = tl
+		}
+		c.mu.Unlock()
+		defer func() {
+			c.mu.Lock()
+			for _, id := range taken {
+				if c.listings[id] == tl {
+					delete(c.listings, id)
+				}
+			}
+			c.mu.Unlock()
+		}()
+		var err error
+		if listing, err = c.Target.ListAll(ctx); err != nil {
+			c.p.Log.Warn("cluster: listing the replica for a takeover; each restore lists on its own", "node", dead, "err", err)
+		} else if listing != nil {
+			c.p.Log.Info("cluster: listed the replica for a takeover", "node", dead, "files", listing.Len(), "duration", time.Since(listing.Began()))
+		}
+		tl.l = listing
+		close(tl.done)
+	}
 	sem := make(chan struct{}, takeOverRestores)
 	var wg sync.WaitGroup
 	for _, id := range taken {
@@ -394,7 +459,14 @@ func (c *Cluster) takeOver(ctx context.Context, dead string) {
 			// A failed restore is tried again at once, not left to the
 			// chapter's next request, while this node still owns it.
 			for try := 1; ; try++ {
-				err := c.ensureCurrent(ctx, t)
+				l := listing
+				if try > 1 {
+					l = nil // a failed restore lists anew
+					c.mu.Lock()
+					delete(c.listings, id)
+					c.mu.Unlock()
+				}
+				err := c.ensureCurrent(ctx, t, l)
 				if err == nil {
 					break
 				}

@@ -1,0 +1,79 @@
+package tenantdb
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// An import builds its fresh database from a copy of the first one its
+// process migrated (a takeover's check of a chapter cost half as much),
+// and that copy is the same database as a migrated one: same schema,
+// same rows, same pragmas.
+func TestFreshDatabaseFromTemplate(t *testing.T) {
+	ctx := context.Background()
+	v := LatestVersion()
+	dir := t.TempDir()
+	first, err := freshAt(ctx, filepath.Join(dir, "first.db"), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	before := freshMigrations.Load()
+	for i, name := range []string{"a.db", "b.db", "c.db"} {
+		w, err := freshAt(ctx, filepath.Join(dir, name), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.ExecContext(ctx, "CREATE TABLE scratch(x)"); err != nil && i == 0 {
+			t.Fatalf("the copy is not writable: %v", err)
+		}
+		w.Close()
+	}
+	if n := freshMigrations.Load() - before; n != 0 {
+		t.Errorf("3 fresh databases ran the migrations %d times, want 0 (a copy of the first)", n)
+	}
+	migrated, err := migrateFresh(ctx, filepath.Join(dir, "migrated.db"), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	migrated.Close()
+	copied, err := freshAt(ctx, filepath.Join(dir, "copied.db"), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied.Close()
+	var schemas []map[string]schemaEntry
+	var digests []Digest
+	var pragmas [][2]int64
+	for _, name := range []string{"migrated.db", "copied.db"} {
+		u, err := openUntrusted(ctx, filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := readSchema(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p [2]int64
+		if err := u.QueryRowContext(ctx, "SELECT * FROM pragma_application_id, pragma_user_version").Scan(&p[0], &p[1]); err != nil {
+			t.Fatal(err)
+		}
+		u.Close()
+		d, err := FileDigest(ctx, filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		schemas, digests, pragmas = append(schemas, s), append(digests, d), append(pragmas, p)
+	}
+	if !reflect.DeepEqual(schemas[0], schemas[1]) {
+		t.Errorf("the copy's schema differs from a migrated database's")
+	}
+	if diff := digests[0].Diff(digests[1]); len(diff) > 0 {
+		t.Errorf("the copy's rows differ from a migrated database's in %v", diff)
+	}
+	if pragmas[0] != pragmas[1] || pragmas[0][1] != v {
+		t.Errorf("application_id, user_version: copy %v, migrated %v (want version %d)", pragmas[1], pragmas[0], v)
+	}
+}
