@@ -3,6 +3,7 @@ package tenantdb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -158,14 +159,20 @@ func (db *DB) IfIdle(d time.Duration, fn func() bool) bool {
 
 // Unpin closes the connection Pin holds, once Litestream's connection to
 // the file is closed (a tenant no longer streamed while it stays open):
-// the next Pin opens one again.
+// the next Pin opens one again. The connection is closed, not handed
+// back to the readers' pool, where it would stay idle with its page
+// cache for a minute.
 func (db *DB) Unpin() error {
 	db.pinMu.Lock()
 	defer db.pinMu.Unlock()
 	if db.pin == nil {
 		return nil
 	}
-	err := db.pin.Close()
+	// ErrBadConn from Raw makes database/sql close the connection.
+	err := db.pin.Raw(func(any) error { return driver.ErrBadConn })
+	if errors.Is(err, driver.ErrBadConn) {
+		err = nil
+	}
 	db.pin = nil
 	return err
 }
