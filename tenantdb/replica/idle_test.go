@@ -162,13 +162,18 @@ func TestIdleRaceLosesNoWrite(t *testing.T) {
 	r := newNATSReplicator(t, dir, "race", Options{Interval: 100 * time.Millisecond, Idle: idle})
 	p := pool.New(dir, 4, 0)
 	p.Replicate(r)
-	const writes = 120
+	// Each writer writes at least 60 posts, and on until the tenant
+	// idled out 10 times (at most 1000: a replica that keeps failing
+	// keeps it registered).
+	const writes, cycles = 120, 10
+	var done [2]int
 	var wg sync.WaitGroup
 	for w := range 2 { // two writers: the gate holds off more than one
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range writes / 2 {
+			for i := 0; i < 1000 && (i < writes/2 || r.Stats.IdleUnregisters.Load() < cycles); i++ {
+				done[w] = i + 1
 				h, err := p.Acquire(ctx, id)
 				if err != nil {
 					t.Error(err)
@@ -184,8 +189,8 @@ func TestIdleRaceLosesNoWrite(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := r.Stats.IdleUnregisters.Load(); n < 10 {
-		t.Fatalf("%d idle unregisters during %d writes, want at least 10 for the race to be tried", n, writes)
+	if n := r.Stats.IdleUnregisters.Load(); n < cycles {
+		t.Fatalf("%d idle unregisters during %d writes, want at least %d for the race to be tried", n, done[0]+done[1], cycles)
 	}
 	check := func(when string) {
 		t.Helper()
@@ -196,14 +201,14 @@ func TestIdleRaceLosesNoWrite(t *testing.T) {
 		got := allTitles(t, out)
 		var missing []string
 		for w := range 2 {
-			for i := range writes / 2 {
+			for i := range done[w] {
 				if k := fmt.Sprintf("w%d-%d", w, i); !got[k] {
 					missing = append(missing, k)
 				}
 			}
 		}
 		if len(missing) > 0 {
-			t.Errorf("%s: %d of %d writes not on the replica: %v", when, len(missing), writes, missing)
+			t.Errorf("%s: %d of %d writes not on the replica: %v", when, len(missing), done[0]+done[1], missing)
 		}
 	}
 	waitFor(t, "the tenant idle again", func() bool { st, _ := r.Status(id); return st.Waiting })
@@ -212,7 +217,7 @@ func TestIdleRaceLosesNoWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("restored after the pool closed")
-	t.Logf("%d writes, %d idle unregisters, %d registers, %d lists", writes, r.Stats.IdleUnregisters.Load(), r.Stats.Registers.Load(), r.Stats.Lists.Load())
+	t.Logf("%d writes, %d idle unregisters, %d registers, %d lists", done[0]+done[1], r.Stats.IdleUnregisters.Load(), r.Stats.Registers.Load(), r.Stats.Lists.Load())
 }
 
 // allTitles is titles for up to 1000 posts.
