@@ -23,7 +23,7 @@ import (
 // cannot be made fails the write), and calls the DB's mail hook
 // (OnMailQueued) once it commits, so the mail worker knows to visit.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	db.beforeWrite(ctx)
+	defer db.beforeWrite(ctx)()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err

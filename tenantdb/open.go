@@ -3,6 +3,7 @@ package tenantdb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -64,11 +65,19 @@ type DB struct {
 	// (see OpenReplicated and Pin).
 	pinMu sync.Mutex
 	pin   *sql.Conn
-	// firstWrite, when set, runs once before the first write transaction
-	// (BeforeFirstWrite); firstWriteOnce makes concurrent writers wait
+	// firstWrite, when set, runs before the next write transaction while
+	// armed (BeforeWrite, IfIdle); hookMu makes concurrent writers wait
 	// for it.
-	firstWrite     func(ctx context.Context)
-	firstWriteOnce sync.Once
+	firstWrite func(ctx context.Context)
+	hookMu     sync.Mutex
+	armed      atomic.Bool
+	// writeGate is held shared by every write transaction, from its
+	// firstWrite check to its end, and exclusively by IfIdle; shut is
+	// set under it by Close.
+	writeGate sync.RWMutex
+	shut      bool
+	// lastWrite is when the last write transaction ended (unix ns).
+	lastWrite atomic.Int64
 	// opened is the generation the DB was opened at (Resume).
 	opened uint64
 }
@@ -93,18 +102,79 @@ func (db *DB) Pin(ctx context.Context) error {
 	return nil
 }
 
-// BeforeFirstWrite has fn run once, before the first write transaction
-// of db begins (a content write or a flush of visit statistics); a write
-// that comes while fn runs waits for it. The replica uses it to start
-// streaming a tenant only once it changes (docs/replication.md). Call it
-// before db is shared: it is not synchronised with running writes.
-func (db *DB) BeforeFirstWrite(fn func(ctx context.Context)) { db.firstWrite = fn }
+// BeforeWrite has fn run before the next write transaction of db begins
+// (a content write or a flush of visit statistics) if armed is true, and
+// again before the first write after each IfIdle that ran its function;
+// a write that comes while fn runs waits for it. The replica uses it to
+// start streaming a tenant only once it changes (docs/replication.md).
+// Call it before db is shared: it is not synchronised with running
+// writes.
+func (db *DB) BeforeWrite(fn func(ctx context.Context), armed bool) {
+	db.firstWrite = fn
+	db.armed.Store(armed)
+	db.lastWrite.Store(time.Now().UnixNano())
+}
 
-// beforeWrite runs the BeforeFirstWrite function, once.
-func (db *DB) beforeWrite(ctx context.Context) {
-	if fn := db.firstWrite; fn != nil {
-		db.firstWriteOnce.Do(func() { fn(ctx) })
+// beforeWrite runs the BeforeWrite function if it is armed, and holds
+// off IfIdle until the returned function is called, at the end of the
+// write transaction.
+func (db *DB) beforeWrite(ctx context.Context) (done func()) {
+	db.writeGate.RLock()
+	if db.armed.Load() {
+		db.hookMu.Lock()
+		if db.armed.Load() {
+			db.firstWrite(ctx)
+			db.armed.Store(false)
+		}
+		db.hookMu.Unlock()
 	}
+	return func() {
+		db.lastWrite.Store(time.Now().UnixNano())
+		db.writeGate.RUnlock()
+	}
+}
+
+// IfIdle runs fn if no write transaction of db runs now, none ended
+// within d and db is open, holding off every write until fn returns; if
+// fn reports true, the BeforeWrite function is armed again, so the next
+// write runs it first. A write in progress makes IfIdle return false at
+// once rather than wait. The replica uses it to stop streaming a tenant
+// that stays open but is no longer written: a write either committed
+// before fn (and fn's final sync ships it) or runs after it, behind the
+// BeforeWrite function that starts streaming again.
+func (db *DB) IfIdle(d time.Duration, fn func() bool) bool {
+	if db.firstWrite == nil || !db.writeGate.TryLock() {
+		return false
+	}
+	defer db.writeGate.Unlock()
+	if db.shut || db.armed.Load() || time.Since(time.Unix(0, db.lastWrite.Load())) < d {
+		return false
+	}
+	if !fn() {
+		return false
+	}
+	db.armed.Store(true)
+	return true
+}
+
+// Unpin closes the connection Pin holds, once Litestream's connection to
+// the file is closed (a tenant no longer streamed while it stays open):
+// the next Pin opens one again. The connection is closed, not handed
+// back to the readers' pool, where it would stay idle with its page
+// cache for a minute.
+func (db *DB) Unpin() error {
+	db.pinMu.Lock()
+	defer db.pinMu.Unlock()
+	if db.pin == nil {
+		return nil
+	}
+	// ErrBadConn from Raw makes database/sql close the connection.
+	err := db.pin.Raw(func(any) error { return driver.ErrBadConn })
+	if errors.Is(err, driver.ErrBadConn) {
+		err = nil
+	}
+	db.pin = nil
+	return err
 }
 
 // generations numbers the states of every tenant database in the process:
@@ -134,6 +204,9 @@ func (db *DB) Resume(gen uint64) bool {
 // process, Litestream's, is open).
 func (db *DB) Close() error {
 	err := db.closeStats()
+	db.writeGate.Lock()
+	db.shut = true
+	db.writeGate.Unlock()
 	db.pinMu.Lock()
 	if db.pin != nil {
 		err = errors.Join(err, db.pin.Close())

@@ -175,7 +175,7 @@ func (db *DB) FlushStats(ctx context.Context) error {
 // transaction. It does not move the generation on: no page shows them, so
 // the page cache stays valid.
 func (db *DB) writeStats(ctx context.Context, views map[statsKey]int64, seen map[seenKey]struct{}) error {
-	db.beforeWrite(ctx)
+	defer db.beforeWrite(ctx)()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -113,9 +113,17 @@ type Replicator interface {
 // LazyReplicator is a Replicator that can leave a tenant whose replica
 // is in step unregistered until it is written: when Defer says so, the
 // pool calls Opened at the tenant's first write (before it begins,
-// tenantdb.DB.BeforeFirstWrite) instead of at its open.
+// tenantdb.DB.BeforeWrite) instead of at its open.
 type LazyReplicator interface {
 	Defer(id, path string) bool
+}
+
+// IdleReplicator is a Replicator that stops streaming a tenant that stays
+// open but is no longer written, through tenantdb.DB.IfIdle: Watch hands
+// it each tenant the pool opens (Closed ends that); the pool then calls
+// Opened again before the tenant's next write.
+type IdleReplicator interface {
+	Watch(id string, db *tenantdb.DB)
 }
 
 // Replicate has r follow the pool's tenants, which it then opens with
@@ -127,20 +135,25 @@ func (p *Pool) Replicate(r Replicator) { p.repl = r }
 // one of ours (tenantdb.DB.Pin).
 func (p *Pool) replicate(ctx context.Context, db *tenantdb.DB) {
 	id, path := db.ID, db.Path()
-	if lr, ok := p.repl.(LazyReplicator); ok && lr.Defer(id, path) {
-		db.BeforeFirstWrite(func(ctx context.Context) {
-			// The write waits for this: its frames then reach the
-			// replica like any other's, within the interval.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if db.Pin(ctx) == nil {
-				p.repl.Opened(ctx, id, path)
-			}
-		})
-		return
+	register := func(ctx context.Context) {
+		// A write waits for this: its frames then reach the replica
+		// like any other's, within the interval.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if db.Pin(ctx) == nil {
+			p.repl.Opened(ctx, id, path)
+		}
 	}
-	if db.Pin(ctx) == nil {
-		p.repl.Opened(ctx, id, path)
+	lr, lazy := p.repl.(LazyReplicator)
+	deferred := lazy && lr.Defer(id, path)
+	if ir, ok := p.repl.(IdleReplicator); ok || deferred {
+		db.BeforeWrite(register, deferred)
+		if ok {
+			ir.Watch(id, db)
+		}
+	}
+	if !deferred {
+		register(ctx)
 	}
 }
 

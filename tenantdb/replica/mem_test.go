@@ -6,15 +6,18 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/chapterhouse/chapterhouse/tenantdb"
+	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
 // TestRegisteredMemory measures what a registered (written) tenant costs
@@ -51,7 +54,11 @@ func TestRegisteredMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(ctx, target, filepath.Join(dir, "litestream"), Options{})
+	opt := Options{}
+	if os.Getenv("CHAPTERHOUSE_MEM_WRITING") != "" {
+		opt.Idle = 2 * time.Second
+	}
+	r, err := New(ctx, target, filepath.Join(dir, "litestream"), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +95,10 @@ func TestRegisteredMemory(t *testing.T) {
 	r.Unregister(ctx, ids[0])
 
 	h0, s0, g0, r0 := measure()
+	if k, err := strconv.Atoi(os.Getenv("CHAPTERHOUSE_MEM_WRITING")); err == nil {
+		mixedMemory(t, r, dir, ids, k, measure, r0)
+		return
+	}
 	for _, id := range ids {
 		db := open(id)
 		if os.Getenv("CHAPTERHOUSE_MEM_TARGET") != "none" {
@@ -112,6 +123,69 @@ func TestRegisteredMemory(t *testing.T) {
 	for i, db := range dbs {
 		db.Close()
 		r.Unregister(ctx, ids[i])
+	}
+}
+
+// mixedMemory is TestRegisteredMemory's steady state of a node: every
+// tenant of ids open in a pool, written once (so registered), then
+// writing tenants keep writing (a post each every 200 ms) while the
+// others go idle and are unregistered while they stay open
+// (Options.Idle, here 2 s). It reports the RSS per open tenant above
+// the process before any was open (r0: our own connections to each
+// file included), with the writing ones registered and the rest
+// waiting, and fails above 1 MB.
+func mixedMemory(t *testing.T, r *Replicator, dir string, ids []string, writing int, measure func() (uint64, uint64, int, int64), r0 int64) {
+	ctx := context.Background()
+	p := pool.New(dir, len(ids)+8, 0)
+	p.Replicate(r)
+	defer p.Close()
+	write := func(id string) {
+		h, err := p.Acquire(ctx, id)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer h.Release()
+		if err := h.DB.SavePost(ctx, &tenantdb.Post{Title: "x", Body: "b"}); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, id := range ids {
+		write(id)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			for _, id := range ids[:writing] {
+				write(id)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	for deadline := time.Now().Add(2 * time.Minute); len(r.Registered()) > writing; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d registered after 2 minutes, want %d (the writing ones)", len(r.Registered()), writing)
+		}
+	}
+	time.Sleep(2 * time.Second) // a few sync ticks of the writing ones
+	h1, _, g1, r1 := measure()
+	debug.FreeOSMemory()
+	_, _, _, r2 := measure()
+	close(stop)
+	wg.Wait()
+	n := float64(len(ids))
+	fmt.Printf("%d tenants open in a pool, all written once then %d writing (%d registered, %d waiting, %d idle unregisters): RSS per open tenant %.0f KB (%.0f KB after debug.FreeOSMemory); Go heap %.0f MB, goroutines %d\n",
+		len(ids), writing, len(r.Registered()), len(ids)-len(r.Registered()), r.Stats.IdleUnregisters.Load(),
+		float64(r1-r0)/1024/n, float64(r2-r0)/1024/n, float64(h1)/(1<<20), g1)
+	if per := float64(r2-r0) / n; per > 1<<20 {
+		t.Errorf("RSS per open tenant %.0f KB with %d of %d writing, want at most 1024 KB", per/1024, writing, len(ids))
 	}
 }
 

@@ -7,7 +7,8 @@
 // Litestream's local state (DATA/litestream/<name>/) lets a tenant whose
 // replica is in step re-register without listing the object store, and
 // lets an open of such a tenant register nothing until its first write
-// (Defer).
+// (Defer). A tenant that stays open but is no longer written goes back
+// to waiting for its next write after Options.Idle (Watch).
 package replica
 
 import (
@@ -27,6 +28,8 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // CatalogName is the catalog's name on the replica (tenant ids are 16
@@ -42,7 +45,14 @@ type Options struct {
 	// CloseTimeout bounds the final sync of a closing database (5s): a
 	// dead replica must not stall the pool's evictions for long.
 	CloseTimeout time.Duration
-	Log          *slog.Logger
+	// Idle is how long a tenant watched in a pool (Watch) may go
+	// without a write before it is synced and unregistered while it
+	// stays open, to be registered again at its next write (2m: twice
+	// the period at which visit statistics are written, so a tenant
+	// read by people all the time does not register and unregister
+	// every minute). Negative: never.
+	Idle time.Duration
+	Log  *slog.Logger
 	// Fence, when set, is asked before every upload and deletion in a
 	// database's replica; an error refuses it. A node of a cluster that
 	// may have lost a tenant must not write the replica its new owner
@@ -50,6 +60,8 @@ type Options struct {
 	Fence func(name string) error
 	// levels, when set, replaces Litestream's compaction levels (tests).
 	levels litestream.CompactionLevels
+	// idleByHand: no idle loop; the test calls idleOnce.
+	idleByHand bool
 	// noMonitors stops compaction and retention monitors (tests that
 	// count listings).
 	noMonitors bool
@@ -69,6 +81,9 @@ type Stats struct {
 	// SkippedFinalSyncs counts closes that did not wait for a final
 	// sync because the replica was failing (see Unregister).
 	SkippedFinalSyncs atomic.Int64
+	// IdleUnregisters counts tenants synced and unregistered while open
+	// because they were not written for Options.Idle (Watch).
+	IdleUnregisters atomic.Int64
 }
 
 // Replicator replicates the databases registered with it to one Target.
@@ -92,7 +107,13 @@ type Replicator struct {
 	// waiting holds the databases open and in step with their position
 	// record, by name: registered at their first write (Defer).
 	waiting map[string]bool
+	// watched holds the tenants open in a pool, by name, that go back to
+	// waiting once idle (Watch).
+	watched map[string]*tenantdb.DB
 	closed  bool
+	// idleStop stops the loop that unregisters idle tenants; idleDone
+	// is closed when it has returned.
+	idleStop, idleDone chan struct{}
 }
 
 // entry is one registered database.
@@ -111,6 +132,9 @@ type entry struct {
 	// fenced: an upload was refused by Options.Fence; the final sync
 	// would be too.
 	fenced atomic.Bool
+	// live: register succeeded (its fields are set); the idle loop
+	// looks at no other entry.
+	live atomic.Bool
 }
 
 func (e *entry) synced(now time.Time) {
@@ -141,6 +165,9 @@ func New(ctx context.Context, target *Target, stateDir string, opt Options) (*Re
 	if opt.CloseTimeout <= 0 {
 		opt.CloseTimeout = 5 * time.Second
 	}
+	if opt.Idle == 0 {
+		opt.Idle = 2 * time.Minute
+	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
@@ -166,7 +193,120 @@ func New(ctx context.Context, target *Target, stateDir string, opt Options) (*Re
 	if err := s.Open(ctx); err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
-	return &Replicator{target: target, stateDir: stateDir, opt: opt, store: s, dbs: map[string]*entry{}, closing: map[string]chan struct{}{}, waiting: map[string]bool{}}, nil
+	r := &Replicator{target: target, stateDir: stateDir, opt: opt, store: s, dbs: map[string]*entry{}, closing: map[string]chan struct{}{},
+		waiting: map[string]bool{}, watched: map[string]*tenantdb.DB{}, idleStop: make(chan struct{}), idleDone: make(chan struct{})}
+	if opt.Idle > 0 && !opt.idleByHand {
+		go r.idleLoop()
+	} else {
+		close(r.idleDone)
+	}
+	return r, nil
+}
+
+// Watch has the Replicator stop streaming the tenant name, open in a
+// pool as db, whenever it has not been written for Options.Idle: it is
+// synced and unregistered exactly as a close does (its position record
+// written) while it stays open, and waits for its next write, which
+// registers it again from the record, with no listing of the replica
+// (db's BeforeWrite function, the pool's). A registered tenant costs
+// Litestream's connection, goroutines and buffers (docs/replication.md);
+// one that waits costs nothing more than without a replica. Closed ends
+// the watch.
+func (r *Replicator) Watch(name string, db *tenantdb.DB) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed && r.opt.Idle > 0 {
+		r.watched[name] = db
+	}
+}
+
+// idleLoop looks for idle tenants four times per Options.Idle: one
+// goroutine per Replicator, however many tenants are open.
+func (r *Replicator) idleLoop() {
+	defer close(r.idleDone)
+	t := time.NewTicker(max(r.opt.Idle/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-r.idleStop:
+			return
+		case <-t.C:
+			r.idleOnce()
+		}
+	}
+}
+
+// idleOnce unregisters the watched tenants that are registered and were
+// not written for Options.Idle, one after the other.
+func (r *Replicator) idleOnce() {
+	type watched struct {
+		name string
+		db   *tenantdb.DB
+	}
+	var ws []watched
+	r.mu.Lock()
+	for name, db := range r.watched {
+		if e := r.dbs[name]; e != nil && e.live.Load() {
+			ws = append(ws, watched{name, db})
+		}
+	}
+	r.mu.Unlock()
+	for _, w := range ws {
+		select {
+		case <-r.idleStop:
+			return
+		default:
+		}
+		if w.db.IfIdle(r.opt.Idle, func() bool { return r.idle(w.name) }) {
+			r.Stats.IdleUnregisters.Add(1)
+			// Litestream's connection is closed: ours need not be
+			// pinned until it connects again.
+			if err := w.db.Unpin(); err != nil {
+				r.opt.Log.Warn("replica: unpin", "db", w.name, "err", err)
+			}
+		}
+	}
+}
+
+// idle syncs the database name a last time and unregisters it, with its
+// writes held off (tenantdb.DB.IfIdle), and has it wait for its next
+// write. It reports whether it did: a failing or fenced replica keeps
+// the tenant registered (its last changes must still be shipped), and a
+// final sync that did not end in step with the replica registers it
+// again at once, so that a tenant that waits is always in step.
+func (r *Replicator) idle(name string) bool {
+	if r.failSince.Load() != 0 {
+		return false
+	}
+	r.mu.Lock()
+	e := r.dbs[name]
+	if r.closed || e == nil || !e.live.Load() || e.fenced.Load() || r.closing[name] != nil {
+		r.mu.Unlock()
+		return false
+	}
+	delete(r.dbs, name)
+	done := make(chan struct{})
+	r.closing[name] = done
+	r.mu.Unlock()
+	ctx := context.Background()
+	err := r.unregister(ctx, e)
+	_, ok := r.readRecord(name)
+	ok = ok && err == nil
+	r.mu.Lock()
+	delete(r.closing, name)
+	if ok && !r.closed {
+		r.waiting[name] = true
+	}
+	r.mu.Unlock()
+	close(done)
+	if ok {
+		return true
+	}
+	r.opt.Log.Info("replica: an idle tenant's final sync did not end in step; streaming it again", "db", name, "err", err)
+	if err := r.Register(ctx, name, e.path); err != nil {
+		r.opt.Log.Error("replica: register", "db", name, "err", err)
+	}
+	return false
 }
 
 // Target is where this Replicator replicates to.
@@ -279,6 +419,13 @@ func (r *Replicator) Defer(name, path string) bool {
 // and had none is in step still: nothing to do.
 func (r *Replicator) Closed(ctx context.Context, name string) {
 	r.mu.Lock()
+	for r.closing[name] != nil { // an idle unregister (or another close)
+		ch := r.closing[name]
+		r.mu.Unlock()
+		<-ch
+		r.mu.Lock()
+	}
+	delete(r.watched, name)
 	if r.waiting[name] {
 		delete(r.waiting, name)
 		r.mu.Unlock()
@@ -320,6 +467,7 @@ func (r *Replicator) Register(ctx context.Context, name, path string) error {
 		r.Stats.SyncErrors.Add(1)
 		return err
 	}
+	e.live.Store(true)
 	r.Stats.Registers.Add(1)
 	return nil
 }
@@ -491,6 +639,11 @@ func (r *Replicator) Close(ctx context.Context) error {
 		return nil
 	}
 	r.closed = true
+	r.mu.Unlock()
+	close(r.idleStop)
+	<-r.idleDone
+	r.mu.Lock()
+	r.watched = map[string]*tenantdb.DB{}
 	es := make([]*entry, 0, len(r.dbs))
 	for _, e := range r.dbs {
 		es = append(es, e)

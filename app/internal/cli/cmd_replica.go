@@ -77,6 +77,8 @@ func cmdReplicaStatus(ctx context.Context, e *cmdEnv, args []string) error {
 		state := "closed"
 		if s.Registered {
 			state = "streaming"
+		} else if s.Waiting {
+			state = "in step" // open, registered again at its next write
 		}
 		if !s.FailingSince.IsZero() {
 			state = "failing"
