@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
 )
 
@@ -31,20 +30,7 @@ func TestEvictionUnderReplication(t *testing.T) {
 	ctx := context.Background()
 	const capOpen, tenants, passes = 8, 200, 3
 	dir := t.TempDir()
-	ids := make([]string, tenants)
-	for i := range ids {
-		ids[i] = tenantdb.NewTenantID()
-		db, err := tenantdb.Create(ctx, dir, ids[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		site, _ := db.Site(ctx)
-		site.Name = "Chapter " + ids[i]
-		if err := db.UpdateSite(ctx, &site); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-	}
+	ids := createTenants(t, dir, tenants)
 	r := newFileReplicator(t, dir, Options{})
 	p := pool.New(dir, capOpen, 0)
 	p.Replicate(r)

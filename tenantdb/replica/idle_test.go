@@ -198,7 +198,7 @@ func TestIdleRaceLosesNoWrite(t *testing.T) {
 		if err := r.Target().Restore(ctx, id, out, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		got := allTitles(t, out)
+		got := titles(t, out)
 		var missing []string
 		for w := range 2 {
 			for i := range done[w] {
@@ -218,34 +218,6 @@ func TestIdleRaceLosesNoWrite(t *testing.T) {
 	}
 	check("restored after the pool closed")
 	t.Logf("%d writes, %d idle unregisters, %d registers, %d lists", done[0]+done[1], r.Stats.IdleUnregisters.Load(), r.Stats.Registers.Load(), r.Stats.Lists.Load())
-}
-
-// allTitles is titles for up to 1000 posts.
-func allTitles(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	id := tenantdb.NewTenantID()
-	if err := os.MkdirAll(filepath.Join(dir, "tenants"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(path, tenantdb.TenantPath(dir, id)); err != nil {
-		t.Fatal(err)
-	}
-	db, err := tenantdb.Open(ctx, dir, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ps, _, err := db.Posts(ctx, tenantdb.PostQuery{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]bool{}
-	for _, p := range ps {
-		m[p.Title] = true
-	}
-	return m
 }
 
 // A write that comes while an idle tenant's final sync uploads waits
@@ -305,7 +277,7 @@ func TestIdleWriteDuringFinalSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ := r.Status(id)
-	if got := allTitles(t, out); !got["first"] || !got["racing"] {
+	if got := titles(t, out); !got["first"] || !got["racing"] {
 		t.Errorf("a write during an idle tenant's final sync: restored posts %v, want first and racing (status %+v)", got, st)
 	}
 }

@@ -53,6 +53,8 @@ func post(t testing.TB, db *tenantdb.DB, title string) {
 	}
 }
 
+// titles opens the file at path (moved into a data dir of its own) and
+// returns the titles of its posts, up to 1000.
 func titles(t *testing.T, path string) map[string]bool {
 	t.Helper()
 	ctx := context.Background()
@@ -69,7 +71,7 @@ func titles(t *testing.T, path string) map[string]bool {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ps, _, err := db.Posts(ctx, tenantdb.PostQuery{Limit: 100})
+	ps, _, err := db.Posts(ctx, tenantdb.PostQuery{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
