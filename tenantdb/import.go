@@ -489,7 +489,7 @@ func referenceSchema(ctx context.Context, version int64, parent string) (map[str
 func freshAt(ctx context.Context, path string, version int64) (*sql.DB, error) {
 	key := freshKey{tenantSchema, version}
 	if b, ok := freshTemplates.Load(key); ok {
-		if err := writeNew(path, b.([]byte)); err != nil {
+		if err := writeNew(path, b.([]byte), false); err != nil {
 			return nil, err
 		}
 		return sqlitefile.OpenWriter(tenantSchema, path, "rw")
@@ -522,17 +522,52 @@ type freshKey struct {
 	version int64
 }
 
-// writeNew writes b to the new file path (which must not exist).
-func writeNew(path string, b []byte) error {
+// writeNew writes b to the new file path (which must not exist); with
+// durable, it syncs the file and its directory before it returns.
+func writeNew(path string, b []byte, durable bool) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(b)
+	if err == nil && durable {
+		err = f.Sync()
 	}
-	return f.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && durable {
+		err = sqlitefile.SyncDir(filepath.Dir(path))
+	}
+	return err
+}
+
+// freshBytes is a fresh tenant database at version, as freshAt keeps it:
+// the first call of a process (of a version) migrates one in a temp dir
+// under parent (created if need be; the platform's DATA/tmp, emptied at
+// its start). An error says no copy could be kept.
+func freshBytes(ctx context.Context, parent string, version int64) ([]byte, error) {
+	key := freshKey{tenantSchema, version}
+	if b, ok := freshTemplates.Load(key); ok {
+		return b.([]byte), nil
+	}
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(parent, "fresh-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	w, err := freshAt(ctx, filepath.Join(tmp, "fresh.db"), version)
+	if err != nil {
+		return nil, err
+	}
+	w.Close()
+	if b, ok := freshTemplates.Load(key); ok {
+		return b.([]byte), nil
+	}
+	return nil, errors.New("tenantdb: no fresh database kept (its WAL was not empty)")
 }
 
 // freshMigrations counts the runs of migrateFresh.

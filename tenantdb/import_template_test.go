@@ -2,9 +2,14 @@ package tenantdb
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/chapterhouse/chapterhouse/tenantdb/sqlitefile"
 )
 
 // An import builds its fresh database from a copy of the first one its
@@ -75,5 +80,64 @@ func TestFreshDatabaseFromTemplate(t *testing.T) {
 	}
 	if pragmas[0] != pragmas[1] || pragmas[0][1] != v {
 		t.Errorf("application_id, user_version: copy %v, migrated %v (want version %d)", pragmas[1], pragmas[0], v)
+	}
+}
+
+// A tenant's create copies the fresh database its process migrated once:
+// after the first, creates run no migration, and each new file is at
+// the newest version, marked as ours, passes its integrity check and
+// takes writes of its own. The temp dir the copy was made in is gone.
+func TestCreateCopiesAFreshDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	first, err := Create(ctx, dir, NewTenantID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	before := freshMigrations.Load()
+	var dbs []*DB
+	for range 3 {
+		db, err := Create(ctx, dir, NewTenantID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs = append(dbs, db)
+	}
+	if n := freshMigrations.Load() - before; n != 0 {
+		t.Errorf("3 creates ran the migrations %d times, want 0 (copies)", n)
+	}
+	for i, db := range dbs {
+		if db.Migrated {
+			t.Errorf("%s: its open migrated a copy of a migrated file", db.ID)
+		}
+		var appID, version int64
+		var check string
+		if err := db.r.QueryRowContext(ctx, "SELECT * FROM pragma_application_id, pragma_user_version, pragma_integrity_check").Scan(&appID, &version, &check); err != nil {
+			t.Fatal(err)
+		}
+		if appID != sqlitefile.ApplicationID || version != LatestVersion() || check != "ok" {
+			t.Errorf("%s: application_id %x, user_version %d, integrity %q", db.ID, appID, version, check)
+		}
+		site, err := db.Site(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		site.Name = fmt.Sprintf("Chapter %d", i)
+		if err := db.UpdateSite(ctx, &site); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, db := range dbs {
+		if site, _ := db.Site(ctx); site.Name != fmt.Sprintf("Chapter %d", i) {
+			t.Errorf("%s: site name %q, want its own", db.ID, site.Name)
+		}
+	}
+	if left, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(left) != 0 {
+		t.Errorf("the create left %d entries in DATA/tmp", len(left))
+	}
+	if _, err := Create(ctx, dir, dbs[0].ID); !errors.Is(err, ErrConflict) {
+		t.Errorf("a create over an existing tenant: %v, want ErrConflict", err)
 	}
 }

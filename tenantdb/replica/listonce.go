@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/benbjohnson/litestream"
-	lsnats "github.com/benbjohnson/litestream/nats"
 	"github.com/superfly/ltx"
 )
 
@@ -103,29 +100,14 @@ func (t *Target) listBucket(ctx context.Context, only string) (map[string]map[in
 	}
 	dbs := map[string]map[int][]*ltx.FileInfo{}
 	for _, info := range infos {
-		name, rest, ok := strings.Cut(info.Name, "/ltx/")
+		name, f, ok := parseObject(info)
 		if !ok || (only != "" && name != only) {
 			continue
-		}
-		lv, file, ok := strings.Cut(rest, "/")
-		level, err := strconv.Atoi(lv)
-		if !ok || err != nil {
-			continue
-		}
-		minTXID, maxTXID, err := ltx.ParseFilename(file)
-		if err != nil {
-			continue
-		}
-		created := info.ModTime
-		if v := info.Headers.Get(lsnats.HeaderKeyTimestamp); v != "" {
-			if ts, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				created = ts
-			}
 		}
 		if dbs[name] == nil {
 			dbs[name] = map[int][]*ltx.FileInfo{}
 		}
-		dbs[name][level] = append(dbs[name][level], &ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID, Size: int64(info.Size), CreatedAt: created})
+		dbs[name][f.Level] = append(dbs[name][f.Level], &f)
 	}
 	for _, levels := range dbs {
 		for _, fs := range levels {

@@ -42,6 +42,8 @@ type natsShared struct {
 	// objects read by readDirect.
 	lists  atomic.Int64
 	direct atomic.Int64
+	// index answers the replica clients' listings (natsindex.go).
+	index bucketIndex
 }
 
 // list lists every object of the bucket, counted in lists.
@@ -175,33 +177,28 @@ func (c *natsClient) Init(ctx context.Context) error {
 	return err
 }
 
+// LTXFiles lists the database's files at level from the bucket's index
+// (bucketIndex), or, while it has none, from a listing of the bucket.
 func (c *natsClient) LTXFiles(ctx context.Context, level int, seek ltx.TXID, _ bool) (ltx.FileIterator, error) {
 	store, err := c.t.objectStore(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if out, ok, err := c.t.indexedFiles(ctx, store, c.path, level, seek); err != nil {
+		return nil, err
+	} else if ok {
+		return ltx.NewFileInfoSliceIterator(out), nil
+	}
 	list, err := c.t.list(ctx, store)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list objects: %w", err)
 	}
-	prefix := litestream.LTXLevelDir(c.path, level) + "/"
 	var out []*ltx.FileInfo
 	for _, o := range list {
-		name, ok := strings.CutPrefix(o.Name, prefix)
-		if !ok || strings.Contains(name, "/") {
-			continue
+		db, f, ok := parseObject(o)
+		if ok && db == c.path && f.Level == level && f.MinTXID >= seek {
+			out = append(out, &f)
 		}
-		minTXID, maxTXID, err := ltx.ParseFilename(name)
-		if err != nil || minTXID < seek {
-			continue
-		}
-		created := o.ModTime
-		if v := o.Headers.Get(lsnats.HeaderKeyTimestamp); v != "" {
-			if ts, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				created = ts
-			}
-		}
-		out = append(out, &ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID, Size: int64(o.Size), CreatedAt: created})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].MinTXID < out[j].MinTXID })
 	return ltx.NewFileInfoSliceIterator(out), nil
@@ -260,7 +257,9 @@ func (c *natsClient) WriteLTXFile(ctx context.Context, level int, minTXID, maxTX
 	if err != nil {
 		return nil, fmt.Errorf("failed to put object %s: %w", name, err)
 	}
-	return &ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID, Size: int64(info.Size), CreatedAt: ts}, nil
+	f := ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID, Size: int64(info.Size), CreatedAt: ts}
+	c.t.nats.index.put(c.path, name, f)
+	return &f, nil
 }
 
 func (c *natsClient) DeleteLTXFiles(ctx context.Context, a []*ltx.FileInfo) error {
@@ -273,6 +272,7 @@ func (c *natsClient) DeleteLTXFiles(ctx context.Context, a []*ltx.FileInfo) erro
 		if err := store.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return fmt.Errorf("failed to delete object %s: %w", name, err)
 		}
+		c.t.nats.index.del(c.path, name)
 	}
 	return nil
 }
@@ -293,6 +293,7 @@ func (c *natsClient) DeleteAll(ctx context.Context) error {
 			if err := store.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 				return err
 			}
+			c.t.nats.index.del(c.path, o.Name)
 		}
 	}
 	return nil
