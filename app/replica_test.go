@@ -185,6 +185,15 @@ func TestReplicaPointInTime(t *testing.T) {
 			if code, body := webtest.GetURL(t, ls.ops+"/metrics"); code != 200 || !strings.Contains(body, `chapterhouse_operation_duration_seconds_count{op="replica_restore"} 2`) ||
 				!strings.Contains(body, "chapterhouse_replica_lag_seconds_count") {
 				t.Errorf("/metrics lacks the restores or the lag histogram:\n%s", grepLines(body, "replica"))
+			} else if file := strings.Contains(body, "chapterhouse_replica_index_files"); target == "file" && file {
+				t.Errorf("a file replica has a bucket index metric:\n%s", grepLines(body, "replica"))
+			}
+			if target == "nats" {
+				// alpha's uploads (A, B, C) at least: the bucket's index
+				// follows them.
+				if n := metricValue(t, ls.ops, "chapterhouse_replica_index_files"); n < 3 {
+					t.Errorf("chapterhouse_replica_index_files %v, want at least 3", n)
+				}
 			}
 		})
 	}

@@ -239,3 +239,26 @@ func parseObject(info *jetstream.ObjectInfo) (db string, f ltx.FileInfo, ok bool
 	}
 	return db, ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID, Size: int64(info.Size), CreatedAt: created}, true
 }
+
+// BucketLists counts the listings of the NATS bucket: each reads every
+// object's metadata (restores, takeovers, listings the index could not
+// answer); the index's watches count one each.
+func (t *Target) BucketLists() int64 {
+	x := &t.nats.index
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return t.nats.lists.Load() + x.watches
+}
+
+// IndexedFiles is how many LTX files, every database's, the bucket's
+// index holds.
+func (t *Target) IndexedFiles() int {
+	x := &t.nats.index
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := 0
+	for _, files := range x.dbs {
+		n += len(files)
+	}
+	return n
+}

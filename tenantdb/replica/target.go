@@ -63,6 +63,9 @@ func ParseURL(s string) (*Target, error) {
 // String is the URL without its password.
 func (t *Target) String() string { return redact(t.raw) }
 
+// Scheme is the target's kind: "file", "nats" or "s3".
+func (t *Target) Scheme() string { return t.scheme }
+
 func redact(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {

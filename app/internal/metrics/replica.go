@@ -15,6 +15,10 @@ type Replica struct {
 	Lists      func() int64
 	Registers  func() int64 // databases registered (at an open out of step, or a first write)
 	Deferred   func() int64 // opens in step that registered nothing until a write
+	// BucketLists counts the listings that read a whole NATS bucket;
+	// IndexedFiles is the files its index holds (nil: not NATS).
+	BucketLists  func() int64
+	IndexedFiles func() int
 	// ObserveLag has the metrics told each sync's lag.
 	ObserveLag func(func(time.Duration))
 }
@@ -45,4 +49,11 @@ func (m *Metrics) WatchReplica(r Replica) {
 		counter("replica_registers_total", "Databases registered with Litestream (an open out of step with its position record, or a first write).", r.Registers),
 		counter("replica_deferred_total", "Opens in step with the replica that registered nothing until a write.", r.Deferred),
 	)
+	if r.BucketLists != nil && r.IndexedFiles != nil {
+		m.register(
+			counter("replica_bucket_lists_total", "Listings that read every object of the NATS bucket (restores, takeovers, a listing the bucket index could not answer).", r.BucketLists),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "replica_index_files",
+				Help: "LTX files, every database's, in this node's index of the NATS bucket."}, func() float64 { return float64(r.IndexedFiles()) }),
+		)
+	}
 }

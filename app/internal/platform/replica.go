@@ -42,7 +42,7 @@ func (p *Platform) StartReplication(ctx context.Context, target *replica.Target,
 	}
 	p.Replica = r
 	p.Pool.Replicate(r)
-	p.Metrics.WatchReplica(metrics.Replica{
+	m := metrics.Replica{
 		Registered: func() int { return len(r.Registered()) },
 		Failing:    func() int { return len(r.Failing(0, time.Now())) },
 		Bytes:      r.Stats.Bytes.Load,
@@ -51,7 +51,11 @@ func (p *Platform) StartReplication(ctx context.Context, target *replica.Target,
 		Registers:  r.Stats.Registers.Load,
 		Deferred:   r.Stats.Deferred.Load,
 		ObserveLag: r.ObserveLag,
-	})
+	}
+	if target.Scheme() == "nats" {
+		m.BucketLists, m.IndexedFiles = target.BucketLists, target.IndexedFiles
+	}
+	p.Metrics.WatchReplica(m)
 	return nil
 }
 
