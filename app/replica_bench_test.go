@@ -70,9 +70,11 @@ func startReplicaBench(t *testing.T, tmp, bin, base string, coldDir string, n in
 	rss(off, "off")
 	rss(rb.cold, "registered with Litestream (first open, no position record)")
 	start := time.Now()
+	opens0, lists0 := tenantOpens(t, rb.cold), metricMatch(t, rb.cold, bucketListsMetric, true)
 	askTenants(t, rb.cold, base, k, n, 8)
-	rb.figures = append(rb.figures, fmt.Sprintf("first replication of %d tenants (each asked for once, 8 at a time, snapshot shipped at its open): %.1f s",
-		n, time.Since(start).Seconds()))
+	rb.figures = append(rb.figures, fmt.Sprintf("first replication of %d tenants (each asked for once, 8 at a time, snapshot shipped at its open): %.1f s, %.2f opens a tenant, %.0f listings of the whole bucket, %.0f files in the bucket's index",
+		n, time.Since(start).Seconds(), (tenantOpens(t, rb.cold)-opens0)/float64(n-k), metricMatch(t, rb.cold, bucketListsMetric, true)-lists0,
+		metricMatch(t, rb.cold, indexFilesMetric, true)))
 	stopProcess(t, rb.cold)
 	start = time.Now()
 	rb.cold = startProcess(t, "cold-nats", tmp, bin, nil, "serve", "--data", dir, "--addr", "127.0.0.1:0",
@@ -85,6 +87,11 @@ func startReplicaBench(t *testing.T, tmp, bin, base string, coldDir string, n in
 	rb.figures = append(rb.figures, benchRestoreAll(t, tmp, bin, base, nats, envInt(t, "CHAPTERHOUSE_BENCH_RESTORE", 1000)))
 	return rb
 }
+
+var (
+	bucketListsMetric = regexp.MustCompile(`(?m)^chapterhouse_replica_bucket_lists_total (\S+)$`)
+	indexFilesMetric  = regexp.MustCompile(`(?m)^chapterhouse_replica_index_files (\S+)$`)
+)
 
 // askTenants asks c's server for the home page of the fixture tenants
 // from to to-1 (t00000...), jobs at a time, and fails on any error.

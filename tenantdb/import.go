@@ -487,7 +487,7 @@ func referenceSchema(ctx context.Context, version int64, parent string) (map[str
 // ones start from a copy of its bytes (freshTemplates), half the cost of
 // a cluster's takeover check of a chapter of a few hundred KB.
 func freshAt(ctx context.Context, path string, version int64) (*sql.DB, error) {
-	key := freshKey{tenantSchema, version}
+	key := freshKey{tenantSchema, version, false}
 	if b, ok := freshTemplates.Load(key); ok {
 		if err := writeNew(path, b.([]byte), false); err != nil {
 			return nil, err
@@ -518,8 +518,9 @@ func freshAt(ctx context.Context, path string, version int64) (*sql.DB, error) {
 var freshTemplates sync.Map // freshKey -> []byte
 
 type freshKey struct {
-	schema  *sqlitefile.Schema
-	version int64
+	schema     *sqlitefile.Schema
+	version    int64
+	litestream bool // with Litestream's tables (freshBytes)
 }
 
 // writeNew writes b to the new file path (which must not exist); with
@@ -545,9 +546,13 @@ func writeNew(path string, b []byte, durable bool) error {
 // freshBytes is a fresh tenant database at version, as freshAt keeps it:
 // the first call of a process (of a version) migrates one in a temp dir
 // under parent (created if need be; the platform's DATA/tmp, emptied at
-// its start). An error says no copy could be kept.
-func freshBytes(ctx context.Context, parent string, version int64) ([]byte, error) {
-	key := freshKey{tenantSchema, version}
+// its start). With litestream, the copy also has the two tables
+// Litestream makes in a file it replicates, made by its own statements:
+// its first connection to a new tenant then finds them (two commits
+// fewer, each with an fsync, in the create of a replicated tenant). An
+// error says no copy could be kept.
+func freshBytes(ctx context.Context, parent string, version int64, litestream bool) ([]byte, error) {
+	key := freshKey{tenantSchema, version, litestream}
 	if b, ok := freshTemplates.Load(key); ok {
 		return b.([]byte), nil
 	}
@@ -559,15 +564,46 @@ func freshBytes(ctx context.Context, parent string, version int64) ([]byte, erro
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	w, err := freshAt(ctx, filepath.Join(tmp, "fresh.db"), version)
+	path := filepath.Join(tmp, "fresh.db")
+	w, err := freshAt(ctx, path, version)
 	if err != nil {
 		return nil, err
 	}
-	w.Close()
-	if b, ok := freshTemplates.Load(key); ok {
-		return b.([]byte), nil
+	if litestream {
+		for _, stmt := range litestreamCreates {
+			if _, err := w.ExecContext(ctx, stmt); err != nil {
+				w.Close()
+				return nil, err
+			}
+		}
 	}
-	return nil, errors.New("tenantdb: no fresh database kept (its WAL was not empty)")
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if !litestream {
+		if b, ok := freshTemplates.Load(key); ok {
+			return b.([]byte), nil
+		}
+		return nil, errors.New("tenantdb: no fresh database kept (its WAL was not empty)")
+	}
+	if fi, err := os.Lstat(path + "-wal"); err == nil && fi.Size() > 0 {
+		return nil, errors.New("tenantdb: no fresh database kept (its WAL was not empty)")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	freshTemplates.Store(key, b)
+	return b, nil
+}
+
+// litestreamCreates are the statements Litestream (v0.5, DB.init) runs on
+// a file it starts to replicate, as it writes them: SQLite keeps a
+// table's statement without IF NOT EXISTS, so the tables are those of
+// litestreamTables.
+var litestreamCreates = []string{
+	`CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER);`,
+	`CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER);`,
 }
 
 // freshMigrations counts the runs of migrateFresh.

@@ -141,3 +141,59 @@ func TestCreateCopiesAFreshDatabase(t *testing.T) {
 		t.Errorf("a create over an existing tenant: %v, want ErrConflict", err)
 	}
 }
+
+// A tenant created for a replica has Litestream's two tables exactly as
+// Litestream makes them (an import allows them as litestreamTables
+// spells them) and nothing else more than a plain create; its digest,
+// which leaves them out, is a plain create's.
+func TestCreateForReplicaHasLitestreamsTables(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	plain, err := Create(ctx, dir, NewTenantID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	repl, err := CreateForReplica(ctx, dir, NewTenantID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repl.Close()
+	tables := func(db *DB) map[string]string {
+		rows, err := db.r.QueryContext(ctx, "SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[string]string{}
+		for rows.Next() {
+			var name, sql string
+			if err := rows.Scan(&name, &sql); err != nil {
+				t.Fatal(err)
+			}
+			m[name] = sql
+		}
+		return m
+	}
+	p, r := tables(plain), tables(repl)
+	for name, sql := range litestreamTables {
+		if r[name] != sql {
+			t.Errorf("%s: %q, want %q", name, r[name], sql)
+		}
+		delete(r, name)
+	}
+	if !reflect.DeepEqual(p, r) {
+		t.Errorf("a create for a replica differs from a plain one beyond Litestream's tables:\n%v\n%v", r, p)
+	}
+	dp, err := plain.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr, err := repl.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dp, dr) {
+		t.Errorf("digests differ: %v and %v", dp, dr)
+	}
+}

@@ -368,6 +368,16 @@ func openFile(ctx context.Context, path, id, mode string, repl, known bool) (*DB
 // migration, which cost most of a create's time (docs/performance.md).
 // Should no copy be at hand, the open migrates the empty file.
 func Create(ctx context.Context, dir, id string) (*DB, error) {
+	return create(ctx, dir, id, false)
+}
+
+// CreateForReplica is Create for a tenant that will be replicated: its
+// file already has the tables Litestream makes at its first connection.
+func CreateForReplica(ctx context.Context, dir, id string) (*DB, error) {
+	return create(ctx, dir, id, true)
+}
+
+func create(ctx context.Context, dir, id string, litestream bool) (*DB, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -375,7 +385,7 @@ func Create(ctx context.Context, dir, id string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	fresh, _ := freshBytes(ctx, filepath.Join(dir, "tmp"), LatestVersion())
+	fresh, _ := freshBytes(ctx, filepath.Join(dir, "tmp"), LatestVersion(), litestream)
 	if err := writeNew(path, fresh, true); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("tenant file %s: %w", id, ErrConflict)
