@@ -181,14 +181,15 @@ func (s *Session) Validate() error {
 	return nil
 }
 
-// CreateSession stores s, and drops the expired sessions of its admin.
+// CreateSession stores s, and drops the sessions of its admin that had
+// ended when s began (by the clock that began it: see SessionAt).
 func (db *DB) CreateSession(ctx context.Context, s Session) error {
 	if len(s.UserAgent) > maxUserAgent {
 		s.UserAgent = s.UserAgent[:maxUserAgent]
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE admin_id = ? AND expires_at < ?`,
-			s.AdminID, sqlitefile.FormatTime(db.now())); err != nil {
+			s.AdminID, sqlitefile.FormatTime(s.CreatedAt)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, admin_id, created_at, expires_at, ip, user_agent)
@@ -199,6 +200,12 @@ func (db *DB) CreateSession(ctx context.Context, s Session) error {
 
 // Session returns the live session id together with its admin.
 func (db *DB) Session(ctx context.Context, id string) (Session, Admin, error) {
+	return db.SessionAt(ctx, id, db.now())
+}
+
+// SessionAt is Session by the clock of the caller that started it (the
+// web server's, which may be a test's), live if now is before its end.
+func (db *DB) SessionAt(ctx context.Context, id string, now time.Time) (Session, Admin, error) {
 	var s Session
 	var a Admin
 	var created, expires, adminCreated, changed string
@@ -213,7 +220,7 @@ func (db *DB) Session(ctx context.Context, id string) (Session, Admin, error) {
 	s.AdminID = a.ID
 	a.CreatedAt, a.PasswordChangedAt = sqlitefile.ParseTime(adminCreated), sqlitefile.ParseTime(changed)
 	s.CreatedAt, s.ExpiresAt = sqlitefile.ParseTime(created), sqlitefile.ParseTime(expires)
-	if !db.now().Before(s.ExpiresAt) {
+	if !now.Before(s.ExpiresAt) {
 		return s, a, fmt.Errorf("session expired: %w", ErrNotFound)
 	}
 	return s, a, nil

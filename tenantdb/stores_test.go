@@ -156,6 +156,25 @@ func TestAdminsAndSessions(t *testing.T) {
 	if err != nil || a.ID != editor.ID || s.AdminID != editor.ID || len(s.UserAgent) != 300 {
 		t.Fatalf("Session: %+v %+v %v (a long user agent is cut to 300)", s, a, err)
 	}
+	// By the caller's clock: live until its end, whatever the file's
+	// clock says (the web server's clock decides).
+	if _, _, err := db.SessionAt(ctx, live.ID, now.Add(59*time.Minute)); err != nil {
+		t.Errorf("a session a minute before its end, by the caller's clock: %v", err)
+	}
+	if _, _, err := db.SessionAt(ctx, live.ID, now.Add(time.Hour)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a session at its end, by the caller's clock: %v, want ErrNotFound", err)
+	}
+	// A new session drops those that had ended when it began, by its
+	// caller's clock: one begun at live's end, while the file's clock
+	// still has live running.
+	late := Session{ID: NewSessionID(), AdminID: editor.ID, CreatedAt: now.Add(time.Hour + time.Second), ExpiresAt: now.Add(2 * time.Hour)}
+	if err := db.CreateSession(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ?`, live.ID).Scan(&n); err != nil || n != 0 {
+		t.Errorf("a session begun after live ended left live's row (%d, %v)", n, err)
+	}
 	now = now.Add(time.Hour)
 	if _, _, err := db.Session(ctx, live.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("an expired session: %v, want ErrNotFound", err)

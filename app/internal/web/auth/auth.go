@@ -153,7 +153,7 @@ func (a *Auth) authenticate(c echo.Context) (*signedIn, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, admin, err := httpx.DB(c).Session(c.Request().Context(), claims.SessionID)
+	sess, admin, err := httpx.DB(c).SessionAt(c.Request().Context(), claims.SessionID, a.now())
 	if errors.Is(err, tenantdb.ErrNotFound) {
 		return nil, errBadToken
 	}
