@@ -16,6 +16,7 @@ func TestSlugify(t *testing.T) {
 		{"", "item"},
 		{"Été à Paris", "t-paris"}, // letters outside ASCII are dropped
 		{strings.Repeat("a", 100), strings.Repeat("a", 80)},
+		{"  " + strings.Repeat("a", 100), strings.Repeat("a", 80)}, // leading blanks make no dash that costs a character
 		{strings.Repeat("ab ", 40), strings.TrimSuffix(strings.Repeat("ab-", 27), "-")}, // cut at 80, then trimmed
 	} {
 		got := Slugify(tc.title)
