@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,22 +190,22 @@ func TestFrozenNodeIsFencedWhenItWakes(t *testing.T) {
 	var lost, dead events
 	a.OnLost(lost.add)
 	b.OnNodeDead(dead.add)
-	oldEpoch := a.Epoch()
 
 	thaw := freeze(t, a)
+	oldEpoch := a.Epoch() // frozen: it cannot rejoin until thawed
 	eventually(t, "b sees the frozen a's lease expire", func() bool { return dead.has("a") })
-	// b's view of a's epoch and records can trail the dead event under
-	// load (CI once saw a first call take 0 of 10): b tries again, as the
-	// platform's takeover and first requests do, while a stays frozen.
-	took := 0
-	eventually(t, "b takes every tenant of the frozen a", func() bool {
-		taken, err := b.TakeOverDead(ctxT(t), "a")
-		if err != nil {
-			t.Fatalf("b's takeover: %v", err)
-		}
-		took += len(taken)
-		return took == len(tenants)
-	})
+	// The dead event alone is not enough: under load a's lease could
+	// lapse once before the freeze (an event for its old epoch while the
+	// one it froze at was live; CI saw "b took 0 of 10"), and b's owners
+	// watch can trail. b's takeover decides from its table: wait for it.
+	awaitDead(t, "a", tenants, b)
+	taken, err := b.TakeOverDead(ctxT(t), "a")
+	if err != nil {
+		t.Fatalf("b's takeover: %v", err)
+	}
+	if !slices.Equal(taken, tenants) {
+		t.Fatalf("b took %v of the frozen a's %v", taken, tenants)
+	}
 	// a wakes: its tables still name it; the write must be refused anyway.
 	for _, id := range tenants {
 		if o, _ := a.Owner(id); o.Node != "a" {
