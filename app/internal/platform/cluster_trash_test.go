@@ -6,24 +6,43 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chapterhouse/chapterhouse/internal/natstest"
 	"github.com/chapterhouse/chapterhouse/tenantdb"
 	"github.com/chapterhouse/chapterhouse/tenantdb/catalog"
 	"github.com/chapterhouse/chapterhouse/tenantdb/cluster"
 	"github.com/chapterhouse/chapterhouse/tenantdb/pool"
+	"github.com/chapterhouse/chapterhouse/tenantdb/replica"
 )
+
+// clusterOptions are a node's options in startClusterPlatform.
+type clusterOptions struct {
+	// replica: the node streams its tenants to the cluster's object store
+	// and restores those it takes over from there.
+	replica bool
+}
+
+// testLease is a short lease, as the cluster package's tests use: a dead
+// node's lease expires 4 s after its last renew.
+var testLease = cluster.Config{LeaseTTL: 4 * time.Second, RenewEvery: 500 * time.Millisecond, FenceMargin: 1500 * time.Millisecond}
 
 // startClusterPlatform opens a node of a cluster in this process, as
 // `serve --cluster` does: a real platform on its own data dir, the
 // cluster's catalog in JetStream, the node's lease and the ownership
-// records (cluster.Join), its writes fenced and its events wired. It has
-// no replica. Everything closes when the test ends.
-func startClusterPlatform(t *testing.T, nc *natstest.Cluster, id string) *Platform {
+// records (cluster.Join), its writes fenced and its events wired, and
+// with opt.replica its replica in the cluster's object store. The stop
+// it returns closes the platform (its final syncs) and then the node
+// without leaving, as a crash after a clean close would: the others see
+// it dead when its lease expires. The test's end stops it too.
+func startClusterPlatform(t *testing.T, nc *natstest.Cluster, id string, opt ...clusterOptions) (*Platform, func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -47,23 +66,45 @@ func startClusterPlatform(t *testing.T, nc *natstest.Cluster, id string) *Platfo
 		conn.Close()
 		t.Fatal(err)
 	}
-	node, err := cluster.Join(ctx, js, cluster.Config{NodeID: id, Advertise: "http://" + id + ".test:8080", Replicas: 1, Log: log})
+	cfg := testLease
+	cfg.NodeID, cfg.Advertise, cfg.Replicas, cfg.Log = id, "http://"+id+".test:8080", 1, log
+	node, err := cluster.Join(ctx, js, cfg)
 	if err != nil {
 		p.Close()
 		conn.Close()
 		t.Fatal(err)
 	}
-	bg, stop := context.WithCancel(context.Background())
-	c := p.JoinCluster(node, nil)
+	var target *replica.Target
+	if len(opt) > 0 && opt[0].replica {
+		const bucket = "chapterhouse-replica"
+		if _, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucket, Storage: jetstream.FileStorage}); err != nil &&
+			!errors.Is(err, jetstream.ErrBucketExists) {
+			t.Fatal(err)
+		}
+		if target, err = replica.ParseURL(strings.TrimSuffix(nc.URL(0), "/") + "/" + bucket); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bg, cancelBg := context.WithCancel(context.Background())
+	c := p.JoinCluster(node, target)
 	c.Connected = conn.IsConnected
+	if target != nil {
+		if err := p.StartReplication(ctx, target, replica.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c.Start(bg)
-	t.Cleanup(func() {
-		stop()
-		p.Close()
-		node.Close()
-		conn.Close()
-	})
-	return p
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancelBg()
+			p.Close()
+			node.Close()
+			conn.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return p, stop
 }
 
 // waitFor polls cond until it holds, failing the test after a minute: the
@@ -131,8 +172,8 @@ func savePost(p *Platform, slug, title string) error {
 func TestClusterTrashRestoreClaimsTheChapter(t *testing.T) {
 	ctx := context.Background()
 	nc := natstest.Start(t, 1)
-	a := startClusterPlatform(t, nc, "a")
-	b := startClusterPlatform(t, nc, "b")
+	a, _ := startClusterPlatform(t, nc, "a")
+	b, _ := startClusterPlatform(t, nc, "b")
 	tn, entry := deletedChapter(t, a, "alpha", b)
 
 	// The trash list is the cluster's, the file is a's.
@@ -199,8 +240,8 @@ func TestClusterTrashRestoreClaimsTheChapter(t *testing.T) {
 func TestClusterTrashRestoreBesideAStaleRecord(t *testing.T) {
 	ctx := context.Background()
 	nc := natstest.Start(t, 1)
-	a := startClusterPlatform(t, nc, "a")
-	b := startClusterPlatform(t, nc, "b")
+	a, _ := startClusterPlatform(t, nc, "a")
+	b, _ := startClusterPlatform(t, nc, "b")
 	tn, entry := deletedChapter(t, a, "alpha", b)
 	stale, err := b.Cluster.Node.Claim(ctx, tn.ID)
 	if err != nil || stale.Node != "b" {
@@ -238,4 +279,55 @@ func TestClusterTrashRestoreBesideAStaleRecord(t *testing.T) {
 	if to, _, err := b.Cluster.Route(ctx, back); err != nil || to != "http://a.test:8080" {
 		t.Fatalf("b routes alpha to %q (%v), want a", to, err)
 	}
+}
+
+// TestClusterTrashRestoredChapterFailsOver: the chapter restored from the
+// trash on a is a's to replicate (its uploads pass the fence only while a
+// owns it), so when a dies b takes it over from the replica with what a
+// wrote after the restore, not the copy replicated before the deletion.
+func TestClusterTrashRestoredChapterFailsOver(t *testing.T) {
+	ctx := context.Background()
+	nc := natstest.Start(t, 1)
+	a, stopA := startClusterPlatform(t, nc, "a", clusterOptions{replica: true})
+	b, _ := startClusterPlatform(t, nc, "b", clusterOptions{replica: true})
+	tn, entry := deletedChapter(t, a, "alpha", b)
+	back, err := a.RestoreTrash(ctx, entry, "alpha")
+	if err != nil || back.ID != tn.ID {
+		t.Fatalf("restore on a: %+v, %v (want its old id %s)", back, err, tn.ID)
+	}
+	if err := savePost(a, "alpha", "written after the restore"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"alpha's post", "written after the restore"}
+	if got := postTitles(t, a, "alpha"); !sameTitles(got, want) {
+		t.Fatalf("a serves %v, want %v", got, want)
+	}
+	waitFor(t, "b sees alpha back at a", func() bool {
+		o, ok := b.Cluster.Node.Owner(back.ID)
+		_, routes := b.Catalog.TenantByID(back.ID)
+		return routes && ok && o.Node == "a"
+	})
+
+	stopA() // its final syncs, then its lease lapses
+	waitFor(t, "b takes alpha over from the dead a", func() bool {
+		o, ok := b.Cluster.Node.Owner(back.ID)
+		return ok && o.Node == "b" && o.Live
+	})
+	if to, _, err := b.Cluster.Route(ctx, back); err != nil || to != "" {
+		t.Fatalf("b routes alpha to %q (%v), want to serve it", to, err)
+	}
+	if got := postTitles(t, b, "alpha"); !sameTitles(got, want) {
+		t.Fatalf("b serves alpha taken over from the replica with posts %v, want %v", got, want)
+	}
+	if err := savePost(b, "alpha", "written on b"); err != nil {
+		t.Fatalf("b refuses a write to alpha it took over: %v", err)
+	}
+}
+
+// sameTitles reports whether got holds exactly want, in any order.
+func sameTitles(got, want []string) bool {
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
 }
