@@ -14,6 +14,23 @@ import (
 
 func natstestStart1(t testing.TB) *natstest.Cluster { return natstest.Start(t, 1) }
 
+// awaitDead waits until each of survivors sees every one of tenants
+// recorded at node dead and not live (its lease at the recorded epoch
+// ended): what TakeOverDead takes from.
+func awaitDead(t testing.TB, dead string, tenants []string, survivors ...*Node) {
+	t.Helper()
+	for _, n := range survivors {
+		eventually(t, n.ID()+" sees every record of "+dead+" not live", func() bool {
+			for _, id := range tenants {
+				if o, ok := n.Owner(id); !ok || o.Node != dead || o.Live {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
 // TestTakeOverDeadSplitsBetweenSurvivors: two survivors racing to take a
 // dead node's 300 records take each exactly once, spread between them, and
 // the records end naming whoever took them.
@@ -39,6 +56,12 @@ func TestTakeOverDeadSplitsBetweenSurvivors(t *testing.T) {
 	})
 	d.Close()
 	eventually(t, "a and b see d dead", func() bool { return deadA.has("d") && deadB.has("d") })
+	// A dead event alone does not say the survivors' tables show every
+	// record of d not live: under load d's lease could lapse once while it
+	// claimed (an event for its old epoch, with the rest of its records at
+	// its new one), and a watch can trail. Each survivor's takeover below
+	// decides from its table, so wait for what it must see.
+	awaitDead(t, "d", tenants, a, b)
 
 	var wg sync.WaitGroup
 	taken := make([][]string, 2)
@@ -355,7 +378,8 @@ func TestDrainingNodeGetsNoNewTenants(t *testing.T) {
 	b := join(t, c.URL(1), "b")
 	d := join(t, c.URL(2), "d")
 	claimAll(t, a, tenantIDs("old", 4))
-	claimAll(t, d, tenantIDs("dead", 10))
+	dead := tenantIDs("dead", 10)
+	claimAll(t, d, dead)
 	if err := b.SetDraining(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -372,26 +396,26 @@ func TestDrainingNodeGetsNoNewTenants(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.Node == "b" {
+		switch o.Node {
+		case "b":
 			t.Fatalf("%s placed on the draining node b", id)
+		case "d":
+			dead = append(dead, id)
 		}
 	}
-	dead := len(d.Owned()) // its 10, and new ones placed on it
-	d.Close()              // a crash: its lease expires
-	eventually(t, "a and b see d dead", func() bool {
-		for _, n := range []*Node{a, b} {
-			if o, _ := n.Owner("dead0000"); o.Live {
-				return false
-			}
-		}
-		return true
-	})
+	// d's tenants are those it claimed and those a placed on it, as Place
+	// answered: not d.Owned(), which counts a's placements only once d's
+	// own watch has delivered them (under load it had not: "a took 12 of
+	// the dead node's 10 tenants").
+	slices.Sort(dead)
+	d.Close() // a crash: its lease expires
+	awaitDead(t, "d", dead, a, b)
 	took, err := b.TakeOverDead(ctxT(t), "d")
 	if err != nil || len(took) != 0 {
 		t.Fatalf("the draining node took %v of the dead node's tenants (%v)", took, err)
 	}
 	took, err = a.TakeOverDead(ctxT(t), "d")
-	if err != nil || len(took) != dead {
-		t.Fatalf("a took %d of the dead node's %d tenants (%v), want all: b is draining", len(took), dead, err)
+	if err != nil || !slices.Equal(took, dead) {
+		t.Fatalf("a took %v of the dead node's %v (%v), want all: b is draining", took, dead, err)
 	}
 }

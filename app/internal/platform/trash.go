@@ -61,7 +61,10 @@ func (p *Platform) TrashItems(ctx context.Context) ([]TrashItem, error) {
 // its old id when that is free. The file was ours; it is checked and then
 // moved (not copied) back into DATA/tenants/, and opens migrated. Its
 // sessions are ended before it routes: the tokens its admins held when
-// it was deleted (signed with the key of the same id) stay dead.
+// it was deleted (signed with the key of the same id) stay dead. In a
+// cluster this node claims it before it routes, so the other nodes
+// forward its requests here; its old id counts as taken while a record
+// names another live node (ownedElsewhere).
 func (p *Platform) RestoreTrash(ctx context.Context, entry catalog.TrashEntry, slug string) (catalog.Tenant, error) {
 	if err := tenantdb.ValidateSlug(slug); err != nil {
 		return catalog.Tenant{}, err
@@ -82,7 +85,8 @@ func (p *Platform) RestoreTrash(ctx context.Context, entry catalog.TrashEntry, s
 		return catalog.Tenant{}, fmt.Errorf("the trashed file fails its check: %w", err)
 	}
 	t := catalog.Tenant{ID: entry.TenantID, Slug: slug, Name: entry.Name, Status: catalog.StatusActive, CreatedAt: p.Now().UTC()}
-	if _, taken := p.Catalog.TenantByID(t.ID); taken || !tenantdb.ValidTenantID(t.ID) || fileExists(tenantdb.TenantPath(p.Dir, t.ID)) {
+	if _, taken := p.Catalog.TenantByID(t.ID); taken || !tenantdb.ValidTenantID(t.ID) || fileExists(tenantdb.TenantPath(p.Dir, t.ID)) ||
+		p.ownedElsewhere(t.ID) {
 		t.ID = tenantdb.NewTenantID()
 	}
 	if catalog.ValidateName(t.Name) != nil {
@@ -119,6 +123,19 @@ func (p *Platform) RestoreTrash(ctx context.Context, entry catalog.TrashEntry, s
 		return t, fmt.Errorf("the tenant is back, but its trash entry stays: %w", err)
 	}
 	return t, nil
+}
+
+// ownedElsewhere reports whether tenant id's ownership record names
+// another live node: a record the chapter's deletion left behind (its
+// release failed, or a takeover took it since). That node has no file
+// for it, so a chapter restored from the trash here takes a new id
+// rather than be routed there.
+func (p *Platform) ownedElsewhere(id string) bool {
+	if p.Cluster == nil {
+		return false
+	}
+	o, ok := p.Cluster.Node.Owner(id)
+	return ok && o.Live && o.Node != p.Cluster.Node.ID()
 }
 
 // PurgeTrash deletes for good what was trashed longer ago than age,
