@@ -1,8 +1,10 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -253,5 +255,82 @@ func TestBucketIndexFollowsAServerRestart(t *testing.T) {
 	}
 	if !titles(t, out)["after"] {
 		t.Error("the post shipped after the restart is not restored")
+	}
+}
+
+// This node's own uploads and deletions enter the index when the server
+// has them, not when the watch delivers them: with the watch stalled (an
+// index no watch feeds), a file written through a client is listed at
+// once, and one deleted is gone at once.
+func TestBucketIndexHasItsOwnWritesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	nc := natstest.Start(t, 1)
+	target, err := ParseURL(nc.URL(0) + "/own")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { target.Close() })
+	dir := t.TempDir()
+	r, err := New(ctx, target, filepath.Join(dir, "litestream"), Options{noMonitors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(ctx) })
+	ids := writeTenants(t, r, dir, 1)
+	files := target.indexed()[ids[0]][0]
+	if len(files) == 0 {
+		t.Fatal("no level-0 file indexed")
+	}
+	// Stall the index: a current watch, ready, that nothing feeds (the
+	// real watch's updates no longer apply to it).
+	x := &target.nats.index
+	ready := make(chan struct{})
+	close(ready)
+	x.mu.Lock()
+	x.cur = &indexWatch{ready: ready, ended: make(chan struct{})}
+	x.mu.Unlock()
+
+	c, err := target.client(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An upload: the tenant's newest level-0 file again, under a new
+	// name at level 1.
+	f := files[len(files)-1]
+	rc, err := c.OpenLTXFile(ctx, 0, f.MinTXID, f.MaxTXID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WriteLTXFile(ctx, 1, f.MinTXID, f.MaxTXID, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	list := func(level int) []*ltx.FileInfo {
+		itr, err := c.LTXFiles(ctx, level, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := ltx.SliceFileIterator(itr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := target.nats.lists.Load()
+	if got := list(1); len(got) != 1 || got[0].MaxTXID != f.MaxTXID {
+		t.Errorf("level 1 right after this node's upload: %v, want the file it wrote", got)
+	}
+	if err := c.DeleteLTXFiles(ctx, files); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(0); len(got) != 0 {
+		t.Errorf("level 0 right after this node deleted its files: %v, want none", got)
+	}
+	if n := target.nats.lists.Load() - before; n != 0 {
+		t.Errorf("%d listings of the bucket, want 0 (the index answers)", n)
 	}
 }
