@@ -2,6 +2,7 @@ package tenantdb
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,5 +96,12 @@ func TestAlbumHoldsExactlyMaxAlbumPhotos(t *testing.T) {
 	}
 	if got, _ := db.Album(ctx, a.ID); got.Photos != MaxAlbumPhotos {
 		t.Errorf("after the refusal: %d photos, want %d", got.Photos, MaxAlbumPhotos)
+	}
+	// A full album can be put in any order: here, backwards.
+	reversed := slices.Clone(ids[:MaxAlbumPhotos])
+	slices.Reverse(reversed)
+	must(t, db.OrderAlbumPhotos(ctx, a.ID, reversed))
+	if photos, _ := db.AlbumPhotos(ctx, a.ID, 1); len(photos) != 1 || photos[0].Media.ID != reversed[0] {
+		t.Errorf("after ordering the %d photos backwards the first is %+v, want %s", MaxAlbumPhotos, photos, reversed[0])
 	}
 }
