@@ -63,3 +63,29 @@ func TestMarkersNeedASpace(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeSpanScanCosts: what each run of backticks costs, by hand: the
+// characters from it to the next run of its length (else to the
+// paragraph's end) and 150 for each line crossed; a run after an odd
+// number of backslashes also opens one backtick later, and that opener
+// closes nothing.
+func TestCodeSpanScanCosts(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		cost int
+	}{
+		{"x`", 1},                    // a run at the paragraph's end
+		{"`a\nb", 4 + 150},           // to the end, crossing a line
+		{"`a` b", 2 + 3},             // closed by the next run of 1, which runs on to the end
+		{"\\`abc", 4},                // one escaped backtick: no second opener
+		{"\\``abc", 5 + 4},           // the run of 2, and a run of 1 from the second
+		{"\\\\``abc", 5},             // an even number of backslashes escapes nothing
+		{"\\```x``y", 7 + 3 + 3},     // run of 3 to the end; the opener of 2 closed at 5; the run of 2 to the end
+		{"``a``\n\n`b", 3 + 2 + 2},   // paragraphs apart: the second starts afresh
+		{"\\``a``b`", 3 + 5 + 4 + 1}, // the escaped opener of 1 ends at the last run, not at the run of 2
+	} {
+		if n, _ := codeSpanScan(tc.src); n != tc.cost {
+			t.Errorf("codeSpanScan(%q) = %d, want %d", tc.src, n, tc.cost)
+		}
+	}
+}
