@@ -10,8 +10,11 @@ import (
 // MaxCodeSpanScan passes, one character more is refused.
 func TestCodeSpanScanLimitIsInclusive(t *testing.T) {
 	at := "`" + strings.Repeat("a", MaxCodeSpanScan-1)
-	if n, _ := codeSpanScan(at); n != MaxCodeSpanScan {
-		t.Fatalf("the text costs %d, want exactly %d: the test no longer builds what it says", n, MaxCodeSpanScan)
+	if n, line := codeSpanScan(at); n != MaxCodeSpanScan || line != 0 {
+		t.Fatalf("the text costs %d (over from line %d), want exactly %d (none): the test no longer builds what it says", n, line, MaxCodeSpanScan)
+	}
+	if _, line := codeSpanScan("x\n\n" + at + "a"); line != 3 {
+		t.Errorf("a paragraph from line 3 that costs one more: over from line %d, want 3", line)
 	}
 	if err := CheckMarkdown("body", at, len(at)+1); err != nil {
 		t.Errorf("a scan of exactly %d: %v", MaxCodeSpanScan, err)
@@ -76,6 +79,7 @@ func TestCodeSpanScanCosts(t *testing.T) {
 	}{
 		{"x`", 1},                    // a run at the paragraph's end
 		{"`a\nb", 4 + 150},           // to the end, crossing a line
+		{"a\n`b", 2},                 // to the end, on the last line
 		{"`a` b", 2 + 3},             // closed by the next run of 1, which runs on to the end
 		{"\\`abc", 4},                // one escaped backtick: no second opener
 		{"\\``abc", 5 + 4},           // the run of 2, and a run of 1 from the second

@@ -163,16 +163,15 @@ func ParseMembersCSV(r io.Reader) ([]MemberRow, error) {
 		if err != nil {
 			// FieldPos is only for a record read: a line that does not
 			// parse has none (it panicked here), so the error says where.
+			// (With FieldsPerRecord -1 no error is a field count's: the
+			// count is checked below. A quote error ends the reading.)
 			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
 			bad.add(line, "", "%v", err)
-			if !errors.As(err, &pe) || pe.Err != csv.ErrFieldCount {
-				break
-			}
-			continue
+			break
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rows) >= MaxMemberCSVRows {

@@ -336,6 +336,7 @@ func TestApplicationNoticeToOwnersWhoOptedIn(t *testing.T) {
 		{Email: "owner@example.org", Role: RoleOwner, PasswordHash: testHash},
 		{Email: "quiet@example.org", Role: RoleOwner, PasswordHash: testHash},
 		{Email: "editor@example.org", Role: RoleEditor, PasswordHash: testHash},
+		{Email: "second@example.org", Role: RoleOwner, PasswordHash: testHash},
 	} {
 		must(t, db.AddAdmin(ctx, a))
 		if a.Email != "quiet@example.org" {
@@ -349,9 +350,10 @@ func TestApplicationNoticeToOwnersWhoOptedIn(t *testing.T) {
 	a := &Application{Name: "Cal", Email: "cal@example.org", Qualification: "Served 2001-2005"}
 	must(t, db.ReceiveApplication(ctx, a, "https://post42.example"))
 	got := outbox(t, db)
-	if len(got) != 1 || got[0].To != "owner@example.org" || got[0].ReplyTo != "cal@example.org" || got[0].Kind != MailApplication ||
-		!strings.Contains(got[0].Text, "Served 2001-2005") || !strings.Contains(got[0].Text, "https://post42.example/admin/members") {
-		t.Errorf("notices: %+v", got)
+	if len(got) != 2 || got[0].To != "owner@example.org" || got[0].ReplyTo != "cal@example.org" || got[0].Kind != MailApplication ||
+		!strings.Contains(got[0].Text, "Served 2001-2005") || !strings.Contains(got[0].Text, "https://post42.example/admin/members") ||
+		got[1].To != "second@example.org" {
+		t.Errorf("notices (want one to each owner who opted in, in order): %+v", got)
 	}
 	if apps, _ := db.Applications(ctx); len(apps) != 1 {
 		t.Errorf("%d applications stored, want 1", len(apps))
