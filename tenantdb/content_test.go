@@ -134,8 +134,26 @@ func TestOfficerTermsByDate(t *testing.T) {
 		}
 	}
 	bad := Officer{Name: "X", Role: "Y", TermFrom: "2026-07-01", TermTo: "2026-06-30"}
-	if err := bad.Validate(); err == nil {
-		t.Error("a term that ends before it starts was accepted")
+	if f := field(bad.Validate()); f != "term_to" {
+		t.Errorf("a term that ends before it starts: refused on %q, want term_to", f)
+	}
+	oneDay := Officer{Name: "X", Role: "Y", TermFrom: "2026-07-01", TermTo: "2026-07-01"}
+	if err := oneDay.Validate(); err != nil {
+		t.Errorf("a term of one day: %v", err)
+	}
+	// Past officers: the latest term first; the same end by display order.
+	_, _, past := OfficerTerms([]Officer{
+		{Name: "A", Position: 2, TermTo: "2020-06-30"},
+		{Name: "B", Position: 3, TermTo: "2024-06-30"},
+		{Name: "C", Position: 1, TermTo: "2020-06-30"},
+		{Name: "D", Position: 5, TermTo: "2024-06-30"},
+	}, "2026-01-01")
+	var order []string
+	for _, o := range past {
+		order = append(order, o.Name)
+	}
+	if got := strings.Join(order, ","); got != "B,D,C,A" {
+		t.Errorf("past officers %s, want B,D,C,A", got)
 	}
 	site := Site{OfficersChange: "07-01"}
 	if d, ok := site.NextChangeover("2026-07-02"); !ok || d.Format(DateLayout) != "2027-07-01" {

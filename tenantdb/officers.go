@@ -135,12 +135,6 @@ func checkDate(field, v string) error {
 	return nil
 }
 
-// InOffice says whether o holds office on day (YYYY-MM-DD): the term has
-// begun (or its start is not known) and has not ended.
-func (o *Officer) InOffice(day string) bool {
-	return (o.TermFrom == "" || o.TermFrom <= day) && (o.TermTo == "" || o.TermTo >= day)
-}
-
 // OfficerTerms splits officers by where their terms stand on day
 // (YYYY-MM-DD): in office now, taking office later, and past officers
 // (latest term first). The order within the first two is the display order.
