@@ -62,7 +62,7 @@ func fillTenant(t testing.TB, db *DB) {
 		return err
 	}))
 	must(t, db.write(ctx, func(tx *sql.Tx) error {
-		return queueMail(ctx, tx, OutMail{Kind: MailContact, To: "owner@example.org", ReplyTo: "v@example.org",
+		return queueMail(ctx, tx, db.now(), OutMail{Kind: MailContact, To: "owner@example.org", ReplyTo: "v@example.org",
 			Subject: "New message: Hello", Text: "How do I join?", HTML: "<p>How do I join?</p>"})
 	}))
 	must(t, db.write(ctx, func(tx *sql.Tx) error {

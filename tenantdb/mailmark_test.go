@@ -39,7 +39,7 @@ func TestMailMarkerBeforeTheCommit(t *testing.T) {
 			VALUES ('W', 'w@example.org', '', 'x', '', 0, '2026-01-01T00:00:00Z')`); err != nil {
 			return err
 		}
-		return queueMail(ctx, tx, m)
+		return queueMail(ctx, tx, db.now(), m)
 	})
 	if err == nil {
 		t.Fatal("a write queued mail though its marker could not be made")

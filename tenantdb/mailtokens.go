@@ -165,7 +165,7 @@ func (db *DB) RequestPasswordReset(ctx context.Context, email string, compose fu
 			return err
 		}
 		queued = true
-		return queueMail(ctx, tx, compose(a.Email, token))
+		return queueMail(ctx, tx, db.now(), compose(a.Email, token))
 	})
 	return queued && err == nil, err
 }
@@ -222,7 +222,7 @@ func (db *DB) InviteAdmin(ctx context.Context, email, role string, compose func(
 		if err != nil {
 			return err
 		}
-		return queueMail(ctx, tx, compose(email, token))
+		return queueMail(ctx, tx, db.now(), compose(email, token))
 	})
 }
 
@@ -308,7 +308,7 @@ func (db *DB) ReceiveMessage(ctx context.Context, m *Message, compose func(to st
 		}
 		rows.Close()
 		for _, e := range to {
-			if err := queueMail(ctx, tx, compose(e)); err != nil {
+			if err := queueMail(ctx, tx, db.now(), compose(e)); err != nil {
 				return err
 			}
 		}

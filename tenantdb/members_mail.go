@@ -81,7 +81,7 @@ func (db *DB) SendMemberLogin(ctx context.Context, email, baseURL string) error 
 		if err != nil {
 			return err
 		}
-		return queueMail(ctx, tx, memberMail(MailMemberLogin, m.Email, replyTo, "Your login link for "+site,
+		return queueMail(ctx, tx, db.now(), memberMail(MailMemberLogin, m.Email, replyTo, "Your login link for "+site,
 			[]string{"Hello " + m.Name + ",",
 				"Someone, probably you, asked to log in as a member of " + site + ". The link below works once, for " +
 					fmt.Sprint(LoginLinkTTL.Minutes()) + " minutes.",
@@ -150,7 +150,7 @@ func queueWelcome(ctx context.Context, tx *sql.Tx, m Member, baseURL string, now
 	if err != nil {
 		return err
 	}
-	return queueMail(ctx, tx, memberMail(MailMemberInvite, m.Email, replyTo, lead+site,
+	return queueMail(ctx, tx, now, memberMail(MailMemberInvite, m.Email, replyTo, lead+site,
 		[]string{"Hello " + m.Name + ",",
 			lead + site + " as a member. Members log in on the chapter's website with a link sent by email: there is no password to remember.",
 			"The link below logs you in the first time. It works once, within 7 days; after that, ask for a new one at " +
@@ -201,7 +201,7 @@ func (db *DB) QueueRenewalReminders(ctx context.Context, today time.Time) (int, 
 					"Your membership of " + site + " is due for renewal on " + date.Format("Monday, January 2, 2006") + ".",
 					"To renew, or if you have renewed already, reply to this mail or speak to one of the chapter's officers."},
 				"", "")
-			if err := queueMail(ctx, tx, mail); err != nil {
+			if err := queueMail(ctx, tx, db.now(), mail); err != nil {
 				return fmt.Errorf("reminder to member %d: %w", m.ID, err)
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE members SET reminded_for = renewal_date WHERE id = ?`, m.ID); err != nil {
@@ -264,7 +264,7 @@ func (db *DB) ReceiveApplication(ctx context.Context, a *Application, baseURL st
 				[]string{a.Name + " (" + a.Email + ") applied to join " + site + ".", "How they qualify: " + a.Qualification,
 					"Approve or reject the application on the dashboard's Members page."},
 				baseURL+"/admin/members", "Open the Members page")
-			if err := queueMail(ctx, tx, mail); err != nil {
+			if err := queueMail(ctx, tx, db.now(), mail); err != nil {
 				return err
 			}
 		}

@@ -83,16 +83,17 @@ func (m *OutMail) Validate() error {
 	return nil
 }
 
-// queueMail adds m to the outbox in tx, so it is sent if and only if tx commits.
+// queueMail adds m to the outbox in tx, queued at (the store's clock), so
+// it is sent if and only if tx commits.
 // tx must be the transaction of db.write (every store's writes are): its
 // commit then wakes the mail worker (OnMailQueued). A mail queued in any
 // other transaction still goes, but only once the worker next looks at
 // the tenant (its scan at start).
-func queueMail(ctx context.Context, tx *sql.Tx, m OutMail) error {
+func queueMail(ctx context.Context, tx *sql.Tx, at time.Time, m OutMail) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("queueing a %s mail: %w", m.Kind, err)
 	}
-	now := sqlitefile.FormatTime(time.Now().UTC())
+	now := sqlitefile.FormatTime(at.UTC())
 	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, to_addr, reply_to, subject, text_body, html_body,
 		message_id, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Kind, m.To, m.ReplyTo, strings.TrimSpace(m.Subject), m.Text, m.HTML, NewToken(), now, now)
@@ -324,5 +325,5 @@ func (db *DB) PruneOutbox(ctx context.Context, t time.Time) error {
 // goes with no other change (a test mail, a reminder). A mail caused by a
 // change is queued with queueMail in the change's transaction.
 func (db *DB) QueueMail(ctx context.Context, m OutMail) error {
-	return db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, m) })
+	return db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, db.now(), m) })
 }

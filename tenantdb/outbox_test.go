@@ -22,7 +22,7 @@ func TestQueueMailOnlyWithItsTransaction(t *testing.T) {
 
 	boom := errors.New("the change failed")
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		if err := queueMail(ctx, tx, m); err != nil {
+		if err := queueMail(ctx, tx, db.now(), m); err != nil {
 			return err
 		}
 		return boom
@@ -34,8 +34,8 @@ func TestQueueMailOnlyWithItsTransaction(t *testing.T) {
 		t.Fatalf("after a rollback: %d queued, hook ran %d times; want none", len(got), hooked.Load())
 	}
 
-	must(t, db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, m) }))
-	must(t, db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, m) }))
+	must(t, db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, db.now(), m) }))
+	must(t, db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, db.now(), m) }))
 	got, err := db.Outbox(ctx, Window{})
 	must(t, err)
 	if len(got) != 2 || hooked.Load() != 2 {
@@ -91,7 +91,7 @@ func TestQueueMailRefusesHeaderInjection(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := good
 			tc.edit(&m)
-			err := db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, m) })
+			err := db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, db.now(), m) })
 			ve, ok := errors.AsType[*ValidationError](err)
 			if !ok || ve.Field != tc.field {
 				t.Fatalf("queueMail(%+v) = %v, want a validation error on %q", m, err, tc.field)
@@ -101,5 +101,5 @@ func TestQueueMailRefusesHeaderInjection(t *testing.T) {
 	if got, _ := db.Outbox(ctx, Window{}); len(got) != 0 {
 		t.Errorf("refused mails left %d rows in the outbox", len(got))
 	}
-	must(t, db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, good) }))
+	must(t, db.write(ctx, func(tx *sql.Tx) error { return queueMail(ctx, tx, db.now(), good) }))
 }

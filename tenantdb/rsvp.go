@@ -196,7 +196,7 @@ func (db *DB) AddRSVP(ctx context.Context, e Event, r *RSVP, mail RSVPMail) (cre
 		}
 		created = true
 		if mail != nil {
-			return queueMail(ctx, tx, mail(*r))
+			return queueMail(ctx, tx, db.now(), mail(*r))
 		}
 		return nil
 	})
@@ -284,7 +284,7 @@ func (db *DB) CancelRSVP(ctx context.Context, e Event, id int64, mail RSVPMail) 
 			return err
 		}
 		for _, p := range promoted {
-			if err := queueMail(ctx, tx, mail(p)); err != nil {
+			if err := queueMail(ctx, tx, db.now(), mail(p)); err != nil {
 				return err
 			}
 		}
