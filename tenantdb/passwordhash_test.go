@@ -21,7 +21,7 @@ func phc(m, t, p, salt, key int) string {
 // refused.
 func TestParsePasswordHashTakesItsLimits(t *testing.T) {
 	for _, tc := range []struct {
-		name                 string
+		name                string
 		m, tm, p, salt, key int
 	}{
 		{"Chapterhouse's own", 19456, 2, 1, 16, 32},
