@@ -145,3 +145,52 @@ func TestQueryOnlyReads(t *testing.T) {
 		t.Errorf("the refused statements changed tables %v", d)
 	}
 }
+
+// TestPagesAndPostsByIDAndSlug: pages are listed all or published only,
+// by position; a page or a post is found by id, and by slug only when it
+// is published.
+func TestPagesAndPostsByIDAndSlug(t *testing.T) {
+	ctx := context.Background()
+	db := openTenant(t)
+	draft := &Page{Title: "Draft", Body: "x", Position: 1}
+	about := &Page{Title: "About us", Body: "x", Position: 2, Published: true}
+	for _, p := range []*Page{about, draft} {
+		must(t, db.SavePage(ctx, p))
+	}
+	all, err := db.Pages(ctx, false)
+	must(t, err)
+	published, err := db.Pages(ctx, true)
+	must(t, err)
+	if len(all) != 2 || all[0].ID != draft.ID || len(published) != 1 || published[0].ID != about.ID {
+		t.Errorf("pages %+v, published %+v", all, published)
+	}
+	if p, err := db.PublishedPage(ctx, about.Slug); err != nil || p.ID != about.ID {
+		t.Errorf("published page %q: %+v, %v", about.Slug, p, err)
+	}
+	if _, err := db.PublishedPage(ctx, draft.Slug); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a draft page by slug: %v, want not found", err)
+	}
+	post := &Post{Title: "Fish fry", Body: "Friday"}
+	must(t, db.SavePost(ctx, post))
+	if p, err := db.Post(ctx, post.ID); err != nil || p.Title != "Fish fry" {
+		t.Errorf("post by id: %+v, %v", p, err)
+	}
+	if _, err := db.PublishedPost(ctx, post.Slug); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a draft post by slug: %v, want not found", err)
+	}
+	post.Published = true
+	must(t, db.SavePost(ctx, post))
+	if p, err := db.PublishedPost(ctx, post.Slug); err != nil || p.ID != post.ID {
+		t.Errorf("published post %q: %+v, %v", post.Slug, p, err)
+	}
+	if _, err := db.Post(ctx, post.ID+100); !errors.Is(err, ErrNotFound) {
+		t.Errorf("no post: %v, want not found", err)
+	}
+	m := Member{Email: "pat@example.org"}
+	if e := m.AddressTaken(true); e.Field != "email" || !strings.Contains(e.Message, "already a member") {
+		t.Errorf("taken by an invited member: %+v", e)
+	}
+	if e := m.AddressTaken(false); e.Field != "email" || !strings.Contains(e.Message, "another member's address") {
+		t.Errorf("taken by another member: %+v", e)
+	}
+}
