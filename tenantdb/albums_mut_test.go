@@ -40,6 +40,19 @@ func TestAlbumValidateChecksEveryField(t *testing.T) {
 	}
 }
 
+// albumPlaces is the photos of album id in order, as "media@place" joined
+// by spaces.
+func albumPlaces(t *testing.T, db *DB, id int64) string {
+	t.Helper()
+	photos, err := db.AlbumPhotos(context.Background(), id, 0)
+	must(t, err)
+	var s []string
+	for _, p := range photos {
+		s = append(s, p.Media.ID+"@"+strconv.Itoa(p.Position))
+	}
+	return strings.Join(s, " ")
+}
+
 // addImages adds n small images to db's media library and returns their ids.
 func addImages(t *testing.T, db *DB, n int) []string {
 	t.Helper()
@@ -63,14 +76,9 @@ func TestAddAlbumPhotosAppendsAfterTheLast(t *testing.T) {
 	must(t, db.SaveAlbum(ctx, a))
 	must(t, db.AddAlbumPhotos(ctx, a.ID, ids[:1]))
 	must(t, db.AddAlbumPhotos(ctx, a.ID, []string{ids[0], ids[1], ids[0], ids[2]}))
-	photos, err := db.AlbumPhotos(ctx, a.ID, 0)
-	must(t, err)
-	var got []string
-	for _, p := range photos {
-		got = append(got, p.Media.ID+"@"+strconv.Itoa(p.Position))
-	}
+	got := albumPlaces(t, db, a.ID)
 	want := []string{ids[0] + "@1", ids[1] + "@2", ids[2] + "@3"}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
+	if got != strings.Join(want, " ") {
 		t.Errorf("places:\n got %v\nwant %v", got, want)
 	}
 }

@@ -168,15 +168,7 @@ func TestOrderAlbumPhotos(t *testing.T) {
 	a := &Album{Title: "Parade", Dated: "2026-07-04"}
 	must(t, db.SaveAlbum(ctx, a))
 	must(t, db.AddAlbumPhotos(ctx, a.ID, ids[:3]))
-	order := func() string {
-		photos, err := db.AlbumPhotos(ctx, a.ID, 0)
-		must(t, err)
-		var s []string
-		for _, p := range photos {
-			s = append(s, fmt.Sprintf("%s@%d", p.Media.ID, p.Position))
-		}
-		return strings.Join(s, " ")
-	}
+	order := func() string { return albumPlaces(t, db, a.ID) }
 	must(t, db.OrderAlbumPhotos(ctx, a.ID, []string{ids[2], ids[0], ids[1]}))
 	want := fmt.Sprintf("%s@1 %s@2 %s@3", ids[2], ids[0], ids[1])
 	if got := order(); got != want {
