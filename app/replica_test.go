@@ -194,6 +194,10 @@ func TestReplicaPointInTime(t *testing.T) {
 				if n := metricValue(t, ls.ops, "chapterhouse_replica_index_files"); n < 3 {
 					t.Errorf("chapterhouse_replica_index_files %v, want at least 3", n)
 				}
+				// Nothing was cut short; the counter is there.
+				if n := metricValue(t, ls.ops, "chapterhouse_replica_incomplete_objects_total"); n != 0 {
+					t.Errorf("chapterhouse_replica_incomplete_objects_total %v, want 0", n)
+				}
 			}
 		})
 	}

@@ -46,9 +46,60 @@ func (c *client) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMeta
 	}
 	c.r.reached()
 	if level == 0 && seek == 0 && !useMetadata {
-		return &watchIter{FileIterator: itr, c: c}, nil
+		files, err := c.newestComplete(ctx, itr)
+		if err != nil {
+			return nil, err
+		}
+		return &watchIter{FileIterator: ltx.NewFileInfoSliceIterator(files), c: c}, nil
 	}
 	return itr, nil
+}
+
+// newestComplete reads a full level-0 listing and, on NATS, checks the
+// object of its newest file: one an upload cut short left incomplete
+// (IncompleteError; a writer that lost its server or died before it
+// uploaded the file again) is deleted and left out. This writer then
+// uploads that transaction again, or its file as the one after the
+// replica's newest complete file, instead of continuing after a file
+// that no restore can read. A listing is made by a register out of step
+// with its position record, never on the cold path of an open in step.
+func (c *client) newestComplete(ctx context.Context, itr ltx.FileIterator) ([]*ltx.FileInfo, error) {
+	var files []*ltx.FileInfo
+	for itr.Next() {
+		f := *itr.Item()
+		files = append(files, &f)
+	}
+	if err := itr.Close(); err != nil {
+		c.failed(err)
+		return nil, err
+	}
+	for range maxIncomplete {
+		newest := -1
+		for i, f := range files {
+			if newest < 0 || f.MaxTXID > files[newest].MaxTXID {
+				newest = i
+			}
+		}
+		if newest < 0 {
+			break
+		}
+		f := files[newest]
+		inc := c.r.target.incompleteFile(ctx, c.e.name, f)
+		if inc == nil {
+			break
+		}
+		if err := c.fenced(); err != nil {
+			return nil, err
+		}
+		if err := c.ReplicaClient.DeleteLTXFiles(ctx, []*ltx.FileInfo{f}); err != nil {
+			err = fmt.Errorf("replica of %s: deleting the incomplete object: %v: %w", c.e.name, inc, err)
+			c.failed(err)
+			return nil, err
+		}
+		c.r.opt.Log.Warn("replica: deleted an incomplete object, the newest of the replica; uploading from the file before it", "db", c.e.name, "error", inc)
+		files = append(files[:newest], files[newest+1:]...)
+	}
+	return files, nil
 }
 
 // watchIter notes the newest level-0 file a full listing shows.

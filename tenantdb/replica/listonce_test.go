@@ -108,13 +108,13 @@ func TestTakeoverRestoresShareOneListing(t *testing.T) {
 	}
 	l0 := listing.dbs[ids[1]][0]
 	name := litestream.LTXFilePath(ids[1], 0, l0[len(l0)-1].MinTXID, l0[len(l0)-1].MaxTXID)
-	data, ok := target.readDirect(ctx, store, name)
-	if !ok {
-		t.Fatalf("%s: not read directly", name)
-	}
 	info, err := store.GetInfo(ctx, name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	data, ok := target.readDirect(ctx, info)
+	if !ok {
+		t.Fatalf("%s: not read directly", name)
 	}
 	// The last chunk deleted and published again, one byte changed.
 	stream := target.nats.stream
@@ -133,7 +133,7 @@ func TestTakeoverRestoresShareOneListing(t *testing.T) {
 	if len(data) != int(info.Size) {
 		t.Fatalf("read %d bytes of %d", len(data), info.Size)
 	}
-	if _, ok := target.readDirect(ctx, store, name); ok {
+	if _, ok := target.readDirect(ctx, info); ok {
 		t.Errorf("%s: a changed chunk read directly", name)
 	}
 	if _, err := target.RestoreSeed(ctx, ids[1], filepath.Join(t.TempDir(), "bad.db"), time.Time{}); err == nil {

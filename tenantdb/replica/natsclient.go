@@ -33,15 +33,19 @@ type natsShared struct {
 	mu    sync.Mutex
 	nc    *nats.Conn
 	store jetstream.ObjectStore
-	// stream is the bucket's stream (OBJ_<bucket>) when it allows
-	// direct gets (readDirect), else nil.
-	stream jetstream.Stream
-	bucket string
+	// stream is the bucket's stream (OBJ_<bucket>), nil if its info
+	// could not be read; allowDirect says it allows direct gets
+	// (readDirect).
+	stream      jetstream.Stream
+	allowDirect bool
+	bucket      string
 	// lists counts the listings of the bucket (each reads every
 	// object's metadata): what a restore or a takeover costs; direct the
-	// objects read by readDirect.
-	lists  atomic.Int64
-	direct atomic.Int64
+	// objects read by readDirect; incomplete the objects found without
+	// all their chunks (IncompleteError).
+	lists      atomic.Int64
+	direct     atomic.Int64
+	incomplete atomic.Int64
 	// index answers the replica clients' listings (natsindex.go).
 	index bucketIndex
 }
@@ -86,11 +90,12 @@ func (t *Target) objectStore(ctx context.Context) (jetstream.ObjectStore, error)
 		nc.Close()
 		return nil, fmt.Errorf("nats: object store bucket %q: %w", strings.Trim(t.u.Path, "/"), err)
 	}
-	// The bucket's stream, for readDirect: its info says direct gets
-	// are allowed (object stores are made so), else none are made.
+	// The bucket's stream, for readDirect (if its info says direct gets
+	// are allowed, as object stores are made) and for counting an
+	// object's chunks (missingChunks).
 	bucket := strings.Trim(t.u.Path, "/")
-	if st, err := js.Stream(ctx, "OBJ_"+bucket); err == nil && st.CachedInfo().Config.AllowDirect {
-		s.stream, s.bucket = st, bucket
+	if st, err := js.Stream(ctx, "OBJ_"+bucket); err == nil {
+		s.stream, s.bucket, s.allowDirect = st, bucket, st.CachedInfo().Config.AllowDirect
 	}
 	s.nc, s.store = nc, store
 	return store, nil
@@ -109,16 +114,15 @@ func (t *Target) objectStore(ctx context.Context) (jetstream.ObjectStore, error)
 // checks them. ok is false, for Get to read it, when the object is
 // bigger or a link, or a server without the chunks yet answered, or
 // anything failed or did not match.
-func (t *Target) readDirect(ctx context.Context, store jetstream.ObjectStore, name string) (data []byte, ok bool) {
+func (t *Target) readDirect(ctx context.Context, info *jetstream.ObjectInfo) (data []byte, ok bool) {
 	s := &t.nats
 	s.mu.Lock()
 	stream, bucket := s.stream, s.bucket
-	s.mu.Unlock()
-	if stream == nil {
-		return nil, false
+	if !s.allowDirect {
+		stream = nil
 	}
-	info, err := store.GetInfo(ctx, name)
-	if err != nil || info.Chunks > maxDirectChunks || info.NUID == "" || info.Opts != nil && info.Opts.Link != nil {
+	s.mu.Unlock()
+	if stream == nil || info.Chunks > maxDirectChunks || info.NUID == "" || info.Opts != nil && info.Opts.Link != nil {
 		return nil, false
 	}
 	want, err := jetstream.DecodeObjectDigest(info.Digest)
@@ -146,6 +150,79 @@ func (t *Target) readDirect(ctx context.Context, store jetstream.ObjectStore, na
 
 // maxDirectChunks bounds the objects readDirect reads: 2 MB.
 const maxDirectChunks = 16
+
+// IncompleteError is an object of the NATS bucket whose metadata is
+// there and whose chunks are not all there: an upload cut short.
+// JetStream's ObjectStore.Put publishes the chunks and then the metadata
+// without waiting between them, and when a publish fails (the server
+// lost, an acknowledgement timed out) it purges the chunks, not the
+// metadata: in a cluster the other servers may hold metadata that
+// names chunks which never arrived or were purged. The put returned an
+// error, so Litestream never counted the file as replicated and a
+// writer still alive uploads it again (the same name: the new object
+// replaces it); a restore treats it as absent (restore.go). Reading it
+// would wait on chunks that never come, or decode the wrong bytes.
+//
+// Is(os.ErrNotExist) holds, so that Litestream's reader gives up on it at
+// once instead of retrying for a minute.
+type IncompleteError struct {
+	Name       string
+	Have, Want uint64 // chunks stored, chunks the metadata names
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("object %s is incomplete: %d of its %d chunks are stored (an upload cut short)", e.Name, e.Have, e.Want)
+}
+
+func (e *IncompleteError) Is(target error) bool { return target == os.ErrNotExist }
+
+// missingChunks is an IncompleteError when the bucket's stream holds
+// fewer chunks of object info than its metadata names, else nil (also
+// when the stream's info cannot be read: the caller's read then decides).
+// The stream's info comes from its leader, which has every message the
+// stream acknowledged; a put in progress is never seen incomplete,
+// because its metadata is published after its chunks, on one
+// connection, and a stream stores what it gets in order.
+func (t *Target) missingChunks(ctx context.Context, info *jetstream.ObjectInfo) error {
+	s := &t.nats
+	s.mu.Lock()
+	stream, bucket := s.stream, s.bucket
+	s.mu.Unlock()
+	if stream == nil || info.NUID == "" || info.Chunks == 0 || info.Opts != nil && info.Opts.Link != nil {
+		return nil
+	}
+	subject := "$O." + bucket + ".C." + info.NUID
+	si, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return nil
+	}
+	if have := si.State.Subjects[subject]; have < uint64(info.Chunks) {
+		s.incomplete.Add(1)
+		return &IncompleteError{Name: info.Name, Have: have, Want: uint64(info.Chunks)}
+	}
+	return nil
+}
+
+// incompleteFile is missingChunks of database db's file f, when the
+// target is NATS and its object can be read (else nil).
+func (t *Target) incompleteFile(ctx context.Context, db string, f *ltx.FileInfo) error {
+	if t.scheme != "nats" {
+		return nil
+	}
+	store, err := t.objectStore(ctx)
+	if err != nil {
+		return nil
+	}
+	info, err := store.GetInfo(ctx, litestream.LTXFilePath(db, f.Level, f.MinTXID, f.MaxTXID))
+	if err != nil {
+		return nil
+	}
+	return t.missingChunks(ctx, info)
+}
+
+// IncompleteObjects counts the objects of the NATS bucket found without
+// all their chunks (IncompleteError) by this process's reads.
+func (t *Target) IncompleteObjects() int64 { return t.nats.incomplete.Load() }
 
 // Close closes the Target's shared NATS connection, if it has one; a
 // later use connects again.
@@ -210,7 +287,13 @@ func (c *natsClient) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXI
 		return nil, err
 	}
 	name := litestream.LTXFilePath(c.path, level, minTXID, maxTXID)
-	if data, ok := c.t.readDirect(ctx, store, name); ok {
+	info, err := store.GetInfo(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, os.ErrNotExist
+	} else if err != nil {
+		return nil, fmt.Errorf("failed to get object %s: %w", name, err)
+	}
+	if data, ok := c.t.readDirect(ctx, info); ok {
 		if offset > int64(len(data)) {
 			offset = int64(len(data))
 		}
@@ -219,6 +302,11 @@ func (c *natsClient) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXI
 			data = data[:size]
 		}
 		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+	// Not read directly: too big, or a chunk not found. Get waits for
+	// chunks that are not stored until its reader's deadline.
+	if err := c.t.missingChunks(ctx, info); err != nil {
+		return nil, err
 	}
 	obj, err := store.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
@@ -255,11 +343,32 @@ func (c *natsClient) WriteLTXFile(ctx context.Context, level int, minTXID, maxTX
 	name := litestream.LTXFilePath(c.path, level, minTXID, maxTXID)
 	info, err := store.Put(ctx, jetstream.ObjectMeta{Name: name, Headers: nats.Header{lsnats.HeaderKeyTimestamp: {ts.Format(time.RFC3339Nano)}}}, io.MultiReader(&buf, r))
 	if err != nil {
+		c.dropIncomplete(ctx, store, name)
 		return nil, fmt.Errorf("failed to put object %s: %w", name, err)
 	}
 	f := ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID, Size: int64(info.Size), CreatedAt: ts}
 	c.t.nats.index.put(c.path, name, f)
 	return &f, nil
+}
+
+// dropIncomplete deletes object name after a failed put, if the put left
+// its metadata stored and its chunks not (IncompleteError), and the
+// connection still allows it: the file is uploaded again at the next
+// sync, and meanwhile no reader meets it. A complete object of that name
+// (an earlier put whose acknowledgement was lost) stays.
+func (c *natsClient) dropIncomplete(ctx context.Context, store jetstream.ObjectStore, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	info, err := store.GetInfo(ctx, name)
+	if err != nil {
+		return
+	}
+	if c.t.missingChunks(ctx, info) == nil {
+		return
+	}
+	if err := store.Delete(ctx, name); err == nil {
+		c.t.nats.index.del(c.path, name)
+	}
 }
 
 func (c *natsClient) DeleteLTXFiles(ctx context.Context, a []*ltx.FileInfo) error {

@@ -8,8 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/benbjohnson/litestream"
@@ -73,47 +77,170 @@ func (t *Target) restore(ctx context.Context, name, out string, at time.Time, se
 		}
 		inner = &listedOnce{ReplicaClient: inner, files: files}
 	}
-	watch := &l0Watch{ReplicaClient: inner}
-	inner = watch
-	r := litestream.NewReplicaWithClient(nil, inner)
-	opt := litestream.NewRestoreOptions()
-	opt.OutputPath = out
-	opt.Timestamp = at
-	opt.IntegrityCheck = litestream.IntegrityCheckQuick
-	if err := r.Restore(ctx, opt); err != nil {
-		os.Remove(out)
-		os.Remove(out + "-wal")
-		os.Remove(out + "-shm")
-		if errors.Is(err, litestream.ErrTxNotAvailable) || errors.Is(err, litestream.ErrNoSnapshots) {
-			first, last, berr := r.TimeBounds(ctx)
-			if berr == nil && first.IsZero() {
-				return nil, fmt.Errorf("%w: the replica %s holds nothing of it", ErrNotAvailable, t)
+	skip := &skipIncomplete{ReplicaClient: inner, skipped: map[fileKey]*ltx.FileInfo{}}
+	for try := 0; ; try++ {
+		watch := &l0Watch{ReplicaClient: skip}
+		r := litestream.NewReplicaWithClient(nil, watch)
+		opt := litestream.NewRestoreOptions()
+		opt.OutputPath = out
+		opt.Timestamp = at
+		opt.IntegrityCheck = litestream.IntegrityCheckQuick
+		err := r.Restore(ctx, opt)
+		if err != nil {
+			os.Remove(out)
+			os.Remove(out + "-wal")
+			os.Remove(out + "-shm")
+			// A file of the plan found incomplete: plan again without it.
+			if skip.found() && try < maxIncomplete {
+				continue
 			}
-			if berr == nil && !at.IsZero() && !at.Before(first) {
-				return nil, fmt.Errorf("%s: %w: the replica holds %s to %s (UTC) but no readable chain of files up to that moment (files damaged or missing?)",
-					at.UTC().Format(time.RFC3339Nano), ErrNotAvailable, first.UTC().Format(time.RFC3339Nano), last.UTC().Format(time.RFC3339Nano))
+			err = t.restoreError(ctx, r, at, err)
+			if left := skip.leftOut(); left != "" {
+				// Litestream refuses a plan with a gap: an incomplete file
+				// with later files after it is no upload cut short (its
+				// writer uploads nothing after it until it is whole).
+				err = fmt.Errorf("%w (left out as incomplete: %s)", err, left)
 			}
-			if berr == nil {
-				return nil, fmt.Errorf("%s: %w: the replica holds %s to %s (UTC)", at.UTC().Format(time.RFC3339), ErrNotAvailable,
-					first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339))
-			}
-			return nil, fmt.Errorf("%w (%v)", ErrNotAvailable, err)
+			return nil, err
 		}
-		return nil, fmt.Errorf("from %s: %w", t, err)
+		if len(skip.skipped) > 0 {
+			if seed {
+				// This restore is for the database's next writer: the
+				// incomplete objects go, so that its uploads continue from
+				// the restored file and no later restore meets them.
+				if err := skip.drop(ctx); err != nil {
+					os.Remove(out)
+					return nil, fmt.Errorf("replica %s: %w", t, err)
+				}
+			}
+		}
+		if err := toRollbackJournal(ctx, out); err != nil {
+			os.Remove(out)
+			return nil, err
+		}
+		if !seed {
+			return nil, nil
+		}
+		sd, err := watch.seed(ctx, t, name)
+		if err != nil {
+			os.Remove(out)
+			return nil, fmt.Errorf("replica %s: the newest level-0 file of %s: %w", t, name, err)
+		}
+		return sd, nil
 	}
-	if err := toRollbackJournal(ctx, out); err != nil {
-		os.Remove(out)
+}
+
+// maxIncomplete bounds the restore's plans made again after finding an
+// incomplete object in one: a writer leaves at most one behind at each
+// level.
+const maxIncomplete = 12
+
+// restoreError says why Litestream's restore failed, with the span the
+// replica holds when the moment asked for is not in it.
+func (t *Target) restoreError(ctx context.Context, r *litestream.Replica, at time.Time, err error) error {
+	if !errors.Is(err, litestream.ErrTxNotAvailable) && !errors.Is(err, litestream.ErrNoSnapshots) {
+		return fmt.Errorf("from %s: %w", t, err)
+	}
+	first, last, berr := r.TimeBounds(ctx)
+	switch {
+	case berr != nil:
+		return fmt.Errorf("%w (%v)", ErrNotAvailable, err)
+	case first.IsZero():
+		return fmt.Errorf("%w: the replica %s holds nothing of it", ErrNotAvailable, t)
+	case !at.IsZero() && !at.Before(first):
+		return fmt.Errorf("%s: %w: the replica holds %s to %s (UTC) but no readable chain of files up to that moment (files damaged or missing?)",
+			at.UTC().Format(time.RFC3339Nano), ErrNotAvailable, first.UTC().Format(time.RFC3339Nano), last.UTC().Format(time.RFC3339Nano))
+	default:
+		return fmt.Errorf("%s: %w: the replica holds %s to %s (UTC)", at.UTC().Format(time.RFC3339), ErrNotAvailable,
+			first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339))
+	}
+}
+
+type fileKey struct {
+	level    int
+	min, max ltx.TXID
+}
+
+// skipIncomplete leaves out of a restore's listings the files whose
+// objects were found incomplete (IncompleteError: an upload cut short,
+// which Litestream never counted as replicated), and notes each one a
+// read finds, for the restore to plan again without it.
+type skipIncomplete struct {
+	litestream.ReplicaClient
+	mu      sync.Mutex
+	skipped map[fileKey]*ltx.FileInfo
+	fresh   bool // a file found since the last found()
+}
+
+func (s *skipIncomplete) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMetadata bool) (ltx.FileIterator, error) {
+	itr, err := s.ReplicaClient.LTXFiles(ctx, level, seek, useMetadata)
+	if err != nil {
 		return nil, err
 	}
-	if !seed {
-		return nil, nil
+	defer itr.Close()
+	var out []*ltx.FileInfo
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for itr.Next() {
+		f := *itr.Item()
+		if s.skipped[fileKey{f.Level, f.MinTXID, f.MaxTXID}] == nil {
+			out = append(out, &f)
+		}
 	}
-	sd, err := watch.seed(ctx, t, name)
-	if err != nil {
-		os.Remove(out)
-		return nil, fmt.Errorf("replica %s: the newest level-0 file of %s: %w", t, name, err)
+	if err := itr.Close(); err != nil {
+		return nil, err
 	}
-	return sd, nil
+	return ltx.NewFileInfoSliceIterator(out), nil
+}
+
+func (s *skipIncomplete) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, offset, size int64) (io.ReadCloser, error) {
+	rc, err := s.ReplicaClient.OpenLTXFile(ctx, level, minTXID, maxTXID, offset, size)
+	var inc *IncompleteError
+	if errors.As(err, &inc) {
+		k := fileKey{level, minTXID, maxTXID}
+		s.mu.Lock()
+		if s.skipped[k] == nil {
+			s.skipped[k] = &ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID}
+			s.fresh = true
+			slog.Warn("replica: an incomplete object is left out of the restore", "error", inc)
+		}
+		s.mu.Unlock()
+	}
+	return rc, err
+}
+
+// found says whether a read found an incomplete file since it was last
+// asked.
+func (s *skipIncomplete) found() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.fresh
+	s.fresh = false
+	return f
+}
+
+// leftOut names the files left out, "" if none.
+func (s *skipIncomplete) leftOut() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for _, f := range s.skipped {
+		names = append(names, fmt.Sprintf("level %d file %s-%s", f.Level, f.MinTXID, f.MaxTXID))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// drop deletes the objects of the files left out.
+func (s *skipIncomplete) drop(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.skipped {
+		if err := s.ReplicaClient.DeleteLTXFiles(ctx, []*ltx.FileInfo{f}); err != nil {
+			return fmt.Errorf("deleting the incomplete level %d file %s-%s: %w", f.Level, f.MinTXID, f.MaxTXID, err)
+		}
+	}
+	return nil
 }
 
 // Seed is what a restore learned of a database's replica: its newest

@@ -19,6 +19,9 @@ type Replica struct {
 	// IndexedFiles is the files its index holds (nil: not NATS).
 	BucketLists  func() int64
 	IndexedFiles func() int
+	// IncompleteObjects counts the NATS objects found without all their
+	// chunks (an upload cut short) by restores and registers.
+	IncompleteObjects func() int64
 	// ObserveLag has the metrics told each sync's lag.
 	ObserveLag func(func(time.Duration))
 }
@@ -55,5 +58,9 @@ func (m *Metrics) WatchReplica(r Replica) {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "replica_index_files",
 				Help: "LTX files, every database's, in this node's index of the NATS bucket."}, func() float64 { return float64(r.IndexedFiles()) }),
 		)
+	}
+	if r.IncompleteObjects != nil {
+		m.register(counter("replica_incomplete_objects_total",
+			"Objects of the NATS bucket found without all their chunks (an upload cut short by a lost server), left out of a restore or deleted by the next writer.", r.IncompleteObjects))
 	}
 }

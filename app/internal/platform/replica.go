@@ -54,6 +54,7 @@ func (p *Platform) StartReplication(ctx context.Context, target *replica.Target,
 	}
 	if target.Scheme() == "nats" {
 		m.BucketLists, m.IndexedFiles = target.BucketLists, target.IndexedFiles
+		m.IncompleteObjects = target.IncompleteObjects
 	}
 	p.Metrics.WatchReplica(m)
 	return nil
