@@ -46,6 +46,11 @@ func (c *client) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMeta
 	}
 	c.r.reached()
 	if level == 0 && seek == 0 && !useMetadata {
+		if c.newest() != nil {
+			// Not this register's first sight of the replica: the newest
+			// file is one it listed and checked, or its own upload.
+			return &watchIter{FileIterator: itr, c: c}, nil
+		}
 		files, err := c.newestComplete(ctx, itr)
 		if err != nil {
 			return nil, err
@@ -62,7 +67,9 @@ func (c *client) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMeta
 // uploads that transaction again, or its file as the one after the
 // replica's newest complete file, instead of continuing after a file
 // that no restore can read. A listing is made by a register out of step
-// with its position record, never on the cold path of an open in step.
+// with its position record, never on the cold path of an open in step;
+// only its first listing is checked (Litestream lists level 0 again for
+// its retention, every few seconds while registered).
 func (c *client) newestComplete(ctx context.Context, itr ltx.FileIterator) ([]*ltx.FileInfo, error) {
 	var files []*ltx.FileInfo
 	for itr.Next() {
