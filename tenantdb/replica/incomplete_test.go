@@ -68,32 +68,24 @@ func level0(t *testing.T, target *Target, id string) []*ltx.FileInfo {
 	return files[0]
 }
 
-// shipBig is shipPost of four posts of 90 KB of random text: one
-// level-0 file of several 128 KB chunks.
+// shipBig is shipPost of bigPosts: one level-0 file of several 128 KB
+// chunks.
 func shipBig(t *testing.T, r *Replicator, dir, id, title string) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := openPinned(ctx, dir, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Register(ctx, id, db.Path()); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 4 {
+	ship(t, r, dir, id, func(db *tenantdb.DB) { bigPosts(t, db, title) })
+}
+
+// bigPosts saves four posts of 88 KB of random text, title and title
+// with 1 to 3 "!".
+func bigPosts(t *testing.T, db *tenantdb.DB, title string) {
+	t.Helper()
+	for k := range 4 {
 		b := make([]byte, 66000)
 		rand.Read(b)
-		p := &tenantdb.Post{Title: title + strings.Repeat("!", i), Body: base64.StdEncoding.EncodeToString(b)}
-		if err := db.SavePost(ctx, p); err != nil {
+		p := &tenantdb.Post{Title: title + strings.Repeat("!", k), Body: base64.StdEncoding.EncodeToString(b)}
+		if err := db.SavePost(context.Background(), p); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := r.Sync(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if err := r.Unregister(ctx, id); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -358,14 +350,7 @@ func TestServerStoppedInTheMiddleOfUploads(t *testing.T) {
 		var after time.Time
 		for i := 0; ; i++ {
 			title := fmt.Sprintf("round %d post %d", round, i)
-			for k := range 4 {
-				b := make([]byte, 66000)
-				rand.Read(b)
-				p := &tenantdb.Post{Title: title + strings.Repeat("!", k), Body: base64.StdEncoding.EncodeToString(b)}
-				if err := db.SavePost(ctx, p); err != nil {
-					t.Fatal(err)
-				}
-			}
+			bigPosts(t, db, title)
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			if err := r.Sync(sctx, id); err == nil {
 				acked = append(acked, title)

@@ -16,6 +16,7 @@ import (
 	"github.com/superfly/ltx"
 
 	"github.com/chapterhouse/chapterhouse/internal/natstest"
+	"github.com/chapterhouse/chapterhouse/tenantdb"
 )
 
 // indexed is the bucket index's content as listBucket gives a listing:
@@ -79,6 +80,13 @@ func writeTenants(t *testing.T, r *Replicator, dir string, n int) []string {
 // unregisters it.
 func shipPost(t *testing.T, r *Replicator, dir, id, title string) {
 	t.Helper()
+	ship(t, r, dir, id, func(db *tenantdb.DB) { post(t, db, title) })
+}
+
+// ship registers tenant id of dir, has write write to it, syncs it and
+// unregisters it.
+func ship(t *testing.T, r *Replicator, dir, id string, write func(*tenantdb.DB)) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := openPinned(ctx, dir, id)
 	if err != nil {
@@ -87,7 +95,7 @@ func shipPost(t *testing.T, r *Replicator, dir, id, title string) {
 	if err := r.Register(ctx, id, db.Path()); err != nil {
 		t.Fatal(err)
 	}
-	post(t, db, title)
+	write(db)
 	if err := r.Sync(ctx, id); err != nil {
 		t.Fatal(err)
 	}
