@@ -167,9 +167,18 @@ func (c *Cluster) ensureCurrent(ctx context.Context, t catalog.Tenant, listing *
 			return nil, nil
 		}
 		start := time.Now()
+		began, _ := c.Node.Owner(t.ID)
 		restored, err := c.restore(context.WithoutCancel(ctx), t, listing)
 		if err != nil {
 			return nil, err
+		}
+		// Current only if this node still owns t at the record the
+		// restore began with: a request that reached this node just
+		// before t was handed over (or claimed) restores a file that is
+		// stale from the moment the record moved, and were t to come
+		// back here, it would be served without a restore.
+		if now, ok := c.Node.Owner(t.ID); !ok || now.Node != c.Node.ID() || now.Rev != began.Rev {
+			return nil, fmt.Errorf("tenant %s: %w (its record moved during its restore from the replica)", t.ID, ErrFenced)
 		}
 		c.Current(t.ID)
 		if restored {
