@@ -136,8 +136,11 @@ func TestRestoreLeavesOutAnIncompleteNewestFile(t *testing.T) {
 			if got := titles(t, out); !got["A"] || got["B"] {
 				t.Errorf("restored %v, want A and not B", got)
 			}
-			if target.IncompleteObjects() == 0 {
-				t.Error("IncompleteObjects is 0 after a restore met one")
+			// Found at its first open, and not opened again and again:
+			// Litestream's reader retries an open that fails three times
+			// with a backoff, unless the file is not found.
+			if n := target.IncompleteObjects(); n == 0 || n > 2 {
+				t.Errorf("the incomplete object was found %d times by one restore, want 1 or 2", n)
 			}
 			if !objectExists(t, target, id, newest) {
 				t.Fatal("Restore deleted the incomplete object; only a restore for a writer may")
