@@ -58,7 +58,9 @@ func TestBrowserRSVP(t *testing.T) {
 	}
 	answer("Ann Lee", "ann@example.org", "2")
 	screenshot("rsvp-form-phone.png")
-	do("send it", chromedp.Submit(chromedp.ID("f-name")), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	// The form's page has a main h1 of its own: the answer's page is
+	// there once the form is gone.
+	do("send it", chromedp.Submit(chromedp.ID("f-name")), chromedp.WaitNotPresent(chromedp.ID("f-name")), chromedp.WaitVisible(chromedp.CSS("main h1")))
 	if h := text("main h1"); h != "You are on the list" {
 		t.Fatalf("after the RSVP the page says %q", h)
 	}
@@ -68,7 +70,7 @@ func TestBrowserRSVP(t *testing.T) {
 		t.Errorf("the event page after the RSVP: %q", s)
 	}
 	answer("Bo Diaz", "bo@example.org", "1")
-	do("send the second", chromedp.Submit(chromedp.ID("f-name")), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	do("send the second", chromedp.Submit(chromedp.ID("f-name")), chromedp.WaitNotPresent(chromedp.ID("f-name")), chromedp.WaitVisible(chromedp.CSS("main h1")))
 	if h := text("main h1"); h != "You are on the waitlist" {
 		t.Errorf("the second answer's page says %q", h)
 	}
