@@ -279,18 +279,13 @@ func TestFailedPutDropsOnlyAnIncompleteObject(t *testing.T) {
 	shipBig(t, r, dir, id, "B")
 	files := level0(t, target, id)
 	f := files[len(files)-1]
-	store, err := target.objectStore(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &natsClient{t: target, path: id}
-	name := litestream.LTXFilePath(id, f.Level, f.MinTXID, f.MaxTXID)
-	c.dropIncomplete(ctx, store, name)
+	c.dropIncomplete(ctx, f.Level, f.MinTXID, f.MaxTXID)
 	if !objectExists(t, target, id, f) {
 		t.Fatal("a complete object was deleted after a failed put")
 	}
 	cutShort(t, target, id, f, true)
-	c.dropIncomplete(ctx, store, name)
+	c.dropIncomplete(ctx, f.Level, f.MinTXID, f.MaxTXID)
 	if objectExists(t, target, id, f) {
 		t.Error("an incomplete object stayed after a failed put")
 	}

@@ -343,7 +343,7 @@ func (c *natsClient) WriteLTXFile(ctx context.Context, level int, minTXID, maxTX
 	name := litestream.LTXFilePath(c.path, level, minTXID, maxTXID)
 	info, err := store.Put(ctx, jetstream.ObjectMeta{Name: name, Headers: nats.Header{lsnats.HeaderKeyTimestamp: {ts.Format(time.RFC3339Nano)}}}, io.MultiReader(&buf, r))
 	if err != nil {
-		c.dropIncomplete(ctx, store, name)
+		c.dropIncomplete(ctx, level, minTXID, maxTXID)
 		return nil, fmt.Errorf("failed to put object %s: %w", name, err)
 	}
 	f := ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID, Size: int64(info.Size), CreatedAt: ts}
@@ -351,23 +351,17 @@ func (c *natsClient) WriteLTXFile(ctx context.Context, level int, minTXID, maxTX
 	return &f, nil
 }
 
-// dropIncomplete deletes object name after a failed put, if the put left
+// dropIncomplete deletes the object of a file after a failed put, if the put left
 // its metadata stored and its chunks not (IncompleteError), and the
 // connection still allows it: the file is uploaded again at the next
 // sync, and meanwhile no reader meets it. A complete object of that name
 // (an earlier put whose acknowledgement was lost) stays.
-func (c *natsClient) dropIncomplete(ctx context.Context, store jetstream.ObjectStore, name string) {
+func (c *natsClient) dropIncomplete(ctx context.Context, level int, minTXID, maxTXID ltx.TXID) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	info, err := store.GetInfo(ctx, name)
-	if err != nil {
-		return
-	}
-	if c.t.missingChunks(ctx, info) == nil {
-		return
-	}
-	if err := store.Delete(ctx, name); err == nil {
-		c.t.nats.index.del(c.path, name)
+	f := &ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID}
+	if c.t.incompleteFile(ctx, c.path, f) != nil {
+		c.DeleteLTXFiles(ctx, []*ltx.FileInfo{f})
 	}
 }
 

@@ -77,7 +77,7 @@ func (t *Target) restore(ctx context.Context, name, out string, at time.Time, se
 		}
 		inner = &listedOnce{ReplicaClient: inner, files: files}
 	}
-	skip := &skipIncomplete{ReplicaClient: inner, skipped: map[fileKey]*ltx.FileInfo{}}
+	skip := &skipIncomplete{ReplicaClient: inner, skipped: map[fileKey]bool{}}
 	for try := 0; ; try++ {
 		watch := &l0Watch{ReplicaClient: skip}
 		r := litestream.NewReplicaWithClient(nil, watch)
@@ -103,15 +103,13 @@ func (t *Target) restore(ctx context.Context, name, out string, at time.Time, se
 			}
 			return nil, err
 		}
-		if len(skip.skipped) > 0 {
-			if seed {
-				// This restore is for the database's next writer: the
-				// incomplete objects go, so that its uploads continue from
-				// the restored file and no later restore meets them.
-				if err := skip.drop(ctx); err != nil {
-					os.Remove(out)
-					return nil, fmt.Errorf("replica %s: %w", t, err)
-				}
+		if seed {
+			// This restore is for the database's next writer: the
+			// incomplete objects go, so that its uploads continue from
+			// the restored file and no later restore meets them.
+			if err := skip.drop(ctx); err != nil {
+				os.Remove(out)
+				return nil, fmt.Errorf("replica %s: %w", t, err)
 			}
 		}
 		if err := toRollbackJournal(ctx, out); err != nil {
@@ -161,6 +159,8 @@ type fileKey struct {
 	min, max ltx.TXID
 }
 
+func (k fileKey) String() string { return fmt.Sprintf("level %d file %s-%s", k.level, k.min, k.max) }
+
 // skipIncomplete leaves out of a restore's listings the files whose
 // objects were found incomplete (IncompleteError: an upload cut short,
 // which Litestream never counted as replicated), and notes each one a
@@ -168,7 +168,7 @@ type fileKey struct {
 type skipIncomplete struct {
 	litestream.ReplicaClient
 	mu      sync.Mutex
-	skipped map[fileKey]*ltx.FileInfo
+	skipped map[fileKey]bool
 	fresh   bool // a file found since the last found()
 }
 
@@ -177,13 +177,12 @@ func (s *skipIncomplete) LTXFiles(ctx context.Context, level int, seek ltx.TXID,
 	if err != nil {
 		return nil, err
 	}
-	defer itr.Close()
 	var out []*ltx.FileInfo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for itr.Next() {
 		f := *itr.Item()
-		if s.skipped[fileKey{f.Level, f.MinTXID, f.MaxTXID}] == nil {
+		if !s.skipped[fileKey{f.Level, f.MinTXID, f.MaxTXID}] {
 			out = append(out, &f)
 		}
 	}
@@ -199,8 +198,8 @@ func (s *skipIncomplete) OpenLTXFile(ctx context.Context, level int, minTXID, ma
 	if errors.As(err, &inc) {
 		k := fileKey{level, minTXID, maxTXID}
 		s.mu.Lock()
-		if s.skipped[k] == nil {
-			s.skipped[k] = &ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID}
+		if !s.skipped[k] {
+			s.skipped[k] = true
 			s.fresh = true
 			slog.Warn("replica: an incomplete object is left out of the restore", "error", inc)
 		}
@@ -224,8 +223,8 @@ func (s *skipIncomplete) leftOut() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var names []string
-	for _, f := range s.skipped {
-		names = append(names, fmt.Sprintf("level %d file %s-%s", f.Level, f.MinTXID, f.MaxTXID))
+	for k := range s.skipped {
+		names = append(names, k.String())
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
@@ -235,9 +234,10 @@ func (s *skipIncomplete) leftOut() string {
 func (s *skipIncomplete) drop(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, f := range s.skipped {
+	for k := range s.skipped {
+		f := &ltx.FileInfo{Level: k.level, MinTXID: k.min, MaxTXID: k.max}
 		if err := s.ReplicaClient.DeleteLTXFiles(ctx, []*ltx.FileInfo{f}); err != nil {
-			return fmt.Errorf("deleting the incomplete level %d file %s-%s: %w", f.Level, f.MinTXID, f.MaxTXID, err)
+			return fmt.Errorf("deleting the incomplete %s: %w", k, err)
 		}
 	}
 	return nil

@@ -31,51 +31,21 @@ func TestRestoreOverlappingAHandoverIsNotCurrent(t *testing.T) {
 		return false
 	})
 
-	// A request's restore on a, held where a restore waits for a
-	// takeover's listing.
 	c := a.Cluster
-	held := &takeoverListing{done: make(chan struct{})}
-	c.forget(tn.ID)
-	c.mu.Lock()
-	c.listings[tn.ID] = held
-	c.mu.Unlock()
-	done := make(chan error, 1)
-	go func() { done <- c.ensureCurrent(ctx, tn, nil) }()
-	inRestore(t, a)
-
-	if err := c.Node.Handover(ctx, tn.ID, "b"); err != nil {
-		t.Fatal(err)
+	// hold has the next restore on a wait where a restore waits for a
+	// takeover's listing, until the returned channel is closed.
+	hold := func() chan struct{} {
+		held := &takeoverListing{done: make(chan struct{})}
+		c.mu.Lock()
+		c.listings[tn.ID] = held
+		c.mu.Unlock()
+		return held.done
 	}
-	waitFor(t, "a sees alpha owned by b", func() bool {
-		o, ok := c.Node.Owner(tn.ID)
-		return ok && o.Node == "b"
-	})
-	close(held.done)
-	if err := <-done; !errors.Is(err, ErrFenced) {
-		t.Errorf("the restore that overlapped the handover: %v, want ErrFenced", err)
+	isCurrent := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.current[tn.ID]
 	}
-	c.mu.Lock()
-	current := c.current[tn.ID]
-	c.mu.Unlock()
-	if current {
-		t.Error("a marked its copy of alpha current after handing it to b")
-	}
-
-	// The record moved before the restore began: its copy is no more
-	// current than the last.
-	if err := c.ensureCurrent(ctx, tn, nil); !errors.Is(err, ErrFenced) {
-		t.Errorf("a restore begun after the handover: %v, want ErrFenced", err)
-	}
-	c.mu.Lock()
-	current = c.current[tn.ID]
-	c.mu.Unlock()
-	if current {
-		t.Error("a marked its copy of alpha current, restored after it handed alpha to b")
-	}
-
-	// The record went to b and came back during the restore: a owns
-	// alpha again, at another revision, and the copy the restore began
-	// with (before b's time) is still not current.
 	handTo := func(from, to *Platform) {
 		t.Helper()
 		waitFor(t, from.Cluster.Node.ID()+" sees alpha as its own", func() bool {
@@ -91,11 +61,36 @@ func TestRestoreOverlappingAHandoverIsNotCurrent(t *testing.T) {
 			return oa.Node == to.Cluster.Node.ID() && ob.Node == to.Cluster.Node.ID()
 		})
 	}
+
+	// A request's restore on a, under way when a hands alpha to b.
+	c.forget(tn.ID)
+	release := hold()
+	done := make(chan error, 1)
+	go func() { done <- c.ensureCurrent(ctx, tn, nil) }()
+	inRestore(t, a)
+	handTo(a, b)
+	close(release)
+	if err := <-done; !errors.Is(err, ErrFenced) {
+		t.Errorf("the restore that overlapped the handover: %v, want ErrFenced", err)
+	}
+	if isCurrent() {
+		t.Error("a marked its copy of alpha current after handing it to b")
+	}
+
+	// The record moved before the restore began: its copy is no more
+	// current than the last.
+	if err := c.ensureCurrent(ctx, tn, nil); !errors.Is(err, ErrFenced) {
+		t.Errorf("a restore begun after the handover: %v, want ErrFenced", err)
+	}
+	if isCurrent() {
+		t.Error("a marked its copy of alpha current, restored after it handed alpha to b")
+	}
+
+	// The record went to b and came back during the restore: a owns
+	// alpha again, at another revision, and the copy the restore began
+	// with (before b's time) is still not current.
 	handTo(b, a)
-	held = &takeoverListing{done: make(chan struct{})}
-	c.mu.Lock()
-	c.listings[tn.ID] = held
-	c.mu.Unlock()
+	release = hold()
 	began, _ := c.Node.Owner(tn.ID)
 	go func() { done <- c.ensureCurrent(ctx, tn, nil) }()
 	inRestore(t, a)
@@ -104,14 +99,11 @@ func TestRestoreOverlappingAHandoverIsNotCurrent(t *testing.T) {
 	if o, _ := c.Node.Owner(tn.ID); o.Node != "a" || o.Rev == began.Rev {
 		t.Fatalf("alpha's record %+v, want a's at a revision after %d", o, began.Rev)
 	}
-	close(held.done)
+	close(release)
 	if err := <-done; !errors.Is(err, ErrFenced) {
 		t.Errorf("the restore that overlapped a handover and a handback: %v, want ErrFenced", err)
 	}
-	c.mu.Lock()
-	current = c.current[tn.ID]
-	c.mu.Unlock()
-	if current {
+	if isCurrent() {
 		t.Error("a marked current a copy restored before alpha went to b and back")
 	}
 }
